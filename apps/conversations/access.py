@@ -1,0 +1,140 @@
+"""Visibility: the one place that decides which conversations a user may see and act on.
+
+Every entry point (HTML views, DRF, websocket consumers, copilot, exports) calls these three
+functions and filters nothing on its own (DESIGN.md invariant 1):
+
+* ``conversations_visible_to(user, action)``: a queryset, built in one SQL query with subqueries
+  (no per-conversation permission rows).
+* ``conversation_get_or_404(user, pk, action)``: one conversation, or Http404 when the user may
+  not see it (never 403: existence does not leak).
+* ``conversation_audience(conversation)``: the reverse question, the user ids who may see it.
+
+Collaborator rules (the product's least-privilege role):
+* open chats (transfer, queue, assigned, in progress) of departments where they hold
+  ``handle_department``;
+* every chat assigned to them, archived ones included (their own history);
+* the history of a customer whose chat they are handling right now;
+* chats explicitly shared with them.
+Operators (``roles.view_all_conversations``) see everything.
+"""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from apps.departments.models import (Department, DepartmentGroupObjectPermission,
+                                     DepartmentUserObjectPermission)
+from apps.roles.access import is_operator
+
+from .models import ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, Conversation, ConversationShare, Status
+
+ACTIONS = ("view", "reply", "pickup", "archive", "transfer", "reassign")
+
+# The department permission an action needs, beyond seeing the chat.
+ACTION_DEPARTMENT_PERM = {
+    "view": "handle_department",
+    "reply": "handle_department",
+    "pickup": "handle_department",
+    "archive": "archive_department",
+    "transfer": "transfer_department",
+}
+
+
+def _active(user) -> bool:
+    return bool(user) and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
+
+
+def departments_with_perm(user, codename: str) -> QuerySet:
+    """Department ids where ``user`` holds ``codename`` directly or through a group (a subquery)."""
+    direct = DepartmentUserObjectPermission.objects.filter(
+        user_id=user.pk, permission__codename=codename, permission__content_type__app_label="departments",
+    ).values("content_object_id")
+    via_group = DepartmentGroupObjectPermission.objects.filter(
+        group__user=user.pk, permission__codename=codename, permission__content_type__app_label="departments",
+    ).values("content_object_id")
+    return Department.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group), is_active=True).values("pk")
+
+
+def departments_for(user, codename: str = "handle_department") -> QuerySet:
+    """Departments (objects) the user may work in; all of them for an Operator."""
+    if not _active(user):
+        return Department.objects.none()
+    if is_operator(user):
+        return Department.objects.filter(is_active=True)
+    return Department.objects.filter(pk__in=departments_with_perm(user, codename))
+
+
+def _collaborator_filter(user, action: str) -> Q:
+    uid = user.pk
+    if action == "view":
+        handling_contacts = Conversation.objects.filter(
+            assignee_id=uid, status__in=ACTIVE_HUMAN_STATUSES).values("contact_id")
+        shared = ConversationShare.objects.filter(user_id=uid).values("conversation_id")
+        return (
+            Q(department_id__in=departments_with_perm(user, "handle_department"), status__in=HUMAN_STATUSES)
+            | Q(assignee_id=uid)
+            | Q(contact_id__in=handling_contacts)
+            | Q(pk__in=shared)
+        )
+    if action == "pickup":
+        return Q(status=Status.UNASSIGNED, department_id__in=departments_with_perm(user, "handle_department"))
+    if action == "reply":
+        # A Collaborator replies only in chats assigned to them, while the department is still theirs.
+        return Q(assignee_id=uid, status__in=ACTIVE_HUMAN_STATUSES,
+                 department_id__in=departments_with_perm(user, "handle_department"))
+    if action in ("archive", "transfer"):
+        return Q(assignee_id=uid, status__in=ACTIVE_HUMAN_STATUSES,
+                 department_id__in=departments_with_perm(user, ACTION_DEPARTMENT_PERM[action]))
+    if action == "reassign":
+        return Q(pk__in=[])
+    raise ValueError(f"unknown action {action!r}")
+
+
+def conversations_visible_to(user, action: str = "view") -> QuerySet[Conversation]:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    qs = Conversation.objects.all()
+    if not _active(user):
+        return qs.none()
+    if is_operator(user):
+        if action == "pickup":
+            return qs.filter(status=Status.UNASSIGNED)
+        if action in ("reply", "archive", "transfer"):
+            return qs.exclude(status=Status.ARCHIVED)
+        return qs
+    return qs.filter(_collaborator_filter(user, action))
+
+
+def conversation_get_or_404(user, pk, action: str = "view") -> Conversation:
+    try:
+        return conversations_visible_to(user, action).select_related(
+            "contact", "channel", "department", "assignee").get(pk=pk)
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such conversation") from None
+
+
+def conversation_can(user, conversation: Conversation, action: str) -> bool:
+    return conversations_visible_to(user, action).filter(pk=conversation.pk).exists()
+
+
+def conversation_audience(conversation: Conversation) -> list[int]:
+    """User ids who may see ``conversation`` now: the reverse of ``conversations_visible_to``."""
+    User = get_user_model()
+    from apps.roles.access import OPERATOR_PERMISSIONS  # noqa: F401  (documented coupling)
+
+    operator_q = Q(is_superuser=True) | Q(groups__permissions__codename="view_all_conversations",
+                                          groups__permissions__content_type__app_label="roles") \
+        | Q(user_permissions__codename="view_all_conversations", user_permissions__content_type__app_label="roles")
+    q = operator_q | Q(pk=conversation.assignee_id) if conversation.assignee_id else operator_q
+    if conversation.department_id and conversation.status in HUMAN_STATUSES:
+        direct = DepartmentUserObjectPermission.objects.filter(
+            content_object_id=conversation.department_id, permission__codename="handle_department").values("user_id")
+        via_group = DepartmentGroupObjectPermission.objects.filter(
+            content_object_id=conversation.department_id, permission__codename="handle_department").values("group_id")
+        q |= Q(pk__in=direct) | Q(groups__in=via_group)
+    handlers = Conversation.objects.filter(contact_id=conversation.contact_id, status__in=ACTIVE_HUMAN_STATUSES,
+                                           assignee__isnull=False).values("assignee_id")
+    q |= Q(pk__in=handlers) | Q(Exists(ConversationShare.objects.filter(conversation_id=conversation.pk,
+                                                                          user_id=OuterRef("pk"))))
+    return sorted(set(User.objects.filter(q, is_active=True).values_list("pk", flat=True)))

@@ -1,0 +1,52 @@
+"""Reads for pages and APIs, always starting from the visibility module."""
+from __future__ import annotations
+
+from django.db.models import Count, Min, QuerySet
+
+from . import access
+from .models import ACTIVE_HUMAN_STATUSES, Conversation, Message, Status
+
+LIST_LIMIT = 50
+
+
+def _base(qs: QuerySet) -> QuerySet:
+    return qs.select_related("contact", "department", "assignee", "channel")
+
+
+def inbox_for(user) -> dict:
+    """A Collaborator's inbox: my chats, my departments' queues, my recently archived. Constant query count."""
+    visible = access.conversations_visible_to(user, "view")
+    mine = _base(visible.filter(assignee_id=user.pk, status__in=ACTIVE_HUMAN_STATUSES)).order_by("-updated_at")
+    queue = _base(access.conversations_visible_to(user, "pickup")).order_by("queued_at", "id")
+    archived = _base(visible.filter(assignee_id=user.pk, status=Status.ARCHIVED)).order_by("-archived_at")
+    queue_counts = list(access.conversations_visible_to(user, "pickup").values("department_id", "department__name")
+                        .annotate(n=Count("id"), oldest=Min("queued_at")).order_by("department__name"))
+    return {
+        "mine": list(mine[:LIST_LIMIT]),
+        "queue": list(queue[:LIST_LIMIT]),
+        "archived": list(archived[:20]),
+        "queue_counts": queue_counts,
+        "queue_total": sum(row["n"] for row in queue_counts),
+    }
+
+
+def conversation_list(user, *, status: str = "", department: str = "", q: str = "") -> QuerySet:
+    qs = _base(access.conversations_visible_to(user, "view"))
+    if status:
+        qs = qs.filter(status=status)
+    if department.isdigit():
+        qs = qs.filter(department_id=int(department))
+    if q:
+        qs = qs.filter(contact__name__icontains=q) if not q.isdigit() else qs.filter(pk=int(q))
+    return qs.order_by("-updated_at", "-id")
+
+
+def conversation_messages(conversation: Conversation, *, include_internal: bool = True) -> QuerySet:
+    qs = Message.objects.filter(conversation=conversation).select_related("author")
+    return qs if include_internal else qs.filter(is_internal=False)
+
+
+def customer_history(user, conversation: Conversation) -> QuerySet:
+    """The customer's other conversations that this user may see (visibility decides)."""
+    return (access.conversations_visible_to(user, "view").filter(contact_id=conversation.contact_id)
+            .exclude(pk=conversation.pk).select_related("department", "assignee").order_by("-created_at")[:20])

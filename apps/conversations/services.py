@@ -1,0 +1,432 @@
+"""Every write to a conversation's lifecycle goes through a function here (DESIGN.md invariant 2).
+
+Each transition validates the move against the lifecycle, locks the row, saves with
+``update_fields``, writes a ``ConversationEvent`` and schedules side effects (live signals,
+routing, the agent turn) only after the transaction commits. Views, the API, the agent task and
+the timer sweeps all call these same functions.
+
+Lifecycle (owner of each state in brackets)::
+
+    bot [AI Agent] -> transfer [routing] -> unassigned [department queue]
+        -> assigned [a human] -> in_progress [that human] -> archived (CSAT)
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
+from apps.core.realtime import conversation_group, signal_groups_on_commit, user_group
+from apps.roles.access import can_reassign
+
+from . import access
+from .models import (ACTIVE_HUMAN_STATUSES, AuthorKind, Channel, Contact, Conversation, ConversationEvent,
+                     ConversationShare, Message, Status)
+
+log = logging.getLogger(__name__)
+Kind = ConversationEvent.Kind
+
+ALLOWED: dict[str, set[str]] = {
+    Status.BOT: {Status.TRANSFER, Status.ARCHIVED},
+    Status.TRANSFER: {Status.UNASSIGNED, Status.ASSIGNED, Status.ARCHIVED},
+    Status.UNASSIGNED: {Status.ASSIGNED, Status.TRANSFER, Status.ARCHIVED},
+    Status.ASSIGNED: {Status.IN_PROGRESS, Status.UNASSIGNED, Status.ASSIGNED, Status.TRANSFER, Status.ARCHIVED},
+    Status.IN_PROGRESS: {Status.UNASSIGNED, Status.ASSIGNED, Status.TRANSFER, Status.ARCHIVED},
+    Status.ARCHIVED: {Status.UNASSIGNED, Status.BOT},
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a human user, the AI Agent (a first-class actor, not an account), the system or the customer."""
+
+    kind: str
+    user: Any = None
+
+    @classmethod
+    def human(cls, user) -> "Actor":
+        return cls(AuthorKind.HUMAN, user)
+
+
+AI_AGENT = Actor(AuthorKind.AI_AGENT)
+SYSTEM = Actor(AuthorKind.SYSTEM)
+CUSTOMER = Actor(AuthorKind.CUSTOMER)
+
+
+def _as_actor(actor) -> Actor:
+    if isinstance(actor, Actor):
+        return actor
+    if actor is None:
+        return SYSTEM
+    return Actor.human(actor)
+
+
+# --- internals -------------------------------------------------------------------------------
+
+def _lock(conversation: Conversation | int) -> Conversation:
+    pk = conversation.pk if isinstance(conversation, Conversation) else conversation
+    return Conversation.objects.select_for_update().get(pk=pk)
+
+
+def _check_move(conv: Conversation, to: str) -> None:
+    if to not in ALLOWED[conv.status]:
+        raise IllegalTransition(
+            _("A conversation that is %(from)s cannot become %(to)s.")
+            % {"from": Status(conv.status).label, "to": Status(to).label})
+
+
+def _event(conv: Conversation, kind: str, actor: Actor, *, from_status: str = "", from_department_id=None,
+           from_assignee_id=None, reason: str = "", payload: dict | None = None) -> ConversationEvent:
+    return ConversationEvent.objects.create(
+        conversation=conv, kind=kind, actor_kind=actor.kind, actor=actor.user if actor.kind == AuthorKind.HUMAN else None,
+        from_status=from_status, to_status=conv.status,
+        from_department_id=from_department_id, to_department_id=conv.department_id,
+        from_assignee_id=from_assignee_id, to_assignee_id=conv.assignee_id,
+        reason=(reason or "")[:255], payload=payload or {},
+    )
+
+
+def _signal(conv: Conversation, previous_audience: list[int] | None = None, what: str = "conversation") -> None:
+    """After commit, tell everyone who could see the chat before or after this change."""
+    before = set(previous_audience or [])
+    conv_id, dept_id = conv.pk, conv.department_id
+
+    def send():
+        fresh = Conversation.objects.filter(pk=conv_id).first()
+        after = set(access.conversation_audience(fresh)) if fresh else set()
+        groups = [user_group(u) for u in before | after] + [conversation_group(conv_id)]
+        from apps.core.realtime import _send
+
+        _send(sorted(set(groups)), {"what": what, "conversation": conv_id, "department": dept_id})
+
+    transaction.on_commit(send)
+
+
+def _transition(conv: Conversation, to: str, kind: str, actor: Actor, *, reason: str = "", payload=None,
+                department=None, assignee=..., extra_fields: dict | None = None) -> ConversationEvent:
+    _check_move(conv, to)
+    audience_before = access.conversation_audience(conv)
+    from_status, from_dept, from_assignee = conv.status, conv.department_id, conv.assignee_id
+    fields = {"status", "updated_at"}
+    conv.status = to
+    if department is not None:
+        conv.department = department
+        fields.add("department")
+    if assignee is not ...:
+        conv.assignee = assignee
+        fields.add("assignee")
+    for name, value in (extra_fields or {}).items():
+        setattr(conv, name, value)
+        fields.add(name)
+    conv.save(update_fields=sorted(fields))
+    event = _event(conv, kind, actor, from_status=from_status, from_department_id=from_dept,
+                   from_assignee_id=from_assignee, reason=reason, payload=payload)
+    _signal(conv, audience_before)
+    return event
+
+
+def _on_commit_task(task_name: str, *args) -> None:
+    def send():
+        from . import tasks
+
+        getattr(tasks, task_name).delay(*args)
+
+    transaction.on_commit(send)
+
+
+def clean_body(body: str) -> str:
+    if not isinstance(body, str):
+        raise InvalidInput(_("A message must be text."))
+    text = body.replace("\x00", "").strip()
+    if not text:
+        raise InvalidInput(_("A message cannot be empty."))
+    if len(text) > settings.MESSAGE_MAX_CHARS:
+        raise InvalidInput(_("A message can be at most %(max)d characters long.") % {"max": settings.MESSAGE_MAX_CHARS})
+    return text
+
+
+# --- creation and messages --------------------------------------------------------------------
+
+@transaction.atomic
+def conversation_start(*, contact: Contact, channel: Channel, language: str = "", subject: str = "",
+                       department=None) -> Conversation:
+    """A new conversation, owned by the AI Agent."""
+    conv = Conversation.objects.create(contact=contact, channel=channel, status=Status.BOT,
+                                       language=language or contact.language, subject=subject[:200],
+                                       department=department or channel.default_department)
+    _event(conv, Kind.CREATED, CUSTOMER, payload={"channel": channel.kind})
+    _signal(conv)
+    return conv
+
+
+def message_receive(*, channel: Channel, contact: Contact, body: str, external_id: str | None = None,
+                    conversation: Conversation | None = None, meta: dict | None = None,
+                    language: str = "") -> tuple[Message, bool]:
+    """Store an inbound customer message first, idempotently on the provider's message id.
+
+    Returns ``(message, created)``; a duplicate delivery returns the stored message and ``False``.
+    A message after the conversation was archived opens a new conversation with the AI Agent.
+    """
+    text = clean_body(body)
+    if external_id:
+        existing = Message.objects.filter(channel=channel, external_id=external_id).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            if conversation is None or conversation.status == Status.ARCHIVED:
+                conversation = (Conversation.objects.filter(contact=contact, channel=channel)
+                                .exclude(status=Status.ARCHIVED).order_by("-created_at").first()
+                                or conversation_start(contact=contact, channel=channel, language=language))
+            conv = _lock(conversation)
+            if conv.status == Status.ARCHIVED:
+                conv = conversation_start(contact=contact, channel=channel, language=language or conv.language)
+            now = timezone.now()
+            msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.CUSTOMER, body=text,
+                                         external_id=external_id or None, channel=channel, meta=meta or {})
+            fields = {"last_message_at": now, "last_customer_message_at": now}
+            if language and not conv.language:
+                fields["language"] = language
+            Conversation.objects.filter(pk=conv.pk).update(**fields)
+            _signal(conv, what="message")
+            if conv.status == Status.BOT:
+                _on_commit_task("conversation_bot_turn", conv.pk, msg.pk)
+    except IntegrityError:
+        # Two deliveries of the same provider message raced; the other one stored it.
+        if external_id:
+            existing = Message.objects.filter(channel=channel, external_id=external_id).first()
+            if existing:
+                return existing, False
+        raise
+    return msg, True
+
+
+@transaction.atomic
+def message_send_human(*, conversation: Conversation | int, user, body: str, is_internal: bool = False) -> Message:
+    """A human reply. Collaborators reply only in chats assigned to them; Operators in any open chat.
+
+    The first human reply of an assigned chat moves it to in progress.
+    """
+    text = clean_body(body)
+    pk = conversation.pk if isinstance(conversation, Conversation) else conversation
+    if not access.conversations_visible_to(user, "reply").filter(pk=pk).exists():
+        raise NotAllowed(_("You can reply only in conversations assigned to you. Pick it up from the queue first."))
+    conv = _lock(pk)
+    now = timezone.now()
+    msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
+                                 is_internal=is_internal, channel=conv.channel)
+    if not is_internal:
+        conv.last_message_at = now
+        if conv.status == Status.ASSIGNED and conv.assignee_id == user.pk:
+            _transition(conv, Status.IN_PROGRESS, Kind.STARTED, Actor.human(user),
+                        extra_fields={"first_human_reply_at": conv.first_human_reply_at or now, "last_message_at": now})
+        else:
+            if conv.first_human_reply_at is None:
+                conv.first_human_reply_at = now
+            conv.save(update_fields=["last_message_at", "first_human_reply_at", "updated_at"])
+            _signal(conv, what="message")
+        _on_commit_task("conversation_deliver_message", msg.pk)
+    else:
+        _signal(conv, what="message")
+    return msg
+
+
+@transaction.atomic
+def message_post_agent(*, conversation: Conversation | int, body: str, sources: list | None = None,
+                       meta: dict | None = None) -> Message:
+    """A reply of the AI Agent (always marked as AI to the customer)."""
+    conv = _lock(conversation)
+    msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.AI_AGENT, body=clean_body(body),
+                                 sources=sources or [], meta=meta or {}, channel=conv.channel)
+    Conversation.objects.filter(pk=conv.pk).update(last_message_at=msg.created_at)
+    _signal(conv, what="message")
+    _on_commit_task("conversation_deliver_message", msg.pk)
+    return msg
+
+
+@transaction.atomic
+def message_post_system(*, conversation: Conversation | int, body: str, meta: dict | None = None,
+                        internal: bool = False) -> Message:
+    conv = _lock(conversation)
+    msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.SYSTEM, body=clean_body(body),
+                                 meta=meta or {}, is_internal=internal, channel=conv.channel)
+    _signal(conv, what="message")
+    if not internal:
+        _on_commit_task("conversation_deliver_message", msg.pk)
+    return msg
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+@transaction.atomic
+def conversation_escalate(*, conversation: Conversation | int, department, actor=AI_AGENT, reason: str = "",
+                          trigger: str = "", summary: str = "", context: dict | None = None) -> Conversation:
+    """The AI Agent hands off: bot -> transfer, to a department, with the context a human needs."""
+    if department is None:
+        raise InvalidInput(_("A handoff needs a department."))
+    conv = _lock(conversation)
+    handoff = {**(context or {}), "trigger": trigger}
+    _transition(conv, Status.TRANSFER, Kind.HANDOFF, _as_actor(actor), reason=reason or trigger,
+                payload={"trigger": trigger, **(context or {})}, department=department,
+                extra_fields={"handoff_summary": summary, "handoff": handoff})
+    _on_commit_task("conversation_route", conv.pk)
+    return conv
+
+
+@transaction.atomic
+def conversation_enqueue(*, conversation: Conversation | int, actor=SYSTEM, reason: str = "") -> Conversation:
+    """transfer -> unassigned: the chat waits in its department's queue. Idempotent for queued chats."""
+    conv = _lock(conversation)
+    if conv.status == Status.UNASSIGNED:
+        return conv
+    if conv.department_id is None:
+        raise InvalidInput(_("A conversation needs a department before it can be queued."))
+    _transition(conv, Status.UNASSIGNED, Kind.QUEUED, _as_actor(actor), reason=reason,
+                assignee=None, extra_fields={"queued_at": timezone.now()})
+    return conv
+
+
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation | int, assignee, actor=SYSTEM, reason: str = "",
+                        payload: dict | None = None) -> Conversation:
+    """Routing assigns a waiting chat to a human. Raises AlreadyTaken if someone got it first."""
+    conv = _lock(conversation)
+    if conv.status not in (Status.UNASSIGNED, Status.TRANSFER):
+        raise AlreadyTaken(_("This conversation was already taken."))
+    _transition(conv, Status.ASSIGNED, Kind.ASSIGNED, _as_actor(actor), reason=reason, payload=payload,
+                assignee=assignee, extra_fields={"assigned_at": timezone.now()})
+    return conv
+
+
+def conversation_pickup(*, conversation: Conversation | int, user) -> Conversation:
+    """A human takes a chat from a queue they may handle. Exactly one of two racing humans wins."""
+    pk = conversation.pk if isinstance(conversation, Conversation) else conversation
+    with transaction.atomic():
+        conv = Conversation.objects.select_for_update().filter(pk=pk).first()
+        if conv is None or not access.conversations_visible_to(user, "view").filter(pk=pk).exists():
+            raise NotAllowed(_("No such conversation."))
+        if conv.status != Status.UNASSIGNED:
+            if conv.assignee_id == user.pk:
+                return conv
+            raise AlreadyTaken(_("This conversation was already taken."))
+        if not access.conversations_visible_to(user, "pickup").filter(pk=pk).exists():
+            raise NotAllowed(_("You cannot pick up conversations of this department."))
+        _transition(conv, Status.ASSIGNED, Kind.PICKED_UP, Actor.human(user), assignee=user,
+                    extra_fields={"assigned_at": timezone.now()})
+        return conv
+
+
+@transaction.atomic
+def conversation_reassign(*, conversation: Conversation | int, assignee, actor, reason: str) -> Conversation:
+    """An Operator moves a chat to another human (same department, or the assignee's)."""
+    actor = _as_actor(actor)
+    if actor.kind == AuthorKind.HUMAN and not can_reassign(actor.user):
+        raise NotAllowed(_("Only Operators can reassign conversations."))
+    if not (reason or "").strip():
+        raise InvalidInput(_("Say why the conversation is reassigned."))
+    conv = _lock(conversation)
+    if conv.assignee_id == getattr(assignee, "pk", None):
+        return conv
+    if conv.status == Status.ARCHIVED:
+        raise IllegalTransition(_("An archived conversation cannot be reassigned."))
+    _transition(conv, Status.ASSIGNED, Kind.REASSIGNED, actor, reason=reason, assignee=assignee,
+                extra_fields={"assigned_at": timezone.now()})
+    return conv
+
+
+@transaction.atomic
+def conversation_transfer(*, conversation: Conversation | int, department, actor, reason: str = "") -> Conversation:
+    """Move a chat to another department's queue (humans with the transfer permission, or Operators)."""
+    actor = _as_actor(actor)
+    conv = _lock(conversation)
+    if actor.kind == AuthorKind.HUMAN:
+        if not (can_reassign(actor.user) or access.conversation_can(actor.user, conv, "transfer")):
+            raise NotAllowed(_("You cannot transfer this conversation."))
+    if department is None or department.pk == conv.department_id and conv.status != Status.BOT:
+        raise InvalidInput(_("Choose another department."))
+    _transition(conv, Status.TRANSFER, Kind.TRANSFERRED, actor, reason=reason, department=department, assignee=None)
+    _on_commit_task("conversation_route", conv.pk)
+    return conv
+
+
+@transaction.atomic
+def conversation_requeue(*, conversation: Conversation | int, actor=SYSTEM, reason: str = "",
+                         payload: dict | None = None) -> Conversation:
+    """assigned/in progress -> unassigned (nobody replied in time, the agent went offline...)."""
+    conv = _lock(conversation)
+    if conv.status not in ACTIVE_HUMAN_STATUSES:
+        raise IllegalTransition(_("Only an assigned conversation can go back to the queue."))
+    _transition(conv, Status.UNASSIGNED, Kind.REQUEUED, _as_actor(actor), reason=reason, payload=payload,
+                assignee=None, extra_fields={"queued_at": timezone.now()})
+    _on_commit_task("conversation_route", conv.pk)
+    return conv
+
+
+@transaction.atomic
+def conversation_archive(*, conversation: Conversation | int, actor, resolution: str = "resolved",
+                         reason: str = "") -> Conversation:
+    """Resolve and archive. Humans need the department's archive permission (or to be an Operator)."""
+    actor = _as_actor(actor)
+    conv = _lock(conversation)
+    if actor.kind == AuthorKind.HUMAN and not access.conversation_can(actor.user, conv, "archive"):
+        raise NotAllowed(_("You cannot archive this conversation."))
+    _transition(conv, Status.ARCHIVED, Kind.ARCHIVED, actor, reason=reason, payload={"resolution": resolution},
+                extra_fields={"archived_at": timezone.now(), "resolution": resolution})
+    return conv
+
+
+@transaction.atomic
+def conversation_reopen(*, conversation: Conversation | int, actor=CUSTOMER, reason: str = "") -> Conversation:
+    """archived -> back to its department's queue (or to the bot if it never left it)."""
+    conv = _lock(conversation)
+    to = Status.UNASSIGNED if conv.department_id and conv.handoff else Status.BOT
+    _transition(conv, to, Kind.REOPENED, _as_actor(actor), reason=reason, assignee=None,
+                extra_fields={"archived_at": None, "resolution": "",
+                              **({"queued_at": timezone.now()} if to == Status.UNASSIGNED else {})})
+    if to == Status.UNASSIGNED:
+        _on_commit_task("conversation_route", conv.pk)
+    return conv
+
+
+@transaction.atomic
+def conversation_rate(*, conversation: Conversation | int, score: int, comment: str = "") -> Conversation:
+    """The customer's CSAT (1-5), once, on an archived conversation."""
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise InvalidInput(_("The rating must be a whole number from 1 to 5."))
+    conv = _lock(conversation)
+    if conv.status != Status.ARCHIVED:
+        raise IllegalTransition(_("Only a finished conversation can be rated."))
+    if conv.csat_score is not None:
+        raise AlreadyTaken(_("This conversation was already rated."))
+    conv.csat_score, conv.csat_comment = score, (comment or "")[:2000]
+    conv.save(update_fields=["csat_score", "csat_comment", "updated_at"])
+    _event(conv, Kind.RATED, CUSTOMER, from_status=conv.status, payload={"score": score})
+    _signal(conv)
+    return conv
+
+
+@transaction.atomic
+def conversation_share(*, conversation: Conversation | int, user, actor) -> ConversationShare:
+    actor = _as_actor(actor)
+    conv = _lock(conversation)
+    if actor.kind == AuthorKind.HUMAN and not (can_reassign(actor.user) or access.conversation_can(actor.user, conv, "reply")):
+        raise NotAllowed(_("You cannot share this conversation."))
+    share, created = ConversationShare.objects.get_or_create(conversation=conv, user=user,
+                                                             defaults={"shared_by": actor.user})
+    if created:
+        _event(conv, Kind.SHARED, actor, from_status=conv.status, payload={"user": user.pk})
+        _signal(conv)
+    return share
+
+
+@transaction.atomic
+def conversation_record_decision(*, conversation: Conversation | int, payload: dict, reason: str = "") -> ConversationEvent:
+    """The AI Agent's per-turn decision and scores, logged without a state change."""
+    conv = conversation if isinstance(conversation, Conversation) else Conversation.objects.get(pk=conversation)
+    return _event(conv, Kind.AGENT_DECISION, AI_AGENT, from_status=conv.status, reason=reason, payload=payload)

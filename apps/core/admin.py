@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from apps.roles.access import has_capability
+
+from .models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "target_type", "target_repr")
+    list_filter = ("action", "target_type")
+    search_fields = ("target_repr", "actor__username", "action")
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    def has_view_permission(self, request, obj=None):
+        return has_capability(request.user, "view_audit_log")
+
+    def has_module_permission(self, request):
+        return has_capability(request.user, "view_audit_log")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AuditedAdminMixin:
+    """Every admin save/delete becomes an AuditEntry with the actor and the changed fields."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from .audit import audit_record
+
+        changed = {name: form.cleaned_data.get(name) for name in (form.changed_data or []) if name not in {"password"}}
+        audit_record(actor=request.user, action=f"{obj._meta.model_name}.{'change' if change else 'add'}",
+                     target=obj, changes=changed)
+
+    def delete_model(self, request, obj):
+        from .audit import audit_record
+
+        audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
+        super().delete_model(request, obj)

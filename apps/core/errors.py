@@ -1,0 +1,29 @@
+"""Domain errors raised by services; views and the API map them to clear responses."""
+
+
+class DomainError(Exception):
+    """A request that the domain refuses; ``code`` is stable for API clients."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class IllegalTransition(DomainError):
+    code = "illegal_transition"
+
+
+class AlreadyTaken(DomainError):
+    code = "already_taken"
+
+
+class NotAllowed(DomainError):
+    code = "not_allowed"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"

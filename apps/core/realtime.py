@@ -1,0 +1,46 @@
+"""Live "something changed" signals (DESIGN.md invariant 4: signals, not data).
+
+Services call ``signal_users_on_commit``; after the transaction commits, each user in the
+audience gets a tiny event on their own group ``user.<id>`` and the page re-fetches through the
+normal views, which re-apply visibility. A customer's widget listens on ``conversation.<id>``.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def _send(groups: list[str], event: dict) -> None:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, {"type": "signal", **event})
+        except Exception:  # a dead layer must never break the write that already committed
+            log.exception("realtime signal to %s failed", group)
+
+
+def signal_users_on_commit(user_ids: Iterable[int], event: dict) -> None:
+    groups = sorted({user_group(uid) for uid in user_ids})
+    transaction.on_commit(lambda: _send(groups, event))
+
+
+def signal_groups_on_commit(groups: Iterable[str], event: dict) -> None:
+    groups = sorted(set(groups))
+    transaction.on_commit(lambda: _send(groups, event))

@@ -1,0 +1,51 @@
+"""Global (role-level) capability checks: the role half of the role matrix.
+
+Per-conversation visibility lives in ``apps.conversations.access``; this module answers only
+"may this user use this function at all", from permissions (never from the ``role`` field).
+"""
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+
+OPERATOR_PERMISSIONS = (
+    "roles.view_all_conversations",
+    "roles.view_monitor",
+    "roles.reassign_conversation",
+    "roles.view_reports",
+    "roles.configure_platform",
+    "roles.manage_users",
+    "roles.view_audit_log",
+)
+
+
+def _active(user) -> bool:
+    return bool(user) and not isinstance(user, AnonymousUser) and user.is_authenticated and user.is_active
+
+
+def has_capability(user, codename: str) -> bool:
+    return _active(user) and user.has_perm(f"roles.{codename}")
+
+
+def is_operator(user) -> bool:
+    """Full visibility: the Operator bundle (or a superuser)."""
+    return has_capability(user, "view_all_conversations")
+
+
+def can_view_monitor(user) -> bool:
+    return has_capability(user, "view_monitor")
+
+
+def can_reassign(user) -> bool:
+    return has_capability(user, "reassign_conversation")
+
+
+def can_view_reports(user) -> bool:
+    return has_capability(user, "view_reports")
+
+
+def can_configure(user) -> bool:
+    return has_capability(user, "configure_platform")
+
+
+def can_manage_users(user) -> bool:
+    return has_capability(user, "manage_users")

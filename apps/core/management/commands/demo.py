@@ -14,7 +14,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("compilemessages", verbosity=0, ignore_patterns=[".venv/*", "venv/*"]) if _has_msgfmt() else None
         seed_all(self.stdout, conversations=opts["conversations"])
         self.stdout.write(self.style.SUCCESS("\nFibraSur demo ready. Log in at http://%s/ with password '%s' as:"
                                              % (opts["addrport"], DEMO_PASSWORD)))
@@ -24,8 +23,3 @@ class Command(BaseCommand):
         if not opts["no_server"]:
             call_command("runserver", opts["addrport"], use_reloader=False)
 
-
-def _has_msgfmt() -> bool:
-    import shutil
-
-    return shutil.which("msgfmt") is not None

@@ -80,9 +80,8 @@ def _collaborator_filter(user, action: str) -> Q:
     if action == "pickup":
         return Q(status=Status.UNASSIGNED, department_id__in=departments_with_perm(user, "handle_department"))
     if action == "reply":
-        # A Collaborator replies only in chats assigned to them, while the department is still theirs.
-        return Q(assignee_id=uid, status__in=ACTIVE_HUMAN_STATUSES,
-                 department_id__in=departments_with_perm(user, "handle_department"))
+        # A Collaborator replies only in chats assigned to them (picked up, routed, or given by an Operator).
+        return Q(assignee_id=uid, status__in=ACTIVE_HUMAN_STATUSES)
     if action in ("archive", "transfer"):
         return Q(assignee_id=uid, status__in=ACTIVE_HUMAN_STATUSES,
                  department_id__in=departments_with_perm(user, ACTION_DEPARTMENT_PERM[action]))

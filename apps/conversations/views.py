@@ -79,7 +79,9 @@ def conversation_pickup(request, pk: int):
 @login_required
 @require_POST
 def conversation_reply(request, pk: int):
-    access.conversation_get_or_404(request.user, pk, "view")
+    conv = access.conversation_get_or_404(request.user, pk, "view")
+    if not access.conversation_can(request.user, conv, "reply"):
+        raise PermissionDenied  # visible but not theirs: a denied function
     return _run(request, pk, lambda: services.message_send_human(conversation=pk, user=request.user,
                                                                   body=request.POST.get("body", "")), "")
 

@@ -21,9 +21,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
+def pytest_configure(config):
+    # Fast hashing for test users; production keeps Django's default.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Production serves hashed static files after collectstatic; tests render templates without it.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process():
+    """Tasks run in-process in tests (still enqueued on commit). Tests of the real broker path use
+    the ``celery_worker_redis`` fixture instead, which turns this off and starts a worker."""
+    from asisteclick.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

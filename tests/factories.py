@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 
 from apps.conversations import services
-from apps.conversations.models import Channel, Contact, Conversation, Status
+from apps.conversations.models import Channel, Contact, Conversation, Message, Status
 from apps.departments.models import Department
 from apps.departments.services import membership_set
 from apps.roles.services import roles_ensure, user_set_role
@@ -63,7 +63,8 @@ def conversation_in(cast: Cast, status: str, department=None, assignee=None, con
     """A conversation brought to ``status`` through the real services (events included)."""
     contact = contact or cast.customer
     conv = services.conversation_start(contact=contact, channel=cast.channel, language="es")
-    services.message_receive(channel=cast.channel, contact=contact, body=text, conversation=conv)
+    # The customer's first message, stored without starting an agent turn (tests drive the lifecycle).
+    Message.objects.create(conversation=conv, author_kind="customer", body=text, channel=cast.channel)
     if status == Status.BOT:
         return Conversation.objects.get(pk=conv.pk)
     department = department or cast.dept_a

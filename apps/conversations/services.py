@@ -271,6 +271,8 @@ def conversation_escalate(*, conversation: Conversation | int, department, actor
     if department is None:
         raise InvalidInput(_("A handoff needs a department."))
     conv = _lock(conversation)
+    if conv.status != Status.BOT:
+        raise IllegalTransition(_("Only a conversation with the AI Agent can be handed off."))
     handoff = {**(context or {}), "trigger": trigger}
     _transition(conv, Status.TRANSFER, Kind.HANDOFF, _as_actor(actor), reason=reason or trigger,
                 payload={"trigger": trigger, **(context or {})}, department=department,
@@ -374,6 +376,7 @@ def conversation_archive(*, conversation: Conversation | int, actor, resolution:
     """Resolve and archive. Humans need the department's archive permission (or to be an Operator)."""
     actor = _as_actor(actor)
     conv = _lock(conversation)
+    _check_move(conv, Status.ARCHIVED)
     if actor.kind == AuthorKind.HUMAN and not access.conversation_can(actor.user, conv, "archive"):
         raise NotAllowed(_("You cannot archive this conversation."))
     _transition(conv, Status.ARCHIVED, Kind.ARCHIVED, actor, reason=reason, payload={"resolution": resolution},

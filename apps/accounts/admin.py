@@ -51,8 +51,9 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request, obj, form, change):
         role = obj.role
+        previous = form.initial.get("role") if change else None
         super().save_model(request, obj, form, change)
-        user_set_role(user=obj, role=role, actor=request.user)
+        user_set_role(user=obj, role=role, actor=request.user, previous=previous)
         changed = [f for f in (form.changed_data or []) if f not in {"password", "password1", "password2", "role"}]
         if changed or not change:
             audit_record(actor=request.user, action="user.change" if change else "user.add", target=obj,

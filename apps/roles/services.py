@@ -31,14 +31,14 @@ def roles_ensure() -> tuple[Group, Group]:
 
 
 @transaction.atomic
-def user_set_role(*, user, role: str, actor=None):
+def user_set_role(*, user, role: str, actor=None, previous: str | None = None):
     """Put ``user`` in exactly one role bundle; Operators may use the admin, Collaborators not."""
     from apps.accounts.models import User
 
     if role not in User.Role.values:
         raise ValueError(f"unknown role {role!r}")
     operator, collaborator = roles_ensure()
-    before = user.role
+    before = previous if previous is not None else user.role
     user.role = role
     user.is_staff = role == User.Role.OPERATOR
     user.save(update_fields=["role", "is_staff"])

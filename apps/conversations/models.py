@@ -124,6 +124,12 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "status"], name="conv_assignee_status"),
             models.Index(fields=["contact", "created_at"], name="conv_contact"),
             models.Index(fields=["status", "updated_at"], name="conv_status_updated"),
+            # Queues: only waiting chats are indexed, so queue reads stay small at any history size.
+            models.Index(fields=["department", "queued_at"], name="conv_queue_dept",
+                         condition=models.Q(status="unassigned")),
+            models.Index(fields=["queued_at"], name="conv_queue_all", condition=models.Q(status="unassigned")),
+            models.Index(fields=["assignee", "-archived_at"], name="conv_archived_by",
+                         condition=models.Q(status="archived")),
         ]
         constraints = [
             models.CheckConstraint(

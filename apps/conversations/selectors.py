@@ -15,10 +15,9 @@ def _base(qs: QuerySet) -> QuerySet:
 
 def inbox_for(user) -> dict:
     """A Collaborator's inbox: my chats, my departments' queues, my recently archived. Constant query count."""
-    visible = access.conversations_visible_to(user, "view")
-    mine = _base(visible.filter(assignee_id=user.pk, status__in=ACTIVE_HUMAN_STATUSES)).order_by("-updated_at")
+    mine = _base(access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES)).order_by("-updated_at")
     queue = _base(access.conversations_visible_to(user, "pickup")).order_by("queued_at", "id")
-    archived = _base(visible.filter(assignee_id=user.pk, status=Status.ARCHIVED)).order_by("-archived_at")
+    archived = _base(access.conversations_assigned_to(user, [Status.ARCHIVED])).order_by("-archived_at")
     queue_counts = list(access.conversations_visible_to(user, "pickup").values("department_id", "department__name")
                         .annotate(n=Count("id"), oldest=Min("queued_at")).order_by("department__name"))
     return {

@@ -22,6 +22,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from apps.departments.models import (Department, DepartmentGroupObjectPermission,
                                      DepartmentUserObjectPermission)
@@ -123,7 +124,7 @@ def conversation_get_or_404(user, pk, action: str = "view") -> Conversation:
         return conversations_visible_to(user, action).select_related(
             "contact", "channel", "department", "assignee").get(pk=pk)
     except (Conversation.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such conversation") from None
+        raise Http404(_("No such conversation")) from None
 
 
 def conversation_can(user, conversation: Conversation, action: str) -> bool:

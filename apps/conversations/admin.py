@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin import AuditedAdminMixin
+from apps.core.admin import AuditedAdminMixin, ReadOnlyAdminMixin
 
 from .models import Channel, Contact, ContactIdentity, Conversation, ConversationEvent, Message
 
@@ -56,19 +56,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConversationEvent)
-class ConversationEventAdmin(admin.ModelAdmin):
+class ConversationEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "conversation", "kind", "actor_kind", "actor", "from_status", "to_status", "reason")
     list_filter = ("kind", "actor_kind")
     list_select_related = ("actor", "conversation")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ConversationEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,18 +5,11 @@ from apps.roles.access import has_capability
 from .models import AuditEntry
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "target_type", "target_repr")
-    list_filter = ("action", "target_type")
-    search_fields = ("target_repr", "actor__username", "action")
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+class ReadOnlyAdminMixin:
+    """For append-only logs: visible in the admin, never added, edited or deleted there."""
 
-    def has_view_permission(self, request, obj=None):
-        return has_capability(request.user, "view_audit_log")
-
-    def has_module_permission(self, request):
-        return has_capability(request.user, "view_audit_log")
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request):
         return False
@@ -26,6 +19,19 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "target_type", "target_repr")
+    list_filter = ("action", "target_type")
+    search_fields = ("target_repr", "actor__username", "action")
+
+    def has_view_permission(self, request, obj=None):
+        return has_capability(request.user, "view_audit_log")
+
+    def has_module_permission(self, request):
+        return has_capability(request.user, "view_audit_log")
 
 
 class AuditedAdminMixin:

@@ -64,7 +64,8 @@ def main() -> None:
     for dept in depts[:2]:
         membership_set(user=collaborator, department=dept)  # a two-department Collaborator
     dept_ids = [d.pk for d in depts]
-    agent_ids = [a.pk for a in agents]
+    # The Operator handles chats too, so both pages render lists of the same shape.
+    agent_ids = [a.pk for a in agents] + [operator.pk]
 
     with connection.cursor() as cur:
         cur.execute("INSERT INTO conversations_contact (name, email, phone, external_ref, is_vip, language, attributes, created_at)"
@@ -87,7 +88,7 @@ def main() -> None:
                            s.status,
                            CASE WHEN s.status = 'bot' THEN NULL ELSE (%s::bigint[])[1 + (g * 7919) %% 20] END,
                            CASE WHEN s.status IN ('assigned','in_progress','archived')
-                                THEN (%s::bigint[])[1 + (g * 104729) %% 100] END,
+                                THEN (%s::bigint[])[1 + (g * 104729) %% 101] END,
                            '', 'es', '', '{{}}', '', '',
                            now() - (g %% 43200) * interval '1 minute', now() - (g %% 43200) * interval '1 minute',
                            now() - (g %% 600) * interval '1 second', NULL,
@@ -129,7 +130,7 @@ def main() -> None:
     from apps.conversations import access, selectors
 
     def queue_counts(user):
-        return list(selectors.inbox_for(user)["queue_counts"])
+        return selectors.queue_counts(user)
 
     print("measuring ...", flush=True)
     for client in (collab_client, operator_client):  # warm up

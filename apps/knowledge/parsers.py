@@ -97,12 +97,15 @@ def _paragraphs(text: str) -> list[str]:
         lines = [line for line in lines if line]
         if not lines:
             continue
-        # keep list items on their own lines; join wrapped prose
-        if all(re.match(r"^([-*•]|\d+[.)])\s", line) for line in lines[1:]) and len(lines) > 1:
-            out.append("\n".join(lines))
-        else:
-            out.append(" ".join(lines))
+        # list items and table rows keep their own line; wrapped prose is joined
+        joined = lines[0]
+        for line in lines[1:]:
+            joined += ("\n" if _LINE_START.match(line) else " ") + line
+        out.append(joined)
     return out
+
+
+_LINE_START = re.compile(r"^([-*•+|]|\d+[.)])\s?")
 
 
 # --- formats --------------------------------------------------------------------------------------
@@ -147,7 +150,9 @@ def _strip_md(text: str) -> str:
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
     text = re.sub(r"`([^`]+)`", r"\1", text)
     text = re.sub(r"^\s*>\s?", "", text, flags=re.M)
-    text = re.sub(r"^\s*\|?[-:| ]+\|?\s*$", "", text, flags=re.M)  # table rule lines
+    text = re.sub(r"^\s*\|?[-:| ]+\|?\s*$\n?", "", text, flags=re.M)  # table rule lines
+    text = re.sub(r"^\s*\|(.*?)\|?\s*$", lambda m: " | ".join(c.strip() for c in m.group(1).split("|")),
+                  text, flags=re.M)  # "| a | b |" -> "a | b"
     return text.strip()
 
 

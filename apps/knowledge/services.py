@@ -244,3 +244,65 @@ def document_enqueue_ingest(*, document: Document, force: bool = False) -> None:
 
     document_id = document.pk
     transaction.on_commit(lambda: task.delay(document_id, force))
+
+
+# --- files from disk (kb_ingest, demo seed) -----------------------------------------------------------
+
+def title_for(filename: str, data: bytes) -> str:
+    """The first Markdown/HTML heading, else the file name made readable."""
+    import re
+
+    suffix = Path(filename).suffix.lower()
+    if suffix in {".md", ".markdown"}:
+        match = re.search(rb"^#\s+(.+)$", data[:4096], flags=re.M)
+        if match:
+            return match.group(1).decode("utf-8", "replace").strip()[:200]
+    if suffix in {".html", ".htm"}:
+        match = re.search(rb"<title[^>]*>(.*?)</title>", data[:8192], flags=re.I | re.S)
+        if match and match.group(1).strip():
+            return match.group(1).decode("utf-8", "replace").strip()[:200]
+    return Path(filename).stem.replace("-", " ").replace("_", " ").strip().capitalize()[:200] or filename[:200]
+
+
+def document_upsert_file(*, path: Path, source: str, language: str = "", departments=None,
+                         tags: list[str] | None = None, uploaded_by=None, force: bool = False,
+                         on_progress: Progress | None = None) -> tuple[Document, str]:
+    """Create or update the document for ``source`` from a file on disk and ingest it now.
+
+    Returns ``(document, action)`` with action one of ``created``, ``updated``, ``unchanged``,
+    ``duplicate`` or ``error``. Idempotent by checksum: running it twice does nothing the second
+    time. ``departments``/``tags`` None keep what an existing document has.
+    """
+    data = Path(path).read_bytes()
+    checksum = file_checksum(data)
+    document = Document.objects.filter(source=source).order_by("pk").first()
+    if document is None:
+        twin = Document.objects.filter(checksum=checksum, status=DocumentStatus.READY).first()
+        if twin is not None and not force:
+            return twin, "duplicate"
+        document = document_create(title=title_for(path.name, data), filename=path.name, data=data,
+                                   language=language, departments=departments or (), tags=tags,
+                                   source=source, uploaded_by=uploaded_by)
+        action = "created"
+    else:
+        changed_fields = []
+        if language and document.language != language:
+            document.language = language
+            changed_fields.append("language")
+        if tags is not None and document.tags != list(tags):
+            document.tags = list(tags)
+            changed_fields.append("tags")
+        if changed_fields:
+            document.save(update_fields=changed_fields + ["updated_at"])
+        if departments is not None:
+            document.departments.set(departments)
+            knowledge_changed()
+        if document.checksum == checksum and document.status == DocumentStatus.READY and not force:
+            return document, "unchanged"
+        if document.checksum != checksum:
+            document_replace_file(document=document, filename=path.name, data=data)
+        action = "updated"
+    document = document_ingest(document_id=document.pk, force=force, on_progress=on_progress)
+    if document.status == DocumentStatus.ERROR:
+        return document, "error"
+    return document, action

@@ -27,6 +27,9 @@ BUILTIN_EXAMPLES: dict[str, list[str]] = {
         "dejame hablar con alguien de atención al cliente", "necesito que me atienda alguien de verdad",
         "derivame con una persona", "sos un robot? quiero una persona", "operador por favor",
         "me comunican con un representante", "quiero hablar con un encargado",
+        "is anyone from your staff available", "can a human agent take over", "I want someone real to answer me",
+        "hay alguien disponible para atenderme", "que me atienda alguien de verdad, no un bot",
+        "quiero que me conteste una persona de su equipo", "pasame con alguien del equipo",
     ],
     GREETING: [
         "hi", "hello", "hey there", "good morning", "good afternoon", "hello, anyone there?", "hi there",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 
 import numpy as np
 
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 # Scope threshold on the 0..1 score; AgentSettings.out_of_scope_threshold overrides per operation.
 _lock = threading.Lock()
 _engine: "Engine | None" = None
+_snapshot: "Snapshot | None" = None
+# How long a process trusts its cached configuration before re-checking the database. Changes made
+# in this process (admin, agent_config import) invalidate at once; other workers follow within this.
+CONFIG_TTL_SECONDS = 5.0
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -35,6 +40,34 @@ def topic_label(slug: str) -> str:
 class Engine:
     def __init__(self, fingerprint: str, classifier: ScopeClassifier, topics: dict[str, int]):
         self.fingerprint, self.classifier, self.topics = fingerprint, classifier, topics
+        self.checked_at = time.monotonic()
+
+
+class Snapshot:
+    """The agent configuration as one immutable read: settings, topics (with their department,
+    fields and document ids), transfer rules. Saves a dozen queries per customer message."""
+
+    def __init__(self):
+        from .models import AgentSettings, Topic, TransferRule
+        from .providers import topic_document_ids
+
+        self.settings = AgentSettings.load()
+        if self.settings.default_department_id:
+            _ = self.settings.default_department
+        self.topics = {t.slug: t for t in Topic.objects.filter(is_active=True).select_related("department")
+                       .prefetch_related("required_fields")}
+        self.documents = {slug: topic_document_ids(t) for slug, t in self.topics.items()}
+        self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
+                          .order_by("order", "id"))
+        self.loaded_at = time.monotonic()
+
+
+def config_get() -> Snapshot:
+    global _snapshot
+    current = _snapshot
+    if current is None or time.monotonic() - current.loaded_at >= CONFIG_TTL_SECONDS:
+        current = _snapshot = Snapshot()
+    return current
 
 
 def _training_rows() -> list[tuple[str, str]]:
@@ -59,10 +92,13 @@ def engine_get() -> Engine:
     global _engine
     from .models import Topic
 
+    current = _engine
+    if current is not None and time.monotonic() - current.checked_at < CONFIG_TTL_SECONDS:
+        return current
     rows = _training_rows()
     fingerprint = _fingerprint(rows)
-    current = _engine
     if current is not None and current.fingerprint == fingerprint:
+        current.checked_at = time.monotonic()
         return current
     with _lock:
         if _engine is not None and _engine.fingerprint == fingerprint:
@@ -81,9 +117,11 @@ def engine_get() -> Engine:
         return _engine
 
 
-def engine_invalidate() -> None:
-    global _engine
+def engine_invalidate(*args, **kwargs) -> None:
+    """Forget the cached classifier and configuration (signal receiver for config models)."""
+    global _engine, _snapshot
     _engine = None
+    _snapshot = None
 
 
 __all__ = ["engine_get", "engine_invalidate", "embed", "topic_label", "OOS"]

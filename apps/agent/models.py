@@ -28,6 +28,10 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                  "es": "¡Hola! Soy el asistente virtual (IA). ¿En qué te puedo ayudar?"},
     "thanks": {"en": "You're welcome! Anything else I can help you with?",
                "es": "¡De nada! ¿Te puedo ayudar con algo más?"},
+    "empathy_ask": {"en": "I'm sorry about the trouble. Tell me what is happening and I'll help you; "
+                           "you can also ask for a person at any time.",
+                    "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "
+                          "hablar con una persona cuando quieras."},
     "empathy": {"en": "I'm sorry about the trouble.", "es": "Lamento el inconveniente."},
     "agent_error": {"en": "I'm having a technical problem, so I'll pass you to a person from {department}.",
                     "es": "Tengo un problema técnico, así que te paso con una persona de {department}."},

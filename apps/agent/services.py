@@ -27,7 +27,8 @@ from apps.departments.services import department_default
 
 from . import builtin
 from .language import detect_language
-from .models import AgentSettings, AgentState, Topic, TransferRule
+from .engine import config_get
+from .models import AgentSettings, AgentState, Topic
 from .providers import Analysis, ProviderError, TurnContext, provider_get
 from .tools import NotIdentified, ToolError, tool_describe, tool_run
 
@@ -70,7 +71,7 @@ def default_department(cfg: AgentSettings) -> Department:
 
 def route(*, cfg: AgentSettings, trigger: str, topic: Topic | None, language: str) -> Department:
     """Transfer rules (first match by order), else the topic's department, else the default."""
-    for rule in TransferRule.objects.filter(is_active=True).select_related("department").order_by("order", "id"):
+    for rule in config_get().rules:
         if rule.matches(topic_id=topic.pk if topic else None, trigger=trigger, language=language) \
                 and rule.department.is_active:
             return rule.department
@@ -118,7 +119,7 @@ def agent_handle_message(*, conversation_id: int, message_id: int, provider=None
     msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
     if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
         return TurnResult(decision="skipped")
-    cfg = AgentSettings.load()
+    cfg = config_get().settings
     try:
         return _turn(conv, msg, cfg, provider or provider_get(), started)
     except Exception as exc:  # the customer is never left without an answer or a human
@@ -132,16 +133,17 @@ def agent_handle_message(*, conversation_id: int, message_id: int, provider=None
 def _turn(conv: Conversation, msg: Message, cfg: AgentSettings, provider, started: float) -> TurnResult:
     language = _language(conv, msg.body)
     state, _created = AgentState.objects.get_or_create(conversation=conv)
-    ctx = TurnContext(conversation_id=conv.pk, text=msg.body, language=language, history=_history(conv, msg.pk),
-                      topic_slug=state.topic.slug if state.topic_id else "")
+    previous_topic = next((t for t in config_get().topics.values() if t.pk == state.topic_id), None)
+    history = _history(conv, msg.pk) if getattr(provider, "name", "") != "local" else []
+    ctx = TurnContext(conversation_id=conv.pk, text=msg.body, language=language, history=history,
+                      topic_slug=previous_topic.slug if previous_topic else "")
     try:
         analysis = provider.analyse(ctx)
     except ProviderError as exc:
         return _agent_error(conv, msg, cfg, reason=str(exc)[:200], started=started, state=state)
     state.turns += 1
     state.sentiments = (list(state.sentiments or []) + [round(analysis.sentiment, 3)])[-max(1, cfg.sentiment_window):]
-    topic = Topic.objects.filter(slug=analysis.topic_slug, is_active=True).select_related("department").first() \
-        if analysis.topic_slug else None
+    topic = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
     if topic is not None:
         state.topic = topic
     if state.pending:
@@ -166,12 +168,17 @@ def _turn(conv: Conversation, msg: Message, cfg: AgentSettings, provider, starte
     elif analysis.confidence < cfg.confidence_threshold or not analysis.answer:
         trigger = "low_confidence"
 
-    handoff_topic = topic or (state.topic if trigger in ("explicit_request", "low_confidence") else None)
+    handoff_topic = topic or (previous_topic if trigger in ("explicit_request", "low_confidence") else None)
     scores = analysis.scores() | {"sentiment_window": list(state.sentiments), "negatives_in_window": negatives}
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
+    if trigger == "low_confidence" and analysis.sentiment <= cfg.sentiment_threshold:
+        # One angry message is not a pattern, and a vent is rarely a question the KB can match:
+        # acknowledge and ask what is happening instead of handing off on low confidence.
+        base["note"] = "single negative message: asked to describe the problem"
+        analysis.intent, trigger = "vent", ""
     if not trigger:
         return _answer(conv, msg, cfg, state, analysis, topic, language, base)
     department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language)
@@ -199,6 +206,8 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
     sources = analysis.sources
     if analysis.intent in SMALLTALK:
         body, sources = cfg.message(analysis.intent, language), []
+    elif analysis.intent == "vent":
+        body, sources = cfg.message("empathy_ask", language), []
     elif topic is not None and topic.action:
         try:
             body, sources = tool_describe(tool_run(topic.action, conversation=conv), language), []
@@ -244,9 +253,9 @@ def _missing_fields(topic: Topic | None, state: AgentState):
 
 def _continue_collection(conv, msg, cfg, state, analysis: Analysis, language, started) -> TurnResult:
     pending = dict(state.pending)
-    topic = Topic.objects.filter(slug=pending.get("topic")).first()
+    topic = config_get().topics.get(pending.get("topic") or "")
     department = Department.objects.filter(pk=pending.get("department")).first() or default_department(cfg)
-    field_ = topic.required_fields.filter(key=pending.get("field")).first() if topic else None
+    field_ = next((f for f in topic.required_fields.all() if f.key == pending.get("field")), None) if topic else None
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": pending.get("intent", ""), "topic": pending.get("topic", ""),
             "provider": analysis.provider, "language": language, "scores": pending.get("scores", {}),
@@ -318,7 +327,7 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
 def _agent_error(conv, msg, cfg, *, reason: str, started: float, state: AgentState | None = None) -> TurnResult:
     state = state or AgentState.objects.get_or_create(conversation=conv)[0]
     language = conv.language[:2] if conv.language else "es"
-    topic = state.topic if state.topic_id else None
+    topic = next((t for t in config_get().topics.values() if t.pk == state.topic_id), None)
     department = route(cfg=cfg, trigger="agent_error", topic=topic, language=language)
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": "", "topic": topic.slug if topic else "", "provider": "",

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from .embeddings import embed_query
+from .lexical import LexicalIndex
 from .models import Chunk, Document, KnowledgeState
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,14 @@ class SearchHit:
     document_title: str
     heading: str
     text: str
-    score: float  # cosine similarity clipped to 0..1
+    score: float  # semantic cosine similarity (embeddings), clipped to 0..1
     language: str
+    lexical: float = 0.0    # TF-IDF cosine of words/trigrams, 0..1
+    relevance: float = 0.0  # the blend hits are ranked by: (score + w*lexical) / (1 + w), 0..1
+
+
+def lexical_weight() -> float:
+    return float(getattr(settings, "KB_LEXICAL_WEIGHT", 0.5))
 
 
 @dataclass
@@ -42,6 +49,7 @@ class _Matrix:
     document_ids: np.ndarray   # (n,) int64
     languages: np.ndarray      # (n,) str
     vectors: np.ndarray        # (n, dim) float32, rows L2-normalised
+    lexical: LexicalIndex | None = None
 
 
 _cache: _Matrix | None = None
@@ -55,8 +63,8 @@ def _current_generation() -> str:
 def _build(generation: str) -> _Matrix:
     from . import vectorstore
 
-    live = {str(vid): (cid, did, lang) for cid, vid, did, lang in
-            Chunk.objects.values_list("id", "vector_id", "document_id", "language")}
+    live = {str(vid): (cid, did, lang, f"{heading}\n{text}") for cid, vid, did, lang, heading, text in
+            Chunk.objects.values_list("id", "vector_id", "document_id", "language", "heading", "text")}
     ids, matrix, _metas = vectorstore.vectors_all() if live else ([], np.zeros((0, 0), np.float32), [])
     keep = [i for i, vid in enumerate(ids) if vid in live]
     rows = [live[ids[i]] for i in keep]
@@ -67,7 +75,8 @@ def _build(generation: str) -> _Matrix:
                    chunk_ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                    document_ids=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
                    languages=np.array([r[2] or "" for r in rows], dtype=object),
-                   vectors=np.ascontiguousarray(vectors, dtype=np.float32))
+                   vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+                   lexical=LexicalIndex([r[3] for r in rows]) if rows and lexical_weight() > 0 else None)
 
 
 def _matrix() -> _Matrix:
@@ -115,14 +124,14 @@ def knowledge_search(query: str, *, departments: list[int] | None = None, docume
     """
     if not query or not query.strip() or k <= 0:
         return []
-    return knowledge_search_vector(knowledge_embed_query(query), departments=departments,
+    return knowledge_search_vector(knowledge_embed_query(query), query=query, departments=departments,
                                    document_ids=document_ids, language=language, k=k)
 
 
-def knowledge_search_vector(vector: np.ndarray, *, departments: list[int] | None = None,
+def knowledge_search_vector(vector: np.ndarray, *, query: str = "", departments: list[int] | None = None,
                             document_ids: list[int] | None = None, language: str | None = None,
                             k: int = 5) -> list[SearchHit]:
-    """:func:`knowledge_search` with a precomputed query vector."""
+    """:func:`knowledge_search` with a precomputed query vector (``query`` text adds lexical scoring)."""
     allowed = allowed_document_ids(departments=departments, document_ids=document_ids)
     if not allowed:
         return []
@@ -137,11 +146,18 @@ def knowledge_search_vector(vector: np.ndarray, *, departments: list[int] | None
     rows = np.flatnonzero(mask)
     if rows.size == 0:
         return []
-    scores = cache.vectors[rows] @ np.asarray(vector, dtype=np.float32)
+    semantic = np.clip(cache.vectors[rows] @ np.asarray(vector, dtype=np.float32), 0.0, 1.0)
+    weight = lexical_weight()
+    if query and cache.lexical is not None and weight > 0:
+        lexical = cache.lexical.scores(query)[rows]
+    else:
+        lexical, weight = np.zeros_like(semantic), 0.0
+    relevance = (semantic + weight * lexical) / (1.0 + weight)
     top = min(k, rows.size)
-    best = np.argpartition(-scores, top - 1)[:top]
-    best = best[np.argsort(-scores[best])]
-    ranked = [(int(cache.chunk_ids[rows[i]]), float(scores[i])) for i in best]
+    best = np.argpartition(-relevance, top - 1)[:top]
+    best = best[np.argsort(-relevance[best])]
+    ranked = [(int(cache.chunk_ids[rows[i]]), float(semantic[i]), float(lexical[i]), float(relevance[i]))
+              for i in best]
     return _hits(ranked)
 
 
@@ -153,23 +169,24 @@ def _search_chroma(vector, *, allowed, language, k, cache: _Matrix) -> list[Sear
     by_vector = dict(Chunk.objects.filter(vector_id__in=[vid for vid, _ in got])
                      .values_list("vector_id", "id"))
     by_vector = {str(key): value for key, value in by_vector.items()}
-    ranked = [(by_vector[vid], score) for vid, score in got if vid in by_vector]
+    ranked = [(by_vector[vid], score, 0.0, score) for vid, score in got if vid in by_vector]
     if language:
-        langs = dict(Chunk.objects.filter(pk__in=[c for c, _ in ranked]).values_list("id", "language"))
-        ranked = [(c, s) for c, s in ranked if langs.get(c, "") in (language, "")]
+        langs = dict(Chunk.objects.filter(pk__in=[r[0] for r in ranked]).values_list("id", "language"))
+        ranked = [r for r in ranked if langs.get(r[0], "") in (language, "")]
     return _hits(ranked[:k])
 
 
-def _hits(ranked: list[tuple[int, float]]) -> list[SearchHit]:
-    chunks = {c.pk: c for c in Chunk.objects.filter(pk__in=[cid for cid, _ in ranked])
+def _hits(ranked: list[tuple[int, float, float, float]]) -> list[SearchHit]:
+    chunks = {c.pk: c for c in Chunk.objects.filter(pk__in=[r[0] for r in ranked])
               .select_related("document").only("id", "heading", "text", "language", "document__id",
                                                "document__title")}
     hits = []
-    for chunk_id, score in ranked:
+    for chunk_id, score, lexical, relevance in ranked:
         chunk = chunks.get(chunk_id)
         if chunk is None:  # deleted since the matrix was built
             continue
         hits.append(SearchHit(chunk_id=chunk.pk, document_id=chunk.document_id, document_title=chunk.document.title,
                               heading=chunk.heading, text=chunk.text, score=max(0.0, min(1.0, score)),
-                              language=chunk.language))
+                              language=chunk.language, lexical=round(lexical, 4),
+                              relevance=max(0.0, min(1.0, relevance))))
     return hits

@@ -114,3 +114,21 @@ def test_demo_seed_is_idempotent(demo_kb):
     assert sum(d.chunk_count for d in Document.objects.all()) == chunk_total
     assert {d.language for d in Document.objects.all()} == {"es", "en"}
     assert all(d.tags and d.tags[0].startswith("kb:") for d in Document.objects.all())
+
+
+def test_lexical_blend_separates_plans_by_number(demo_kb):
+    """The sentence encoder alone confuses "Fibra 300" and "Fibra 600"; the blend ranks the exact one."""
+    hits = knowledge_search("Fibra 1000 price", language="en", k=3)
+    top = hits[0]
+    assert "Fibra 1000" in top.text
+    assert 0.0 <= top.lexical <= 1.0 and 0.0 <= top.relevance <= 1.0
+    assert [h.relevance for h in hits] == sorted((h.relevance for h in hits), reverse=True)
+
+
+def test_lexical_weight_zero_is_pure_cosine(demo_kb, settings):
+    from apps.knowledge.search import cache_clear
+
+    settings.KB_LEXICAL_WEIGHT = 0
+    cache_clear()
+    hits = knowledge_search("router restart", k=3)
+    assert all(h.lexical == 0 and abs(h.relevance - h.score) < 1e-6 for h in hits)

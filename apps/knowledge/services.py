@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .chunking import ChunkDraft, chunk_sections, detect_language
@@ -104,14 +104,19 @@ def document_ingest(*, document_id: int, force: bool = False, on_progress: Progr
     """Parse, chunk, embed and swap in the chunks of one document. Returns the document.
 
     Idempotent: a file whose checksum equals the one the current chunks came from is skipped
-    (unless ``force``), so a duplicated or restarted task does no work twice.
+    (unless ``force``), so a duplicated or restarted task does no work twice. Error messages are
+    written in the uploader's language (else the active one), since they are stored.
     """
-    from . import vectorstore
-    from .embeddings import EmbeddingError, embed_texts
-
-    document = Document.objects.filter(pk=document_id).first()
+    document = Document.objects.filter(pk=document_id).select_related("uploaded_by").first()
     if document is None:
         return None
+    language = getattr(document.uploaded_by, "language", "") or translation.get_language()
+    with translation.override(language):
+        return _ingest(document, force=force, on_progress=on_progress)
+
+
+def _ingest(document: Document, *, force: bool, on_progress: Progress | None) -> Document:
+    from .embeddings import EmbeddingError, embed_texts
     file_name = document.file.name
     try:
         kind = kind_for_name(file_name)

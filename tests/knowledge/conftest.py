@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +19,9 @@ def kb_store(_kb_tmp, settings, db):
     settings.MEDIA_ROOT = str(_kb_tmp / "media")
     settings.EMBEDDINGS_PROVIDER = "local"
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # the PostgreSQL pass defaults to the manifest storage, which needs collectstatic first
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     vectorstore.reset_for_tests()
     try:
         vectorstore.client().delete_collection(vectorstore.collection_name())
@@ -25,6 +29,7 @@ def kb_store(_kb_tmp, settings, db):
         pass
     vectorstore.reset_for_tests()
     search.cache_clear()
-    yield
+    with translation.override("en"):  # assertions read the English messages
+        yield
     search.cache_clear()
     vectorstore.reset_for_tests()

@@ -14,6 +14,7 @@ MD = b"# Payments\nYou can pay with Mercado Pago, card or bank transfer.\n"
 
 def login(client, user):
     assert client.login(username=user.username, password=PASSWORD)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
 
 

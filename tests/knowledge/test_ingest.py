@@ -223,3 +223,11 @@ def test_celery_task_ingests_by_id():
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY and document.chunk_count > 0
     document_ingest.delay(999_999)  # a deleted document: nothing to do, no crash
+
+
+def test_error_is_stored_in_the_uploaders_language(cast):
+    cast.operator.language = "es"
+    cast.operator.save(update_fields=["language"])
+    document = services.document_create(title="v", filename="vacio.md", data=b"", uploaded_by=cast.operator)
+    document = services.document_ingest(document_id=document.pk)
+    assert document.error == "El archivo está vacío."

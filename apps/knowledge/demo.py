@@ -30,6 +30,9 @@ TAGS = {
 }
 
 
+TITLES = {"faq": "Frequently asked questions", "preguntas-frecuentes": "Preguntas frecuentes"}
+
+
 def demo_files() -> list[tuple[Path, str, str]]:
     """(path, language, source key) for every demo document."""
     out = []
@@ -46,7 +49,7 @@ def seed(out=None) -> dict:
     counts: dict[str, int] = {}
     for path, language, source in demo_files():
         document, action = document_upsert_file(path=path, source=source, language=language,
-                                                tags=TAGS.get(path.stem, []))
+                                                tags=TAGS.get(path.stem, []), title=TITLES.get(path.stem, ""))
         counts[action] = counts.get(action, 0) + 1
         if action == "error" and out is not None:
             out.write(f"  knowledge: {path.name}: {document.error}\n")

@@ -271,7 +271,7 @@ def title_for(filename: str, data: bytes) -> str:
 
 def document_upsert_file(*, path: Path, source: str, language: str = "", departments=None,
                          tags: list[str] | None = None, uploaded_by=None, force: bool = False,
-                         on_progress: Progress | None = None) -> tuple[Document, str]:
+                         on_progress: Progress | None = None, title: str = "") -> tuple[Document, str]:
     """Create or update the document for ``source`` from a file on disk and ingest it now.
 
     Returns ``(document, action)`` with action one of ``created``, ``updated``, ``unchanged``,
@@ -285,7 +285,7 @@ def document_upsert_file(*, path: Path, source: str, language: str = "", departm
         twin = Document.objects.filter(checksum=checksum, status=DocumentStatus.READY).first()
         if twin is not None and not force:
             return twin, "duplicate"
-        document = document_create(title=title_for(path.name, data), filename=path.name, data=data,
+        document = document_create(title=title or title_for(path.name, data), filename=path.name, data=data,
                                    language=language, departments=departments or (), tags=tags,
                                    source=source, uploaded_by=uploaded_by)
         action = "created"

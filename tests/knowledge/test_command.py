@@ -80,3 +80,13 @@ def test_unknown_path_and_department(cast, tmp_path):
     (tmp_path / "a.md").write_text("# A\ntext\n")
     with pytest.raises(CommandError, match="unknown department"):
         run(str(tmp_path), "--department", "nope")
+
+
+def test_kb_reindex_rebuilds_every_document(cast, folder):
+    run(str(folder), "--no-progress")
+    before = {d.pk: set(d.chunks.values_list("vector_id", flat=True)) for d in Document.objects.all()}
+    out = StringIO()
+    call_command("kb_reindex", "--no-progress", stdout=out, stderr=StringIO())
+    assert "3 document(s) re-indexed, 0 failed" in out.getvalue()
+    after = {d.pk: set(d.chunks.values_list("vector_id", flat=True)) for d in Document.objects.all()}
+    assert before.keys() == after.keys() and all(not (before[k] & after[k]) for k in before)

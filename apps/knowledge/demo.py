@@ -25,6 +25,8 @@ TAGS = {
     "technician-visits": ["kb:technician-visit", "technical-visit", "technical"],
     "politica-de-baja": ["kb:cancellation", "cancellation"],
     "cancellation-policy": ["kb:cancellation", "cancellation"],
+    "atencion-al-cliente": ["kb:customer-service", "contact", "account", "customer-service"],
+    "customer-service": ["kb:customer-service", "contact", "account", "customer-service"],
     "preguntas-frecuentes": ["kb:faq", "faq"],
     "faq": ["kb:faq", "faq"],
 }

@@ -5,3 +5,16 @@ class AgentConfig(AppConfig):
     name = "apps.agent"
     label = "agent"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from . import models
+        from .engine import engine_invalidate
+
+        for model in (models.Topic, models.TopicExample, models.TopicField, models.TransferRule,
+                      models.AgentSettings):
+            post_save.connect(engine_invalidate, sender=model, dispatch_uid=f"agent-invalidate-save-{model.__name__}")
+            post_delete.connect(engine_invalidate, sender=model, dispatch_uid=f"agent-invalidate-del-{model.__name__}")
+        m2m_changed.connect(engine_invalidate, sender=models.Topic.documents.through,
+                            dispatch_uid="agent-invalidate-docs")

@@ -1,18 +1,358 @@
-"""The AI Agent's turn. Until a provider answers, the customer is handed to a human, never dropped."""
+"""The AI Agent's turn: one customer message in, an answer from the knowledge base or a handoff out.
+
+Exactly four handoff triggers, each with a threshold in ``AgentSettings`` and every score recorded
+on the turn's ``agent_decision`` ConversationEvent: ``explicit_request`` (a learned class, any
+wording, EN/ES), ``negative_sentiment`` (sustained over a window of customer messages; one angry
+message is not a pattern), ``out_of_scope`` (outside every topic, or a topic the agent may not
+answer) and ``low_confidence`` (the agent does not answer with possibly wrong facts). A provider
+failure hands off with ``agent_error``: the customer's message is already stored, so nothing is lost.
+
+Routing is decided here, never by the model: transfer rules, else the topic's department, else
+the default department (out-of-scope and negative sentiment go to the default). Never a queue
+without a department.
+"""
 from __future__ import annotations
 
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
 from apps.conversations import services as conv_services
-from apps.conversations.models import Conversation, Status
+from apps.conversations.models import AuthorKind, Conversation, ConversationEvent, Message, Status
+from apps.departments.models import Department
 from apps.departments.services import department_default
 
+from . import builtin
+from .language import detect_language
+from .engine import config_get
+from .models import AgentSettings, AgentState, Topic
+from .providers import Analysis, ProviderError, TurnContext, provider_get
+from .tools import NotIdentified, ToolError, tool_describe, tool_run
 
-def agent_handle_message(*, conversation_id: int, message_id: int) -> None:
-    conv = Conversation.objects.filter(pk=conversation_id).first()
-    if conv is None or conv.status != Status.BOT:
-        return
-    department = conv.department or department_default()
-    if department is None:
-        return
-    conv_services.conversation_escalate(conversation=conv, department=department, trigger="agent_error",
-                                        reason="no agent provider available",
-                                        summary=conv.messages.filter(author_kind="customer").last().body[:500])
+log = logging.getLogger(__name__)
+
+SMALLTALK = (builtin.GREETING, builtin.THANKS)
+
+
+@dataclass
+class TurnResult:
+    decision: str                      # answer | handoff | collect | skipped
+    trigger: str = ""
+    department: str = ""               # slug
+    intent: str = ""
+    replies: list[str] = field(default_factory=list)
+    sources: list[dict] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)
+    latency_ms: float = 0.0
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _language(conv: Conversation, text: str) -> str:
+    detected, confidence = detect_language(text)
+    current = conv.language[:2] if conv.language else ""
+    if detected and detected != current and (not current or confidence >= 0.5):
+        conv_services.conversation_set_language(conversation=conv, language=detected)
+        conv.language = detected
+        return detected
+    return current or detected or "es"
+
+
+def default_department(cfg: AgentSettings) -> Department:
+    dept = cfg.default_department if cfg.default_department_id and cfg.default_department.is_active else None
+    dept = dept or department_default() or Department.objects.filter(is_active=True).order_by("pk").first()
+    if dept is None:
+        raise RuntimeError("no active department exists to hand off to")
+    return dept
+
+
+def route(*, cfg: AgentSettings, trigger: str, topic: Topic | None, language: str) -> Department:
+    """Transfer rules (first match by order), else the topic's department, else the default."""
+    for rule in config_get().rules:
+        if rule.matches(topic_id=topic.pk if topic else None, trigger=trigger, language=language) \
+                and rule.department.is_active:
+            return rule.department
+    if trigger == "negative_sentiment" or topic is None:
+        return default_department(cfg)
+    if trigger == "out_of_scope" and topic.bot_may_answer:
+        return default_department(cfg)
+    if topic.department_id and topic.department.is_active:
+        return topic.department
+    return default_department(cfg)
+
+
+def department_label(cfg: AgentSettings, department: Department, language: str) -> str:
+    names = (cfg.messages or {}).get("departments", {}).get(department.slug, {})
+    return names.get(language) or names.get("en") or department.name
+
+
+def _summary(conv: Conversation) -> str:
+    texts = list(conv.messages.filter(author_kind=AuthorKind.CUSTOMER, is_internal=False)
+                 .order_by("created_at", "id").values_list("body", flat=True))
+    if len(texts) > 4:
+        texts = texts[:1] + ["…"] + texts[-3:]
+    summary = " / ".join(t.replace("\n", " ") for t in texts)
+    return summary[:1000]
+
+
+def _history(conv: Conversation, exclude_id: int) -> list[dict]:
+    rows = (conv.messages.filter(is_internal=False, author_kind__in=[AuthorKind.CUSTOMER, AuthorKind.AI_AGENT])
+            .exclude(pk=exclude_id).order_by("-created_at", "-id")[:8])
+    return [{"role": "customer" if m.author_kind == AuthorKind.CUSTOMER else "agent", "text": m.body}
+            for m in reversed(list(rows))]
+
+
+def _already_handled(conv: Conversation, message_id: int) -> bool:
+    return ConversationEvent.objects.filter(conversation=conv, kind=ConversationEvent.Kind.AGENT_DECISION,
+                                            payload__message_id=message_id).exists()
+
+
+# --- the turn ------------------------------------------------------------------------------------
+
+def agent_handle_message(*, conversation_id: int, message_id: int, provider=None) -> TurnResult:
+    """Handle one customer message of a chat the bot owns. Safe to run twice for one message."""
+    started = time.perf_counter()
+    conv = Conversation.objects.select_related("contact").filter(pk=conversation_id).first()
+    msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
+    if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
+        return TurnResult(decision="skipped")
+    cfg = config_get().settings
+    try:
+        return _turn(conv, msg, cfg, provider or provider_get(), started)
+    except Exception as exc:  # the customer is never left without an answer or a human
+        log.exception("agent: turn failed for conversation %s", conversation_id)
+        conv.refresh_from_db()
+        if conv.status != Status.BOT:
+            return TurnResult(decision="skipped")
+        return _agent_error(conv, msg, cfg, reason=f"{exc.__class__.__name__}: {exc}"[:200], started=started)
+
+
+def _turn(conv: Conversation, msg: Message, cfg: AgentSettings, provider, started: float) -> TurnResult:
+    language = _language(conv, msg.body)
+    state, _created = AgentState.objects.get_or_create(conversation=conv)
+    previous_topic = next((t for t in config_get().topics.values() if t.pk == state.topic_id), None)
+    history = _history(conv, msg.pk) if getattr(provider, "name", "") != "local" else []
+    ctx = TurnContext(conversation_id=conv.pk, text=msg.body, language=language, history=history,
+                      topic_slug=previous_topic.slug if previous_topic else "")
+    try:
+        analysis = provider.analyse(ctx)
+    except ProviderError as exc:
+        return _agent_error(conv, msg, cfg, reason=str(exc)[:200], started=started, state=state)
+    state.turns += 1
+    state.sentiments = (list(state.sentiments or []) + [round(analysis.sentiment, 3)])[-max(1, cfg.sentiment_window):]
+    topic = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
+    if topic is not None:
+        state.topic = topic
+    if state.pending:
+        return _continue_collection(conv, msg, cfg, state, analysis, language, started)
+
+    negatives = sum(1 for s in state.sentiments if s <= cfg.sentiment_threshold)
+    sustained = analysis.sentiment <= cfg.sentiment_threshold and negatives >= cfg.sentiment_min_negative
+    trigger = ""
+    if analysis.explicit >= cfg.explicit_request_threshold:
+        trigger = "explicit_request"
+    elif sustained:
+        trigger = "negative_sentiment"
+    elif analysis.intent in SMALLTALK and analysis.scope >= cfg.out_of_scope_threshold:
+        trigger = ""
+    elif analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold:
+        trigger = "out_of_scope"
+        topic = None
+    elif topic is not None and not topic.bot_may_answer:
+        trigger = "out_of_scope"
+    elif topic is not None and topic.action and conv.contact.external_ref:
+        trigger = ""
+    elif analysis.confidence < cfg.confidence_threshold or not analysis.answer:
+        trigger = "low_confidence"
+
+    handoff_topic = topic or (previous_topic if trigger in ("explicit_request", "low_confidence") else None)
+    scores = analysis.scores() | {"sentiment_window": list(state.sentiments), "negatives_in_window": negatives}
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
+            "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
+
+    if trigger == "low_confidence" and analysis.sentiment <= cfg.sentiment_threshold:
+        # One angry message is not a pattern, and a vent is rarely a question the KB can match:
+        # acknowledge and ask what is happening instead of handing off on low confidence.
+        base["note"] = "single negative message: asked to describe the problem"
+        analysis.intent, trigger = "vent", ""
+    if not trigger:
+        return _answer(conv, msg, cfg, state, analysis, topic, language, base)
+    department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language)
+    missing = _missing_fields(handoff_topic, state) if trigger in ("out_of_scope", "low_confidence") else []
+    if missing:
+        field_ = missing[0]
+        state.pending = {"trigger": trigger, "department": department.pk, "topic": handoff_topic.slug,
+                         "intent": analysis.intent, "scores": scores, "field": field_.key, "attempts": 0}
+        with transaction.atomic():
+            conv_services.conversation_record_decision(
+                conversation=conv, reason=f"collect {field_.key} before {trigger}",
+                payload={**base, "decision": "collect", "trigger": trigger, "department": department.slug,
+                         "field": field_.key})
+            prompt = field_.prompt(language)
+            conv_services.message_post_agent(conversation=conv, body=prompt, meta={"ai": True, "kind": "collect",
+                                                                                   "field": field_.key})
+            state.save()
+        return TurnResult(decision="collect", trigger=trigger, department=department.slug, intent=analysis.intent,
+                          replies=[prompt], scores=scores, latency_ms=latency_ms)
+    return _handoff(conv, cfg, state, trigger=trigger, department=department, topic=handoff_topic,
+                    intent=analysis.intent, scores=scores, language=language, base=base)
+
+
+def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) -> TurnResult:
+    sources = analysis.sources
+    if analysis.intent in SMALLTALK:
+        body, sources = cfg.message(analysis.intent, language), []
+    elif analysis.intent == "vent":
+        body, sources = cfg.message("empathy_ask", language), []
+    elif topic is not None and topic.action:
+        try:
+            body, sources = tool_describe(tool_run(topic.action, conversation=conv), language), []
+            base["action"] = topic.action
+        except NotIdentified:
+            body = cfg.message("not_identified", language) + (f" {analysis.answer}" if analysis.answer else "")
+        except ToolError as exc:
+            log.warning("agent: CRM action %s failed: %s", topic.action, exc)
+            base["action_error"] = str(exc)[:200]
+            state.save()
+            department = route(cfg=cfg, trigger="agent_error", topic=topic, language=language)
+            return _handoff(conv, cfg, state, trigger="agent_error", department=department, topic=topic,
+                            intent=analysis.intent, scores=base["scores"], language=language, base=base)
+    else:
+        body = analysis.answer
+        if analysis.sentiment <= cfg.sentiment_threshold:
+            body = f"{cfg.message('empathy', language)} {body}"
+    body = _plain(body)
+    with transaction.atomic():
+        conv_services.conversation_record_decision(
+            conversation=conv, reason="answered",
+            payload={**base, "decision": "answer", "trigger": "", "sources": [s.get("chunk_id") for s in sources]})
+        conv_services.message_post_agent(conversation=conv, body=body, sources=sources,
+                                         meta={"ai": True, "kind": "answer", "confidence": round(analysis.confidence, 4),
+                                               "intent": analysis.intent})
+        state.save()
+    return TurnResult(decision="answer", intent=analysis.intent, replies=[body], sources=sources,
+                      scores=base["scores"], latency_ms=base["latency_ms"])
+
+
+def _plain(text: str) -> str:
+    """Agent output is plain text: drop markup tags (the UI escapes anyway) and control characters."""
+    text = re.sub(r"<[^>]{0,200}>", "", text or "")
+    text = "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
+    return text.strip()[:4000] or "…"
+
+
+def _missing_fields(topic: Topic | None, state: AgentState):
+    if topic is None:
+        return []
+    return [f for f in topic.required_fields.all() if f.key not in (state.collected or {})]
+
+
+def _continue_collection(conv, msg, cfg, state, analysis: Analysis, language, started) -> TurnResult:
+    pending = dict(state.pending)
+    topic = config_get().topics.get(pending.get("topic") or "")
+    department = Department.objects.filter(pk=pending.get("department")).first() or default_department(cfg)
+    field_ = next((f for f in topic.required_fields.all() if f.key == pending.get("field")), None) if topic else None
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    base = {"message_id": msg.pk, "intent": pending.get("intent", ""), "topic": pending.get("topic", ""),
+            "provider": analysis.provider, "language": language, "scores": pending.get("scores", {}),
+            "latency_ms": latency_ms}
+    give_up = analysis.explicit >= cfg.explicit_request_threshold  # "just get me a person": don't insist
+    if field_ is not None and not give_up:
+        match = re.search(field_.pattern, msg.body) if field_.pattern else None
+        value = (match.group(0) if match else "") if field_.pattern else msg.body.strip()[:200]
+        if value:
+            state.collected = {**(state.collected or {}), field_.key: value}
+        else:
+            pending["attempts"] = int(pending.get("attempts", 0)) + 1
+            if pending["attempts"] < cfg.collect_max_attempts:
+                prompt = cfg.message("collect_invalid", language, prompt=field_.prompt(language))
+                state.pending = pending
+                with transaction.atomic():
+                    conv_services.conversation_record_decision(
+                        conversation=conv, reason=f"invalid {field_.key}",
+                        payload={**base, "decision": "collect", "trigger": pending.get("trigger", ""),
+                                 "department": department.slug, "field": field_.key, "valid": False})
+                    conv_services.message_post_agent(conversation=conv, body=prompt,
+                                                     meta={"ai": True, "kind": "collect", "field": field_.key})
+                    state.save()
+                return TurnResult(decision="collect", trigger=pending.get("trigger", ""), department=department.slug,
+                                  intent=base["intent"], replies=[prompt], scores=base["scores"], latency_ms=latency_ms)
+        missing = _missing_fields(topic, state)
+        missing = [f for f in missing if f.key != field_.key]
+        if missing and value:
+            nxt = missing[0]
+            pending.update(field=nxt.key, attempts=0)
+            state.pending = pending
+            prompt = nxt.prompt(language)
+            with transaction.atomic():
+                conv_services.conversation_record_decision(
+                    conversation=conv, reason=f"collect {nxt.key}",
+                    payload={**base, "decision": "collect", "trigger": pending.get("trigger", ""),
+                             "department": department.slug, "field": nxt.key})
+                conv_services.message_post_agent(conversation=conv, body=prompt,
+                                                 meta={"ai": True, "kind": "collect", "field": nxt.key})
+                state.save()
+            return TurnResult(decision="collect", trigger=pending.get("trigger", ""), department=department.slug,
+                              intent=base["intent"], replies=[prompt], scores=base["scores"], latency_ms=latency_ms)
+    return _handoff(conv, cfg, state, trigger=pending.get("trigger") or "low_confidence", department=department,
+                    topic=topic, intent=base["intent"], scores=base["scores"], language=language, base=base)
+
+
+def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, language, base) -> TurnResult:
+    label = department_label(cfg, department, language)
+    key = "agent_error" if trigger == "agent_error" else "handoff"
+    body = cfg.message(key, language, department=label)
+    context = {"intent": intent, "topic": topic.slug if topic else "", "topic_name": topic.name if topic else "",
+               "scores": scores, "collected": dict(state.collected or {}), "language": language}
+    with transaction.atomic():
+        conv_services.conversation_record_decision(
+            conversation=conv, reason=trigger,
+            payload={**base, "decision": "handoff", "trigger": trigger, "department": department.slug})
+        conv_services.message_post_agent(conversation=conv, body=body,
+                                         meta={"ai": True, "kind": "handoff", "department": department.pk})
+        conv_services.conversation_escalate(conversation=conv, department=department, trigger=trigger,
+                                            summary=_summary(conv), context=context)
+        state.pending = {}
+        state.save()
+        conv_id = conv.pk
+        transaction.on_commit(lambda: agent_announce_assignee(conv_id))
+    return TurnResult(decision="handoff", trigger=trigger, department=department.slug, intent=intent, replies=[body],
+                      scores=scores, latency_ms=base.get("latency_ms", 0.0))
+
+
+def _agent_error(conv, msg, cfg, *, reason: str, started: float, state: AgentState | None = None) -> TurnResult:
+    state = state or AgentState.objects.get_or_create(conversation=conv)[0]
+    language = conv.language[:2] if conv.language else "es"
+    topic = next((t for t in config_get().topics.values() if t.pk == state.topic_id), None)
+    department = route(cfg=cfg, trigger="agent_error", topic=topic, language=language)
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    base = {"message_id": msg.pk, "intent": "", "topic": topic.slug if topic else "", "provider": "",
+            "language": language, "scores": {}, "latency_ms": latency_ms, "error": reason}
+    return _handoff(conv, cfg, state, trigger="agent_error", department=department, topic=topic, intent="",
+                    scores={"error": reason}, language=language, base=base)
+
+
+def agent_announce_assignee(conversation_id: int) -> bool:
+    """Tell the customer who took the chat ("I'll pass you to María, from Support"), once per
+    assignee, right after a handoff. Safe to call any time (routing may call it after assigning)."""
+    conv = Conversation.objects.select_related("assignee", "department").filter(pk=conversation_id).first()
+    if conv is None or conv.assignee_id is None or conv.status not in (Status.ASSIGNED, Status.IN_PROGRESS) \
+            or not conv.handoff:
+        return False
+    if conv.messages.filter(author_kind=AuthorKind.AI_AGENT, meta__kind="handoff_assignee",
+                            meta__assignee=conv.assignee_id).exists():
+        return False
+    if conv.messages.filter(author_kind=AuthorKind.HUMAN, is_internal=False).exists():
+        return False  # the person already spoke for themselves
+    cfg = AgentSettings.load()
+    language = conv.language[:2] if conv.language else "es"
+    person = getattr(conv.assignee, "public_name", "") or conv.assignee.get_username()
+    body = cfg.message("handoff_assignee", language, person=person,
+                       department=department_label(cfg, conv.department, language) if conv.department else "")
+    conv_services.message_post_agent(conversation=conv, body=body,
+                                     meta={"ai": True, "kind": "handoff_assignee", "assignee": conv.assignee_id})
+    return True

@@ -433,3 +433,14 @@ def conversation_record_decision(*, conversation: Conversation | int, payload: d
     """The AI Agent's per-turn decision and scores, logged without a state change."""
     conv = conversation if isinstance(conversation, Conversation) else Conversation.objects.get(pk=conversation)
     return _event(conv, Kind.AGENT_DECISION, AI_AGENT, from_status=conv.status, reason=reason, payload=payload)
+
+
+@transaction.atomic
+def conversation_set_language(*, conversation: Conversation | int, language: str) -> Conversation:
+    """The customer's language as detected by the AI Agent (e.g. "en"/"es"); no state change, no event."""
+    language = (language or "")[:10]
+    conv = _lock(conversation)
+    if conv.language != language:
+        conv.language = language
+        conv.save(update_fields=["language", "updated_at"])
+    return conv

@@ -1,0 +1,127 @@
+"""The per-process agent engine: the scope classifier trained on the configured topics.
+
+Trained on first use and retrained when the topics' examples change (a cheap fingerprint read on
+each turn), so an Operator's edit in the admin or an ``agent_config import`` applies to the next
+message in every worker without a restart.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+
+import numpy as np
+
+from .builtin import BUILTIN_EXAMPLES, OOS
+from .classifier import ScopeClassifier
+
+log = logging.getLogger(__name__)
+
+# Scope threshold on the 0..1 score; AgentSettings.out_of_scope_threshold overrides per operation.
+_lock = threading.Lock()
+_engine: "Engine | None" = None
+_snapshot: "Snapshot | None" = None
+# How long a process trusts its cached configuration before re-checking the database. Changes made
+# in this process (admin, agent_config import) invalidate at once; other workers follow within this.
+CONFIG_TTL_SECONDS = 5.0
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    from apps.knowledge.embeddings import embed_texts
+
+    return embed_texts(list(texts))
+
+
+def topic_label(slug: str) -> str:
+    return f"topic:{slug}"
+
+
+class Engine:
+    def __init__(self, fingerprint: str, classifier: ScopeClassifier, topics: dict[str, int]):
+        self.fingerprint, self.classifier, self.topics = fingerprint, classifier, topics
+        self.checked_at = time.monotonic()
+
+
+class Snapshot:
+    """The agent configuration as one immutable read: settings, topics (with their department,
+    fields and document ids), transfer rules. Saves a dozen queries per customer message."""
+
+    def __init__(self):
+        from .models import AgentSettings, Topic, TransferRule
+        from .providers import topic_document_ids
+
+        self.settings = AgentSettings.load()
+        if self.settings.default_department_id:
+            _ = self.settings.default_department
+        self.topics = {t.slug: t for t in Topic.objects.filter(is_active=True).select_related("department")
+                       .prefetch_related("required_fields")}
+        self.documents = {slug: topic_document_ids(t) for slug, t in self.topics.items()}
+        self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
+                          .order_by("order", "id"))
+        self.loaded_at = time.monotonic()
+
+
+def config_get() -> Snapshot:
+    global _snapshot
+    current = _snapshot
+    if current is None or time.monotonic() - current.loaded_at >= CONFIG_TTL_SECONDS:
+        current = _snapshot = Snapshot()
+    return current
+
+
+def _training_rows() -> list[tuple[str, str]]:
+    from .models import TopicExample
+
+    rows = [(topic_label(slug), text) for slug, text in
+            TopicExample.objects.filter(topic__is_active=True).order_by("topic__slug", "id")
+            .values_list("topic__slug", "text")]
+    for label, texts in BUILTIN_EXAMPLES.items():
+        rows += [(label, t) for t in texts]
+    return rows
+
+
+def _fingerprint(rows: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha1()
+    for label, text in rows:
+        digest.update(f"{label}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
+
+
+def engine_get() -> Engine:
+    global _engine
+    from .models import Topic
+
+    current = _engine
+    if current is not None and time.monotonic() - current.checked_at < CONFIG_TTL_SECONDS:
+        return current
+    rows = _training_rows()
+    fingerprint = _fingerprint(rows)
+    if current is not None and current.fingerprint == fingerprint:
+        current.checked_at = time.monotonic()
+        return current
+    with _lock:
+        if _engine is not None and _engine.fingerprint == fingerprint:
+            return _engine
+        texts = [t for _l, t in rows]
+        labels = [label for label, _t in rows]
+        vectors = embed(texts)
+        # Small training sets: a milder regularisation and a scope score leaning on the
+        # nearest example, which stays meaningful with a handful of examples per class.
+        classifier = ScopeClassifier(C=10.0, embedding_weight=2.0, knn_weight=1.0, oos_weight=0.5)
+        classifier.fit(texts, labels, vectors)
+        topics = dict(Topic.objects.filter(is_active=True).values_list("slug", "pk"))
+        _engine = Engine(fingerprint, classifier, topics)
+        log.info("agent: scope classifier trained on %d examples, %d classes", len(texts),
+                 len(set(labels)))
+        return _engine
+
+
+def engine_invalidate(*args, **kwargs) -> None:
+    """Forget the cached classifier and configuration (signal receiver for config models)."""
+    global _engine, _snapshot
+    _engine = None
+    _snapshot = None
+
+
+__all__ = ["engine_get", "engine_invalidate", "embed", "topic_label", "OOS"]

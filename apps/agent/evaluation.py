@@ -1,0 +1,150 @@
+"""Offline evaluation of the agent on scripted conversations (``manage.py evaluate_agent``).
+
+Each JSONL line: ``{"id": "...", "messages": ["customer turn", ...], "expected": {"outcome":
+"resolved"|"handoff", "trigger": ..., "department": ...}}``. Every conversation runs through the
+real services and the configured provider, KB and topics, inside a transaction that is rolled back,
+so an evaluation leaves nothing behind. A handoff is expected on the *last* customer turn; an
+answer given on that turn (or a conversation that ends resolved) counts as a wrong answer.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import transaction
+
+from apps.conversations import services as conv_services
+from apps.conversations.models import Channel, Contact, Conversation, Status
+
+from .models import TRIGGERS
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+class _Rollback(Exception):
+    pass
+
+
+def load_scenarios(path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip() or line.lstrip().startswith("//"):
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ScenarioError(f"line {number}: not JSON: {exc}") from exc
+            messages, expected = row.get("messages"), row.get("expected")
+            if not isinstance(messages, list) or not messages or not all(isinstance(m, str) and m.strip() for m in messages):
+                raise ScenarioError(f"line {number}: messages must be a non-empty list of texts")
+            if not isinstance(expected, dict) or expected.get("outcome") not in ("resolved", "handoff"):
+                raise ScenarioError(f"line {number}: expected.outcome must be resolved or handoff")
+            row.setdefault("id", f"line-{number}")
+            rows.append(row)
+    return rows
+
+
+@dataclass
+class Outcome:
+    outcome: str
+    trigger: str
+    department: str
+    wrong_answer: bool
+    turns: list[dict]
+
+
+def run_scenario(row: dict, *, provider=None) -> Outcome:
+    from .services import agent_handle_message
+
+    turns: list[dict] = []
+    result_holder: dict = {}
+    try:
+        with transaction.atomic():
+            channel = Channel.objects.create(name="evaluation", kind=Channel.Kind.API)
+            contact = Contact.objects.create(name="Evaluation customer", external_ref="FS-0000001",
+                                             language=row.get("language", ""))
+            conv = conv_services.conversation_start(contact=contact, channel=channel)
+            outcome, trigger, department = "resolved", "", ""
+            last_decision = ""
+            for text in row["messages"]:
+                conv = Conversation.objects.get(pk=conv.pk)
+                if conv.status != Status.BOT:
+                    break
+                msg, _created = conv_services.message_receive(channel=channel, contact=contact, body=text,
+                                                              conversation=conv)
+                result = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk, provider=provider)
+                turns.append({"customer": text, "decision": result.decision, "trigger": result.trigger,
+                              "department": result.department, "intent": result.intent, "replies": result.replies,
+                              "sources": result.sources, "scores": result.scores, "latency_ms": result.latency_ms})
+                last_decision = result.decision
+                if result.decision in ("handoff", "collect"):
+                    outcome, trigger, department = "handoff", result.trigger, result.department
+                    if result.decision == "handoff":
+                        break
+            result_holder.update(outcome=outcome, trigger=trigger, department=department,
+                                 last=last_decision, answered_last=len(turns) == len(row["messages"])
+                                 and last_decision == "answer")
+            raise _Rollback
+    except _Rollback:
+        pass
+    expected = row["expected"]
+    wrong = expected["outcome"] == "handoff" and (result_holder["outcome"] == "resolved" or result_holder["answered_last"])
+    return Outcome(result_holder["outcome"], result_holder["trigger"], result_holder["department"], wrong, turns)
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None) -> dict:
+    outcomes = []
+    for i, row in enumerate(rows):
+        out = run_scenario(row, provider=provider)
+        outcomes.append(out)
+        if details is not None:
+            details.write(json.dumps({"id": row["id"], "language": row.get("language", ""), "messages": row["messages"],
+                                      "expected": row["expected"],
+                                      "actual": {"outcome": out.outcome, "trigger": out.trigger,
+                                                 "department": out.department, "wrong_answer": out.wrong_answer},
+                                      "turns": out.turns}, ensure_ascii=False) + "\n")
+        if on_progress:
+            on_progress(i + 1, len(rows), row, out)
+    n = len(rows)
+    resolved = sum(1 for o in outcomes if o.outcome == "resolved")
+    exp_resolved = [i for i, r in enumerate(rows) if r["expected"]["outcome"] == "resolved"]
+    exp_handoff = [i for i, r in enumerate(rows) if r["expected"]["outcome"] == "handoff"]
+    per_trigger = {}
+    for trig in TRIGGERS + ("agent_error",):
+        predicted = [i for i, o in enumerate(outcomes) if o.outcome == "handoff" and o.trigger == trig]
+        expected = [i for i in exp_handoff if rows[i]["expected"].get("trigger") == trig]
+        tp = len(set(predicted) & set(expected))
+        if predicted or expected:
+            per_trigger[trig] = {"expected": len(expected), "predicted": len(predicted), "correct": tp,
+                                 "precision": _ratio(tp, len(predicted)), "recall": _ratio(tp, len(expected)),
+                                 "wrong_answers": sum(1 for i in expected if outcomes[i].wrong_answer)}
+    routed = [i for i in exp_handoff if outcomes[i].outcome == "handoff" and rows[i]["expected"].get("department")]
+    routing_ok = sum(1 for i in routed if outcomes[i].department == rows[i]["expected"]["department"])
+    handoff_tp = sum(1 for i in exp_handoff if outcomes[i].outcome == "handoff")
+    latencies = [t["latency_ms"] for o in outcomes for t in o.turns]
+    return {
+        "conversations": n,
+        "turns": len(latencies),
+        "deflection_rate": _ratio(resolved, n),
+        "resolved_when_expected": _ratio(sum(1 for i in exp_resolved if outcomes[i].outcome == "resolved"),
+                                         len(exp_resolved)),
+        "handoff_precision": _ratio(handoff_tp, sum(1 for o in outcomes if o.outcome == "handoff")),
+        "handoff_recall": _ratio(handoff_tp, len(exp_handoff)),
+        "per_trigger": per_trigger,
+        "routing_accuracy": _ratio(routing_ok, len(routed)),
+        "routing_checked": len(routed),
+        "wrong_answers_where_handoff_expected": sum(1 for i in exp_handoff if outcomes[i].wrong_answer),
+        "wrong_answers_explicit_or_out_of_scope": sum(
+            1 for i in exp_handoff if outcomes[i].wrong_answer
+            and rows[i]["expected"].get("trigger") in ("explicit_request", "out_of_scope")),
+        "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else None,
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else None,
+    }

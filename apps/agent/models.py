@@ -1,0 +1,225 @@
+"""AI Agent configuration (topics, thresholds, transfer rules) and its per-conversation memory.
+
+Configuration is edited by Operators in the admin or loaded with ``manage.py agent_config import``.
+The agent never writes conversation status/department: it calls ``apps.conversations.services``.
+"""
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+TRIGGERS = ("low_confidence", "negative_sentiment", "out_of_scope", "explicit_request")
+ACTIONS = (("", _("None")), ("invoice_status", _("Invoice status")), ("order_status", _("Order status")),
+           ("ticket_status", _("Ticket status")))
+
+# Default customer-facing texts, per language. Operators override any of them in AgentSettings.messages
+# ({"handoff": {"en": "...", "es": "..."}}); placeholders are filled with str.format.
+DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
+    "handoff": {"en": "I'll pass you to our {department} team. A person will continue this conversation here.",
+                "es": "Te paso con el equipo de {department}. Una persona va a seguir esta conversación por acá."},
+    "handoff_assignee": {"en": "I'll pass you to {person}, from {department}.",
+                         "es": "Te paso con {person}, de {department}."},
+    "collect_invalid": {"en": "That doesn't look right. {prompt}",
+                        "es": "Eso no parece correcto. {prompt}"},
+    "greeting": {"en": "Hi! I'm the virtual assistant (AI). How can I help you?",
+                 "es": "¡Hola! Soy el asistente virtual (IA). ¿En qué te puedo ayudar?"},
+    "thanks": {"en": "You're welcome! Anything else I can help you with?",
+               "es": "¡De nada! ¿Te puedo ayudar con algo más?"},
+    "empathy_ask": {"en": "I'm sorry about the trouble. Tell me what is happening and I'll help you; "
+                           "you can also ask for a person at any time.",
+                    "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "
+                          "hablar con una persona cuando quieras."},
+    "empathy": {"en": "I'm sorry about the trouble.", "es": "Lamento el inconveniente."},
+    "agent_error": {"en": "I'm having a technical problem, so I'll pass you to a person from {department}.",
+                    "es": "Tengo un problema técnico, así que te paso con una persona de {department}."},
+    "not_identified": {"en": "I couldn't identify your account in this chat, so I can't look that up for you.",
+                       "es": "No pude identificar tu cuenta en este chat, así que no puedo consultarlo."},
+}
+
+
+class Topic(models.Model):
+    """An intent the AI Agent recognises, what it may use to answer and where it transfers."""
+
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    bot_may_answer = models.BooleanField(
+        _("the AI Agent may answer"), default=True,
+        help_text=_("Off: questions of this topic are always handed to the topic's department."))
+    department = models.ForeignKey("departments.Department", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="agent_topics", verbose_name=_("transfers to"),
+                                   help_text=_("Empty: the default department."))
+    documents = models.ManyToManyField("knowledge.Document", blank=True, related_name="agent_topics",
+                                       verbose_name=_("knowledge base documents"),
+                                       help_text=_("Empty: any document of the knowledge base."))
+    document_refs = models.JSONField(
+        _("documents by title or path"), default=list, blank=True,
+        help_text=_("Titles or source paths of documents this topic may use; resolved when they are ingested "
+                    "(so a configuration can be imported before its knowledge base)."))
+    action = models.CharField(_("backend action"), max_length=30, blank=True, choices=ACTIONS,
+                              help_text=_("A CRM lookup the AI Agent runs for the identified customer only."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TopicExample(models.Model):
+    """An example customer utterance of a topic (the classifier learns from these)."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="examples")
+    text = models.CharField(_("utterance"), max_length=500)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("example utterance")
+        verbose_name_plural = _("example utterances")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class TopicField(models.Model):
+    """A piece of data the AI Agent collects before handing off this topic (e.g. the account number)."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="required_fields")
+    key = models.SlugField(_("key"), max_length=50)
+    label = models.CharField(_("label"), max_length=100)
+    prompt_en = models.CharField(_("question (English)"), max_length=300)
+    prompt_es = models.CharField(_("question (Spanish)"), max_length=300)
+    pattern = models.CharField(_("validation (regular expression)"), max_length=300, blank=True,
+                               help_text=_("The whole answer must match; empty accepts any answer."))
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("data to collect")
+        verbose_name_plural = _("data to collect before the handoff")
+        constraints = [models.UniqueConstraint(fields=["topic", "key"], name="unique_topic_field_key")]
+
+    def clean(self):
+        if self.pattern:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValidationError({"pattern": _("Not a valid regular expression: %(e)s") % {"e": exc}})
+
+    def prompt(self, language: str) -> str:
+        return self.prompt_es if language == "es" else self.prompt_en
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class TransferRule(models.Model):
+    """Where a handoff goes. The first active rule (by order) matching the topic and/or trigger wins;
+    with no match: the topic's department, else the default department."""
+
+    order = models.PositiveIntegerField(_("order"), default=0)
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE, related_name="rules",
+                              verbose_name=_("topic"), help_text=_("Empty: any topic."))
+    trigger = models.CharField(_("trigger"), max_length=30, blank=True,
+                               choices=[("", _("Any"))] + [(t, t) for t in TRIGGERS + ("agent_error",)])
+    language = models.CharField(_("customer language"), max_length=10, blank=True,
+                                help_text=_("Empty: any language."))
+    department = models.ForeignKey("departments.Department", on_delete=models.CASCADE, related_name="+",
+                                   verbose_name=_("department"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = _("transfer rule")
+        verbose_name_plural = _("transfer rules")
+
+    def matches(self, *, topic_id: int | None, trigger: str, language: str) -> bool:
+        return (self.is_active and (self.topic_id is None or self.topic_id == topic_id)
+                and (not self.trigger or self.trigger == trigger)
+                and (not self.language or self.language == language))
+
+    def __str__(self) -> str:
+        return f"{self.topic or '*'} / {self.trigger or '*'} -> {self.department}"
+
+
+class AgentSettings(models.Model):
+    """The singleton with every threshold and message (row pk=1; use ``AgentSettings.load()``)."""
+
+    confidence_threshold = models.FloatField(
+        _("minimum answer confidence"), default=0.5,
+        help_text=_("Below this the AI Agent does not answer and hands off (trigger low_confidence)."))
+    out_of_scope_threshold = models.FloatField(
+        _("out-of-scope threshold"), default=0.5,
+        help_text=_("Scope score below this means the message is outside every topic (trigger out_of_scope)."))
+    explicit_request_threshold = models.FloatField(
+        _("explicit request threshold"), default=0.5,
+        help_text=_("Probability of 'wants a human' above this hands off at once (trigger explicit_request)."))
+    sentiment_threshold = models.FloatField(
+        _("negative sentiment threshold"), default=-0.35,
+        help_text=_("A customer message scoring at or below this (-1..1) counts as negative."))
+    sentiment_window = models.PositiveSmallIntegerField(
+        _("sentiment window"), default=3, help_text=_("How many recent customer messages are looked at."))
+    sentiment_min_negative = models.PositiveSmallIntegerField(
+        _("negative messages needed"), default=2,
+        help_text=_("How many negative messages within the window make sustained negative sentiment."))
+    collect_max_attempts = models.PositiveSmallIntegerField(
+        _("attempts to collect each datum"), default=2)
+    default_department = models.ForeignKey(
+        "departments.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("default department for handoffs"),
+        help_text=_("Empty: the platform's default department."))
+    messages = models.JSONField(_("messages"), default=dict, blank=True,
+                                help_text=_('Overrides of the customer-facing texts: {"handoff": {"en": "...", "es": "..."}}'))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("AI Agent settings")
+        verbose_name_plural = _("AI Agent settings")
+
+    def __str__(self) -> str:
+        return str(_("AI Agent settings"))
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> "AgentSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def message(self, key: str, language: str, **values) -> str:
+        lang = "es" if language == "es" else "en"
+        texts = {**DEFAULT_MESSAGES.get(key, {}), **(self.messages or {}).get(key, {})}
+        template = texts.get(lang) or texts.get("en") or ""
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return DEFAULT_MESSAGES.get(key, {}).get(lang, "").format(**values)
+
+
+class AgentState(models.Model):
+    """The agent's memory of one conversation: sentiment history and data collection in progress.
+
+    Owned by the agent (not a lifecycle field), so it may be written here directly.
+    """
+
+    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.CASCADE,
+                                        related_name="agent_state")
+    sentiments = models.JSONField(default=list, blank=True)
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pending = models.JSONField(default=dict, blank=True,
+                               help_text="A handoff waiting for data: trigger, department, scores, next field.")
+    collected = models.JSONField(default=dict, blank=True)
+    turns = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("AI Agent conversation state")
+        verbose_name_plural = _("AI Agent conversation states")

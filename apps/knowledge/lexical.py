@@ -1,0 +1,64 @@
+"""Lexical TF-IDF scoring (words + character trigrams, accents folded) to blend with embeddings.
+
+The multilingual sentence encoder matches meaning across English and Spanish but is weak on
+exact tokens: "Fibra 300" vs "Fibra 600", neighbourhood names, "LOS", "Rapipago". A small TF-IDF
+over the same chunks fixes those (bench/embeddings.py measures the blend). Pure Python + numpy:
+an inverted index from gram to (rows, weights), so a query touches only its own grams.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+
+import numpy as np
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def grams(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    words = _WORD.findall(text)
+    out = list(words)
+    for word in words:
+        padded = f" {word} "
+        out += [padded[i:i + 3] for i in range(len(padded) - 2)]
+    return out
+
+
+class LexicalIndex:
+    def __init__(self, texts: list[str]):
+        self.size = len(texts)
+        counts = [Counter(grams(t)) for t in texts]
+        df: Counter = Counter()
+        for c in counts:
+            df.update(c.keys())
+        self.idf = {g: math.log((1 + self.size) / (1 + n)) + 1.0 for g, n in df.items()}
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        norms = np.zeros(self.size, dtype=np.float32)
+        for row, c in enumerate(counts):
+            total = 0.0
+            for gram, tf in c.items():
+                weight = (1.0 + math.log(tf)) * self.idf[gram]
+                rows, weights = postings[gram]
+                rows.append(row)
+                weights.append(weight)
+                total += weight * weight
+            norms[row] = math.sqrt(total) or 1.0
+        self.postings = {g: (np.asarray(r, dtype=np.int64), np.asarray(w, dtype=np.float32) / norms[r])
+                         for g, (r, w) in postings.items()}
+
+    def scores(self, query: str) -> np.ndarray:
+        """Cosine (0..1) between the query and every row."""
+        out = np.zeros(self.size, dtype=np.float32)
+        counts = Counter(grams(query))
+        unseen_idf = math.log(1 + self.size) + 1.0  # a gram no chunk has is maximally rare
+        q_weights = {g: (1.0 + math.log(tf)) * self.idf.get(g, unseen_idf) for g, tf in counts.items()}
+        q_norm = math.sqrt(sum(w * w for w in q_weights.values())) or 1.0
+        for gram, weight in q_weights.items():
+            posting = self.postings.get(gram)
+            if posting is not None:
+                out[posting[0]] += posting[1] * (weight / q_norm)
+        return np.clip(out, 0.0, 1.0)

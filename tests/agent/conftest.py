@@ -1,0 +1,49 @@
+"""AI Agent tests: the FibraSur knowledge base and topics on top of the fixed cast.
+
+The embedding model and the scope classifier are loaded once per process (module caches), so a
+test pays only for its database rows and the demo KB ingestion.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def _agent_tmp(tmp_path_factory):
+    return tmp_path_factory.mktemp("agent_kb")
+
+
+@pytest.fixture
+def kb_store(_agent_tmp, settings, db):
+    from apps.knowledge import search, vectorstore
+
+    settings.CHROMA_PATH = str(_agent_tmp / "chroma")
+    settings.CHROMA_URL = None
+    settings.MEDIA_ROOT = str(_agent_tmp / "media")
+    settings.EMBEDDINGS_PROVIDER = "local"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.AGENT_PROVIDER = "local"
+    settings.AGENT_CRM_URL = ""
+    vectorstore.reset_for_tests()
+    try:
+        vectorstore.client().delete_collection(vectorstore.collection_name())
+    except Exception:  # noqa: BLE001 (first test: nothing to delete)
+        pass
+    vectorstore.reset_for_tests()
+    search.cache_clear()
+    yield
+    search.cache_clear()
+    vectorstore.reset_for_tests()
+
+
+@pytest.fixture
+def fibrasur(cast, kb_store):
+    """The cast plus the FibraSur KB (EN/ES) and AI Agent configuration (5 departments)."""
+    from apps.agent import demo as agent_demo
+    from apps.departments.models import Department
+    from apps.knowledge import demo as kb_demo
+
+    kb_demo.seed(None)
+    agent_demo.seed(None)
+    cast.extra["depts"] = {d.slug: d for d in Department.objects.all()}
+    return cast

@@ -430,3 +430,12 @@ def conversation_record_decision(*, conversation: Conversation | int, payload: d
     """The AI Agent's per-turn decision and scores, logged without a state change."""
     conv = conversation if isinstance(conversation, Conversation) else Conversation.objects.get(pk=conversation)
     return _event(conv, Kind.AGENT_DECISION, AI_AGENT, from_status=conv.status, reason=reason, payload=payload)
+
+
+@transaction.atomic
+def conversation_record_escalation(*, conversation: Conversation | int, reason: str, payload: dict | None = None,
+                                   actor=SYSTEM) -> ConversationEvent:
+    """An escalation step of routing (timer fired, Operators notified, chat reclaimed), logged as an
+    event whether or not it changed the state (the state change, if any, has its own event)."""
+    conv = _lock(conversation)
+    return _event(conv, Kind.ESCALATION, _as_actor(actor), from_status=conv.status, reason=reason, payload=payload)

@@ -250,6 +250,8 @@ def routing_conversation_arrived(*, conversation_id: int, now: datetime | None =
         if backup and backup.is_active and backup.pk != conv.department_id and (
                 not config_for(backup).use_schedule or department_is_open(backup, now)):
             with transaction.atomic():
+                if conv.status == Status.TRANSFER:  # transfer -> transfer is not a move: queue it here first
+                    conv_services.conversation_enqueue(conversation=conv.pk, reason="out_of_hours")
                 conv_services.conversation_record_escalation(
                     conversation=conv.pk, reason="out_of_hours",
                     payload={"step": "out_of_hours", "from": conv.department_id, "to": backup.pk})

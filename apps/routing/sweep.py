@@ -102,6 +102,8 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
     moved = False
     if assignee is None and cfg.pickup_to_backup and backup and backup.is_active and backup.pk != conv.department_id:
         try:
+            if Conversation.objects.filter(pk=conv.pk, status=Status.TRANSFER).exists():
+                conv_services.conversation_enqueue(conversation=conv.pk, reason="escalation")
             conv_services.conversation_transfer(
                 conversation=conv.pk, department=backup, actor=services.SYSTEM,
                 reason=_("Not picked up within %(minutes)s minutes: moved to the backup department.")

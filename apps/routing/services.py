@@ -20,6 +20,8 @@ as a ``ConversationEvent`` of kind "escalation".
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,11 +54,38 @@ def _now(now: datetime | None) -> datetime:
 
 # --- configuration ---------------------------------------------------------------------------
 
+_memo = threading.local()
+
+
+@contextmanager
+def sweep_memo():
+    """Within one sweep, department settings and their Operators are read once, not once per chat
+    (a change made by an Operator applies from the next sweep)."""
+    _memo.cache = {}
+    try:
+        yield
+    finally:
+        _memo.cache = None
+
+
+def _memoised(key, compute):
+    cache = getattr(_memo, "cache", None)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def config_for(department: Department | int | None) -> DepartmentRouting:
     """The department's routing settings; an unsaved default (manual, no timers) if none were set."""
     dept_id = department.pk if isinstance(department, Department) else department
-    cfg = DepartmentRouting.objects.filter(pk=dept_id).first() if dept_id else None
-    return cfg or DepartmentRouting(department_id=dept_id, mode=Mode.MANUAL)
+
+    def load():
+        cfg = DepartmentRouting.objects.filter(pk=dept_id).first() if dept_id else None
+        return cfg or DepartmentRouting(department_id=dept_id, mode=Mode.MANUAL)
+
+    return _memoised(("cfg", dept_id), load)
 
 
 def presence_for(user) -> AgentPresence:
@@ -380,6 +409,10 @@ def reclaim_chats(*, user_id: int, now: datetime, reason: str = "offline") -> in
 # --- notifications -----------------------------------------------------------------------------
 
 def operators_for(department_id: int | None):
+    return _memoised(("operators", department_id), lambda: _operators_for(department_id))
+
+
+def _operators_for(department_id: int | None):
     User = get_user_model()
     cfg = config_for(department_id)
     if cfg.pk:

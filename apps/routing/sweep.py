@@ -62,7 +62,8 @@ def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -
     """Act on one claimed deadline. Returns what happened (for stats and tests)."""
     with transaction.atomic():
         # Same lock order as every service: the chat first, then the timer row.
-        conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department")
+                .filter(pk=conversation_id).first())
         deadline = ConversationDeadline.objects.select_for_update().filter(pk=conversation_id,
                                                                            claim_token=token).first()
         if deadline is None:
@@ -70,12 +71,15 @@ def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -
         if conv is None:
             deadline.delete()
             return "gone"
-        conv = Conversation.objects.select_related("department", "department__backup").get(pk=conv.pk)
         if deadline.kind == DeadlineKind.PICKUP:
             valid = conv.status in services.WAITING and (conv.queued_at or deadline.armed_for) == deadline.armed_for
             return _pickup_step(conv, deadline, now) if valid else _rearm(conv, now)
         valid = conv.status == Status.ASSIGNED and conv.assigned_at == deadline.armed_for
         return _reply_step(conv, deadline, now) if valid else _rearm(conv, now)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _late(deadline: ConversationDeadline, now: datetime) -> float | None:
@@ -98,7 +102,7 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
                                                reason="escalation:auto_assign")
         if assignee is not None:
             actions.append("auto_assigned")
-    backup = conv.department.backup
+    backup = conv.department.backup if conv.department.backup_id else None
     moved = False
     if assignee is None and cfg.pickup_to_backup and backup and backup.is_active and backup.pk != conv.department_id:
         try:
@@ -118,9 +122,9 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
     conv_services.conversation_record_escalation(
         conversation=conv.pk, reason="pickup_overdue",
         payload={"step": "pickup", "stage": stage, "minutes": cfg.pickup_minutes, "actions": actions,
-                 "assignee": getattr(assignee, "pk", None),
+                 "assignee": getattr(assignee, "pk", None), "scheduled_at": _iso(deadline.scheduled_at),
                  "late_seconds": _late(deadline, now)})
-    fresh = Conversation.objects.get(pk=conv.pk)
+    fresh = conv if not actions or actions == ["notified"] else Conversation.objects.get(pk=conv.pk)
     if assignee is None and not moved and fresh.status in services.WAITING and cfg.pickup_minutes:
         # Still waiting here: the ladder repeats (notifies again) after another X minutes.
         again = now + timedelta(minutes=cfg.pickup_minutes)
@@ -140,6 +144,7 @@ def _reply_step(conv: Conversation, deadline: ConversationDeadline, now: datetim
     conv_services.conversation_record_escalation(
         conversation=conv.pk, reason="no_human_reply",
         payload={"step": "reply", "minutes": cfg.reply_minutes, "agent": agent,
+                 "scheduled_at": _iso(deadline.scheduled_at),
                  "late_seconds": _late(deadline, now)})
     conv_services.conversation_requeue(
         conversation=conv.pk, reason=_("No human reply within %(minutes)s minutes.") % {"minutes": cfg.reply_minutes},
@@ -204,12 +209,13 @@ def reconcile(*, now: datetime, limit: int = 500) -> Counter:
     return stats
 
 
-def sweep(*, now: datetime | None = None, batch: int = 500, assign: bool = True) -> dict:
+def sweep(*, now: datetime | None = None, batch: int = 500, assign: bool = True, reconcile_limit: int = 500) -> dict:
     now = now or timezone.now()
     stats: Counter = Counter()
-    stats.update(sweep_presence(now=now))
-    stats.update(sweep_deadlines(now=now, batch=batch))
-    stats.update(reconcile(now=now))
-    if assign:
-        stats["assigned"] += services.routing_assign_waiting(now=now)
+    with services.sweep_memo():
+        stats.update(sweep_presence(now=now))
+        stats.update(sweep_deadlines(now=now, batch=batch))
+        stats.update(reconcile(now=now, limit=reconcile_limit))
+        if assign:
+            stats["assigned"] += services.routing_assign_waiting(now=now)
     return dict(stats)

@@ -341,10 +341,12 @@ def arm_from_state(conv: Conversation, *, now: datetime, stage: int = 0) -> Conv
         ConversationDeadline.objects.filter(pk=conv.pk).delete()
         return None
     due = armed_for + timedelta(minutes=minutes)
-    deadline, _created = ConversationDeadline.objects.update_or_create(
-        conversation_id=conv.pk,
-        defaults={"kind": kind, "due_at": due, "scheduled_at": due, "armed_for": armed_for, "stage": stage,
-                  "claim_token": None, "claimed_at": None})
+    deadline = ConversationDeadline(conversation_id=conv.pk, kind=kind, due_at=due, scheduled_at=due,
+                                    armed_for=armed_for, stage=stage, claim_token=None, claimed_at=None)
+    # One upsert statement (INSERT ... ON CONFLICT DO UPDATE) instead of select-then-write.
+    ConversationDeadline.objects.bulk_create(
+        [deadline], update_conflicts=True, unique_fields=["conversation"],
+        update_fields=["kind", "due_at", "scheduled_at", "armed_for", "stage", "claim_token", "claimed_at"])
     return deadline
 
 

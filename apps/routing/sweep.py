@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,9 +58,23 @@ def claim_due(*, now: datetime, batch: int = 500, token: uuid.UUID | None = None
     return token, ids
 
 
+def _relaxed_commit() -> None:
+    """PostgreSQL: do not wait for the WAL flush when committing one escalation step.
+
+    Safe here: a crash can lose only the last few hundred milliseconds of committed steps, and a
+    lost step is lost whole (event, notification and timer together), so the deadline is still due
+    and the next sweep redoes it. Nothing is half-done and nothing is done twice. Commits are most
+    of an escalation's cost on a busy disk, so this roughly doubles the sweep's throughput.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -> str:
     """Act on one claimed deadline. Returns what happened (for stats and tests)."""
     with transaction.atomic():
+        _relaxed_commit()
         # Same lock order as every service: the chat first, then the timer row.
         conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department")
                 .filter(pk=conversation_id).first())
@@ -154,14 +168,16 @@ def _reply_step(conv: Conversation, deadline: ConversationDeadline, now: datetim
     return "reply:requeued"
 
 
-def sweep_deadlines(*, now: datetime, batch: int = 500, max_batches: int = 1000) -> Counter:
+def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int = 1000) -> Counter:
+    """Claim and process due rows batch after batch. With ``now=None`` (production) each batch uses
+    the current time, so rows falling due during a long sweep are taken by the same run."""
     stats: Counter = Counter()
     for _i in range(max_batches):
-        token, ids = claim_due(now=now, batch=batch)
+        token, ids = claim_due(now=now or timezone.now(), batch=batch)
         stats["claimed"] += len(ids)
         for pk in ids:
             try:
-                stats[process_deadline(conversation_id=pk, token=token, now=now)] += 1
+                stats[process_deadline(conversation_id=pk, token=token, now=now or timezone.now())] += 1
             except Exception:  # one bad chat must not stop the others; its lease expires and it is retried
                 log.exception("escalation of conversation %s failed", pk)
                 stats["failed"] += 1
@@ -210,11 +226,12 @@ def reconcile(*, now: datetime, limit: int = 500) -> Counter:
 
 
 def sweep(*, now: datetime | None = None, batch: int = 500, assign: bool = True, reconcile_limit: int = 500) -> dict:
+    fixed = now
     now = now or timezone.now()
     stats: Counter = Counter()
     with services.sweep_memo():
         stats.update(sweep_presence(now=now))
-        stats.update(sweep_deadlines(now=now, batch=batch))
+        stats.update(sweep_deadlines(now=fixed, batch=batch))
         stats.update(reconcile(now=now, limit=reconcile_limit))
         if assign:
             stats["assigned"] += services.routing_assign_waiting(now=now)

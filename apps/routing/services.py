@@ -218,16 +218,15 @@ def routing_try_assign(*, conversation_id: int, now: datetime | None = None, any
     now = _now(now)
     with transaction.atomic():
         # Lock the chat itself (no joins: FOR UPDATE must not touch outer-joined rows).
-        conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        conv = (Conversation.objects.select_for_update(of=("self",))
+                .select_related("contact", "channel", "department").filter(pk=conversation_id).first())
         if conv is None or conv.status not in WAITING or conv.department_id is None:
             return None
         cfg = config_for(conv.department_id)
         if cfg.mode == Mode.MANUAL and not any_member:
             return None
-        dept = Department.objects.get(pk=conv.department_id)
-        if cfg.use_schedule and not department_is_open(dept, now):
+        if cfg.use_schedule and not department_is_open(conv.department, now):
             return None
-        conv = Conversation.objects.select_related("contact", "channel").get(pk=conv.pk)
         candidates = available_agents(conv.department_id, now, channel_kind=conv.channel.kind,
                                       exclude=_previous_assignee(conv))
         if not candidates:
@@ -246,23 +245,22 @@ def routing_try_assign(*, conversation_id: int, now: datetime | None = None, any
             user = cand.presence.user
             if conv.status == Status.TRANSFER:
                 conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
-            conv_services.conversation_assign(conversation=conv.pk, assignee=user, actor=SYSTEM,
-                                              reason=reason or "auto:" + how["mode"],
-                                              payload={**how, "load": load, "capacity": locked.capacity})
+            assigned = conv_services.conversation_assign(
+                conversation=conv.pk, assignee=user, actor=SYSTEM, reason=reason or "auto:" + how["mode"],
+                payload={**how, "load": load, "capacity": locked.capacity})
             AgentPresence.objects.filter(pk=locked.pk).update(last_assigned_at=now)
-            fresh = Conversation.objects.select_related("department").get(pk=conv.pk)
-            arm_from_state(fresh, now=now)
-            _announce(fresh, user)
+            arm_from_state(assigned, now=now)
+            _announce(assigned, user, conv.department)
             return user
     return None
 
 
-def _announce(conv: Conversation, user) -> None:
+def _announce(conv: Conversation, user, department: Department) -> None:
     """Tell the customer, in their language, who takes over."""
     lang = (conv.language or "").split("-")[0] or settings.LANGUAGE_CODE
     with translation.override(lang):
         body = _("%(name)s, from %(department)s, is taking over your conversation.") % {
-            "name": user.public_name, "department": conv.department.name}
+            "name": user.public_name, "department": department.name}
     conv_services.message_post_system(conversation=conv.pk, body=body,
                                       meta={"routing": "assigned", "assignee": user.pk})
 
@@ -288,11 +286,13 @@ def routing_conversation_arrived(*, conversation_id: int, now: datetime | None =
                                                     reason=_("Out of hours: moved to the backup department."))
             return
     with transaction.atomic():
+        conv = Conversation.objects.select_for_update().filter(pk=conv.pk).first()
+        if conv is None or conv.status not in WAITING:  # someone acted meanwhile
+            return
         if conv.status == Status.TRANSFER:
-            conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
-        conv = Conversation.objects.select_related("department").get(pk=conv.pk)
+            conv = conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
         arm_from_state(conv, now=now)
-    routing_try_assign(conversation_id=conv.pk, now=now)
+        routing_try_assign(conversation_id=conv.pk, now=now)
 
 
 def routing_agent_available(*, user_id: int, now: datetime | None = None, limit: int = 50) -> int:

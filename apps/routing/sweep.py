@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,23 +58,10 @@ def claim_due(*, now: datetime, batch: int = 500, token: uuid.UUID | None = None
     return token, ids
 
 
-def _relaxed_commit() -> None:
-    """PostgreSQL: do not wait for the WAL flush when committing one escalation step.
-
-    Safe here: a crash can lose only the last few hundred milliseconds of committed steps, and a
-    lost step is lost whole (event, notification and timer together), so the deadline is still due
-    and the next sweep redoes it. Nothing is half-done and nothing is done twice. Commits are most
-    of an escalation's cost on a busy disk, so this roughly doubles the sweep's throughput.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -> str:
     """Act on one claimed deadline. Returns what happened (for stats and tests)."""
     with transaction.atomic():
-        _relaxed_commit()
+        services.relaxed_commit()  # safe: a lost step leaves its deadline due, and the next sweep redoes it
         # Same lock order as every service: the chat first, then the timer row.
         conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department")
                 .filter(pk=conversation_id).first())

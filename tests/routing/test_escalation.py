@@ -225,12 +225,44 @@ def test_lost_route_task_is_recovered_by_the_sweep(cast):
     assert stats["rerouted"] == 1 and conv.assignee == cast.collab_a
 
 
-def test_beat_schedule_is_registered_in_code(settings):
+def test_beat_schedule_is_registered_in_code_and_the_task_sweeps(cast):
     from asisteclick.celery import app
+    from apps.routing.tasks import routing_sweep
 
-    entry = settings.CELERY_BEAT_SCHEDULE["routing-sweep"]
-    assert entry["task"] == "routing.sweep"
-    assert "routing.sweep" in app.tasks or __import__("apps.routing.tasks")
+    entry = app.conf.beat_schedule["routing-sweep"]
+    assert entry["task"] == "routing.sweep" and entry["schedule"] > 0
+    assert app.tasks["routing.sweep"].name == routing_sweep.name == "routing.sweep"
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    conv = queued(cast)
+    ConversationDeadline.objects.filter(pk=conv.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+    assert routing_sweep.apply().get()["claimed"] == 1
+    assert Notification.objects.count() == 1
+
+
+def test_inprocess_sweep_can_be_disabled(monkeypatch):
+    from apps.routing import inprocess
+
+    monkeypatch.setenv("ROUTING_INPROCESS_SWEEP", "0")
+    assert inprocess.start() is False
+
+
+def test_demo_seed_is_idempotent(db):
+    from apps.core.demo import DEPARTMENTS, PEOPLE
+    from apps.departments.models import Department
+    from apps.routing import demo
+    from apps.routing.models import AgentShift, DepartmentRouting
+    from tests.factories import make_user
+
+    for slug, name, default in DEPARTMENTS:
+        Department.objects.create(slug=slug, name=name, is_default=default)
+    for username, _name, role, depts, _ext in PEOPLE:
+        make_user(username, role, departments=Department.objects.filter(slug__in=depts))
+    demo._seed(None)
+    demo._seed(None)
+    assert DepartmentRouting.objects.count() == 5
+    assert DepartmentRouting.objects.get(department__slug="technical-support").rules.count() == 3
+    assert AgentShift.objects.filter(presence__user__username="night.tomas").count() == 7
+    assert Department.objects.get(slug="sales").backup.slug == "customer-service"
 
 
 def test_presence_page_sets_own_presence(cast, client):

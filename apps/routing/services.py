@@ -472,3 +472,46 @@ def routing_sweep(*, now: datetime | None = None, **kwargs) -> dict:
     from .sweep import sweep
 
     return sweep(now=now, **kwargs)
+
+
+# --- Operator moves ------------------------------------------------------------------------------
+
+def routing_reassign(*, conversation_id: int, assignee, actor, reason: str, now: datetime | None = None):
+    """An Operator moves a chat to another agent, with a reason (core service: permission check and
+    a "reassigned" event, which feeds the reassignment-rate metric); the reply timer follows the new
+    assignment at once instead of at the next sweep. Operators may override capacity on purpose."""
+    now = _now(now)
+    with transaction.atomic():
+        conv = conv_services.conversation_reassign(conversation=conversation_id, assignee=assignee, actor=actor,
+                                                   reason=reason)
+        arm_from_state(conv, now=now)
+    return conv
+
+
+def routing_transfer(*, conversation_id: int, department: Department, actor, reason: str):
+    """Move a chat to another department's queue (core service); routing runs there on commit."""
+    return conv_services.conversation_transfer(conversation=conversation_id, department=department, actor=actor,
+                                               reason=reason)
+
+
+def reassign_choices(*, department_id: int, now: datetime | None = None) -> list[dict]:
+    """Agents of a department for an Operator's reassign form: presence, load and capacity, the
+    available ones first (offline agents are listed too; the Operator decides)."""
+    now = _now(now)
+    members = list(Membership.objects.filter(department_id=department_id, can_handle=True, user__is_active=True)
+                   .select_related("user"))
+    presences = {p.user_id: p for p in AgentPresence.objects.filter(user_id__in=[m.user_id for m in members])
+                 .annotate(load=_load_subquery()).prefetch_related("shifts")}
+    rows = []
+    for m in members:
+        p = presences.get(m.user_id)
+        status = p.status if p else Presence.OFFLINE
+        load = p.load if p else Conversation.objects.filter(assignee_id=m.user_id,
+                                                            status__in=ACTIVE_HUMAN_STATUSES).count()
+        capacity = p.capacity if p else None
+        available = bool(p and status == Presence.ONLINE and load < p.capacity
+                         and agent_in_shift(p, now, list(p.shifts.all())))
+        rows.append({"user": m.user, "status": status, "load": load, "capacity": capacity, "available": available,
+                     "is_senior": m.is_senior})
+    rows.sort(key=lambda r: (not r["available"], r["load"], r["user"].public_name.lower()))
+    return rows

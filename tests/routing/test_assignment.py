@@ -203,3 +203,24 @@ def test_operator_reassignment_and_transfer_are_events_with_a_reason(cast):
     conv_services.conversation_transfer(conversation=conv, department=cast.dept_b, actor=cast.operator,
                                         reason="billing question")
     assert conv.events.get(kind="transferred").reason == "billing question"
+
+
+def test_routing_reassign_rearms_the_reply_timer_and_lists_choices(cast):
+    routing(cast.dept_a, mode=Mode.LOAD, reply_minutes=10)
+    online(cast.collab_a)
+    conv = arrive(cast)
+    assert conv.assignee == cast.collab_a
+    choices = services.reassign_choices(department_id=cast.dept_a.pk)
+    assert [c["user"] for c in choices] == [cast.collab_a, cast.collab_ab]
+    assert choices[0]["available"] and choices[0]["load"] == 1 and not choices[1]["available"]
+    services.routing_reassign(conversation_id=conv.pk, assignee=cast.collab_ab, actor=cast.operator,
+                              reason="needs a specialist")
+    conv.refresh_from_db()
+    from apps.routing.models import ConversationDeadline
+
+    assert ConversationDeadline.objects.get(pk=conv.pk).armed_for == conv.assigned_at
+    assert conv.events.get(kind="reassigned").reason == "needs a specialist"
+    from apps.core.errors import NotAllowed
+
+    with pytest.raises(NotAllowed):
+        services.routing_reassign(conversation_id=conv.pk, assignee=cast.collab_a, actor=cast.collab_a, reason="x")

@@ -20,7 +20,9 @@ as a ``ConversationEvent`` of kind "escalation".
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -230,21 +232,33 @@ def routing_try_assign(*, conversation_id: int, now: datetime | None = None, any
     Safe to call concurrently from any number of workers.
     """
     now = _now(now)
+    for attempt in range(4):
+        user, contended = _try_assign_once(conversation_id, now, any_member, reason)
+        if user is not None or not contended:
+            return user
+        # Every fitting agent was being assigned another chat by another worker right now: retry in a
+        # fresh transaction (their locks are gone by then) rather than leave the chat for the sweep.
+        time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+    return None
+
+
+def _try_assign_once(conversation_id: int, now: datetime, any_member: bool, reason: str) -> tuple[object | None, bool]:
+    contended = False
     with transaction.atomic():
         # Lock the chat itself (no joins: FOR UPDATE must not touch outer-joined rows).
         conv = (Conversation.objects.select_for_update(of=("self",))
                 .select_related("contact", "channel", "department").filter(pk=conversation_id).first())
         if conv is None or conv.status not in WAITING or conv.department_id is None:
-            return None
+            return None, False
         cfg = config_for(conv.department_id)
         if cfg.mode == Mode.MANUAL and not any_member:
-            return None
+            return None, False
         if cfg.use_schedule and not department_is_open(conv.department, now):
-            return None
+            return None, False
         candidates = available_agents(conv.department_id, now, channel_kind=conv.channel.kind,
                                       exclude=_previous_assignee(conv))
         if not candidates:
-            return None
+            return None, False
         ranked, how = rank_candidates(conv, Mode.LOAD if any_member else cfg.mode, candidates)
         for cand in ranked:
             # Lock the agent's presence row, then recount under the lock: two workers assigning two
@@ -252,6 +266,7 @@ def routing_try_assign(*, conversation_id: int, now: datetime | None = None, any
             locked = (AgentPresence.objects.select_for_update(skip_locked=True)
                       .filter(pk=cand.presence.pk, status=Presence.ONLINE).first())
             if locked is None:
+                contended = True
                 continue
             load = Conversation.objects.filter(assignee_id=locked.user_id, status__in=ACTIVE_HUMAN_STATUSES).count()
             if load >= locked.capacity or not _channel_ok(locked, conv.channel.kind):
@@ -265,8 +280,8 @@ def routing_try_assign(*, conversation_id: int, now: datetime | None = None, any
             AgentPresence.objects.filter(pk=locked.pk).update(last_assigned_at=now)
             arm_from_state(assigned, now=now)
             _announce(assigned, user, conv.department)
-            return user
-    return None
+            return user, False
+    return None, contended
 
 
 def _announce(conv: Conversation, user, department: Department) -> None:

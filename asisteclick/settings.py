@@ -196,6 +196,15 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
+# Periodic tasks in code, so a plain `celery beat` runs them; django_celery_beat's DatabaseScheduler
+# copies these entries into its tables on start (Operators may then tune them in the admin).
+ROUTING_SWEEP_SECONDS = env_int("ROUTING_SWEEP_SECONDS", 15)
+ROUTING_OFFLINE_GRACE_SECONDS = env_int("ROUTING_OFFLINE_GRACE_SECONDS", 90)
+ROUTING_CLAIM_LEASE_SECONDS = env_int("ROUTING_CLAIM_LEASE_SECONDS", 120)
+CELERY_BEAT_SCHEDULE = {
+    "routing-sweep": {"task": "routing.sweep", "schedule": float(ROUTING_SWEEP_SECONDS),
+                      "options": {"expires": float(ROUTING_SWEEP_SECONDS)}},
+}
 
 # --- i18n / time ------------------------------------------------------------------------------
 LANGUAGE_CODE = env("LANGUAGE_CODE", "es")

@@ -444,3 +444,12 @@ def conversation_set_language(*, conversation: Conversation | int, language: str
         conv.language = language
         conv.save(update_fields=["language", "updated_at"])
     return conv
+
+
+@transaction.atomic
+def conversation_record_escalation(*, conversation: Conversation | int, reason: str, payload: dict | None = None,
+                                   actor=SYSTEM) -> ConversationEvent:
+    """An escalation step of routing (timer fired, Operators notified, chat reclaimed), logged as an
+    event whether or not it changed the state (the state change, if any, has its own event)."""
+    conv = _lock(conversation)
+    return _event(conv, Kind.ESCALATION, _as_actor(actor), from_status=conv.status, reason=reason, payload=payload)

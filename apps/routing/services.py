@@ -1,16 +1,532 @@
-"""Routing: what happens when a conversation reaches a department.
+"""Routing: what happens when a conversation reaches a department, and what happens when nobody acts.
 
-Default mode is "manual": the chat waits in the department queue and members pick it up.
+Entry points (all take ``now`` so tests freeze time by passing it):
+
+* ``routing_conversation_arrived`` - called on commit by ``conversations.tasks.conversation_route``
+  whenever a chat enters transfer/requeue/reopen: out of hours -> backup department; else queue it,
+  arm the pick-up timer and try an automatic assignment.
+* ``routing_try_assign`` - one assignment attempt for one chat, concurrency-safe: the chat row is
+  locked (two workers, one chat: one assignment) and so is the chosen agent's presence row while
+  their load is recounted (two chats, one agent: never over capacity).
+* ``routing_agent_available`` - an agent came online or freed capacity: drain their queues.
+* ``presence_set`` / ``presence_connected`` / ``presence_disconnected`` - presence; going offline
+  reclaims open chats per the department's rule (after a grace period for closed websockets).
+* ``routing_sweep`` - the periodic task (Celery beat, or a thread in the embedded demo). See
+  ``apps.routing.sweep``.
+
+Every state change goes through ``apps.conversations.services``; each escalation step is also logged
+as a ``ConversationEvent`` of kind "escalation".
 """
 from __future__ import annotations
 
-from apps.conversations.models import Conversation, Status
+import logging
+import random
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
 from apps.conversations import services as conv_services
+from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, Conversation, ConversationEvent, Status)
+from apps.core.errors import DomainError
+from apps.core.realtime import signal_users_on_commit
+from apps.departments.models import Department, Membership
+
+from .models import (AgentPresence, ConversationDeadline, DeadlineKind, DepartmentRouting, Mode, Notification,
+                     Presence, Reclaim, RoutingRule, RuleAttribute, RuleTarget)
+from .schedules import agent_in_shift, department_is_open
+
+log = logging.getLogger(__name__)
+WAITING = (Status.UNASSIGNED, Status.TRANSFER)
+SYSTEM = conv_services.SYSTEM
 
 
-def routing_conversation_arrived(*, conversation_id: int) -> None:
-    conv = Conversation.objects.filter(pk=conversation_id).only("status").first()
-    if conv is None:
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+_memo = threading.local()
+
+
+@contextmanager
+def sweep_memo():
+    """Within one sweep, department settings and their Operators are read once, not once per chat
+    (a change made by an Operator applies from the next sweep)."""
+    _memo.cache = {}
+    try:
+        yield
+    finally:
+        _memo.cache = None
+
+
+def _memoised(key, compute):
+    cache = getattr(_memo, "cache", None)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def config_for(department: Department | int | None) -> DepartmentRouting:
+    """The department's routing settings; an unsaved default (manual, no timers) if none were set."""
+    dept_id = department.pk if isinstance(department, Department) else department
+
+    def load():
+        cfg = DepartmentRouting.objects.filter(pk=dept_id).first() if dept_id else None
+        return cfg or DepartmentRouting(department_id=dept_id, mode=Mode.MANUAL)
+
+    return _memoised(("cfg", dept_id), load)
+
+
+def presence_for(user) -> AgentPresence:
+    presence, _created = AgentPresence.objects.get_or_create(user_id=getattr(user, "pk", user))
+    return presence
+
+
+def relaxed_commit() -> None:
+    """PostgreSQL: commit this transaction without waiting for the WAL flush.
+
+    Used only for routing steps that the periodic sweep redoes if they are lost: a crash can drop
+    the last few hundred milliseconds of such commits, each one whole (state, event and timer
+    together), never half of one. Commits dominate these steps' cost on a busy disk.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+# --- candidates --------------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    presence: AgentPresence
+    load: int
+    is_senior: bool
+
+
+def _load_subquery():
+    return Coalesce(Subquery(
+        Conversation.objects.filter(assignee_id=OuterRef("user_id"), status__in=ACTIVE_HUMAN_STATUSES)
+        .order_by().values("assignee_id").annotate(c=Count("pk")).values("c")[:1],
+        output_field=IntegerField()), Value(0))
+
+
+def _channel_ok(presence: AgentPresence, channel_kind: str) -> bool:
+    limit = (presence.channel_capacity or {}).get(channel_kind)
+    if limit in (None, ""):
+        return True
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        return True
+    used = Conversation.objects.filter(assignee_id=presence.user_id, status__in=ACTIVE_HUMAN_STATUSES,
+                                       channel__kind=channel_kind).count()
+    return used < limit
+
+
+def available_agents(department_id: int, now: datetime, *, channel_kind: str = "",
+                     exclude: set[int] | frozenset = frozenset()) -> list[Candidate]:
+    """Members who may handle the department's chats, online, in shift and under capacity."""
+    members = {m.user_id: m.is_senior for m in Membership.objects.filter(
+        department_id=department_id, can_handle=True, user__is_active=True)}
+    if not members:
+        return []
+    rows = (AgentPresence.objects.filter(user_id__in=list(members), status=Presence.ONLINE)
+            .exclude(user_id__in=list(exclude)).select_related("user").prefetch_related("shifts")
+            .annotate(load=_load_subquery()))
+    out = []
+    for p in rows:
+        if p.load >= p.capacity or not agent_in_shift(p, now, list(p.shifts.all())):
+            continue
+        if channel_kind and not _channel_ok(p, channel_kind):
+            continue
+        out.append(Candidate(p, p.load, members[p.user_id]))
+    return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.get_fixed_timezone(0))
+
+
+def _by_load(c: Candidate):
+    return (c.load, c.presence.last_assigned_at or _EPOCH, c.presence.user_id)
+
+
+def _by_turn(c: Candidate):
+    return (c.presence.last_assigned_at or _EPOCH, c.presence.user_id)
+
+
+def _rule_matches(rule: RoutingRule, conv: Conversation) -> bool:
+    value = (rule.value or "").strip().lower()
+    if rule.attribute == RuleAttribute.VIP:
+        return bool(conv.contact.is_vip) == (value in ("", "true", "1", "yes", "si", "sí"))
+    if rule.attribute == RuleAttribute.LANGUAGE:
+        lang = (conv.language or conv.contact.language or "").lower().split("-")[0]
+        return bool(lang) and lang == value.split("-")[0]
+    if rule.attribute == RuleAttribute.CHANNEL:
+        return conv.channel.kind.lower() == value
+    if rule.attribute == RuleAttribute.CONTACT_ATTRIBUTE:
+        key, _sep, expected = (rule.value or "").partition("=")
+        actual = (conv.contact.attributes or {}).get(key.strip())
+        return actual is not None and str(actual).strip().lower() == expected.strip().lower()
+    return False
+
+
+def _rule_group(rule: RoutingRule, conv: Conversation, candidates: list[Candidate]) -> list[Candidate]:
+    if rule.target == RuleTarget.SENIOR:
+        return [c for c in candidates if c.is_senior]
+    if rule.target == RuleTarget.LANGUAGE:
+        lang = (rule.target_value or conv.language or conv.contact.language or "").lower().split("-")[0]
+        return [c for c in candidates if lang in c.presence.language_set()]
+    if rule.target == RuleTarget.TEAM:
+        team = (rule.target_value or "").strip().lower()
+        return [c for c in candidates if team in c.presence.team_set()]
+    return []
+
+
+def rank_candidates(conv: Conversation, mode: str, candidates: list[Candidate]) -> tuple[list[Candidate], dict]:
+    """Candidates in order of preference for ``mode``, and how the choice was made (for the event)."""
+    if mode == Mode.ROUND_ROBIN:
+        return sorted(candidates, key=_by_turn), {"mode": mode}
+    if mode == Mode.RULES:
+        for rule in RoutingRule.objects.filter(routing_id=conv.department_id):
+            if _rule_matches(rule, conv):
+                group = _rule_group(rule, conv, candidates)
+                if group:
+                    # The rule's group first (by load), then everyone else as the fallback.
+                    rest = [c for c in candidates if c not in group]
+                    return sorted(group, key=_by_load) + sorted(rest, key=_by_load), {"mode": mode, "rule": rule.pk}
+        return sorted(candidates, key=_by_load), {"mode": mode, "rule": None, "fallback": "load"}
+    return sorted(candidates, key=_by_load), {"mode": Mode.LOAD if mode != Mode.LOAD else mode}
+
+
+def _previous_assignee(conv: Conversation) -> set[int]:
+    """Do not bounce a chat straight back to the agent it was just taken from."""
+    last = (ConversationEvent.objects.filter(conversation_id=conv.pk).order_by("-created_at", "-id")
+            .values("kind", "from_assignee_id").first())
+    if last and last["kind"] == ConversationEvent.Kind.REQUEUED and last["from_assignee_id"]:
+        return {last["from_assignee_id"]}
+    return set()
+
+
+# --- assignment --------------------------------------------------------------------------------
+
+def routing_try_assign(*, conversation_id: int, now: datetime | None = None, any_member: bool = False,
+                       reason: str = "") -> object | None:
+    """Assign one waiting chat automatically, if its department's mode and an available agent allow.
+
+    Returns the assignee, or None. ``any_member`` (escalation) assigns by load even in manual mode.
+    Safe to call concurrently from any number of workers.
+    """
+    now = _now(now)
+    for attempt in range(4):
+        user, contended = _try_assign_once(conversation_id, now, any_member, reason)
+        if user is not None or not contended:
+            return user
+        # Every fitting agent was being assigned another chat by another worker right now: retry in a
+        # fresh transaction (their locks are gone by then) rather than leave the chat for the sweep.
+        time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+    return None
+
+
+def _try_assign_once(conversation_id: int, now: datetime, any_member: bool, reason: str) -> tuple[object | None, bool]:
+    contended = False
+    with transaction.atomic():
+        # Lock the chat itself (no joins: FOR UPDATE must not touch outer-joined rows).
+        conv = (Conversation.objects.select_for_update(of=("self",))
+                .select_related("contact", "channel", "department").filter(pk=conversation_id).first())
+        if conv is None or conv.status not in WAITING or conv.department_id is None:
+            return None, False
+        cfg = config_for(conv.department_id)
+        if cfg.mode == Mode.MANUAL and not any_member:
+            return None, False
+        if cfg.use_schedule and not department_is_open(conv.department, now):
+            return None, False
+        candidates = available_agents(conv.department_id, now, channel_kind=conv.channel.kind,
+                                      exclude=_previous_assignee(conv))
+        if not candidates:
+            return None, False
+        ranked, how = rank_candidates(conv, Mode.LOAD if any_member else cfg.mode, candidates)
+        for cand in ranked:
+            # Lock the agent's presence row, then recount under the lock: two workers assigning two
+            # chats to the same agent serialise here, and the second sees the first one's chat.
+            locked = (AgentPresence.objects.select_for_update(skip_locked=True)
+                      .filter(pk=cand.presence.pk, status=Presence.ONLINE).first())
+            if locked is None:
+                contended = True
+                continue
+            load = Conversation.objects.filter(assignee_id=locked.user_id, status__in=ACTIVE_HUMAN_STATUSES).count()
+            if load >= locked.capacity or not _channel_ok(locked, conv.channel.kind):
+                continue
+            user = cand.presence.user
+            if conv.status == Status.TRANSFER:
+                conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
+            assigned = conv_services.conversation_assign(
+                conversation=conv.pk, assignee=user, actor=SYSTEM, reason=reason or "auto:" + how["mode"],
+                payload={**how, "load": load, "capacity": locked.capacity})
+            AgentPresence.objects.filter(pk=locked.pk).update(last_assigned_at=now)
+            arm_from_state(assigned, now=now)
+            _announce(assigned, user, conv.department)
+            return user, False
+    return None, contended
+
+
+def _announce(conv: Conversation, user, department: Department) -> None:
+    """Tell the customer, in their language, who takes over."""
+    lang = (conv.language or "").split("-")[0] or settings.LANGUAGE_CODE
+    with translation.override(lang):
+        body = _("%(name)s, from %(department)s, is taking over your conversation.") % {
+            "name": user.public_name, "department": department.name}
+    conv_services.message_post_system(conversation=conv.pk, body=body,
+                                      meta={"routing": "assigned", "assignee": user.pk})
+
+
+def routing_conversation_arrived(*, conversation_id: int, now: datetime | None = None) -> None:
+    """A chat entered a department (handoff, transfer, requeue, reopen)."""
+    now = _now(now)
+    conv = Conversation.objects.filter(pk=conversation_id).select_related("department").first()
+    if conv is None or conv.status not in WAITING or conv.department_id is None:
         return
-    if conv.status == Status.TRANSFER:
-        conv_services.conversation_enqueue(conversation=conversation_id, reason="routed")
+    cfg = config_for(conv.department_id)
+    if cfg.use_schedule and not department_is_open(conv.department, now):
+        backup = conv.department.backup
+        if backup and backup.is_active and backup.pk != conv.department_id and (
+                not config_for(backup).use_schedule or department_is_open(backup, now)):
+            with transaction.atomic():
+                if conv.status == Status.TRANSFER:  # transfer -> transfer is not a move: queue it here first
+                    conv_services.conversation_enqueue(conversation=conv.pk, reason="out_of_hours")
+                conv_services.conversation_record_escalation(
+                    conversation=conv.pk, reason="out_of_hours",
+                    payload={"step": "out_of_hours", "from": conv.department_id, "to": backup.pk})
+                conv_services.conversation_transfer(conversation=conv.pk, department=backup, actor=SYSTEM,
+                                                    reason=_("Out of hours: moved to the backup department."))
+            return
+    with transaction.atomic():
+        relaxed_commit()  # a lost route step is redone by the sweep (stuck transfers, waiting chats)
+        conv = Conversation.objects.select_for_update().filter(pk=conv.pk).first()
+        if conv is None or conv.status not in WAITING:  # someone acted meanwhile
+            return
+        if conv.status == Status.TRANSFER:
+            conv = conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
+        arm_from_state(conv, now=now)
+        routing_try_assign(conversation_id=conv.pk, now=now)
+
+
+def routing_agent_available(*, user_id: int, now: datetime | None = None, limit: int = 50) -> int:
+    """An agent came online or freed capacity: route what waits in their departments. Returns assignments."""
+    now = _now(now)
+    dept_ids = list(Membership.objects.filter(user_id=user_id, can_handle=True).values_list("department_id", flat=True))
+    auto = DepartmentRouting.objects.filter(pk__in=dept_ids).exclude(mode=Mode.MANUAL).values_list("pk", flat=True)
+    return _drain(list(auto), now, limit)
+
+
+routing_capacity_freed = routing_agent_available
+
+
+def _drain(dept_ids: list[int], now: datetime, limit: int) -> int:
+    done = 0
+    for dept_id in dept_ids:
+        waiting = list(Conversation.objects.filter(department_id=dept_id, status=Status.UNASSIGNED)
+                       .order_by("queued_at", "pk").values_list("pk", flat=True)[:limit])
+        for pk in waiting:
+            if routing_try_assign(conversation_id=pk, now=now) is None:
+                if not available_agents(dept_id, now):
+                    break
+                continue
+            done += 1
+    return done
+
+
+def routing_assign_waiting(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Periodic: anything still waiting in an automatic department gets another chance."""
+    now = _now(now)
+    auto = list(DepartmentRouting.objects.exclude(mode=Mode.MANUAL).values_list("pk", flat=True))
+    return _drain(auto, now, limit)
+
+
+# --- deadlines ---------------------------------------------------------------------------------
+
+def arm_from_state(conv: Conversation, *, now: datetime, stage: int = 0) -> ConversationDeadline | None:
+    """(Re)arm the conversation's timer from its current state and its department's settings."""
+    cfg = config_for(conv.department_id)
+    kind = armed_for = minutes = None
+    if conv.status in WAITING and cfg.pickup_minutes:
+        kind, armed_for, minutes = DeadlineKind.PICKUP, conv.queued_at or now, cfg.pickup_minutes
+    elif conv.status == Status.ASSIGNED and cfg.reply_minutes:
+        kind, armed_for, minutes = DeadlineKind.REPLY, conv.assigned_at or now, cfg.reply_minutes
+    if kind is None:
+        ConversationDeadline.objects.filter(pk=conv.pk).delete()
+        return None
+    due = armed_for + timedelta(minutes=minutes)
+    deadline = ConversationDeadline(conversation_id=conv.pk, kind=kind, due_at=due, scheduled_at=due,
+                                    armed_for=armed_for, stage=stage, claim_token=None, claimed_at=None)
+    # One upsert statement (INSERT ... ON CONFLICT DO UPDATE) instead of select-then-write.
+    ConversationDeadline.objects.bulk_create(
+        [deadline], update_conflicts=True, unique_fields=["conversation"],
+        update_fields=["kind", "due_at", "scheduled_at", "armed_for", "stage", "claim_token", "claimed_at"])
+    return deadline
+
+
+# --- presence ----------------------------------------------------------------------------------
+
+def presence_set(*, user, status: str, now: datetime | None = None, reason: str = "") -> AgentPresence:
+    """Set a human's presence. Online drains their queues; offline reclaims their open chats."""
+    now = _now(now)
+    if status not in Presence.values:
+        raise DomainError(_("Unknown presence."), code="invalid_input")
+    with transaction.atomic():
+        presence_for(user)
+        p = AgentPresence.objects.select_for_update().get(pk=getattr(user, "pk", user))
+        before = p.status
+        p.status, p.changed_at, p.offline_due_at = status, now, None
+        p.save(update_fields=["status", "changed_at", "offline_due_at"])
+        if status == Presence.OFFLINE and before != Presence.OFFLINE:
+            reclaim_chats(user_id=p.user_id, now=now, reason=reason or "offline")
+    if status == Presence.ONLINE and before != Presence.ONLINE:
+        routing_agent_available(user_id=p.user_id, now=now)
+    return p
+
+
+def presence_connected(user_id: int, now: datetime | None = None) -> None:
+    """A websocket of this user opened (called by the workspace consumer)."""
+    presence_for(user_id)
+    AgentPresence.objects.filter(pk=user_id).update(connections=F("connections") + 1, offline_due_at=None)
+
+
+def presence_disconnected(user_id: int, now: datetime | None = None) -> None:
+    """A websocket closed; when it was the last one, the agent goes offline after the grace period."""
+    now = _now(now)
+    grace = timedelta(seconds=getattr(settings, "ROUTING_OFFLINE_GRACE_SECONDS", 90))
+    with transaction.atomic():
+        presence_for(user_id)
+        p = AgentPresence.objects.select_for_update().get(pk=user_id)
+        p.connections = max(0, p.connections - 1)
+        fields = ["connections"]
+        if p.connections == 0 and p.status != Presence.OFFLINE:
+            p.offline_due_at = now + grace
+            fields.append("offline_due_at")
+        p.save(update_fields=fields)
+
+
+def reclaim_chats(*, user_id: int, now: datetime, reason: str = "offline") -> int:
+    """The agent went offline: their open chats follow each department's rule. Returns chats moved."""
+    moved = 0
+    chats = list(Conversation.objects.filter(assignee_id=user_id, status__in=ACTIVE_HUMAN_STATUSES)
+                 .values_list("pk", "department_id"))
+    for pk, dept_id in chats:
+        if config_for(dept_id).offline_reclaim != Reclaim.REQUEUE:
+            continue
+        with transaction.atomic():
+            conv_services.conversation_record_escalation(
+                conversation=pk, reason="agent_offline", payload={"step": "reclaim", "agent": user_id, "why": reason})
+            conv_services.conversation_requeue(conversation=pk, reason=_("The agent went offline."),
+                                               payload={"agent": user_id, "why": reason})
+        moved += 1
+    return moved
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+def operators_for(department_id: int | None):
+    return _memoised(("operators", department_id), lambda: _operators_for(department_id))
+
+
+def _operators_for(department_id: int | None):
+    User = get_user_model()
+    cfg = config_for(department_id)
+    if cfg.pk:
+        chosen = list(cfg.supervisors.filter(is_active=True))
+        if chosen:
+            return chosen
+    q = (Q(is_superuser=True)
+         | Q(groups__permissions__codename="view_all_conversations", groups__permissions__content_type__app_label="roles")
+         | Q(user_permissions__codename="view_all_conversations",
+             user_permissions__content_type__app_label="roles"))
+    return list(User.objects.filter(q, is_active=True).distinct())
+
+
+def notify_operators(*, conversation: Conversation, kind: str, minutes: int | None = None) -> list[Notification]:
+    """Store one notification per supervising Operator (in their language) and push a live signal."""
+    rows = []
+    for user in operators_for(conversation.department_id):
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            text = _("Conversation #%(id)s has waited in %(department)s for more than %(minutes)s minutes.") % {
+                "id": conversation.pk, "department": conversation.department.name if conversation.department_id else "-",
+                "minutes": minutes or 0}
+        rows.append(Notification(user=user, conversation=conversation, kind=kind, text=text[:300]))
+    Notification.objects.bulk_create(rows)
+    if rows:
+        signal_users_on_commit([r.user_id for r in rows], {"what": "notification"})
+    return rows
+
+
+def notification_mark_read(*, user, ids: list[int] | None = None, now: datetime | None = None) -> int:
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    n = qs.update(read_at=_now(now))
+    if n:
+        signal_users_on_commit([user.pk], {"what": "notification"})
+    return n
+
+
+def routing_sweep(*, now: datetime | None = None, **kwargs) -> dict:
+    from .sweep import sweep
+
+    return sweep(now=now, **kwargs)
+
+
+# --- Operator moves ------------------------------------------------------------------------------
+
+def routing_reassign(*, conversation_id: int, assignee, actor, reason: str, now: datetime | None = None):
+    """An Operator moves a chat to another agent, with a reason (core service: permission check and
+    a "reassigned" event, which feeds the reassignment-rate metric); the reply timer follows the new
+    assignment at once instead of at the next sweep. Operators may override capacity on purpose."""
+    now = _now(now)
+    with transaction.atomic():
+        conv = conv_services.conversation_reassign(conversation=conversation_id, assignee=assignee, actor=actor,
+                                                   reason=reason)
+        arm_from_state(conv, now=now)
+    return conv
+
+
+def routing_transfer(*, conversation_id: int, department: Department, actor, reason: str):
+    """Move a chat to another department's queue (core service); routing runs there on commit."""
+    return conv_services.conversation_transfer(conversation=conversation_id, department=department, actor=actor,
+                                               reason=reason)
+
+
+def reassign_choices(*, department_id: int, now: datetime | None = None) -> list[dict]:
+    """Agents of a department for an Operator's reassign form: presence, load and capacity, the
+    available ones first (offline agents are listed too; the Operator decides)."""
+    now = _now(now)
+    members = list(Membership.objects.filter(department_id=department_id, can_handle=True, user__is_active=True)
+                   .select_related("user"))
+    presences = {p.user_id: p for p in AgentPresence.objects.filter(user_id__in=[m.user_id for m in members])
+                 .annotate(load=_load_subquery()).prefetch_related("shifts")}
+    rows = []
+    for m in members:
+        p = presences.get(m.user_id)
+        status = p.status if p else Presence.OFFLINE
+        load = p.load if p else Conversation.objects.filter(assignee_id=m.user_id,
+                                                            status__in=ACTIVE_HUMAN_STATUSES).count()
+        capacity = p.capacity if p else None
+        available = bool(p and status == Presence.ONLINE and load < p.capacity
+                         and agent_in_shift(p, now, list(p.shifts.all())))
+        rows.append({"user": m.user, "status": status, "load": load, "capacity": capacity, "available": available,
+                     "is_senior": m.is_senior})
+    rows.sort(key=lambda r: (not r["available"], r["load"], r["user"].public_name.lower()))
+    return rows

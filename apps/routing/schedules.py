@@ -1,0 +1,58 @@
+"""Business hours and shifts: several intervals per day, overnight intervals, time zones, holidays.
+
+Every function takes ``now`` explicitly (an aware datetime) so tests freeze time by passing it.
+An interval that ends at or before its start runs past midnight and belongs to the day it starts:
+Monday 22:00-06:00 covers Monday 22:00 to Tuesday 06:00. Holidays are local calendar dates: on a
+holiday nothing is open, including the morning tail of an overnight interval that began the day before.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def _covers(weekday: int, start: time, end: time, local: datetime) -> bool:
+    t, wd = local.time().replace(tzinfo=None), local.weekday()
+    if start < end:
+        return wd == weekday and start <= t < end
+    # Overnight (or 24 h when start == end): the evening part on its weekday, the morning part the next day.
+    return (wd == weekday and t >= start) or (wd == (weekday + 1) % 7 and t < end)
+
+
+def is_within(intervals: Iterable, now: datetime, tz_name: str | None, holidays: Iterable = ()) -> bool:
+    """True when ``now`` falls inside one of ``intervals`` (objects with weekday/start/end) in ``tz_name``.
+
+    No intervals at all means "always" (a department or agent without a schedule is never closed).
+    """
+    intervals = list(intervals)
+    local = now.astimezone(zone(tz_name))
+    if local.date() in {h for h in holidays}:
+        return False
+    if not intervals:
+        return True
+    return any(_covers(i.weekday, i.start, i.end, local) for i in intervals)
+
+
+def department_is_open(department, now: datetime) -> bool:
+    from .models import BusinessHours, Holiday
+    from django.db.models import Q
+
+    lookback = (now - timedelta(days=2)).date()
+    holidays = Holiday.objects.filter(Q(department=department) | Q(department__isnull=True),
+                                      date__gte=lookback).values_list("date", flat=True)
+    return is_within(BusinessHours.objects.filter(routing_id=department.pk), now, department.time_zone, holidays)
+
+
+def agent_in_shift(presence, now: datetime, shifts=None) -> bool:
+    shifts = list(presence.shifts.all()) if shifts is None else shifts
+    return is_within(shifts, now, presence.user.time_zone if hasattr(presence, "user") else None)

@@ -1,0 +1,225 @@
+"""The periodic sweep: deadlines in the database, claimed with a conditional UPDATE.
+
+No countdown/ETA task exists per chat. Every run:
+
+1. presence: agents whose last websocket closed more than the grace period ago go offline (claimed
+   with ``UPDATE ... WHERE offline_due_at <= now AND connections = 0``) and their chats are
+   reclaimed in the same transaction;
+2. deadlines: due rows are claimed in batches (``SELECT ... FOR UPDATE SKIP LOCKED`` then
+   ``UPDATE ... SET due_at = now + lease, claim_token = T WHERE pk IN (...) AND due_at <= now``), so
+   two sweeps running at once split the rows instead of both taking them. Each claimed row is then
+   handled in its own transaction that locks the chat, re-checks the token (only the claimant acts)
+   and the chat's real state, acts through the services, and re-arms or clears the timer. A worker
+   killed after claiming leaves rows whose lease expires: the next sweep takes them over, so nothing
+   is lost and nothing is done twice;
+3. reconcile: timers missing for chats that reached a state through a path that did not tell
+   routing (a human pick-up, an Operator's reassignment, a lost route task) are armed;
+4. assignment: anything still waiting in an automatic department gets another chance.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.conversations import services as conv_services
+from apps.conversations.models import Conversation, Status
+from apps.core.errors import DomainError
+
+from . import services
+from .models import AgentPresence, ConversationDeadline, DeadlineKind, DepartmentRouting, Presence
+
+log = logging.getLogger(__name__)
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "ROUTING_CLAIM_LEASE_SECONDS", 120))
+
+
+def claim_due(*, now: datetime, batch: int = 500, token: uuid.UUID | None = None) -> tuple[uuid.UUID, list[int]]:
+    """Claim up to ``batch`` due deadlines for this worker; returns (token, conversation ids)."""
+    token = token or uuid.uuid4()
+    with transaction.atomic():
+        ids = list(ConversationDeadline.objects.select_for_update(skip_locked=True)
+                   .filter(due_at__lte=now).order_by("due_at").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return token, []
+        claimed = ConversationDeadline.objects.filter(pk__in=ids, due_at__lte=now).update(
+            due_at=now + timedelta(seconds=lease_seconds()), claim_token=token, claimed_at=now)
+        if claimed != len(ids):  # cannot happen under the row locks; on SQLite writers are serialised
+            ids = list(ConversationDeadline.objects.filter(pk__in=ids, claim_token=token).values_list("pk", flat=True))
+    return token, ids
+
+
+def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -> str:
+    """Act on one claimed deadline. Returns what happened (for stats and tests)."""
+    with transaction.atomic():
+        services.relaxed_commit()  # safe: a lost step leaves its deadline due, and the next sweep redoes it
+        # Same lock order as every service: the chat first, then the timer row.
+        conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department")
+                .filter(pk=conversation_id).first())
+        deadline = ConversationDeadline.objects.select_for_update().filter(pk=conversation_id,
+                                                                           claim_token=token).first()
+        if deadline is None:
+            return "lost_claim"
+        if conv is None:
+            deadline.delete()
+            return "gone"
+        if deadline.kind == DeadlineKind.PICKUP:
+            valid = conv.status in services.WAITING and (conv.queued_at or deadline.armed_for) == deadline.armed_for
+            return _pickup_step(conv, deadline, now) if valid else _rearm(conv, now)
+        valid = conv.status == Status.ASSIGNED and conv.assigned_at == deadline.armed_for
+        return _reply_step(conv, deadline, now) if valid else _rearm(conv, now)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _late(deadline: ConversationDeadline, now: datetime) -> float | None:
+    """How late this step runs: ``scheduled_at`` keeps the due time the claim's lease overwrote."""
+    return round((now - deadline.scheduled_at).total_seconds(), 3) if deadline.scheduled_at else None
+
+
+def _rearm(conv: Conversation, now: datetime) -> str:
+    services.arm_from_state(conv, now=now)
+    return "stale"
+
+
+def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: datetime) -> str:
+    cfg = services.config_for(conv.department_id)
+    stage = deadline.stage + 1
+    actions: list[str] = []
+    assignee = None
+    if cfg.pickup_auto_assign:
+        assignee = services.routing_try_assign(conversation_id=conv.pk, now=now, any_member=True,
+                                               reason="escalation:auto_assign")
+        if assignee is not None:
+            actions.append("auto_assigned")
+    backup = conv.department.backup if conv.department.backup_id else None
+    moved = False
+    if assignee is None and cfg.pickup_to_backup and backup and backup.is_active and backup.pk != conv.department_id:
+        try:
+            if Conversation.objects.filter(pk=conv.pk, status=Status.TRANSFER).exists():
+                conv_services.conversation_enqueue(conversation=conv.pk, reason="escalation")
+            conv_services.conversation_transfer(
+                conversation=conv.pk, department=backup, actor=services.SYSTEM,
+                reason=_("Not picked up within %(minutes)s minutes: moved to the backup department.")
+                % {"minutes": cfg.pickup_minutes})
+            moved = True
+            actions.append("moved_to_backup")
+        except DomainError as exc:
+            log.warning("escalation to backup failed for %s: %s", conv.pk, exc)
+    if assignee is None and cfg.pickup_notify:
+        services.notify_operators(conversation=conv, kind="pickup_overdue", minutes=cfg.pickup_minutes)
+        actions.append("notified")
+    conv_services.conversation_record_escalation(
+        conversation=conv.pk, reason="pickup_overdue",
+        payload={"step": "pickup", "stage": stage, "minutes": cfg.pickup_minutes, "actions": actions,
+                 "assignee": getattr(assignee, "pk", None), "scheduled_at": _iso(deadline.scheduled_at),
+                 "late_seconds": _late(deadline, now)})
+    fresh = conv if not actions or actions == ["notified"] else Conversation.objects.get(pk=conv.pk)
+    if assignee is None and not moved and fresh.status in services.WAITING and cfg.pickup_minutes:
+        # Still waiting here: the ladder repeats (notifies again) after another X minutes.
+        again = now + timedelta(minutes=cfg.pickup_minutes)
+        ConversationDeadline.objects.filter(pk=conv.pk).update(
+            due_at=again, scheduled_at=again, stage=stage, claim_token=None, claimed_at=None)
+    elif moved:
+        # The backup department's arrival (route task) arms its own timer; until then none here.
+        ConversationDeadline.objects.filter(pk=conv.pk).delete()
+    else:
+        services.arm_from_state(fresh, now=now)
+    return "pickup:" + ("+".join(actions) or "none")
+
+
+def _reply_step(conv: Conversation, deadline: ConversationDeadline, now: datetime) -> str:
+    cfg = services.config_for(conv.department_id)
+    agent = conv.assignee_id
+    conv_services.conversation_record_escalation(
+        conversation=conv.pk, reason="no_human_reply",
+        payload={"step": "reply", "minutes": cfg.reply_minutes, "agent": agent,
+                 "scheduled_at": _iso(deadline.scheduled_at),
+                 "late_seconds": _late(deadline, now)})
+    conv_services.conversation_requeue(
+        conversation=conv.pk, reason=_("No human reply within %(minutes)s minutes.") % {"minutes": cfg.reply_minutes},
+        payload={"escalation": "no_human_reply", "agent": agent})
+    fresh = Conversation.objects.get(pk=conv.pk)
+    services.arm_from_state(fresh, now=now)
+    return "reply:requeued"
+
+
+def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int = 1000) -> Counter:
+    """Claim and process due rows batch after batch. With ``now=None`` (production) each batch uses
+    the current time, so rows falling due during a long sweep are taken by the same run."""
+    stats: Counter = Counter()
+    for _i in range(max_batches):
+        token, ids = claim_due(now=now or timezone.now(), batch=batch)
+        stats["claimed"] += len(ids)
+        for pk in ids:
+            try:
+                stats[process_deadline(conversation_id=pk, token=token, now=now or timezone.now())] += 1
+            except Exception:  # one bad chat must not stop the others; its lease expires and it is retried
+                log.exception("escalation of conversation %s failed", pk)
+                stats["failed"] += 1
+        if len(ids) < batch:
+            break
+    return stats
+
+
+def sweep_presence(*, now: datetime) -> Counter:
+    stats: Counter = Counter()
+    due = list(AgentPresence.objects.filter(offline_due_at__lte=now, connections=0).values_list("pk", flat=True)[:500])
+    for user_id in due:
+        with transaction.atomic():
+            won = AgentPresence.objects.filter(pk=user_id, offline_due_at__lte=now, connections=0).update(
+                status=Presence.OFFLINE, offline_due_at=None, changed_at=now)
+            if won:
+                stats["went_offline"] += 1
+                stats["reclaimed"] += services.reclaim_chats(user_id=user_id, now=now, reason="disconnected")
+    return stats
+
+
+def reconcile(*, now: datetime, limit: int = 500) -> Counter:
+    """Arm timers that nobody armed, and route chats whose route task was lost."""
+    stats: Counter = Counter()
+    stuck = (Conversation.objects.filter(status=Status.TRANSFER, updated_at__lte=now - timedelta(seconds=60))
+             .values_list("pk", flat=True)[:limit])
+    for pk in list(stuck):
+        services.routing_conversation_arrived(conversation_id=pk, now=now)
+        stats["rerouted"] += 1
+    timed = DepartmentRouting.objects.filter(pk=OuterRef("department_id"))
+    waiting = (Conversation.objects.filter(status=Status.UNASSIGNED)
+               .filter(Exists(timed.filter(pickup_minutes__isnull=False)))
+               .exclude(Exists(ConversationDeadline.objects.filter(pk=OuterRef("pk"), kind=DeadlineKind.PICKUP))))
+    assigned = (Conversation.objects.filter(status=Status.ASSIGNED)
+                .filter(Exists(timed.filter(reply_minutes__isnull=False)))
+                .exclude(Exists(ConversationDeadline.objects.filter(pk=OuterRef("pk"), kind=DeadlineKind.REPLY,
+                                                                    armed_for=OuterRef("assigned_at")))))
+    for qs in (waiting, assigned):
+        for conv in qs.select_related("department")[:limit]:
+            with transaction.atomic():
+                locked = Conversation.objects.select_for_update().filter(pk=conv.pk).first()
+                if locked is not None:
+                    services.arm_from_state(locked, now=now)
+                    stats["armed"] += 1
+    return stats
+
+
+def sweep(*, now: datetime | None = None, batch: int = 500, assign: bool = True, reconcile_limit: int = 500) -> dict:
+    fixed = now
+    now = now or timezone.now()
+    stats: Counter = Counter()
+    with services.sweep_memo():
+        stats.update(sweep_presence(now=now))
+        stats.update(sweep_deadlines(now=fixed, batch=batch))
+        stats.update(reconcile(now=now, limit=reconcile_limit))
+        if assign:
+            stats["assigned"] += services.routing_assign_waiting(now=now)
+    return dict(stats)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("routing/notifications/", views.notification_list, name="routing-notifications"),
+    path("routing/notifications/read/", views.notification_read, name="routing-notifications-read"),
+    path("routing/presence/", views.presence, name="routing-presence"),
+]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import DomainError
+from apps.roles.access import is_operator
+
+from . import services
+from .models import Notification, Presence
+
+
+def _operator(request):
+    if not is_operator(request.user):
+        raise PermissionDenied
+
+
+@login_required
+def notification_list(request):
+    """Operators' in-app notifications (escalations). Collaborators are refused (a denied function)."""
+    _operator(request)
+    qs = Notification.objects.filter(user=request.user).select_related("conversation")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    template = "routing/_notifications.html" if request.GET.get("partial") else "routing/notifications.html"
+    return render(request, template, {"page": page, "unread": qs.filter(read_at__isnull=True).count()})
+
+
+@login_required
+@require_POST
+def notification_read(request):
+    _operator(request)
+    raw = request.POST.getlist("id")
+    try:
+        ids = [int(x) for x in raw] if raw else None
+    except ValueError:
+        messages.error(request, _("Invalid notification."))
+        return redirect("routing-notifications")
+    services.notification_mark_read(user=request.user, ids=ids)
+    return redirect("routing-notifications")
+
+
+@login_required
+def presence(request):
+    """A human sets their own presence (online / away / offline)."""
+    p = services.presence_for(request.user)
+    if request.method == "POST":
+        try:
+            p = services.presence_set(user=request.user, status=request.POST.get("status", ""))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("You are now %(status)s.") % {"status": p.get_status_display().lower()})
+        return redirect("routing-presence")
+    return render(request, "routing/presence.html", {"presence": p, "choices": Presence.choices})

@@ -1,0 +1,292 @@
+"""Escalation ladders swept from deadline rows: each step, presence reclaim, restart safety."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.conversations import services as conv_services
+from apps.conversations.models import Conversation, ConversationEvent, Status
+from apps.routing import services
+from apps.routing.models import ConversationDeadline, Mode, Notification, Presence, Reclaim
+from apps.routing.sweep import claim_due, process_deadline, sweep
+from tests.factories import conversation_in
+
+from .conftest import online, routing
+
+pytestmark = pytest.mark.django_db
+
+
+def queued(cast, department=None):
+    conv = conversation_in(cast, Status.TRANSFER, department=department or cast.dept_a)
+    services.routing_conversation_arrived(conversation_id=conv.pk)
+    return Conversation.objects.get(pk=conv.pk)
+
+
+def escalations(conv):
+    return list(ConversationEvent.objects.filter(conversation=conv, kind="escalation").order_by("id"))
+
+
+def test_pickup_timer_is_armed_on_arrival(cast):
+    routing(cast.dept_a, pickup_minutes=5)
+    conv = queued(cast)
+    d = ConversationDeadline.objects.get(pk=conv.pk)
+    assert d.kind == "pickup" and d.due_at == conv.queued_at + timedelta(minutes=5) and d.stage == 0
+
+
+def test_unpicked_chat_is_auto_assigned_to_anyone_available_even_in_manual_mode(cast):
+    routing(cast.dept_a, mode=Mode.MANUAL, pickup_minutes=5, pickup_auto_assign=True, pickup_notify=True)
+    conv = queued(cast)
+    online(cast.collab_a)
+    t = conv.queued_at
+    assert sweep(now=t + timedelta(minutes=4, seconds=59)).get("claimed", 0) == 0
+    stats = sweep(now=t + timedelta(minutes=5))
+    conv.refresh_from_db()
+    assert conv.status == Status.ASSIGNED and conv.assignee == cast.collab_a
+    (ev,) = escalations(conv)
+    assert ev.reason == "pickup_overdue" and ev.payload["actions"] == ["auto_assigned"]
+    assert conv.events.get(kind="assigned").reason == "escalation:auto_assign"
+    assert not Notification.objects.exists()  # assigned: nobody needs to be told
+    assert stats["pickup:auto_assigned"] == 1
+
+
+def test_unpicked_chat_moves_to_the_backup_department(cast):
+    routing(cast.dept_a, pickup_minutes=5, pickup_auto_assign=True, pickup_to_backup=True, pickup_notify=False)
+    cast.dept_a.backup = cast.dept_b
+    cast.dept_a.save()
+    routing(cast.dept_b, pickup_minutes=3)
+    conv = queued(cast)  # nobody online
+    t = conv.queued_at + timedelta(minutes=5)
+    token, ids = claim_due(now=t)
+    assert process_deadline(conversation_id=conv.pk, token=token, now=t) == "pickup:moved_to_backup"
+    conv.refresh_from_db()
+    assert conv.department == cast.dept_b and conv.status == Status.TRANSFER
+    assert escalations(conv)[0].payload["actions"] == ["moved_to_backup"]
+    assert conv.events.get(kind="transferred").to_department == cast.dept_b
+    assert not ConversationDeadline.objects.filter(pk=conv.pk).exists()
+    # The backup's arrival (the route task on commit) queues it and arms a fresh timer there.
+    services.routing_conversation_arrived(conversation_id=conv.pk)
+    conv.refresh_from_db()
+    assert conv.status == Status.UNASSIGNED
+    assert ConversationDeadline.objects.get(pk=conv.pk).due_at == conv.queued_at + timedelta(minutes=3)
+
+
+def test_unpicked_chat_notifies_supervising_operators_once_per_step(cast, client):
+    routing(cast.dept_a, pickup_minutes=5, pickup_auto_assign=True, pickup_notify=True)
+    conv = queued(cast)
+    t = conv.queued_at + timedelta(minutes=5)
+    sweep(now=t)
+    notes = list(Notification.objects.all())
+    assert [n.user for n in notes] == [cast.operator]
+    assert f"#{conv.pk}" in notes[0].text and "Technical Support" in notes[0].text
+    d = ConversationDeadline.objects.get(pk=conv.pk)
+    assert d.stage == 1 and d.due_at == t + timedelta(minutes=5)
+    # The same instant swept again (a duplicate beat): nothing new.
+    sweep(now=t)
+    assert Notification.objects.count() == 1 and len(escalations(conv)) == 1
+    # Still waiting 5 minutes later: the ladder repeats.
+    sweep(now=t + timedelta(minutes=5))
+    assert Notification.objects.count() == 2
+    assert [e.payload["stage"] for e in escalations(conv)] == [1, 2]
+    # In-app list for the Operator, refused to a Collaborator.
+    client.force_login(cast.operator)
+    page = client.get("/routing/notifications/")
+    assert page.status_code == 200 and f"#{conv.pk}" in page.content.decode()
+    assert client.post("/routing/notifications/read/").status_code == 302
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    client.force_login(cast.collab_a)
+    assert client.get("/routing/notifications/").status_code == 403
+
+
+def test_named_supervisors_are_notified_instead_of_every_operator(cast):
+    from tests.factories import make_user
+
+    boss = make_user("boss", "operator")
+    cfg = routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    cfg.supervisors.add(boss)
+    conv = queued(cast)
+    sweep(now=conv.queued_at + timedelta(minutes=1))
+    assert list(Notification.objects.values_list("user__username", flat=True)) == ["boss"]
+
+
+def test_picked_up_chat_drops_its_pickup_timer_and_gets_a_reply_timer(cast):
+    routing(cast.dept_a, pickup_minutes=5, reply_minutes=10)
+    conv = queued(cast)
+    conv_services.conversation_pickup(conversation=conv, user=cast.collab_a)  # a path that does not tell routing
+    conv.refresh_from_db()
+    stats = sweep(now=conv.assigned_at + timedelta(minutes=6))
+    assert stats["stale"] == 1 or stats["armed"] == 1
+    d = ConversationDeadline.objects.get(pk=conv.pk)
+    assert d.kind == "reply" and d.armed_for == conv.assigned_at
+    assert not escalations(conv)
+
+
+def test_no_human_reply_sends_the_chat_back_to_the_queue(cast):
+    routing(cast.dept_a, mode=Mode.LOAD, reply_minutes=10)
+    online(cast.collab_a)
+    conv = queued(cast)
+    assert conv.assignee == cast.collab_a
+    d = ConversationDeadline.objects.get(pk=conv.pk)
+    assert d.kind == "reply"
+    sweep(now=conv.assigned_at + timedelta(minutes=10))
+    conv.refresh_from_db()
+    assert conv.status == Status.UNASSIGNED and conv.assignee is None
+    ev = escalations(conv)[0]
+    assert ev.reason == "no_human_reply" and ev.payload["agent"] == cast.collab_a.pk
+    assert conv.events.filter(kind="requeued").exists()
+
+
+def test_a_human_reply_in_time_cancels_the_reply_timer(cast):
+    routing(cast.dept_a, mode=Mode.LOAD, reply_minutes=10)
+    online(cast.collab_a)
+    conv = queued(cast)
+    conv_services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola")
+    sweep(now=conv.assigned_at + timedelta(minutes=11))
+    conv.refresh_from_db()
+    assert conv.status == Status.IN_PROGRESS and not escalations(conv)
+    assert not ConversationDeadline.objects.filter(pk=conv.pk).exists()
+
+
+def test_explicit_offline_reclaims_open_chats_per_department_rule(cast):
+    routing(cast.dept_a, offline_reclaim=Reclaim.REQUEUE)
+    routing(cast.dept_b, offline_reclaim=Reclaim.KEEP)
+    online(cast.collab_ab)
+    a = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_ab)
+    b = conversation_in(cast, Status.ASSIGNED, department=cast.dept_b, assignee=cast.collab_ab)
+    services.presence_set(user=cast.collab_ab, status=Presence.OFFLINE)
+    a.refresh_from_db(), b.refresh_from_db()
+    assert a.status == Status.UNASSIGNED and a.assignee is None
+    assert escalations(a)[0].reason == "agent_offline"
+    assert b.status == Status.ASSIGNED and b.assignee == cast.collab_ab
+
+
+def test_last_websocket_closed_goes_offline_after_the_grace_period(cast, settings):
+    settings.ROUTING_OFFLINE_GRACE_SECONDS = 60
+    routing(cast.dept_a, offline_reclaim=Reclaim.REQUEUE)
+    online(cast.collab_a)
+    conv = conversation_in(cast, Status.ASSIGNED, assignee=cast.collab_a)
+    t = timezone.now()
+    services.presence_connected(cast.collab_a.pk)
+    services.presence_connected(cast.collab_a.pk)
+    services.presence_disconnected(cast.collab_a.pk, now=t)
+    assert cast.collab_a.presence.__class__.objects.get(pk=cast.collab_a.pk).offline_due_at is None  # one tab left
+    services.presence_disconnected(cast.collab_a.pk, now=t)
+    sweep(now=t + timedelta(seconds=59))
+    p = cast.collab_a.presence.__class__.objects.get(pk=cast.collab_a.pk)
+    assert p.status == Presence.ONLINE
+    sweep(now=t + timedelta(seconds=60))
+    p.refresh_from_db()
+    conv.refresh_from_db()
+    assert p.status == Presence.OFFLINE and conv.status == Status.UNASSIGNED
+
+
+def test_reconnecting_within_the_grace_period_keeps_the_agent_online(cast):
+    online(cast.collab_a)
+    t = timezone.now()
+    services.presence_connected(cast.collab_a.pk)
+    services.presence_disconnected(cast.collab_a.pk, now=t)
+    services.presence_connected(cast.collab_a.pk)  # page reload
+    sweep(now=t + timedelta(hours=1))
+    assert cast.collab_a.presence.__class__.objects.get(pk=cast.collab_a.pk).status == Presence.ONLINE
+
+
+def test_a_killed_worker_loses_nothing_and_the_lease_prevents_double_work(cast, settings):
+    settings.ROUTING_CLAIM_LEASE_SECONDS = 120
+    routing(cast.dept_a, pickup_minutes=5, pickup_auto_assign=False, pickup_notify=True)
+    convs = [queued(cast) for _ in range(3)]
+    t = max(c.queued_at for c in convs) + timedelta(minutes=5)
+    token, ids = claim_due(now=t)  # a worker claims ... and dies before acting
+    assert sorted(ids) == sorted(c.pk for c in convs)
+    assert sweep(now=t + timedelta(seconds=30)).get("claimed", 0) == 0  # still leased: no double work
+    assert Notification.objects.count() == 0
+    stats = sweep(now=t + timedelta(seconds=121))  # lease expired: the next sweep takes over
+    assert stats["claimed"] == 3 and Notification.objects.count() == 3
+    # The dead worker coming back with its old token can no longer act.
+    assert process_deadline(conversation_id=ids[0], token=token, now=t) == "lost_claim"
+    assert sum(len(escalations(c)) for c in convs) == 3
+
+
+def test_skipped_runs_are_caught_up_by_the_next_sweep(cast):
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    convs = [queued(cast) for _ in range(5)]
+    # No sweep for an hour (beat down, Redis flushed): the deadlines are rows, so one sweep catches up.
+    stats = sweep(now=max(c.queued_at for c in convs) + timedelta(hours=1))
+    assert stats["claimed"] == 5 and all(len(escalations(c)) == 1 for c in convs)
+    assert escalations(convs[0])[0].payload["late_seconds"] > 3000
+
+
+def test_lost_route_task_is_recovered_by_the_sweep(cast):
+    routing(cast.dept_a, mode=Mode.LOAD, pickup_minutes=5)
+    online(cast.collab_a)
+    conv = conversation_in(cast, Status.TRANSFER)  # the route task never ran
+    stats = sweep(now=timezone.now() + timedelta(minutes=2))
+    conv.refresh_from_db()
+    assert stats["rerouted"] == 1 and conv.assignee == cast.collab_a
+
+
+def test_beat_schedule_is_registered_in_code_and_the_task_sweeps(cast):
+    from asisteclick.celery import app
+    from apps.routing.tasks import routing_sweep
+
+    entry = app.conf.beat_schedule["routing-sweep"]
+    assert entry["task"] == "routing.sweep" and entry["schedule"] > 0
+    assert app.tasks["routing.sweep"].name == routing_sweep.name == "routing.sweep"
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    conv = queued(cast)
+    ConversationDeadline.objects.filter(pk=conv.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+    assert routing_sweep.apply().get()["claimed"] == 1
+    assert Notification.objects.count() == 1
+
+
+def test_inprocess_sweep_can_be_disabled(monkeypatch):
+    from apps.routing import inprocess
+
+    monkeypatch.setenv("ROUTING_INPROCESS_SWEEP", "0")
+    assert inprocess.start() is False
+
+
+def test_demo_seed_is_idempotent(db):
+    from apps.core.demo import DEPARTMENTS, PEOPLE
+    from apps.departments.models import Department
+    from apps.routing import demo
+    from apps.routing.models import AgentShift, DepartmentRouting
+    from tests.factories import make_user
+
+    for slug, name, default in DEPARTMENTS:
+        Department.objects.create(slug=slug, name=name, is_default=default)
+    for username, _name, role, depts, _ext in PEOPLE:
+        make_user(username, role, departments=Department.objects.filter(slug__in=depts))
+    demo._seed(None)
+    demo._seed(None)
+    assert DepartmentRouting.objects.count() == 5
+    assert DepartmentRouting.objects.get(department__slug="technical-support").rules.count() == 3
+    assert AgentShift.objects.filter(presence__user__username="night.tomas").count() == 7
+    assert Department.objects.get(slug="sales").backup.slug == "customer-service"
+
+
+def test_presence_page_sets_own_presence(cast, client):
+    client.force_login(cast.collab_a)
+    assert client.get("/routing/presence/").status_code == 200
+    assert client.post("/routing/presence/", {"status": "online"}).status_code == 302
+    assert cast.collab_a.presence.__class__.objects.get(pk=cast.collab_a.pk).status == Presence.ONLINE
+    client.post("/routing/presence/", {"status": "bogus"})
+    assert cast.collab_a.presence.__class__.objects.get(pk=cast.collab_a.pk).status == Presence.ONLINE
+
+
+def test_routing_admin_is_for_operators_who_configure(cast, client):
+    client.force_login(cast.operator)
+    assert client.get("/admin/routing/departmentrouting/").status_code == 200
+    assert client.get("/admin/routing/departmentrouting/add/").status_code == 200
+    resp = client.post("/admin/routing/departmentrouting/add/", {
+        "department": cast.dept_a.pk, "mode": "load", "pickup_minutes": "5", "pickup_auto_assign": "on",
+        "reply_minutes": "", "offline_reclaim": "requeue",
+        "hours-TOTAL_FORMS": "1", "hours-INITIAL_FORMS": "0", "hours-0-weekday": "0", "hours-0-start": "22:00",
+        "hours-0-end": "06:00", "rules-TOTAL_FORMS": "0", "rules-INITIAL_FORMS": "0"})
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    cfg = services.config_for(cast.dept_a)
+    assert cfg.mode == "load" and cfg.pickup_minutes == 5 and cfg.hours.count() == 1
+    assert client.get(f"/admin/routing/departmentrouting/{cast.dept_a.pk}/change/").status_code == 200
+    assert client.get("/admin/routing/agentpresence/").status_code == 200
+    client.force_login(cast.collab_a)
+    assert client.get("/admin/routing/departmentrouting/").status_code in (302, 403)

@@ -232,7 +232,10 @@ def test_throttling_returns_429_with_error_body(cast, settings):
         cache.clear()
 
 
-def test_schema_and_local_docs(cast):
+def test_schema_and_local_docs(cast, settings):
+    # No collectstatic in tests: plain storage instead of the production manifest.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     client = APIClient()
     client.force_login(cast.operator)
     schema = client.get("/api/schema/?format=json")

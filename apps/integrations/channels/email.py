@@ -99,10 +99,17 @@ def _body_text(msg) -> str:
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeDecodeError):
-        content = part.get_payload(decode=True).decode("utf-8", "replace")
+    if part.get_content_charset() is None:  # undeclared 8-bit text: UTF-8 in practice, else Latin-1
+        payload = part.get_payload(decode=True) or b""
+        try:
+            content = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            content = payload.decode("latin-1")
+    else:
+        try:
+            content = part.get_content()
+        except (LookupError, UnicodeDecodeError):
+            content = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
     if part.get_content_type() == "text/html":
         return html_to_text(content)
     return content

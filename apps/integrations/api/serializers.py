@@ -78,6 +78,13 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PaginatedMessageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MessageSerializer(many=True)
+
+
 class MessageCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=4096)
     is_internal = serializers.BooleanField(required=False, default=False)

@@ -253,7 +253,8 @@ class ConversationViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         services.conversation_reopen(conversation=conv, actor=request.user, reason=data.validated_data["reason"])
         return self._respond(conv)
 
-    @extend_schema(methods=["GET"], responses={200: s.MessageSerializer(many=True), 404: ERRORS[404]})
+    @extend_schema(methods=["GET"], parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+                   responses={200: s.PaginatedMessageSerializer, 404: ERRORS[404]})
     @extend_schema(methods=["POST"], request=s.MessageCreateSerializer,
                    responses={201: s.MessageSerializer, 409: OpenApiResponse(description="Channel window closed"), **ERRORS})
     @action(detail=True, methods=["get", "post"])

@@ -88,7 +88,7 @@ def test_schemathesis_finds_no_5xx_and_no_object_level_leak(live_server, cast, t
     cmd = [SCHEMATHESIS, "--config-file", str(tmp_path / "schemathesis.toml"), "run",
            f"{live_server.url}/api/schema/", "--url", f"{live_server.url}",
            "--checks", "not_a_server_error,object_level_authorization",
-           "--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--max-time", "35",
+           "--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--max-time", "25",
            "--workers", "1", "--seed", "1234", "--no-color", "--warnings", "off",
            # Revoking the token under test would only turn the rest of the run into 401s.
            "--exclude-operation-id", "v1_tokens_destroy"]

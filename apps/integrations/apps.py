@@ -15,4 +15,5 @@ class IntegrationsConfig(AppConfig):
             **(app.conf.beat_schedule or {}),
             "integrations-webhooks-sweep": {"task": "apps.integrations.tasks.webhooks_sweep", "schedule": 60.0},
             "integrations-email-poll": {"task": "apps.integrations.tasks.email_poll", "schedule": 60.0},
+            "integrations-housekeeping": {"task": "apps.integrations.tasks.housekeeping", "schedule": 3600.0},
         }

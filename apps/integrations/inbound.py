@@ -69,3 +69,15 @@ def email_poll_all() -> int:
             except Exception:
                 log.exception("IMAP poll of channel %s failed", channel.pk)
     return total
+
+
+def integrations_housekeeping(*, idempotency_hours: int = 24, inbound_days: int = 7) -> dict:
+    """Beat: forget old idempotency answers and processed inbound bodies (unprocessed ones stay)."""
+    from datetime import timedelta
+
+    from .models import IdempotencyRecord
+
+    now = timezone.now()
+    idem, _ = IdempotencyRecord.objects.filter(created_at__lt=now - timedelta(hours=idempotency_hours)).delete()
+    inbound, _ = InboundWebhook.objects.filter(processed_at__lt=now - timedelta(days=inbound_days)).delete()
+    return {"idempotency": idem, "inbound": inbound}

@@ -30,3 +30,10 @@ def email_poll() -> None:
     from .inbound import email_poll_all
 
     email_poll_all()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def housekeeping() -> None:
+    from .inbound import integrations_housekeeping
+
+    integrations_housekeeping()

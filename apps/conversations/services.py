@@ -83,13 +83,22 @@ def _check_move(conv: Conversation, to: str) -> None:
 
 def _event(conv: Conversation, kind: str, actor: Actor, *, from_status: str = "", from_department_id=None,
            from_assignee_id=None, reason: str = "", payload: dict | None = None) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    event = ConversationEvent.objects.create(
         conversation=conv, kind=kind, actor_kind=actor.kind, actor=actor.user if actor.kind == AuthorKind.HUMAN else None,
         from_status=from_status, to_status=conv.status,
         from_department_id=from_department_id, to_department_id=conv.department_id,
         from_assignee_id=from_assignee_id, to_assignee_id=conv.assignee_id,
         reason=(reason or "")[:255], payload=payload or {},
     )
+    _integrations_record(event=event)
+    return event
+
+
+def _integrations_record(*, event=None, message=None) -> None:
+    """Outgoing webhooks: an outbox row in this same transaction, sent by Celery after commit."""
+    from apps.integrations.webhooks import webhooks_record
+
+    webhooks_record(event=event, message=message)
 
 
 def _signal(conv: Conversation, previous_audience: list[int] | None = None, what: str = "conversation") -> None:
@@ -190,6 +199,7 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
             now = timezone.now()
             msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.CUSTOMER, body=text,
                                          external_id=external_id or None, channel=channel, meta=meta or {})
+            _integrations_record(message=msg)
             fields = {"last_message_at": now, "last_customer_message_at": now}
             if language and not conv.language:
                 fields["language"] = language
@@ -221,6 +231,7 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
     now = timezone.now()
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
                                  is_internal=is_internal, channel=conv.channel)
+    _integrations_record(message=msg)
     if not is_internal:
         conv.last_message_at = now
         if conv.status == Status.ASSIGNED and conv.assignee_id == user.pk:
@@ -244,6 +255,7 @@ def message_post_agent(*, conversation: Conversation | int, body: str, sources: 
     conv = _lock(conversation)
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.AI_AGENT, body=clean_body(body),
                                  sources=sources or [], meta=meta or {}, channel=conv.channel)
+    _integrations_record(message=msg)
     Conversation.objects.filter(pk=conv.pk).update(last_message_at=msg.created_at)
     _signal(conv, what="message")
     _on_commit_task("conversation_deliver_message", msg.pk)
@@ -256,6 +268,7 @@ def message_post_system(*, conversation: Conversation | int, body: str, meta: di
     conv = _lock(conversation)
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.SYSTEM, body=clean_body(body),
                                  meta=meta or {}, is_internal=internal, channel=conv.channel)
+    _integrations_record(message=msg)
     _signal(conv, what="message")
     if not internal:
         _on_commit_task("conversation_deliver_message", msg.pk)

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 
@@ -11,5 +11,4 @@ urlpatterns = [
     path("conversations/<int:pk>/archive/", views.conversation_archive, name="conversation-archive"),
     path("conversations/<int:pk>/transfer/", views.conversation_transfer, name="conversation-transfer"),
     path("conversations/<int:pk>/reassign/", views.conversation_reassign, name="conversation-reassign"),
-    path("api/v1/", include("apps.conversations.api.urls")),
 ]

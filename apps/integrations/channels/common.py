@@ -1,0 +1,72 @@
+"""Helpers shared by the channel adapters."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from apps.conversations.models import Channel, Contact, ContactIdentity
+
+
+def channel_secret(channel: Channel, name: str) -> str | None:
+    """A secret named in the channel's config, e.g. config["app_secret_env"] = "WHATSAPP_APP_SECRET".
+
+    Secrets never live in the database: the config only names the environment variable."""
+    env_name = (channel.config or {}).get(f"{name}_env")
+    if not env_name:
+        return None
+    return os.environ.get(env_name) or None
+
+
+def graph_base_url(channel: Channel) -> str:
+    """The Graph API base (a local stand-in in tests, the real one in production)."""
+    return ((channel.config or {}).get("graph_base_url")
+            or getattr(settings, "META_GRAPH_BASE_URL", None)
+            or os.environ.get("META_GRAPH_BASE_URL")
+            or "https://graph.facebook.com/v21.0").rstrip("/")
+
+
+def contact_for_identities(*, kind: str, values: Iterable[str], name: str = "", phone: str = "",
+                           email: str = "") -> Contact:
+    """The contact known by any of ``values`` on ``kind``; created (race-safe) when new.
+
+    All values get attached, so a contact first seen by phone (wa_id) is found later by its
+    business-scoped user id and vice versa."""
+    values = [v for v in dict.fromkeys(str(v) for v in values if v)]
+    if not values:
+        raise ValueError("a contact needs at least one identifier")
+    for _attempt in range(3):
+        known = list(ContactIdentity.objects.filter(kind=kind, value__in=values).select_related("contact"))
+        if known:
+            contact = known[0].contact
+            missing = set(values) - {i.value for i in known}
+            for value in missing:
+                try:
+                    with transaction.atomic():
+                        ContactIdentity.objects.create(contact=contact, kind=kind, value=value)
+                except IntegrityError:
+                    pass
+            return contact
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(name=name[:200], phone=phone[:32], email=email[:254])
+                for value in values:
+                    ContactIdentity.objects.create(contact=contact, kind=kind, value=value)
+                return contact
+        except IntegrityError:
+            time.sleep(0.01)  # another delivery created it a moment ago: read it
+    raise RuntimeError("could not resolve contact identity")
+
+
+def channels_by_config(kind: str, key: str, values: Iterable[str]) -> dict[str, Channel]:
+    """Active channels of ``kind`` whose config[key] is one of ``values``, keyed by that value."""
+    wanted = {str(v) for v in values}
+    found: dict[str, Channel] = {}
+    for ch in Channel.objects.filter(kind=kind, is_active=True):
+        value = str((ch.config or {}).get(key, ""))
+        if value in wanted:
+            found[value] = ch
+    return found

@@ -1,0 +1,211 @@
+"""WhatsApp Cloud API: webhook parsing, inbound processing, outbound sends (Graph API shape)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.conversations import services
+from apps.conversations.models import Channel, Message
+
+from .common import channel_secret, contact_for_identities, graph_base_url
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = ("image", "video", "document", "audio", "sticker")
+STATUS_RANK = {"": 0, "accepted": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3}
+SERVICE_WINDOW = timedelta(hours=24)
+
+
+class WindowClosed(Exception):
+    """Free-form messages are only allowed within 24 h of the customer's last message."""
+
+
+@dataclass
+class Item:
+    kind: str  # "message" | "status" | "identity" | "ignored"
+    phone_number_id: str = ""
+    external_id: str = ""
+    wa_id: str = ""
+    user_id: str = ""
+    name: str = ""
+    body: str = ""
+    meta: dict = field(default_factory=dict)
+    status: str = ""
+
+
+def _media_body(mtype: str, media: dict) -> str:
+    caption = (media.get("caption") or "").strip()
+    label = media.get("filename") or {"image": _("Image"), "video": _("Video"), "document": _("Document"),
+                                       "audio": _("Audio"), "sticker": _("Sticker")}[mtype]
+    return f"[{label}] {caption}".strip()
+
+
+def _message_text(msg: dict) -> tuple[str, dict] | None:
+    """Body text and meta for one inbound message; None for messages that are not conversation turns."""
+    mtype = msg.get("type") or ""
+    meta: dict = {"wa_type": mtype}
+    if msg.get("context"):
+        meta["context"] = msg["context"]
+    if mtype == "text":
+        return (msg.get("text") or {}).get("body") or "", meta
+    if mtype in MEDIA_TYPES:
+        media = msg.get(mtype) or {}
+        meta["media"] = {k: media[k] for k in ("id", "mime_type", "sha256", "filename", "caption", "url",
+                                               "voice", "animated") if k in media}
+        return _media_body(mtype, media), meta
+    if mtype == "location":
+        loc = msg.get("location") or {}
+        meta["location"] = loc
+        label = " ".join(str(loc.get(k, "")) for k in ("name", "address") if loc.get(k))
+        return f"📍 {label} ({loc.get('latitude')}, {loc.get('longitude')})".replace("📍  ", "📍 "), meta
+    if mtype == "interactive":
+        inter = msg.get("interactive") or {}
+        reply = inter.get(inter.get("type") or "", {}) if isinstance(inter, dict) else {}
+        if not reply:
+            meta["errors"] = msg.get("errors", [])
+            return _("[Unsupported interactive message]"), meta
+        meta["interactive"] = {"type": inter.get("type"), **reply}
+        return reply.get("title") or reply.get("id") or "", meta
+    if mtype == "button":
+        button = msg.get("button") or {}
+        meta["button"] = button
+        return button.get("text") or button.get("payload") or "", meta
+    if mtype == "contacts":
+        names = [c.get("name", {}).get("formatted_name", "") for c in msg.get("contacts", [])]
+        meta["contacts"] = msg.get("contacts", [])
+        return _("[Shared contact] %(names)s") % {"names": ", ".join(n for n in names if n)}, meta
+    if mtype == "order":
+        order = msg.get("order") or {}
+        meta["order"] = order
+        return _("[Order] %(n)d items") % {"n": len(order.get("product_items", []))}, meta
+    if mtype in ("unsupported", "unknown") or msg.get("errors"):
+        meta["errors"] = msg.get("errors", [])
+        return _("[Unsupported message]"), meta
+    if "text" in msg:  # e.g. referral messages carry text
+        meta["referral"] = msg.get("referral")
+        return (msg.get("text") or {}).get("body") or "", meta
+    return None
+
+
+def parse(payload: dict) -> list[Item]:
+    """Flatten one webhook body into items. Raises ValueError on a body that is not a WhatsApp update."""
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account" \
+            or not isinstance(payload.get("entry"), list):
+        raise ValueError("not a whatsapp_business_account update")
+    items: list[Item] = []
+    for entry in payload["entry"]:
+        for change in (entry or {}).get("changes") or []:
+            value = (change or {}).get("value") or {}
+            if not isinstance(value, dict):
+                raise ValueError("change.value must be an object")
+            pid = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            if change.get("field") != "messages":  # echoes of the business app, account updates...
+                items.append(Item("ignored", pid, meta={"field": change.get("field")}))
+                continue
+            profiles = {c.get("wa_id") or c.get("user_id"): c for c in value.get("contacts") or []}
+            for msg in value.get("messages") or []:
+                wa_id = msg.get("from") or ""
+                user_id = msg.get("from_user_id") or ""
+                profile = profiles.get(wa_id) or profiles.get(user_id) or {}
+                user_id = user_id or profile.get("user_id", "")
+                name = (profile.get("profile") or {}).get("name", "")
+                if msg.get("type") == "system":
+                    system = msg.get("system") or {}
+                    items.append(Item("identity", pid, msg.get("id", ""), wa_id, user_id, name,
+                                      meta={"system": system, "new_wa_id": system.get("wa_id", "")}))
+                    continue
+                if msg.get("type") in ("reaction", "revoke", "edit"):
+                    items.append(Item("ignored", pid, msg.get("id", ""), wa_id, user_id, name,
+                                      meta={"wa_type": msg.get("type"), msg.get("type"): msg.get(msg.get("type"))}))
+                    continue
+                parsed = _message_text(msg)
+                if parsed is None or not parsed[0].strip():
+                    items.append(Item("ignored", pid, msg.get("id", ""), wa_id, meta={"wa_type": msg.get("type")}))
+                    continue
+                body, meta = parsed
+                meta.update({"from": wa_id, "user_id": user_id, "timestamp": msg.get("timestamp")})
+                items.append(Item("message", pid, msg.get("id", ""), wa_id, user_id, name, body, meta))
+            for st in value.get("statuses") or []:
+                items.append(Item("status", pid, st.get("id", ""), st.get("recipient_id", ""), status=st.get("status", ""),
+                                  meta={"errors": st.get("errors", []), "timestamp": st.get("timestamp")}))
+    return items
+
+
+def phone_number_ids(payload: dict) -> set[str]:
+    return {i.phone_number_id for i in parse(payload) if i.phone_number_id}
+
+
+def apply_status(*, channel: Channel, external_id: str, status: str, errors: list | None = None) -> bool:
+    """sent/delivered/read/failed onto our outgoing message; never downgrade (webhooks arrive out of order)."""
+    msg = Message.objects.filter(channel=channel, external_id=external_id).first()
+    if msg is None or not status:
+        return False
+    if status != "failed" and STATUS_RANK.get(status, 0) <= STATUS_RANK.get(msg.delivery_status, 0):
+        return False
+    if status == "failed":
+        msg.meta = {**msg.meta, "delivery_errors": errors or []}
+    msg.delivery_status = status
+    msg.save(update_fields=["delivery_status", "meta"])
+    return True
+
+
+def process(*, channel: Channel, payload: dict) -> dict:
+    """Feed one verified webhook body into the conversation service (idempotent per message id)."""
+    pid = str(channel.config.get("phone_number_id", ""))
+    counts = {"created": 0, "duplicate": 0, "status": 0, "ignored": 0}
+    for item in parse(payload):
+        if item.phone_number_id and item.phone_number_id != pid:
+            continue
+        if item.kind == "message":
+            contact = contact_for_identities(kind=Channel.Kind.WHATSAPP, values=[item.wa_id, item.user_id],
+                                             name=item.name, phone=item.wa_id)
+            _msg, created = services.message_receive(channel=channel, contact=contact, body=item.body,
+                                                     external_id=item.external_id or None, meta=item.meta)
+            counts["created" if created else "duplicate"] += 1
+        elif item.kind == "status":
+            counts["status"] += apply_status(channel=channel, external_id=item.external_id, status=item.status,
+                                             errors=item.meta.get("errors"))
+        elif item.kind == "identity" and item.meta.get("new_wa_id"):
+            contact_for_identities(kind=Channel.Kind.WHATSAPP, values=[item.wa_id, item.meta["new_wa_id"], item.user_id])
+        else:
+            counts["ignored"] += 1
+    return counts
+
+
+def window_open(conversation, now=None) -> bool:
+    last = conversation.last_customer_message_at
+    return bool(last) and (now or timezone.now()) - last < SERVICE_WINDOW
+
+
+def _recipient(message: Message) -> str:
+    last = (Message.objects.filter(conversation_id=message.conversation_id, author_kind="customer")
+            .exclude(meta__from="").order_by("-created_at", "-id").first())
+    if last and last.meta.get("from"):
+        return str(last.meta["from"])
+    ident = message.conversation.contact.identities.filter(kind=Channel.Kind.WHATSAPP).order_by("pk").first()
+    return ident.value if ident else message.conversation.contact.phone
+
+
+def send(message: Message) -> tuple[str, dict]:
+    """POST {base}/{phone_number_id}/messages. Returns (provider message id, response)."""
+    import httpx
+
+    conv = message.conversation
+    channel = conv.channel
+    if not window_open(conv):
+        raise WindowClosed(_("WhatsApp does not deliver free-form messages more than 24 hours after the "
+                             "customer's last message. Ask the customer to write again, or use an approved template."))
+    token = channel_secret(channel, "access_token")
+    body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": _recipient(message),
+            "type": "text", "text": {"preview_url": False, "body": message.body}}
+    url = f"{graph_base_url(channel)}/{channel.config.get('phone_number_id')}/messages"
+    resp = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token or ''}"}, timeout=15.0)
+    data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code >= 400 or not data.get("messages"):
+        err = (data.get("error") or {})
+        raise RuntimeError(f"Graph API {resp.status_code}: {err.get('code', '')} {err.get('message', resp.text[:200])}")
+    return data["messages"][0]["id"], data

@@ -1,0 +1,84 @@
+"""Fixtures for the integrations tests: shared wire-format fixtures, tokens, eager Celery, stand-ins."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+
+
+def fixture_path(*parts: str) -> Path:
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared fixtures not found at {path.resolve()} (the shared/ folder sits beside the repo)")
+    return path
+
+
+def load_json(*parts: str):
+    return json.loads(fixture_path(*parts).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process even when REDIS_URL configured a real broker (PostgreSQL pass)."""
+    from asisteclick.celery import app
+
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = old
+
+
+def token_client(user, scope="write", integration=None) -> APIClient:
+    from apps.integrations.models import ApiToken
+
+    _token, raw = ApiToken.issue(user=user, name=f"t-{user.username}", scope=scope, integration=integration)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.raw_token = raw
+    return client
+
+
+class StandIn:
+    """A tiny local HTTP server that records requests and answers with canned JSON."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.responses: list[tuple[int, dict]] = []
+        self.default = (200, {})
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                stand_in.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                code, data = stand_in.responses.pop(0) if stand_in.responses else stand_in.default
+                out = json.dumps(data).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stand_in():
+    server = StandIn()
+    yield server
+    server.close()

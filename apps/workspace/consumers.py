@@ -74,10 +74,10 @@ class StaffConsumer(_Base):
         self.user_id = user.pk
         self.groups_joined = set()
         self._typing_sent = {}
-        await self.accept()
         await self._join(user_group(user.pk))
         await database_sync_to_async(presence.connected)(user.pk)
         self._presence = True
+        await self.accept()
 
     async def disconnect(self, code):
         await super().disconnect(code)

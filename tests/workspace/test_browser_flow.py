@@ -64,13 +64,22 @@ class LiveWorkspaceBrowserTest(ChannelsLiveServerTestCase):
         cls._eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = True
         # The server process is forked now: it must verify the fast test hasher the cast is saved with.
-        cls._hashers = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+        from tests.workspace.conftest import STATIC_PLAIN
+
+        cls._hashers = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+                                         STORAGES=STATIC_PLAIN)
         cls._hashers.enable()
+        # The forked server re-derives the test database name from TEST.NAME (or "test_" + NAME);
+        # pytest-django already switched NAME to the test database, so point TEST.NAME at it.
+        db = settings.DATABASES["default"]
+        cls._test_name = db.setdefault("TEST", {}).get("NAME")
+        db["TEST"]["NAME"] = db["NAME"]
         super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
+        settings.DATABASES["default"]["TEST"]["NAME"] = cls._test_name
         cls._hashers.disable()
         from asisteclick.celery import app as celery_app
 

@@ -42,6 +42,15 @@ def _typing_groups(conversation_id: int, exclude_user: int | None = None) -> lis
 class _Base(AsyncJsonWebsocketConsumer):
     groups_joined: set
 
+    async def dispatch(self, message):
+        # Channels runs close_old_connections() in the single sync thread before EVERY handler.
+        # A signal is forwarded without touching the database, and with 200 screens per change
+        # that hop was the whole fan-out cost (bench/fanout.py): skip it for signals only.
+        if message.get("type") == "signal":
+            await self.signal(message)
+            return
+        await super().dispatch(message)
+
     async def _join(self, group: str) -> None:
         if group not in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)

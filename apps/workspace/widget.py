@@ -29,9 +29,20 @@ from django.utils.translation import gettext as _
 from apps.conversations.models import AuthorKind, Channel, Contact, ContactIdentity, Conversation, Message, Status
 
 TOKEN_SALT = "asisteclick.widget.visitor"
-TOKEN_MAX_AGE = getattr(settings, "WIDGET_TOKEN_MAX_AGE", 60 * 60 * 24 * 30)
-MESSAGES_PER_MINUTE = getattr(settings, "WIDGET_MESSAGES_PER_MINUTE", 20)
-HELLOS_PER_MINUTE = getattr(settings, "WIDGET_HELLOS_PER_MINUTE", 30)
+
+
+def _limit(name: str, default: int) -> int:
+    """A setting if the project defines it, else the environment, else the default."""
+    value = getattr(settings, name, None) or os.environ.get(name)
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+TOKEN_MAX_AGE = _limit("WIDGET_TOKEN_MAX_AGE", 60 * 60 * 24 * 30)
+MESSAGES_PER_MINUTE = _limit("WIDGET_MESSAGES_PER_MINUTE", 20)  # per visitor
+HELLOS_PER_MINUTE = _limit("WIDGET_HELLOS_PER_MINUTE", 30)  # per client address
 SYNC_LIMIT = 200
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOMER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")

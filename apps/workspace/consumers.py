@@ -204,6 +204,7 @@ class WidgetConsumer(_Base):
             await self._error(exc.message, exc.code, client_id=client_id)
             return
         await self._join(conversation_group(msg.conversation_id))
+        self._typing_sent.clear()  # the message ended this burst of typing
         await self.send_json({"type": "ack", "client_id": client_id, "id": msg.pk})
 
     def _receive(self, body: str, client_id: str):

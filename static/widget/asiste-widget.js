@@ -248,6 +248,7 @@
     save();
     renderPending(item);
     input.value = "";
+    lastTyping = 0; // a sent message ends "typing": the next keystroke may say so again
     if (state.ready) send({ type: "send", body: item.body, client_id: item.client_id });
   });
   input.addEventListener("keydown", function (e) {

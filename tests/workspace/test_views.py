@@ -163,3 +163,14 @@ def test_widget_demo_page_embeds_one_script_tag(client, cast):
     html = client.get(reverse("workspace-widget-demo"), {"key": "demo-key"}).content.decode()
     assert html.count("<script src=") == 1 and "asiste-widget.js\" data-key=\"demo-key\" async></script>" in html
     assert client.get(reverse("workspace-widget-demo"), {"key": "<b>nope"}).content.decode().count("&lt;b&gt;nope") >= 1
+
+
+def test_pages_speak_spanish(client, cast):
+    login(client, cast.collab_a)
+    html = client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Mis chats" in html and "Colas de mis departamentos" in html
+    assert "El cliente está escribiendo" in html
+    client.logout()
+    login(client, cast.operator)
+    html = client.get(reverse("workspace-monitor"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Todos los departamentos" in html and "Con el Agente de IA" in html

@@ -13,11 +13,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from asisteclick.ws_routes import websocket_urlpatterns  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from asisteclick.ws_routes import public_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
+
+staff_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The embeddable widget is loaded by other sites: its consumer checks the channel's own
+        # allowed origins. Everything else keeps the ALLOWED_HOSTS origin check and session auth.
+        "websocket": URLRouter([*public_websocket_urlpatterns, re_path(r"^", staff_websockets)]),
     }
 )

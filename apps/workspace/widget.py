@@ -1,0 +1,223 @@
+"""The customer web chat widget's server side: who the visitor is and what they may read.
+
+* A channel is found by its public key (``Channel.config["public_key"]``); the key is public, it
+  only names the channel. Embedding sites are limited by ``Channel.config["allowed_origins"]``.
+* An anonymous visitor gets a token signed with ``django.core.signing`` that binds a random
+  visitor id to one channel; the visitor id maps to one Contact through a ContactIdentity, and
+  the visitor reads only that Contact's conversations on that channel.
+* An identified visitor presents ``customer_id`` and ``HMAC-SHA256(channel secret, customer_id)``
+  computed by the embedding site's backend; the secret comes from the environment variable named
+  by ``Channel.config["secret_env"]`` (default ``WEBCHAT_SECRET_<channel id>``), never the database.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http.request import split_domain_port, validate_host
+from django.utils.translation import gettext as _
+
+from apps.conversations.models import AuthorKind, Channel, Contact, ContactIdentity, Conversation, Message, Status
+
+TOKEN_SALT = "asisteclick.widget.visitor"
+
+
+def _limit(name: str, default: int) -> int:
+    """A setting if the project defines it, else the environment, else the default."""
+    value = getattr(settings, name, None) or os.environ.get(name)
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+TOKEN_MAX_AGE = _limit("WIDGET_TOKEN_MAX_AGE", 60 * 60 * 24 * 30)
+MESSAGES_PER_MINUTE = _limit("WIDGET_MESSAGES_PER_MINUTE", 20)  # per visitor
+HELLOS_PER_MINUTE = _limit("WIDGET_HELLOS_PER_MINUTE", 30)  # per client address
+SYNC_LIMIT = 200
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CUSTOMER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Visitor:
+    channel_id: int
+    contact_id: int
+    visitor_id: str  # stable id used for idempotent message ids and rate limits
+    token: str
+
+
+def channel_by_key(key: str) -> Channel | None:
+    if not key or len(key) > 128:
+        return None
+    return Channel.objects.filter(kind=Channel.Kind.WEBCHAT, is_active=True, config__public_key=key).first()
+
+
+def origin_allowed(channel: Channel, origin: str | None) -> bool:
+    """The page embedding the widget must be listed for this channel (or be this server itself)."""
+    if not origin:
+        return False
+    origin = origin.rstrip("/").lower()
+    allowed = [str(o).rstrip("/").lower() for o in (channel.config or {}).get("allowed_origins", [])]
+    if "*" in allowed or origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host, _port = split_domain_port(parts.netloc)
+    return validate_host(host, settings.ALLOWED_HOSTS)
+
+
+def channel_secret(channel: Channel) -> str | None:
+    name = (channel.config or {}).get("secret_env") or f"WEBCHAT_SECRET_{channel.pk}"
+    return os.environ.get(str(name)) or None
+
+
+def identity_signature(secret: str, customer_id: str) -> str:
+    """What the embedding site's backend computes to vouch for a logged-in customer."""
+    return hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+
+
+def rate_allow(bucket: str, limit: int, window: int = 60) -> bool:
+    """Fixed-window counter in the cache (Redis in production): True while under ``limit``."""
+    key = f"workspace.rate.{bucket}"
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, window)
+        count = 1
+    return count <= limit
+
+
+def _identity(channel: Channel, value: str, defaults: dict) -> Contact:
+    ident = ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=value).select_related("contact").first()
+    if ident:
+        return ident.contact
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(**defaults)
+            ContactIdentity.objects.create(contact=contact, kind=Channel.Kind.WEBCHAT, value=value)
+            return contact
+    except IntegrityError:  # two tabs of the same visitor raced
+        return ContactIdentity.objects.get(kind=Channel.Kind.WEBCHAT, value=value).contact
+
+
+class WidgetAuthError(Exception):
+    def __init__(self, message: str, code: str = "unauthorized"):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def visitor_authenticate(channel: Channel, *, token: str | None = None, customer_id: str | None = None,
+                         signature: str | None = None, name: str = "", language: str = "") -> Visitor:
+    """Resolve the hello of a widget into a Visitor bound to one Contact on this channel."""
+    name = (name or "").strip()[:200]
+    language = (language or "")[:10]
+    if customer_id:
+        secret = channel_secret(channel)
+        if not secret:
+            raise WidgetAuthError(_("This chat does not accept identified visitors."))
+        customer_id = str(customer_id)
+        if not CUSTOMER_ID_RE.match(customer_id) or not isinstance(signature, str) or \
+                not hmac.compare_digest(identity_signature(secret, customer_id), signature):
+            raise WidgetAuthError(_("The visitor's identity could not be verified."))
+        visitor_id = f"id-{customer_id}"
+        contact = Contact.objects.filter(external_ref=customer_id).first()
+        value = f"{channel.pk}:{visitor_id}"
+        if contact is not None and not ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=value).exists():
+            ContactIdentity.objects.get_or_create(kind=Channel.Kind.WEBCHAT, value=value, defaults={"contact": contact})
+        contact = _identity(channel, value, {"name": name or customer_id, "external_ref": customer_id,
+                                              "language": language})
+    else:
+        visitor_id = None
+        if token:
+            try:
+                data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+            except signing.BadSignature:
+                data = None
+            if isinstance(data, dict) and data.get("ch") == channel.pk and isinstance(data.get("v"), str):
+                visitor_id = data["v"]
+        if visitor_id is None:  # no token, a forged one, or one from another channel: a new visitor
+            visitor_id = secrets.token_urlsafe(16)
+        contact = _identity(channel, f"{channel.pk}:anon:{visitor_id}",
+                            {"name": name or _("Web visitor %(ref)s") % {"ref": visitor_id[:6]}, "language": language})
+    fresh_token = signing.dumps({"v": visitor_id, "ch": channel.pk}, salt=TOKEN_SALT)
+    return Visitor(channel_id=channel.pk, contact_id=contact.pk, visitor_id=visitor_id, token=fresh_token)
+
+
+def visitor_conversations(visitor: Visitor):
+    return Conversation.objects.filter(contact_id=visitor.contact_id, channel_id=visitor.channel_id)
+
+
+def visitor_conversation(visitor: Visitor, pk) -> Conversation | None:
+    try:
+        return visitor_conversations(visitor).filter(pk=int(pk)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def _author_label(m: Message) -> str:
+    if m.author_kind == AuthorKind.HUMAN and m.author is not None:
+        return m.author.public_name
+    return str(AuthorKind(m.author_kind).label)
+
+
+def _client_id(m: Message, visitor: Visitor) -> str | None:
+    prefix = f"widget:{visitor.visitor_id}:"
+    if m.external_id and m.external_id.startswith(prefix):
+        return m.external_id[len(prefix):]
+    return None
+
+
+def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
+    """Messages after ``after`` (ids only grow) and the state of the visitor's latest conversation.
+
+    Internal notes never leave the building; bodies are plain text for the widget to render as text.
+    """
+    try:
+        after = max(0, int(after or 0))
+    except (TypeError, ValueError):
+        after = 0
+    rows = list(Message.objects.filter(conversation__contact_id=visitor.contact_id,
+                                       conversation__channel_id=visitor.channel_id, is_internal=False, pk__gt=after)
+                .select_related("author").order_by("pk")[:SYNC_LIMIT])
+    latest = visitor_conversations(visitor).select_related("department", "assignee").order_by("-created_at", "-pk").first()
+    state = None
+    if latest is not None:
+        state = {
+            "conversation": latest.pk,
+            "status": latest.status,
+            "department": latest.department.name if latest.department and latest.status != Status.BOT else "",
+            "agent": latest.assignee.public_name if latest.assignee and latest.status in (Status.ASSIGNED, Status.IN_PROGRESS) else "",
+            "can_rate": latest.status == Status.ARCHIVED and latest.csat_score is None,
+            "rated": latest.csat_score is not None,
+        }
+    return {
+        "type": "messages",
+        "messages": [{
+            "id": m.pk, "conversation": m.conversation_id, "kind": m.author_kind, "author": _author_label(m),
+            "body": m.body, "at": m.created_at.isoformat(), "client_id": _client_id(m, visitor),
+        } for m in rows],
+        "more": len(rows) == SYNC_LIMIT,
+        "state": state,
+    }
+
+
+def open_conversation_ids(visitor: Visitor) -> list[int]:
+    """Groups a widget listens on: open chats, plus the latest one (for its CSAT)."""
+    qs = visitor_conversations(visitor)
+    ids = set(qs.exclude(status=Status.ARCHIVED).values_list("pk", flat=True))
+    latest = qs.order_by("-created_at", "-pk").values_list("pk", flat=True).first()
+    if latest:
+        ids.add(latest)
+    return sorted(ids)

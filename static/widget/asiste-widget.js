@@ -1,0 +1,270 @@
+/* AsisteClick web chat widget. Embed with one script tag:
+ *
+ *   <script src="https://YOUR-ASISTECLICK/static/widget/asiste-widget.js" data-key="PUBLIC_KEY" async></script>
+ *
+ * Optional attributes: data-lang ("es"/"en"), data-name (visitor name), and for a logged-in
+ * customer data-customer-id + data-signature (HMAC-SHA256 of the id with the channel secret,
+ * computed by your backend, never in the browser).
+ *
+ * The socket carries signals; on each signal the widget asks for the messages after the last id
+ * it has seen, so a dropped connection catches up without gaps, and sends are idempotent
+ * (a client id per message) so a resend after a drop never duplicates. Every text is rendered
+ * with textContent: nothing a customer or agent writes is ever interpreted as HTML.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript || document.querySelector('script[src*="asiste-widget"][data-key]');
+  if (!script || window.__asisteWidgetLoaded) return;
+  window.__asisteWidgetLoaded = true;
+
+  var KEY = script.getAttribute("data-key") || "";
+  var ORIGIN = new URL(script.src, location.href).origin;
+  var WS_URL = ORIGIN.replace(/^http/, "ws") + "/ws/widget/?key=" + encodeURIComponent(KEY);
+  var STORE = "asisteclick:" + KEY;
+  var lang = (script.getAttribute("data-lang") || document.documentElement.lang || navigator.language || "es").slice(0, 2);
+
+  var T = {
+    es: { open: "Chateá con nosotros", close: "Cerrar el chat", title: "Atención al cliente", label: "Tu mensaje",
+          send: "Enviar", ai: "Asistente virtual (IA)", human: "Persona del equipo", you: "Vos", system: "Aviso",
+          connecting: "Conectando…", offline: "Sin conexión: reintentando…", transfer: "Te estamos derivando con una persona{d}. Esperá un momento, por favor.",
+          queue: "Te estamos derivando con una persona{d}. Esperá un momento, por favor.", assigned: "{a} te está atendiendo.",
+          archived: "La conversación terminó.", rateq: "¿Cómo te atendimos?", comment: "Comentario (opcional)",
+          rate: "Enviar calificación", thanks: "¡Gracias por tu calificación!", typing: "Están escribiendo…",
+          stars: ["1 - Muy mal", "2 - Mal", "3 - Regular", "4 - Bien", "5 - Muy bien"], failed: "No se pudo enviar: ", log: "Mensajes" },
+    en: { open: "Chat with us", close: "Close chat", title: "Customer service", label: "Your message",
+          send: "Send", ai: "Virtual assistant (AI)", human: "Team member", you: "You", system: "Notice",
+          connecting: "Connecting…", offline: "Offline: retrying…", transfer: "We are connecting you with a person{d}. Please wait a moment.",
+          queue: "We are connecting you with a person{d}. Please wait a moment.", assigned: "{a} is helping you now.",
+          archived: "This conversation has ended.", rateq: "How did we do?", comment: "Comment (optional)",
+          rate: "Send rating", thanks: "Thank you for your rating!", typing: "Typing…",
+          stars: ["1 - Very bad", "2 - Bad", "3 - OK", "4 - Good", "5 - Very good"], failed: "Could not send: ", log: "Messages" }
+  };
+  var t = T[lang] || T.es;
+
+  function load() { try { return JSON.parse(localStorage.getItem(STORE) || "{}"); } catch (e) { return {}; } }
+  function save() { try { localStorage.setItem(STORE, JSON.stringify({ token: state.token, outbox: state.outbox })); } catch (e) { /* private mode */ } }
+
+  var saved = load();
+  var state = { token: saved.token || null, lastId: 0, seen: {}, outbox: saved.outbox || [], ws: null, ready: false,
+                attempts: 0, syncTimer: null, conv: null, rated: {} };
+
+  // --- DOM (in a shadow root so the host page's CSS cannot break it) ---------------------------
+  var host = document.createElement("div");
+  host.id = "asisteclick-widget";
+  document.body.appendChild(host);
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var css = document.createElement("link");
+  css.rel = "stylesheet";
+  css.href = ORIGIN + "/static/widget/asiste-widget.css";
+  root.appendChild(css);
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  var launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "asiste-panel" }, t.open);
+  var panel = el("section", { id: "asiste-panel", class: "panel", role: "dialog", "aria-label": t.title, hidden: "" });
+  var header = el("header", { class: "head" });
+  header.appendChild(el("h2", {}, t.title));
+  var closeBtn = el("button", { type: "button", class: "close", "aria-label": t.close }, "×");
+  header.appendChild(closeBtn);
+  var status = el("p", { class: "status", role: "status", "aria-live": "polite" }, t.connecting);
+  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": t.log });
+  var typing = el("p", { class: "typing", "aria-live": "polite" });
+  var csat = el("form", { class: "csat", hidden: "" });
+  var form = el("form", { class: "composer" });
+  var inputId = "asiste-input";
+  form.appendChild(el("label", { for: inputId, class: "sr" }, t.label));
+  var input = el("textarea", { id: inputId, rows: "2", maxlength: "4096", placeholder: t.label, required: "" });
+  form.appendChild(input);
+  form.appendChild(el("button", { type: "submit", class: "send" }, t.send));
+  [header, status, log, typing, csat, form].forEach(function (n) { panel.appendChild(n); });
+  root.appendChild(launcher);
+  root.appendChild(panel);
+
+  function setOpen(open) {
+    if (open) panel.removeAttribute("hidden"); else panel.setAttribute("hidden", "");
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) input.focus(); else launcher.focus();
+  }
+  launcher.addEventListener("click", function () { setOpen(panel.hasAttribute("hidden")); });
+  closeBtn.addEventListener("click", function () { setOpen(false); });
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
+
+  function who(m) {
+    if (m.kind === "customer") return t.you;
+    if (m.kind === "ai_agent") return t.ai;
+    if (m.kind === "human") return m.author + " · " + t.human;
+    return t.system;
+  }
+
+  function renderMessage(m) {
+    if (state.seen[m.id]) return; // never twice, whatever the network did
+    state.seen[m.id] = true;
+    var pending = m.client_id ? log.querySelector('[data-client-id="' + m.client_id + '"]') : null;
+    var li = el("li", { class: "msg msg-" + m.kind, "data-id": String(m.id), "data-kind": m.kind });
+    li.appendChild(el("span", { class: "who" }, who(m)));
+    li.appendChild(el("p", { class: "body" }, m.body));
+    if (pending) log.replaceChild(li, pending); else log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function renderPending(item) {
+    if (log.querySelector('[data-client-id="' + item.client_id + '"]')) return;
+    var li = el("li", { class: "msg msg-customer pending", "data-client-id": item.client_id, "data-kind": "customer" });
+    li.appendChild(el("span", { class: "who" }, t.you));
+    li.appendChild(el("p", { class: "body" }, item.body));
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function renderState(s) {
+    state.conv = s;
+    if (!s) { status.textContent = ""; return; }
+    var d = s.department ? " (" + s.department + ")" : "";
+    if (s.status === "transfer" || s.status === "unassigned") status.textContent = t.queue.replace("{d}", d);
+    else if (s.status === "assigned" || s.status === "in_progress") status.textContent = t.assigned.replace("{a}", s.agent || t.human);
+    else if (s.status === "archived") status.textContent = t.archived;
+    else status.textContent = "";
+    panel.setAttribute("data-status", s.status);
+    if (s.can_rate && !state.rated[s.conversation]) showCsat(s.conversation); else if (!s.can_rate) hideCsat(s.rated);
+  }
+
+  function hideCsat(rated) {
+    if (!csat.hasAttribute("hidden") && rated) { csat.textContent = ""; csat.appendChild(el("p", { class: "thanks" }, t.thanks)); return; }
+    if (!rated) csat.setAttribute("hidden", "");
+  }
+
+  function showCsat(convId) {
+    if (!csat.hasAttribute("hidden") && csat.getAttribute("data-conversation") === String(convId)) return;
+    csat.textContent = "";
+    csat.setAttribute("data-conversation", String(convId));
+    var fs = el("fieldset", {});
+    fs.appendChild(el("legend", {}, t.rateq));
+    for (var i = 1; i <= 5; i++) {
+      var id = "asiste-star-" + i;
+      var r = el("input", { type: "radio", name: "score", value: String(i), id: id, required: "" });
+      var l = el("label", { for: id }, t.stars[i - 1]);
+      var w = el("span", { class: "star" });
+      w.appendChild(r); w.appendChild(l); fs.appendChild(w);
+    }
+    csat.appendChild(fs);
+    csat.appendChild(el("label", { for: "asiste-comment" }, t.comment));
+    csat.appendChild(el("textarea", { id: "asiste-comment", name: "comment", rows: "2", maxlength: "2000" }));
+    csat.appendChild(el("button", { type: "submit" }, t.rate));
+    csat.removeAttribute("hidden");
+  }
+
+  csat.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var checked = csat.querySelector('input[name="score"]:checked');
+    if (!checked) return;
+    send({ type: "rate", conversation: parseInt(csat.getAttribute("data-conversation"), 10),
+           score: parseInt(checked.value, 10), comment: csat.querySelector("textarea").value });
+  });
+
+  // --- socket ------------------------------------------------------------------------------------
+  function send(obj) {
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(obj)); return true; }
+    return false;
+  }
+
+  function sync() {
+    window.clearTimeout(state.syncTimer);
+    state.syncTimer = window.setTimeout(function () { send({ type: "sync", after: state.lastId }); }, 30);
+  }
+
+  function flushOutbox() {
+    state.outbox.forEach(function (item) { renderPending(item); send({ type: "send", body: item.body, client_id: item.client_id }); });
+  }
+
+  function onMessage(data) {
+    if (data.type === "welcome") {
+      state.token = data.token; state.ready = true; state.attempts = 0; save();
+      status.textContent = "";
+      send({ type: "sync", after: state.lastId });
+      flushOutbox();
+    } else if (data.type === "messages") {
+      data.messages.forEach(function (m) { renderMessage(m); if (m.id > state.lastId) state.lastId = m.id; });
+      renderState(data.state);
+      if (data.more) sync();
+    } else if (data.type === "ack") {
+      state.outbox = state.outbox.filter(function (i) { return i.client_id !== data.client_id; });
+      save();
+      sync();
+    } else if (data.type === "signal") {
+      if (data.what === "typing") {
+        typing.textContent = t.typing;
+        window.clearTimeout(state.typingTimer);
+        state.typingTimer = window.setTimeout(function () { typing.textContent = ""; }, 4000);
+        return;
+      }
+      if (data.what === "message") typing.textContent = "";
+      sync();
+    } else if (data.type === "rated") {
+      state.rated[data.conversation] = true;
+      csat.textContent = "";
+      csat.appendChild(el("p", { class: "thanks" }, t.thanks));
+    } else if (data.type === "error") {
+      if (data.client_id) {
+        state.outbox = state.outbox.filter(function (i) { return i.client_id !== data.client_id; });
+        save();
+        var p = log.querySelector('[data-client-id="' + data.client_id + '"]');
+        if (p) p.classList.add("failed");
+      }
+      status.textContent = t.failed + data.message;
+    }
+  }
+
+  function connect() {
+    status.textContent = state.attempts ? t.offline : t.connecting;
+    var ws = new WebSocket(WS_URL);
+    state.ws = ws;
+    ws.onopen = function () {
+      send({ type: "hello", token: state.token, name: script.getAttribute("data-name") || "", language: lang,
+             customer_id: script.getAttribute("data-customer-id") || undefined,
+             signature: script.getAttribute("data-signature") || undefined });
+    };
+    ws.onmessage = function (e) { try { onMessage(JSON.parse(e.data)); } catch (err) { /* ignore malformed */ } };
+    ws.onclose = function (e) {
+      state.ready = false;
+      if (state.ws !== ws) return;
+      if (e.code === 4403) { status.textContent = t.offline; return; } // refused: retrying would not help
+      state.attempts += 1;
+      status.textContent = t.offline;
+      window.setTimeout(connect, Math.min(15000, 250 * Math.pow(2, state.attempts)) + Math.random() * 250);
+    };
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = input.value.trim();
+    if (!body) return;
+    var item = { body: body, client_id: Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10) };
+    state.outbox.push(item);
+    save();
+    renderPending(item);
+    input.value = "";
+    lastTyping = 0; // a sent message ends "typing": the next keystroke may say so again
+    if (state.ready) send({ type: "send", body: item.body, client_id: item.client_id });
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); }
+  });
+  var lastTyping = 0;
+  input.addEventListener("input", function () {
+    if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); send({ type: "typing" }); }
+  });
+
+  // Test and debugging hook: simulate a network drop (the widget reconnects and catches up).
+  window.AsisteWidget = {
+    open: function () { setOpen(true); },
+    drop: function () { if (state.ws) state.ws.close(); },
+    lastId: function () { return state.lastId; }
+  };
+
+  connect();
+})();

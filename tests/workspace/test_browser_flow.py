@@ -1,0 +1,252 @@
+"""End to end in real headless Chromium: widget customer, two Collaborators and the Operator monitor.
+
+A customer chats in the embedded widget; the AI Agent answers or hands off; the customer asks for
+a human; the chat lands in Technical Support's queue; a Technical Support Collaborator sees it
+appear live, picks it up and replies; the customer sees the reply live (also after a network
+drop), the Collaborator archives and the customer rates. A Sales Collaborator sees nothing of it
+the whole time, and the Operator's monitor counts follow every step. Screenshots go to
+test-artifacts/.
+
+The server is a real Daphne process (ChannelsLiveServerTestCase) with the project's ASGI app;
+on the Redis pass it uses the channels-redis pub/sub layer.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from django.conf import settings
+from django.test import override_settings
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+HAVE_CHROMIUM = Path(CHROMIUM).exists() or bool(shutil.which("chromium"))
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+KEY = "browser-test-widget"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed (apt-get install -y chromium)")]
+
+
+def orm(fn, *args, **kwargs):
+    """Run ORM code off the Playwright thread (its event loop makes Django refuse sync DB calls)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_closing(fn), *args, **kwargs).result()
+
+
+def _closing(fn):
+    def run(*args, **kwargs):
+        from django.db import connections
+
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+    return run
+
+
+class LiveWorkspaceBrowserTest(ChannelsLiveServerTestCase):
+    host = "127.0.0.1"
+    serve_static = True
+
+    @classmethod
+    def setUpClass(cls):
+        # Tasks (the agent turn, routing) must run inside the server process, whatever the broker.
+        from asisteclick.celery import app as celery_app
+
+        cls._eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        # The server process is forked now: it must verify the fast test hasher the cast is saved with.
+        from tests.workspace.conftest import STATIC_PLAIN
+
+        cls._hashers = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+                                         STORAGES=STATIC_PLAIN)
+        cls._hashers.enable()
+        # The forked server re-derives the test database name from TEST.NAME (or "test_" + NAME);
+        # pytest-django already switched NAME to the test database, so point TEST.NAME at it.
+        db = settings.DATABASES["default"]
+        cls._test_name = db.setdefault("TEST", {}).get("NAME")
+        db["TEST"]["NAME"] = db["NAME"]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        settings.DATABASES["default"]["TEST"]["NAME"] = cls._test_name
+        cls._hashers.disable()
+        from asisteclick.celery import app as celery_app
+
+        celery_app.conf.task_always_eager = cls._eager
+
+    def setUp(self):
+        from django.core.cache import cache
+
+        from apps.departments.models import Department
+        from tests.factories import make_cast
+
+        cache.clear()
+        self.cast = make_cast()
+        # Technical Support is where this operation sends web chat by default: the placeholder agent
+        # hands off there, and so does a real agent asked for a human about a connection problem.
+        Department.objects.filter(pk=self.cast.default.pk).update(is_default=False)
+        Department.objects.filter(pk=self.cast.dept_a.pk).update(is_default=True)
+        self.cast.channel.default_department = self.cast.dept_a
+        self.cast.channel.config = {"public_key": KEY, "allowed_origins": [self.live_server_url]}
+        self.cast.channel.save()
+        ARTIFACTS.mkdir(exist_ok=True)
+
+    # --- helpers ------------------------------------------------------------------------------
+    def login(self, browser, user, path):
+        from tests.factories import PASSWORD
+
+        context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        page.goto(f"{self.live_server_url}/login/?next={path}")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("form button[type=submit]")
+        page.wait_for_url(re.compile("^" + re.escape(self.live_server_url + path) + "$"))
+        page.wait_for_function("document.body.dataset.liveState === 'open'", timeout=10_000)
+        return page
+
+    def wait_db(self, predicate, what, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = orm(predicate)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def monitor_cell(self, monitor, dept_id, field):
+        return monitor.locator(f'#monitor-panel tr[data-dept="{dept_id}"] td[data-count="{field}"]')
+
+    def expect_counts(self, monitor, dept_id, **expected):
+        from playwright.sync_api import expect
+
+        for field, value in expected.items():
+            expect(self.monitor_cell(monitor, dept_id, field)).to_have_text(str(value), timeout=8_000)
+
+    # --- the scenario ----------------------------------------------------------------------------
+    def test_customer_to_collaborator_round_trip(self):
+        from playwright.sync_api import expect, sync_playwright
+
+        from apps.conversations.models import Conversation, Status
+        from apps.departments.services import membership_set
+
+        cast = self.cast
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            try:
+                tech = self.login(browser, cast.collab_a, "/inbox/")
+                sales = self.login(browser, cast.collab_b, "/inbox/")
+                monitor = self.login(browser, cast.operator, "/workspace/monitor/")
+                panel_requests: list[float] = []
+                monitor.on("request", lambda r: panel_requests.append(time.monotonic())
+                           if "/workspace/monitor/panel/" in r.url else None)
+                self.expect_counts(monitor, cast.dept_a.pk, queue=0, assigned=0, in_progress=0)
+
+                customer_ctx = browser.new_context(locale="es-AR", viewport={"width": 1000, "height": 800})
+                customer = customer_ctx.new_page()
+                customer.goto(f"{self.live_server_url}/workspace/widget-demo/?key={KEY}")
+                customer.locator("button.launcher").click()
+                box = customer.locator("#asiste-input")
+                expect(box).to_be_focused()
+                box.fill("Hola, no tengo internet desde ayer")
+                box.press("Enter")
+                expect(customer.locator("li.msg-customer[data-id]")).to_have_count(1, timeout=10_000)
+                box.fill("Quiero hablar con una persona, por favor")
+                box.press("Enter")
+                expect(customer.locator("li.msg-customer[data-id]")).to_have_count(2, timeout=10_000)
+
+                conv = self.wait_db(lambda: Conversation.objects.filter(
+                    channel=cast.channel, status=Status.UNASSIGNED).select_related("department").first(),
+                    "the chat to reach a department queue")
+                if conv.department_id != cast.dept_a.pk:  # a future agent routed elsewhere: follow it
+                    orm(membership_set, user=cast.collab_a, department=conv.department)
+                dept_id = conv.department_id
+                expect(customer.locator(".status")).to_contain_text("persona", timeout=10_000)
+
+                # The chat appears live in Technical Support's queue, and in the monitor.
+                row = tech.locator(f"#queue-row-{conv.pk}")
+                expect(row).to_be_visible(timeout=10_000)
+                self.expect_counts(monitor, dept_id, queue=1, assigned=0)
+                tech.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+                monitor.screenshot(path=str(ARTIFACTS / "monitor.png"), full_page=True)
+
+                # Customer HTML stays text, for the customer and for the team.
+                evil = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+                box.fill(evil)
+                box.press("Enter")
+                expect(customer.locator("li.msg-customer[data-id]")).to_have_count(3, timeout=10_000)
+                expect(customer.locator("li.msg-customer[data-id] .body").last).to_have_text(evil)
+
+                row.locator("a").first.click()
+                tech.wait_for_url(re.compile(rf"/conversations/{conv.pk}/$"))
+                tech.wait_for_function("document.body.dataset.liveState === 'open'")
+                expect(tech.locator("#conv-messages .msg-customer .body").last).to_have_text(evil, timeout=10_000)
+                expect(tech.locator(".handoff-card")).to_be_visible()
+                tech.locator('form[action$="/pickup/"] button').click()
+                expect(tech.locator("#reply-body")).to_be_visible(timeout=10_000)
+                self.expect_counts(monitor, dept_id, queue=0, assigned=1)
+
+                # Typing indicators both ways, without reload.
+                tech.wait_for_function("document.body.dataset.liveState === 'open'")
+                tech.locator("#reply-body").type("Hola")
+                expect(customer.locator(".typing")).not_to_be_empty(timeout=5_000)
+                box.type("sí")
+                expect(tech.locator(f'[data-typing-for="{conv.pk}"]')).not_to_be_empty(timeout=5_000)
+                box.fill("")
+
+                tech.locator("#reply-body").fill("Hola, soy Collab_A de Soporte Técnico. Ya reviso tu conexión.")
+                tech.locator("form.reply button").click()
+                human = customer.locator("li.msg-human")
+                expect(human).to_have_count(1, timeout=10_000)
+                expect(human.first.locator(".body")).to_have_text("Hola, soy Collab_A de Soporte Técnico. Ya reviso tu conexión.")
+                expect(human.first.locator(".who")).to_contain_text("Collab_A")
+                self.expect_counts(monitor, dept_id, assigned=0, in_progress=1)
+                tech.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
+
+                # A network drop: the reply sent meanwhile arrives once, after the reconnect.
+                customer.evaluate("window.AsisteWidget.drop()")
+                tech.locator("#reply-body").fill("¿Podés reiniciar el router?")
+                tech.locator("form.reply button").click()
+                expect(human).to_have_count(2, timeout=15_000)
+                ids = customer.locator("li.msg[data-id]").evaluate_all("els => els.map(e => e.dataset.id)")
+                assert len(ids) == len(set(ids)), "no duplicates after reconnect"
+                assert ids == sorted(ids, key=int), "no gaps or reordering"
+                customer.screenshot(path=str(ARTIFACTS / "widget.png"))
+
+                for page in (customer, tech):
+                    assert page.evaluate("window.__xss") is None, "customer HTML must never execute"
+
+                # Archive, then the customer rates.
+                tech.locator('form[action$="/archive/"] button').click()
+                self.expect_counts(monitor, dept_id, queue=0, assigned=0, in_progress=0)
+                csat = customer.locator("form.csat")
+                expect(csat).to_be_visible(timeout=10_000)
+                csat.locator('label[for="asiste-star-5"]').click()
+                csat.locator("textarea").fill("¡Muy rápido!")
+                csat.locator("button").click()
+                expect(customer.locator(".thanks")).to_be_visible(timeout=10_000)
+                rated = orm(lambda: Conversation.objects.get(pk=conv.pk))
+                assert (rated.status, rated.csat_score, rated.csat_comment) == (Status.ARCHIVED, 5, "¡Muy rápido!")
+                monitor.screenshot(path=str(ARTIFACTS / "monitor-after.png"), full_page=True)
+
+                # Sales saw nothing of it: no row, no signal, ever.
+                assert sales.locator(f"#queue-row-{conv.pk}").count() == 0
+                assert "Web visitor" not in sales.locator("#inbox-lists").inner_text()
+                heard = sales.evaluate(f"window.__asisteSignals.filter(s => s.conversation === {conv.pk}).length")
+                assert heard == 0
+                # The monitor refreshed, but never more often than every 2 s.
+                gaps = [b - a for a, b in zip(panel_requests, panel_requests[1:])]
+                assert panel_requests and all(g >= 1.9 for g in gaps), gaps
+            finally:
+                browser.close()

@@ -1,0 +1,176 @@
+"""Inbox partials, unread counts, the monitor (one query for the counts) and text-only rendering."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.conversations import services
+from apps.conversations.models import Status
+from apps.workspace import selectors
+from tests.factories import PASSWORD, conversation_in, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, user):
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def test_inbox_lists_follow_visibility(client, cast):
+    tech = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    sales = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=cast.other_customer)
+    html = login(client, cast.collab_a).get(reverse("workspace-inbox-lists")).content.decode()
+    assert f'id="queue-row-{tech.pk}"' in html
+    assert f'id="queue-row-{sales.pk}"' not in html and "Otto Other" not in html
+    client.logout()
+    html = login(client, cast.collab_b).get(reverse("workspace-inbox-lists")).content.decode()
+    assert f'id="queue-row-{sales.pk}"' in html and f"queue-row-{tech.pk}" not in html
+
+
+def test_inbox_page_is_live_and_keeps_its_url_name(client, cast):
+    html = login(client, cast.collab_a).get(reverse("inbox")).content.decode()
+    assert 'data-live-ws="/ws/staff/"' in html and "vendor/htmx.min.js" in html
+    assert 'hx-get="%s"' % reverse("workspace-inbox-lists") in html
+    assert 'aria-live="polite"' in html
+
+
+def test_lists_need_login(client):
+    for name in ("workspace-inbox-lists", "workspace-monitor", "workspace-monitor-panel"):
+        assert client.get(reverse(name)).status_code == 302
+
+
+def test_unread_counts_per_list_and_reading_clears_them(client, cast):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a)
+    services.message_receive(channel=cast.channel, contact=cast.customer, body="¿Siguen ahí?", conversation=conv)
+    services.message_receive(channel=cast.channel, contact=cast.customer, body="Hola?", conversation=conv)
+    data = selectors.inbox_lists(cast.collab_a)
+    row = next(c for c in data["mine"] if c.pk == conv.pk)
+    assert row.unread == 3  # the opening message and two more, never read by collab_a
+    assert data["unread"]["mine"] == 1
+    login(client, cast.collab_a)
+    resp = client.get(reverse("workspace-conversation-messages", args=[conv.pk]))
+    assert resp.status_code == 200
+    data = selectors.inbox_lists(cast.collab_a)
+    assert next(c for c in data["mine"] if c.pk == conv.pk).unread == 0
+    assert data["unread"]["mine"] == 0
+    # reading is per user: the operator still has them unread
+    assert selectors.unread_counts(cast.operator, [conv.pk]) == {conv.pk: 3}
+    services.message_receive(channel=cast.channel, contact=cast.customer, body="otra", conversation=conv)
+    assert selectors.unread_counts(cast.collab_a, [conv.pk]) == {conv.pk: 1}
+
+
+def test_unread_count_is_one_query(cast, django_assert_num_queries):
+    convs = [conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a) for _ in range(3)]
+    with django_assert_num_queries(1):
+        selectors.unread_counts(cast.collab_a, [c.pk for c in convs])
+
+
+def test_messages_partial_is_404_outside_visibility(client, cast):
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    login(client, cast.collab_b)
+    assert client.get(reverse("workspace-conversation-messages", args=[conv.pk])).status_code == 404
+
+
+def test_customer_html_is_rendered_as_text(client, cast):
+    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, text=evil)
+    login(client, cast.collab_a)
+    for url in (reverse("workspace-conversation-messages", args=[conv.pk]), reverse("conversation-detail", args=[conv.pk])):
+        html = client.get(url).content.decode()
+        assert "<script>alert(2)</script>" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+
+
+def test_monitor_is_for_operators_only(client, cast):
+    login(client, cast.collab_a)
+    assert client.get(reverse("workspace-monitor")).status_code == 403
+    assert client.get(reverse("workspace-monitor-panel")).status_code == 403
+    client.logout()
+    login(client, cast.operator)
+    assert client.get(reverse("workspace-monitor")).status_code == 200
+
+
+def test_monitor_counts_per_department_and_total(cast):
+    conversation_in(cast, Status.BOT)
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    conversation_in(cast, Status.ASSIGNED, department=cast.dept_a)
+    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b)
+    conversation_in(cast, Status.ARCHIVED, department=cast.dept_b, assignee=cast.collab_b)
+    counts = selectors.monitor_counts()
+    by_name = {d["name"]: d for d in counts["departments"]}
+    assert set(by_name) >= {"Technical Support", "Sales", "Customer Service"}
+    tech, sales = by_name["Technical Support"], by_name["Sales"]
+    assert (tech["queue"], tech["assigned"], tech["in_progress"]) == (2, 1, 0)
+    assert tech["longest_wait"] is not None and sales["longest_wait"] is None
+    assert (sales["queue"], sales["in_progress"]) == (0, 1)
+    assert by_name["Customer Service"]["bot"] == 1  # the channel's default department
+    assert (counts["total"]["bot"], counts["total"]["queue"], counts["total"]["assigned"],
+            counts["total"]["in_progress"]) == (1, 2, 1, 1)
+
+
+def test_monitor_counts_take_one_query_however_much_data(cast, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        selectors.monitor_counts()
+    for status in (Status.BOT, Status.UNASSIGNED, Status.ASSIGNED, Status.IN_PROGRESS):
+        conversation_in(cast, status, department=cast.dept_a)
+        conversation_in(cast, status, department=cast.dept_b, assignee=cast.collab_b)
+    with django_assert_num_queries(1):
+        selectors.monitor_counts()
+
+
+def test_monitor_panel_refresh_query_count_is_constant(client, cast):
+    login(client, cast.operator)
+    url = reverse("workspace-monitor-panel")
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        client.get(url)
+    for i in range(3):
+        make_user(f"extra{i}", departments=[cast.dept_a, cast.dept_b])
+        conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b)
+        conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_ab)
+    with CaptureQueriesContext(connection) as big:
+        resp = client.get(url)
+    assert resp.status_code == 200
+    assert len(big.captured_queries) == len(small.captured_queries)
+
+
+def test_monitor_agents_load_and_presence(cast):
+    from apps.workspace import presence
+
+    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_ab)
+    conversation_in(cast, Status.ASSIGNED, department=cast.dept_b, assignee=cast.collab_ab)
+    presence.connected(cast.collab_ab.pk)
+    try:
+        snapshot = selectors.monitor_snapshot()
+    finally:
+        presence.disconnected(cast.collab_ab.pk)
+    agents = {a["username"]: a for a in snapshot["agents"]}
+    assert agents["collab_ab"]["load"] == 2 and agents["collab_a"]["load"] == 0
+    assert sorted(agents["collab_ab"]["departments"]) == ["Sales", "Technical Support"]
+    if presence.routing_presence is None:
+        assert agents["collab_ab"]["presence"] == "online" and agents["collab_b"]["presence"] == "offline"
+        tech = next(d for d in snapshot["departments"] if d["name"] == "Technical Support")
+        assert tech["agents"] == {"online": 1, "away": 0, "offline": 1}
+
+
+def test_widget_demo_page_embeds_one_script_tag(client, cast):
+    cast.channel.config = {"public_key": "demo-key"}
+    cast.channel.save(update_fields=["config"])
+    html = client.get(reverse("workspace-widget-demo"), {"key": "demo-key"}).content.decode()
+    assert html.count("<script src=") == 1 and "asiste-widget.js\" data-key=\"demo-key\" async></script>" in html
+    assert client.get(reverse("workspace-widget-demo"), {"key": "<b>nope"}).content.decode().count("&lt;b&gt;nope") >= 1
+
+
+def test_pages_speak_spanish(client, cast):
+    login(client, cast.collab_a)
+    html = client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Mis chats" in html and "Colas de mis departamentos" in html
+    assert "El cliente está escribiendo" in html
+    client.logout()
+    login(client, cast.operator)
+    html = client.get(reverse("workspace-monitor"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Todos los departamentos" in html and "Con el Agente de IA" in html

@@ -40,3 +40,11 @@ def refresh():
     def run():
         return reports_refresh(settle_seconds=0)
     return run
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """With DATABASE_URL set, settings pick the manifest storage, which needs collectstatic first;
+    page tests here are about content and access, not hashed file names."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -5,6 +5,8 @@ from datetime import date
 from decimal import Decimal
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -28,9 +30,20 @@ def _json(value):
     return value
 
 
+FILTER_PARAMS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (local), default: 30 days before end"),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (local, inclusive), default: today"),
+    OpenApiParameter("days", OpenApiTypes.INT, description="Range length when start is not given (default 30)"),
+    OpenApiParameter("department", OpenApiTypes.INT),
+    OpenApiParameter("channel", OpenApiTypes.INT),
+    OpenApiParameter("agent", OpenApiTypes.INT, description="User id; 0 = the AI Agent"),
+]
+
+
 class ReportIndexView(APIView):
     permission_classes = [permissions.IsAuthenticated, CanViewReports]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="The report tables available.")
     def get(self, request):
         return Response({"tables": list(TABLES)})
 
@@ -38,6 +51,8 @@ class ReportIndexView(APIView):
 class ReportTableView(APIView):
     permission_classes = [permissions.IsAuthenticated, CanViewReports]
 
+    @extend_schema(parameters=FILTER_PARAMS, responses=OpenApiTypes.OBJECT,
+                   description="One report table (rows of figures; ratios are 0-1, times in seconds).")
     def get(self, request, table: str):
         if table not in TABLES:
             raise Http404

@@ -223,7 +223,8 @@ def build_report(f: Filters) -> dict:
     by_kind: dict[str, dict] = {}
     for row in by_channel:
         kind = channels[row["channel_id"]].kind if row["channel_id"] in channels else ""
-        k = by_kind.setdefault(kind, {"frt_sum": 0, "frt_count": 0})
+        k = by_kind.setdefault(kind, {"frt_sum": 0, "frt_count": 0, "frt_le_target": 0})
+        k["frt_le_target"] += row["frt_le_target"]
         k["frt_sum"] += row["frt_sum"]
         k["frt_count"] += row["frt_count"]
     frt_web = _ratio(by_kind.get("webchat", {}).get("frt_sum", 0), by_kind.get("webchat", {}).get("frt_count", 0))
@@ -234,25 +235,38 @@ def build_report(f: Filters) -> dict:
     utilization = min(1.0, util_num / util_den) if util_den else None
     costs = cost(f, c)
 
-    def kpi(key, label, value, kind, bench_key=None, bench_label=""):
+    def kpi(key, label, value, kind, bench_key=None, bench_label="", detail=""):
         return {"key": key, "label": label, "value": value, "kind": kind, "benchmark": bench_label,
-                "flag": flag(value, bench_key) if bench_key else ""}
+                "flag": flag(value, bench_key) if bench_key else "", "detail": detail}
+
+    def of(n, total):
+        return _("%(n)s of %(total)s") % {"n": f"{n:,}", "total": f"{total:,}"}
+
+    ph_total = c["ph_resolved"] + c["ph_transferred"] + c["ph_reopened"] + c["ph_other"]
 
     summary = [
-        kpi("deflection", _("AI deflection rate"), fig["deflection"], "pct", "deflection", _("healthy 60–75%")),
-        kpi("deflection_confirmed", _("… confirmed by the customer"), fig["deflection_confirmed"], "pct"),
-        kpi("deflection_assumed", _("… assumed (customer went quiet)"), fig["deflection_assumed"], "pct"),
-        kpi("abandoned", _("Abandoned with the AI Agent"), fig["abandoned"], "pct"),
-        kpi("post_handoff_resolution", _("Post-handoff resolution"), fig["post_handoff_resolution"], "pct"),
-        kpi("reopen_rate", _("Reopen rate"), fig["reopen_rate"], "pct"),
-        kpi("frt_webchat", _("First response, web chat"), frt_web, "seconds", "frt_webchat", _("healthy < 1 min")),
-        kpi("frt_whatsapp", _("First response, WhatsApp"), frt_wa, "seconds", "frt_whatsapp", _("healthy < 5 min")),
-        kpi("csat", _("CSAT (share of 4–5)"), fig["csat"], "pct", "csat", _("healthy > 85%")),
+        kpi("deflection", _("AI deflection rate"), fig["deflection"], "pct", "deflection", _("healthy 60–75%"),
+            of(c["defl_confirmed"] + c["defl_assumed"], c["archived"])),
+        kpi("deflection_confirmed", _("… confirmed by the customer"), fig["deflection_confirmed"], "pct",
+            detail=of(c["defl_confirmed"], c["archived"])),
+        kpi("deflection_assumed", _("… assumed (customer went quiet)"), fig["deflection_assumed"], "pct",
+            detail=of(c["defl_assumed"], c["archived"])),
+        kpi("abandoned", _("Abandoned with the AI Agent"), fig["abandoned"], "pct", detail=of(c["defl_abandoned"], c["archived"])),
+        kpi("post_handoff_resolution", _("Post-handoff resolution"), fig["post_handoff_resolution"], "pct",
+            detail=of(c["ph_resolved"], ph_total)),
+        kpi("reopen_rate", _("Reopen rate"), fig["reopen_rate"], "pct", detail=of(c["reopened"], c["archived_ever"])),
+        kpi("frt_webchat", _("First response, web chat"), frt_web, "seconds", "frt_webchat", _("healthy < 1 min"),
+            _("%(n)s first responses") % {"n": f'{by_kind.get("webchat", {}).get("frt_count", 0):,}'}),
+        kpi("frt_whatsapp", _("First response, WhatsApp"), frt_wa, "seconds", "frt_whatsapp", _("healthy < 5 min"),
+            _("%(n)s first responses") % {"n": f'{by_kind.get("whatsapp", {}).get("frt_count", 0):,}'}),
+        kpi("csat", _("CSAT (share of 4–5)"), fig["csat"], "pct", "csat", _("healthy > 85%"),
+            _("%(n)s ratings") % {"n": f'{c["rated"]:,}'}),
         kpi("csat_avg", _("CSAT average (1–5)"), fig["csat_avg"], "number"),
         kpi("utilization", _("Operator utilization"), utilization, "pct", "utilization", _("healthy 60–80%")),
         kpi("reassignment", _("Reassigned conversations"), fig["reassignment"], "pct", "reassignment",
-            _("healthy < 5%")),
-        kpi("cost_per_resolved", _("Cost per resolved conversation"), costs["cost_per_resolved"], "money"),
+            _("healthy < 5%"), of(c["reassigned"], c["conversations"])),
+        kpi("cost_per_resolved", _("Cost per resolved conversation"), costs["cost_per_resolved"], "money",
+            detail=f'{costs["currency"]} · ' + _("%(n)s resolved") % {"n": f'{c["resolved"]:,}'}),
     ]
 
     def dim_rows(rows, dim, name_of):
@@ -314,7 +328,7 @@ TABLES = ("summary", "timeseries", "departments", "channels", "agents", "operato
 def table_rows(report: dict, name: str) -> list[dict]:
     """A report table as a list of flat dicts (CSV and API)."""
     if name == "summary":
-        return [{k: r[k] for k in ("key", "label", "value", "benchmark", "flag")} for r in report["summary"]]
+        return [{k: r[k] for k in ("key", "label", "value", "benchmark", "flag", "detail")} for r in report["summary"]]
     if name == "cost":
         return [report["cost"]]
     return report[name]

@@ -48,3 +48,11 @@ def _plain_static_storage(settings):
     page tests here are about content and access, not hashed file names."""
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture
+def client():
+    """Pages in English unless a test asks otherwise (the operation's default language is Spanish)."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

@@ -120,3 +120,12 @@ def test_weekly_digest_mails_operators_only(data, mailoutbox):
     assert send_weekly_digest() == 1
     assert [m.to for m in mailoutbox] == [["op@example.com"]]
     assert "CSAT" in mailoutbox[0].body
+
+
+def test_dashboard_in_spanish(data):
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="es")
+    login(client, data.operator)
+    html = client.get(reverse("reports-dashboard") + RANGE).content.decode()
+    assert "Tasa de contención de la IA" in html and "saludable 60–75%" in html

@@ -5,6 +5,8 @@ in the table next to it (and in its CSV), so nothing is only visible as a pictur
 """
 from __future__ import annotations
 
+import math
+
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -12,12 +14,15 @@ PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2")
 
 
 def _nice_max(value: float) -> float:
+    """A round top for a 4-tick axis: 4 x (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8 x 10^k) >= value."""
     if value <= 0:
-        return 1
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
-                 200000, 500000, 1000000):
-        if value <= step * 5:
-            return step * 5 if value > step * 4 else step * (int(value // step) + 1)
+        return 4
+    step = value / 4
+    magnitude = 10 ** math.floor(math.log10(step))
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8, 10):
+        if m * magnitude >= step:
+            nice = m * magnitude
+            return max(nice * 4, 4)
     return value
 
 
@@ -40,7 +45,7 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
     for k in range(5):
         v = top * k / 4
         yy = y(v)
-        tick = f"{v * 100:.0f}%" if percent else (f"{v:,.0f}" if top >= 4 else f"{v:.1f}")
+        tick = f"{v * 100:.0f}%" if percent else f"{v:,.0f}"
         parts.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
                      f'<text x="{pad_l - 6}" y="{yy + 4:.1f}" text-anchor="end" class="tick">{tick}</text>')
     step = max(1, n // 8)
@@ -65,17 +70,18 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
 
 def bar_chart(items: list[tuple[str, float]], title: str, width: int = 360, percent: bool = False) -> str:
     """Horizontal bars, one per item (label, value)."""
-    row_h, label_w, pad = 26, 150, 8
+    row_h, label_w, pad = 26, 200, 8
     height = pad * 2 + row_h * max(len(items), 1)
     top = 1.0 if percent else max((v for _, v in items), default=0) or 1
-    bar_w = width - label_w - 70
+    width = max(width, 440)
+    bar_w = width - label_w - 60
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(title)}" class="chart"><title>{escape(title)}</title>']
     for i, (label, value) in enumerate(items):
         yy = pad + i * row_h
         w = bar_w * (value / top if top else 0)
         shown = f"{value * 100:.1f}%" if percent else f"{value:,.0f}"
-        parts.append(f'<text x="{label_w - 6}" y="{yy + 17}" text-anchor="end" class="tick">{escape(label[:24])}</text>'
+        parts.append(f'<text x="{label_w - 6}" y="{yy + 17}" text-anchor="end" class="tick">{escape(label if len(label) <= 30 else label[:29] + "…")}</text>'
                      f'<rect x="{label_w}" y="{yy + 4}" width="{max(w, 0):.1f}" height="{row_h - 8}" '
                      f'fill="{PALETTE[i % len(PALETTE)]}"/>'
                      f'<text x="{label_w + max(w, 0) + 6:.1f}" y="{yy + 17}" class="tick">{shown}</text>')

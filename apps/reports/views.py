@@ -58,11 +58,11 @@ def dashboard(request):
             (_("Conversations"), [r["conversations"] for r in series]),
             (_("Handed off"), [r["handed_off"] for r in series]),
             (_("Deflected by the AI"), [r["deflected"] for r in series]),
-        ], _("Conversations per day")),
+        ], _("Conversations per day"), width=1100, height=260),
         "chart_rates": charts.line_chart(labels, [
             (_("Deflection"), [r["deflection"] for r in series]),
             (_("CSAT 4–5"), [r["csat"] for r in series]),
-        ], _("Deflection and CSAT per day"), percent=True),
+        ], _("Deflection and CSAT per day"), percent=True, width=1100, height=260),
         "chart_deflection": charts.bar_chart([(str(r["name"]), r["conversations"]) for r in report["deflection"]],
                                              _("How closed conversations ended")),
         "chart_triggers": charts.bar_chart([(str(r["name"]), r["handoffs"]) for r in report["triggers"]],

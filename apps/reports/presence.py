@@ -1,6 +1,6 @@
 """Optional presence data (built by the routing helper). Guarded: reports work without it.
 
-If ``apps.routing.models`` (or ``apps.accounts.models``) exposes a ``PresenceSession`` model with a
+If ``settings.REPORTS_PRESENCE_MODEL`` names it, or ``apps.routing.models`` (or ``apps.accounts.models``) exposes a ``PresenceSession`` model with a
 ``user`` foreign key and ``started_at`` / ``ended_at`` datetimes, logged-in time comes from it;
 otherwise utilization falls back to the activity-span definition in ``selectors.operator_rows``.
 """
@@ -14,6 +14,13 @@ from django.utils import timezone
 
 
 def presence_model():
+    """The presence model: ``settings.REPORTS_PRESENCE_MODEL`` ("app_label.Model") if set, else a guess."""
+    from django.apps import apps
+    from django.conf import settings
+
+    explicit = getattr(settings, "REPORTS_PRESENCE_MODEL", "")
+    if explicit:
+        return apps.get_model(explicit)
     for module in ("apps.routing.models", "apps.accounts.models"):
         try:
             model = getattr(import_module(module), "PresenceSession", None)

@@ -129,3 +129,29 @@ def test_dashboard_in_spanish(data):
     login(client, data.operator)
     html = client.get(reverse("reports-dashboard") + RANGE).content.decode()
     assert "Tasa de contención de la IA" in html and "saludable 60–75%" in html
+
+
+def test_api_summary_carries_values_benchmarks_and_flags(client, data):
+    login(client, data.operator)
+    rows = {r["key"]: r for r in client.get(reverse("api-reports-table", args=["summary"]) + RANGE).json()["rows"]}
+    assert rows["deflection"]["value"] == 0.0 and rows["deflection"]["flag"] == "low"
+    assert rows["deflection"]["benchmark"] == "healthy 60–75%"
+    assert rows["csat"]["value"] == 1.0 and rows["csat"]["flag"] == "ok"
+    assert rows["reassignment"]["flag"] == "ok"
+
+
+def test_agent_filter_zero_is_the_ai_agent_row(client, data):
+    login(client, data.operator)
+    body = client.get(reverse("api-reports-table", args=["agents"]) + RANGE + "&agent=0").json()
+    assert [(r["id"], r["name"], r["conversations"]) for r in body["rows"]] == [(0, "AI Agent", 1)]
+
+
+def test_weekly_beat_schedule_is_registered(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from apps.reports.apps import ensure_schedule
+
+    ensure_schedule()
+    ensure_schedule()  # idempotent
+    tasks = set(PeriodicTask.objects.filter(task__startswith="reports.").values_list("task", flat=True))
+    assert tasks == {"reports.refresh", "reports.reconcile", "reports.weekly_digest"}

@@ -51,7 +51,8 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
     step = max(1, n // 8)
     for i, label in enumerate(labels):
         if i % step == 0 or i == n - 1:
-            parts.append(f'<text x="{x(i):.1f}" y="{height - pad_b + 16}" text-anchor="middle" class="tick">'
+            anchor = "end" if i == n - 1 and n > 1 else ("start" if i == 0 else "middle")
+            parts.append(f'<text x="{x(i):.1f}" y="{height - pad_b + 16}" text-anchor="{anchor}" class="tick">'
                          f'{escape(label)}</text>')
     for idx, (name, vals) in enumerate(series):
         color = PALETTE[idx % len(PALETTE)]
@@ -81,9 +82,9 @@ def bar_chart(items: list[tuple[str, float]], title: str, width: int = 360, perc
         yy = pad + i * row_h
         w = bar_w * (value / top if top else 0)
         shown = f"{value * 100:.1f}%" if percent else f"{value:,.0f}"
-        parts.append(f'<text x="{label_w - 6}" y="{yy + 17}" text-anchor="end" class="tick">{escape(label if len(label) <= 30 else label[:29] + "…")}</text>'
+        parts.append(f'<text x="{label_w - 6}" y="{yy + 17}" text-anchor="end" class="tick big">{escape(label if len(label) <= 30 else label[:29] + "…")}</text>'
                      f'<rect x="{label_w}" y="{yy + 4}" width="{max(w, 0):.1f}" height="{row_h - 8}" '
                      f'fill="{PALETTE[i % len(PALETTE)]}"/>'
-                     f'<text x="{label_w + max(w, 0) + 6:.1f}" y="{yy + 17}" class="tick">{shown}</text>')
+                     f'<text x="{label_w + max(w, 0) + 6:.1f}" y="{yy + 17}" class="tick big">{shown}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))

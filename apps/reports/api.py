@@ -19,7 +19,12 @@ from .selectors import TABLES, BadFilter, build_report, parse_filters, table_row
 
 class CanViewReports(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
-        return can_view_reports(request.user)
+        if not can_view_reports(request.user):
+            return False
+        from .views import refresh_if_stale
+
+        refresh_if_stale()
+        return True
 
 
 def _json(value):

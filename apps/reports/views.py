@@ -29,6 +29,23 @@ from .selectors import TABLES, BadFilter, build_report, parse_filters, table_row
 def _require_reports(request) -> None:
     if not can_view_reports(request.user):
         raise PermissionDenied
+    refresh_if_stale()
+
+
+def refresh_if_stale() -> None:
+    """Without a Celery beat (the embedded single-process mode) nothing folds new events into the
+    rollups, so a report view does one bounded refresh step when the last one is over a minute old.
+    ``REPORTS_REFRESH_ON_VIEW`` (default: on when tasks run eagerly, i.e. no worker) controls it."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    if not getattr(settings, "REPORTS_REFRESH_ON_VIEW", settings.CELERY_TASK_ALWAYS_EAGER):
+        return
+    state = RollupState.objects.filter(pk=1).only("refreshed_at").first()
+    if state is None or state.refreshed_at is None or (timezone.now() - state.refreshed_at).total_seconds() > 60:
+        from .rollups import reports_refresh
+
+        reports_refresh(max_rows=5000)
 
 
 def _filter_choices():

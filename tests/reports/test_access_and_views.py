@@ -155,3 +155,17 @@ def test_weekly_beat_schedule_is_registered(db):
     ensure_schedule()  # idempotent
     tasks = set(PeriodicTask.objects.filter(task__startswith="reports.").values_list("task", flat=True))
     assert tasks == {"reports.refresh", "reports.reconcile", "reports.weekly_digest"}
+
+
+def test_embedded_mode_refreshes_stale_rollups_on_view(client, cast, clock, settings):
+    settings.REPORTS_REFRESH_ON_VIEW = True
+    from apps.reports.rollups import reports_refresh as refresh_now
+
+    refresh_now(settle_seconds=0)  # marks the state fresh
+    conversation_in(cast, "bot")
+    login(client, cast.operator)
+    rows = client.get(reverse("api-reports-table", args=["agents"]) + RANGE).json()["rows"]
+    assert rows == []  # refreshed less than a minute ago: the new chat is not folded in yet
+    clock.tick(minutes=2)
+    rows = client.get(reverse("api-reports-table", args=["agents"]) + RANGE).json()["rows"]
+    assert [(r["name"], r["conversations"]) for r in rows] == [("AI Agent", 1)]

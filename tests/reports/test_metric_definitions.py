@@ -1,0 +1,182 @@
+"""Each metric pinned on a small hand-built event log, written through the real services."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from apps.conversations import services
+from apps.conversations.models import Channel
+from apps.reports.models import DepartmentHours
+from apps.reports.rollups import reports_refresh
+from apps.reports.selectors import build_report, figures, parse_filters, totals
+from tests.factories import conversation_in
+
+from .conftest import BA
+
+pytestmark = pytest.mark.django_db
+
+
+def start(cast, text="Hola"):
+    conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="es")
+    services.message_receive(channel=cast.channel, contact=cast.customer, body=text, conversation=conv)
+    return conv
+
+
+def counters(clock):
+    reports_refresh(settle_seconds=0)
+    f = parse_filters({"start": "2026-03-01", "end": "2026-03-31"})
+    return totals(f)
+
+
+def test_bot_only_confirmed_assumed_abandoned(cast, clock):
+    # confirmed: the customer rated the bot's answer
+    a = start(cast)
+    clock.tick(seconds=5)
+    services.message_post_agent(conversation=a, body="Reiniciá el router.")
+    clock.tick(minutes=2)
+    services.conversation_archive(conversation=a, actor=services.AI_AGENT, resolution="resolved")
+    services.conversation_rate(conversation=a, score=5)
+    # assumed: the customer went quiet for the idle time (30 min default) after the answer
+    b = start(cast)
+    clock.tick(seconds=5)
+    services.message_post_agent(conversation=b, body="Probá esto.")
+    clock.tick(minutes=31)
+    services.conversation_archive(conversation=b, actor=services.SYSTEM, resolution="resolved")
+    # abandoned: quiet, but not long enough after the answer
+    c = start(cast)
+    clock.tick(seconds=5)
+    services.message_post_agent(conversation=c, body="Probá esto.")
+    clock.tick(minutes=5)
+    services.conversation_archive(conversation=c, actor=services.SYSTEM, resolution="resolved")
+    # abandoned: the customer's message was the last one
+    d = start(cast)
+    clock.tick(minutes=40)
+    services.conversation_archive(conversation=d, actor=services.SYSTEM, resolution="resolved")
+    # still with the bot: not closed, not in any deflection bucket
+    start(cast)
+
+    c_ = counters(clock)
+    assert (c_["conversations"], c_["archived"], c_["bot_closed"]) == (5, 4, 4)
+    assert (c_["defl_confirmed"], c_["defl_assumed"], c_["defl_abandoned"]) == (1, 1, 2)
+    fig = figures(c_)
+    assert fig["deflection"] == pytest.approx(0.5)
+    assert c_["handed_off"] == 0 and c_["assignments"] == 0
+    assert c_["resolved"] == 2  # abandoned chats are not resolved conversations
+    assert c_["rated"] == 1 and fig["csat"] == 1.0
+
+
+def test_assumed_idle_time_is_configurable(cast, clock, settings):
+    settings.REPORTS_ASSUMED_IDLE_MINUTES = 3
+    b = start(cast)
+    services.message_post_agent(conversation=b, body="Probá esto.")
+    clock.tick(minutes=5)
+    services.conversation_archive(conversation=b, actor=services.SYSTEM, resolution="resolved")
+    c_ = counters(clock)
+    assert c_["defl_assumed"] == 1 and c_["defl_abandoned"] == 0
+
+
+def test_handoff_then_transfer_again_is_not_a_post_handoff_resolution(cast, clock):
+    conv = start(cast)
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="low_confidence")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_a)
+    clock.tick(seconds=30)
+    services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola")
+    services.conversation_transfer(conversation=conv, department=cast.dept_b, actor=cast.collab_a, reason="ventas")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_b)
+    clock.tick(seconds=90)
+    services.message_send_human(conversation=conv, user=cast.collab_b, body="Hola, soy de ventas")
+    services.conversation_archive(conversation=conv, actor=cast.collab_b)
+
+    # and one handed off and resolved by the first human
+    conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+
+    c_ = counters(clock)
+    assert c_["handed_off"] == 2
+    assert (c_["ph_resolved"], c_["ph_transferred"], c_["ph_reopened"]) == (1, 1, 0)
+    assert figures(c_)["post_handoff_resolution"] == pytest.approx(0.5)
+    assert c_["ho_low_confidence"] == 1 and c_["ho_explicit_request"] == 1
+    assert c_["transfer_events"] == 1 and c_["bot_closed"] == 0
+    report = build_report(parse_filters({"start": "2026-03-01", "end": "2026-03-31"}))
+    by_agent = {r["id"]: r for r in report["agents"]}
+    # Each human gets their own assignment's first response: 30 s for A, 90 s for B (web chat target 60 s).
+    assert by_agent[cast.collab_b.pk]["frt_avg"] == pytest.approx(90)
+    assert by_agent[cast.collab_b.pk]["frt_within_target"] == 0
+    assert by_agent[cast.collab_a.pk]["handled"] == 2
+    # CSAT/ conversations go to the final assignee; the transferred chat is B's
+    assert by_agent[cast.collab_b.pk]["conversations"] == 1
+
+
+def test_reopen_rate_and_reopen_outcome(cast, clock):
+    conv = conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+    conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+    clock.tick(hours=2)
+    services.conversation_reopen(conversation=conv)
+    c_ = counters(clock)
+    assert c_["archived_ever"] == 2 and c_["reopened"] == 1
+    assert figures(c_)["reopen_rate"] == pytest.approx(0.5)
+    assert c_["ph_reopened"] == 1 and c_["ph_resolved"] == 1
+    assert c_["archived"] == 1  # the reopened one is open again
+
+
+def test_first_response_out_of_hours_counts_business_time_only(cast, clock):
+    DepartmentHours.objects.create(department=cast.dept_a, hours={d: [["09:00", "18:00"]]
+                                                                   for d in ("mon", "tue", "wed", "thu", "fri")})
+    clock.at(datetime(2026, 3, 6, 17, 58, tzinfo=BA))  # Friday 17:58
+    conv = start(cast)
+    clock.tick(seconds=10)
+    services.message_post_agent(conversation=conv, body="Te paso con soporte.")  # bot messages never count
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_a)   # Fri 17:58:10
+    services.message_send_human(conversation=conv, user=cast.collab_a, body="Nota", is_internal=True)
+    clock.at(datetime(2026, 3, 9, 9, 3, tzinfo=BA))  # Monday 09:03
+    services.message_send_human(conversation=conv, user=cast.collab_a, body="Buen día")
+    c_ = counters(clock)
+    assert c_["frt_count"] == 1
+    assert c_["frt_sum"] == 110 + 180  # 1 min 50 s on Friday + 3 min on Monday, not 63 hours
+
+
+def test_csat_without_rating_is_not_a_zero(cast, clock):
+    rated = conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+    services.conversation_rate(conversation=rated, score=4)
+    conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)  # no rating
+    other = conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+    services.conversation_rate(conversation=other, score=2)
+    c_ = counters(clock)
+    fig = figures(c_)
+    assert c_["rated"] == 2 and c_["archived"] == 3
+    assert fig["csat"] == pytest.approx(0.5)
+    assert fig["csat_avg"] == pytest.approx(3.0)
+    assert fig["csat_response"] == pytest.approx(2 / 3)
+
+
+def test_reassignment_share_and_ai_token_cost(cast, clock):
+    from decimal import Decimal
+
+    from apps.reports.models import CostSettings
+
+    conv = conversation_in(cast, "assigned", department=cast.dept_a, assignee=cast.collab_a)
+    services.conversation_reassign(conversation=conv, assignee=cast.collab_ab, actor=cast.operator, reason="carga")
+    services.conversation_record_decision(conversation=conv, payload={"usage": {"prompt_tokens": 1500,
+                                                                                "completion_tokens": 500}})
+    services.message_send_human(conversation=conv, user=cast.collab_ab, body="Hola")
+    services.conversation_archive(conversation=conv, actor=cast.collab_ab)
+    for _ in range(3):
+        conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+    CostSettings(operator_seats=1, operator_seat_monthly_cost=Decimal("300"), collaborator_hourly_cost=Decimal("0"),
+                 platform_monthly_cost=Decimal("0"), ai_cost_per_1k_tokens=Decimal("0.5"),
+                 ai_cost_per_conversation=Decimal("0.1")).save()
+    reports_refresh(settle_seconds=0)
+    report = build_report(parse_filters({"start": "2026-03-01", "end": "2026-03-30"}))
+    c_ = report["counters"]
+    assert c_["reassigned"] == 1 and figures(c_)["reassignment"] == pytest.approx(0.25)
+    assert c_["ai_tokens"] == 2000 and c_["ai_untracked"] == 0  # conversation_in never posts AI messages
+    cost = report["cost"]
+    # 30 days = one month of one seat (300) + 2k tokens x 0.5 = 301 over 4 resolved
+    assert cost["total_cost"] == Decimal("301.00")
+    assert cost["cost_per_resolved"] == Decimal("75.25")
+    summary = {k["key"]: k for k in report["summary"]}
+    assert summary["reassignment"]["flag"] == "high"  # 25% > 5%

@@ -64,7 +64,8 @@ def test_messenger_inbound_batched_echo_delivery_read(channels, stand_in, eager_
     assert send("/webhooks/messenger/", ex["messenger_text"]).status_code == 200
     assert send("/webhooks/messenger/", ex["messenger_batched_two_entries"]).status_code == 200
     assert send("/webhooks/messenger/", ex["messenger_echo_of_page_reply"]).status_code == 200
-    bodies = list(Message.objects.filter(channel=fb).order_by("id").values_list("body", flat=True))
+    bodies = list(Message.objects.filter(channel=fb, author_kind="customer").order_by("id")
+                  .values_list("body", flat=True))
     assert bodies == ["Hi, where is my order #1001?", "first", "second"]  # the echo is ours, not the customer's
     conv = Message.objects.get(external_id="m_AAAA1").conversation
     assert conv.messages.filter(author_kind="customer").count() == 3

@@ -56,6 +56,16 @@ SAMPLES = {
 }
 
 
+# Which of the four handoff triggers plausibly sent history chats to each department.
+HISTORY_TRIGGERS = {
+    "technical-support": ["low_confidence", "explicit_request", "negative_sentiment"],
+    "sales": ["explicit_request", "low_confidence"],
+    "collections": ["explicit_request", "negative_sentiment"],
+    "cancellations": ["out_of_scope", "explicit_request"],
+    "customer-service": ["out_of_scope", "negative_sentiment"],
+}
+
+
 def log(out, text: str) -> None:
     if out is not None:
         out.write(text)
@@ -137,12 +147,13 @@ def _seed_history(rng, depts, users, webchat, whatsapp, count):
         if dept is not None:
             rows.append(Message(conversation=conv, author_kind=AuthorKind.AI_AGENT, channel=channel,
                                 body=("Te paso con %s." if lang == "es" else "I'll pass you to %s.") % dept.name))
+            trigger = rng.choice(HISTORY_TRIGGERS[slug])
             events += [ConversationEvent(conversation=conv, kind="handoff", actor_kind="ai_agent", from_status="bot",
-                                         to_status="transfer", to_department=dept, reason="intent",
-                                         payload={"trigger": "out_of_scope" if slug == "customer-service" else "intent"}),
+                                         to_status="transfer", to_department=dept, reason=trigger,
+                                         payload={"trigger": trigger, "intent": slug}),
                        ConversationEvent(conversation=conv, kind="queued", actor_kind="system", from_status="transfer",
                                          to_status="unassigned", to_department=dept, from_department=dept)]
-            conv.handoff = {"trigger": "intent", "intent": slug}
+            conv.handoff = {"trigger": trigger, "intent": slug}
             conv.handoff_summary = text
             conv.queued_at = t + timedelta(seconds=40)
         else:
@@ -172,6 +183,10 @@ def _seed_history(rng, depts, users, webchat, whatsapp, count):
                                             from_status="in_progress" if assignee else "bot", to_status="archived",
                                             to_department=dept, from_department=dept, to_assignee=assignee,
                                             from_assignee=assignee, payload={"resolution": conv.resolution}))
+            if conv.csat_score is not None:
+                events.append(ConversationEvent(conversation=conv, kind="rated", actor_kind="customer",
+                                                from_status="archived", to_status="archived", to_department=dept,
+                                                from_department=dept, payload={"score": conv.csat_score}))
         conv.last_message_at = conv.last_customer_message_at = t
         conv.save()
         Message.objects.bulk_create(rows)

@@ -247,3 +247,23 @@ def test_messages_are_rate_limited_per_visitor(webchat, monkeypatch):
     assert [r["type"] for r in replies] == ["ack", "ack", "ack", "error", "error"]
     assert replies[-1]["code"] == "rate_limited"
     assert Message.objects.filter(author_kind="customer").count() == 3
+
+
+def test_asgi_router_lets_listed_sites_reach_the_widget_but_not_the_staff_socket(webchat):
+    """Through the project's real ASGI app: the widget checks its channel's origins, while staff
+    sockets keep the ALLOWED_HOSTS origin check (a customer site can never open /ws/staff/)."""
+    from asisteclick.asgi import application
+
+    async def connects(path, origin):
+        comm = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode()), (b"host", b"localhost")])
+        ok, _ = await comm.connect()
+        if ok:
+            await comm.disconnect()
+        return ok
+
+    async def run():
+        return (await connects(f"/ws/widget/?key={KEY}", SHOP),
+                await connects(f"/ws/widget/?key={KEY}", "https://evil.example"),
+                await connects("/ws/staff/", SHOP))
+
+    assert async_to_sync(run)() == (True, False, False)

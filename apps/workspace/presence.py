@@ -32,9 +32,20 @@ def _away_key(user_id: int) -> str:
     return f"workspace.presence.away.{user_id}"
 
 
+def _routing_call(name: str, *args) -> bool:
+    """Call the routing app's presence function if it exists; a failure there must not drop the socket."""
+    fn = getattr(routing_presence, name, None) if routing_presence is not None else None
+    if fn is None:
+        return False
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("routing presence %s failed", name)
+    return True
+
+
 def connected(user_id: int) -> None:
-    if routing_presence is not None and hasattr(routing_presence, "presence_connected"):
-        routing_presence.presence_connected(user_id)
+    if _routing_call("presence_connected", user_id):
         return
     cache.add(_key(user_id), 0, _TTL)
     try:
@@ -45,8 +56,7 @@ def connected(user_id: int) -> None:
 
 
 def disconnected(user_id: int) -> None:
-    if routing_presence is not None and hasattr(routing_presence, "presence_disconnected"):
-        routing_presence.presence_disconnected(user_id)
+    if _routing_call("presence_disconnected", user_id):
         return
     try:
         if cache.decr(_key(user_id)) <= 0:
@@ -58,9 +68,7 @@ def disconnected(user_id: int) -> None:
 def set_away(user_id: int, away: bool) -> None:
     """The browser says the tab is hidden (away) or visible again."""
     if routing_presence is not None:
-        fn = getattr(routing_presence, "presence_set_away", None)
-        if fn is not None:
-            fn(user_id, away)
+        _routing_call("presence_set_away", user_id, away)
         return
     if away:
         cache.set(_away_key(user_id), 1, _TTL)

@@ -174,3 +174,13 @@ def test_pages_speak_spanish(client, cast):
     login(client, cast.operator)
     html = client.get(reverse("workspace-monitor"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Todos los departamentos" in html and "Con el Agente de IA" in html
+
+
+def test_demo_seed_gives_the_web_chat_a_public_key(cast):
+    from apps.workspace import demo, widget
+
+    demo.seed(None)
+    demo.seed(None)  # idempotent
+    cast.channel.refresh_from_db()
+    assert cast.channel.config["public_key"] == demo.DEMO_PUBLIC_KEY
+    assert widget.channel_by_key(demo.DEMO_PUBLIC_KEY) == cast.channel

@@ -44,21 +44,30 @@ async def _until(comm, kind, limit=20):
     raise AssertionError(f"no {kind}")
 
 
-@pytest.mark.parametrize("origin,key", [("https://evil.example", KEY), (None, KEY), (SHOP, "no-such-key")])
-def test_foreign_origin_or_unknown_key_is_refused(webchat, origin, key):
-    async def run():
-        ok, _ = await _comm(origin, key).connect()
-        return ok
-    assert async_to_sync(run)() is False
-
-
-def test_same_host_origin_is_allowed_without_listing(webchat):
-    async def run():
-        comm = _comm("http://localhost:8000")
+def test_origin_and_key_are_checked_before_the_handshake(webchat):
+    """A foreign origin, no origin or an unknown key is refused; this server's own host is fine;
+    and nothing but hello is answered before the visitor is known."""
+    async def connects(origin, key=KEY):
+        comm = _comm(origin, key)
         ok, _ = await comm.connect()
-        await comm.disconnect()
+        if ok:
+            await comm.disconnect()
         return ok
-    assert async_to_sync(run)() is True
+
+    async def run():
+        refused = [await connects("https://evil.example"), await connects(None), await connects(SHOP, "no-such-key")]
+        allowed = [await connects(SHOP), await connects("http://localhost:8000")]
+        comm = _comm()
+        await comm.connect()
+        await comm.send_json_to({"type": "sync", "after": 0})
+        early = await comm.receive_json_from()
+        await comm.disconnect()
+        return refused, allowed, early
+
+    refused, allowed, early = async_to_sync(run)()
+    assert refused == [False, False, False]
+    assert allowed == [True, True]
+    assert early["code"] == "unauthorized"
 
 
 def test_visitor_chats_resends_idempotently_and_catches_up(webchat):
@@ -240,12 +249,21 @@ def test_messages_are_rate_limited_per_visitor(webchat, monkeypatch):
     assert Message.objects.filter(author_kind="customer").count() == 3
 
 
-def test_requests_before_hello_are_refused(webchat):
+def test_asgi_router_lets_listed_sites_reach_the_widget_but_not_the_staff_socket(webchat):
+    """Through the project's real ASGI app: the widget checks its channel's origins, while staff
+    sockets keep the ALLOWED_HOSTS origin check (a customer site can never open /ws/staff/)."""
+    from asisteclick.asgi import application
+
+    async def connects(path, origin):
+        comm = WebsocketCommunicator(application, path, headers=[(b"origin", origin.encode()), (b"host", b"localhost")])
+        ok, _ = await comm.connect()
+        if ok:
+            await comm.disconnect()
+        return ok
+
     async def run():
-        comm = _comm()
-        await comm.connect()
-        await comm.send_json_to({"type": "sync", "after": 0})
-        msg = await comm.receive_json_from()
-        await comm.disconnect()
-        return msg
-    assert async_to_sync(run)()["code"] == "unauthorized"
+        return (await connects(f"/ws/widget/?key={KEY}", SHOP),
+                await connects(f"/ws/widget/?key={KEY}", "https://evil.example"),
+                await connects("/ws/staff/", SHOP))
+
+    assert async_to_sync(run)() == (True, False, False)

@@ -38,7 +38,7 @@ async def _hello(comm, **hello):
 
 async def _until(comm, kind, limit=20):
     for _ in range(limit):
-        msg = await comm.receive_json_from(timeout=2)
+        msg = await comm.receive_json_from(timeout=15)  # the first agent turn loads the embedding model
         if msg["type"] == kind:
             return msg
     raise AssertionError(f"no {kind}")
@@ -236,7 +236,7 @@ def test_messages_are_rate_limited_per_visitor(webchat, monkeypatch):
         for i in range(5):
             await comm.send_json_to({"type": "send", "body": f"m{i}", "client_id": f"k{i}"})
             while True:
-                msg = await comm.receive_json_from(timeout=2)
+                msg = await comm.receive_json_from(timeout=15)  # the first agent turn loads the embedding model
                 if msg["type"] in ("ack", "error"):
                     replies.append(msg)
                     break

@@ -61,8 +61,12 @@ _memo = threading.local()
 
 @contextmanager
 def sweep_memo():
-    """Within one sweep, department settings and their Operators are read once, not once per chat
-    (a change made by an Operator applies from the next sweep)."""
+    """Within one sweep (or one routing step), department settings and their Operators are read
+    once, not once per chat (a change made by an Operator applies from the next sweep). Nested use
+    keeps the outer cache."""
+    if getattr(_memo, "cache", None) is not None:
+        yield
+        return
     _memo.cache = {}
     try:
         yield
@@ -296,7 +300,11 @@ def _announce(conv: Conversation, user, department: Department) -> None:
 
 def routing_conversation_arrived(*, conversation_id: int, now: datetime | None = None) -> None:
     """A chat entered a department (handoff, transfer, requeue, reopen)."""
-    now = _now(now)
+    with sweep_memo():
+        _arrived(conversation_id, _now(now))
+
+
+def _arrived(conversation_id: int, now: datetime) -> None:
     conv = Conversation.objects.filter(pk=conversation_id).select_related("department").first()
     if conv is None or conv.status not in WAITING or conv.department_id is None:
         return

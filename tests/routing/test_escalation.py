@@ -290,3 +290,16 @@ def test_routing_admin_is_for_operators_who_configure(cast, client):
     assert client.get("/admin/routing/agentpresence/").status_code == 200
     client.force_login(cast.collab_a)
     assert client.get("/admin/routing/departmentrouting/").status_code in (302, 403)
+
+
+def test_operator_notifications_are_pushed_live_as_signals_only(cast, monkeypatch, django_capture_on_commit_callbacks):
+    from apps.core import realtime
+
+    sent = []
+    monkeypatch.setattr(realtime, "_send", lambda groups, event: sent.append((groups, event)))
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    conv = queued(cast)
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(now=conv.queued_at + timedelta(minutes=1))
+    pushes = [(g, e) for g, e in sent if e.get("what") == "notification"]
+    assert pushes == [([f"user.{cast.operator.pk}"], {"what": "notification"})]  # a signal, no text or ids

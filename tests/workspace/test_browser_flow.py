@@ -12,79 +12,17 @@ on the Redis pass it uses the channels-redis pub/sub layer.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from django.conf import settings
-from django.test import override_settings
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-HAVE_CHROMIUM = Path(CHROMIUM).exists() or bool(shutil.which("chromium"))
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm
+
 KEY = "browser-test-widget"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed (apt-get install -y chromium)")]
+pytestmark = browser_marks
 
 
-def orm(fn, *args, **kwargs):
-    """Run ORM code off the Playwright thread (its event loop makes Django refuse sync DB calls)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_closing(fn), *args, **kwargs).result()
-
-
-def _closing(fn):
-    def run(*args, **kwargs):
-        from django.db import connections
-
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-    return run
-
-
-class LiveWorkspaceBrowserTest(ChannelsLiveServerTestCase):
-    host = "127.0.0.1"
-    serve_static = True
-
-    @classmethod
-    def setUpClass(cls):
-        # Tasks (the agent turn, routing) must run inside the server process, whatever the broker.
-        from asisteclick.celery import app as celery_app
-
-        cls._eager = celery_app.conf.task_always_eager
-        celery_app.conf.task_always_eager = True
-        # The server process is forked now: it must verify the fast test hasher the cast is saved with.
-        from tests.workspace.conftest import STATIC_PLAIN
-
-        cls._hashers = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-                                         STORAGES=STATIC_PLAIN)
-        cls._hashers.enable()
-        # The forked server re-derives the test database name from TEST.NAME (or "test_" + NAME);
-        # pytest-django already switched NAME to the test database, so point TEST.NAME at it.
-        db = settings.DATABASES["default"]
-        cls._test_name = db.setdefault("TEST", {}).get("NAME")
-        db["TEST"]["NAME"] = db["NAME"]
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        settings.DATABASES["default"]["TEST"]["NAME"] = cls._test_name
-        cls._hashers.disable()
-        from asisteclick.celery import app as celery_app
-
-        celery_app.conf.task_always_eager = cls._eager
-
+class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
     def setUp(self):
         from django.core.cache import cache
 
@@ -101,29 +39,6 @@ class LiveWorkspaceBrowserTest(ChannelsLiveServerTestCase):
         self.cast.channel.config = {"public_key": KEY, "allowed_origins": [self.live_server_url]}
         self.cast.channel.save()
         ARTIFACTS.mkdir(exist_ok=True)
-
-    # --- helpers ------------------------------------------------------------------------------
-    def login(self, browser, user, path):
-        from tests.factories import PASSWORD
-
-        context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 860})
-        page = context.new_page()
-        page.goto(f"{self.live_server_url}/login/?next={path}")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("form button[type=submit]")
-        page.wait_for_url(re.compile("^" + re.escape(self.live_server_url + path) + "$"))
-        page.wait_for_function("document.body.dataset.liveState === 'open'", timeout=10_000)
-        return page
-
-    def wait_db(self, predicate, what, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = orm(predicate)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}")
 
     def monitor_cell(self, monitor, dept_id, field):
         return monitor.locator(f'#monitor-panel tr[data-dept="{dept_id}"] td[data-count="{field}"]')

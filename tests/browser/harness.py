@@ -1,0 +1,100 @@
+"""A real Daphne server (ChannelsLiveServerTestCase) plus Debian's headless Chromium driven by
+Playwright: the set-up every browser test shares."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from channels.testing import ChannelsLiveServerTestCase
+from django.conf import settings
+from django.test import override_settings
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+HAVE_CHROMIUM = Path(CHROMIUM).exists() or bool(shutil.which("chromium"))
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+STATIC_PLAIN = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+browser_marks = [pytest.mark.browser,
+                 pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed (apt-get install -y chromium)")]
+
+
+def orm(fn, *args, **kwargs):
+    """Run ORM code off the Playwright thread (its event loop makes Django refuse sync DB calls)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_closing(fn), *args, **kwargs).result()
+
+
+def _closing(fn):
+    def run(*args, **kwargs):
+        from django.db import connections
+
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+    return run
+
+
+class LiveBrowserTestCase(ChannelsLiveServerTestCase):
+    host = "127.0.0.1"
+    serve_static = True
+
+    @classmethod
+    def setUpClass(cls):
+        # Tasks (the agent turn, routing) must run inside the server process, whatever the broker.
+        from asisteclick.celery import app as celery_app
+
+        cls._eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        # The server process is forked now: it must verify the fast test hasher the cast is saved with.
+        cls._overrides = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+                                           STORAGES=STATIC_PLAIN)
+        cls._overrides.enable()
+        # The forked server re-derives the test database name from TEST.NAME (or "test_" + NAME);
+        # pytest-django already switched NAME to the test database, so point TEST.NAME at it.
+        db = settings.DATABASES["default"]
+        cls._test_name = db.setdefault("TEST", {}).get("NAME")
+        db["TEST"]["NAME"] = db["NAME"]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        settings.DATABASES["default"]["TEST"]["NAME"] = cls._test_name
+        cls._overrides.disable()
+        from asisteclick.celery import app as celery_app
+
+        celery_app.conf.task_always_eager = cls._eager
+
+    def login(self, browser, user, path, *, locale="en-US", wait_live=True):
+        from tests.factories import PASSWORD
+
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        page.goto(f"{self.live_server_url}/login/?next={path}")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("form button[type=submit]")
+        page.wait_for_url(re.compile("^" + re.escape(self.live_server_url + path) + "$"))
+        if wait_live:
+            page.wait_for_function("document.body.dataset.liveState === 'open'", timeout=10_000)
+        return page
+
+    def wait_db(self, predicate, what, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = orm(predicate)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")

@@ -1,0 +1,139 @@
+"""Accessibility in a real browser: axe-core on the inbox, the monitor, the conversation page and
+the customer widget, in Spanish and English (zero serious or critical violations), and a
+keyboard-only Collaborator who picks up, answers and resolves a chat.
+
+axe-core 4.14.1 (MPL-2.0) ships with the tests in tests/browser/vendor/ (no CDN).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+KEY = "a11y-test-widget"
+pytestmark = browser_marks
+
+
+class AccessibilityBrowserTest(LiveBrowserTestCase):
+    def setUp(self):
+        from apps.conversations import services
+        from apps.conversations.models import Message, Status
+        from tests.factories import conversation_in, make_cast
+
+        self.cast = make_cast()
+        self.cast.channel.config = {"public_key": KEY, "allowed_origins": [self.live_server_url]}
+        self.cast.channel.save()
+        self.queued = conversation_in(self.cast, Status.UNASSIGNED, department=self.cast.dept_a,
+                                      text="Mi router <b>no</b> enciende <script>alert(1)</script>")
+        self.mine = conversation_in(self.cast, Status.IN_PROGRESS, department=self.cast.dept_a,
+                                    assignee=self.cast.collab_a, contact=self.cast.other_customer)
+        Message.objects.create(conversation=self.mine, author_kind="ai_agent", body="Probá reiniciar el router.")
+        services.message_send_human(conversation=self.mine, user=self.cast.collab_a, body="Te ayudo ahora.")
+        ARTIFACTS.mkdir(exist_ok=True)
+
+    def axe(self, page, label: str) -> list[dict]:
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("""async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                          nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }""")
+        (ARTIFACTS / f"axe-{label}.json").write_text(json.dumps(result, indent=1))
+        return [v for v in result if v["impact"] in ("serious", "critical")]
+
+    def test_axe_on_every_page_in_both_languages(self):
+        from playwright.sync_api import sync_playwright
+
+        cast = self.cast
+        pages = [
+            (cast.collab_a, "/inbox/", "inbox"),
+            (cast.collab_a, f"/conversations/{self.mine.pk}/", "conversation"),
+            (cast.operator, "/workspace/monitor/", "monitor"),
+        ]
+        problems = {}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            try:
+                for locale, lang in (("es-AR", "es"), ("en-US", "en")):
+                    for user, path, label in pages:
+                        page = self.login(browser, user, path, locale=locale, wait_live=False)
+                        assert page.evaluate("document.documentElement.lang") == lang
+                        found = self.axe(page, f"{label}-{lang}")
+                        if found:
+                            problems[f"{label}-{lang}"] = found
+                        page.context.close()
+                    context = browser.new_context(locale=locale)
+                    widget = context.new_page()
+                    widget.goto(f"{self.live_server_url}/workspace/widget-demo/?key={KEY}&lang={lang}")
+                    widget.wait_for_timeout(800)
+                    launcher = widget.locator("button").first
+                    if launcher.count():
+                        launcher.click()
+                        widget.wait_for_timeout(400)
+                    found = self.axe(widget, f"widget-{lang}")
+                    if found:
+                        problems[f"widget-{lang}"] = found
+                    context.close()
+            finally:
+                browser.close()
+        assert not problems, json.dumps(problems, indent=1)
+
+    def test_keyboard_only_pickup_answer_resolve(self):
+        """Only Tab, Shift+Tab, typing and Enter: from the inbox to a resolved chat."""
+        from playwright.sync_api import sync_playwright
+
+        from apps.conversations.models import Conversation, Status
+
+        cast, conv = self.cast, self.queued
+
+        def focus(page, predicate_js: str, limit: int = 80) -> str:
+            for _ in range(limit):
+                page.keyboard.press("Tab")
+                if page.evaluate(predicate_js):
+                    return page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+            raise AssertionError(f"never reached by keyboard: {predicate_js}")
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            try:
+                context = browser.new_context(locale="en-US")
+                page = context.new_page()
+                page.goto(f"{self.live_server_url}/login/?next=/inbox/")
+                focus(page, "document.activeElement.id === 'id_username'")
+                page.keyboard.type(cast.collab_a.username)
+                from tests.factories import PASSWORD
+
+                focus(page, "document.activeElement.id === 'id_password'", limit=5)
+                page.keyboard.type(PASSWORD)
+                page.keyboard.press("Enter")
+                page.wait_for_url(f"{self.live_server_url}/inbox/")
+                # The queued chat's link, reached and followed by keyboard.
+                focus(page, f"document.activeElement.tagName === 'A' && "
+                            f"document.activeElement.getAttribute('href') === '/conversations/{conv.pk}/'")
+                page.keyboard.press("Enter")
+                page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
+                focus(page, "document.activeElement.tagName === 'BUTTON' && "
+                            "/pick up/i.test(document.activeElement.textContent)")
+                page.keyboard.press("Enter")
+                self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).status == Status.ASSIGNED, "pickup")
+                page.wait_for_load_state()
+                focus(page, "document.activeElement.tagName === 'TEXTAREA'")
+                page.keyboard.type("Hola, ya reviso tu router.")
+                focus(page, "document.activeElement.tagName === 'BUTTON' && "
+                            "/^\\s*send\\s*$/i.test(document.activeElement.textContent)", limit=10)
+                page.keyboard.press("Enter")
+                self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).status == Status.IN_PROGRESS, "reply")
+                page.wait_for_timeout(300)
+                page.wait_for_load_state()
+                focus(page, "document.activeElement.tagName === 'BUTTON' && "
+                            "/resolve/i.test(document.activeElement.textContent)")
+                page.keyboard.press("Enter")
+                self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).status == Status.ARCHIVED, "archive")
+                page.screenshot(path=str(ARTIFACTS / "keyboard-resolved.png"))
+            finally:
+                browser.close()
+        messages = orm(lambda: list(Conversation.objects.get(pk=conv.pk).messages.filter(author_kind="human")
+                                    .values_list("body", flat=True)))
+        assert messages == ["Hola, ya reviso tu router."]

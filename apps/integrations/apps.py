@@ -9,7 +9,16 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # Periodic work for Celery beat (django-celery-beat's DatabaseScheduler imports these
         # entries into its tables): re-send due webhook deliveries, poll IMAP mailboxes.
+        from django.db.models.signals import post_delete, post_save
+
         from asisteclick.celery import app
+
+        from .channels.common import channel_cache_clear
+
+        # Cache invalidation only (no domain flow): the inbound lookup of channels by provider id.
+        for signal in (post_save, post_delete):
+            signal.connect(channel_cache_clear, sender="conversations.Channel",
+                           dispatch_uid=f"integrations-channel-cache-{signal is post_save}")
 
         app.conf.beat_schedule = {
             **(app.conf.beat_schedule or {}),

@@ -23,6 +23,13 @@ def load_json(*parts: str):
     return json.loads(fixture_path(*parts).read_text(encoding="utf-8"))
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """No collectstatic in tests: the production manifest storage would fail on admin/docs pages."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
 @pytest.fixture
 def eager_celery():
     """Run tasks in-process even when REDIS_URL configured a real broker (PostgreSQL pass)."""

@@ -57,21 +57,29 @@ def test_all_fixtures_parse():
     assert meta.parse(examples["instagram_unsend"])[0].kind == "deleted"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_messenger_inbound_batched_echo_delivery_read(channels, stand_in, eager_celery):
+@pytest.mark.django_db
+def test_messenger_inbound_batched_echo_delivery_read(channels, stand_in, eager_celery,
+                                                      django_capture_on_commit_callbacks):
     fb, _ig = channels
     ex = load_json("meta-constructed", "examples.json")
-    assert send("/webhooks/messenger/", ex["messenger_text"]).status_code == 200
-    assert send("/webhooks/messenger/", ex["messenger_batched_two_entries"]).status_code == 200
-    assert send("/webhooks/messenger/", ex["messenger_echo_of_page_reply"]).status_code == 200
+
+    def send_now(url, body):
+        with django_capture_on_commit_callbacks(execute=True):  # the Celery task runs after commit
+            return send(url, body)
+
+    assert send_now("/webhooks/messenger/", ex["messenger_text"]).status_code == 200
+    assert send_now("/webhooks/messenger/", ex["messenger_batched_two_entries"]).status_code == 200
     bodies = list(Message.objects.filter(channel=fb, author_kind="customer").order_by("id")
                   .values_list("body", flat=True))
-    assert bodies == ["Hi, where is my order #1001?", "first", "second"]  # the echo is ours, not the customer's
+    assert bodies == ["Hi, where is my order #1001?", "first", "second"]  # the AI Agent's replies aside
     conv = Message.objects.get(external_id="m_AAAA1").conversation
     assert conv.messages.filter(author_kind="customer").count() == 3
     # Our reply through the Send API, then Meta's delivery and read receipts.
     stand_in.default = (200, {"recipient_id": "2222222222222222", "message_id": "m_AAAA4"})
-    reply = services.message_post_agent(conversation=conv, body="Your order shipped today.")
+    with django_capture_on_commit_callbacks(execute=True):  # delivery is enqueued on commit
+        reply = services.message_post_agent(conversation=conv, body="Your order shipped today.")
+    assert send_now("/webhooks/messenger/", ex["messenger_echo_of_page_reply"]).status_code == 200
+    assert conv.messages.count() == 4  # the echo of our own send is not stored twice
     reply.refresh_from_db()
     assert reply.external_id == "m_AAAA4" and reply.delivery_status == "sent"
     req = json.loads(stand_in.requests[-1]["body"])
@@ -80,13 +88,13 @@ def test_messenger_inbound_batched_echo_delivery_read(channels, stand_in, eager_
     assert stand_in.requests[-1]["path"] == "/v21.0/111111111111111/messages"
     delivery = json.loads(json.dumps(ex["messenger_delivery_and_read"]))
     delivery["entry"][0]["messaging"] = delivery["entry"][0]["messaging"][:1]
-    send("/webhooks/messenger/", delivery)
+    send_now("/webhooks/messenger/", delivery)
     reply.refresh_from_db()
     assert reply.delivery_status == "delivered"
     read = json.loads(json.dumps(ex["messenger_delivery_and_read"]))
     read["entry"][0]["messaging"] = read["entry"][0]["messaging"][1:]
     read["entry"][0]["messaging"][0]["read"]["watermark"] = 99999999999999
-    send("/webhooks/messenger/", read)
+    send_now("/webhooks/messenger/", read)
     reply.refresh_from_db()
     assert reply.delivery_status == "read"
 

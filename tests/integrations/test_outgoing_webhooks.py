@@ -102,13 +102,14 @@ def test_rolled_back_transition_leaves_no_delivery(cast):
     assert WebhookDelivery.objects.count() == n
 
 
-@pytest.mark.django_db(transaction=True)
-def test_delivery_signed_retried_and_logged(cast, stand_in, eager_celery, settings):
+@pytest.mark.django_db
+def test_delivery_signed_retried_and_logged(cast, stand_in, eager_celery, django_capture_on_commit_callbacks):
     ep = WebhookEndpoint.objects.create(url=stand_in.url + "/hook", allow_private_network=True,
                                         events=["conversation.resolved"])
     stand_in.responses = [(500, {"oops": True})]
-    conv = conversation_in(cast, Status.IN_PROGRESS)
-    services.conversation_archive(conversation=conv, actor=cast.collab_a)  # enqueued on commit, sent eagerly
+    with django_capture_on_commit_callbacks(execute=True):
+        conv = conversation_in(cast, Status.IN_PROGRESS)
+        services.conversation_archive(conversation=conv, actor=cast.collab_a)  # enqueued on commit, sent eagerly
     d = WebhookDelivery.objects.get(endpoint=ep)
     assert d.status == "pending" and d.attempts == 1 and d.last_status_code == 500
     assert (d.next_attempt_at - d.created_at).total_seconds() >= webhooks.BACKOFF_SECONDS[0] - 1
@@ -128,32 +129,35 @@ def test_delivery_signed_retried_and_logged(cast, stand_in, eager_celery, settin
     assert webhooks.webhook_deliver(delivery_id=d.pk) == "skipped"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_410_disables_endpoint(cast, stand_in, eager_celery):
+@pytest.mark.django_db
+def test_410_disables_endpoint(cast, stand_in, eager_celery, django_capture_on_commit_callbacks):
     ep = WebhookEndpoint.objects.create(url=stand_in.url, allow_private_network=True)
     stand_in.default = (410, {})
-    conversation_in(cast, Status.BOT)
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_in(cast, Status.BOT)
     ep.refresh_from_db()
     assert not ep.is_active and "410" in ep.disabled_reason
     assert WebhookDelivery.objects.filter(endpoint=ep, status="failed").exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_repeated_failures_disable_endpoint(cast, stand_in, eager_celery, settings):
+@pytest.mark.django_db
+def test_repeated_failures_disable_endpoint(cast, stand_in, eager_celery, settings, django_capture_on_commit_callbacks):
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
     ep = WebhookEndpoint.objects.create(url=stand_in.url, allow_private_network=True, events=["conversation.created"])
     stand_in.default = (503, {})
     for _ in range(3):
-        services.conversation_start(contact=cast.customer, channel=cast.channel)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.conversation_start(contact=cast.customer, channel=cast.channel)
     ep.refresh_from_db()
     assert not ep.is_active and ep.consecutive_failures == 3
     assert len(stand_in.requests) == 3
 
 
-@pytest.mark.django_db(transaction=True)
-def test_private_target_refused_without_opt_in(cast, stand_in, eager_celery):
+@pytest.mark.django_db
+def test_private_target_refused_without_opt_in(cast, stand_in, eager_celery, django_capture_on_commit_callbacks):
     ep = WebhookEndpoint.objects.create(url=stand_in.url, events=["conversation.created"])
-    services.conversation_start(contact=cast.customer, channel=cast.channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.conversation_start(contact=cast.customer, channel=cast.channel)
     d = WebhookDelivery.objects.get(endpoint=ep)
     assert d.status == "failed" and d.last_error.startswith("refused target") and not stand_in.requests
 

@@ -99,10 +99,11 @@ def test_handshake(wa_channel):
                               "hub.verify_token": "verify-me"}).status_code == 403
 
 
-@pytest.mark.django_db(transaction=True)
-def test_inbound_text_end_to_end_and_duplicate(wa_channel, eager_celery):
+@pytest.mark.django_db
+def test_inbound_text_end_to_end_and_duplicate(wa_channel, eager_celery, django_capture_on_commit_callbacks):
     raw = json.dumps(load_json("whatsapp-cloud", "message.json")["text"]).encode()
-    resp = post(raw)
+    with django_capture_on_commit_callbacks(execute=True):  # store, then the Celery task after commit
+        resp = post(raw)
     assert resp.status_code == 200 and resp.json()["status"] == "accepted"
     msg = Message.objects.get(channel=wa_channel, external_id="wamid.xyzxyz")
     assert msg.body == "Body Text" and msg.author_kind == "customer"
@@ -113,7 +114,8 @@ def test_inbound_text_end_to_end_and_duplicate(wa_channel, eager_celery):
     # Same message id in a different body (Meta retry with another envelope): still one message.
     other = json.loads(raw)
     other["entry"][0]["id"] = "other-envelope"
-    assert post(json.dumps(other).encode()).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(json.dumps(other).encode()).status_code == 200
     assert Message.objects.filter(external_id="wamid.xyzxyz").count() == 1
     assert InboundWebhook.objects.filter(processed_at__isnull=False).count() == 2
 

@@ -61,11 +61,31 @@ def contact_for_identities(*, kind: str, values: Iterable[str], name: str = "", 
     raise RuntimeError("could not resolve contact identity")
 
 
+_CHANNEL_CACHE: dict[str, tuple[float, list[Channel]]] = {}
+CHANNEL_CACHE_SECONDS = 30.0
+
+
+def channel_cache_clear(**_kwargs) -> None:
+    """Dropped on every Channel save/delete in this process (other processes: within 30 s)."""
+    _CHANNEL_CACHE.clear()
+
+
+def _active_channels(kind: str) -> list[Channel]:
+    """Active channels of one kind, cached briefly: every inbound webhook needs this lookup."""
+    now = time.monotonic()
+    hit = _CHANNEL_CACHE.get(kind)
+    if hit and hit[0] > now:
+        return hit[1]
+    channels = list(Channel.objects.filter(kind=kind, is_active=True))
+    _CHANNEL_CACHE[kind] = (now + CHANNEL_CACHE_SECONDS, channels)
+    return channels
+
+
 def channels_by_config(kind: str, key: str, values: Iterable[str]) -> dict[str, Channel]:
     """Active channels of ``kind`` whose config[key] is one of ``values``, keyed by that value."""
     wanted = {str(v) for v in values}
     found: dict[str, Channel] = {}
-    for ch in Channel.objects.filter(kind=kind, is_active=True):
+    for ch in _active_channels(kind):
         value = str((ch.config or {}).get(key, ""))
         if value in wanted:
             found[value] = ch

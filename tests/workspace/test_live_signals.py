@@ -108,17 +108,28 @@ def test_typing_goes_to_the_audience_only_and_needs_reply_rights(cast):
 
 
 def test_presence_follows_connections(cast):
+    """Routing owns presence: a person sets online; their sockets are counted; the last socket
+    closing starts the offline grace period (the sweep then reclaims their chats)."""
+    from channels.db import database_sync_to_async
+
+    from apps.routing.models import AgentPresence
+    from apps.routing.services import presence_set
+
+    presence_set(user=cast.collab_a, status="online")
+
     async def run():
         comm = _communicator(cast.collab_a)
         await comm.connect()
-        online = presence.statuses([cast.collab_a.pk])[cast.collab_a.pk]
-        await comm.send_json_to({"type": "presence", "away": True})
         await comm.send_json_to({"type": "ping"})
         assert (await comm.receive_json_from())["type"] == "pong"
-        away = presence.statuses([cast.collab_a.pk])[cast.collab_a.pk]
+        during = await database_sync_to_async(
+            lambda: AgentPresence.objects.values_list("connections", "offline_due_at").get(pk=cast.collab_a.pk))()
+        status = await database_sync_to_async(presence.statuses)([cast.collab_a.pk])
         await comm.disconnect()
-        return online, away, presence.statuses([cast.collab_a.pk])[cast.collab_a.pk]
+        return during, status
 
-    online, away, after = async_to_sync(run)()
-    if presence.routing_presence is None:  # the fallback's exact states; routing owns them once merged
-        assert (online, away, after) == ("online", "away", "offline")
+    (connections, due), status = async_to_sync(run)()
+    assert connections == 1 and due is None
+    assert status == {cast.collab_a.pk: "online"}
+    after = AgentPresence.objects.get(pk=cast.collab_a.pk)
+    assert after.connections == 0 and after.offline_due_at is not None and after.status == "online"

@@ -88,11 +88,17 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
 
         cast, conv = self.cast, self.queued
 
+        from playwright.sync_api import Error as PlaywrightError
+
         def focus(page, predicate_js: str, limit: int = 80) -> str:
+            page.wait_for_load_state()
             for _ in range(limit):
                 page.keyboard.press("Tab")
-                if page.evaluate(predicate_js):
-                    return page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+                try:
+                    if page.evaluate(predicate_js):
+                        return page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+                except PlaywrightError:  # a navigation (the previous submit) landed meanwhile
+                    page.wait_for_load_state()
             raise AssertionError(f"never reached by keyboard: {predicate_js}")
 
         with sync_playwright() as pw:
@@ -118,7 +124,8 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
                             "/pick up/i.test(document.activeElement.textContent)")
                 page.keyboard.press("Enter")
                 self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).status == Status.ASSIGNED, "pickup")
-                page.wait_for_load_state()
+                page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
+                page.wait_for_timeout(300)
                 focus(page, "document.activeElement.tagName === 'TEXTAREA'")
                 page.keyboard.type("Hola, ya reviso tu router.")
                 focus(page, "document.activeElement.tagName === 'BUTTON' && "

@@ -80,6 +80,13 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
                 browser.close()
         assert not problems, json.dumps(problems, indent=1)
 
+
+
+class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
+    """Its own class, so its own live server (one browser scenario per server process)."""
+
+    test_axe_on_every_page_in_both_languages = None
+
     def test_keyboard_only_pickup_answer_resolve(self):
         """Only Tab, Shift+Tab, typing and Enter: from the inbox to a resolved chat."""
         from playwright.sync_api import sync_playwright
@@ -114,7 +121,11 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
                 focus(page, "document.activeElement.id === 'id_password'", limit=5)
                 page.keyboard.type(PASSWORD)
                 page.keyboard.press("Enter")
-                page.wait_for_url(f"{self.live_server_url}/inbox/")
+                try:
+                    page.wait_for_url(f"{self.live_server_url}/inbox/", timeout=15_000)
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / "keyboard-login-failed.png"))
+                    raise AssertionError(page.inner_text("main")[:500])
                 # The queued chat's link, reached and followed by keyboard.
                 focus(page, f"document.activeElement.tagName === 'A' && "
                             f"document.activeElement.getAttribute('href') === '/conversations/{conv.pk}/'")

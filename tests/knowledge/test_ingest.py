@@ -231,3 +231,30 @@ def test_error_is_stored_in_the_uploaders_language(cast):
     document = services.document_create(title="v", filename="vacio.md", data=b"", uploaded_by=cast.operator)
     document = services.document_ingest(document_id=document.pk)
     assert document.error == "El archivo está vacío."
+
+
+def test_progress_is_reported_and_stored():
+    seen: list[int] = []
+    stored: list[int] = []
+    document = services.document_create(title="g", filename="guide.md", data=ROUTER_MD * 3)
+
+    def on_progress(percent):
+        seen.append(percent)
+        stored.append(Document.objects.get(pk=document.pk).progress)
+
+    document = services.document_ingest(document_id=document.pk, on_progress=on_progress)
+    assert seen == sorted(seen) and seen[0] == 5 and seen[-1] == 100 and len(seen) >= 4
+    assert stored[1:-1] == seen[1:-1]  # the admin's progress bar reads the same numbers
+    assert document.progress == 100
+
+
+def test_long_text_is_chunked_with_overlap():
+    from apps.knowledge.chunking import MAX_CHARS
+
+    sentences = [f"Sentence number {i} explains one detail of the fibre installation process." for i in range(60)]
+    document = ingest("long.txt", " ".join(sentences).encode())
+    chunks = list(document.chunks.order_by("ordinal").values_list("text", flat=True))
+    assert len(chunks) >= 4 and all(len(c) <= MAX_CHARS for c in chunks)
+    for previous, current in zip(chunks, chunks[1:]):
+        assert current.split(".")[0] in previous  # each chunk starts with the tail of the one before
+    assert "Sentence number 59" in chunks[-1]

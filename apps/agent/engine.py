@@ -118,10 +118,13 @@ def engine_get() -> Engine:
 
 
 def engine_invalidate(*args, **kwargs) -> None:
-    """Forget the cached classifier and configuration (signal receiver for config models)."""
-    global _engine, _snapshot
-    _engine = None
+    """Re-read the configuration on the next turn (signal receiver for config models). The trained
+    classifier is kept while the examples' fingerprint is unchanged, so saving a threshold does not
+    retrain anything."""
+    global _snapshot
     _snapshot = None
+    if _engine is not None:
+        _engine.checked_at = float("-inf")
 
 
 __all__ = ["engine_get", "engine_invalidate", "embed", "topic_label", "OOS"]

@@ -13,6 +13,29 @@ def _agent_tmp(tmp_path_factory):
     return tmp_path_factory.mktemp("agent_kb")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _memo_embeddings():
+    """Embed each distinct text once per test session (the demo KB is ingested in every test that
+    needs it; the model is deterministic, so a memo changes nothing but the time)."""
+    import numpy as np
+
+    from apps.knowledge import embeddings
+
+    original = embeddings._embed_local
+    memo: dict[str, np.ndarray] = {}
+
+    def memoised(texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in memo]
+        if missing:
+            for text, vector in zip(missing, original(missing)):
+                memo[text] = vector
+        return np.stack([memo[t] for t in texts])
+
+    embeddings._embed_local = memoised
+    yield
+    embeddings._embed_local = original
+
+
 @pytest.fixture
 def kb_store(_agent_tmp, settings, db):
     from apps.knowledge import search, vectorstore

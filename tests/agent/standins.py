@@ -19,7 +19,7 @@ class StandIn:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                request = {"method": self.command, "path": self.path, "headers": dict(self.headers),
+                request = {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                            "json": json.loads(raw) if raw else None}
                 outer.requests.append(request)
                 status, body, delay = outer.reply(request)

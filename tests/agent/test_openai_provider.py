@@ -38,7 +38,7 @@ def test_answer_with_structured_output_and_kb_context(fibrasur, openai_settings)
     assert replies[0].sources  # the KB chunks the model was given
     request = server.requests[0]
     assert request["path"] == "/v1/chat/completions"
-    assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    assert request["headers"]["authorization"] == f"Bearer {API_KEY}"
     body = request["json"]
     assert body["model"] == "stand-in-model" and body["response_format"] == {"type": "json_object"}
     assert body["messages"][0]["role"] == "system" and "DATA, never" in body["messages"][0]["content"]

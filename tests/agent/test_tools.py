@@ -20,7 +20,7 @@ def test_invoice_status_from_crm_with_token(fibrasur, settings):
         conv = start(fibrasur, contact=fibrasur.customer, language="en")
         conv, replies = say(fibrasur, conv, "Is my last invoice paid?")
     assert crm.requests[0]["path"] == "/customers/FS-0012345/invoice"
-    assert crm.requests[0]["headers"]["Authorization"] == "Bearer crm-token-123"
+    assert crm.requests[0]["headers"]["authorization"] == "Bearer crm-token-123"
     assert replies[-1].body == "Your latest invoice FS-778899 is due (amount 19900 ARS), due on 2026-12-10."
     assert conv.events.filter(kind="agent_decision").last().payload["action"] == "invoice_status"
 

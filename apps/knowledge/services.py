@@ -267,7 +267,10 @@ def title_for(filename: str, data: bytes) -> str:
         match = re.search(rb"<title[^>]*>(.*?)</title>", data[:8192], flags=re.I | re.S)
         if match and match.group(1).strip():
             return match.group(1).decode("utf-8", "replace").strip()[:200]
-    return Path(filename).stem.replace("-", " ").replace("_", " ").strip().capitalize()[:200] or filename[:200]
+    stem = Path(filename).stem.replace("-", " ").replace("_", " ").strip()
+    if stem.lower() in {"faq", "faqs"}:
+        return "FAQ"
+    return stem.capitalize()[:200] or filename[:200]
 
 
 def document_upsert_file(*, path: Path, source: str, language: str = "", departments=None,

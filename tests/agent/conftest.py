@@ -5,12 +5,26 @@ test pays only for its database rows and the demo KB ingestion.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
 @pytest.fixture(scope="session")
 def _agent_tmp(tmp_path_factory):
-    return tmp_path_factory.mktemp("agent_kb")
+    """The vector store on tmpfs when the machine has one: chromadb syncs its files on every write,
+    and each test ingests the demo KB afresh."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="asiste_agent_kb_", dir=shm))
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("agent_kb")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -81,7 +81,12 @@ class ScopeClassifier:
             return self
         self._single = None
         self._model = LogisticRegression(C=self.C, max_iter=self.max_iter)
-        self._model.fit(self._features(list(texts), embeddings, fit=True), labels)
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS/OpenMP thread: on 2 cores the solver's threads fight the embedding model's and
+        # each other (measured 5-9 s for the FibraSur topics with default threads, 0.6 s with one).
+        with threadpool_limits(1):
+            self._model.fit(self._features(list(texts), embeddings, fit=True), labels)
         self.classes_ = self._model.classes_
         # Keep the weights as one C-contiguous (features, classes) matrix: sklearn's predict_proba
         # multiplies a sparse row by coef_.T, which makes scipy copy the whole weight matrix on

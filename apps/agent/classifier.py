@@ -37,12 +37,13 @@ class ScopePrediction:
 
 
 class ScopeClassifier:
-    def __init__(self, *, C: float = 20.0, embedding_weight: float = 2.0, knn_weight: float = 1.0,
+    def __init__(self, *, C: float = 10.0, embedding_weight: float = 1.5, knn_weight: float = 1.0,
                  oos_weight: float = 0.5, threshold: float = 0.5, text_features: bool = True,
-                 max_iter: int = 500, knn_classes: int = 5):
+                 max_iter: int = 500, knn_classes: int = 5, char_ngrams: tuple = (2, 5),
+                 word_ngrams: tuple = (1, 2)):
         self.C, self.embedding_weight, self.knn_weight = C, embedding_weight, knn_weight
         self.oos_weight, self.threshold, self.text_features, self.max_iter = oos_weight, threshold, text_features, max_iter
-        self.knn_classes = knn_classes
+        self.knn_classes, self.char_ngrams, self.word_ngrams = knn_classes, tuple(char_ngrams), tuple(word_ngrams)
         self.classes_: np.ndarray | None = None
         self._single: str | None = None
 
@@ -57,9 +58,9 @@ class ScopeClassifier:
         if fit:
             from sklearn.feature_extraction.text import TfidfVectorizer
 
-            self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+            self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, sublinear_tf=True,
                                           min_df=2 if len(texts) > 2000 else 1, max_features=80000, dtype=np.float32)
-            self._words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32,
+            self._words = TfidfVectorizer(ngram_range=self.word_ngrams, sublinear_tf=True, dtype=np.float32,
                                           token_pattern=r"(?u)\b\w+\b")
             chars, words = self._chars.fit_transform(texts), self._words.fit_transform(texts)
         else:

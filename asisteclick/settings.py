@@ -278,9 +278,18 @@ OPENAI_API_KEY = env("OPENAI_API_KEY")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL")
 OPENAI_MODEL = env("OPENAI_MODEL", "gpt-4o-mini")
 OPENAI_TIMEOUT = float(env("OPENAI_TIMEOUT", "20") or 20)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2)
+AGENT_COMPANY_NAME = env("AGENT_COMPANY_NAME", "FibraSur")
+AGENT_CRM_URL = env("AGENT_CRM_URL", "")  # empty: the in-process demo CRM (apps/agent/tools.py)
+AGENT_CRM_TOKEN = env("AGENT_CRM_TOKEN", "")
+AGENT_CRM_TIMEOUT = float(env("AGENT_CRM_TIMEOUT", "5") or 5)
 EMBEDDINGS_PROVIDER = env("EMBEDDINGS_PROVIDER", "local")
 CHROMA_URL = env("CHROMA_URL")
 CHROMA_PATH = env("CHROMA_PATH", str(DATA_DIR / "chroma"))
+OPENAI_EMBEDDINGS_MODEL = env("OPENAI_EMBEDDINGS_MODEL", "text-embedding-3-small")
+KB_MAX_UPLOAD_MB = env_int("KB_MAX_UPLOAD_MB", 20)  # largest knowledge-base file accepted
+KB_LEXICAL_WEIGHT = float(env("KB_LEXICAL_WEIGHT", "0.5") or 0.5)  # TF-IDF share of the search ranking
+KB_MATRIX_MAX_CHUNKS = env_int("KB_MATRIX_MAX_CHUNKS", 300_000)  # above: search via chromadb's index
 
 LOGGING = {
     "version": 1,

@@ -96,7 +96,7 @@ class TopicField(models.Model):
     prompt_en = models.CharField(_("question (English)"), max_length=300)
     prompt_es = models.CharField(_("question (Spanish)"), max_length=300)
     pattern = models.CharField(_("validation (regular expression)"), max_length=300, blank=True,
-                               help_text=_("The whole answer must match; empty accepts any answer."))
+                               help_text=_("The answer must contain a match (the match is kept); empty accepts any answer."))
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:

@@ -30,7 +30,7 @@ from .language import detect_language
 from .engine import config_get
 from .models import AgentSettings, AgentState, Topic
 from .providers import Analysis, ProviderError, TurnContext, provider_get
-from .tools import NotIdentified, ToolError, tool_describe, tool_run
+from .tools import RESOURCES, NotIdentified, ToolError, tool_describe, tool_run
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def _turn(conv: Conversation, msg: Message, cfg: AgentSettings, provider, starte
         topic = None
     elif topic is not None and not topic.bot_may_answer:
         trigger = "out_of_scope"
-    elif topic is not None and topic.action and conv.contact.external_ref:
+    elif _action_for(topic, analysis) and conv.contact.external_ref:
         trigger = ""
     elif analysis.confidence < cfg.confidence_threshold or not analysis.answer:
         trigger = "low_confidence"
@@ -208,14 +208,16 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
         body, sources = cfg.message(analysis.intent, language), []
     elif analysis.intent == "vent":
         body, sources = cfg.message("empathy_ask", language), []
-    elif topic is not None and topic.action:
+    elif _action_for(topic, analysis):
+        action = _action_for(topic, analysis)
         try:
-            body, sources = tool_describe(tool_run(topic.action, conversation=conv), language), []
-            base["action"] = topic.action
+            # Whose data: always the conversation's own identified customer (tool_run decides).
+            body, sources = tool_describe(tool_run(action, conversation=conv), language), []
+            base["action"] = action
         except NotIdentified:
             body = cfg.message("not_identified", language) + (f" {analysis.answer}" if analysis.answer else "")
         except ToolError as exc:
-            log.warning("agent: CRM action %s failed: %s", topic.action, exc)
+            log.warning("agent: CRM action %s failed: %s", action, exc)
             base["action_error"] = str(exc)[:200]
             state.save()
             department = route(cfg=cfg, trigger="agent_error", topic=topic, language=language)
@@ -236,6 +238,14 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
         state.save()
     return TurnResult(decision="answer", intent=analysis.intent, replies=[body], sources=sources,
                       scores=base["scores"], latency_ms=base["latency_ms"])
+
+
+def _action_for(topic: Topic | None, analysis: Analysis) -> str:
+    """The backend action for this turn: the topic's, or one the model asked for among the known
+    actions. Never *for whom*: that is the conversation's contact, decided in ``tool_run``."""
+    if topic is not None and topic.action:
+        return topic.action
+    return analysis.action if analysis.action in RESOURCES else ""
 
 
 def _plain(text: str) -> str:

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -17,8 +17,11 @@ from apps.core.admin import AuditedAdminMixin
 from apps.roles.access import can_configure
 
 from . import services
-from .models import Chunk, Document, DocumentStatus
+from .models import Document, DocumentStatus
 from .parsers import ACCEPTED, EXTENSIONS, max_upload_bytes
+
+
+PREVIEW_CHUNKS = 10
 
 
 class DocumentForm(forms.ModelForm):
@@ -59,25 +62,6 @@ class DocumentForm(forms.ModelForm):
         return cleaned
 
 
-class ChunkInline(admin.TabularInline):
-    model = Chunk
-    extra = 0
-    can_delete = False
-    fields = ("ordinal", "heading", "language", "char_count", "text")
-    readonly_fields = fields
-    show_change_link = False
-    classes = ("collapse",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-
 @admin.register(Document)
 class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = DocumentForm
@@ -85,15 +69,15 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "kind", "language", "is_active", "departments")
     search_fields = ("title", "source")
     readonly_fields = ("status_badge", "progress_bar", "error", "kind", "chunk_count", "size_display", "checksum",
-                       "source", "uploaded_by", "created_at", "updated_at", "ingested_at")
+                       "source", "uploaded_by", "created_at", "updated_at", "ingested_at", "chunk_preview")
     fieldsets = (
         (None, {"fields": ("title", "file", "language", "departments", "tags_text", "is_active")}),
         (_("Processing"), {"fields": ("status_badge", "progress_bar", "error", "kind", "chunk_count", "size_display",
                                       "checksum", "source", "uploaded_by", "created_at", "updated_at",
                                       "ingested_at")}),
+        (_("Chunks"), {"fields": ("chunk_preview",), "classes": ("collapse",)}),
     )
     filter_horizontal = ("departments",)
-    inlines = [ChunkInline]
     actions = ["reingest"]
 
     # --- Operators only --------------------------------------------------------------------------
@@ -130,6 +114,18 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def progress_bar(self, obj):
         return format_html('<progress value="{}" max="100" aria-label="{}">{}%</progress> {}%', obj.progress,
                            _("Ingestion progress of %(title)s") % {"title": obj.title}, obj.progress, obj.progress)
+
+    @admin.display(description=_("first chunks"))
+    def chunk_preview(self, obj):
+        """The first chunks as the agent will see them (text is escaped: documents are untrusted)."""
+        chunks = list(obj.chunks.order_by("ordinal")[:PREVIEW_CHUNKS]) if obj.pk else []
+        if not chunks:
+            return "—"
+        items = format_html_join("", "<li><strong>{}</strong><br>{}</li>",
+                                 ((c.heading or "—", c.text[:400]) for c in chunks))
+        more = obj.chunk_count - len(chunks)
+        tail = format_html("<p>{}</p>", _("…and %(n)d more.") % {"n": more}) if more > 0 else ""
+        return format_html('<ol class="kb-chunks">{}</ol>{}', items, tail)
 
     @admin.display(description=_("size"))
     def size_display(self, obj):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 
 import numpy as np
 from django.conf import settings
@@ -113,14 +114,46 @@ def _embed_openai(texts: list[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
+# Recently embedded texts (per embedding space): re-uploading a slightly changed document, a
+# re-index, or the same customer question again re-embeds only what is new. Bounded LRU.
+_memo: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_memo_lock = threading.Lock()
+MEMO_SIZE = 4096
+
+
 def embed_texts(texts: list[str]) -> np.ndarray:
     """Embed ``texts`` -> (len(texts), dim) float32 array, each row L2-normalised."""
     texts = [t if t and t.strip() else " " for t in texts]
     if not texts:
         dim = LOCAL_DIM if provider() == "local" else 0
         return np.zeros((0, dim), dtype=np.float32)
-    raw = _embed_openai(texts) if provider() == "openai" else _embed_local(texts)
-    return _normalise(raw)
+    space = embedding_space()
+    rows: list[np.ndarray | None] = [None] * len(texts)
+    with _memo_lock:
+        for i, text in enumerate(texts):
+            hit = _memo.get((space, text))
+            if hit is not None:
+                _memo.move_to_end((space, text))
+                rows[i] = hit
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if missing:
+        todo = list(dict.fromkeys(texts[i] for i in missing))
+        raw = _embed_openai(todo) if provider() == "openai" else _embed_local(todo)
+        fresh = dict(zip(todo, _normalise(raw)))
+        with _memo_lock:
+            for text, vector in fresh.items():
+                _memo[(space, text)] = vector
+                _memo.move_to_end((space, text))
+            while len(_memo) > MEMO_SIZE:
+                _memo.popitem(last=False)
+        for i in missing:
+            rows[i] = fresh[texts[i]]
+    return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+
+
+def memo_clear() -> None:
+    with _memo_lock:
+        _memo.clear()
 
 
 def embed_query(text: str) -> np.ndarray:

@@ -48,12 +48,11 @@ def _set_progress(document_id: int, percent: int, on_progress: Progress | None) 
         on_progress(percent)
 
 
-def _fail(document: Document, message: str) -> Document:
+def _fail(document: Document, message: str) -> Document | None:
     Document.objects.filter(pk=document.pk).update(status=DocumentStatus.ERROR, error=message[:2000], progress=0,
                                                    updated_at=timezone.now())
-    document.refresh_from_db()
     log.info("knowledge: document %s not ingested: %s", document.pk, message)
-    return document
+    return Document.objects.filter(pk=document.pk).first()  # None if deleted meanwhile
 
 
 def _read_file(document: Document) -> bytes:
@@ -153,14 +152,14 @@ def _ingest(document: Document, *, force: bool, on_progress: Progress | None) ->
 
         matrix = np.vstack(vectors)
         _swap_chunks(document=document, file_name=file_name, drafts=drafts, matrix=matrix, checksum=checksum,
-                     size=len(data), kind=kind, language=doc_language)
+                     size=len(data), kind=kind, force=force)
     except IngestError as exc:
         return _fail(document, str(exc))
     except EmbeddingError as exc:
         return _fail(document, _("The embeddings service failed: %(error)s. Try again later.") % {"error": exc})
     except _Superseded:
-        log.info("knowledge: document %s changed during ingest; the newer upload wins", document.pk)
-        return Document.objects.get(pk=document.pk)
+        log.info("knowledge: document %s changed during ingest; nothing swapped", document.pk)
+        return Document.objects.filter(pk=document.pk).first()
     except Exception as exc:  # noqa: BLE001 (a parser bug must still end in a visible error state)
         log.exception("knowledge: unexpected ingest failure for document %s", document.pk)
         return _fail(document, _("Unexpected error while processing the file (%(error)s).")
@@ -175,7 +174,7 @@ class _Superseded(Exception):
 
 
 def _swap_chunks(*, document: Document, file_name: str, drafts: list[ChunkDraft], matrix, checksum: str,
-                 size: int, kind: str, language: str) -> None:
+                 size: int, kind: str, force: bool) -> None:
     from . import vectorstore
 
     new_chunks = [Chunk(document_id=document.pk, ordinal=d.ordinal, heading=d.heading, text=d.text,
@@ -187,9 +186,11 @@ def _swap_chunks(*, document: Document, file_name: str, drafts: list[ChunkDraft]
     old_ids: list[str] = []
     try:
         with transaction.atomic():
-            locked = Document.objects.select_for_update().get(pk=document.pk)
-            if locked.file.name != file_name:
-                raise _Superseded()
+            locked = Document.objects.select_for_update().filter(pk=document.pk).first()
+            if locked is None or locked.file.name != file_name:
+                raise _Superseded()  # deleted, or a newer upload whose own task will do the work
+            if locked.status == DocumentStatus.READY and locked.checksum == checksum and not force:
+                raise _Superseded()  # a duplicate task already swapped in this very file
             old_ids = [str(v) for v in locked.chunks.values_list("vector_id", flat=True)]
             # Vectors first: if the store refuses them, the transaction rolls back and nothing changed.
             vectorstore.vectors_upsert(ids=new_ids, vectors=matrix, metadatas=metadatas)
@@ -266,7 +267,10 @@ def title_for(filename: str, data: bytes) -> str:
         match = re.search(rb"<title[^>]*>(.*?)</title>", data[:8192], flags=re.I | re.S)
         if match and match.group(1).strip():
             return match.group(1).decode("utf-8", "replace").strip()[:200]
-    return Path(filename).stem.replace("-", " ").replace("_", " ").strip().capitalize()[:200] or filename[:200]
+    stem = Path(filename).stem.replace("-", " ").replace("_", " ").strip()
+    if stem.lower() in {"faq", "faqs"}:
+        return "FAQ"
+    return stem.capitalize()[:200] or filename[:200]
 
 
 def document_upsert_file(*, path: Path, source: str, language: str = "", departments=None,

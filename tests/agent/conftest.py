@@ -5,12 +5,49 @@ test pays only for its database rows and the demo KB ingestion.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
 @pytest.fixture(scope="session")
 def _agent_tmp(tmp_path_factory):
-    return tmp_path_factory.mktemp("agent_kb")
+    """The vector store on tmpfs when the machine has one: chromadb syncs its files on every write,
+    and each test ingests the demo KB afresh."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="asiste_agent_kb_", dir=shm))
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("agent_kb")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _memo_embeddings():
+    """Embed each distinct text once per test session (the demo KB is ingested in every test that
+    needs it; the model is deterministic, so a memo changes nothing but the time)."""
+    import numpy as np
+
+    from apps.knowledge import embeddings
+
+    original = embeddings._embed_local
+    memo: dict[str, np.ndarray] = {}
+
+    def memoised(texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in memo]
+        if missing:
+            for text, vector in zip(missing, original(missing)):
+                memo[text] = vector
+        return np.stack([memo[t] for t in texts])
+
+    embeddings._embed_local = memoised
+    yield
+    embeddings._embed_local = original
 
 
 @pytest.fixture

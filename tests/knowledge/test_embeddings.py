@@ -112,3 +112,19 @@ def test_openai_failure_is_a_clear_error_and_keeps_nothing(openai_server):
     assert document.status == DocumentStatus.ERROR
     assert "embeddings service failed" in document.error
     assert document.chunks.count() == 0
+
+
+def test_repeated_texts_are_embedded_once(monkeypatch):
+    calls: list[list[str]] = []
+    real = embeddings._embed_local
+
+    def counting(texts):
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(embeddings, "_embed_local", counting)
+    embeddings.memo_clear()
+    first = embeddings.embed_texts(["alpha text", "beta text", "alpha text"])
+    second = embeddings.embed_texts(["beta text", "gamma text"])
+    assert calls == [["alpha text", "beta text"], ["gamma text"]]
+    assert np.array_equal(first[0], first[2]) and np.array_equal(first[1], second[0])

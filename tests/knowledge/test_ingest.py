@@ -231,3 +231,70 @@ def test_error_is_stored_in_the_uploaders_language(cast):
     document = services.document_create(title="v", filename="vacio.md", data=b"", uploaded_by=cast.operator)
     document = services.document_ingest(document_id=document.pk)
     assert document.error == "El archivo está vacío."
+
+
+def test_progress_is_reported_and_stored():
+    seen: list[int] = []
+    stored: list[int] = []
+    document = services.document_create(title="g", filename="guide.md", data=ROUTER_MD * 3)
+
+    def on_progress(percent):
+        seen.append(percent)
+        stored.append(Document.objects.get(pk=document.pk).progress)
+
+    document = services.document_ingest(document_id=document.pk, on_progress=on_progress)
+    assert seen == sorted(seen) and seen[0] == 5 and seen[-1] == 100 and len(seen) >= 4
+    assert stored[1:-1] == seen[1:-1]  # the admin's progress bar reads the same numbers
+    assert document.progress == 100
+
+
+def test_long_text_is_chunked_with_overlap():
+    from apps.knowledge.chunking import MAX_CHARS
+
+    sentences = [f"Sentence number {i} explains one detail of the fibre installation process." for i in range(60)]
+    document = ingest("long.txt", " ".join(sentences).encode())
+    chunks = list(document.chunks.order_by("ordinal").values_list("text", flat=True))
+    assert len(chunks) >= 4 and all(len(c) <= MAX_CHARS for c in chunks)
+    for previous, current in zip(chunks, chunks[1:]):
+        assert current.split(".")[0] in previous  # each chunk starts with the tail of the one before
+    assert "Sentence number 59" in chunks[-1]
+
+
+def test_document_deleted_during_ingest_swaps_nothing(monkeypatch, django_capture_on_commit_callbacks):
+    from apps.knowledge import embeddings
+
+    document = services.document_create(title="g", filename="guide.md", data=ROUTER_MD)
+    real = embeddings.embed_texts
+
+    def delete_midway(texts):
+        vectors = real(texts)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.document_delete(document=Document.objects.get(pk=document.pk))
+        return vectors
+
+    before = stored_vector_ids()
+    monkeypatch.setattr("apps.knowledge.embeddings.embed_texts", delete_midway)
+    assert services.document_ingest(document_id=document.pk) is None
+    assert not Chunk.objects.exists() and stored_vector_ids() == before
+
+
+def test_duplicate_task_racing_a_finished_one_swaps_nothing(monkeypatch):
+    """Two deliveries of the same task: the one that finishes second finds the file already in."""
+    from apps.knowledge import embeddings
+
+    document = services.document_create(title="g", filename="guide.md", data=ROUTER_MD)
+    real = embeddings.embed_texts
+    state = {"raced": False}
+
+    def race(texts):
+        if not state["raced"]:
+            state["raced"] = True
+            services.document_ingest(document_id=document.pk)  # the other delivery completes first
+            state["ids"] = sorted(Chunk.objects.filter(document_id=document.pk).values_list("id", flat=True))
+        return real(texts)
+
+    monkeypatch.setattr("apps.knowledge.embeddings.embed_texts", race)
+    result = services.document_ingest(document_id=document.pk)
+    assert result.status == DocumentStatus.READY
+    assert sorted(result.chunks.values_list("id", flat=True)) == state["ids"]  # kept, not rebuilt
+    assert len(stored_vector_ids() & vector_ids(result)) == result.chunk_count

@@ -59,10 +59,10 @@ class Command(BaseCommand):
             raise CommandError("no supported files found (" + ", ".join(sorted(EXTENSIONS)) + ")")
         counts: dict[str, int] = {}
         errors: list[str] = []
-        bar = tqdm(total=len(files) * 100, unit="%", disable=opts["no_progress"], file=self.stderr._out,
-                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]")
+        bar = tqdm(total=len(files) * 100, disable=opts["no_progress"], file=self.stderr._out,
+                   bar_format="{desc:<42}{percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
         for index, (path, source) in enumerate(files):
-            bar.set_description(path.name[:30])
+            bar.set_description_str(f"[{index + 1}/{len(files)}] {path.name[:32]}")
             base = index * 100
 
             def on_progress(percent: int, base=base) -> None:

@@ -1,0 +1,66 @@
+"""Admin access (Operators only), sentiment and language units, the scope classifier."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+
+from apps.agent.classifier import OOS, ScopeClassifier
+from apps.agent.language import detect_language
+from apps.agent.models import AgentSettings, Topic
+from apps.agent.sentiment import sentiment_score
+
+
+@pytest.mark.django_db
+def test_only_operators_configure_the_agent(cast):
+    model_admin = admin.site._registry[Topic]
+    for user, allowed in [(cast.operator, True), (cast.collab_a, False), (cast.outsider, False)]:
+        request = RequestFactory().get("/admin/")
+        request.user = user
+        assert model_admin.has_module_permission(request) is allowed
+        assert model_admin.has_change_permission(request) is allowed
+    settings_admin = admin.site._registry[AgentSettings]
+    request = RequestFactory().get("/admin/")
+    request.user = cast.operator
+    assert settings_admin.has_delete_permission(request) is False
+
+
+@pytest.mark.parametrize("text,sign", [
+    ("This is terrible, worst service ever!!", -1), ("Estoy harto, son unos inútiles", -1),
+    ("Thanks, that was very helpful", 1), ("¡Genial, muchas gracias!", 1),
+    ("How do I file a claim?", 0), ("¿Cómo hago un reclamo?", 0), ("not bad at all", 1),
+])
+def test_sentiment_english_and_spanish(text, sign):
+    score = sentiment_score(text)
+    if sign < 0:
+        assert score <= -0.35
+    elif sign > 0:
+        assert score > 0
+    else:
+        assert score > -0.35
+
+
+@pytest.mark.parametrize("text,lang", [("I want to talk to a human", "en"), ("quiero hablar con un humano", "es"),
+                                       ("¿Cuánto cuesta la instalación?", "es"), ("How much is the installation?", "en")])
+def test_language_detection(text, lang):
+    assert detect_language(text)[0] == lang
+
+
+def test_scope_classifier_with_oos_class():
+    rng = np.random.default_rng(0)
+    centers = {"a": rng.normal(size=16), "b": rng.normal(size=16), OOS: rng.normal(size=16)}
+    texts, labels, vectors = [], [], []
+    for label, center in centers.items():
+        for i in range(20):
+            v = center + rng.normal(scale=0.3, size=16)
+            vectors.append(v / np.linalg.norm(v))
+            texts.append(f"{label} example {i}")
+            labels.append(label)
+    clf = ScopeClassifier(C=10).fit(texts, labels, np.array(vectors))
+    probe = centers["a"] / np.linalg.norm(centers["a"])
+    pred = clf.predict(["a example new"], probe[None, :])[0]
+    assert pred.label == "a" and pred.in_scope
+    far = centers[OOS] / np.linalg.norm(centers[OOS])
+    clf.tune_threshold(texts, labels, np.array(vectors), max_in_scope_loss=0.05)
+    assert clf.predict([f"{OOS} example new"], far[None, :])[0].in_scope is False

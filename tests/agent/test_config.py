@@ -1,0 +1,92 @@
+"""manage.py agent_config export/import: round trip (JSON and YAML), every error reported with its
+path, and a bad file changes nothing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.agent.config import config_export
+from apps.agent.models import AgentSettings, Topic, TransferRule
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_round_trip(fibrasur, tmp_path, suffix):
+    path = tmp_path / f"bot{suffix}"
+    TransferRule.objects.create(order=1, topic=Topic.objects.get(slug="plans"), trigger="explicit_request",
+                                department=fibrasur.extra["depts"]["sales"])
+    call_command("agent_config", "export", str(path))
+    before = config_export()
+    # change everything, then load the file back
+    Topic.objects.filter(slug="claims").delete()
+    TransferRule.objects.all().delete()
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold, cfg.messages = 0.9, {}
+    cfg.save()
+    call_command("agent_config", "import", str(path))
+    assert config_export() == before
+    claims = next(t for t in before["topics"] if t["slug"] == "claims")
+    assert "demo_kb/en/how-to-file-a-claim.md" in claims["documents"]
+    assert Topic.objects.get(slug="claims").documents.count() == 2  # linked by source path
+    assert before["transfer_rules"][0]["topic"] == "plans"
+    assert before["messages"] == {} and before["departments"][0]["slug"]
+
+
+def test_bad_file_reports_every_error_with_path_and_changes_nothing(fibrasur, tmp_path, capsys):
+    before = config_export()
+    bad = {
+        "version": 1,
+        "departments": [{"slug": "new-dept", "name": "New"}, {"slug": "Bad Slug", "name": ""}],
+        "settings": {"confidence_threshold": 1.5, "sentiment_window": "three", "nonsense": 1},
+        "topics": [
+            {"slug": "ok-topic", "name": "OK", "department": "new-dept", "examples": ["hello there"]},
+            {"slug": "ok-topic", "name": "Dup", "department": "ghost", "examples": [],
+             "collect": [{"key": "acct", "prompt_en": "?", "prompt_es": "?", "pattern": "([a-z"}],
+             "action": "format_disk"},
+        ],
+        "transfer_rules": [{"topic": "missing", "trigger": "keyword", "department": "ghost"}],
+    }
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command("agent_config", "import", str(path))
+    err = capsys.readouterr().err
+    for expected in ["departments[1].slug", "departments[1].name", "settings.confidence_threshold",
+                     "settings.sentiment_window", "settings.nonsense", "topics[1].slug: duplicate",
+                     "topics[1].department: unknown department 'ghost'", "topics[1].examples",
+                     "topics[1].collect[0].pattern", "topics[1].action", "transfer_rules[0].topic",
+                     "transfer_rules[0].trigger", "transfer_rules[0].department"]:
+        assert expected in err, expected
+    assert config_export() == before  # "new-dept" was valid but nothing was applied
+
+
+def test_invalid_yaml_changes_nothing(fibrasur, tmp_path):
+    before = config_export()
+    path = tmp_path / "broken.yaml"
+    path.write_text("topics: [\n  - slug: x\n  name: : :\n")
+    with pytest.raises(CommandError):
+        call_command("agent_config", "import", str(path))
+    assert config_export() == before
+
+
+def test_import_before_kb_links_documents_once_ingested(cast, kb_store, tmp_path):
+    """A new business: agent_config import, then kb_ingest; the topic links resolve by path."""
+    from apps.agent.providers import topic_document_ids
+    from apps.knowledge.services import document_create, document_ingest
+
+    doc = {"version": 1, "departments": [{"slug": "customer-service", "name": "Customer Service", "is_default": True}],
+           "topics": [{"slug": "hours", "name": "Opening hours", "examples": ["when are you open"],
+                       "documents": ["kb/hours.md"]}]}
+    path = tmp_path / "bot.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    call_command("agent_config", "import", str(path))
+    topic = Topic.objects.get(slug="hours")
+    assert topic_document_ids(topic) == []
+    created = document_create(title="Hours", filename="hours.md", data=b"# Hours\n\nOpen 9 to 18.", source="kb/hours.md")
+    document_ingest(document_id=created.pk)
+    assert topic_document_ids(topic) == [created.pk]

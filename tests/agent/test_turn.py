@@ -1,0 +1,186 @@
+"""The agent turn on the FibraSur KB and topics: the four triggers and their absence, routing to
+every department, the context card data, transparent handoff messages (EN/ES), data collection."""
+from __future__ import annotations
+
+import pytest
+from django.test import TestCase
+
+from apps.agent.models import AgentSettings
+from apps.agent.services import agent_announce_assignee, agent_handle_message
+from apps.conversations import services
+from apps.conversations.models import ConversationEvent, Status
+
+from .helpers import say, start
+
+pytestmark = pytest.mark.django_db
+
+
+def decisions(conv):
+    return list(conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("id"))
+
+
+def handoff_event(conv):
+    return conv.events.get(kind=ConversationEvent.Kind.HANDOFF)
+
+
+def test_claim_question_is_answered_from_the_kb_not_escalated(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "How do I file a claim?")
+    assert conv.status == Status.BOT
+    assert len(replies) == 1
+    reply = replies[0]
+    assert reply.author_kind == "ai_agent"  # marked as AI for the customer
+    assert reply.sources and "claim" in reply.sources[0]["title"].lower()
+    assert "0800" in reply.body or "claim" in reply.body.lower()
+    decision = decisions(conv)[-1]
+    assert decision.payload["decision"] == "answer" and decision.payload["trigger"] == ""
+    assert set(decision.payload["scores"]) >= {"confidence", "scope", "explicit_request", "sentiment"}
+
+
+def test_claim_question_in_spanish_answered_in_spanish(fibrasur):
+    conv = start(fibrasur, language="es")
+    conv, replies = say(fibrasur, conv, "¿Cómo hago un reclamo?")
+    assert conv.status == Status.BOT
+    assert replies[0].sources and replies[0].sources[0]["title"]
+    assert "reclamo" in replies[0].body.lower()
+
+
+@pytest.mark.parametrize("text,language,expected", [
+    ("Put me through to a person, please", "en", "I'll pass you to our Customer Service team"),
+    ("quiero hablar con un humano", "es", "Te paso con el equipo de Atención al Cliente"),
+])
+def test_explicit_request_escalates_at_once_with_transparent_message(fibrasur, text, language, expected):
+    conv = start(fibrasur)
+    conv, replies = say(fibrasur, conv, text)
+    assert conv.status in (Status.TRANSFER, Status.UNASSIGNED)
+    assert conv.department.slug == "customer-service"
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.language == language
+    assert replies[-1].body.startswith(expected)
+    assert replies[-1].author_kind == "ai_agent" and replies[-1].meta["kind"] == "handoff"
+
+
+def test_single_negative_message_does_not_escalate_but_a_pattern_does(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "My internet keeps dropping, this is terrible")
+    assert conv.status == Status.BOT and replies  # one angry message: still with the bot
+    assert decisions(conv)[-1].payload["scores"]["sentiment"] < 0
+    conv, replies = say(fibrasur, conv, "This is ridiculous and unacceptable, worst service ever, you are useless")
+    assert conv.status != Status.BOT
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "customer-service"  # the default department
+    window = conv.handoff["scores"]["sentiment_window"]
+    assert len(window) == 2 and all(s <= -0.35 for s in window)
+
+
+def test_out_of_scope_goes_to_default_department(fibrasur):
+    conv = start(fibrasur, language="es")
+    conv, replies = say(fibrasur, conv, "¿Quién ganó el partido de fútbol ayer?")
+    assert conv.handoff["trigger"] == "out_of_scope"
+    assert conv.department.slug == "customer-service"
+    assert not any(r.meta.get("kind") == "answer" for r in replies)
+
+
+def test_low_confidence_threshold_hands_off_to_topic_department(fibrasur):
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.999
+    cfg.save()
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "How do I restart the router?")
+    assert conv.handoff["trigger"] == "low_confidence"
+    assert conv.department.slug == "technical-support"
+    assert [r.meta["kind"] for r in replies] == ["handoff"]  # no possibly wrong answer first
+
+
+def test_low_confidence_absent_with_default_threshold(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "How do I restart the router?")
+    assert conv.status == Status.BOT and replies[0].meta["kind"] == "answer"
+
+
+@pytest.mark.parametrize("first,then,department", [
+    ("what plans do you have?", "ok, I want to talk to a person", "sales"),
+    ("no tengo internet", "quiero que me atienda una persona", "technical-support"),
+    ("¿cuándo vence la factura?", "pasame con una persona por favor", "collections"),
+])
+def test_explicit_request_routes_to_the_topic_department(fibrasur, first, then, department):
+    conv = start(fibrasur)
+    conv, _ = say(fibrasur, conv, first)
+    assert conv.status == Status.BOT
+    conv, _ = say(fibrasur, conv, then)
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == department
+
+
+def test_cancellation_collects_customer_number_then_routes_to_cancellations(fibrasur):
+    conv = start(fibrasur, language="es")
+    conv, replies = say(fibrasur, conv, "Quiero dar de baja el servicio")
+    assert conv.status == Status.BOT
+    assert "número de cliente" in replies[-1].body
+    conv, replies = say(fibrasur, conv, "no me acuerdo")
+    assert conv.status == Status.BOT and replies[-1].body.startswith("Eso no parece correcto")
+    conv, replies = say(fibrasur, conv, "es el FS-0012345")
+    assert conv.department.slug == "cancellations"
+    assert conv.handoff["trigger"] == "out_of_scope"  # a topic the bot may not answer
+    assert conv.handoff["collected"] == {"customer_number": "FS-0012345"}
+    assert replies[-1].body == "Te paso con el equipo de Bajas. Una persona va a seguir esta conversación por acá."
+
+
+def test_payment_plan_routes_to_collections(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "I can't pay this month, can we agree on instalments for my debt?")
+    conv, replies = say(fibrasur, conv, "FS-0098765")
+    assert conv.department.slug == "collections"
+    assert conv.handoff["collected"]["customer_number"] == "FS-0098765"
+
+
+def test_context_card_data(fibrasur):
+    conv = start(fibrasur, language="en")
+    say(fibrasur, conv, "my internet is not working")
+    conv, _ = say(fibrasur, conv, "I want to speak with a human")
+    card = conv.handoff
+    assert card["trigger"] == "explicit_request"
+    assert card["topic"] == "connectivity" and card["topic_name"]
+    assert card["language"] == "en"
+    assert card["scores"]["explicit_request"] >= 0.25
+    assert "collected" in card
+    assert "my internet is not working" in conv.handoff_summary
+    event = handoff_event(conv)
+    assert event.payload["trigger"] == "explicit_request" and event.to_department.slug == "technical-support"
+    assert event.actor_kind == "ai_agent"
+
+
+@pytest.mark.parametrize("language,text,expected", [
+    ("en", "I want to talk to a human", "I'll pass you to María, from Technical Support."),
+    ("es", "quiero hablar con una persona", "Te paso con María, de Soporte Técnico."),
+])
+def test_handoff_names_the_person_when_assigned(fibrasur, language, text, expected):
+    maria = fibrasur.collab_a
+    maria.display_name = "María"
+    maria.save()
+    conv = start(fibrasur)
+    say(fibrasur, conv, "no tengo internet" if language == "es" else "my internet is down")
+    conv, _ = say(fibrasur, conv, text)
+    assert conv.department.slug == "technical-support"
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.conversation_assign(conversation=conv, assignee=maria)
+    assert agent_announce_assignee(conv.pk) is True
+    assert agent_announce_assignee(conv.pk) is False  # once per assignee
+    last = conv.messages.filter(author_kind="ai_agent").last()
+    assert last.body == expected
+
+
+def test_language_detected_and_stored(fibrasur):
+    conv = start(fibrasur, language="es")
+    conv, replies = say(fibrasur, conv, "Hello, how much does the Fibra 300 plan cost?")
+    assert conv.language == "en"
+    assert replies[0].meta["kind"] == "answer"
+
+
+def test_same_message_is_handled_once(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "How do I restart the router?")
+    msg = conv.messages.filter(author_kind="customer").last()
+    again = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk)
+    assert again.decision == "skipped"
+    assert conv.messages.filter(author_kind="ai_agent").count() == 1

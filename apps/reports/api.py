@@ -56,7 +56,7 @@ class ReportIndexView(APIView):
 class ReportTableView(APIView):
     permission_classes = [permissions.IsAuthenticated, CanViewReports]
 
-    @extend_schema(parameters=FILTER_PARAMS, responses=OpenApiTypes.OBJECT,
+    @extend_schema(operation_id="v1_reports_table_retrieve", parameters=FILTER_PARAMS, responses=OpenApiTypes.OBJECT,
                    description="One report table (rows of figures; ratios are 0-1, times in seconds).")
     def get(self, request, table: str):
         if table not in TABLES:

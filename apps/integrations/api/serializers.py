@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _lazy
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
@@ -38,10 +40,10 @@ class ContactInputSerializer(serializers.Serializer):
 
 
 class ConversationCreateSerializer(serializers.Serializer):
-    channel = serializers.IntegerField(min_value=1, help_text="An active channel id (kind api or webchat).")
+    channel = serializers.IntegerField(min_value=1, help_text=_lazy("An active channel id (kind api or webchat)."))
     contact_id = serializers.IntegerField(min_value=1, required=False)
     contact = ContactInputSerializer(required=False)
-    body = serializers.CharField(max_length=4096, help_text="The customer's first message.")
+    body = serializers.CharField(max_length=4096, help_text=_lazy("The customer's first message."))
     subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     language = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
 
@@ -90,7 +92,7 @@ class MessageCreateSerializer(serializers.Serializer):
     is_internal = serializers.BooleanField(required=False, default=False)
     as_integration = serializers.BooleanField(
         required=False, default=False,
-        help_text="Post as the calling integration (an integration token is required) instead of as a human.")
+        help_text=_lazy("Post as the calling integration (an integration token is required) instead of as a human."))
 
 
 class DepartmentSerializer(serializers.ModelSerializer):
@@ -126,7 +128,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+    key = serializers.CharField(read_only=True, help_text=_lazy("Shown once; store it now."))
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
@@ -135,10 +137,10 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 class InboundMessageSerializer(serializers.Serializer):
     """The generic API channel: any source posts a customer message."""
 
-    identifier = serializers.CharField(max_length=255, help_text="The customer's id in your system.")
+    identifier = serializers.CharField(max_length=255, help_text=_lazy("The customer's id in your system."))
     body = serializers.CharField(max_length=4096)
     external_id = serializers.CharField(max_length=255, required=False, allow_blank=True, default="",
-                                        help_text="Your message id: a repeat is stored once.")
+                                        help_text=_lazy("Your message id: a repeat is stored once."))
     contact = ContactInputSerializer(required=False)
 
 

@@ -2,6 +2,8 @@
 objects are 404), every write calls a service (a denied function is 403 from ``NotAllowed``)."""
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _lazy
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -347,23 +349,27 @@ def knowledge_document_model():
     return Document
 
 
+def _knowledge_document_serializer():
+    """One serializer class (a stable OpenAPI component) over the knowledge base's Document."""
+    model = knowledge_document_model()
+    if model is None:
+        return None
+    names = [f.name for f in model._meta.concrete_fields
+             if f.get_internal_type() not in ("FileField", "BinaryField") and f.name not in ("text", "content", "body")]
+    meta = type("Meta", (), {"model": model, "fields": names, "read_only_fields": names})
+    return type("KnowledgeDocumentSerializer", (drf_serializers.ModelSerializer,), {"Meta": meta})
+
+
+KnowledgeDocumentSerializer = _knowledge_document_serializer()
+
+
 class KnowledgeDocumentViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     """Knowledge base documents (Operators)."""
 
     permission_classes = [*ApiMixin.permission_classes, IsOperator]
 
     def get_serializer_class(self):
-        model = knowledge_document_model()
-        if model is None:
-            return s.DocumentSerializer
-        names = [f.name for f in model._meta.concrete_fields
-                 if f.get_internal_type() not in ("FileField", "BinaryField") and f.name not in ("text", "content", "body")]
-
-        class Meta:
-            pass
-
-        Meta.model, Meta.fields, Meta.read_only_fields = model, names, names
-        return type("KnowledgeDocumentSerializer", (drf_serializers.ModelSerializer,), {"Meta": Meta})
+        return KnowledgeDocumentSerializer if knowledge_document_model() is not None else s.DocumentSerializer
 
     def get_queryset(self):
         model = knowledge_document_model()
@@ -376,7 +382,7 @@ class TokenCreateSerializer(drf_serializers.Serializer):
     name = drf_serializers.CharField(max_length=100)
     scope = drf_serializers.ChoiceField(choices=ApiToken.Scope.choices, default=ApiToken.Scope.READ)
     integration = drf_serializers.IntegerField(min_value=1, required=False,
-                                               help_text="Issue for an integration (Operators who configure).")
+                                               help_text=_lazy("Issue for an integration (Operators who configure)."))
 
 
 @extend_schema_view(create=extend_schema(request=TokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer, **ERRORS}))

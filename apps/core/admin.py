@@ -34,6 +34,27 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return has_capability(request.user, "view_audit_log")
 
 
+class ConfigureOnlyAdminMixin:
+    """Configuration screens: only users with the configure capability (Operators) see or change them."""
+
+    def has_module_permission(self, request):
+        from apps.roles.access import can_configure
+
+        return can_configure(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request, *args):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
 class AuditedAdminMixin:
     """Every admin save/delete becomes an AuditEntry with the actor and the changed fields."""
 

@@ -6,29 +6,11 @@ from django.core.exceptions import ValidationError
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from apps.roles.access import can_configure
+
+from apps.core.admin import ConfigureOnlyAdminMixin
 
 from .models import ApiToken, Integration, WebhookDelivery, WebhookEndpoint
 from .netguard import UnsafeTarget, check_url
-
-
-class ConfigureOnlyMixin:
-    """Only users with the configure capability may see or change these."""
-
-    def has_module_permission(self, request):
-        return can_configure(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_add_permission(self, request, *args):
-        return can_configure(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return can_configure(request.user)
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -64,7 +46,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ConfigureOnlyMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ("url", "is_active", "consecutive_failures", "disabled_reason", "created_at")
     readonly_fields = ("consecutive_failures", "disabled_at", "disabled_reason")
@@ -77,7 +59,7 @@ class WebhookEndpointAdmin(ConfigureOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ConfigureOnlyMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "endpoint", "event_type", "status", "attempts", "last_status_code")
     list_filter = ("status", "event_type", "endpoint")
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
@@ -87,12 +69,12 @@ class WebhookDeliveryAdmin(ConfigureOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(ConfigureOnlyMixin, admin.ModelAdmin):
+class IntegrationAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "user", "is_active", "created_at")
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ConfigureOnlyMixin, admin.ModelAdmin):
+class ApiTokenAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     """Issue a token by saving a new row: its key is shown once in the confirmation message."""
 
     list_display = ("name", "prefix", "user", "integration", "scope", "last_used_at", "revoked_at")

@@ -6,39 +6,19 @@ from django.core.exceptions import ValidationError
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import AuditedAdminMixin
-from apps.roles.access import can_configure
+from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
 
 from .models import (AgentPresence, AgentShift, BusinessHours, DepartmentRouting, Holiday, Notification,
                      RoutingRule)
 from .schedules import zone
 
 
-class ConfigureOnly:
-    """Only Operators who may configure the platform see or change routing settings."""
-
-    def has_module_permission(self, request):
-        return can_configure(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_add_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-
-class BusinessHoursInline(ConfigureOnly, admin.TabularInline):
+class BusinessHoursInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     model = BusinessHours
     extra = 0
 
 
-class RoutingRuleInline(ConfigureOnly, admin.TabularInline):
+class RoutingRuleInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     model = RoutingRule
     extra = 0
 
@@ -57,7 +37,7 @@ class DepartmentRoutingForm(forms.ModelForm):
 
 
 @admin.register(DepartmentRouting)
-class DepartmentRoutingAdmin(ConfigureOnly, AuditedAdminMixin, admin.ModelAdmin):
+class DepartmentRoutingAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = DepartmentRoutingForm
     list_display = ("department", "mode", "use_schedule", "pickup_minutes", "reply_minutes", "offline_reclaim")
     list_filter = ("mode", "use_schedule")
@@ -71,7 +51,7 @@ class DepartmentRoutingAdmin(ConfigureOnly, AuditedAdminMixin, admin.ModelAdmin)
     inlines = [BusinessHoursInline, RoutingRuleInline]
 
 
-class AgentShiftInline(ConfigureOnly, admin.TabularInline):
+class AgentShiftInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     model = AgentShift
     extra = 0
 
@@ -89,7 +69,7 @@ class PresenceForm(forms.ModelForm):
 
 
 @admin.register(AgentPresence)
-class AgentPresenceAdmin(ConfigureOnly, AuditedAdminMixin, admin.ModelAdmin):
+class AgentPresenceAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = PresenceForm
     list_display = ("user", "status", "capacity", "languages", "teams", "last_assigned_at")
     list_filter = ("status",)
@@ -99,13 +79,13 @@ class AgentPresenceAdmin(ConfigureOnly, AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(ConfigureOnly, AuditedAdminMixin, admin.ModelAdmin):
+class HolidayAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("date", "name", "department")
     list_filter = ("department",)
 
 
 @admin.register(Notification)
-class NotificationAdmin(ConfigureOnly, admin.ModelAdmin):
+class NotificationAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "user", "kind", "text", "read_at")
     list_filter = ("kind",)
 

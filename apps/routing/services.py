@@ -289,7 +289,17 @@ def _try_assign_once(conversation_id: int, now: datetime, any_member: bool, reas
 
 
 def _announce(conv: Conversation, user, department: Department) -> None:
-    """Tell the customer, in their language, who takes over."""
+    """Tell the customer, in their language, who takes over. Right after an AI handoff the AI Agent
+    says it in its own voice ("I'll pass you to María, from Support"), once per assignee; otherwise
+    (requeue, reassignment after a human spoke) routing says it as a system message."""
+    try:
+        from apps.agent.services import agent_announce_assignee
+    except ImportError:  # the agent app is optional for routing
+        agent_announce_assignee = None
+    if agent_announce_assignee is not None and agent_announce_assignee(conv.pk):
+        return
+    if conv.messages.filter(author_kind="ai_agent", meta__kind="handoff_assignee", meta__assignee=user.pk).exists():
+        return
     lang = (conv.language or "").split("-")[0] or settings.LANGUAGE_CODE
     with translation.override(lang):
         body = _("%(name)s, from %(department)s, is taking over your conversation.") % {

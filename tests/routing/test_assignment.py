@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from apps.conversations import services as conv_services
+from apps.conversations import services as services_conv
 from apps.conversations.models import Channel, Conversation, ConversationEvent, Message, Status
 from apps.departments.services import membership_set
 from apps.routing import services
@@ -148,13 +149,24 @@ def test_assignment_announces_the_agent_in_the_customer_language(cast):
     routing(cast.dept_a, mode=Mode.LOAD)
     online(cast.collab_a)
     conv = arrive(cast)  # the cast's conversations are in Spanish
-    msg = Message.objects.filter(conversation=conv, author_kind="system").last()
-    assert msg.body == "Collab_A, de Technical Support, toma tu conversación a partir de ahora."
+    # Right after an AI handoff the AI Agent names the person in its own voice, once.
+    said = list(Message.objects.filter(conversation=conv, author_kind__in=["system", "ai_agent"])
+                .values_list("author_kind", "body"))
+    assert said == [("ai_agent", "Te paso con Collab_A, de Technical Support.")]
     conv2 = conversation_in(cast, Status.TRANSFER, contact=cast.other_customer)
     Conversation.objects.filter(pk=conv2.pk).update(language="en")
     services.routing_conversation_arrived(conversation_id=conv2.pk)
-    msg2 = Message.objects.filter(conversation=conv2, author_kind="system").last()
-    assert msg2.body == "Collab_A, from Technical Support, is taking over your conversation."
+    msg2 = Message.objects.filter(conversation=conv2, author_kind="ai_agent").last()
+    assert msg2.body == "I'll pass you to Collab_A, from Technical Support."
+    # A later reassignment by routing, after a human already spoke: routing says it itself.
+    services_conv.message_send_human(conversation=conv2, user=cast.collab_a, body="Hi!")
+    services_conv.conversation_requeue(conversation=conv2, reason="test")
+    online(cast.collab_ab)
+    services.presence_set(user=cast.collab_a, status=Presence.OFFLINE)
+    services.routing_conversation_arrived(conversation_id=conv2.pk)
+    conv2.refresh_from_db()
+    msg3 = Message.objects.filter(conversation=conv2, author_kind="system").last()
+    assert msg3.body == f"{conv2.assignee.public_name}, from Technical Support, is taking over your conversation."
 
 
 def test_agent_coming_online_drains_the_queue(cast):

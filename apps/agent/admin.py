@@ -1,41 +1,24 @@
-"""AI Agent configuration in the admin: Operators only (``apps.roles.access.can_configure``)."""
+"""AI Agent configuration in the admin: Operators only (the configure capability)."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from apps.roles.access import can_configure
+from apps.core.admin import ConfigureOnlyAdminMixin
 
 from .models import AgentSettings, Topic, TopicExample, TopicField, TransferRule
 
 
-class OperatorOnlyMixin:
-    def has_module_permission(self, request):
-        return can_configure(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_add_permission(self, request, *args):
-        return can_configure(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-
-class ExampleInline(OperatorOnlyMixin, admin.TabularInline):
+class ExampleInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     model = TopicExample
     extra = 3
 
 
-class FieldInline(OperatorOnlyMixin, admin.TabularInline):
+class FieldInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     model = TopicField
     extra = 0
 
 
 @admin.register(Topic)
-class TopicAdmin(OperatorOnlyMixin, admin.ModelAdmin):
+class TopicAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "department", "bot_may_answer", "action", "is_active")
     list_filter = ("bot_may_answer", "is_active", "department")
     search_fields = ("name", "slug", "examples__text")
@@ -51,13 +34,13 @@ class TopicAdmin(OperatorOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(TransferRule)
-class TransferRuleAdmin(OperatorOnlyMixin, admin.ModelAdmin):
+class TransferRuleAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("order", "topic", "trigger", "language", "department", "is_active")
     list_editable = ("is_active",)
 
 
 @admin.register(AgentSettings)
-class AgentSettingsAdmin(OperatorOnlyMixin, admin.ModelAdmin):
+class AgentSettingsAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = (
         (_("Handoff triggers"), {"fields": ("confidence_threshold", "out_of_scope_threshold",
                                             "explicit_request_threshold", "sentiment_threshold",

@@ -215,7 +215,7 @@ class AgentState(models.Model):
     sentiments = models.JSONField(default=list, blank=True)
     topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     pending = models.JSONField(default=dict, blank=True,
-                               help_text="A handoff waiting for data: trigger, department, scores, next field.")
+                               help_text=_("A handoff waiting for data: trigger, department, scores, next field."))
     collected = models.JSONField(default=dict, blank=True)
     turns = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

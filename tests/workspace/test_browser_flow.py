@@ -163,6 +163,8 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 assert heard == 0
                 # The monitor refreshed, but never more often than every 2 s.
                 gaps = [b - a for a, b in zip(panel_requests, panel_requests[1:])]
-                assert panel_requests and all(g >= 1.9 for g in gaps), gaps
+                # The page throttles to one refresh per 2 s; request events reach Python with some
+                # jitter, so allow 0.3 s of it (a broken throttle refreshes many times a second).
+                assert panel_requests and all(g >= 1.7 for g in gaps), gaps
             finally:
                 browser.close()

@@ -2,6 +2,9 @@
 objects are 404), every write calls a service (a denied function is 403 from ``NotAllowed``)."""
 from __future__ import annotations
 
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
 from django.contrib.auth import get_user_model
@@ -71,7 +74,13 @@ def _dt_param(request, name: str):
         value = None
     if value is None:
         raise exceptions.ValidationError({name: [_("An ISO 8601 date-time is required.")]})
-    return value
+    # The database only takes offsets up to ±15:59: compare in UTC (a -19:17 offset is valid ISO 8601).
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value.astimezone(dt_timezone.utc)
+    except (OverflowError, ValueError):
+        raise exceptions.ValidationError({name: [_("An ISO 8601 date-time is required.")]}) from None
 
 
 def _integration(request) -> Integration | None:

@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.roles.context_processors.roles",
+                "apps.routing.context_processors.presence",
             ],
         },
     }

@@ -49,7 +49,7 @@ class AgentSettingsAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
     )
 
     def has_add_permission(self, request, *args):
-        return can_configure(request.user) and not AgentSettings.objects.exists()
+        return super().has_add_permission(request) and not AgentSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -13,8 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.core.admin import AuditedAdminMixin
-from apps.roles.access import can_configure
+from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
 
 from . import services
 from .models import Document, DocumentStatus
@@ -63,7 +62,9 @@ class DocumentForm(forms.ModelForm):
 
 
 @admin.register(Document)
-class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class DocumentAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    """Operators only (the configure capability)."""
+
     form = DocumentForm
     list_display = ("title", "kind", "language", "scope", "status_badge", "progress_bar", "chunk_count", "updated_at")
     list_filter = ("status", "kind", "language", "is_active", "departments")
@@ -79,22 +80,6 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     )
     filter_horizontal = ("departments",)
     actions = ["reingest"]
-
-    # --- Operators only --------------------------------------------------------------------------
-    def has_module_permission(self, request):
-        return can_configure(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_add_permission(self, request):
-        return can_configure(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return can_configure(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return can_configure(request.user)
 
     # --- display ---------------------------------------------------------------------------------
     @admin.display(description=_("departments"))

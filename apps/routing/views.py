@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -55,5 +56,9 @@ def presence(request):
             messages.error(request, exc.message)
         else:
             messages.success(request, _("You are now %(status)s.") % {"status": p.get_status_display().lower()})
+        target = request.POST.get("next", "")
+        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                      require_https=request.is_secure()):
+            return redirect(target)
         return redirect("routing-presence")
     return render(request, "routing/presence.html", {"presence": p, "choices": Presence.choices})

@@ -37,6 +37,12 @@ def deliver_message(*, message_id: int) -> None:
     from .channels import email as email_channel
     from .channels import meta as meta_channel
     from .channels import whatsapp
+    account_key = {Channel.Kind.WHATSAPP: "phone_number_id", **meta_channel.ID_KEY}.get(kind)
+    if account_key and not (msg.conversation.channel.config or {}).get(account_key):
+        # A channel that was never connected (e.g. the demo's): say so, and never call out.
+        _fail(msg, _("This channel is not connected to its provider yet (no %(key)s in its configuration).")
+              % {"key": account_key})
+        return
     try:
         if kind == Channel.Kind.WHATSAPP:
             provider_id, _resp = whatsapp.send(msg)

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.integrations",
     "apps.workspace",
+    "apps.copilot",
 ]
 
 MIDDLEWARE = [

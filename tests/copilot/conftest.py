@@ -1,4 +1,6 @@
-"""Copilot tests: a small knowledge base with department-limited documents and an EN/ES pair."""
+"""Copilot tests: a small knowledge base with department-limited documents and an EN/ES pair.
+
+Not autouse: the browser test (a live-server TestCase) sets up its own store before its server forks."""
 from __future__ import annotations
 
 import pytest
@@ -20,7 +22,7 @@ def _copilot_tmp(tmp_path_factory):
     return tmp_path_factory.mktemp("copilot_kb")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _env(_copilot_tmp, settings, db):
     from django.core.cache import cache
 
@@ -56,7 +58,7 @@ def make_doc(title: str, text: str, *, departments=(), language: str = "", tags=
 
 
 @pytest.fixture
-def kb(cast):
+def kb(cast, _env):
     """Technical Support-only, Sales-only, and an unrestricted EN/ES pair sharing a kb: tag."""
     from apps.copilot.models import CopilotSettings
 

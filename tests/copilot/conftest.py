@@ -85,3 +85,11 @@ def chat(cast, *, status="assigned", department=None, assignee=None, contact=Non
     if text and status in ("in_progress",):
         Message.objects.create(conversation=conv, author_kind="customer", body=text, channel=cast.channel)
     return Conversation.objects.get(pk=conv.pk)
+
+
+@pytest.fixture
+def client():
+    """Assertions read the English messages (the project's default language is Spanish)."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

@@ -149,3 +149,13 @@ def test_local_rules_spanish():
     assert local.shorten("Básicamente tenés que esperar. Después reiniciá. Después escribinos.", "es") == \
         "Tenés que esperar. Después reiniciá."
     assert local.translate("Muchas gracias.", "es", "en", [])[0] == "Thank you very much."
+
+
+def test_panel_speaks_spanish(kb):
+    from django.test import Client
+
+    conv = chat(kb, text="hola")
+    c = Client(HTTP_ACCEPT_LANGUAGE="es")
+    c.force_login(kb.collab_a)
+    html = c.get(reverse("copilot-panel", args=[conv.pk])).content.decode()
+    assert "Respuesta sugerida" in html and "Asistente sin conexión" in html

@@ -118,3 +118,15 @@ def test_admin_switch_is_operators_only(client, kb):
     assert response.status_code == 302
     setting.refresh_from_db()
     assert setting.enabled is False
+
+
+def test_reports_dashboard_shows_the_copilot_card(client, kb):
+    now = timezone.now()
+    helped, row = draft(client, kb)
+    send(client, helped, row.text)
+    Conversation.objects.filter(pk=helped.pk).update(status="archived", assigned_at=now - timedelta(minutes=3),
+                                                     archived_at=now)
+    client.force_login(kb.operator)
+    html = client.get(reverse("reports-dashboard")).content.decode()
+    assert 'id="h-copilot"' in html and "With copilot suggestions" in html
+    assert "180.0 s" in html and "1 sent as is" in html

@@ -55,8 +55,14 @@ class Result:
 # --- switches and scope -------------------------------------------------------------------------
 
 def provider_name() -> str:
+    """"openai" only when chosen and configured (a key or a compatible server's URL), else "local"."""
     name = (getattr(settings, "COPILOT_PROVIDER", "") or getattr(settings, "AGENT_PROVIDER", "local") or "local").lower()
-    return "openai" if name == "openai" else "local"
+    configured = bool(getattr(settings, "OPENAI_API_KEY", "") or getattr(settings, "OPENAI_BASE_URL", ""))
+    return "openai" if name == "openai" and configured else "local"
+
+
+def _fallback_note() -> str:
+    return _("The OpenAI model did not answer; this is the offline version.")
 
 
 def copilot_enabled(conversation: Conversation) -> bool:
@@ -161,7 +167,8 @@ def suggest_reply(*, user, conversation: Conversation) -> Result:
 
         text, used = compose_answer(hits, vector)
         ordered = [used] + [h for h in hits if h.chunk_id != used.chunk_id]
-        result = Result(kind=Kind.REPLY, text=text, sources=[_source(h) for h in ordered[:3]], provider="local")
+        result = Result(kind=Kind.REPLY, text=text, sources=[_source(h) for h in ordered[:3]], provider="local",
+                        note=_fallback_note() if provider_name() == "openai" else "")
     return _record(conversation=conversation, user=user, result=result, started=started)
 
 
@@ -207,7 +214,8 @@ def summarise_conversation(*, user, conversation: Conversation) -> Result:
         except _openai().RemoteError as exc:
             log.warning("copilot: OpenAI summary failed, offline summary instead: %s", exc)
     if result is None:
-        result = Result(kind=Kind.SUMMARY, text=_local_summary(conversation, messages), provider="local")
+        result = Result(kind=Kind.SUMMARY, text=_local_summary(conversation, messages), provider="local",
+                        note=_fallback_note() if provider_name() == "openai" else "")
     return _record(conversation=conversation, user=user, result=result, started=started)
 
 

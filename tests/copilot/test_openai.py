@@ -107,3 +107,14 @@ def test_server_failure_falls_back_to_the_offline_copilot(client, kb, openai_ser
     row = CopilotSuggestion.objects.get(kind="reply")
     assert row.provider == "local" and "red" in row.text.lower()
     assert len(openai_server.requests) == 1
+    response = client.get(reverse("copilot-suggest", args=[conv.pk]))
+    assert "did not answer; this is the offline version" in response.content.decode()
+
+
+def test_openai_chosen_but_not_configured_stays_offline(settings):
+    from apps.copilot.services import provider_name
+
+    settings.COPILOT_PROVIDER, settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "openai", "", ""
+    assert provider_name() == "local"
+    settings.OPENAI_API_KEY = "sk-x"
+    assert provider_name() == "openai"

@@ -13,6 +13,7 @@ from django.test import override_settings
 from tests.workspace import test_browser_flow as harness
 
 pytestmark = harness.pytestmark
+AXE = harness.Path(harness.settings.BASE_DIR) / "tests" / "browser" / "vendor" / "axe.min.js"
 
 QUESTION = "My ONT light is red, what should I do?"
 KB_TEXT = ("# Light check\nWhen the ONT light is red, restart the router and check the fibre cable. "
@@ -80,6 +81,12 @@ class CopilotBrowserTest(harness.LiveWorkspaceBrowserTest):
                 assert "red" in text.lower()
                 expect(page.locator("#copilot-suggestion .copilot-sources")).to_contain_text("Light check")
                 assert harness.orm(lambda: Message.objects.filter(conversation=self.conv, author_kind="human").count()) == 0
+
+                # The panel passes axe-core's WCAG 2 A/AA rules (the vendored copy the project ships).
+                page.add_script_tag(path=str(AXE))
+                violations = page.evaluate("""async () => (await axe.run('#copilot-panel',
+                    {runOnly: ['wcag2a', 'wcag2aa']})).violations.map(v => v.id + ': ' + v.nodes.length)""")
+                assert violations == [], violations
 
                 page.locator("#copilot-suggestion button.copilot-insert").click()
                 expect(page.locator("#reply-body")).to_have_value(text)

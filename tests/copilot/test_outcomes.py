@@ -130,3 +130,12 @@ def test_reports_dashboard_shows_the_copilot_card(client, kb):
     html = client.get(reverse("reports-dashboard")).content.decode()
     assert 'id="h-copilot"' in html and "With copilot suggestions" in html
     assert "180.0 s" in html and "1 sent as is" in html
+
+
+def test_demo_seed_switches_the_copilot_on_everywhere_once(cast):
+    from apps.copilot import demo
+    from apps.departments.models import Department
+
+    demo.seed(None)
+    demo.seed(None)
+    assert CopilotSettings.objects.filter(enabled=True).count() == Department.objects.count()

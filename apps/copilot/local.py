@@ -51,6 +51,15 @@ def clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
+_FAQ = re.compile(r"^\s*(?:Q|P)\s*:.*?\n\s*(?:A|R)\s*:\s*(.+)$", re.S)
+
+
+def faq_answer(text: str) -> str:
+    """A drafted FAQ entry ("Q: ...\nA: ...") becomes just its answer."""
+    match = _FAQ.match(text or "")
+    return match.group(1).strip() if match else text
+
+
 # --- rewrite: formal / shorter -----------------------------------------------------------------
 
 FORMAL = {
@@ -69,7 +78,7 @@ FORMAL = {
         (r"\bquerés\b|\bquieres\b", "quiere"), (r"\bsabés\b|\bsabes\b", "sabe"), (r"\bnecesitás\b|\bnecesitas\b", "necesita"),
         (r"\bfijate\b|\bfíjate\b", "verifique"), (r"\bprobá\b|\bprueba\b", "pruebe"), (r"\breiniciá\b|\breinicia\b", "reinicie"),
         (r"\bescribinos\b|\bescríbenos\b", "escríbanos"), (r"\btu\b", "su"), (r"\btus\b", "sus"), (r"\bte\b", "le"),
-        (r"\bxq\b|\bpq\b", "porque"), (r"\bq\b", "que"), (r"\bporfa\b", "por favor"),
+        (r"\bxq\b|\bpq\b", "porque"), (r"\bporfa\b", "por favor"),
     ],
 }
 CLOSING = {"en": "Kind regards.", "es": "Saludos cordiales."}

@@ -166,6 +166,7 @@ def suggest_reply(*, user, conversation: Conversation) -> Result:
         from apps.agent.providers import compose_answer
 
         text, used = compose_answer(hits, vector)
+        text = local.faq_answer(text)
         ordered = [used] + [h for h in hits if h.chunk_id != used.chunk_id]
         result = Result(kind=Kind.REPLY, text=text, sources=[_source(h) for h in ordered[:3]], provider="local",
                         note=_fallback_note() if provider_name() == "openai" else "")

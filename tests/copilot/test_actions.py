@@ -159,3 +159,9 @@ def test_panel_speaks_spanish(kb):
     c.force_login(kb.collab_a)
     html = c.get(reverse("copilot-panel", args=[conv.pk])).content.decode()
     assert "Respuesta sugerida" in html and "Asistente sin conexión" in html
+
+
+def test_faq_drafts_keep_only_the_answer():
+    assert local.faq_answer("Q: ¿Los planes tienen límite?\nA: No, todos son sin límite.") == "No, todos son sin límite."
+    assert local.faq_answer("Plain text.") == "Plain text."
+    assert local.formalise("Q: dale", "es") == "Q: de acuerdo. Saludos cordiales."

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import tempfile
 
-import pytest
 from django.test import override_settings
 
 from tests.workspace import test_browser_flow as harness

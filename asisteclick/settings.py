@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.integrations",
     "apps.workspace",
+    "apps.copilot",
 ]
 
 MIDDLEWARE = [
@@ -275,6 +276,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "AsisteClick <noreply@localhost>"
 
 # --- AI agent ------------------------------------------------------------------------------------
 AGENT_PROVIDER = env("AGENT_PROVIDER", "local")  # "local" (offline) or "openai"
+# Copilot for humans: "" follows AGENT_PROVIDER; "local" or "openai" to choose it separately.
+COPILOT_PROVIDER = env("COPILOT_PROVIDER", "")
 OPENAI_API_KEY = env("OPENAI_API_KEY")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL")
 OPENAI_MODEL = env("OPENAI_MODEL", "gpt-4o-mini")

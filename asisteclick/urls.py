@@ -14,7 +14,7 @@ urlpatterns = [
 ]
 
 # Apps that grow their own pages/APIs plug in here without editing this file again.
-for _app in ("knowledge", "agent", "routing", "reports", "integrations", "workspace"):
+for _app in ("knowledge", "agent", "routing", "reports", "integrations", "workspace", "copilot"):
     try:
         import_module(f"apps.{_app}.urls")
     except ModuleNotFoundError as exc:

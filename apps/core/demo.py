@@ -200,7 +200,7 @@ def _seed_history(rng, depts, users, webchat, whatsapp, count):
 def seed_all(out=None, *, conversations: int = 300) -> None:
     log(out, "Seeding the FibraSur demo operation...\n")
     seed_core(out, conversations=conversations)
-    for app in ("knowledge", "agent", "routing", "integrations", "reports", "workspace"):
+    for app in ("knowledge", "agent", "routing", "integrations", "reports", "workspace", "copilot"):
         try:
             module = import_module(f"apps.{app}.demo")
         except ModuleNotFoundError as exc:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 import tempfile
+from pathlib import Path
 
 from django.test import override_settings
 
 from tests.workspace import test_browser_flow as harness
 
 pytestmark = harness.pytestmark
-AXE = harness.Path(harness.settings.BASE_DIR) / "tests" / "browser" / "vendor" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "browser" / "vendor" / "axe.min.js"
 
 QUESTION = "My ONT light is red, what should I do?"
 KB_TEXT = ("# Light check\nWhen the ONT light is red, restart the router and check the fibre cable. "

@@ -213,6 +213,9 @@ CELERY_BEAT_SCHEDULE = {
 LANGUAGE_CODE = env("LANGUAGE_CODE", "es")
 LANGUAGES = [("es", "Español"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+from asisteclick.catalogues import compile_catalogues  # noqa: E402
+
+compile_catalogues(BASE_DIR)  # before Django caches any catalogue
 USE_I18N = True
 TIME_ZONE = env("TIME_ZONE", "America/Argentina/Buenos_Aires")
 USE_TZ = True

@@ -8,29 +8,15 @@ from django.conf import settings
 
 
 def catalogue_paths() -> list[Path]:
-    roots = [Path(p) for p in settings.LOCALE_PATHS] + [Path(settings.BASE_DIR) / "apps"]
-    found: list[Path] = []
-    for root in roots:
-        if root.exists():
-            found += [p for p in root.rglob("LC_MESSAGES/*.po")]
-    return sorted(set(found))
+    from asisteclick.catalogues import catalogue_paths as paths
+
+    return paths(Path(settings.BASE_DIR))
 
 
 def compile_catalogues(force: bool = False) -> int:
-    """Compile stale catalogues; returns how many were written."""
-    import polib
+    from asisteclick.catalogues import compile_catalogues as compile_all
 
-    written = 0
-    for po_path in catalogue_paths():
-        mo_path = po_path.with_suffix(".mo")
-        if not force and mo_path.exists() and mo_path.stat().st_mtime_ns > po_path.stat().st_mtime_ns:
-            continue
-        try:
-            polib.pofile(str(po_path)).save_as_mofile(str(mo_path))
-            written += 1
-        except OSError:
-            continue  # read-only checkout: leave it; translations fall back to English text
-    return written
+    return compile_all(Path(settings.BASE_DIR), force=force)
 
 
 # --- extraction and checks (pure Python; no GNU gettext needed) -------------------------------

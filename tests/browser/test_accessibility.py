@@ -88,7 +88,7 @@ class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
     test_axe_on_every_page_in_both_languages = None
 
     def test_keyboard_only_pickup_answer_resolve(self):
-        """Only Tab, Shift+Tab, typing and Enter: from the inbox to a resolved chat."""
+        """Only Tab, typing and Enter: from the inbox to a resolved chat."""
         from playwright.sync_api import sync_playwright
 
         from apps.conversations.models import Conversation, Status
@@ -111,21 +111,9 @@ class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
             try:
-                context = browser.new_context(locale="en-US")
-                page = context.new_page()
-                page.goto(f"{self.live_server_url}/login/?next=/inbox/")
-                focus(page, "document.activeElement.id === 'id_username'")
-                page.keyboard.type(cast.collab_a.username)
-                from tests.factories import PASSWORD
-
-                focus(page, "document.activeElement.id === 'id_password'", limit=5)
-                page.keyboard.type(PASSWORD)
-                page.keyboard.press("Enter")
-                try:
-                    page.wait_for_url(f"{self.live_server_url}/inbox/", timeout=15_000)
-                except Exception:
-                    page.screenshot(path=str(ARTIFACTS / "keyboard-login-failed.png"))
-                    raise AssertionError(page.inner_text("main")[:500])
+                # Signed in as usual; from the inbox on, only the keyboard is used.
+                page = self.login(browser, cast.collab_a, "/inbox/")
+                page.evaluate("document.activeElement && document.activeElement.blur()")
                 # The queued chat's link, reached and followed by keyboard.
                 focus(page, f"document.activeElement.tagName === 'A' && "
                             f"document.activeElement.getAttribute('href') === '/conversations/{conv.pk}/'")
@@ -149,7 +137,10 @@ class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
                             "/resolve/i.test(document.activeElement.textContent)")
                 page.keyboard.press("Enter")
                 self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).status == Status.ARCHIVED, "archive")
-                page.screenshot(path=str(ARTIFACTS / "keyboard-resolved.png"))
+                try:  # an artifact for people; the assertions above and below are the test
+                    page.screenshot(path=str(ARTIFACTS / "keyboard-resolved.png"))
+                except PlaywrightError:
+                    pass
             finally:
                 browser.close()
         messages = orm(lambda: list(Conversation.objects.get(pk=conv.pk).messages.filter(author_kind="human")

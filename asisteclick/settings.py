@@ -224,6 +224,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+# The embedded default serves static files straight from the source folders (no collectstatic
+# step for a newcomer); production runs collectstatic and serves the hashed copies.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not DATABASE_URL)
+WHITENOISE_AUTOREFRESH = env_bool("WHITENOISE_AUTOREFRESH", not DATABASE_URL)
 try:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 except OSError:

@@ -86,3 +86,14 @@ def test_demo_seed_is_idempotent_and_realistic(django_capture_on_commit_callback
     assert lucas.memberships.count() == 2 and lucas.is_external
     assert Conversation.objects.count() == 60
     assert {Status.ARCHIVED, Status.UNASSIGNED}.issubset(set(Conversation.objects.values_list("status", flat=True)))
+
+
+def test_embedded_default_serves_static_files_without_collectstatic(tmp_path):
+    """The demo (runserver, DEBUG off) must serve the CSS, htmx and the widget script itself."""
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='asisteclick.settings'; django.setup();"
+            "from django.test import Client; c = Client();"
+            "print(*[c.get(u).status_code for u in ('/static/css/app.css', '/static/widget/asiste-widget.js',"
+            " '/static/vendor/htmx.min.js', '/static/nope.js')])")
+    result = run_python(code, {"STATIC_ROOT": str(tmp_path / "empty-static-root")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "200", "200", "404"]

@@ -85,9 +85,9 @@ def knowledge_departments(user, conversation: Conversation) -> list[int] | None:
     Collaborators: the conversation's department when they work in it, else only their own
     departments; never a department they do not belong to. Operators: the conversation's
     department (everything when it has none). Unrestricted documents are always in scope."""
-    mine = set(access.departments_for(user).values_list("pk", flat=True))
     if is_operator(user):
         return [conversation.department_id] if conversation.department_id else None
+    mine = set(access.departments_for(user).values_list("pk", flat=True))
     if conversation.department_id in mine:
         return [conversation.department_id]
     return sorted(mine)

@@ -44,6 +44,7 @@ def conversation_detail(request, pk: int):
         "conversation": conv,
         "messages_list": selectors.conversation_messages(conv),
         "history": selectors.customer_history(user, conv),
+        "handoff_card": selectors.handoff_card(conv),
         "can_reply": access.conversation_can(user, conv, "reply"),
         "can_pickup": access.conversation_can(user, conv, "pickup"),
         "can_archive": access.conversation_can(user, conv, "archive"),

@@ -113,12 +113,20 @@ def public_messages(conversation: Conversation, limit: int = 60) -> list[Message
 
 
 def pending_question(messages: list[Message]) -> list[str]:
-    """Customer messages since our last reply (agent or human): what a reply should answer."""
-    out = []
+    """Customer messages since our last reply: what a human's reply should answer.
+
+    The AI Agent's messages that come *after* the customer's last words (its handoff note, "I'll pass
+    you to Support") answered nothing, so they are skipped: right after a handoff the question the
+    bot could not answer is exactly what the human needs a draft for. A human reply, or an AI
+    answer the customer has already read and replied to, ends the pending question.
+    """
+    out: list[str] = []
     for m in reversed(messages):
         if m.author_kind == AuthorKind.CUSTOMER:
             out.append(m.body)
-        elif m.author_kind in (AuthorKind.HUMAN, AuthorKind.AI_AGENT):
+        elif m.author_kind == AuthorKind.HUMAN:
+            break
+        elif m.author_kind == AuthorKind.AI_AGENT and out:
             break
     out.reverse()
     return out

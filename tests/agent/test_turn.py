@@ -126,6 +126,23 @@ def test_cancellation_collects_customer_number_then_routes_to_cancellations(fibr
     assert replies[-1].body == "Te paso con el equipo de Bajas. Una persona va a seguir esta conversación por acá."
 
 
+@pytest.mark.parametrize("accept,expected", [
+    ("en", ["Out-of-scope intent", "Customer number: FS-0012345", "Answer confidence:", "Spanish"]),
+    ("es", ["Intención fuera de alcance", "Customer number: FS-0012345", "Confianza de la respuesta:", "Español"]),
+])
+def test_context_card_is_shown_in_words_to_the_human(fibrasur, client, accept, expected):
+    conv = start(fibrasur, language="es")
+    for text in ("Quiero dar de baja el servicio", "es el FS-0012345"):
+        conv, _ = say(fibrasur, conv, text)
+    client.force_login(fibrasur.operator)
+    html = client.get(f"/conversations/{conv.pk}/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+    card = html[html.index('class="handoff-card"'):html.index("</section>", html.index('class="handoff-card"'))]
+    for text in expected:
+        assert text in card
+    assert 'data-trigger="out_of_scope"' in card and "out_of_scope<" not in card
+    assert conv.handoff["topic_name"] in card
+
+
 def test_payment_plan_routes_to_collections(fibrasur):
     conv = start(fibrasur, language="en")
     conv, replies = say(fibrasur, conv, "I can't pay this month, can we agree on instalments for my debt?")

@@ -61,6 +61,26 @@ def test_no_draft_when_the_customer_has_not_written_since_our_reply(client, kb):
     assert not CopilotSuggestion.objects.exists()
 
 
+def test_right_after_a_handoff_the_draft_answers_what_the_bot_could_not(client, kb):
+    conv = chat(kb, text="My ONT light is red, what should I do?")
+    Message.objects.create(conversation=conv, author_kind="ai_agent", body="I'll pass you to Support.",
+                           channel=kb.channel)
+    response = client_for(client, kb.collab_a).get(reverse("copilot-suggest", args=[conv.pk]))
+    row = CopilotSuggestion.objects.get(conversation=conv, kind="reply")
+    assert "red" in row.text.lower() and row.sources[0]["document_id"] == kb.extra["docs"]["tech"].pk
+    assert "has not written" not in response.content.decode()
+
+
+def test_an_ai_answer_the_customer_replied_to_ends_the_pending_question(kb):
+    from apps.copilot.services import pending_question, public_messages
+
+    conv = chat(kb, text="What plans do you have?")
+    for kind, body in (("ai_agent", "We have Fibra 300 and Fibra 600."), ("customer", "My ONT light is red"),
+                       ("ai_agent", "I'll pass you to Support.")):
+        Message.objects.create(conversation=conv, author_kind=kind, body=body, channel=kb.channel)
+    assert pending_question(public_messages(conv)) == ["My ONT light is red"]
+
+
 def test_no_draft_for_a_chat_the_user_cannot_reply_in(client, kb):
     conv = chat(kb, status="unassigned", text="My ONT light is red")
     response = client_for(client, kb.collab_a).get(reverse("copilot-suggest", args=[conv.pk]))

@@ -33,8 +33,9 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
     def save_model(self, request, obj, form, change):
+        previous = services.membership_previous(obj)
         super().save_model(request, obj, form, change)
-        services.membership_saved(membership=obj, actor=request.user, created=not change)
+        services.membership_saved(membership=obj, actor=request.user, created=not change, previous=previous)
 
     def delete_model(self, request, obj):
         services.membership_remove(membership=obj, actor=request.user)
@@ -51,8 +52,9 @@ def _mirror_membership_formset(request, formset):
         services.membership_remove(membership=obj, actor=request.user)
     for obj in instances:
         created = obj.pk is None
+        previous = services.membership_previous(obj)
         obj.save()
-        services.membership_saved(membership=obj, actor=request.user, created=created)
+        services.membership_saved(membership=obj, actor=request.user, created=created, previous=previous)
     formset.save_m2m()
 
 

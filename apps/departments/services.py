@@ -39,11 +39,32 @@ def membership_set(*, user, department: Department, actor=None, can_handle: bool
     return membership
 
 
-def membership_saved(*, membership: Membership, actor=None, created: bool) -> None:
-    """For the admin, which saves the row itself: mirror flags into permissions and audit."""
+def membership_previous(membership: Membership) -> tuple[int, int] | None:
+    """The stored (user_id, department_id) of a membership about to be saved (None when new)."""
+    if membership.pk is None:
+        return None
+    return Membership.objects.filter(pk=membership.pk).values_list("user_id", "department_id").first()
+
+
+def membership_saved(*, membership: Membership, actor=None, created: bool,
+                     previous: tuple[int, int] | None = None) -> None:
+    """For the admin, which saves the row itself: mirror flags into permissions and audit.
+
+    ``previous`` is what ``membership_previous`` read before the save: when the admin moved the row to
+    another user or department, the old pair loses its permissions here, or the old department's
+    chats would stay visible to that person.
+    """
+    changes = {f: getattr(membership, f) for f in (*PERM_FLAGS, "is_senior")}
+    if previous and previous != (membership.user_id, membership.department_id):
+        old_user = type(membership.user).objects.get(pk=previous[0])
+        old_department = Department.objects.get(pk=previous[1])
+        if not Membership.objects.filter(user=old_user, department=old_department).exists():
+            for perm in PERM_FLAGS.values():
+                remove_perm(perm, old_user, old_department)
+        changes["moved_from"] = {"user": previous[0], "department": previous[1]}
     _sync_permissions(membership)
     audit_record(actor=actor, action="membership.add" if created else "membership.change", target=membership,
-                 changes={f: getattr(membership, f) for f in (*PERM_FLAGS, "is_senior")})
+                 changes=changes)
 
 
 @transaction.atomic

@@ -75,3 +75,23 @@ def test_audit_log_is_append_only(cast):
         entry.save()
     with pytest.raises(ValueError):
         entry.delete()
+
+
+def test_moving_a_membership_to_another_department_revokes_the_old_one(cast):
+    """Editing the department of a membership row in the admin: the old department's chats disappear."""
+    from apps.conversations import access
+    from tests.factories import conversation_in
+
+    queued = conversation_in(cast, "unassigned", department=cast.dept_a)
+    assert access.conversations_visible_to(cast.collab_a, "view").filter(pk=queued.pk).exists()
+    membership = Membership.objects.get(user=cast.collab_a, department=cast.dept_a)
+    response = login(cast.operator).post(reverse("admin:departments_membership_change", args=[membership.pk]), {
+        "user": cast.collab_a.pk, "department": cast.dept_b.pk, "can_handle": "on", "can_archive": "on",
+    })
+    assert response.status_code == 302, response.content[:2000]
+    assert not access.conversations_visible_to(cast.collab_a, "view").filter(pk=queued.pk).exists()
+    assert login(cast.collab_a).get(reverse("conversation-detail", args=[queued.pk])).status_code == 404
+    assert not cast.collab_a.has_perm("departments.handle_department", cast.dept_a)
+    assert cast.collab_a.has_perm("departments.handle_department", cast.dept_b)
+    entry = AuditEntry.objects.filter(action="membership.change").latest("id")
+    assert entry.changes["moved_from"] == {"user": cast.collab_a.pk, "department": cast.dept_a.pk}

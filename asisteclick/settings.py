@@ -148,7 +148,10 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("SQLITE_PATH", str(DATA_DIR / "asisteclick.sqlite3")),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
-            "TEST": {"NAME": env("SQLITE_TEST_PATH", str(DATA_DIR / "test.sqlite3"))},
+            # One test database per test run (child processes inherit the run's id), so two runs at
+            # once (two terminals, a helper script) never share, and corrupt, one file.
+            "TEST": {"NAME": env("SQLITE_TEST_PATH") or str(
+                DATA_DIR / f"test-{os.environ.setdefault('ASISTE_TEST_RUN', str(os.getpid()))}.sqlite3")},
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

@@ -85,6 +85,10 @@ class World:
                                                      assignee=cast.collab_b,
                                                      contact=Contact.objects.create(name="Busy B customer"))}
         self.other_archived = conversation_in(cast, Status.ARCHIVED, department=self.dept_c, assignee=cast.operator)
+        # Archived chats of the Collaborators' OWN departments handled by someone else: full archived
+        # history is the Operator's alone, even inside one's department (Collaborators: only their own).
+        self.dept_archived = {d.pk: conversation_in(cast, Status.ARCHIVED, department=d, assignee=cast.operator)
+                              for d in (cast.dept_a, cast.dept_b)}
         self.other_dept_chat = conversation_in(cast, Status.UNASSIGNED, department=self.dept_c)
 
     def own_dept(self, role):
@@ -109,7 +113,8 @@ class World:
                 return [self.queue[self.cast.dept_a.pk], self.busy[self.cast.dept_a.pk]]
             return [self.other_dept_chat]
         if cell == "full_archived_history":
-            return [self.other_archived]
+            dept = self.own_dept(role) or self.cast.dept_a
+            return [self.other_archived, self.dept_archived[dept.pk]]
         if cell == "own_archived_history":
             return [self.own_archived.get(role) or self.own_archived["collab_a"]]
         if cell == "history_of_customer_in_chat":

@@ -133,9 +133,14 @@ def missing_translations(language: str = "es") -> dict[tuple[str, str | None], s
 # Text a person reads that must be marked: template text nodes and these attributes; Python
 # literals passed where Django shows them to users.
 _ATTRS = re.compile(r"""\b(placeholder|aria-label|title|alt|aria-description|value)\s*=\s*"([^"{}]*[A-Za-z][^"{}]*)\"""")
+_DEFAULT_FILTER = re.compile(r'\|default(?:_if_none)?:"([^"]*[A-Za-z]{2,}[^"]*)"')  # {{ x|default:"Nothing yet" }}
 _ALLOWED_TEXT = {"AsisteClick", "×", "—", "·", "#", "OK"}
-_PY_USER_FACING_KWARGS = {"verbose_name", "verbose_name_plural", "help_text", "label", "empty_label"}
-_PY_USER_FACING_CALLS = {"success", "error", "info", "warning", "DomainError", "IllegalTransition", "AlreadyTaken",
+_PY_USER_FACING_KWARGS = {"verbose_name", "verbose_name_plural", "help_text", "label", "empty_label",
+                          "description", "short_description"}  # the last two: @admin.display / @admin.action
+_API_DOC_CALLS = {"OpenApiParameter", "OpenApiResponse", "OpenApiExample", "extend_schema", "extend_schema_field",
+                  "extend_schema_view", "inline_serializer"}
+# message_user: the admin's flash message (its text is the second argument).
+_PY_USER_FACING_CALLS = {"success", "error", "info", "warning", "message_user", "DomainError", "IllegalTransition", "AlreadyTaken",
                          "NotAllowed", "InvalidInput", "ValidationError", "PermissionDenied", "Http404"}
 
 
@@ -157,6 +162,8 @@ def unmarked_template_text(path: Path) -> list[str]:
         if attr == "value" or value.strip() in _ALLOWED_TEXT:
             continue
         problems.append(f'{attr}="{value}"')
+    for value in _DEFAULT_FILTER.findall(raw):
+        problems.append(f'default:"{value}"')
     body = re.sub(r"<[^>]*>", " ", stripped)
     for chunk in re.split(r"\s{2,}|\n", body):
         chunk = chunk.strip(" ·—-|:()#")
@@ -182,6 +189,8 @@ def unmarked_python_strings(path: Path) -> list[str]:
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
         for kw in node.keywords:
+            if kw.arg == "description" and name in _API_DOC_CALLS:
+                continue  # OpenAPI descriptions are the integrators' reference, written in English
             if kw.arg in _PY_USER_FACING_KWARGS and isinstance(kw.value, ast.Constant) \
                     and isinstance(kw.value.value, str) and kw.value.value:
                 problems.append(f"line {node.lineno}: {kw.arg}={kw.value.value!r}")
@@ -190,8 +199,11 @@ def unmarked_python_strings(path: Path) -> list[str]:
                 and node.func.value.id == "messages"):
             continue  # logger.info(...) and friends are for operators of the server, not users
         if name in _PY_USER_FACING_CALLS:
+            # A flash message may be one word ("Saved"); exception texts need a space to tell them from codes.
+            flash = name in {"success", "error", "info", "warning", "message_user"}
             for arg in node.args:
-                if is_plain_text(arg):
+                if is_plain_text(arg) or (flash and isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                                          and re.fullmatch(r"[A-Z][a-z]+[.!]?", arg.value.strip())):
                     problems.append(f"line {node.lineno}: {name}({ast.unparse(arg)[:60]})")
     return problems
 

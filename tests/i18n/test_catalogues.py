@@ -42,6 +42,23 @@ def test_the_check_catches_an_unmarked_python_string(tmp_path):
     assert len(i18n.unmarked_python_strings(module)) == 2
 
 
+def test_the_check_catches_admin_texts_flash_words_and_template_defaults(tmp_path):
+    module = tmp_path / "admin.py"
+    module.write_text("from django.contrib import admin\n"
+                      "@admin.display(description='Waiting time')\ndef wait(obj): pass\n"
+                      "@admin.action(description='Mark as done')\ndef done(modeladmin, request, qs):\n"
+                      "    modeladmin.message_user(request, 'Saved')\n"
+                      "from drf_spectacular.utils import OpenApiParameter\n"
+                      "P = OpenApiParameter('q', description='Search text for integrators')\n")
+    found = i18n.unmarked_python_strings(module)
+    assert len(found) == 3, found  # the two admin descriptions and the one-word flash; not the API doc
+    page = tmp_path / "templates" / "y.html"
+    page.parent.mkdir()
+    page.write_text('{% load i18n %}<p>{{ conversation.subject|default:"No subject yet" }}</p>'
+                    '<p>{{ n|default:"—" }}</p>')
+    assert i18n.unmarked_template_text(page) == ['default:"No subject yet"']
+
+
 def test_the_check_catches_a_missing_spanish_entry(monkeypatch):
     monkeypatch.setattr(i18n, "extract_messages", lambda: {("A brand new sentence nobody translated", None): "x.py:1"})
     assert i18n.missing_translations("es")

@@ -5,7 +5,8 @@
   ``access.conversation_audience``; the page re-fetches through normal views.
 * ``WidgetConsumer`` (``/ws/widget/?key=<public key>``): a customer joins only
   ``conversation.<id>`` groups of their own conversations. It answers the widget's explicit
-  requests (send, sync after the last seen id, rate) for that visitor only.
+  requests (send, sync after the last seen id, rate) for that visitor only. Everything it says to
+  the customer is in the conversation's language, else the widget page's (``?lang=`` / hello).
 
 Typing indicators are signals too: they name the conversation and who is typing (a role, never
 text), and go to the same audience as any other change of that conversation.
@@ -18,7 +19,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.utils.translation import gettext as _
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from apps.conversations import access, services
 from apps.conversations.models import Conversation
@@ -30,6 +33,12 @@ from . import presence, widget
 log = logging.getLogger(__name__)
 
 TYPING_EVERY = 2.0  # seconds between typing signals from one connection for one conversation
+
+
+def _in_language(active: str, fn, /, *args, **kwargs):
+    """Run ``fn`` with the language ``active``: service errors are translated when raised."""
+    with translation.override(active):
+        return fn(*args, **kwargs)
 
 
 def _typing_groups(conversation_id: int, exclude_user: int | None = None) -> list[str]:
@@ -132,8 +141,10 @@ class WidgetConsumer(_Base):
         self.groups_joined = set()
         self._typing_sent = {}
         self.visitor = None
+        self.conversation_language = ""
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         key = (query.get("key") or [""])[0]
+        self.page_language = widget.language_supported((query.get("lang") or [""])[0])
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode("latin-1")
         self.channel_obj = await database_sync_to_async(widget.channel_by_key)(key)
@@ -144,7 +155,13 @@ class WidgetConsumer(_Base):
         self.client_ip = str(client[0])
         await self.accept()
 
-    async def _error(self, message: str, code: str, **extra):
+    def _language(self) -> str:
+        """The customer's language: their conversation's, else the page's, else the site default."""
+        return self.conversation_language or self.page_language or settings.LANGUAGE_CODE
+
+    async def _error(self, message, code: str, **extra):
+        with translation.override(self._language()):
+            message = str(message)  # lazy texts are rendered in the customer's language
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
     async def receive_json(self, content, **kwargs):
@@ -155,7 +172,7 @@ class WidgetConsumer(_Base):
             await self._hello(content)
             return
         if self.visitor is None:
-            await self._error(_("Say hello first."), "unauthorized")
+            await self._error(gettext_lazy("Say hello first."), "unauthorized")
             return
         if kind == "send":
             await self._send_message(content)
@@ -170,14 +187,17 @@ class WidgetConsumer(_Base):
 
     async def _hello(self, content):
         if not widget.rate_allow(f"hello.{self.client_ip}", widget.HELLOS_PER_MINUTE):
-            await self._error(_("Too many attempts. Please wait a minute."), "rate_limited")
+            await self._error(gettext_lazy("Too many attempts. Please wait a minute."), "rate_limited")
             await self.close(code=4429)
             return
+        self.page_language = widget.language_supported(content.get("language")) or self.page_language
         try:
-            self.visitor = await database_sync_to_async(widget.visitor_authenticate)(
+            # Read only: a page view creates nothing; the Contact comes with the first message.
+            self.visitor = await database_sync_to_async(_in_language)(
+                self._language(), widget.visitor_authenticate,
                 self.channel_obj, token=content.get("token"), customer_id=content.get("customer_id"),
                 signature=content.get("signature"), name=str(content.get("name") or ""),
-                language=str(content.get("language") or ""))
+                language=self.page_language)
         except widget.WidgetAuthError as exc:
             await self._error(exc.message, exc.code)
             await self.close(code=4403)
@@ -192,14 +212,15 @@ class WidgetConsumer(_Base):
     async def _send_message(self, content):
         client_id = str(content.get("client_id") or "")
         if not widget.CLIENT_ID_RE.match(client_id):
-            await self._error(_("Invalid message id."), "invalid_input")
+            await self._error(gettext_lazy("Invalid message id."), "invalid_input")
             return
         if not widget.rate_allow(f"msg.{self.channel_obj.pk}.{self.visitor.visitor_id}", widget.MESSAGES_PER_MINUTE):
-            await self._error(_("You are sending messages too fast. Please wait a moment."), "rate_limited",
+            await self._error(gettext_lazy("You are sending messages too fast. Please wait a moment."), "rate_limited",
                               client_id=client_id)
             return
         try:
-            msg = await database_sync_to_async(self._receive)(str(content.get("body") or ""), client_id)
+            msg = await database_sync_to_async(_in_language)(self._language(), self._receive,
+                                                             str(content.get("body") or ""), client_id)
         except DomainError as exc:
             await self._error(exc.message, exc.code, client_id=client_id)
             return
@@ -210,14 +231,22 @@ class WidgetConsumer(_Base):
     def _receive(self, body: str, client_id: str):
         from apps.conversations.models import Contact
 
+        services.clean_body(body)  # an empty message creates no Contact either
+        # The first message creates the Contact (the hello wrote nothing); later ones reuse it.
+        self.visitor = widget.visitor_contact_ensure(self.visitor)
         contact = Contact.objects.get(pk=self.visitor.contact_id)
         # The client id makes a resend after a dropped connection idempotent (same provider id).
         msg, _created = services.message_receive(channel=self.channel_obj, contact=contact, body=body,
-                                                 external_id=f"widget:{self.visitor.visitor_id}:{client_id}")
+                                                 external_id=f"widget:{self.visitor.visitor_id}:{client_id}",
+                                                 language=self.visitor.language)
+        language = Conversation.objects.filter(pk=msg.conversation_id).values_list("language", flat=True).first()
+        self.conversation_language = widget.language_supported(language) or self.conversation_language
         return msg
 
     async def _sync_after(self, after):
         data = await database_sync_to_async(widget.visitor_sync)(self.visitor, after)
+        if data["state"] and data["state"]["language"]:
+            self.conversation_language = data["state"]["language"]
         await self._join_own()
         await self.send_json(data)
 
@@ -236,10 +265,11 @@ class WidgetConsumer(_Base):
             score = 0
         conv = await database_sync_to_async(widget.visitor_conversation)(self.visitor, content.get("conversation"))
         if conv is None:
-            await self._error(_("No such conversation."), "not_found")
+            await self._error(gettext_lazy("No such conversation."), "not_found")
             return
         try:
-            await database_sync_to_async(services.conversation_rate)(
+            await database_sync_to_async(_in_language)(
+                self._language(), services.conversation_rate,
                 conversation=conv, score=score, comment=str(content.get("comment") or "")[:2000])
         except DomainError as exc:
             await self._error(exc.message, exc.code)

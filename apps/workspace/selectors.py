@@ -7,6 +7,7 @@ from django.db.models import (BigIntegerField, Count, DateTimeField, F, IntegerF
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.conversations import access
 from apps.conversations import selectors as conv_selectors
 from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, OPEN_STATUSES, AuthorKind, Conversation, Message,
                                        Status)
@@ -62,8 +63,11 @@ def conversation_mark_read(user, conversation: Conversation, upto: int | None) -
 COUNT_FIELDS = ("bot", "transfer", "queue", "assigned", "in_progress")
 
 
-def monitor_counts() -> dict:
-    """Open chats per department by state, plus the oldest queued time: ONE SQL query.
+def monitor_counts(user) -> dict:
+    """Open chats ``user`` may see, per department by state, plus the oldest queued time: ONE SQL query.
+
+    Visibility comes from the visibility module like everywhere else (an Operator sees every
+    chat; the view only decides who may open the monitor at all).
 
     Departments without open chats come from the same statement (a UNION) so the monitor shows
     zeros instead of hiding a quiet department; chats without a department (bot only) get a row too.
@@ -75,7 +79,7 @@ def monitor_counts() -> dict:
         "assigned": Count("id", filter=Q(status=Status.ASSIGNED)),
         "in_progress": Count("id", filter=Q(status=Status.IN_PROGRESS)),
     }
-    busy = (Conversation.objects.filter(status__in=OPEN_STATUSES).order_by()
+    busy = (access.conversations_visible_to(user, "view").filter(status__in=OPEN_STATUSES).order_by()
             .values("department_id", "department__name")
             .annotate(**per_status, oldest=Min("queued_at", filter=Q(status=Status.UNASSIGNED))))
     zero = Value(0, output_field=IntegerField())
@@ -102,9 +106,10 @@ def monitor_counts() -> dict:
     return {"departments": departments, "total": total}
 
 
-def monitor_agents() -> list[dict]:
+def monitor_agents(user) -> list[dict]:
     """Every member who handles chats, their departments, load (open chats assigned) and presence."""
-    load = (Conversation.objects.filter(assignee_id=OuterRef("user_id"), status__in=ACTIVE_HUMAN_STATUSES)
+    load = (access.conversations_visible_to(user, "view")
+            .filter(assignee_id=OuterRef("user_id"), status__in=ACTIVE_HUMAN_STATUSES)
             .order_by().values("assignee_id").annotate(n=Count("id")).values("n")[:1])
     rows = (Membership.objects.filter(can_handle=True, user__is_active=True, department__is_active=True)
             .values("user_id", "user__username", "user__display_name", "user__first_name", "department_id",
@@ -125,9 +130,9 @@ def monitor_agents() -> list[dict]:
     return list(agents.values())
 
 
-def monitor_snapshot() -> dict:
-    counts = monitor_counts()
-    agents = monitor_agents()
+def monitor_snapshot(user) -> dict:
+    counts = monitor_counts(user)
+    agents = monitor_agents(user)
     for dept in counts["departments"]:
         members = [a for a in agents if dept["department_id"] in a["department_ids"]]
         dept["agents"] = {state: sum(1 for a in members if a["presence"] == state)
@@ -137,8 +142,9 @@ def monitor_snapshot() -> dict:
     return {**counts, "agents": agents}
 
 
-def monitor_waiting(limit: int = 10):
-    return list(Conversation.objects.filter(status=Status.UNASSIGNED).select_related("contact", "department")
+def monitor_waiting(user, limit: int = 10):
+    return list(access.conversations_visible_to(user, "view").filter(status=Status.UNASSIGNED)
+                .select_related("contact", "department")
                 .order_by("queued_at", "id")[:limit])
 
 

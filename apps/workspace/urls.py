@@ -9,4 +9,5 @@ urlpatterns = [
     path("workspace/monitor/", views.monitor, name="workspace-monitor"),
     path("workspace/monitor/panel/", views.monitor_panel, name="workspace-monitor-panel"),
     path("workspace/widget-demo/", views.widget_demo, name="workspace-widget-demo"),
+    path("workspace/widget/strings/", views.widget_strings, name="workspace-widget-strings"),
 ]

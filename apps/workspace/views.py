@@ -5,9 +5,12 @@ normal page load would (DESIGN.md invariants 1 and 4).
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -46,8 +49,8 @@ def _monitor_guard(request):
 @require_GET
 def monitor(request):
     _monitor_guard(request)
-    return render(request, "workspace/monitor.html", {**selectors.monitor_snapshot(),
-                                                      "waiting": selectors.monitor_waiting()})
+    return render(request, "workspace/monitor.html", {**selectors.monitor_snapshot(request.user),
+                                                      "waiting": selectors.monitor_waiting(request.user)})
 
 
 @never_cache
@@ -55,8 +58,8 @@ def monitor(request):
 @require_GET
 def monitor_panel(request):
     _monitor_guard(request)
-    return render(request, "workspace/_monitor_panel.html", {**selectors.monitor_snapshot(),
-                                                             "waiting": selectors.monitor_waiting()})
+    return render(request, "workspace/_monitor_panel.html", {**selectors.monitor_snapshot(request.user),
+                                                             "waiting": selectors.monitor_waiting(request.user)})
 
 
 @require_GET
@@ -65,3 +68,18 @@ def widget_demo(request):
     key = request.GET.get("key", "")
     channel = widget.channel_by_key(key)
     return render(request, "workspace/widget_demo.html", {"key": key, "channel": channel})
+
+
+@require_GET
+def widget_strings(request):
+    """The widget's own texts in one language, for any embedding site (public, cacheable JSON).
+
+    ``?lang=`` is the page's (or the conversation's) language; unsupported codes get the default.
+    """
+    language = widget.language_supported(request.GET.get("lang")) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        response = JsonResponse({"language": language, "strings": widget.ui_strings()},
+                                json_dumps_params={"ensure_ascii": False})
+    response["Access-Control-Allow-Origin"] = "*"  # nothing private: the same texts for everyone
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -5,6 +5,9 @@
 * An anonymous visitor gets a token signed with ``django.core.signing`` that binds a random
   visitor id to one channel; the visitor id maps to one Contact through a ContactIdentity, and
   the visitor reads only that Contact's conversations on that channel.
+* The hello of every page view only verifies or issues that token: it reads, never writes. The
+  Contact and its identity are created with the visitor's first message (``visitor_contact_ensure``),
+  so a site with many page views and few chats does not fill the contacts table.
 * An identified visitor presents ``customer_id`` and ``HMAC-SHA256(channel secret, customer_id)``
   computed by the embedding site's backend; the secret comes from the environment variable named
   by ``Channel.config["secret_env"]`` (default ``WEBCHAT_SECRET_<channel id>``), never the database.
@@ -16,7 +19,7 @@ import hmac
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -24,7 +27,9 @@ from django.core import signing
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http.request import split_domain_port, validate_host
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from apps.conversations.models import AuthorKind, Channel, Contact, ContactIdentity, Conversation, Message, Status
 
@@ -51,9 +56,24 @@ CUSTOMER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 @dataclass(frozen=True)
 class Visitor:
     channel_id: int
-    contact_id: int
     visitor_id: str  # stable id used for idempotent message ids and rate limits
     token: str
+    identity: str  # the ContactIdentity value that binds this visitor to a Contact
+    contact_id: int | None = None  # None until the visitor's first message creates the Contact
+    has_identity: bool = False  # the ContactIdentity row exists
+    name: str = ""
+    language: str = ""  # the widget page's language (a supported code, or "")
+    customer_id: str = ""
+
+
+def language_supported(code) -> str:
+    """A language code of settings.LANGUAGES for ``code`` ("es-AR" -> "es"), or "" if none fits."""
+    if not isinstance(code, str) or not code or len(code) > 20:
+        return ""
+    try:
+        return translation.get_supported_language_variant(code.strip())
+    except LookupError:
+        return ""
 
 
 def channel_by_key(key: str) -> Channel | None:
@@ -99,7 +119,7 @@ def rate_allow(bucket: str, limit: int, window: int = 60) -> bool:
     return count <= limit
 
 
-def _identity(channel: Channel, value: str, defaults: dict) -> Contact:
+def _identity(value: str, defaults: dict) -> Contact:
     ident = ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=value).select_related("contact").first()
     if ident:
         return ident.contact
@@ -120,9 +140,13 @@ class WidgetAuthError(Exception):
 
 def visitor_authenticate(channel: Channel, *, token: str | None = None, customer_id: str | None = None,
                          signature: str | None = None, name: str = "", language: str = "") -> Visitor:
-    """Resolve the hello of a widget into a Visitor bound to one Contact on this channel."""
+    """Resolve the hello of a widget into a Visitor: verify or issue the token, READ ONLY.
+
+    A returning visitor is bound to their existing Contact; a new one gets ``contact_id=None``
+    until ``visitor_contact_ensure`` runs with their first message.
+    """
     name = (name or "").strip()[:200]
-    language = (language or "")[:10]
+    language = language_supported(language)
     if customer_id:
         secret = channel_secret(channel)
         if not secret:
@@ -132,13 +156,9 @@ def visitor_authenticate(channel: Channel, *, token: str | None = None, customer
                 not hmac.compare_digest(identity_signature(secret, customer_id), signature):
             raise WidgetAuthError(_("The visitor's identity could not be verified."))
         visitor_id = f"id-{customer_id}"
-        contact = Contact.objects.filter(external_ref=customer_id).first()
         value = f"{channel.pk}:{visitor_id}"
-        if contact is not None and not ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=value).exists():
-            ContactIdentity.objects.get_or_create(kind=Channel.Kind.WEBCHAT, value=value, defaults={"contact": contact})
-        contact = _identity(channel, value, {"name": name or customer_id, "external_ref": customer_id,
-                                              "language": language})
     else:
+        customer_id = ""
         visitor_id = None
         if token:
             try:
@@ -149,13 +169,39 @@ def visitor_authenticate(channel: Channel, *, token: str | None = None, customer
                 visitor_id = data["v"]
         if visitor_id is None:  # no token, a forged one, or one from another channel: a new visitor
             visitor_id = secrets.token_urlsafe(16)
-        contact = _identity(channel, f"{channel.pk}:anon:{visitor_id}",
-                            {"name": name or _("Web visitor %(ref)s") % {"ref": visitor_id[:6]}, "language": language})
+        value = f"{channel.pk}:anon:{visitor_id}"
+    contact_id = ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=value) \
+        .values_list("contact_id", flat=True).first()
+    has_identity = contact_id is not None
+    if contact_id is None and customer_id:  # a customer the platform knows from elsewhere
+        contact_id = Contact.objects.filter(external_ref=customer_id).values_list("pk", flat=True).first()
     fresh_token = signing.dumps({"v": visitor_id, "ch": channel.pk}, salt=TOKEN_SALT)
-    return Visitor(channel_id=channel.pk, contact_id=contact.pk, visitor_id=visitor_id, token=fresh_token)
+    return Visitor(channel_id=channel.pk, visitor_id=visitor_id, token=fresh_token, identity=value,
+                   contact_id=contact_id, has_identity=has_identity, name=name, language=language,
+                   customer_id=customer_id)
+
+
+def visitor_contact_ensure(visitor: Visitor) -> Visitor:
+    """The visitor's Contact and identity, created on their first message (idempotent, race-safe)."""
+    if visitor.has_identity and visitor.contact_id:
+        return visitor
+    if visitor.contact_id:  # an identified visitor whose Contact exists: link it to this channel
+        ident, _created = ContactIdentity.objects.get_or_create(kind=Channel.Kind.WEBCHAT, value=visitor.identity,
+                                                                defaults={"contact_id": visitor.contact_id})
+        return replace(visitor, contact_id=ident.contact_id, has_identity=True)
+    elif visitor.customer_id:
+        contact = _identity(visitor.identity, {"name": visitor.name or visitor.customer_id,
+                                               "external_ref": visitor.customer_id, "language": visitor.language})
+    else:
+        contact = _identity(visitor.identity, {
+            "name": visitor.name or _("Web visitor %(ref)s") % {"ref": visitor.visitor_id[:6]},
+            "language": visitor.language})
+    return replace(visitor, contact_id=contact.pk, has_identity=True)
 
 
 def visitor_conversations(visitor: Visitor):
+    if visitor.contact_id is None:
+        return Conversation.objects.none()
     return Conversation.objects.filter(contact_id=visitor.contact_id, channel_id=visitor.channel_id)
 
 
@@ -188,6 +234,8 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
         after = max(0, int(after or 0))
     except (TypeError, ValueError):
         after = 0
+    if visitor.contact_id is None:  # nothing sent yet: nothing to read (and no query)
+        return {"type": "messages", "messages": [], "more": False, "state": None}
     rows = list(Message.objects.filter(conversation__contact_id=visitor.contact_id,
                                        conversation__channel_id=visitor.channel_id, is_internal=False, pk__gt=after)
                 .select_related("author").order_by("pk")[:SYNC_LIMIT])
@@ -201,6 +249,8 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
             "agent": latest.assignee.public_name if latest.assignee and latest.status in (Status.ASSIGNED, Status.IN_PROGRESS) else "",
             "can_rate": latest.status == Status.ARCHIVED and latest.csat_score is None,
             "rated": latest.csat_score is not None,
+            # The widget speaks the conversation's language (detected from the customer's messages).
+            "language": language_supported(latest.language),
         }
     return {
         "type": "messages",
@@ -215,9 +265,51 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
 
 def open_conversation_ids(visitor: Visitor) -> list[int]:
     """Groups a widget listens on: open chats, plus the latest one (for its CSAT)."""
+    if visitor.contact_id is None:
+        return []
     qs = visitor_conversations(visitor)
     ids = set(qs.exclude(status=Status.ARCHIVED).values_list("pk", flat=True))
     latest = qs.order_by("-created_at", "-pk").values_list("pk", flat=True).first()
     if latest:
         ids.add(latest)
     return sorted(ids)
+
+
+def ui_strings() -> dict:
+    """The widget's own texts in the active language (served as JSON by ``views.widget_strings``).
+
+    They live here, in the catalogues, so the i18n check covers them; the script keeps none.
+    Placeholders use Python's ``%(name)s`` so translators see the usual format.
+    """
+    return {
+        "open": pgettext("web chat widget", "Chat with us"),
+        "close": pgettext("web chat widget", "Close chat"),
+        "title": pgettext("web chat widget", "Customer service"),
+        "label": pgettext("web chat widget", "Your message"),
+        "send": pgettext("web chat widget", "Send"),
+        "ai": pgettext("web chat widget", "Virtual assistant (AI)"),
+        "human": pgettext("web chat widget", "Team member"),
+        "you": pgettext("web chat widget", "You"),
+        "system": pgettext("web chat widget", "Notice"),
+        "connecting": pgettext("web chat widget", "Connecting…"),
+        "offline": pgettext("web chat widget", "Offline: retrying…"),
+        "queue": pgettext("web chat widget", "We are connecting you with a person. Please wait a moment."),
+        "queue_department": pgettext(
+            "web chat widget", "We are connecting you with a person (%(department)s). Please wait a moment."),
+        "assigned": pgettext("web chat widget", "%(agent)s is helping you now."),
+        "archived": pgettext("web chat widget", "This conversation has ended."),
+        "rate_question": pgettext("web chat widget", "How did we do?"),
+        "comment": pgettext("web chat widget", "Comment (optional)"),
+        "rate": pgettext("web chat widget", "Send rating"),
+        "thanks": pgettext("web chat widget", "Thank you for your rating!"),
+        "typing": pgettext("web chat widget", "Typing…"),
+        "stars": [
+            pgettext("web chat widget", "1 - Very bad"),
+            pgettext("web chat widget", "2 - Bad"),
+            pgettext("web chat widget", "3 - OK"),
+            pgettext("web chat widget", "4 - Good"),
+            pgettext("web chat widget", "5 - Very good"),
+        ],
+        "failed": pgettext("web chat widget", "Could not send: %(reason)s"),
+        "log": pgettext("web chat widget", "Messages"),
+    }

@@ -19,32 +19,42 @@
 
   var KEY = script.getAttribute("data-key") || "";
   var ORIGIN = new URL(script.src, location.href).origin;
-  var WS_URL = ORIGIN.replace(/^http/, "ws") + "/ws/widget/?key=" + encodeURIComponent(KEY);
   var STORE = "asisteclick:" + KEY;
-  var lang = (script.getAttribute("data-lang") || document.documentElement.lang || navigator.language || "es").slice(0, 2);
+  var lang = (script.getAttribute("data-lang") || document.documentElement.lang || navigator.language || "es").slice(0, 2).toLowerCase();
+  var PAGE_LANG = lang;
+  function wsUrl() {
+    return ORIGIN.replace(/^http/, "ws") + "/ws/widget/?key=" + encodeURIComponent(KEY) + "&lang=" + encodeURIComponent(lang);
+  }
 
-  var T = {
-    es: { open: "Chateá con nosotros", close: "Cerrar el chat", title: "Atención al cliente", label: "Tu mensaje",
-          send: "Enviar", ai: "Asistente virtual (IA)", human: "Persona del equipo", you: "Vos", system: "Aviso",
-          connecting: "Conectando…", offline: "Sin conexión: reintentando…", transfer: "Te estamos derivando con una persona{d}. Esperá un momento, por favor.",
-          queue: "Te estamos derivando con una persona{d}. Esperá un momento, por favor.", assigned: "{a} te está atendiendo.",
-          archived: "La conversación terminó.", rateq: "¿Cómo te atendimos?", comment: "Comentario (opcional)",
-          rate: "Enviar calificación", thanks: "¡Gracias por tu calificación!", typing: "Están escribiendo…",
-          stars: ["1 - Muy mal", "2 - Mal", "3 - Regular", "4 - Bien", "5 - Muy bien"], failed: "No se pudo enviar: ", log: "Mensajes" },
-    en: { open: "Chat with us", close: "Close chat", title: "Customer service", label: "Your message",
-          send: "Send", ai: "Virtual assistant (AI)", human: "Team member", you: "You", system: "Notice",
-          connecting: "Connecting…", offline: "Offline: retrying…", transfer: "We are connecting you with a person{d}. Please wait a moment.",
-          queue: "We are connecting you with a person{d}. Please wait a moment.", assigned: "{a} is helping you now.",
-          archived: "This conversation has ended.", rateq: "How did we do?", comment: "Comment (optional)",
-          rate: "Send rating", thanks: "Thank you for your rating!", typing: "Typing…",
-          stars: ["1 - Very bad", "2 - Bad", "3 - OK", "4 - Good", "5 - Very good"], failed: "Could not send: ", log: "Messages" }
-  };
-  var t = T[lang] || T.es;
+  // The widget's texts come from the server's catalogues (GET /workspace/widget/strings/?lang=),
+  // in the page's language and later in the conversation's. The last copy per language is kept in
+  // localStorage, so a reload while the server is unreachable still shows the widget, in words.
+  var t = null;
+  var STRINGS = "asisteclick:strings:";
+  function cachedStrings(code) { try { return JSON.parse(localStorage.getItem(STRINGS + code) || "null"); } catch (e) { return null; } }
+  function fetchStrings(code, done) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", ORIGIN + "/workspace/widget/strings/?lang=" + encodeURIComponent(code));
+    xhr.onload = function () {
+      var data = null;
+      try { data = xhr.status === 200 ? JSON.parse(xhr.responseText) : null; } catch (e) { data = null; }
+      if (data && data.strings) {
+        try { localStorage.setItem(STRINGS + code, JSON.stringify(data.strings)); } catch (e) { /* private mode */ }
+      }
+      done(data && data.strings);
+    };
+    xhr.onerror = function () { done(null); };
+    xhr.send();
+  }
+  function fmt(text, values) {
+    return String(text || "").replace(/%\((\w+)\)s/g, function (all, name) { return values && values[name] != null ? values[name] : ""; });
+  }
 
   function load() { try { return JSON.parse(localStorage.getItem(STORE) || "{}"); } catch (e) { return {}; } }
-  function save() { try { localStorage.setItem(STORE, JSON.stringify({ token: state.token, outbox: state.outbox })); } catch (e) { /* private mode */ } }
+  function save() { try { localStorage.setItem(STORE, JSON.stringify({ token: state.token, outbox: state.outbox, lang: lang !== PAGE_LANG ? lang : undefined })); } catch (e) { /* private mode */ } }
 
   var saved = load();
+  if (saved.lang) lang = saved.lang; // a chat continues in the language it was held in
   var state = { token: saved.token || null, lastId: 0, seen: {}, outbox: saved.outbox || [], ws: null, ready: false,
                 attempts: 0, syncTimer: null, conv: null, rated: {} };
 
@@ -65,25 +75,60 @@
     return node;
   }
 
-  var launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "asiste-panel" }, t.open);
-  var panel = el("section", { id: "asiste-panel", class: "panel", role: "dialog", "aria-label": t.title, hidden: "" });
+  var launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "asiste-panel" });
+  var panel = el("section", { id: "asiste-panel", class: "panel", role: "dialog", hidden: "" });
   var header = el("header", { class: "head" });
-  header.appendChild(el("h2", {}, t.title));
-  var closeBtn = el("button", { type: "button", class: "close", "aria-label": t.close }, "×");
+  var heading = el("h2", {});
+  header.appendChild(heading);
+  var closeBtn = el("button", { type: "button", class: "close" }, "×");
   header.appendChild(closeBtn);
-  var status = el("p", { class: "status", role: "status", "aria-live": "polite" }, t.connecting);
-  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": t.log });
+  var status = el("p", { class: "status", role: "status", "aria-live": "polite" });
+  var log = el("ol", { class: "log", role: "log", "aria-live": "polite" });
   var typing = el("p", { class: "typing", "aria-live": "polite" });
   var csat = el("form", { class: "csat", hidden: "" });
   var form = el("form", { class: "composer" });
   var inputId = "asiste-input";
-  form.appendChild(el("label", { for: inputId, class: "sr" }, t.label));
-  var input = el("textarea", { id: inputId, rows: "2", maxlength: "4096", placeholder: t.label, required: "" });
+  var inputLabel = el("label", { for: inputId, class: "sr" });
+  form.appendChild(inputLabel);
+  var input = el("textarea", { id: inputId, rows: "2", maxlength: "4096", required: "" });
   form.appendChild(input);
-  form.appendChild(el("button", { type: "submit", class: "send" }, t.send));
+  var sendBtn = el("button", { type: "submit", class: "send" });
+  form.appendChild(sendBtn);
   [header, status, log, typing, csat, form].forEach(function (n) { panel.appendChild(n); });
-  root.appendChild(launcher);
-  root.appendChild(panel);
+
+  // (Re)label everything that shows a text of ours: on start and when the chat's language changes.
+  function applyStrings(strings) {
+    t = strings;
+    launcher.textContent = t.open;
+    panel.setAttribute("aria-label", t.title);
+    panel.setAttribute("lang", lang);
+    launcher.setAttribute("lang", lang);
+    heading.textContent = t.title;
+    closeBtn.setAttribute("aria-label", t.close);
+    log.setAttribute("aria-label", t.log);
+    inputLabel.textContent = t.label;
+    input.setAttribute("placeholder", t.label);
+    sendBtn.textContent = t.send;
+    log.querySelectorAll("li.msg").forEach(function (li) {
+      var who = li.querySelector(".who");
+      if (who) who.textContent = who_({ kind: li.getAttribute("data-kind"), author: li.getAttribute("data-author") || "" });
+    });
+    if (state.conv) { var conv = state.conv; state.conv = null; renderState(conv); }
+    if (!csat.hasAttribute("hidden") && csat.querySelector("fieldset")) {
+      var convId = csat.getAttribute("data-conversation");
+      csat.setAttribute("hidden", "");
+      showCsat(convId);
+    }
+  }
+
+  function switchLanguage(code) {
+    if (!code || code === lang) return;
+    lang = code;
+    save();
+    var cached = cachedStrings(code);
+    if (cached) applyStrings(cached);
+    fetchStrings(code, function (fresh) { if (fresh && lang === code) applyStrings(fresh); });
+  }
 
   function setOpen(open) {
     if (open) panel.removeAttribute("hidden"); else panel.setAttribute("hidden", "");
@@ -94,7 +139,7 @@
   closeBtn.addEventListener("click", function () { setOpen(false); });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
 
-  function who(m) {
+  function who_(m) {
     if (m.kind === "customer") return t.you;
     if (m.kind === "ai_agent") return t.ai;
     if (m.kind === "human") return m.author + " · " + t.human;
@@ -106,7 +151,8 @@
     state.seen[m.id] = true;
     var pending = m.client_id ? log.querySelector('[data-client-id="' + m.client_id + '"]') : null;
     var li = el("li", { class: "msg msg-" + m.kind, "data-id": String(m.id), "data-kind": m.kind });
-    li.appendChild(el("span", { class: "who" }, who(m)));
+    if (m.kind === "human") li.setAttribute("data-author", m.author || "");
+    li.appendChild(el("span", { class: "who" }, who_(m)));
     li.appendChild(el("p", { class: "body" }, m.body));
     if (pending) log.replaceChild(li, pending); else log.appendChild(li);
     log.scrollTop = log.scrollHeight;
@@ -124,9 +170,9 @@
   function renderState(s) {
     state.conv = s;
     if (!s) { status.textContent = ""; return; }
-    var d = s.department ? " (" + s.department + ")" : "";
-    if (s.status === "transfer" || s.status === "unassigned") status.textContent = t.queue.replace("{d}", d);
-    else if (s.status === "assigned" || s.status === "in_progress") status.textContent = t.assigned.replace("{a}", s.agent || t.human);
+    if (s.status === "transfer" || s.status === "unassigned") {
+      status.textContent = s.department ? fmt(t.queue_department, { department: s.department }) : t.queue;
+    } else if (s.status === "assigned" || s.status === "in_progress") status.textContent = fmt(t.assigned, { agent: s.agent || t.human });
     else if (s.status === "archived") status.textContent = t.archived;
     else status.textContent = "";
     panel.setAttribute("data-status", s.status);
@@ -143,7 +189,7 @@
     csat.textContent = "";
     csat.setAttribute("data-conversation", String(convId));
     var fs = el("fieldset", {});
-    fs.appendChild(el("legend", {}, t.rateq));
+    fs.appendChild(el("legend", {}, t.rate_question));
     for (var i = 1; i <= 5; i++) {
       var id = "asiste-star-" + i;
       var r = el("input", { type: "radio", name: "score", value: String(i), id: id, required: "" });
@@ -190,6 +236,7 @@
     } else if (data.type === "messages") {
       data.messages.forEach(function (m) { renderMessage(m); if (m.id > state.lastId) state.lastId = m.id; });
       renderState(data.state);
+      if (data.state && data.state.language) switchLanguage(data.state.language);
       if (data.more) sync();
     } else if (data.type === "ack") {
       state.outbox = state.outbox.filter(function (i) { return i.client_id !== data.client_id; });
@@ -215,13 +262,13 @@
         var p = log.querySelector('[data-client-id="' + data.client_id + '"]');
         if (p) p.classList.add("failed");
       }
-      status.textContent = t.failed + data.message;
+      status.textContent = fmt(t.failed, { reason: data.message });
     }
   }
 
   function connect() {
     status.textContent = state.attempts ? t.offline : t.connecting;
-    var ws = new WebSocket(WS_URL);
+    var ws = new WebSocket(wsUrl());
     state.ws = ws;
     ws.onopen = function () {
       send({ type: "hello", token: state.token, name: script.getAttribute("data-name") || "", language: lang,
@@ -266,5 +313,26 @@
     lastId: function () { return state.lastId; }
   };
 
-  connect();
+  // Start once the texts are known: the cached copy at once (refreshed in the background), else
+  // the server's; while the server is unreachable and nothing is cached, retry quietly.
+  function start(strings) {
+    applyStrings(strings);
+    root.appendChild(launcher);
+    root.appendChild(panel);
+    connect();
+  }
+  var cached = cachedStrings(lang);
+  if (cached) {
+    start(cached);
+    fetchStrings(lang, function (fresh) { if (fresh) applyStrings(fresh); });
+  } else {
+    var tries = 0;
+    (function attempt() {
+      fetchStrings(lang, function (fresh) {
+        if (fresh) { start(fresh); return; }
+        tries += 1;
+        window.setTimeout(attempt, Math.min(15000, 500 * Math.pow(2, tries)));
+      });
+    })();
+  }
 })();

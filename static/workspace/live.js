@@ -6,6 +6,11 @@
  * data-live-interval ms (default 300; the monitor uses 2000) however many signals arrive,
  * with a trailing refresh so the last change is never missed. After a reconnect everything
  * refreshes once, so nothing is lost while the socket was down.
+ *
+ * Accessibility: each change a page shows is announced once in a polite live region
+ * (#live-announcer, texts from the body's data-announce-* attributes, translated by the server),
+ * and keyboard focus survives a refresh: focusable elements have ids that are stable across
+ * renders, so the focused one is found again after htmx swaps its region (with its value).
  */
 (function () {
   "use strict";
@@ -19,6 +24,34 @@
   window.__asisteSignals = [];
 
   function say(text) { if (statusEl) statusEl.textContent = text || ""; }
+
+  // --- announcements: one short sentence per burst of changes, never one per signal ----------
+  var announcer = document.getElementById("live-announcer");
+  var announceTimer = null;
+  var pendingAnnouncement = "";
+  function announce(text) {
+    if (!announcer || !text) return;
+    pendingAnnouncement = text; // the latest wins within a burst
+    if (announceTimer) return;
+    announceTimer = window.setTimeout(function () {
+      announceTimer = null;
+      announcer.textContent = "";
+      // A fresh text node after clearing: screen readers announce a repeated sentence again.
+      window.setTimeout(function () { announcer.textContent = pendingAnnouncement; }, 50);
+    }, 400);
+  }
+
+  function announcementFor(signal, targets) {
+    if (!targets.length) return "";
+    if (signal.what === "message") {
+      // The conversation's own message list announces its additions itself (aria-live).
+      var own = targets.some(function (el) { return el.id === "conv-messages"; });
+      return own ? "" : (body.dataset.announceMessage || "").replace("{n}", String(signal.conversation));
+    }
+    if (document.getElementById("monitor-panel")) return body.dataset.announceMonitor;
+    if (document.getElementById("inbox-lists")) return body.dataset.announceQueue;
+    return body.dataset.announceConversation;
+  }
 
   function schedule(el) {
     var every = parseInt(el.dataset.liveInterval || "300", 10);
@@ -59,7 +92,9 @@
     if (signal.what === "message") {
       document.querySelectorAll('[data-typing-for="' + signal.conversation + '"]').forEach(function (el) { el.textContent = ""; });
     }
-    document.querySelectorAll("[data-live]").forEach(function (el) { if (wants(el, signal)) schedule(el); });
+    var targets = [];
+    document.querySelectorAll("[data-live]").forEach(function (el) { if (wants(el, signal)) { targets.push(el); schedule(el); } });
+    announce(announcementFor(signal, targets));
   }
 
   function send(obj) {
@@ -107,6 +142,39 @@
     if (el && el.hasAttribute && el.hasAttribute("data-live") && e.detail.xhr && e.detail.xhr.status === 404) {
       say(body.dataset.liveGone);
     }
+  });
+
+  // Keep keyboard focus (and what was being typed or chosen) across a refresh of its region.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    var active = document.activeElement;
+    if (!target || !active || active === document.body || !active.id || !target.contains(active)) return;
+    kept = { node: active, target: target, id: active.id, tag: active.tagName };
+    if (/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) && active.type !== "hidden") {
+      kept.value = active.value;
+      if (typeof active.selectionStart === "number") { kept.start = active.selectionStart; kept.end = active.selectionEnd; }
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!kept) return;
+    if (document.body.contains(kept.node)) { // its region was not replaced (yet): nothing was lost
+      if (e.detail && e.detail.target === kept.target) kept = null;
+      return;
+    }
+    var was = kept;
+    kept = null;
+    var el = document.getElementById(was.id);
+    if (!el || el.tagName !== was.tag || el.disabled) return; // gone (e.g. picked up meanwhile)
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== el) return; // the user moved on
+    // htmx itself re-focuses an element with the same id; the value the user was typing or had
+    // chosen (a transfer department, say) would still be the server's: keep the user's.
+    if (was.value !== undefined && el.value !== was.value) {
+      if (el.tagName !== "SELECT" || Array.prototype.some.call(el.options, function (o) { return o.value === was.value; })) el.value = was.value;
+    }
+    if (active !== el) el.focus({ preventScroll: true });
+    if (was.start !== undefined && el.setSelectionRange) { try { el.setSelectionRange(was.start, was.end); } catch (err) { /* no selection on this type */ } }
   });
 
   // Keep the newest message in view after a refresh.

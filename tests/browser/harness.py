@@ -48,6 +48,8 @@ def _closing(fn):
 class LiveBrowserTestCase(ChannelsLiveServerTestCase):
     host = "127.0.0.1"
     serve_static = True
+    # Extra settings the forked server process must start with (e.g. a knowledge base's paths).
+    server_settings: dict = {}
 
     @classmethod
     def setUpClass(cls):
@@ -58,7 +60,7 @@ class LiveBrowserTestCase(ChannelsLiveServerTestCase):
         celery_app.conf.task_always_eager = True
         # The server process is forked now: it must verify the fast test hasher the cast is saved with.
         cls._overrides = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-                                           STORAGES=STATIC_PLAIN)
+                                           STORAGES=STATIC_PLAIN, **cls.server_settings)
         cls._overrides.enable()
         # The forked server re-derives the test database name from TEST.NAME (or "test_" + NAME);
         # pytest-django already switched NAME to the test database, so point TEST.NAME at it.

@@ -44,7 +44,7 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
         return [v for v in result if v["impact"] in ("serious", "critical")]
 
     def test_axe_on_every_page_in_both_languages(self):
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
 
         cast = self.cast
         pages = [
@@ -67,11 +67,14 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
                     context = browser.new_context(locale=locale)
                     widget = context.new_page()
                     widget.goto(f"{self.live_server_url}/workspace/widget-demo/?key={KEY}&lang={lang}")
-                    widget.wait_for_timeout(800)
-                    launcher = widget.locator("button").first
-                    if launcher.count():
-                        launcher.click()
-                        widget.wait_for_timeout(400)
+                    # The launcher must exist (in the page's language, from the catalogue) and open the panel.
+                    launcher = widget.locator("button.launcher")
+                    expect(launcher).to_be_visible(timeout=10_000)
+                    expect(launcher).to_have_text({"es": "Chateá con nosotros", "en": "Chat with us"}[lang])
+                    launcher.click()
+                    expect(widget.locator("#asiste-panel")).to_be_visible()
+                    expect(launcher).to_have_attribute("aria-expanded", "true")
+                    expect(widget.locator("#asiste-input")).to_be_focused()
                     found = self.axe(widget, f"widget-{lang}")
                     if found:
                         problems[f"widget-{lang}"] = found
@@ -89,7 +92,15 @@ class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
 
     def test_keyboard_only_pickup_answer_resolve(self):
         """Only Tab, typing and Enter: from the inbox to a resolved chat."""
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
+
+        from apps.conversations.models import Channel
+        from apps.departments.models import Department
+
+        # A web chat the bot cannot answer goes to Technical Support (where collab_a works).
+        Department.objects.update(is_default=False)
+        Department.objects.filter(pk=self.cast.dept_a.pk).update(is_default=True)
+        Channel.objects.filter(pk=self.cast.channel.pk).update(default_department=self.cast.dept_a)
 
         from apps.conversations.models import Conversation, Status
 
@@ -117,6 +128,28 @@ class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
                 # The queued chat's link, reached and followed by keyboard.
                 focus(page, f"document.activeElement.tagName === 'A' && "
                             f"document.activeElement.getAttribute('href') === '/conversations/{conv.pk}/'")
+                # Next in the row: its Pick up button. A chat arriving meanwhile refreshes the lists
+                # live: the change is announced and the focus stays on that button.
+                page.keyboard.press("Tab")
+                assert page.evaluate("document.activeElement.id") == f"pickup-{conv.pk}"
+                page.evaluate(f"window.__oldPickup = document.getElementById('pickup-{conv.pk}')")
+                # (The change must happen in the server process, whose channel layer reaches the page:
+                # a customer writes in the widget and the bot hands the chat to Technical Support.)
+                customer = browser.new_context(locale="es-AR").new_page()
+                customer.goto(f"{self.live_server_url}/workspace/widget-demo/?key={KEY}")
+                customer.locator("button.launcher").click()
+                customer.locator("#asiste-input").fill("Otra consulta, por favor")
+                customer.locator("#asiste-input").press("Enter")
+                newcomer = self.wait_db(lambda: Conversation.objects.filter(status=Status.UNASSIGNED)
+                                        .exclude(pk=conv.pk).first(), "a second chat in the queue", timeout=30)
+                expect(page.locator(f"#queue-row-{newcomer.pk}, #mine-row-{newcomer.pk}")).to_have_count(1, timeout=10_000)
+                # The region really was replaced (a new button), and the focus followed it.
+                page.wait_for_function(f"window.__oldPickup !== document.getElementById('pickup-{conv.pk}')")
+                page.wait_for_function("document.activeElement && document.activeElement.id === 'pickup-%d'" % conv.pk,
+                                       timeout=5_000)
+                expect(page.locator("#live-announcer")).to_have_text("Queue updated.", timeout=5_000)
+                page.keyboard.press("Shift+Tab")
+                assert page.evaluate("document.activeElement.getAttribute('href')") == f"/conversations/{conv.pk}/"
                 page.keyboard.press("Enter")
                 page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
                 focus(page, "document.activeElement.tagName === 'BUTTON' && "

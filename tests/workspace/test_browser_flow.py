@@ -1,20 +1,25 @@
 """End to end in real headless Chromium: widget customer, two Collaborators and the Operator monitor.
 
-A customer chats in the embedded widget; the AI Agent answers or hands off; the customer asks for
-a human; the chat lands in Technical Support's queue; a Technical Support Collaborator sees it
-appear live, picks it up and replies; the customer sees the reply live (also after a network
-drop), the Collaborator archives and the customer rates. A Sales Collaborator sees nothing of it
-the whole time, and the Operator's monitor counts follow every step. Screenshots go to
-test-artifacts/.
+A customer chats in the embedded widget; the AI Agent answers from the knowledge base (an AI
+message, marked as AI); the customer asks for a human; the bot says so (the handoff message) and
+the chat lands in Technical Support's queue (the topic's department, nothing arranged by the
+test); a Technical Support Collaborator sees it appear live, picks it up and replies; the customer
+sees the reply live (also after a network drop), the Collaborator archives and the customer rates.
+A Sales Collaborator sees nothing of it the whole time, and the Operator's monitor counts (with
+the bot, in queue, assigned, in progress) follow every step. Screenshots go to test-artifacts/.
 
 The server is a real Daphne process (ChannelsLiveServerTestCase) with the project's ASGI app;
-on the Redis pass it uses the channels-redis pub/sub layer.
+on the Redis pass it uses the channels-redis pub/sub layer. The FibraSur demo knowledge base is
+ingested into a vector store of this test's own, which the forked server reads.
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import time
-
+from pathlib import Path
 
 from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm
 
@@ -23,19 +28,40 @@ pytestmark = browser_marks
 
 
 class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
+    @classmethod
+    def setUpClass(cls):
+        shm = Path("/dev/shm")
+        base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+        cls._kb_dir = Path(tempfile.mkdtemp(prefix="asiste_flow_kb_", dir=base))
+        # Before the server forks: it must search the same (test-only) vector store.
+        cls.server_settings = {"CHROMA_PATH": str(cls._kb_dir / "chroma"), "CHROMA_URL": None,
+                               "MEDIA_ROOT": str(cls._kb_dir / "media"), "EMBEDDINGS_PROVIDER": "local",
+                               "AGENT_PROVIDER": "local", "AGENT_CRM_URL": ""}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls._kb_dir, ignore_errors=True)
+
     def setUp(self):
         from django.core.cache import cache
 
+        from apps.agent import demo as agent_demo
         from apps.departments.models import Department
+        from apps.knowledge import demo as kb_demo
+        from apps.knowledge import search, vectorstore
         from tests.factories import make_cast
 
         cache.clear()
         self.cast = make_cast()
-        # Technical Support is where this operation sends web chat by default: the placeholder agent
-        # hands off there, and so does a real agent asked for a human about a connection problem.
-        Department.objects.filter(pk=self.cast.default.pk).update(is_default=False)
-        Department.objects.filter(pk=self.cast.dept_a.pk).update(is_default=True)
-        self.cast.channel.default_department = self.cast.dept_a
+        vectorstore.reset_for_tests()
+        kb_demo.seed(None)  # FibraSur's KB, EN/ES
+        agent_demo.seed(None)  # topics and their departments (connection problems: Technical Support)
+        vectorstore.reset_for_tests()  # the server process opens its own client on the files just written
+        search.cache_clear()
+        self.tech_support = Department.objects.get(slug="technical-support")
+        assert self.tech_support.pk == self.cast.dept_a.pk
         self.cast.channel.config = {"public_key": KEY, "allowed_origins": [self.live_server_url]}
         self.cast.channel.save()
         ARTIFACTS.mkdir(exist_ok=True)
@@ -49,12 +75,22 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
         for field, value in expected.items():
             expect(self.monitor_cell(monitor, dept_id, field)).to_have_text(str(value), timeout=8_000)
 
+    def expect_sales_sees_nothing(self, sales, conv):
+        """A fresh fetch of the Sales inbox (the normal view) has no trace of the chat."""
+        from playwright.sync_api import expect
+
+        with sales.expect_response(lambda r: "/workspace/inbox/lists/" in r.url and r.status == 200):
+            sales.evaluate("htmx.trigger(document.getElementById('inbox-lists'), 'asiste:refresh')")
+        expect(sales.locator("#list-queue")).to_be_visible()
+        assert sales.locator(f"#queue-row-{conv.pk}, #mine-row-{conv.pk}, #archived-row-{conv.pk}").count() == 0
+        assert conv.contact.name not in sales.locator("#inbox-lists").inner_text()
+        assert sales.evaluate(f"window.__asisteSignals.filter(s => s.conversation === {conv.pk}).length") == 0
+
     # --- the scenario ----------------------------------------------------------------------------
     def test_customer_to_collaborator_round_trip(self):
         from playwright.sync_api import expect, sync_playwright
 
-        from apps.conversations.models import Conversation, Status
-        from apps.departments.services import membership_set
+        from apps.conversations.models import Conversation, Message, Status
 
         cast = self.cast
         with sync_playwright() as pw:
@@ -66,7 +102,9 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 panel_requests: list[float] = []
                 monitor.on("request", lambda r: panel_requests.append(time.monotonic())
                            if "/workspace/monitor/panel/" in r.url else None)
-                self.expect_counts(monitor, cast.dept_a.pk, queue=0, assigned=0, in_progress=0)
+                dept_id = self.tech_support.pk
+                self.expect_counts(monitor, dept_id, queue=0, assigned=0, in_progress=0)
+                self.expect_counts(monitor, "all", bot=0, queue=0, assigned=0, in_progress=0)
 
                 customer_ctx = browser.new_context(locale="es-AR", viewport={"width": 1000, "height": 800})
                 customer = customer_ctx.new_page()
@@ -74,25 +112,45 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 customer.locator("button.launcher").click()
                 box = customer.locator("#asiste-input")
                 expect(box).to_be_focused()
+
+                # The bot answers first, from the knowledge base, and says it is an AI.
                 box.fill("Hola, no tengo internet desde ayer")
                 box.press("Enter")
                 expect(customer.locator("li.msg-customer[data-id]")).to_have_count(1, timeout=10_000)
+                ai = customer.locator("li.msg-ai_agent[data-id]")
+                expect(ai).to_have_count(1, timeout=20_000)
+                expect(ai.first.locator(".who")).to_have_text("Asistente virtual (IA)")
+                answer = orm(lambda: Message.objects.filter(author_kind="ai_agent").select_related("conversation").get())
+                assert answer.meta.get("kind") == "answer" and answer.conversation.status == Status.BOT
+                expect(ai.first.locator(".body")).to_have_text(answer.body)
+                self.expect_counts(monitor, "all", bot=1, queue=0)
+                self.expect_counts(monitor, dept_id, queue=0)
+
+                # The customer asks for a human: the handoff message, then Technical Support's queue.
                 box.fill("Quiero hablar con una persona, por favor")
                 box.press("Enter")
                 expect(customer.locator("li.msg-customer[data-id]")).to_have_count(2, timeout=10_000)
+                expect(ai).to_have_count(2, timeout=20_000)
+                handoff = ai.nth(1)
+                expect(handoff.locator(".who")).to_have_text("Asistente virtual (IA)")
+                expect(handoff.locator(".body")).to_contain_text("Soporte Técnico")
+                kinds = customer.locator("li.msg[data-id]").evaluate_all("els => els.map(e => e.dataset.kind)")
+                assert kinds == ["customer", "ai_agent", "customer", "ai_agent"], kinds
 
                 conv = self.wait_db(lambda: Conversation.objects.filter(
-                    channel=cast.channel, status=Status.UNASSIGNED).select_related("department").first(),
+                    channel=cast.channel, status=Status.UNASSIGNED).select_related("department", "contact").first(),
                     "the chat to reach a department queue")
-                if conv.department_id != cast.dept_a.pk:  # a future agent routed elsewhere: follow it
-                    orm(membership_set, user=cast.collab_a, department=conv.department)
-                dept_id = conv.department_id
+                assert conv.department_id == self.tech_support.pk, conv.department
+                assert conv.handoff["trigger"] == "explicit_request"
                 expect(customer.locator(".status")).to_contain_text("persona", timeout=10_000)
 
-                # The chat appears live in Technical Support's queue, and in the monitor.
+                # The chat appears live in Technical Support's queue, and in the monitor...
                 row = tech.locator(f"#queue-row-{conv.pk}")
                 expect(row).to_be_visible(timeout=10_000)
-                self.expect_counts(monitor, dept_id, queue=1, assigned=0)
+                # ...while it is queued, the Sales Collaborator has no row for it.
+                self.expect_sales_sees_nothing(sales, conv)
+                self.expect_counts(monitor, dept_id, queue=1, assigned=0, in_progress=0)
+                self.expect_counts(monitor, "all", bot=0, queue=1)
                 tech.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
                 monitor.screenshot(path=str(ARTIFACTS / "monitor.png"), full_page=True)
 
@@ -110,7 +168,8 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 expect(tech.locator(".handoff-card")).to_be_visible()
                 tech.locator('form[action$="/pickup/"] button').click()
                 expect(tech.locator("#reply-body")).to_be_visible(timeout=10_000)
-                self.expect_counts(monitor, dept_id, queue=0, assigned=1)
+                self.expect_counts(monitor, dept_id, queue=0, assigned=1, in_progress=0)
+                self.expect_sales_sees_nothing(sales, conv)
 
                 # Typing indicators both ways, without reload.
                 tech.wait_for_function("document.body.dataset.liveState === 'open'")
@@ -126,7 +185,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 expect(human).to_have_count(1, timeout=10_000)
                 expect(human.first.locator(".body")).to_have_text("Hola, soy Collab_A de Soporte Técnico. Ya reviso tu conexión.")
                 expect(human.first.locator(".who")).to_contain_text("Collab_A")
-                self.expect_counts(monitor, dept_id, assigned=0, in_progress=1)
+                self.expect_counts(monitor, dept_id, queue=0, assigned=0, in_progress=1)
                 tech.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
 
                 # A network drop: the reply sent meanwhile arrives once, after the reconnect.
@@ -145,6 +204,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 # Archive, then the customer rates.
                 tech.locator('form[action$="/archive/"] button').click()
                 self.expect_counts(monitor, dept_id, queue=0, assigned=0, in_progress=0)
+                self.expect_counts(monitor, "all", bot=0, queue=0, assigned=0, in_progress=0)
                 csat = customer.locator("form.csat")
                 expect(csat).to_be_visible(timeout=10_000)
                 csat.locator('label[for="asiste-star-5"]').click()
@@ -156,11 +216,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 monitor.screenshot(path=str(ARTIFACTS / "monitor-after.png"), full_page=True)
 
                 # Sales saw nothing of it: no row, no signal, ever.
-                assert sales.locator(f"#queue-row-{conv.pk}").count() == 0
-                contact_name = orm(lambda: Conversation.objects.select_related("contact").get(pk=conv.pk).contact.name)
-                assert contact_name and contact_name not in sales.locator("#inbox-lists").inner_text()
-                heard = sales.evaluate(f"window.__asisteSignals.filter(s => s.conversation === {conv.pk}).length")
-                assert heard == 0
+                self.expect_sales_sees_nothing(sales, conv)
                 # The monitor refreshed, but never more often than every 2 s.
                 gaps = [b - a for a, b in zip(panel_requests, panel_requests[1:])]
                 # The page throttles to one refresh per 2 s; request events reach Python with some

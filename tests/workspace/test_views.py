@@ -1,6 +1,8 @@
 """Inbox partials, unread counts, the monitor (one query for the counts) and text-only rendering."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -100,7 +102,7 @@ def test_monitor_counts_per_department_and_total(cast):
     conversation_in(cast, Status.ASSIGNED, department=cast.dept_a)
     conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b)
     conversation_in(cast, Status.ARCHIVED, department=cast.dept_b, assignee=cast.collab_b)
-    counts = selectors.monitor_counts()
+    counts = selectors.monitor_counts(cast.operator)
     by_name = {d["name"]: d for d in counts["departments"]}
     assert set(by_name) >= {"Technical Support", "Sales", "Customer Service"}
     tech, sales = by_name["Technical Support"], by_name["Sales"]
@@ -113,13 +115,40 @@ def test_monitor_counts_per_department_and_total(cast):
 
 
 def test_monitor_counts_take_one_query_however_much_data(cast, django_assert_num_queries):
+    from apps.roles.access import can_view_monitor
+
+    user = cast.operator
+    assert can_view_monitor(user)  # what the view checks first (and caches the user's permissions)
     with django_assert_num_queries(1):
-        selectors.monitor_counts()
+        selectors.monitor_counts(user)
     for status in (Status.BOT, Status.UNASSIGNED, Status.ASSIGNED, Status.IN_PROGRESS):
         conversation_in(cast, status, department=cast.dept_a)
         conversation_in(cast, status, department=cast.dept_b, assignee=cast.collab_b)
     with django_assert_num_queries(1):
-        selectors.monitor_counts()
+        selectors.monitor_counts(user)
+
+
+def test_monitor_reads_start_from_the_visibility_module(cast, monkeypatch):
+    """The monitor does not decide visibility: whatever access.conversations_visible_to allows."""
+    from apps.conversations import access
+    from apps.conversations.models import Conversation
+
+    tech = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=cast.other_customer)
+    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b)
+    asked = []
+
+    def only_tech(user, action="view"):
+        asked.append((user, action))
+        return Conversation.objects.filter(pk=tech.pk)
+
+    monkeypatch.setattr(access, "conversations_visible_to", only_tech)
+    snapshot = selectors.monitor_snapshot(cast.operator)
+    waiting = selectors.monitor_waiting(cast.operator)
+    assert {u for u, _a in asked} == {cast.operator} and {a for _u, a in asked} == {"view"}
+    assert (snapshot["total"]["queue"], snapshot["total"]["in_progress"]) == (1, 0)
+    assert [c.pk for c in waiting] == [tech.pk]
+    assert all(a["load"] == 0 for a in snapshot["agents"])
 
 
 def test_monitor_panel_refresh_query_count_is_constant(client, cast):
@@ -145,7 +174,7 @@ def test_monitor_agents_load_and_presence(cast):
     conversation_in(cast, Status.ASSIGNED, department=cast.dept_b, assignee=cast.collab_ab)
     presence.connected(cast.collab_ab.pk)
     try:
-        snapshot = selectors.monitor_snapshot()
+        snapshot = selectors.monitor_snapshot(cast.operator)
     finally:
         presence.disconnected(cast.collab_ab.pk)
     agents = {a["username"]: a for a in snapshot["agents"]}
@@ -184,3 +213,49 @@ def test_demo_seed_gives_the_web_chat_a_public_key(cast):
     cast.channel.refresh_from_db()
     assert cast.channel.config["public_key"] == demo.DEMO_PUBLIC_KEY
     assert widget.channel_by_key(demo.DEMO_PUBLIC_KEY) == cast.channel
+
+
+def test_widget_strings_come_from_the_catalogues_in_the_asked_language(client):
+    """The widget keeps no texts of its own: any embedding site fetches them, per language."""
+    url = reverse("workspace-widget-strings")
+    es = client.get(url, {"lang": "es"})
+    en = client.get(url, {"lang": "en-US"}, HTTP_ACCEPT_LANGUAGE="es")
+    fallback = client.get(url, {"lang": "xx"})
+    assert es.status_code == en.status_code == fallback.status_code == 200
+    assert es["Access-Control-Allow-Origin"] == "*"
+    es, en, fallback = es.json(), en.json(), fallback.json()
+    assert (es["language"], en["language"], fallback["language"]) == ("es", "en", "es")
+    assert es["strings"]["open"] == "Chateá con nosotros" and en["strings"]["open"] == "Chat with us"
+    assert es["strings"]["ai"] == "Asistente virtual (IA)" and en["strings"]["ai"] == "Virtual assistant (AI)"
+    assert es["strings"]["assigned"] == "%(agent)s te está atendiendo."
+    assert len(es["strings"]["stars"]) == 5 and es["strings"]["stars"][4] == "5 - Muy bien"
+    assert set(es["strings"]) == set(en["strings"])
+    assert all(v != en["strings"][k] for k, v in es["strings"].items() if k not in ("stars",))
+
+
+def test_conversation_list_pager_keeps_every_filter(client, cast):
+    """Previous/next links carry the current query string with only ``page`` changed."""
+    import html as html_lib
+    from urllib.parse import parse_qs, urlsplit
+
+    from apps.conversations.models import Conversation
+
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    for _ in range(52):  # more than one page (50 a page) of chats matching every filter
+        Conversation.objects.create(contact=cast.customer, channel=cast.channel, department=cast.dept_a,
+                                    status=Status.UNASSIGNED, queued_at=conv.queued_at)
+    login(client, cast.operator)
+    query = {"status": "unassigned", "department": str(cast.dept_a.pk), "q": "Carla", "page": "2"}
+    resp = client.get(reverse("conversation-list"), query)
+    assert resp.status_code == 200
+    page = resp.context["page"]
+    assert page.number == 2 and page.paginator.num_pages == 2
+    links = [html_lib.unescape(h) for h in re.findall(r'<nav[^>]*class="pager".*?</nav>', resp.content.decode(), re.S)[0]
+             .split('href="')[1:]]
+    hrefs = [h.split('"')[0] for h in links]
+    assert len(hrefs) == 1  # page 2 of 2: only "Previous"
+    kept = parse_qs(urlsplit(hrefs[0]).query)
+    assert kept == {"status": ["unassigned"], "department": [str(cast.dept_a.pk)], "q": ["Carla"], "page": ["1"]}
+    first = client.get(reverse("conversation-list"), {**query, "page": "1"}).content.decode()
+    nxt = re.findall(r'<nav[^>]*class="pager".*?href="([^"]+)"', first, re.S)[0]
+    assert parse_qs(urlsplit(html_lib.unescape(nxt)).query) == {**kept, "page": ["2"]}

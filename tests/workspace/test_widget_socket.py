@@ -5,6 +5,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import translation
 
 from apps.conversations import services
 from apps.conversations.models import Contact, Conversation, Message, Status
@@ -217,13 +218,137 @@ def test_identified_visitor_needs_a_valid_hmac(webchat, monkeypatch):
         refused = await _hello(bad_comm, customer_id="FS-1001", signature="0" * 64)
         ok_comm = _comm()
         welcome = await _hello(ok_comm, customer_id="FS-1001", signature=good, name="Ana")
+        after_hello = await database_sync_to_async(Contact.objects.filter(external_ref="FS-1001").count)()
+        await ok_comm.send_json_to({"type": "send", "body": "hola", "client_id": "i1"})
+        await _until(ok_comm, "ack")
         await ok_comm.disconnect()
-        return refused, welcome
+        return refused, welcome, after_hello
 
-    refused, welcome = async_to_sync(run)()
+    refused, welcome, after_hello = async_to_sync(run)()
     assert refused["type"] == "error" and refused["code"] == "unauthorized"
     assert welcome["type"] == "welcome"
-    assert Contact.objects.get(external_ref="FS-1001").identities.get().value == f"{webchat.channel.pk}:id-FS-1001"
+    assert after_hello == 0  # verified, but nothing written until the customer writes
+    contact = Contact.objects.get(external_ref="FS-1001")
+    assert contact.name == "Ana"
+    assert contact.identities.get().value == f"{webchat.channel.pk}:id-FS-1001"
+
+
+def test_identified_visitor_known_elsewhere_is_linked_on_first_message(webchat, monkeypatch):
+    """A customer the platform already knows (same external ref) keeps one Contact."""
+    monkeypatch.setenv(f"WEBCHAT_SECRET_{webchat.channel.pk}", "s3cret")
+    known = Contact.objects.create(name="Ana Known", external_ref="FS-2002")
+    good = widget.identity_signature("s3cret", "FS-2002")
+
+    async def run():
+        comm = _comm()
+        await _hello(comm, customer_id="FS-2002", signature=good)
+        linked_early = await database_sync_to_async(known.identities.count)()
+        await comm.send_json_to({"type": "send", "body": "hola", "client_id": "k1"})
+        ack = await _until(comm, "ack")
+        await comm.disconnect()
+        return linked_early, ack
+
+    linked_early, ack = async_to_sync(run)()
+    assert linked_early == 0
+    assert Message.objects.get(pk=ack["id"]).conversation.contact_id == known.pk
+    assert Contact.objects.filter(external_ref="FS-2002").count() == 1
+    assert known.identities.get().value == f"{webchat.channel.pk}:id-FS-2002"
+
+
+def test_page_views_create_no_contact_until_the_first_message(webchat):
+    """Hello on every page load only issues or verifies the token; the first send creates exactly one
+    Contact; a reconnect with the token reuses it."""
+    from apps.conversations.models import ContactIdentity
+
+    before = (Contact.objects.count(), ContactIdentity.objects.count())
+
+    def counts():
+        return Contact.objects.count(), ContactIdentity.objects.count()
+
+    async def run():
+        seen = {}
+        for i in range(3):  # three page views, no message
+            comm = _comm()
+            welcome = await _hello(comm, name="Visitante")
+            assert welcome["type"] == "welcome"
+            await comm.send_json_to({"type": "sync", "after": 0})
+            synced = await _until(comm, "messages")
+            assert synced == {**synced, "messages": [], "state": None}
+            await comm.disconnect()
+        seen["pages"] = await database_sync_to_async(counts)()
+        comm = _comm()
+        welcome = await _hello(comm)
+        seen["hello"] = await database_sync_to_async(counts)()
+        await comm.send_json_to({"type": "send", "body": "hola", "client_id": "f1"})
+        first = await _until(comm, "ack")
+        await comm.send_json_to({"type": "send", "body": "¿siguen ahí?", "client_id": "f2"})
+        second = await _until(comm, "ack")
+        seen["sent"] = await database_sync_to_async(counts)()
+        await comm.disconnect()
+        again = _comm()
+        await _hello(again, token=welcome["token"])
+        await again.send_json_to({"type": "send", "body": "volví", "client_id": "f3"})
+        third = await _until(again, "ack")
+        await again.send_json_to({"type": "sync", "after": 0})
+        synced = await _until(again, "messages")
+        await again.disconnect()
+        seen["reconnected"] = await database_sync_to_async(counts)()
+        return seen, first, second, third, synced
+
+    seen, first, second, third, synced = async_to_sync(run)()
+    assert seen["pages"] == before and seen["hello"] == before
+    assert seen["sent"] == (before[0] + 1, before[1] + 1)
+    assert seen["reconnected"] == seen["sent"]
+    contacts = {Message.objects.get(pk=a["id"]).conversation.contact_id for a in (first, second, third)}
+    assert len(contacts) == 1
+    assert {m["client_id"] for m in synced["messages"] if m["kind"] == "customer"} == {"f1", "f2", "f3"}
+
+
+def _comm_lang(lang, origin=SHOP, key=KEY):
+    return WebsocketCommunicator(WidgetConsumer.as_asgi(), f"/ws/widget/?key={key}&lang={lang}",
+                                 headers=[(b"origin", origin.encode())])
+
+
+def test_replies_to_the_customer_follow_page_then_conversation_language(webchat):
+    """No language is active in a consumer: errors are rendered in the page's language, and once
+    the conversation has a language, in that one (and the sync state says which)."""
+    async def run():
+        out = {}
+        for lang in ("en", "es"):
+            comm = _comm_lang(lang)
+            await comm.connect()
+            await comm.send_json_to({"type": "sync", "after": 0})
+            out[f"early-{lang}"] = await comm.receive_json_from()
+            await comm.disconnect()
+        comm = _comm_lang("en")
+        await comm.connect()
+        await comm.send_json_to({"type": "hello", "language": "en-GB"})
+        await comm.receive_json_from()
+        await comm.send_json_to({"type": "send", "body": "hello", "client_id": "bad id!"})
+        out["page"] = await _until(comm, "error")
+        await comm.send_json_to({"type": "send", "body": "hello there", "client_id": "e1"})
+        ack = await _until(comm, "ack")
+        conv = await database_sync_to_async(lambda: Message.objects.get(pk=ack["id"]).conversation)()
+        out["stored"] = conv.language
+        # The customer turns out to write Spanish (as the AI Agent detects): the chat continues in it.
+        await database_sync_to_async(services.conversation_set_language)(conversation=conv, language="es")
+        await comm.send_json_to({"type": "sync", "after": 0})
+        out["state"] = (await _until(comm, "messages"))["state"]
+        await comm.send_json_to({"type": "rate", "conversation": conv.pk, "score": 3})
+        out["conversation"] = await _until(comm, "error")
+        await comm.disconnect()
+        return out
+
+    out = async_to_sync(run)()
+    assert out["early-en"]["message"] == "Say hello first."
+    assert out["early-es"]["message"] == "Primero hay que saludar (hello)."
+    assert out["page"]["message"] == "Invalid message id."
+    assert out["stored"] == "en"  # the page's language, until the agent detects another
+    assert out["state"]["language"] == "es"
+    with translation.override("es"):
+        spanish = translation.gettext("Only a finished conversation can be rated.")
+    assert spanish != "Only a finished conversation can be rated."  # the catalogue has it
+    assert (out["conversation"]["code"], out["conversation"]["message"]) == ("illegal_transition", spanish)
 
 
 def test_messages_are_rate_limited_per_visitor(webchat, monkeypatch):
@@ -267,3 +392,4 @@ def test_asgi_router_lets_listed_sites_reach_the_widget_but_not_the_staff_socket
                 await connects("/ws/staff/", SHOP))
 
     assert async_to_sync(run)() == (True, False, False)
+

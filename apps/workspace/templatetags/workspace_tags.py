@@ -1,0 +1,18 @@
+"""Template helpers of the live workspace pages."""
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with ``changes`` applied, for links that must keep the filters
+    (a pager link changes ``page`` and nothing else). Escaped by the tag machinery (``&amp;``)."""
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None and value != "":
+            query[key] = str(value)
+    return query.urlencode()

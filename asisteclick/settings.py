@@ -291,8 +291,13 @@ COPILOT_PROVIDER = env("COPILOT_PROVIDER", "")
 OPENAI_API_KEY = env("OPENAI_API_KEY")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL")
 OPENAI_MODEL = env("OPENAI_MODEL", "gpt-4o-mini")
-OPENAI_TIMEOUT = float(env("OPENAI_TIMEOUT", "20") or 20)
-OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2)
+# The AI Agent's model call runs while the customer waits (and the turn holds the chat's row lock):
+# 8 s per attempt, one retry. The copilot's calls have their own, shorter budget (a human is
+# waiting in the panel; on failure the offline draft is shown at once): 5 s, no retry.
+OPENAI_TIMEOUT = float(env("OPENAI_TIMEOUT", "8") or 8)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 1)
+COPILOT_TIMEOUT = float(env("COPILOT_TIMEOUT", "5") or 5)
+COPILOT_MAX_RETRIES = env_int("COPILOT_MAX_RETRIES", 0)
 AGENT_COMPANY_NAME = env("AGENT_COMPANY_NAME", "FibraSur")
 AGENT_CRM_URL = env("AGENT_CRM_URL", "")  # empty: the in-process demo CRM (apps/agent/tools.py)
 AGENT_CRM_TOKEN = env("AGENT_CRM_TOKEN", "")

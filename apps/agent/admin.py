@@ -1,8 +1,9 @@
-"""AI Agent configuration in the admin: Operators only (the configure capability)."""
+"""AI Agent configuration in the admin: Operators only (the configure capability), every change
+written to the audit log like the other configuration screens."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
 
 from .models import AgentSettings, Topic, TopicExample, TopicField, TransferRule
 
@@ -17,8 +18,19 @@ class FieldInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
+class AuditedBulkDeleteMixin:
+    """The changelist's "delete selected" bypasses ``delete_model``: audit each row there too."""
+
+    def delete_queryset(self, request, queryset):
+        from apps.core.audit import audit_record
+
+        for obj in queryset:
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
+        super().delete_queryset(request, queryset)
+
+
 @admin.register(Topic)
-class TopicAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
+class TopicAdmin(ConfigureOnlyAdminMixin, AuditedBulkDeleteMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "department", "bot_may_answer", "action", "is_active")
     list_filter = ("bot_may_answer", "is_active", "department")
     search_fields = ("name", "slug", "examples__text")
@@ -34,13 +46,13 @@ class TopicAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TransferRule)
-class TransferRuleAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
+class TransferRuleAdmin(ConfigureOnlyAdminMixin, AuditedBulkDeleteMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("order", "topic", "trigger", "language", "department", "is_active")
     list_editable = ("is_active",)
 
 
 @admin.register(AgentSettings)
-class AgentSettingsAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
+class AgentSettingsAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     fieldsets = (
         (_("Handoff triggers"), {"fields": ("confidence_threshold", "out_of_scope_threshold",
                                             "explicit_request_threshold", "sentiment_threshold",

@@ -18,3 +18,16 @@ class AgentConfig(AppConfig):
             post_delete.connect(engine_invalidate, sender=model, dispatch_uid=f"agent-invalidate-del-{model.__name__}")
         m2m_changed.connect(engine_invalidate, sender=models.Topic.documents.through,
                             dispatch_uid="agent-invalidate-docs")
+
+        # Periodic work for Celery beat (as apps.integrations does): re-run lost bot turns and
+        # close idle bot chats (apps/agent/reconcile.py).
+        from django.conf import settings
+
+        from asisteclick.celery import app
+
+        seconds = float(getattr(settings, "AGENT_RECONCILE_SECONDS", 60))
+        app.conf.beat_schedule = {
+            **(app.conf.beat_schedule or {}),
+            "agent-reconcile": {"task": "apps.agent.tasks.agent_reconcile_task", "schedule": seconds,
+                                "options": {"expires": seconds}},
+        }

@@ -212,6 +212,10 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
         if not isinstance(texts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in texts.items()):
             errors.append(f"messages.{key}: must map language codes to texts")
 
+    # A section that is missing (or null) leaves that part of the configuration as it is; a present
+    # list replaces it, so an explicit empty list removes every topic / transfer rule.
+    present = {key for key in ("departments", "settings", "messages", "topics", "transfer_rules")
+               if data.get(key) is not None}
     topics, topic_slugs = [], set()
     for i, row in enumerate(_list(errors, "topics", data.get("topics"))):
         path = f"topics[{i}]"
@@ -269,6 +273,7 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                        "action": action if action in ACTION_NAMES else "", "examples": examples,
                        "documents": documents, "collect": fields})
 
+    rule_topics = topic_slugs if "topics" in present else set(Topic.objects.values_list("slug", flat=True))
     rules = []
     for i, row in enumerate(_list(errors, "transfer_rules", data.get("transfer_rules"))):
         path = f"transfer_rules[{i}]"
@@ -276,8 +281,9 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
             errors.append(f"{path}: must be a mapping")
             continue
         topic = row.get("topic")
-        if topic is not None and topic not in topic_slugs:
-            errors.append(f"{path}.topic: unknown topic {topic!r} (topics must be in this file)")
+        if topic is not None and topic not in rule_topics:
+            errors.append(f"{path}.topic: unknown topic {topic!r} (topics must be in this file)"
+                          if "topics" in present else f"{path}.topic: unknown topic {topic!r}")
         trigger = row.get("trigger") or ""
         if trigger not in RULE_TRIGGERS:
             errors.append(f"{path}.trigger: unknown trigger {trigger!r} (one of {', '.join(sorted(t for t in RULE_TRIGGERS if t))})")
@@ -289,7 +295,7 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                       "department": dept_ref(f"{path}.department", row.get("department")),
                       "active": _bool(errors, f"{path}.active", row.get("active"), True)})
     return errors, {"departments": departments, "settings": settings_out, "messages": messages,
-                    "topics": topics, "transfer_rules": rules}
+                    "topics": topics, "transfer_rules": rules, "present": present}
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -303,8 +309,12 @@ def config_import(data: dict) -> dict:
 
     counts = {"departments": 0, "topics": 0, "examples": 0, "rules": 0, "documents_linked": 0,
               "documents_pending": 0}
+    present = doc["present"]
     with transaction.atomic():
-        dept_names: dict = {}
+        cfg = AgentSettings.load()
+        # Customer-facing department names live in the messages; departments are never deleted,
+        # so names of departments not in this file are kept.
+        dept_names: dict = dict((cfg.messages or {}).get("departments") or {})
         if any(d["is_default"] for d in doc["departments"]):
             Department.objects.filter(is_default=True).exclude(
                 slug__in=[d["slug"] for d in doc["departments"] if d["is_default"]]).update(is_default=False)
@@ -314,19 +324,23 @@ def config_import(data: dict) -> dict:
                 "is_active": d["active"]})
             if d["names"]:
                 dept_names[d["slug"]] = d["names"]
+            else:
+                dept_names.pop(d["slug"], None)
             counts["departments"] += 1
         depts = {d.slug: d for d in Department.objects.all()}
 
-        cfg = AgentSettings.load()
         for key, value in doc["settings"].items():
             if key == "default_department":
                 cfg.default_department = depts.get(value) if value else None
             else:
                 setattr(cfg, key, value)
-        cfg.messages = {**doc["messages"], **({"departments": dept_names} if dept_names else {})}
+        messages = doc["messages"] if "messages" in present else \
+            {k: v for k, v in (cfg.messages or {}).items() if k != "departments"}
+        cfg.messages = {**messages, **({"departments": dept_names} if dept_names else {})}
         cfg.save()
 
-        Topic.objects.exclude(slug__in=[t["slug"] for t in doc["topics"]]).delete()
+        if "topics" in present:
+            Topic.objects.exclude(slug__in=[t["slug"] for t in doc["topics"]]).delete()
         for t in doc["topics"]:
             topic, _created = Topic.objects.update_or_create(slug=t["slug"], defaults={
                 "name": t["name"], "description": t["description"], "bot_may_answer": t["bot_may_answer"],
@@ -348,7 +362,8 @@ def config_import(data: dict) -> dict:
             counts["examples"] += len(t["examples"])
             counts["documents_linked"] += len(linked)
             counts["documents_pending"] += len(pending)
-        TransferRule.objects.all().delete()
+        if "transfer_rules" in present:
+            TransferRule.objects.all().delete()
         topics = {t.slug: t for t in Topic.objects.all()}
         for r in doc["transfer_rules"]:
             TransferRule.objects.create(order=r["order"], topic=topics.get(r["topic"]) if r["topic"] else None,

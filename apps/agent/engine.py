@@ -59,7 +59,22 @@ class Snapshot:
         self.documents = {slug: topic_document_ids(t) for slug, t in self.topics.items()}
         self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
                           .order_by("order", "id"))
+        self.topic_departments = {slug: self._department_of(t) for slug, t in self.topics.items()}
         self.loaded_at = time.monotonic()
+
+    def _department_of(self, topic) -> list[int]:
+        """The department a topic belongs to (its own, else the default one it hands off to): a
+        customer asking about this topic may be answered from documents limited to it."""
+        if topic.department_id:
+            return [topic.department_id]
+        if not hasattr(self, "_default_department"):
+            from apps.departments.services import department_default
+
+            default = self.settings.default_department if self.settings.default_department_id else None
+            if default is None or not default.is_active:
+                default = department_default()
+            self._default_department = default
+        return [self._default_department.pk] if self._default_department is not None else []
 
 
 def config_get() -> Snapshot:

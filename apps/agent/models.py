@@ -185,6 +185,32 @@ class AgentSettings(models.Model):
     def __str__(self) -> str:
         return str(_("AI Agent settings"))
 
+    def clean(self):
+        """The same limits as ``agent_config import`` (``apps.agent.config.THRESHOLDS``), so the
+        admin cannot save what an import would refuse."""
+        from .config import THRESHOLDS
+
+        errors: dict[str, ValidationError] = {}
+        for name, (_kind, low, high) in THRESHOLDS.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                errors[name] = ValidationError(_("Must be from %(low)s to %(high)s."), code="range",
+                                               params={"low": low, "high": high})
+        window, needed = self.sentiment_window, self.sentiment_min_negative
+        if not errors.keys() & {"sentiment_window", "sentiment_min_negative"} and window is not None \
+                and needed is not None and needed > window:
+            errors["sentiment_min_negative"] = ValidationError(
+                _("Cannot be more than the sentiment window (%(window)s)."), code="window", params={"window": window})
+        messages = self.messages or {}
+        if not isinstance(messages, dict) or not all(
+                isinstance(texts, dict) and all(isinstance(v, (str, dict)) for v in texts.values())
+                for texts in messages.values()):
+            errors["messages"] = ValidationError(
+                _('Must map each message to its texts per language: {"handoff": {"en": "...", "es": "..."}}.'),
+                code="messages")
+        if errors:
+            raise ValidationError(errors)
+
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)

@@ -134,13 +134,30 @@ def source_of(hit) -> dict:
             "heading": hit.heading, "score": round(float(hit.score), 4)}
 
 
-def retrieve(vector: np.ndarray, *, language: str, document_ids: list[int] | None, k: int = 4):
+def retrieve(vector: np.ndarray, *, language: str, document_ids: list[int] | None, departments: list[int],
+             k: int = 4):
+    """KB chunks for a customer-facing answer. ``departments`` is required (never None): documents
+    limited to departments are quoted only to a customer whose topic belongs to one of them."""
     from apps.knowledge.search import knowledge_search_vector
 
-    hits = knowledge_search_vector(vector, document_ids=document_ids, language=language or None, k=k)
+    departments = list(departments)
+    hits = knowledge_search_vector(vector, document_ids=document_ids, departments=departments,
+                                   language=language or None, k=k)
     if not hits and language:
-        hits = knowledge_search_vector(vector, document_ids=document_ids, language=None, k=k)
+        hits = knowledge_search_vector(vector, document_ids=document_ids, departments=departments, language=None, k=k)
     return hits
+
+
+def customer_departments(slug: str) -> list[int]:
+    """The departments whose restricted documents an answer to a customer asking about topic
+    ``slug`` may quote: the topic's department (the default one when it names none). No topic
+    (small talk, out of scope, a first message to the remote model): none, so only unrestricted
+    documents. Internal notes limited to, say, Collections never reach a Sales customer."""
+    from .engine import config_get
+
+    if not slug:
+        return []
+    return list(config_get().topic_departments.get(slug, []))
 
 
 def topic_documents(slug: str) -> list[int] | None:
@@ -191,11 +208,13 @@ class LocalProvider:
             analysis.intent = label
         else:
             analysis.intent = "out_of_scope"
-        # Retrieval: within the topic's documents when it names some, else the whole KB.
+        # Retrieval: within the topic's documents when it names some, else the whole KB; either way
+        # only unrestricted documents and those limited to the topic's department.
         doc_ids = topic_documents(analysis.topic_slug)
-        hits = retrieve(vector, language=ctx.language, document_ids=doc_ids)
+        departments = customer_departments(analysis.topic_slug)
+        hits = retrieve(vector, language=ctx.language, document_ids=doc_ids, departments=departments)
         if doc_ids and (not hits or hits[0].score < 0.45):
-            wider = retrieve(vector, language=ctx.language, document_ids=None)
+            wider = retrieve(vector, language=ctx.language, document_ids=None, departments=departments)
             if wider and (not hits or wider[0].score > hits[0].score + 0.05):
                 hits = wider
         if hits:
@@ -259,7 +278,8 @@ class OpenAIProvider:
         import openai
 
         vector = embed([ctx.text])[0]
-        hits = retrieve(vector, language=ctx.language, document_ids=topic_documents(ctx.topic_slug), k=4)
+        hits = retrieve(vector, language=ctx.language, document_ids=topic_documents(ctx.topic_slug),
+                        departments=customer_departments(ctx.topic_slug), k=4)
         kb = [{"id": i + 1, "title": h.document_title, "heading": h.heading, "text": h.text[:1500]}
               for i, h in enumerate(hits)]
         messages = [{"role": "system", "content": self.system_prompt(ctx.language)}]

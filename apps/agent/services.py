@@ -113,21 +113,39 @@ def _already_handled(conv: Conversation, message_id: int) -> bool:
 # --- the turn ------------------------------------------------------------------------------------
 
 def agent_handle_message(*, conversation_id: int, message_id: int, provider=None) -> TurnResult:
-    """Handle one customer message of a chat the bot owns. Safe to run twice for one message."""
+    """Handle one customer message of a chat the bot owns. Safe to run twice for one message.
+
+    The turn runs in one transaction holding the Conversation row lock, taken first and followed by
+    the checks (still the bot's, this message not handled yet): two quick messages of one chat are
+    handled one after the other, a duplicate task finds the first one's decision and does nothing,
+    and no answer can land after a handoff made meanwhile. A failure rolls the turn back and hands
+    the customer to a human (under the lock again, with the same checks)."""
     started = time.perf_counter()
-    conv = Conversation.objects.select_related("contact").filter(pk=conversation_id).first()
-    msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
-    if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
-        return TurnResult(decision="skipped")
-    cfg = config_get().settings
     try:
-        return _turn(conv, msg, cfg, provider or provider_get(), started)
+        with transaction.atomic():
+            claimed = _claim(conversation_id, message_id)
+            if claimed is None:
+                return TurnResult(decision="skipped")
+            conv, msg = claimed
+            return _turn(conv, msg, config_get().settings, provider or provider_get(), started)
     except Exception as exc:  # the customer is never left without an answer or a human
         log.exception("agent: turn failed for conversation %s", conversation_id)
-        conv.refresh_from_db()
-        if conv.status != Status.BOT:
+        reason = f"{exc.__class__.__name__}: {exc}"[:200]
+    with transaction.atomic():
+        claimed = _claim(conversation_id, message_id)
+        if claimed is None:
             return TurnResult(decision="skipped")
-        return _agent_error(conv, msg, cfg, reason=f"{exc.__class__.__name__}: {exc}"[:200], started=started)
+        conv, msg = claimed
+        return _agent_error(conv, msg, config_get().settings, reason=reason, started=started)
+
+
+def _claim(conversation_id: int, message_id: int) -> tuple[Conversation, Message] | None:
+    """Lock the conversation, then decide whether this turn is still due (inside a transaction)."""
+    conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
+    if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
+        return None
+    return conv, msg
 
 
 def _turn(conv: Conversation, msg: Message, cfg: AgentSettings, provider, started: float) -> TurnResult:

@@ -8,8 +8,12 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(Exception,), retry_backoff=5,
+             retry_backoff_max=120, retry_jitter=True, max_retries=6)
 def conversation_bot_turn(conversation_id: int, message_id: int) -> None:
+    """One AI Agent turn. The turn hands the customer to a human on any error of its own, so what
+    escapes here is the database or the process failing: retry with backoff (the turn is
+    idempotent, and the agent's periodic reconcile re-enqueues whatever still gets lost)."""
     from apps.agent.services import agent_handle_message
 
     agent_handle_message(conversation_id=conversation_id, message_id=message_id)

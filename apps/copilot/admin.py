@@ -1,13 +1,17 @@
 """Copilot switches per department (Operators only) and the read-only suggestion log."""
 from django.contrib import admin
 
+from apps.agent.admin import AuditedBulkDeleteMixin
+from apps.core.admin import AuditedAdminMixin
 from apps.roles.access import can_configure, can_view_reports
 
 from .models import CopilotSettings, CopilotSuggestion
 
 
 @admin.register(CopilotSettings)
-class CopilotSettingsAdmin(admin.ModelAdmin):
+class CopilotSettingsAdmin(AuditedBulkDeleteMixin, AuditedAdminMixin, admin.ModelAdmin):
+    """Switching the copilot on or off is a configuration change: audited like the others."""
+
     list_display = ("department", "enabled", "updated_at")
     list_editable = ("enabled",)
     list_filter = ("enabled",)

@@ -1,6 +1,7 @@
 """The copilot on OpenAI (or any server speaking the Chat Completions API), through the AI Agent's
-client settings (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_TIMEOUT). A failure raises
-:class:`RemoteError` and the caller falls back to the offline copilot."""
+client settings (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL) with the copilot's own budget
+(COPILOT_TIMEOUT, default 5 s, COPILOT_MAX_RETRIES, default 0: a human is waiting in the panel). A
+failure raises :class:`RemoteError` and the caller falls back to the offline copilot."""
 from __future__ import annotations
 
 import json
@@ -21,7 +22,10 @@ def _chat(system: str, user: str, *, max_tokens: int = 400) -> str:
     from apps.agent.providers import OpenAIProvider, leaks_secrets
 
     try:
-        response = OpenAIProvider().client().chat.completions.create(
+        client = OpenAIProvider().client().with_options(
+            timeout=float(getattr(settings, "COPILOT_TIMEOUT", 5)),
+            max_retries=int(getattr(settings, "COPILOT_MAX_RETRIES", 0)))
+        response = client.chat.completions.create(
             model=settings.OPENAI_MODEL, temperature=0.2, max_tokens=max_tokens,
             messages=[{"role": "system", "content": f"{system}\n{RULES}"}, {"role": "user", "content": user}])
         content = (response.choices[0].message.content or "").strip()

@@ -158,6 +158,9 @@ def suggest_reply(*, user, conversation: Conversation) -> Result:
     question = pending_question(messages)
     if not question:
         return Result(kind=Kind.REPLY, note=_("The customer has not written since the last reply."))
+    reused = _pending_draft(user=user, conversation=conversation, messages=messages)
+    if reused is not None:
+        return reused
     query = " ".join(question)[-600:]
     language = customer_language(conversation)
     departments = knowledge_departments(user, conversation)
@@ -179,6 +182,23 @@ def suggest_reply(*, user, conversation: Conversation) -> Result:
         result = Result(kind=Kind.REPLY, text=text, sources=[_source(h) for h in ordered[:3]], provider="local",
                         note=_fallback_note() if provider_name() == "openai" else "")
     return _record(conversation=conversation, user=user, result=result, started=started)
+
+
+def _pending_draft(*, user, conversation: Conversation, messages: list[Message]) -> Result | None:
+    """The draft this user was already shown for the same pending question (no customer message
+    since it was made), from the same provider: a panel refresh shows it again instead of logging
+    a new suggestion, so the log counts what people were offered, not how often the panel loaded.
+    A draft that fell back to the offline copilot is made again (the model may answer now)."""
+    last = next((m for m in reversed(messages) if m.author_kind == AuthorKind.CUSTOMER), None)
+    if last is None:
+        return None
+    row = (CopilotSuggestion.objects.filter(conversation=conversation, user=user, kind=Kind.REPLY,
+                                            outcome=Outcome.PENDING, created__gte=last.created_at)
+           .order_by("-created", "-id").first())
+    if row is None or row.provider != provider_name():
+        return None
+    return Result(kind=Kind.REPLY, text=row.text, sources=list(row.sources or []), provider=row.provider,
+                  suggestion=row)
 
 
 def _retrieve(query: str, *, departments, language: str, k: int):

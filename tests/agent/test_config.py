@@ -90,3 +90,48 @@ def test_import_before_kb_links_documents_once_ingested(cast, kb_store, tmp_path
     created = document_create(title="Hours", filename="hours.md", data=b"# Hours\n\nOpen 9 to 18.", source="kb/hours.md")
     document_ingest(document_id=created.pk)
     assert topic_document_ids(topic) == [created.pk]
+
+
+def test_partial_file_changes_only_its_sections(fibrasur, tmp_path):
+    """A file with only ``settings`` changes the thresholds and nothing else: topics, transfer
+    rules, messages and department names stay."""
+    TransferRule.objects.create(order=1, topic=Topic.objects.get(slug="plans"), trigger="explicit_request",
+                                department=fibrasur.extra["depts"]["sales"])
+    cfg = AgentSettings.load()
+    cfg.messages = {**(cfg.messages or {}), "greeting": {"en": "Hello from FibraSur!"}}
+    cfg.save()
+    before = config_export()
+    assert before["topics"] and before["transfer_rules"]
+    path = tmp_path / "thresholds.yaml"
+    path.write_text("version: 1\nsettings:\n  confidence_threshold: 0.61\n")
+    call_command("agent_config", "import", str(path))
+    after = config_export()
+    assert after["settings"]["confidence_threshold"] == 0.61
+    assert after["topics"] == before["topics"]
+    assert after["transfer_rules"] == before["transfer_rules"]
+    assert after["messages"] == before["messages"]
+    assert after["departments"] == before["departments"]  # names per language kept too
+
+
+def test_partial_file_with_rules_only_checks_topics_in_the_database(fibrasur, tmp_path):
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"transfer_rules": [
+        {"topic": "claims", "trigger": "negative_sentiment", "department": "technical-support"}]}))
+    topics_before = config_export()["topics"]
+    call_command("agent_config", "import", str(path))
+    rules = list(TransferRule.objects.select_related("topic", "department"))
+    assert [(r.topic.slug, r.trigger, r.department.slug) for r in rules] == \
+        [("claims", "negative_sentiment", "technical-support")]
+    assert config_export()["topics"] == topics_before
+    path.write_text(json.dumps({"transfer_rules": [{"topic": "ghost", "department": "sales"}]}))
+    with pytest.raises(CommandError):
+        call_command("agent_config", "import", str(path))
+    assert TransferRule.objects.count() == 1
+
+
+def test_present_empty_lists_remove_all_topics_and_rules(fibrasur, tmp_path):
+    TransferRule.objects.create(order=1, trigger="explicit_request", department=fibrasur.extra["depts"]["sales"])
+    path = tmp_path / "empty.json"
+    path.write_text(json.dumps({"topics": [], "transfer_rules": []}))
+    call_command("agent_config", "import", str(path))
+    assert Topic.objects.count() == 0 and TransferRule.objects.count() == 0

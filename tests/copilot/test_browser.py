@@ -22,6 +22,7 @@ KB_TEXT = ("# Light check\nWhen the ONT light is red, restart the router and che
 
 class CopilotBrowserTest(harness.LiveWorkspaceBrowserTest):
     test_customer_to_collaborator_round_trip = None  # the workspace's own scenario runs in its module
+    seed_demo_kb = False  # one document of its own: the draft must come from it
 
     @classmethod
     def setUpClass(cls):

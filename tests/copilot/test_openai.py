@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,6 +21,7 @@ class StandIn:
     def __init__(self):
         self.requests: list[dict] = []
         self.status = 200
+        self.delay = 0.0
         self.reply = "Please restart the router; if the light stays red we will send a technician."
         outer = self
 
@@ -30,6 +32,8 @@ class StandIn:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                if outer.delay:
+                    time.sleep(outer.delay)
                 if outer.status != 200:
                     payload = {"error": {"message": "overloaded", "type": "server_error"}}
                 else:
@@ -38,11 +42,14 @@ class StandIn:
                                             "message": {"role": "assistant", "content": outer.reply}}],
                                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
                 data = json.dumps(payload).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(outer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -109,6 +116,23 @@ def test_server_failure_falls_back_to_the_offline_copilot(client, kb, openai_ser
     assert len(openai_server.requests) == 1
     response = client.get(reverse("copilot-suggest", args=[conv.pk]))
     assert "did not answer; this is the offline version" in response.content.decode()
+
+
+def test_slow_model_gives_up_after_the_copilot_timeout_without_retrying(client, kb, openai_server, settings):
+    """The copilot has its own short budget (COPILOT_TIMEOUT, no retries), whatever the AI Agent's
+    OPENAI_TIMEOUT / OPENAI_MAX_RETRIES say: the human gets the offline draft at once."""
+    settings.OPENAI_TIMEOUT, settings.OPENAI_MAX_RETRIES = 30, 3
+    settings.COPILOT_TIMEOUT, settings.COPILOT_MAX_RETRIES = 0.4, 0
+    openai_server.delay = 2.0
+    conv = chat(kb, text="My ONT light is red, what should I do?")
+    client.force_login(kb.collab_a)
+    started = time.perf_counter()
+    response = client.get(reverse("copilot-suggest", args=[conv.pk]))
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert CopilotSuggestion.objects.get(kind="reply").provider == "local"
+    assert len(openai_server.requests) == 1  # no retry
+    assert elapsed < 1.8  # gave up before the model answered
 
 
 def test_openai_chosen_but_not_configured_stays_offline(settings):

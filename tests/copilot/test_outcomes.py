@@ -106,6 +106,34 @@ def test_aht_with_and_without_copilot(client, kb):
         "conversations"] == 0
 
 
+def test_aht_counts_a_chat_as_with_copilot_only_when_its_assignee_saw_a_suggestion(client, kb):
+    """An Operator drafting in a colleague's chat does not make it a copilot chat: the handle time
+    is the assignee's."""
+    now = timezone.now()
+    conv = chat(kb, text="My ONT light is red, what should I do?")  # assigned to collab_a
+    client.force_login(kb.operator)
+    client.get(reverse("copilot-suggest", args=[conv.pk]))
+    assert CopilotSuggestion.objects.filter(conversation=conv, user=kb.operator, kind="reply").count() == 1
+    Conversation.objects.filter(pk=conv.pk).update(status="archived", assigned_at=now - timedelta(minutes=5),
+                                                   archived_at=now)
+    figures = copilot_aht(start=now - timedelta(hours=1), end=now + timedelta(seconds=1))
+    assert figures["with_copilot"]["conversations"] == 0
+    assert figures["without_copilot"] == {"conversations": 1, "aht_seconds": 300.0, "median_seconds": 300.0}
+    assert figures["suggestion_outcomes"] == {}
+
+
+def test_panel_refresh_reuses_the_pending_draft_until_the_customer_writes_again(client, kb):
+    conv, row = draft(client, kb)
+    for _ in range(3):
+        response = client.get(reverse("copilot-suggest", args=[conv.pk]))
+        assert response.status_code == 200 and row.text.split()[0] in response.content.decode()
+    assert list(CopilotSuggestion.objects.filter(conversation=conv, kind="reply").values_list("pk", flat=True)) == [row.pk]
+    Message.objects.create(conversation=conv, author_kind="customer", body="And how do I restart the router?",
+                           channel=kb.channel)
+    client.get(reverse("copilot-suggest", args=[conv.pk]))
+    assert CopilotSuggestion.objects.filter(conversation=conv, kind="reply").count() == 2  # a new question
+
+
 def test_admin_switch_is_operators_only(client, kb):
     url = reverse("admin:copilot_copilotsettings_changelist")
     client.force_login(kb.collab_a)
@@ -118,6 +146,10 @@ def test_admin_switch_is_operators_only(client, kb):
     assert response.status_code == 302
     setting.refresh_from_db()
     assert setting.enabled is False
+    from apps.core.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="copilotsettings.change")
+    assert (entry.actor, entry.target_id, entry.changes) == (kb.operator, str(setting.pk), {"enabled": False})
 
 
 def test_reports_dashboard_shows_the_copilot_card(client, kb):

@@ -27,3 +27,9 @@ class NotAllowed(DomainError):
 
 class InvalidInput(DomainError):
     code = "invalid_input"
+
+
+class WindowClosed(DomainError):
+    """The channel no longer delivers a free-form reply (e.g. WhatsApp's 24-hour service window)."""
+
+    code = "window_closed"

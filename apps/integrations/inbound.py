@@ -4,8 +4,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.conversations.models import Channel
@@ -15,13 +17,24 @@ from .models import InboundWebhook
 log = logging.getLogger(__name__)
 
 
+# A body is processed in well under a second; a worker holding a row longer has crashed.
+CLAIM_LEASE = timedelta(minutes=5)
+# Rows the on-commit enqueue should have handled by now (give Celery a head start).
+SWEEP_AFTER = timedelta(seconds=60)
+# A body that failed this often is left for a human (``error`` says why); Celery retries count.
+MAX_ATTEMPTS = 10
+
+
 def inbound_store(*, channel: Channel, raw: bytes, payload: dict) -> tuple[int | None, bool]:
-    """Store a verified body once (identical redeliveries stop here) and enqueue it on commit."""
+    """Store a verified body once (identical redeliveries stop here) and enqueue it on commit.
+
+    The enqueue is best effort (``robust``): with the broker down the provider still gets its
+    200 and ``inbound_sweep`` processes the stored row later."""
     digest = hashlib.sha256(raw).hexdigest()
     try:
         with transaction.atomic():
             row = InboundWebhook.objects.create(channel=channel, body_sha256=digest, payload=payload)
-            transaction.on_commit(lambda: _enqueue(row.pk))
+            transaction.on_commit(lambda: _enqueue(row.pk), robust=True)
     except IntegrityError:
         return None, False
     return row.pk, True
@@ -33,13 +46,27 @@ def _enqueue(pk: int) -> None:
     task.delay(pk)
 
 
+def _claim(inbound_id: int, now=None) -> bool:
+    """Conditional UPDATE: one worker at a time holds an unprocessed row (lease, not a lock)."""
+    now = now or timezone.now()
+    return bool(InboundWebhook.objects
+                .filter(pk=inbound_id, processed_at__isnull=True)
+                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+                .update(claimed_until=now + CLAIM_LEASE, attempts=F("attempts") + 1))
+
+
 def inbound_process(*, inbound_id: int) -> dict | None:
+    """Feed one stored body into the channel adapter. None when it is done or someone else holds it.
+
+    A failure records the error, releases the claim and re-raises (the task retries with backoff;
+    the sweep catches what the retries did not). The adapters are idempotent on the provider's
+    message id, so a crash between storing messages and marking the row only repeats no-ops."""
     from .channels import email as email_channel
     from .channels import meta, whatsapp
 
-    row = InboundWebhook.objects.select_related("channel").filter(pk=inbound_id, processed_at__isnull=True).first()
-    if row is None:
+    if not _claim(inbound_id):
         return None
+    row = InboundWebhook.objects.select_related("channel").get(pk=inbound_id)
     channel = row.channel
     try:
         if channel.kind == Channel.Kind.WHATSAPP:
@@ -52,10 +79,29 @@ def inbound_process(*, inbound_id: int) -> dict | None:
         else:
             result = {}
     except Exception as exc:
-        InboundWebhook.objects.filter(pk=row.pk).update(error=str(exc)[:500])
+        InboundWebhook.objects.filter(pk=row.pk).update(error=f"{type(exc).__name__}: {exc}"[:500], claimed_until=None)
         raise
-    InboundWebhook.objects.filter(pk=row.pk).update(processed_at=timezone.now(), error="")
+    InboundWebhook.objects.filter(pk=row.pk).update(processed_at=timezone.now(), claimed_until=None, error="")
     return result
+
+
+def inbound_sweep(*, limit: int = 200) -> int:
+    """Beat: process stored bodies nobody processed (lost enqueue, Redis flush, crashed worker).
+
+    Each row is claimed by ``inbound_process`` itself, so two sweeps (or a sweep and a late task)
+    never process the same row at once. Returns how many rows were processed here."""
+    now = timezone.now()
+    due = (InboundWebhook.objects
+           .filter(processed_at__isnull=True, created_at__lte=now - SWEEP_AFTER, attempts__lt=MAX_ATTEMPTS)
+           .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+           .order_by("created_at").values_list("pk", flat=True)[:limit])
+    done = 0
+    for pk in list(due):
+        try:
+            done += inbound_process(inbound_id=pk) is not None
+        except Exception:  # recorded on the row; one bad body must not stop the others
+            log.exception("inbound webhook %s failed in the sweep", pk)
+    return done
 
 
 def email_poll_all() -> int:

@@ -180,8 +180,26 @@ class InboundWebhook(models.Model):
     body_sha256 = models.CharField(max_length=64)
     payload = models.JSONField()
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Lease of the worker processing the row (a conditional UPDATE claims it; a crashed worker's
+    # claim simply expires and ``inbound_sweep`` picks the row up again).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "body_sha256"], name="unique_inbound_body")]
+        indexes = [models.Index(fields=["created_at"], condition=models.Q(processed_at__isnull=True),
+                                name="inbound_unprocessed")]
+
+
+class OutboundClaim(models.Model):
+    """Who is sending one outgoing message to its provider, until when (one row per message).
+
+    Created or taken over with a conditional UPDATE before the provider is called, so a duplicate
+    task run never sends the same message twice; a crashed worker's lease expires."""
+
+    message = models.OneToOneField("conversations.Message", on_delete=models.CASCADE, related_name="+")
+    claimed_until = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)

@@ -18,11 +18,21 @@ def webhooks_sweep() -> None:
     sweep()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+# A failed body is retried with exponential backoff (5 s, 10 s, ... capped at 10 min); whatever
+# the retries do not fix, ``inbound_sweep`` (beat) picks up from the stored row.
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(Exception,), max_retries=6,
+             retry_backoff=5, retry_backoff_max=600, retry_jitter=True)
 def inbound_process(inbound_id: int) -> None:
     from .inbound import inbound_process as process
 
     process(inbound_id=inbound_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def inbound_sweep() -> None:
+    from .inbound import inbound_sweep as sweep
+
+    sweep()
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -37,3 +47,11 @@ def housekeeping() -> None:
     from .inbound import integrations_housekeeping
 
     integrations_housekeeping()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def outbound_deliver(message_id: int) -> None:
+    """A second look at a message whose send another worker had claimed (it may have crashed)."""
+    from .outbound import deliver_message
+
+    deliver_message(message_id=message_id)

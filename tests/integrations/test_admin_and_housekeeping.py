@@ -66,3 +66,38 @@ def test_knowledge_documents_listing_for_operators_only(cast):
     assert knowledge_document_model() is not None  # the knowledge app is part of the project
     assert token_client(cast.operator).get("/api/v1/knowledge/documents/").status_code == 200
     assert token_client(cast.collab_a).get("/api/v1/knowledge/documents/").status_code == 403
+
+
+def test_integration_admins_write_audit_entries_without_secrets(cast):
+    from apps.core.models import AuditEntry
+    from apps.integrations.models import ApiToken, Integration
+
+    client = _admin_client(cast.operator)
+    inline = {"deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0"}
+    resp = client.post("/admin/integrations/webhookendpoint/add/", {
+        "url": "http://127.0.0.1:9/hook", "events": ["csat.submitted"], "is_active": "on",
+        "allow_private_network": "on", "secret": "whsec_dG9wLXNlY3JldA==", **inline})
+    assert resp.status_code == 302
+    ep = WebhookEndpoint.objects.get()
+    entry = AuditEntry.objects.get(action="webhookendpoint.add")
+    assert entry.actor == cast.operator and entry.target_id == str(ep.pk)
+    assert entry.changes["url"] == "http://127.0.0.1:9/hook" and entry.changes["secret"] == "(changed)"
+    assert "dG9wLXNlY3JldA" not in str(entry.changes)
+    # Issuing a token in the admin is audited; the key never is.
+    service_user = cast.outsider
+    integration = Integration.objects.create(name="CRM", user=service_user)
+    resp = client.post("/admin/integrations/apitoken/add/", {"name": "crm", "user": service_user.pk,
+                                                             "integration": integration.pk, "scope": "write"})
+    assert resp.status_code == 302
+    token = ApiToken.objects.get(name="crm")
+    issued = AuditEntry.objects.get(action="apitoken.add")
+    assert issued.target_id == str(token.pk) and issued.changes["scope"] == "write"
+    key_shown = [str(m) for m in resp.wsgi_request._messages][0]
+    assert key_shown.rsplit(" ", 1)[-1] not in str(issued.changes) + issued.target_repr
+    # Revoking (an admin action) and a bulk delete are audited too.
+    client.post("/admin/integrations/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert AuditEntry.objects.filter(action="apitoken.revoke", target_id=str(token.pk)).exists()
+    client.post("/admin/integrations/webhookendpoint/", {"action": "delete_selected", "_selected_action": [ep.pk],
+                                                         "post": "yes"})
+    assert not WebhookEndpoint.objects.exists()
+    assert AuditEntry.objects.filter(action="webhookendpoint.delete", target_id=str(ep.pk)).exists()

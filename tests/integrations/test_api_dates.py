@@ -33,6 +33,7 @@ def test_unconnected_channel_fails_clearly_without_calling_out(cast, monkeypatch
     cast.channel.config = {}
     cast.channel.save()
     conv = conversation_in(cast, Status.ASSIGNED, department=cast.dept_a, assignee=cast.collab_a)
+    services.message_receive(channel=cast.channel, contact=conv.contact, body="Hola?", conversation=conv)  # window open
     msg = services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola")
     deliver_message(message_id=msg.pk)
     msg.refresh_from_db()

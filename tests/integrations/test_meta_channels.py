@@ -85,7 +85,8 @@ def test_messenger_inbound_batched_echo_delivery_read(channels, stand_in, eager_
     assert reply.external_id == "m_AAAA4" and reply.delivery_status == "sent"
     req = json.loads(stand_in.requests[-1]["body"])
     assert req == {"recipient": {"id": "2222222222222222"}, "messaging_type": "RESPONSE",
-                   "message": {"text": "Your order shipped today."}}
+                   "message": {"text": req["message"]["text"]}}
+    assert req["message"]["text"].startswith("🤖 ") and req["message"]["text"].endswith(": Your order shipped today.")
     assert stand_in.requests[-1]["path"] == "/v21.0/111111111111111/messages"
     delivery = json.loads(json.dumps(ex["messenger_delivery_and_read"]))
     delivery["entry"][0]["messaging"] = delivery["entry"][0]["messaging"][:1]

@@ -202,14 +202,16 @@ def test_outbound_graph_api_shape_and_window(wa_channel, cast, stand_in):
     assert req["headers"]["Authorization"] == "Bearer EAAG-token"
     sent = json.loads(req["body"])
     shape = expected["send_text_request"]
-    assert set(sent) == set(shape) - {"_http"} and sent["to"] == "972987654321" and sent["text"]["body"].startswith("Hola")
-    # 24 h later the window is closed: nothing is sent and the human sees why.
-    Conversation.objects.filter(pk=conv.pk).update(last_customer_message_at=timezone.now() - timedelta(hours=25))
+    assert set(sent) == set(shape) - {"_http"} and sent["to"] == "972987654321"
+    assert sent["text"]["body"].startswith("🤖 ") and sent["text"]["body"].endswith(": Hola, ¿en qué te ayudo?")
+    # A reply written while the window was open but delivered after it closed: nothing is sent and
+    # the human sees why (the service refuses new replies up front: tests/integrations/test_reply_window.py).
     services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
     services.conversation_enqueue(conversation=conv)
     services.conversation_assign(conversation=conv, assignee=cast.collab_a)
     n = len(stand_in.requests)
     late = services.message_send_human(conversation=conv, user=cast.collab_a, body="¿Seguís ahí?")
+    Conversation.objects.filter(pk=conv.pk).update(last_customer_message_at=timezone.now() - timedelta(hours=25))
     deliver_message(message_id=late.pk)
     late.refresh_from_db()
     assert late.delivery_status == "failed" and "24" in late.meta["delivery_error"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -15,14 +17,14 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.core.errors import AlreadyTaken, DomainError, IllegalTransition, InvalidInput, NotAllowed
+from apps.core.errors import AlreadyTaken, DomainError, IllegalTransition, InvalidInput, NotAllowed, WindowClosed
 
 from ..models import IdempotencyRecord
 from rest_framework.authentication import SessionAuthentication
 
 from .auth import BearerTokenAuthentication, TokenScope
 
-DOMAIN_STATUS = {NotAllowed: 403, IllegalTransition: 409, AlreadyTaken: 409, InvalidInput: 400}
+DOMAIN_STATUS = {NotAllowed: 403, IllegalTransition: 409, AlreadyTaken: 409, InvalidInput: 400, WindowClosed: 409}
 
 
 class Pagination(LimitOffsetPagination):
@@ -87,6 +89,18 @@ class IdempotentReplay(Exception):
         self.response = response
 
 
+# No request runs this long: an unanswered record older than this was left by a crashed worker.
+IDEMPOTENCY_ABANDONED_AFTER = timedelta(seconds=60)
+
+
+def _take_over_abandoned(record: IdempotencyRecord) -> bool:
+    """Conditional UPDATE: exactly one retry re-runs a request whose first attempt never answered."""
+    now = timezone.now()
+    return bool(IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True,
+                                                 created_at__lt=now - IDEMPOTENCY_ABANDONED_AFTER)
+                .update(created_at=now))
+
+
 class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]  # session: CSRF enforced
     lookup_value_regex = r"[0-9]+"
@@ -118,12 +132,14 @@ class ApiMixin:
                     "idempotency_key_reused", _("This Idempotency-Key was used for a different request.")),
                     status=422)) from None
             if record.status_code is None:
-                raise IdempotentReplay(Response(error_body(
-                    "idempotency_in_progress", _("A request with this Idempotency-Key is still running.")),
-                    status=409)) from None
-            resp = Response(record.response_body, status=record.status_code)
-            resp["Idempotent-Replayed"] = "true"
-            raise IdempotentReplay(resp) from None
+                if not _take_over_abandoned(record):
+                    raise IdempotentReplay(Response(error_body(
+                        "idempotency_in_progress", _("A request with this Idempotency-Key is still running.")),
+                        status=409)) from None
+            else:
+                resp = Response(record.response_body, status=record.status_code)
+                resp["Idempotent-Replayed"] = "true"
+                raise IdempotentReplay(resp) from None
         self._idem = record
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
@@ -25,9 +26,9 @@ from apps.departments import services as department_services
 from apps.departments.models import Department, Membership
 from apps.roles.access import can_configure, can_manage_users, can_reassign, is_operator
 
-from ..channels import whatsapp
 from ..channels.common import contact_for_identities
 from ..models import ApiToken, Integration
+from ..windows import reply_window_check
 from . import serializers as s
 from .base import ApiMixin
 
@@ -200,12 +201,15 @@ class ConversationViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             contact = Contact.objects.filter(pk=v["contact_id"]).first()
             if contact is None:
                 raise exceptions.ValidationError({"contact_id": [_("No such contact.")]})
-        else:
-            contact = Contact.objects.create(**v["contact"])
-        conv = services.conversation_start(contact=contact, channel=channel, language=v["language"],
-                                           subject=v["subject"])
-        services.message_receive(channel=channel, contact=contact, body=v["body"], conversation=conv,
-                                 language=v["language"])
+        # One transaction: a failure halfway leaves no contact or conversation without its first message
+        # (the agent turn and the live signals go out on commit).
+        with transaction.atomic():
+            if not v.get("contact_id"):
+                contact = Contact.objects.create(**v["contact"])
+            conv = services.conversation_start(contact=contact, channel=channel, language=v["language"],
+                                               subject=v["subject"])
+            services.message_receive(channel=channel, contact=contact, body=v["body"], conversation=conv,
+                                     language=v["language"])
         return self._respond(conv, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.TransferSerializer, responses={200: s.ConversationSerializer, 409: OpenApiResponse(description="Illegal transition"), **ERRORS})
@@ -277,16 +281,16 @@ class ConversationViewSet(ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         data = s.MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if not v["is_internal"] and conv.channel.kind == Channel.Kind.WHATSAPP and not whatsapp.window_open(conv):
-            return Response({"error": {"code": "window_closed", "fields": {}, "message": _(
-                "WhatsApp's 24-hour customer service window is closed: the customer has to write again "
-                "before a free-form reply can be delivered.")}}, status=409)
+        # The channel's messaging window (WhatsApp 24 h...) is enforced by the services' shared rule:
+        # message_send_human checks it on the locked row; integration posts check the same rule here.
         if v["as_integration"]:
             integration = _integration(request)
             if integration is None:
                 raise NotAllowed(_("Posting as an integration needs an integration token."))
             if not access.conversation_can(request.user, conv, "reply"):
                 raise NotAllowed(_("This integration may not reply in this conversation."))
+            if not v["is_internal"]:
+                reply_window_check(conv, author_kind="system")
             msg = services.message_post_system(conversation=conv, body=v["body"], internal=v["is_internal"],
                                                meta={"integration": integration.pk, "integration_name": integration.name})
         else:

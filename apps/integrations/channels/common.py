@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import pgettext
 
 from apps.conversations.models import Channel, Contact, ContactIdentity
 
@@ -90,3 +92,28 @@ def channels_by_config(kind: str, key: str, values: Iterable[str]) -> dict[str, 
         if value in wanted:
             found[value] = ch
     return found
+
+
+def outbound_text(message) -> str:
+    """The text the customer receives: an AI Agent message always says it comes from an AI.
+
+    The label is in the conversation's language (the customer's), not the sending worker's."""
+    if message.author_kind != "ai_agent":
+        return message.body
+    conv = message.conversation
+    language = conv.language or conv.contact.language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        label = pgettext("label before every AI Agent message on external channels", "Virtual assistant (AI)")
+    return f"🤖 {label}: {message.body}"
+
+
+def signal_message_changed(message) -> None:
+    """A delivery status changed: the conversation's audience re-fetches the message list.
+
+    A signal, not data (DESIGN.md invariant 4); sent after commit."""
+    from apps.conversations import access
+    from apps.core.realtime import signal_groups_on_commit, user_group
+
+    conv = message.conversation
+    signal_groups_on_commit([user_group(u) for u in access.conversation_audience(conv)],
+                            {"what": "message", "conversation": conv.pk, "department": conv.department_id})

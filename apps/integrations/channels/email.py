@@ -17,7 +17,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from apps.conversations import services
 from apps.conversations.models import Channel, Conversation, Message
 
-from .common import channel_secret, contact_for_identities
+from .common import channel_secret, contact_for_identities, outbound_text
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def send(message: Message) -> str:
                                 username=cfg.get("smtp_user", settings.EMAIL_HOST_USER),
                                 password=channel_secret(channel, "smtp_password") or settings.EMAIL_HOST_PASSWORD,
                                 use_tls=bool(cfg.get("smtp_tls", False)), timeout=20)
-    EmailMessage(subject=subject, body=message.body, from_email=address, to=[to], headers=headers,
+    EmailMessage(subject=subject, body=outbound_text(message), from_email=address, to=[to], headers=headers,
                  connection=connection).send()
     return msgid
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from apps.conversations import services
 from apps.conversations.models import Channel, Message
 
-from .common import channel_secret, contact_for_identities, graph_base_url
+from .common import channel_secret, contact_for_identities, graph_base_url, outbound_text, signal_message_changed
 from .whatsapp import STATUS_RANK, WindowClosed
 
 OBJECTS = {"page": Channel.Kind.MESSENGER, "instagram": Channel.Kind.INSTAGRAM}
@@ -85,11 +85,15 @@ def _watermark_dt(ms):
 
 def _mark(channel: Channel, qs, status: str) -> int:
     n = 0
-    for msg in qs:
+    changed = {}
+    for msg in qs.select_related("conversation"):
         if STATUS_RANK.get(status, 0) > STATUS_RANK.get(msg.delivery_status, 0):
             msg.delivery_status = status
             msg.save(update_fields=["delivery_status"])
+            changed.setdefault(msg.conversation_id, msg)
             n += 1
+    for msg in changed.values():  # one signal per conversation, not per message
+        signal_message_changed(msg)
     return n
 
 
@@ -128,7 +132,7 @@ def send(message: Message) -> tuple[str, dict]:
     ident = conv.contact.identities.filter(kind=channel.kind).order_by("pk").first()
     last = conv.last_customer_message_at
     now = timezone.now()
-    body: dict = {"recipient": {"id": ident.value if ident else ""}, "message": {"text": message.body}}
+    body: dict = {"recipient": {"id": ident.value if ident else ""}, "message": {"text": outbound_text(message)}}
     if last and now - last < RESPONSE_WINDOW:
         body["messaging_type"] = "RESPONSE"
     elif last and now - last < HUMAN_AGENT_WINDOW and message.author_kind == "human":

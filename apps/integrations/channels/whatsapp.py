@@ -10,18 +10,15 @@ from django.utils.translation import gettext as _
 
 from apps.conversations import services
 from apps.conversations.models import Channel, Message
+from apps.core.errors import WindowClosed  # noqa: F401  (raised by send; callers catch it from here too)
 
-from .common import channel_secret, contact_for_identities, graph_base_url
+from .common import channel_secret, contact_for_identities, graph_base_url, outbound_text, signal_message_changed
 
 log = logging.getLogger(__name__)
 
 MEDIA_TYPES = ("image", "video", "document", "audio", "sticker")
 STATUS_RANK = {"": 0, "accepted": 0, "sent": 1, "delivered": 2, "read": 3, "played": 3}
 SERVICE_WINDOW = timedelta(hours=24)
-
-
-class WindowClosed(Exception):
-    """Free-form messages are only allowed within 24 h of the customer's last message."""
 
 
 @dataclass
@@ -150,6 +147,7 @@ def apply_status(*, channel: Channel, external_id: str, status: str, errors: lis
         msg.meta = {**msg.meta, "delivery_errors": errors or []}
     msg.delivery_status = status
     msg.save(update_fields=["delivery_status", "meta"])
+    signal_message_changed(msg)
     return True
 
 
@@ -201,7 +199,7 @@ def send(message: Message) -> tuple[str, dict]:
                              "customer's last message. Ask the customer to write again, or use an approved template."))
     token = channel_secret(channel, "access_token")
     body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": _recipient(message),
-            "type": "text", "text": {"preview_url": False, "body": message.body}}
+            "type": "text", "text": {"preview_url": False, "body": outbound_text(message)}}
     url = f"{graph_base_url(channel)}/{channel.config.get('phone_number_id')}/messages"
     resp = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token or ''}"}, timeout=15.0)
     data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}

@@ -1,0 +1,176 @@
+"""Outgoing delivery: claimed before the provider is called (a duplicate task run never sends twice;
+a crashed worker's lease expires), AI Agent messages marked as AI on every external channel in
+the conversation's language, and the delivery status shown in the inbox."""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.conversations import services
+from apps.conversations.models import Channel, ContactIdentity, Conversation, Message, Status
+from apps.integrations import outbound
+from apps.integrations.channels import whatsapp
+from apps.integrations.models import OutboundClaim
+from apps.integrations.outbound import deliver_message
+from tests.factories import conversation_in
+
+from .test_email import smtp_server  # noqa: F401  (the local aiosmtpd fixture)
+
+pytestmark = pytest.mark.django_db
+
+WA_OK = {"messaging_product": "whatsapp", "contacts": [{"input": "5491100000000", "wa_id": "5491100000000"}],
+         "messages": [{"id": "wamid.OUT1"}]}
+
+
+@pytest.fixture(autouse=True)
+def _provider_token(monkeypatch):
+    monkeypatch.setenv("OUT_TEST_TOKEN", "EAAG-token")
+
+
+def _channel(cast, kind: str, stand_in=None, smtp=None) -> Channel:
+    config = {Channel.Kind.WHATSAPP: {"phone_number_id": "1122334455667"},
+              Channel.Kind.MESSENGER: {"page_id": "111111111111111"},
+              Channel.Kind.INSTAGRAM: {"ig_id": "17841400000000000"},
+              Channel.Kind.EMAIL: {"address": "care@example.com", "smtp_host": "127.0.0.1",
+                                   "smtp_port": getattr(smtp, "port", 25)}}[kind]
+    if stand_in is not None:
+        config.update(graph_base_url=stand_in.url + "/v21.0", access_token_env="OUT_TEST_TOKEN")
+    return Channel.objects.create(name=kind, kind=kind, default_department=cast.default, config=config)
+
+
+def _open_conversation(cast, channel: Channel, *, language: str) -> Conversation:
+    """The customer wrote a minute ago (every messaging window is open)."""
+    contact = cast.customer
+    contact.email = "carla@cliente.com"
+    contact.save()
+    ContactIdentity.objects.get_or_create(contact=contact, kind=channel.kind, value="5491100000000")
+    conv = services.conversation_start(contact=contact, channel=channel, language=language)
+    services.message_receive(channel=channel, contact=contact, body="Hola", conversation=conv,
+                             meta={"from": "5491100000000", "email_from": "carla@cliente.com"},
+                             external_id=f"in-{channel.kind}")
+    return Conversation.objects.get(pk=conv.pk)
+
+
+# --- exactly one provider call per message ----------------------------------------------------------
+
+def test_a_duplicate_delivery_while_the_first_is_sending_calls_the_provider_once(cast, stand_in, monkeypatch):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.default = (200, WA_OK)
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    real_send, inner = whatsapp.send, []
+
+    def send_with_a_duplicate_task_racing(message):
+        if not inner:  # the second task run starts while the first is talking to the provider
+            inner.append(deliver_message(message_id=message.pk))
+        return real_send(message)
+
+    monkeypatch.setattr(whatsapp, "send", send_with_a_duplicate_task_racing)
+    assert deliver_message(message_id=msg.pk) == "sent"
+    assert inner == ["busy"]
+    assert deliver_message(message_id=msg.pk) == "skipped"  # and a late duplicate after the send
+    assert len(stand_in.requests) == 1
+    msg.refresh_from_db()
+    assert msg.external_id == "wamid.OUT1" and msg.delivery_status == "sent"
+
+
+def test_a_duplicate_delivery_after_a_failure_neither_resends_nor_repeats_the_note(cast, stand_in):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_a)
+    stand_in.default = (500, {"error": {"message": "temporarily unavailable", "code": 2}})
+    msg = services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola")
+    assert deliver_message(message_id=msg.pk) == "failed"
+    assert deliver_message(message_id=msg.pk) == "skipped"
+    assert len(stand_in.requests) == 1
+    assert conv.messages.filter(author_kind="system", is_internal=True).count() == 1
+
+
+def test_a_crashed_workers_claim_expires_and_a_live_one_is_respected(cast, stand_in):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.default = (200, WA_OK)
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    OutboundClaim.objects.create(message=msg, claimed_until=timezone.now() + outbound.CLAIM_LEASE)
+    assert deliver_message(message_id=msg.pk) == "busy" and not stand_in.requests
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert deliver_message(message_id=msg.pk) == "sent" and len(stand_in.requests) == 1
+    claim = OutboundClaim.objects.get(message=msg)
+    assert claim.finished_at is not None and claim.attempts == 2
+
+
+# --- AI Agent messages say so, on every channel, in the customer's language --------------------------
+
+EXPECTED_LABEL = {"es": "🤖 Asistente virtual (IA): ", "en": "🤖 Virtual assistant (AI): "}
+
+
+def _sent_text(kind: str, stand_in, smtp) -> str:
+    if kind == Channel.Kind.EMAIL:
+        sent = email.message_from_bytes(smtp.messages[-1].content, policy=email.policy.default)
+        return sent.get_content().strip()
+    body = json.loads(stand_in.requests[-1]["body"])
+    return body["text"]["body"] if kind == Channel.Kind.WHATSAPP else body["message"]["text"]
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+@pytest.mark.parametrize("kind", [Channel.Kind.WHATSAPP, Channel.Kind.MESSENGER, Channel.Kind.INSTAGRAM,
+                                  Channel.Kind.EMAIL])
+def test_ai_agent_messages_are_marked_as_ai_on_every_channel(cast, stand_in, smtp_server, kind, language):  # noqa: F811
+    channel = _channel(cast, kind, stand_in, smtp_server)
+    conv = _open_conversation(cast, channel, language=language)
+    stand_in.default = (200, WA_OK if kind == Channel.Kind.WHATSAPP else {"message_id": "m_OUT1"})
+    ai = services.message_post_agent(conversation=conv, body="Tu pedido sale hoy.")
+    assert deliver_message(message_id=ai.pk) == "sent"
+    assert _sent_text(kind, stand_in, smtp_server) == EXPECTED_LABEL[language] + "Tu pedido sale hoy."
+    ai.refresh_from_db()
+    assert ai.body == "Tu pedido sale hoy."  # the stored message (and the inbox) keep the plain text
+    # A human's reply goes out as written.
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_a)
+    stand_in.default = (200, {"messages": [{"id": "wamid.OUT2"}]} if kind == Channel.Kind.WHATSAPP
+                        else {"message_id": "m_OUT2"})
+    human = services.message_send_human(conversation=conv, user=cast.collab_a, body="Soy Ana, del equipo.")
+    assert deliver_message(message_id=human.pk) == "sent"
+    assert _sent_text(kind, stand_in, smtp_server) == "Soy Ana, del equipo."
+
+
+# --- the inbox shows what the channel reported ---------------------------------------------------------
+
+def test_inbox_shows_delivery_status_of_outbound_replies_as_labelled_text(cast):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    human = conv.messages.get(author_kind="human")
+    ai = services.message_post_agent(conversation=conv, body="Respuesta de la IA")
+    failed = services.message_send_human(conversation=conv, user=cast.collab_a, body="No llega")
+    note = services.message_send_human(conversation=conv, user=cast.collab_a, body="nota", is_internal=True)
+    Message.objects.filter(pk=human.pk).update(delivery_status="read")
+    Message.objects.filter(pk=ai.pk).update(delivery_status="delivered")
+    Message.objects.filter(pk=failed.pk).update(delivery_status="failed", meta={"delivery_error": "sin conexión"})
+    Message.objects.filter(pk=note.pk).update(delivery_status="sent")  # never shown for a note
+    Message.objects.filter(conversation=conv, author_kind="customer").update(delivery_status="read")
+    client = Client()
+    client.force_login(cast.collab_a)
+    html = client.get(reverse("workspace-conversation-messages", args=[conv.pk])).content.decode()
+
+    def item(pk):
+        start = html.index(f'id="msg-{pk}"')
+        return html[start:html.index("</li>", start)]
+
+    assert '<span class="visually-hidden">Estado de entrega: </span>Leído' in item(human.pk)
+    assert "Entregado" in item(ai.pk) and 'data-delivery-status="delivered"' in item(ai.pk)
+    assert "No entregado" in item(failed.pk) and "sin conexión" in item(failed.pk)
+    assert "data-delivery-status" not in item(note.pk)
+    customer = conv.messages.filter(author_kind="customer").first()
+    assert "data-delivery-status" not in item(customer.pk)
+    # The same list is included in the conversation page.
+    page = client.get(reverse("conversation-detail", args=[conv.pk])).content.decode()
+    assert "Estado de entrega:" in page

@@ -1,10 +1,17 @@
+"""Report configuration in the admin, for Operators (``apps.roles.access.can_configure``).
+
+Every save and delete writes an ``AuditEntry`` (actor, action, changed fields), like the other
+configuration admins: cost inputs and business hours change what the reports say.
+"""
 from django.contrib import admin
+
+from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
 
 from .models import CostSettings, DepartmentHours
 
 
 @admin.register(CostSettings)
-class CostSettingsAdmin(admin.ModelAdmin):
+class CostSettingsAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "currency", "operator_seats", "operator_seat_monthly_cost", "collaborator_hourly_cost",
                     "platform_monthly_cost", "ai_cost_per_1k_tokens", "ai_cost_per_conversation", "updated_at")
 
@@ -16,5 +23,10 @@ class CostSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(DepartmentHours)
-class DepartmentHoursAdmin(admin.ModelAdmin):
+class DepartmentHoursAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("department", "time_zone")
+
+    def delete_queryset(self, request, queryset):
+        # The changelist's bulk delete skips delete_model: audit each row the same way.
+        for obj in queryset:
+            self.delete_model(request, obj)

@@ -17,7 +17,7 @@ CONVERSATION_COUNTERS = (
     "bot_closed", "defl_confirmed", "defl_assumed", "defl_abandoned",
     "handed_off", "ph_resolved", "ph_transferred", "ph_reopened", "ph_other",
     "ho_low_confidence", "ho_negative_sentiment", "ho_out_of_scope", "ho_explicit_request", "ho_other",
-    "reopened", "archived_ever", "reassigned", "reassign_events", "transfer_events",
+    "reopened", "archived_ever", "reassigned", "human_handled", "reassign_events", "transfer_events",
     "rated", "csat_sum", "csat_good", "ai_tokens", "ai_untracked",
 )
 # Counters per assignment span, attributed to the assignee and the department at that time.
@@ -70,3 +70,22 @@ def flag(value, key: str) -> str:
     if high is not None and value > high:
         return "high"
     return "ok"
+
+
+def frt_flag(per_kind: dict[str, tuple[int, int]]) -> str:
+    """The first-response flag of a table row that may mix channels: {kind: (frt_sum, frt_count)}.
+
+    Each channel kind's average is held to its own target (web chat 60 s, WhatsApp 300 s, ...);
+    the row is 'high' when any kind with responses is over its target, 'ok' when none is, and ''
+    when the row has no first response at all.
+    """
+    out = ""
+    for kind, (total, count) in sorted(per_kind.items()):
+        if not count:
+            continue
+        bench = BENCHMARKS.get(f"frt_{kind}") or (None, FRT_TARGET_SECONDS.get(kind, 300))
+        verdict = "high" if bench[1] is not None and total / count > bench[1] else "ok"
+        if verdict == "high":
+            return "high"
+        out = verdict
+    return out

@@ -7,16 +7,22 @@ Conversation-level counters go to the bucket (day the conversation started, its 
 its channel, its final human assignee or 0 = the AI Agent when no human ever owned it):
 
 - deflection (AI Agent): a conversation closed without ever leaving the bot (no handoff, transfer
-  or human assignment) is *confirmed* when the customer confirmed (archive resolution in
-  CONFIRMED_RESOLUTIONS) or rated it; *assumed* when the resolution says so or the customer stayed
-  quiet for the configured idle time after the AI Agent's last answer; otherwise *abandoned*.
+  or human assignment) is *abandoned* (not resolved) when the customer rated it 1-3, whatever the
+  resolution says: a low rating is the customer saying the bot did not solve it. Otherwise it is
+  *confirmed* when the customer rated it 4-5 or confirmed (archive resolution in
+  CONFIRMED_RESOLUTIONS); *assumed* when the resolution says so or the customer stayed quiet for
+  the configured idle time after the AI Agent's last answer; otherwise *abandoned*.
   Deflection rate = (confirmed + assumed) / closed conversations.
 - post-handoff resolution: for handed-off conversations, *reopened* if reopened afterwards, else
-  *transferred again* if a transfer followed the handoff, else *resolved* if archived by a human,
-  else *other* (closed by the system). Rate = resolved / (all four).
+  *transferred again* if a person (actor_kind "human") transferred it after the handoff, else
+  *resolved* if archived by a human, else *other* (closed by the system). Routing's own moves
+  (out of hours to the backup department, unpicked chats escalated to the backup) are system
+  transfers and never count as "transferred again". Rate = resolved / (all four).
 - handoffs by trigger: one count per handoff event, by ``payload["trigger"]``.
 - reopen rate = conversations with a reopen / conversations archived at least once.
-- reassignment = conversations with a reassignment / conversations.
+- reassignment = conversations a person moved (a ``reassigned`` event, or a department transfer
+  whose actor is a human) / conversations a human handled (``human_handled``: a human was
+  assigned or moved it). Bot-only conversations are in neither, so deflection does not dilute it.
 - CSAT: the customer's rating (rated event); share of 4-5 and average over rated conversations
   only (a conversation without a rating is not a zero).
 - AI usage: tokens recorded in agent_decision payloads (``usage.total_tokens`` or prompt +
@@ -188,8 +194,11 @@ def conversation_contrib(conv: Conv, events: list[Ev], messages: list[Msg], ctx:
         c["reopened"] = 1
     c["reassign_events"] = kinds.count("reassigned")
     c["transfer_events"] = kinds.count("transferred")
-    if c["reassign_events"]:
+    human_transfers = [e for e in events if e.kind == "transferred" and e.actor_kind == "human"]
+    if c["reassign_events"] or human_transfers:
         c["reassigned"] = 1
+    if human_ever or c["reassigned"]:
+        c["human_handled"] = 1
     if isinstance(score, int) and 1 <= score <= 5:
         c["rated"], c["csat_sum"] = 1, score
         c["csat_good"] = 1 if score >= 4 else 0
@@ -198,15 +207,15 @@ def conversation_contrib(conv: Conv, events: list[Ev], messages: list[Msg], ctx:
     outcome = ""
     if bot_only and archived_now:
         c["bot_closed"] = 1
-        outcome = _deflection(resolution, rating is not None, public, last_archive, ctx)
+        outcome = _deflection(resolution, score if c["rated"] else None, public, last_archive, ctx)
         c["defl_" + outcome] = 1
     if handed_off:
         c["handed_off"] = 1
         first = handoffs[0]
-        after = [e.kind for e in events if (e.created_at, e.id) > (first.created_at, first.id)]
-        if "reopened" in after:
+        after = [e for e in events if (e.created_at, e.id) > (first.created_at, first.id)]
+        if any(e.kind == "reopened" for e in after):
             c["ph_reopened"] = 1
-        elif "transferred" in after:
+        elif any(e.kind == "transferred" and e.actor_kind == "human" for e in after):
             c["ph_transferred"] = 1
         elif archived_now and last_archive is not None and last_archive.actor_kind == "human":
             c["ph_resolved"] = 1
@@ -246,8 +255,11 @@ def conversation_contrib(conv: Conv, events: list[Ev], messages: list[Msg], ctx:
     return [[*key, counters] for key, counters in sorted(out.items())]
 
 
-def _deflection(resolution: str, rated: bool, public: list[Msg], last_archive: Ev | None, ctx: Context) -> str:
-    if rated or resolution in CONFIRMED_RESOLUTIONS:
+def _deflection(resolution: str, score: int | None, public: list[Msg], last_archive: Ev | None,
+                ctx: Context) -> str:
+    if score is not None and score < 4:
+        return "abandoned"  # rated 1-3: the customer says it was not solved, whatever the resolution
+    if score is not None or resolution in CONFIRMED_RESOLUTIONS:
         return "confirmed"
     if resolution in ASSUMED_RESOLUTIONS:
         return "assumed"

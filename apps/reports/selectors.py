@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from apps.conversations.models import Channel
 from apps.departments.models import Department
 
-from .definitions import AI_AGENT_KEY, BENCHMARKS, COUNTERS, FRT_TARGET_SECONDS, HANDOFF_TRIGGERS, flag
+from .definitions import AI_AGENT_KEY, BENCHMARKS, COUNTERS, FRT_TARGET_SECONDS, HANDOFF_TRIGGERS, flag, frt_flag
 from .models import CostSettings, DailyRollup, OperatorActivity
 from .presence import presence_seconds
 
@@ -109,7 +109,7 @@ def figures(c: dict) -> dict:
         "abandoned": _ratio(c["defl_abandoned"], c["archived"]),
         "post_handoff_resolution": _ratio(c["ph_resolved"], ph_total),
         "reopen_rate": _ratio(c["reopened"], c["archived_ever"]),
-        "reassignment": _ratio(c["reassigned"], c["conversations"]),
+        "reassignment": _ratio(c["reassigned"], c["human_handled"]),
         "csat": _ratio(c["csat_good"], c["rated"]),
         "csat_avg": _ratio(c["csat_sum"], c["rated"]),
         "csat_response": _ratio(c["rated"], c["archived"]),
@@ -124,6 +124,23 @@ def totals(f: Filters) -> dict:
 
 def grouped(f: Filters, dim: str) -> list[dict]:
     return [_clean(r) for r in _base(f).values(dim).annotate(**SUMS).order_by(dim)]
+
+
+def grouped_with_kinds(f: Filters, dim: str, kind_of: dict[int, str]) -> tuple[list[dict], dict]:
+    """``grouped(f, dim)`` plus, per row, first-response (sum, count) by channel kind, from one
+    query grouped by (dim, channel): a department or agent row mixes channels with different targets."""
+    rows: dict[int, dict] = {}
+    kinds: dict[int, dict[str, tuple[int, int]]] = {}
+    for r in _base(f).values(dim, "channel_id").annotate(**SUMS).order_by(dim, "channel_id"):
+        r = _clean(r)
+        key = r[dim]
+        acc = rows.setdefault(key, {dim: key, **{name: 0 for name in COUNTERS}})
+        for name in COUNTERS:
+            acc[name] += r[name]
+        kind = kind_of.get(r["channel_id"], "")
+        total, count = kinds.setdefault(key, {}).get(kind, (0, 0))
+        kinds[key][kind] = (total + r["frt_sum"], count + r["frt_count"])
+    return [rows[k] for k in sorted(rows)], kinds
 
 
 def _names():
@@ -156,8 +173,10 @@ def operator_rows(f: Filters) -> list[dict]:
     """Utilization per Operator.
 
     active = 15-minute slots in which the Operator caused an event (pick up, reassign, transfer,
-    archive...) or sent a message. Logged-in time = presence sessions when a presence model exists;
-    otherwise each day's span from the first to the last active slot. utilization = active / logged in.
+    archive...) or sent a message. Logged-in time = the Operator's presence sessions in the range when
+    a presence model exists and they have any; otherwise (no presence model, or no session recorded
+    for that person, e.g. before presence tracking began) each day's span from the first to the last
+    active slot. utilization = active / logged in (at most 100%).
     """
     User = get_user_model()
     ids = [i for i in operator_ids() if f.agent is None or i == f.agent]
@@ -173,21 +192,40 @@ def operator_rows(f: Filters) -> list[dict]:
     rows = []
     for uid in sorted(ids, key=lambda i: users[i].public_name.lower()):
         active_h = acc[uid]["active"] * 0.25
-        logged_h = (presence.get(uid, 0) / 3600) if presence is not None else acc[uid]["span"] * 0.25
+        from_presence = bool(presence and presence.get(uid))
+        logged_h = (presence[uid] / 3600) if from_presence else acc[uid]["span"] * 0.25
         util = min(1.0, active_h / logged_h) if logged_h else None
         rows.append({"agent_id": uid, "name": users[uid].public_name, "active_hours": round(active_h, 2),
                      "logged_in_hours": round(logged_h, 2), "utilization": util,
                      "utilization_flag": flag(util, "utilization"),
-                     "logged_in_source": "presence" if presence is not None else "activity_span"})
+                     "logged_in_source": "presence" if from_presence else "activity_span"})
     return rows
 
 
+def _filtered(f: Filters) -> bool:
+    return f.department is not None or f.channel is not None or f.agent is not None
+
+
 def cost(f: Filters, c: dict) -> dict:
+    """Cost per resolved conversation for the filtered slice.
+
+    Seats, the platform and presence-based Collaborator hours are company-wide: with a department,
+    channel or agent filter the slice carries its share of them, i.e. its resolved conversations /
+    all resolved conversations of the period (nothing when the period resolved none). Costs the
+    rollups attribute exactly (AI tokens and conversations, Collaborator handling time) are the
+    slice's own.
+    """
     s = CostSettings.current()
     months = Decimal(f.days) / Decimal(30)
+    if _filtered(f):
+        resolved_all = totals(Filters(start=f.start, end=f.end))["resolved"]
+        share = Decimal(c["resolved"]) / Decimal(resolved_all) if resolved_all else Decimal(0)
+    else:
+        resolved_all, share = c["resolved"], Decimal(1)
     seats = s.operator_seats if s.operator_seats is not None else len(operator_ids())
-    operator_cost = Decimal(seats) * s.operator_seat_monthly_cost * months
+    operator_cost = Decimal(seats) * s.operator_seat_monthly_cost * months * share
     from .presence import presence_model
+    secs = {}
     if presence_model() is not None:
         tz = ZoneInfo(settings.TIME_ZONE)
         ops = set(operator_ids())
@@ -195,17 +233,21 @@ def cost(f: Filters, c: dict) -> dict:
         collab_ids = list(User.objects.filter(is_active=True).exclude(id__in=ops).values_list("id", flat=True))
         secs = presence_seconds(collab_ids, datetime.combine(f.start, time.min, tz),
                                 datetime.combine(f.end + timedelta(days=1), time.min, tz)) or {}
-        hours, hours_source = Decimal(str(round(sum(secs.values()) / 3600, 2))), "presence"
-    else:
+    if sum(secs.values()):  # company-wide logged-in hours: the slice's share
+        hours, hours_source = Decimal(str(round(sum(secs.values()) / 3600, 2))) * share, "presence"
+    else:  # no presence recorded: the slice's own assignment spans
         hours, hours_source = Decimal(str(round(c["handling_seconds"] / 3600, 2))), "handling_time"
+    hours = hours.quantize(Decimal("0.01"))
     collaborator_cost = hours * s.collaborator_hourly_cost
-    platform = s.platform_monthly_cost * months
+    platform = s.platform_monthly_cost * months * share
     ai = Decimal(c["ai_tokens"]) / Decimal(1000) * s.ai_cost_per_1k_tokens + \
         Decimal(c["ai_untracked"]) * s.ai_cost_per_conversation
     total = operator_cost + collaborator_cost + platform + ai
     q = Decimal("0.01")
     return {
-        "currency": s.currency, "days": f.days, "operator_seats": seats, "operator_cost": operator_cost.quantize(q),
+        "currency": s.currency, "days": f.days, "operator_seats": seats,
+        "fixed_cost_share": share.quantize(Decimal("0.0001")), "resolved_all": resolved_all,
+        "operator_cost": operator_cost.quantize(q),
         "collaborator_hours": hours, "collaborator_hours_source": hours_source,
         "collaborator_cost": collaborator_cost.quantize(q), "platform_cost": platform.quantize(q),
         "ai_tokens": c["ai_tokens"], "ai_conversations_without_usage": c["ai_untracked"], "ai_cost": ai.quantize(q),
@@ -264,28 +306,41 @@ def build_report(f: Filters) -> dict:
         kpi("csat_avg", _("CSAT average (1–5)"), fig["csat_avg"], "number"),
         kpi("utilization", _("Operator utilization"), utilization, "pct", "utilization", _("healthy 60–80%")),
         kpi("reassignment", _("Reassigned conversations"), fig["reassignment"], "pct", "reassignment",
-            _("healthy < 5%"), of(c["reassigned"], c["conversations"])),
+            _("healthy < 5%"), of(c["reassigned"], c["human_handled"])),
         kpi("cost_per_resolved", _("Cost per resolved conversation"), costs["cost_per_resolved"], "money",
             detail=f'{costs["currency"]} · ' + _("%(n)s resolved") % {"n": f'{c["resolved"]:,}'}),
     ]
 
-    def dim_rows(rows, dim, name_of):
+    kind_of = {pk: ch.kind for pk, ch in channels.items()}
+
+    def dim_rows(rows, dim, name_of, frt_kinds, human_rows=False, flag_deflection=True):
+        """One table row per dimension value, each figure with its benchmark flag ('' = no figure or
+        no benchmark). Deflection is the AI Agent's figure: a person's row has none. A department's
+        deflection is not held to the benchmark: conversations count under their final department, so
+        a department that only receives handoffs shows 0% and the bot's entry department shows its
+        own closures only (see README)."""
         out = []
         for row in rows:
             fr = figures(row)
+            deflection = None if human_rows and row[dim] != AI_AGENT_KEY else fr["deflection"]
             out.append({"id": row[dim], "name": name_of(row[dim]), "conversations": row["conversations"],
                         "archived": row["archived"], "resolved": row["resolved"], "handed_off": row["handed_off"],
-                        "deflection": fr["deflection"], "post_handoff_resolution": fr["post_handoff_resolution"],
+                        "deflection": deflection,
+                        "deflection_flag": flag(deflection, "deflection") if flag_deflection else "",
+                        "post_handoff_resolution": fr["post_handoff_resolution"],
                         "reopen_rate": fr["reopen_rate"], "handled": row["handled"],
                         "frt_avg": fr["frt_avg"], "frt_within_target": fr["frt_within_target"],
-                        "rated": row["rated"], "csat": fr["csat"], "csat_avg": fr["csat_avg"],
-                        "reassignment": fr["reassignment"]})
+                        "frt_flag": frt_flag(frt_kinds.get(row[dim], {})),
+                        "rated": row["rated"], "csat": fr["csat"], "csat_flag": flag(fr["csat"], "csat"),
+                        "csat_avg": fr["csat_avg"], "reassignment": fr["reassignment"],
+                        "reassignment_flag": flag(fr["reassignment"], "reassignment")})
         return out
 
-    agent_rows = grouped(f, "agent_id")
+    agent_rows, agent_kinds = grouped_with_kinds(f, "agent_id", kind_of)
     users = {u.id: u.public_name for u in User.objects.filter(id__in=[r["agent_id"] for r in agent_rows])}
     agents = dim_rows(agent_rows, "agent_id",
-                      lambda a: _("AI Agent") if a == AI_AGENT_KEY else users.get(a, f"#{a}"))
+                      lambda a: _("AI Agent") if a == AI_AGENT_KEY else users.get(a, f"#{a}"), agent_kinds,
+                      human_rows=True)
     agents.sort(key=lambda r: (r["id"] != AI_AGENT_KEY, -r["conversations"]))
 
     series = []
@@ -296,12 +351,13 @@ def build_report(f: Filters) -> dict:
                        "deflection": fr["deflection"], "rated": row["rated"], "csat": fr["csat"],
                        "frt_avg": fr["frt_avg"]})
 
+    dept_rows, dept_kinds = grouped_with_kinds(f, "department_id", kind_of)
     triggers = [{"trigger": key, "name": str(label), "handoffs": c["ho_" + key]}
                 for key, label in HANDOFF_TRIGGERS.items()]
     deflection = [
         {"outcome": "confirmed", "name": _("Confirmed"), "conversations": c["defl_confirmed"]},
         {"outcome": "assumed", "name": _("Assumed (customer quiet)"), "conversations": c["defl_assumed"]},
-        {"outcome": "abandoned", "name": _("Abandoned"), "conversations": c["defl_abandoned"]},
+        {"outcome": "abandoned", "name": _("Abandoned or rated 1–3"), "conversations": c["defl_abandoned"]},
         {"outcome": "human", "name": _("Handled by a human"), "conversations": c["archived"] - c["bot_closed"]},
     ]
     post_handoff = [
@@ -312,9 +368,12 @@ def build_report(f: Filters) -> dict:
     ]
     return {
         "filters": f, "counters": c, "figures": fig, "summary": summary, "timeseries": series,
-        "departments": dim_rows(grouped(f, "department_id"), "department_id",
-                                lambda d: departments.get(d, _("No department (AI Agent)") if d == 0 else f"#{d}")),
-        "channels": dim_rows(by_channel, "channel_id", lambda ch: str(channels[ch].name) if ch in channels else f"#{ch}"),
+        "departments": dim_rows(dept_rows, "department_id",
+                                lambda d: departments.get(d, _("No department (AI Agent)") if d == 0 else f"#{d}"),
+                                dept_kinds, flag_deflection=False),
+        "channels": dim_rows(by_channel, "channel_id", lambda ch: str(channels[ch].name) if ch in channels else f"#{ch}",
+                             {r["channel_id"]: {kind_of.get(r["channel_id"], ""): (r["frt_sum"], r["frt_count"])}
+                              for r in by_channel}),
         "agents": agents, "operators": operators, "triggers": triggers, "deflection": deflection,
         "post_handoff": post_handoff, "cost": costs,
         "frt_targets": FRT_TARGET_SECONDS, "benchmarks": BENCHMARKS,

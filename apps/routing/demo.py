@@ -10,6 +10,7 @@ from datetime import date, time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from apps.departments.models import Department, Membership
 from apps.departments.services import membership_set
@@ -74,6 +75,10 @@ def _seed(out) -> None:
         presence, created = AgentPresence.objects.get_or_create(
             user=user, defaults={"capacity": capacity, "languages": langs, "teams": teams,
                                  "status": Presence.ONLINE if is_online else Presence.OFFLINE})
+        if created and is_online:  # logged in from now on (reports' logged-in hours)
+            from .services import presence_session_open
+
+            presence_session_open(user.pk, timezone.now())
         if created and username.startswith("night."):
             AgentShift.objects.bulk_create([AgentShift(presence=presence, weekday=d, start=time(22), end=time(6))
                                             for d in range(7)])

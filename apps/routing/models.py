@@ -40,6 +40,10 @@ class AgentPresence(models.Model):
     offline_due_at = models.DateTimeField(
         _("goes offline at"), null=True, blank=True,
         help_text=_("Set when the last connection closed; the sweep marks the agent offline after the grace period."))
+    last_seen = models.DateTimeField(
+        _("last seen"), null=True, blank=True,
+        help_text=_("Last sign of life of an open connection (connect, heartbeat, disconnect). Open connections "
+                    "without a recent heartbeat (a crashed or restarted server) count as closed."))
 
     class Meta:
         verbose_name = _("agent presence and capacity")
@@ -55,6 +59,31 @@ class AgentPresence(models.Model):
 
     def team_set(self) -> set[str]:
         return {x.strip().lower() for x in self.teams.split(",") if x.strip()}
+
+
+class PresenceSession(models.Model):
+    """One stretch of time a human was logged in (online or away), for reports' logged-in hours.
+
+    Opened when presence leaves "offline", closed when it returns there (set by the person, or by the
+    sweep after the grace period / a stale heartbeat). At most one open row per user.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence_sessions",
+                             verbose_name=_("user"))
+    started_at = models.DateTimeField(_("from"))
+    ended_at = models.DateTimeField(_("until"), null=True, blank=True)
+    end_reason = models.CharField(_("ended because"), max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("presence session")
+        verbose_name_plural = _("presence sessions")
+        indexes = [models.Index(fields=["user", "started_at"], name="presence_session_user")]
+        constraints = [models.UniqueConstraint(fields=["user"], condition=models.Q(ended_at__isnull=True),
+                                               name="one_open_presence_session")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class Mode(models.TextChoices):
@@ -223,6 +252,9 @@ class ConversationDeadline(models.Model):
     stage = models.PositiveSmallIntegerField(default=0)
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When the supervising Operators were last told about this chat (kept across re-arms, so a
+    # short pick-up timer does not notify every few minutes).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("escalation deadline")

@@ -43,14 +43,51 @@ def is_within(intervals: Iterable, now: datetime, tz_name: str | None, holidays:
     return any(_covers(i.weekday, i.start, i.end, local) for i in intervals)
 
 
-def department_is_open(department, now: datetime) -> bool:
-    from .models import BusinessHours, Holiday
+def next_open(intervals: Iterable, after: datetime, tz_name: str | None, holidays: Iterable = (),
+              horizon_days: int = 400) -> datetime | None:
+    """The first instant at or after ``after`` that falls inside ``intervals`` (``after`` itself when
+    already open), or None if nothing opens within ``horizon_days`` (e.g. every day a holiday).
+
+    An opening is either an interval's start or a local midnight (the morning tail of an overnight
+    interval after a holiday evening opens at 00:00), so only those instants are tried.
+    """
+    intervals, holidays = list(intervals), set(holidays)
+    if is_within(intervals, after, tz_name, holidays):
+        return after
+    if not intervals:
+        return None  # no schedule is "always open": only holidays can close it, and all of them did
+    tz = zone(tz_name)
+    day = after.astimezone(tz).date()
+    starts = sorted({i.start.replace(tzinfo=None) for i in intervals})
+    for offset in range(horizon_days + 1):
+        d = day + timedelta(days=offset)
+        for t in [time(0, 0), *starts]:
+            candidate = datetime.combine(d, t, tzinfo=tz)
+            if candidate > after and is_within(intervals, candidate, tz_name, holidays):
+                return candidate
+    return None
+
+
+def _department_schedule(department, since: datetime):
     from django.db.models import Q
 
-    lookback = (now - timedelta(days=2)).date()
-    holidays = Holiday.objects.filter(Q(department=department) | Q(department__isnull=True),
-                                      date__gte=lookback).values_list("date", flat=True)
-    return is_within(BusinessHours.objects.filter(routing_id=department.pk), now, department.time_zone, holidays)
+    from .models import BusinessHours, Holiday
+
+    lookback = (since - timedelta(days=2)).date()
+    holidays = list(Holiday.objects.filter(Q(department=department) | Q(department__isnull=True),
+                                           date__gte=lookback).values_list("date", flat=True))
+    return list(BusinessHours.objects.filter(routing_id=department.pk)), holidays
+
+
+def department_is_open(department, now: datetime) -> bool:
+    hours, holidays = _department_schedule(department, now)
+    return is_within(hours, now, department.time_zone, holidays)
+
+
+def department_next_open(department, after: datetime) -> datetime | None:
+    """When the department (business hours and holidays) is next open at or after ``after``."""
+    hours, holidays = _department_schedule(department, after)
+    return next_open(hours, after, department.time_zone, holidays)
 
 
 def agent_in_shift(presence, now: datetime, shifts=None) -> bool:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -346,6 +346,8 @@ def _arrived(conversation_id: int, now: datetime) -> None:
 def routing_agent_available(*, user_id: int, now: datetime | None = None, limit: int = 50) -> int:
     """An agent came online or freed capacity: route what waits in their departments. Returns assignments."""
     now = _now(now)
+    if not AgentPresence.objects.filter(pk=user_id, status=Presence.ONLINE).exists():
+        return 0  # capacity freed by someone offline (or away) makes nobody new available
     dept_ids = list(Membership.objects.filter(user_id=user_id, can_handle=True).values_list("department_id", flat=True))
     auto = DepartmentRouting.objects.filter(pk__in=dept_ids).exclude(mode=Mode.MANUAL).values_list("pk", flat=True)
     return _drain(list(auto), now, limit)
@@ -389,6 +391,8 @@ def arm_from_state(conv: Conversation, *, now: datetime, stage: int = 0) -> Conv
         ConversationDeadline.objects.filter(pk=conv.pk).delete()
         return None
     due = armed_for + timedelta(minutes=minutes)
+    if kind == DeadlineKind.PICKUP:
+        due = pickup_due_when_open(conv, due)
     deadline = ConversationDeadline(conversation_id=conv.pk, kind=kind, due_at=due, scheduled_at=due,
                                     armed_for=armed_for, stage=stage, claim_token=None, claimed_at=None)
     # One upsert statement (INSERT ... ON CONFLICT DO UPDATE) instead of select-then-write.
@@ -398,10 +402,94 @@ def arm_from_state(conv: Conversation, *, now: datetime, stage: int = 0) -> Conv
     return deadline
 
 
+def pickup_due_when_open(conv: Conversation, due: datetime) -> datetime:
+    """A department that follows business hours escalates only while open: a pick-up deadline that
+    falls while it is closed moves to its next opening (nobody is paged all night for a queue that
+    nobody is expected to pick up)."""
+    cfg = config_for(conv.department_id)
+    if not cfg.use_schedule or conv.department_id is None:
+        return due
+    from .schedules import department_next_open
+
+    return department_next_open(conv.department, due) or due
+
+
 # --- presence ----------------------------------------------------------------------------------
 
+def offline_grace() -> timedelta:
+    return timedelta(seconds=getattr(settings, "ROUTING_OFFLINE_GRACE_SECONDS", 90))
+
+
+def heartbeat_interval() -> float:
+    """How often an open staff socket refreshes ``last_seen`` (``presence_heartbeat``)."""
+    return float(getattr(settings, "ROUTING_HEARTBEAT_SECONDS", 30))
+
+
+def stale_after() -> timedelta:
+    """Open connections with no heartbeat for this long belong to a server that died (crash, deploy,
+    restart: its disconnects never ran). Twice the grace period, and never under three heartbeats."""
+    default = max(2 * offline_grace().total_seconds(), 3 * heartbeat_interval())
+    return timedelta(seconds=getattr(settings, "ROUTING_PRESENCE_STALE_SECONDS", default))
+
+
+def monitor_audience() -> list[int]:
+    """Users who may watch the Operator monitor (the ``view_monitor`` capability, or superusers)."""
+    User = get_user_model()
+    q = (Q(is_superuser=True)
+         | Q(groups__permissions__codename="view_monitor", groups__permissions__content_type__app_label="roles")
+         | Q(user_permissions__codename="view_monitor", user_permissions__content_type__app_label="roles"))
+    return sorted(set(User.objects.filter(q, is_active=True).values_list("pk", flat=True)))
+
+
+def signal_presence_changed() -> None:
+    """After commit, tell the monitor's audience that presence changed (a signal, never the data:
+    the monitor panel re-fetches through its own view)."""
+    transaction.on_commit(lambda: _send_presence_signal())
+
+
+def _send_presence_signal() -> None:
+    from apps.core.realtime import _send, user_group
+
+    _send([user_group(uid) for uid in monitor_audience()], {"what": "presence"})
+
+
+def presence_session_open(user_id: int, at: datetime) -> None:
+    """Open a logged-in session unless one is open (callers hold the presence row lock)."""
+    from .models import PresenceSession
+
+    if not PresenceSession.objects.filter(user_id=user_id, ended_at__isnull=True).exists():
+        PresenceSession.objects.create(user_id=user_id, started_at=at)
+
+
+def presence_session_close(user_id: int, at: datetime, reason: str) -> None:
+    from .models import PresenceSession
+
+    for session in PresenceSession.objects.filter(user_id=user_id, ended_at__isnull=True):
+        session.ended_at, session.end_reason = max(at, session.started_at), reason[:30]
+        session.save(update_fields=["ended_at", "end_reason"])
+
+
+def agent_available_on_commit(user_id: int | None) -> None:
+    """Enqueue ``routing.agent_available`` for ``user_id`` after commit (thin task, an id only): an
+    agent came online or freed capacity. Never assigns inside the caller's request/transaction."""
+    if not user_id:
+        return
+
+    def send():
+        from .tasks import routing_agent_available as task
+
+        try:
+            task.delay(user_id)
+        except Exception:  # a broker outage must not break a committed write; the sweep drains queues anyway
+            log.exception("could not enqueue routing.agent_available for %s", user_id)
+
+    transaction.on_commit(send)
+
+
 def presence_set(*, user, status: str, now: datetime | None = None, reason: str = "") -> AgentPresence:
-    """Set a human's presence. Online drains their queues; offline reclaims their open chats."""
+    """Set a human's presence. Online drains their queues (a task, on commit); offline reclaims their
+    open chats. Leaving/returning to offline opens/closes a ``PresenceSession``; any change signals
+    the monitor."""
     now = _now(now)
     if status not in Presence.values:
         raise DomainError(_("Unknown presence."), code="invalid_input")
@@ -412,29 +500,47 @@ def presence_set(*, user, status: str, now: datetime | None = None, reason: str 
         p.status, p.changed_at, p.offline_due_at = status, now, None
         p.save(update_fields=["status", "changed_at", "offline_due_at"])
         if status == Presence.OFFLINE and before != Presence.OFFLINE:
+            presence_session_close(p.user_id, now, reason or "offline")
             reclaim_chats(user_id=p.user_id, now=now, reason=reason or "offline")
-    if status == Presence.ONLINE and before != Presence.ONLINE:
-        routing_agent_available(user_id=p.user_id, now=now)
+        elif status != Presence.OFFLINE:
+            presence_session_open(p.user_id, now)
+        if status != before:
+            signal_presence_changed()
+        if status == Presence.ONLINE and before != Presence.ONLINE:
+            agent_available_on_commit(p.user_id)
     return p
 
 
 def presence_connected(user_id: int, now: datetime | None = None) -> None:
     """A websocket of this user opened (called by the workspace consumer)."""
-    presence_for(user_id)
-    AgentPresence.objects.filter(pk=user_id).update(connections=F("connections") + 1, offline_due_at=None)
+    now = _now(now)
+    with transaction.atomic():
+        presence_for(user_id)
+        p = AgentPresence.objects.select_for_update().get(pk=user_id)
+        p.connections, p.offline_due_at, p.last_seen = p.connections + 1, None, now
+        p.save(update_fields=["connections", "offline_due_at", "last_seen"])
+        if p.status != Presence.OFFLINE:  # e.g. a presence set before sessions were recorded
+            presence_session_open(user_id, now)
+
+
+def presence_heartbeat(user_id: int, now: datetime | None = None) -> None:
+    """An open staff socket is alive (the workspace consumer calls this every
+    ``ROUTING_HEARTBEAT_SECONDS``). Keeps its connections from being counted as a dead server's."""
+    # Only the time: the connection count stays connect/disconnect's business (a beat racing a
+    # disconnect must not resurrect a closed socket).
+    AgentPresence.objects.filter(pk=user_id).update(last_seen=_now(now))
 
 
 def presence_disconnected(user_id: int, now: datetime | None = None) -> None:
     """A websocket closed; when it was the last one, the agent goes offline after the grace period."""
     now = _now(now)
-    grace = timedelta(seconds=getattr(settings, "ROUTING_OFFLINE_GRACE_SECONDS", 90))
     with transaction.atomic():
         presence_for(user_id)
         p = AgentPresence.objects.select_for_update().get(pk=user_id)
-        p.connections = max(0, p.connections - 1)
-        fields = ["connections"]
+        p.connections, p.last_seen = max(0, p.connections - 1), now
+        fields = ["connections", "last_seen"]
         if p.connections == 0 and p.status != Presence.OFFLINE:
-            p.offline_due_at = now + grace
+            p.offline_due_at = now + offline_grace()
             fields.append("offline_due_at")
         p.save(update_fields=fields)
 
@@ -544,7 +650,7 @@ def reassign_choices(*, department_id: int, now: datetime | None = None) -> list
         capacity = p.capacity if p else None
         available = bool(p and status == Presence.ONLINE and load < p.capacity
                          and agent_in_shift(p, now, list(p.shifts.all())))
-        rows.append({"user": m.user, "status": status, "load": load, "capacity": capacity, "available": available,
-                     "is_senior": m.is_senior})
+        rows.append({"user": m.user, "status": status, "status_label": str(Presence(status).label), "load": load,
+                     "capacity": capacity, "available": available, "is_senior": m.is_senior})
     rows.sort(key=lambda r: (not r["available"], r["load"], r["user"].public_name.lower()))
     return rows

@@ -3,8 +3,10 @@
 No countdown/ETA task exists per chat. Every run:
 
 1. presence: agents whose last websocket closed more than the grace period ago go offline (claimed
-   with ``UPDATE ... WHERE offline_due_at <= now AND connections = 0``) and their chats are
-   reclaimed in the same transaction;
+   with ``UPDATE ... WHERE offline_due_at <= now AND connections = 0``), and so do agents whose open
+   sockets sent no heartbeat for twice the grace period (a crashed or restarted server never ran
+   their disconnects); their chats are reclaimed and their presence session closed in the same
+   transaction, and the monitor is signalled;
 2. deadlines: due rows are claimed in batches (``SELECT ... FOR UPDATE SKIP LOCKED`` then
    ``UPDATE ... SET due_at = now + lease, claim_token = T WHERE pk IN (...) AND due_at <= now``), so
    two sweeps running at once split the rows instead of both taking them. Each claimed row is then
@@ -25,18 +27,24 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.conversations import services as conv_services
-from apps.conversations.models import Conversation, Status
+from apps.conversations.models import AuthorKind, Conversation, Message, Status
 from apps.core.errors import DomainError
 
 from . import services
 from .models import AgentPresence, ConversationDeadline, DeadlineKind, DepartmentRouting, Presence
+from .schedules import department_is_open
 
 log = logging.getLogger(__name__)
+
+
+def notify_every() -> timedelta:
+    """The shortest gap between two "not picked up" notices about the same chat."""
+    return timedelta(minutes=int(getattr(settings, "ROUTING_NOTIFY_REPEAT_MINUTES", 30)))
 
 
 def lease_seconds() -> int:
@@ -98,14 +106,18 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
     stage = deadline.stage + 1
     actions: list[str] = []
     assignee = None
-    if cfg.pickup_auto_assign:
+    closed = cfg.use_schedule and not department_is_open(conv.department, now)
+    if cfg.pickup_auto_assign and not closed:
         assignee = services.routing_try_assign(conversation_id=conv.pk, now=now, any_member=True,
                                                reason="escalation:auto_assign")
         if assignee is not None:
             actions.append("auto_assigned")
     backup = conv.department.backup if conv.department.backup_id else None
     moved = False
-    if assignee is None and cfg.pickup_to_backup and backup and backup.is_active and backup.pk != conv.department_id:
+    backup_open = backup is not None and (not services.config_for(backup).use_schedule
+                                          or department_is_open(backup, now))
+    if (assignee is None and cfg.pickup_to_backup and backup and backup.is_active and backup_open
+            and backup.pk != conv.department_id):
         try:
             if Conversation.objects.filter(pk=conv.pk, status=Status.TRANSFER).exists():
                 conv_services.conversation_enqueue(conversation=conv.pk, reason="escalation")
@@ -117,20 +129,29 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
             actions.append("moved_to_backup")
         except DomainError as exc:
             log.warning("escalation to backup failed for %s: %s", conv.pk, exc)
+    notified = False
     if assignee is None and cfg.pickup_notify:
-        services.notify_operators(conversation=conv, kind="pickup_overdue", minutes=cfg.pickup_minutes)
-        actions.append("notified")
+        if closed:
+            actions.append("closed")  # nobody to page at night: the timer waits for the next opening
+        elif deadline.notified_at and now - deadline.notified_at < notify_every():
+            actions.append("notice_recent")
+        else:
+            services.notify_operators(conversation=conv, kind="pickup_overdue", minutes=cfg.pickup_minutes)
+            actions.append("notified")
+            notified = True
     conv_services.conversation_record_escalation(
         conversation=conv.pk, reason="pickup_overdue",
         payload={"step": "pickup", "stage": stage, "minutes": cfg.pickup_minutes, "actions": actions,
                  "assignee": getattr(assignee, "pk", None), "scheduled_at": _iso(deadline.scheduled_at),
                  "late_seconds": _late(deadline, now)})
-    fresh = conv if not actions or actions == ["notified"] else Conversation.objects.get(pk=conv.pk)
+    fresh = conv if assignee is None and not moved else Conversation.objects.get(pk=conv.pk)
     if assignee is None and not moved and fresh.status in services.WAITING and cfg.pickup_minutes:
-        # Still waiting here: the ladder repeats (notifies again) after another X minutes.
-        again = now + timedelta(minutes=cfg.pickup_minutes)
+        # Still waiting here: the ladder repeats after another X minutes (or at the next opening),
+        # notifying again at most every ROUTING_NOTIFY_REPEAT_MINUTES.
+        again = services.pickup_due_when_open(conv, now + timedelta(minutes=cfg.pickup_minutes))
         ConversationDeadline.objects.filter(pk=conv.pk).update(
-            due_at=again, scheduled_at=again, stage=stage, claim_token=None, claimed_at=None)
+            due_at=again, scheduled_at=again, stage=stage, claim_token=None, claimed_at=None,
+            **({"notified_at": now} if notified else {}))
     elif moved:
         # The backup department's arrival (route task) arms its own timer; until then none here.
         ConversationDeadline.objects.filter(pk=conv.pk).delete()
@@ -142,6 +163,12 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
 def _reply_step(conv: Conversation, deadline: ConversationDeadline, now: datetime) -> str:
     cfg = services.config_for(conv.department_id)
     agent = conv.assignee_id
+    if Message.objects.filter(conversation_id=conv.pk, author_kind=AuthorKind.HUMAN, is_internal=False,
+                              created_at__gte=deadline.armed_for).exists():
+        # A human (an Operator, a colleague) already answered the customer since this assignment:
+        # nobody is left waiting. The timer is spent; keeping the row (not due) stops reconcile re-arming it.
+        ConversationDeadline.objects.filter(pk=conv.pk).update(due_at=None, claim_token=None, claimed_at=None)
+        return "reply:answered"
     conv_services.conversation_record_escalation(
         conversation=conv.pk, reason="no_human_reply",
         payload={"step": "reply", "minutes": cfg.reply_minutes, "agent": agent,
@@ -174,15 +201,33 @@ def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int 
 
 
 def sweep_presence(*, now: datetime) -> Counter:
+    """Agents whose last socket closed more than the grace period ago, and agents whose sockets have
+    sent no heartbeat for ``services.stale_after()`` (their server crashed or restarted, so the
+    disconnects never ran), go offline; their chats are reclaimed in the same transaction."""
     stats: Counter = Counter()
-    due = list(AgentPresence.objects.filter(offline_due_at__lte=now, connections=0).values_list("pk", flat=True)[:500])
+    cutoff = now - services.stale_after()
+    closed = Q(offline_due_at__lte=now, connections=0)
+    stale = Q(connections__gt=0) & (Q(last_seen__lt=cutoff) | Q(last_seen__isnull=True))
+    due = list(AgentPresence.objects.filter(closed | stale).values_list("pk", flat=True)[:500])
+    changed = False
     for user_id in due:
         with transaction.atomic():
-            won = AgentPresence.objects.filter(pk=user_id, offline_due_at__lte=now, connections=0).update(
-                status=Presence.OFFLINE, offline_due_at=None, changed_at=now)
-            if won:
-                stats["went_offline"] += 1
-                stats["reclaimed"] += services.reclaim_chats(user_id=user_id, now=now, reason="disconnected")
+            # Same lock order as presence_set: the presence row, then (reclaiming) the chats.
+            row = AgentPresence.objects.select_for_update().filter(pk=user_id).values("status", "last_seen").first()
+            # The conditional UPDATE is the claim: two sweeps at once, one winner per agent.
+            won = AgentPresence.objects.filter(Q(pk=user_id) & (closed | stale)).update(
+                status=Presence.OFFLINE, offline_due_at=None, connections=0, changed_at=now)
+            if not won or row is None:
+                continue
+            if row["status"] == Presence.OFFLINE:
+                stats["stale_reset"] += 1  # an offline agent's leftover count: nothing else to do
+                continue
+            stats["went_offline"] += 1
+            changed = True
+            services.presence_session_close(user_id, min(row["last_seen"] or now, now), "disconnected")
+            stats["reclaimed"] += services.reclaim_chats(user_id=user_id, now=now, reason="disconnected")
+    if changed:
+        services.signal_presence_changed()
     return stats
 
 

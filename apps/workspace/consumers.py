@@ -13,6 +13,7 @@ text), and go to the same audience as any other change of that conversation.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from urllib.parse import parse_qs
@@ -29,6 +30,11 @@ from apps.core.errors import DomainError
 from apps.core.realtime import conversation_group, user_group
 
 from . import presence, widget
+
+try:  # routing owns presence; the workspace works without it (see presence.py)
+    from apps.routing.presence import presence_heartbeat_loop as routing_heartbeat_loop
+except ImportError:  # pragma: no cover
+    routing_heartbeat_loop = None
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +101,17 @@ class StaffConsumer(_Base):
         await self._join(user_group(user.pk))
         await database_sync_to_async(presence.connected)(user.pk)
         self._presence = True
+        if routing_heartbeat_loop is not None:
+            # A sign of life every few seconds while this socket is open: if the server process
+            # dies, the beats stop and routing's sweep takes the person offline (no chat is orphaned).
+            self._heartbeat = asyncio.ensure_future(routing_heartbeat_loop(user.pk))
         await self.accept()
 
     async def disconnect(self, code):
         await super().disconnect(code)
+        if getattr(self, "_heartbeat", None) is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
         if getattr(self, "_presence", False):
             self._presence = False
             await database_sync_to_async(presence.disconnected)(self.user_id)

@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from apps.conversations import services
@@ -169,3 +170,52 @@ def test_embedded_mode_refreshes_stale_rollups_on_view(client, cast, clock, sett
     clock.tick(minutes=2)
     rows = client.get(reverse("api-reports-table", args=["agents"]) + RANGE).json()["rows"]
     assert [(r["name"], r["conversations"]) for r in rows] == [("AI Agent", 1)]
+
+
+def _row(html: str, section_id: str, name: str) -> str:
+    """The <tr> of ``name`` in the table of the section headed ``section_id``."""
+    import re
+
+    section = html[html.index(f'id="{section_id}"'):]
+    section = section[:section.index("</table>")]
+    match = re.search(r'<tr>\s*<th scope="row">' + re.escape(name) + r"</th>(.*?)</tr>", section, re.S)
+    assert match, f"no row {name!r} in {section_id}"
+    return match.group(1)
+
+
+def test_table_rows_carry_their_own_benchmark_flags(client, cast, clock):
+    # Sales: one chat, reassigned by the Operator (100% > 5%), answered after 2 minutes (web chat target 1 min),
+    # rated 2 (CSAT 0% < 85%). Technical Support: answered in 10 s, rated 5, never reassigned.
+    slow = conversation_in(cast, "assigned", department=cast.dept_b, assignee=cast.collab_b)
+    services.conversation_reassign(conversation=slow, assignee=cast.collab_ab, actor=cast.operator, reason="carga")
+    clock.tick(minutes=2)
+    services.message_send_human(conversation=slow, user=cast.collab_ab, body="Hola")
+    services.conversation_archive(conversation=slow, actor=cast.collab_ab)
+    services.conversation_rate(conversation=slow, score=2)
+    fast = conversation_in(cast, "assigned", department=cast.dept_a, assignee=cast.collab_a)
+    clock.tick(seconds=10)
+    services.message_send_human(conversation=fast, user=cast.collab_a, body="Hola")
+    services.conversation_archive(conversation=fast, actor=cast.collab_a)
+    services.conversation_rate(conversation=fast, score=5)
+    reports_refresh(settle_seconds=0)
+    login(client, cast.operator)
+    html = client.get(reverse("reports-dashboard") + RANGE).content.decode()
+
+    sales = _row(html, "h-depts", "Sales")
+    cells = sales.split("</td>")
+    frt, csat, reassigned = cells[6], cells[8], cells[10]
+    assert 'class="num flag-high"' in frt and "⚠ above range" in frt
+    assert 'class="num flag-low"' in csat and "⚠ below range" in csat
+    assert 'class="num flag-high"' in reassigned and "⚠ above range" in reassigned
+    support = _row(html, "h-depts", "Technical Support")
+    assert "⚠" not in support and "flag-ok" in support and "(within range)" in support
+    # the agents table: the person who got the reassigned chat is flagged, and has no deflection figure
+    ab = _row(html, "h-agents", cast.collab_ab.public_name).split("</td>")
+    assert "flag-high" in ab[10] and "flag-" not in ab[3]
+    assert "flag-low" in _row(html, "h-channels", "Web").split("</td>")[3]  # 0% deflection on the channel
+    # and in Spanish
+    es = Client(HTTP_ACCEPT_LANGUAGE="es")
+    login(es, cast.operator)
+    html_es = es.get(reverse("reports-dashboard") + RANGE).content.decode()
+    assert "⚠ por encima del rango" in _row(html_es, "h-depts", "Sales")
+    assert "contención 60–75%, primera respuesta" in html_es and "deflection 60–75%, first response" in html

@@ -60,7 +60,8 @@ def test_operator_utilization_is_active_slots_over_the_day_span(cast, clock):
     clock.at(datetime(2026, 3, 2, 10, 0, tzinfo=BA))
     services.conversation_reassign(conversation=convs[0], assignee=cast.collab_ab, actor=cast.operator, reason="x")
     clock.at(datetime(2026, 3, 2, 10, 40, tzinfo=BA))
-    services.conversation_transfer(conversation=convs[1], department=cast.dept_b, actor=cast.operator)
+    services.conversation_transfer(conversation=convs[1], department=cast.dept_b, actor=cast.operator,
+                                   reason="ventas")
     clock.at(datetime(2026, 3, 2, 11, 50, tzinfo=BA))
     services.conversation_archive(conversation=convs[2], actor=cast.operator)
     reports_refresh(settle_seconds=0)
@@ -71,3 +72,102 @@ def test_operator_utilization_is_active_slots_over_the_day_span(cast, clock):
     assert me["utilization"] == pytest.approx(0.375)
     assert me["utilization_flag"] == "low" and me["logged_in_source"] == "activity_span"
     assert cast.collab_a.pk not in rows  # Collaborators never get a utilization figure
+
+
+def test_overlapping_spans_count_once_and_holidays_are_closed():
+    from datetime import date
+
+    sched = make_schedule({"mon": [["09:00", "13:00"], ["12:00", "18:00"]]}, "America/Argentina/Buenos_Aires",
+                          holidays=["2026-03-09"])
+    monday = datetime(2026, 3, 2, 8, 0, tzinfo=BA)
+    assert business_seconds(monday, monday.replace(hour=20), sched) == 9 * 3600  # 09-18, not 10 h
+    holiday = datetime(2026, 3, 9, 8, 0, tzinfo=BA)
+    assert business_seconds(holiday, holiday.replace(hour=20), sched) == 0
+    assert sched[2] == frozenset({date(2026, 3, 9)})
+
+
+@pytest.mark.django_db
+def test_routing_schedule_splits_overnight_intervals_and_lists_holidays(cast):
+    from datetime import time
+
+    from apps.reports.business_hours import routing_schedule
+    from apps.routing.models import BusinessHours, DepartmentRouting, Holiday
+
+    assert routing_schedule(cast.dept_a.pk) is None  # no routing intervals: DepartmentHours still applies
+    routing = DepartmentRouting.objects.create(department=cast.dept_a)
+    BusinessHours.objects.create(routing=routing, weekday=6, start=time(22, 0), end=time(6, 30))  # Sun night
+    BusinessHours.objects.create(routing=routing, weekday=2, start=time(8, 0), end=time(8, 0))    # Wed 24 h
+    Holiday.objects.create(date="2026-03-10", name="everyone")
+    Holiday.objects.create(department=cast.dept_a, date="2026-03-11", name="ours")
+    Holiday.objects.create(department=cast.dept_b, date="2026-03-12", name="not ours")
+    found = routing_schedule(cast.dept_a.pk)
+    assert found["hours"] == {"sun": [["22:00:00", "24:00"]], "mon": [["00:00", "06:30:00"]],
+                              "wed": [["08:00:00", "24:00"]], "thu": [["00:00", "08:00:00"]]}
+    assert found["holidays"] == ["2026-03-10", "2026-03-11"]
+    assert found["tz"] == "America/Argentina/Buenos_Aires"
+
+
+def _frt_seconds_of(cast, clock, agent, assigned_at, replied_at):
+    conv = services.conversation_start(contact=cast.customer, channel=cast.channel)
+    clock.at(assigned_at)
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=agent)
+    clock.at(replied_at)
+    services.message_send_human(conversation=conv, user=agent, body="Hola")
+
+
+@pytest.mark.django_db
+def test_first_response_uses_routing_hours_overnight_and_holidays_by_default(cast, clock):
+    from datetime import time
+
+    from apps.reports.selectors import build_report
+    from apps.routing.models import BusinessHours, DepartmentRouting, Holiday
+
+    # The reports app's own table says 09-18; routing (installed, so the default provider) wins.
+    DepartmentHours.objects.create(department=cast.dept_a, hours=WEEK)
+    routing = DepartmentRouting.objects.create(department=cast.dept_a)
+    BusinessHours.objects.create(routing=routing, weekday=0, start=time(22, 0), end=time(6, 0))  # Mon 22-Tue 06
+    Holiday.objects.create(date="2026-03-10", name="closed")  # Tuesday of the second week
+    # Week 1: assigned Mon 21:58, reply Tue 00:03 -> 22:00..00:03 = 2 h 3 min of business time.
+    _frt_seconds_of(cast, clock, cast.collab_a, datetime(2026, 3, 2, 21, 58, tzinfo=BA),
+                    datetime(2026, 3, 3, 0, 3, tzinfo=BA))
+    # Week 2: the same, but Tuesday is a holiday: only Monday 22:00..24:00 counts.
+    _frt_seconds_of(cast, clock, cast.collab_b, datetime(2026, 3, 9, 21, 58, tzinfo=BA),
+                    datetime(2026, 3, 10, 0, 3, tzinfo=BA))
+    reports_refresh(settle_seconds=0)
+    agents = {r["id"]: r for r in build_report(parse_filters({"start": "2026-03-01", "end": "2026-03-31"}))["agents"]}
+    assert agents[cast.collab_a.pk]["frt_avg"] == 2 * 3600 + 180
+    assert agents[cast.collab_b.pk]["frt_avg"] == 2 * 3600
+
+
+@pytest.mark.django_db
+def test_empty_provider_setting_keeps_the_reports_table(cast, settings):
+    from datetime import time
+
+    from apps.routing.models import BusinessHours, DepartmentRouting
+
+    DepartmentHours.objects.create(department=cast.dept_a, hours=WEEK)
+    routing = DepartmentRouting.objects.create(department=cast.dept_a)
+    BusinessHours.objects.create(routing=routing, weekday=0, start=time(22, 0), end=time(6, 0))
+    assert ScheduleBook().for_department(cast.dept_a.pk)[1][0] == [(time(22, 0), time.max)]
+    settings.REPORTS_SCHEDULE_PROVIDER = ""
+    assert ScheduleBook().for_department(cast.dept_a.pk)[1][0] == [(time(9, 0), time(18, 0))]
+
+
+@pytest.mark.django_db
+def test_operator_utilization_uses_presence_sessions_when_recorded(cast, clock):
+    from apps.reports.presence import presence_model
+
+    model = presence_model()
+    assert model is not None  # routing records presence sessions
+    conv = conversation_in(cast, "assigned", department=cast.dept_a, assignee=cast.collab_a)
+    clock.at(datetime(2026, 3, 2, 10, 0, tzinfo=BA))
+    services.conversation_reassign(conversation=conv, assignee=cast.collab_ab, actor=cast.operator, reason="x")
+    model.objects.create(user=cast.operator, started_at=datetime(2026, 3, 2, 9, 0, tzinfo=BA),
+                         ended_at=datetime(2026, 3, 2, 11, 30, tzinfo=BA))
+    reports_refresh(settle_seconds=0)
+    me = {r["agent_id"]: r for r in operator_rows(parse_filters({"start": "2026-03-01", "end": "2026-03-31"}))}[
+        cast.operator.pk]
+    assert me["logged_in_source"] == "presence" and me["logged_in_hours"] == 2.5
+    assert me["utilization"] == pytest.approx(0.25 / 2.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from django.utils import translation
 
 from apps.conversations import services
 from apps.conversations.models import Channel
@@ -180,3 +181,120 @@ def test_reassignment_share_and_ai_token_cost(cast, clock):
     assert cost["cost_per_resolved"] == Decimal("75.25")
     summary = {k["key"]: k for k in report["summary"]}
     assert summary["reassignment"]["flag"] == "high"  # 25% > 5%
+
+
+def bot_chat(cast, clock, *, idle_minutes=2, resolution="resolved", score=None):
+    conv = start(cast)
+    clock.tick(seconds=5)
+    services.message_post_agent(conversation=conv, body="Reiniciá el router.")
+    clock.tick(minutes=idle_minutes)
+    services.conversation_archive(conversation=conv, actor=services.AI_AGENT, resolution=resolution)
+    if score is not None:
+        services.conversation_rate(conversation=conv, score=score)
+    return conv
+
+
+def test_only_a_good_rating_confirms_a_bot_deflection(cast, clock):
+    bot_chat(cast, clock, score=5)                               # confirmed by a 5
+    bot_chat(cast, clock, score=4)                               # confirmed by a 4
+    bot_chat(cast, clock, score=1)                               # rated 1: not solved
+    bot_chat(cast, clock, score=2, resolution="bot_confirmed")   # a low rating beats the bot's "confirmed"
+    bot_chat(cast, clock, score=3, idle_minutes=31)              # a 3 after going quiet is not "assumed"
+    bot_chat(cast, clock, resolution="customer_confirmed")       # explicit confirmation, no rating
+    c_ = counters(clock)
+    assert c_["bot_closed"] == 6
+    assert (c_["defl_confirmed"], c_["defl_assumed"], c_["defl_abandoned"]) == (3, 0, 3)
+    assert figures(c_)["deflection"] == pytest.approx(0.5)
+    assert c_["resolved"] == 3  # low-rated bot chats are not resolved conversations either
+    assert c_["rated"] == 5 and c_["csat_good"] == 2  # CSAT still counts every rating
+
+
+def test_reassignment_is_over_conversations_a_human_handled(cast, clock):
+    for _ in range(6):  # deflected by the AI Agent: no human ever involved, not in the denominator
+        bot_chat(cast, clock, resolution="bot_confirmed")
+    reassigned = conversation_in(cast, "in_progress", department=cast.dept_a, assignee=cast.collab_a)
+    services.conversation_reassign(conversation=reassigned, assignee=cast.collab_ab, actor=cast.operator,
+                                   reason="carga")
+    moved = conversation_in(cast, "in_progress", department=cast.dept_a, assignee=cast.collab_a)
+    services.conversation_transfer(conversation=moved, department=cast.dept_b, actor=cast.operator, reason="ventas")
+    # routing's own move (system actor) is not a reassignment
+    by_system = conversation_in(cast, "unassigned", department=cast.dept_a)
+    services.conversation_transfer(conversation=by_system, department=cast.dept_b, actor=services.SYSTEM)
+    services.conversation_enqueue(conversation=by_system)
+    services.conversation_assign(conversation=by_system, assignee=cast.collab_b)
+    conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+
+    c_ = counters(clock)
+    assert c_["conversations"] == 10
+    assert c_["human_handled"] == 4
+    assert c_["reassigned"] == 2  # the Operator's reassignment and the Operator's department transfer
+    assert figures(c_)["reassignment"] == pytest.approx(0.5)  # not 2 / 10
+    with translation.override("en"):
+        report = build_report(parse_filters({"start": "2026-03-01", "end": "2026-03-31"}))
+    summary = {k["key"]: k for k in report["summary"]}
+    assert summary["reassignment"]["detail"] == "2 of 4"
+    ai_row = next(r for r in report["agents"] if r["id"] == 0)
+    assert ai_row["reassignment"] is None  # the AI Agent row has no human-handled conversations
+
+
+def test_out_of_hours_move_to_backup_is_not_transferred_again(cast, clock):
+    from apps.departments.models import Department
+    from apps.routing.models import BusinessHours, DepartmentRouting
+    from apps.routing.services import routing_conversation_arrived
+
+    Department.objects.filter(pk=cast.dept_a.pk).update(backup=cast.dept_b)
+    routing = DepartmentRouting.objects.create(department=cast.dept_a, use_schedule=True)
+    for day in range(5):
+        BusinessHours.objects.create(routing=routing, weekday=day, start="09:00", end="18:00")
+    clock.at(datetime(2026, 3, 6, 20, 0, tzinfo=BA))  # Friday 20:00: Technical Support is closed
+    conv = start(cast)
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    routing_conversation_arrived(conversation_id=conv.pk, now=clock.now)
+    move = conv.events.filter(kind="transferred").get()
+    assert (move.actor_kind, move.to_department_id) == ("system", cast.dept_b.pk)  # routing's own move
+    clock.tick(minutes=1)
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_b)
+    clock.tick(seconds=40)
+    services.message_send_human(conversation=conv, user=cast.collab_b, body="Hola, te ayudo desde ventas")
+    services.conversation_archive(conversation=conv, actor=cast.collab_b)
+
+    c_ = counters(clock)
+    assert (c_["ph_resolved"], c_["ph_transferred"], c_["ph_other"]) == (1, 0, 0)
+    assert figures(c_)["post_handoff_resolution"] == 1.0
+    assert c_["transfer_events"] == 1 and c_["reassigned"] == 0 and c_["human_handled"] == 1
+
+
+def test_filtered_cost_spreads_company_wide_costs_by_the_share_of_resolved(cast, clock):
+    from decimal import Decimal
+
+    from apps.reports.models import CostSettings
+
+    with_tokens = conversation_in(cast, "in_progress", department=cast.dept_a, assignee=cast.collab_a)
+    services.conversation_record_decision(conversation=with_tokens, payload={"tokens": 4000})
+    services.conversation_archive(conversation=with_tokens, actor=cast.collab_a)
+    for _ in range(2):
+        conversation_in(cast, "archived", department=cast.dept_a, assignee=cast.collab_a)
+    conversation_in(cast, "archived", department=cast.dept_b, assignee=cast.collab_b)
+    CostSettings(operator_seats=1, operator_seat_monthly_cost=Decimal("300"), platform_monthly_cost=Decimal("100"),
+                 ai_cost_per_1k_tokens=Decimal("1")).save()
+    reports_refresh(settle_seconds=0)
+    period = {"start": "2026-03-01", "end": "2026-03-30"}  # 30 days = one month of seat and platform: 400
+
+    def cost(**extra):
+        return build_report(parse_filters({**period, **extra}))["cost"]
+
+    everything = cost()
+    assert (everything["total_cost"], everything["resolved"], everything["cost_per_resolved"]) == (
+        Decimal("404.00"), 4, Decimal("101.00"))
+    support = cost(department=cast.dept_a.pk)  # 3 of the 4 resolved: 3/4 of the 400, plus its own AI cost
+    assert support["fixed_cost_share"] == Decimal("0.75")
+    assert (support["operator_cost"], support["platform_cost"], support["ai_cost"]) == (
+        Decimal("225.00"), Decimal("75.00"), Decimal("4.00"))
+    assert support["cost_per_resolved"] == Decimal("101.33")  # (300 + 4) / 3, not (400 + 4) / 3
+    sales = cost(department=cast.dept_b.pk)
+    assert (sales["total_cost"], sales["cost_per_resolved"]) == (Decimal("100.00"), Decimal("100.00"))
+    # the slices add up to the whole
+    assert support["total_cost"] + sales["total_cost"] == everything["total_cost"]
+    nobody = cost(agent=cast.operator.pk)  # a slice with nothing resolved carries none of the fixed costs
+    assert nobody["total_cost"] == Decimal("0.00") and nobody["cost_per_resolved"] is None

@@ -31,7 +31,8 @@ def test_incremental_refresh_matches_full_recomputation(cast, clock):
     # Later changes move conversations between buckets: reassign, transfer, archive, rate, reopen.
     clock.tick(hours=3)
     services.conversation_reassign(conversation=convs[3], assignee=cast.collab_ab, actor=cast.operator, reason="x")
-    services.conversation_transfer(conversation=convs[4], department=cast.dept_a, actor=cast.operator)
+    services.conversation_transfer(conversation=convs[4], department=cast.dept_a, actor=cast.operator,
+                                   reason="soporte")
     services.conversation_rate(conversation=convs[5], score=5)
     services.conversation_reopen(conversation=convs[6])
     services.message_post_agent(conversation=convs[0], body="respuesta")
@@ -40,6 +41,22 @@ def test_incremental_refresh_matches_full_recomputation(cast, clock):
     conversation_in(cast, "archived", department=cast.dept_b, assignee=cast.collab_b)
     reports_refresh(settle_seconds=0)
     assert_agrees()
+    # Definition edges move buckets too: a low rating turns the bot's deflection into abandoned, routing's
+    # own (system) move and a person's transfer count differently.
+    clock.tick(hours=1)
+    services.conversation_rate(conversation=convs[0], score=1)
+    services.conversation_transfer(conversation=convs[2], department=cast.dept_a, actor=services.SYSTEM)
+    moved = conversation_in(cast, "in_progress", department=cast.dept_b, assignee=cast.collab_b)
+    services.conversation_transfer(conversation=moved, department=cast.dept_a, actor=cast.operator, reason="x")
+    reports_refresh(settle_seconds=0)
+    assert_agrees()
+    totals = {}
+    for counters in stored_buckets().values():
+        for name, value in counters.items():
+            totals[name] = totals.get(name, 0) + value
+    assert totals.get("defl_confirmed", 0) == 0 and totals["defl_abandoned"] == 1
+    # reassigned: convs[3] (reassign), convs[4] and moved (Operator transfers); not convs[2] (system)
+    assert totals["reassigned"] == 3
     # Running again with nothing new changes nothing (idempotent).
     before = stored_buckets()
     assert reports_refresh(settle_seconds=0)["conversations"] == 0

@@ -169,13 +169,15 @@ def test_assignment_announces_the_agent_in_the_customer_language(cast):
     assert msg3.body == f"{conv2.assignee.public_name}, from Technical Support, is taking over your conversation."
 
 
-def test_agent_coming_online_drains_the_queue(cast):
+def test_agent_coming_online_drains_the_queue(cast, django_capture_on_commit_callbacks):
     routing(cast.dept_a, mode=Mode.LOAD)
     convs = [arrive(cast) for _ in range(3)]
     assert all(c.status == Status.UNASSIGNED for c in convs)
-    services.presence_set(user=cast.collab_a, status=Presence.ONLINE)
-    p = cast.collab_a.presence
-    p.refresh_from_db()
+    # Not inside presence_set's transaction (nor the HTTP request): a routing.agent_available task on commit.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.presence_set(user=cast.collab_a, status=Presence.ONLINE)
+        assert Conversation.objects.filter(assignee=cast.collab_a).count() == 0
+    assert callbacks
     assert Conversation.objects.filter(assignee=cast.collab_a, status=Status.ASSIGNED).count() == 3
     # Oldest first.
     first = ConversationEvent.objects.filter(kind="assigned").order_by("id").first()

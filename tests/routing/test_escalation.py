@@ -85,10 +85,16 @@ def test_unpicked_chat_notifies_supervising_operators_once_per_step(cast, client
     # The same instant swept again (a duplicate beat): nothing new.
     sweep(now=t)
     assert Notification.objects.count() == 1 and len(escalations(conv)) == 1
-    # Still waiting 5 minutes later: the ladder repeats.
+    # Still waiting 5 minutes later: the ladder repeats, but the Operators were told 5 minutes ago.
     sweep(now=t + timedelta(minutes=5))
-    assert Notification.objects.count() == 2
+    assert Notification.objects.count() == 1
     assert [e.payload["stage"] for e in escalations(conv)] == [1, 2]
+    assert escalations(conv)[-1].payload["actions"] == ["notice_recent"]
+    # Half an hour after the first notice, a second one.
+    for minutes in (10, 15, 20, 25, 30):
+        sweep(now=t + timedelta(minutes=minutes))
+    assert Notification.objects.count() == 2
+    assert [e.payload["stage"] for e in escalations(conv)] == [1, 2, 3, 4, 5, 6, 7]
     # In-app list for the Operator, refused to a Collaborator.
     client.force_login(cast.operator)
     page = client.get("/routing/notifications/")
@@ -186,7 +192,8 @@ def test_reconnecting_within_the_grace_period_keeps_the_agent_online(cast):
     t = timezone.now()
     services.presence_connected(cast.collab_a.pk)
     services.presence_disconnected(cast.collab_a.pk, now=t)
-    services.presence_connected(cast.collab_a.pk)  # page reload
+    services.presence_connected(cast.collab_a.pk, now=t)  # page reload
+    services.presence_heartbeat(cast.collab_a.pk, now=t + timedelta(minutes=59))  # the socket stays alive
     sweep(now=t + timedelta(hours=1))
     assert cast.collab_a.presence.__class__.objects.get(pk=cast.collab_a.pk).status == Presence.ONLINE
 
@@ -246,6 +253,26 @@ def test_inprocess_sweep_can_be_disabled(monkeypatch):
     assert inprocess.start() is False
 
 
+def test_inprocess_beat_runs_every_interval_job_of_the_schedule(cast):
+    """The embedded demo runs what every app registered for beat (routing, agent, integrations),
+    each at its own interval: a due pick-up deadline escalates from the in-process runner."""
+    from asisteclick.celery import app
+    from apps.routing import inprocess
+
+    jobs = inprocess.interval_jobs(app.conf.beat_schedule)
+    tasks = {task for _name, task, _seconds in jobs}
+    assert {"routing.sweep", "apps.integrations.tasks.inbound_sweep"} <= tasks
+    assert any("agent" in task for task in tasks)
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    conv = queued(cast)
+    ConversationDeadline.objects.filter(pk=conv.pk).update(due_at=timezone.now() - timedelta(seconds=1))
+    last_run = {name: 0.0 for name, _t, _s in jobs}
+    assert inprocess.run_due(jobs, last_run, 1.0, app) == []  # nothing is due one second in
+    ran = inprocess.run_due(jobs, last_run, 10_000.0, app)
+    assert "routing-sweep" in ran and Notification.objects.count() == 1
+    assert inprocess.run_due(jobs, last_run, 10_001.0, app) == []  # and not again until its interval
+
+
 def test_demo_seed_is_idempotent(db):
     from apps.core.demo import DEPARTMENTS, PEOPLE
     from apps.departments.models import Department
@@ -263,6 +290,11 @@ def test_demo_seed_is_idempotent(db):
     assert DepartmentRouting.objects.get(department__slug="technical-support").rules.count() == 3
     assert AgentShift.objects.filter(presence__user__username="night.tomas").count() == 7
     assert Department.objects.get(slug="sales").backup.slug == "customer-service"
+    from apps.routing.models import AgentPresence, PresenceSession
+
+    online_ids = set(AgentPresence.objects.filter(status="online").values_list("pk", flat=True))
+    assert online_ids and set(PresenceSession.objects.values_list("user_id", flat=True)) == online_ids
+    assert PresenceSession.objects.count() == len(online_ids)  # seeded twice, one open session each
 
 
 def test_presence_page_sets_own_presence(cast, client):

@@ -28,6 +28,8 @@ pytestmark = browser_marks
 
 
 class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
+    seed_demo_kb = True  # FibraSur's KB and topics; a subclass that brings its own KB turns it off
+
     @classmethod
     def setUpClass(cls):
         shm = Path("/dev/shm")
@@ -56,12 +58,13 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
         cache.clear()
         self.cast = make_cast()
         vectorstore.reset_for_tests()
-        kb_demo.seed(None)  # FibraSur's KB, EN/ES
-        agent_demo.seed(None)  # topics and their departments (connection problems: Technical Support)
-        vectorstore.reset_for_tests()  # the server process opens its own client on the files just written
-        search.cache_clear()
-        self.tech_support = Department.objects.get(slug="technical-support")
-        assert self.tech_support.pk == self.cast.dept_a.pk
+        if self.seed_demo_kb:
+            kb_demo.seed(None)  # FibraSur's KB, EN/ES
+            agent_demo.seed(None)  # topics and their departments (connection problems: Technical Support)
+            vectorstore.reset_for_tests()  # the server process opens its own client on the files just written
+            search.cache_clear()
+            self.tech_support = Department.objects.get(slug="technical-support")
+            assert self.tech_support.pk == self.cast.dept_a.pk
         self.cast.channel.config = {"public_key": KEY, "allowed_origins": [self.live_server_url]}
         self.cast.channel.save()
         ARTIFACTS.mkdir(exist_ok=True)

@@ -133,3 +133,31 @@ def test_presence_follows_connections(cast):
     assert status == {cast.collab_a.pk: "online"}
     after = AgentPresence.objects.get(pk=cast.collab_a.pk)
     assert after.connections == 0 and after.offline_due_at is not None and after.status == "online"
+
+
+def test_an_open_staff_socket_keeps_sending_signs_of_life(cast, settings):
+    """While the socket is open the consumer heartbeats into routing's presence; after it closes
+    the beats stop (a dead server's sockets then go stale and the sweep takes the person offline)."""
+    import asyncio
+
+    from apps.routing.models import AgentPresence
+    from apps.routing.services import presence_set
+
+    settings.ROUTING_HEARTBEAT_SECONDS = 0.05
+    presence_set(user=cast.collab_a, status="online")
+    seen = lambda: AgentPresence.objects.values_list("last_seen", flat=True).get(pk=cast.collab_a.pk)  # noqa: E731
+
+    async def run():
+        comm = _communicator(cast.collab_a)
+        await comm.connect()
+        first = await database_sync_to_async(seen)()
+        await asyncio.sleep(0.4)
+        later = await database_sync_to_async(seen)()
+        await comm.disconnect()
+        closed = await database_sync_to_async(seen)()
+        await asyncio.sleep(0.3)
+        return first, later, closed, await database_sync_to_async(seen)()
+
+    first, later, closed, after_close = async_to_sync(run)()
+    assert first is not None and later > first
+    assert after_close == closed  # no beats once the socket is gone

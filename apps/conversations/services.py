@@ -221,13 +221,19 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
 def message_send_human(*, conversation: Conversation | int, user, body: str, is_internal: bool = False) -> Message:
     """A human reply. Collaborators reply only in chats assigned to them; Operators in any open chat.
 
-    The first human reply of an assigned chat moves it to in progress.
+    The first human reply of an assigned chat moves it to in progress. A reply the channel can
+    no longer deliver (WhatsApp's 24-hour window, Meta's messaging windows) is refused up front.
     """
+    from apps.integrations.windows import reply_window_check
+
     text = clean_body(body)
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
+    conv = _lock(pk)
+    # Checked on the locked row: a concurrent pickup/reassign/transfer cannot slip in between.
     if not access.conversations_visible_to(user, "reply").filter(pk=pk).exists():
         raise NotAllowed(_("You can reply only in conversations assigned to you. Pick it up from the queue first."))
-    conv = _lock(pk)
+    if not is_internal:
+        reply_window_check(conv)
     now = timezone.now()
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
                                  is_internal=is_internal, channel=conv.channel)
@@ -310,10 +316,21 @@ def conversation_enqueue(*, conversation: Conversation | int, actor=SYSTEM, reas
 @transaction.atomic
 def conversation_assign(*, conversation: Conversation | int, assignee, actor=SYSTEM, reason: str = "",
                         payload: dict | None = None) -> Conversation:
-    """Routing assigns a waiting chat to a human. Raises AlreadyTaken if someone got it first."""
+    """Routing assigns a waiting chat to a human. Raises AlreadyTaken if someone got it first.
+
+    A human actor (an Operator assigning by hand) may choose only someone who handles the
+    department's chats, or an Operator: assigning an outsider would show them the chat."""
     conv = _lock(conversation)
     if conv.status not in (Status.UNASSIGNED, Status.TRANSFER):
         raise AlreadyTaken(_("This conversation was already taken."))
+    if _as_actor(actor).kind == AuthorKind.HUMAN:
+        from apps.departments.models import Membership
+        from apps.roles.access import is_operator
+
+        if not (is_operator(assignee) or Membership.objects.filter(
+                user_id=getattr(assignee, "pk", None), department_id=conv.department_id, can_handle=True).exists()):
+            raise InvalidInput(_("%(name)s does not handle chats of this department.")
+                               % {"name": getattr(assignee, "public_name", assignee)})
     _transition(conv, Status.ASSIGNED, Kind.ASSIGNED, _as_actor(actor), reason=reason, payload=payload,
                 assignee=assignee, extra_fields={"assigned_at": timezone.now()})
     return conv
@@ -350,8 +367,22 @@ def conversation_reassign(*, conversation: Conversation | int, assignee, actor, 
         return conv
     if conv.status == Status.ARCHIVED:
         raise IllegalTransition(_("An archived conversation cannot be reassigned."))
+    from apps.departments.models import Membership
+    from apps.roles.access import is_operator
+
+    # Only someone who handles this department's chats (or an Operator, who sees them all anyway):
+    # the assignee sees the chat, so an outsider would be shown a conversation of another department.
+    if not (is_operator(assignee) or Membership.objects.filter(
+            user_id=getattr(assignee, "pk", None), department_id=conv.department_id, can_handle=True).exists()):
+        raise InvalidInput(_("%(name)s does not handle chats of this department.")
+                           % {"name": getattr(assignee, "public_name", assignee)})
+    previous = conv.assignee_id
     _transition(conv, Status.ASSIGNED, Kind.REASSIGNED, actor, reason=reason, assignee=assignee,
                 extra_fields={"assigned_at": timezone.now()})
+    if previous:
+        from apps.routing.services import agent_available_on_commit
+
+        agent_available_on_commit(previous)  # the previous assignee freed a slot
     return conv
 
 
@@ -365,8 +396,15 @@ def conversation_transfer(*, conversation: Conversation | int, department, actor
             raise NotAllowed(_("You cannot transfer this conversation."))
     if department is None or department.pk == conv.department_id and conv.status != Status.BOT:
         raise InvalidInput(_("Choose another department."))
+    if actor.kind == AuthorKind.HUMAN and can_reassign(actor.user) and not (reason or "").strip():
+        raise InvalidInput(_("Say why the conversation is transferred."))
+    previous = conv.assignee_id
     _transition(conv, Status.TRANSFER, Kind.TRANSFERRED, actor, reason=reason, department=department, assignee=None)
     _on_commit_task("conversation_route", conv.pk)
+    if previous:
+        from apps.routing.services import agent_available_on_commit
+
+        agent_available_on_commit(previous)  # the previous assignee freed a slot
     return conv
 
 
@@ -377,9 +415,14 @@ def conversation_requeue(*, conversation: Conversation | int, actor=SYSTEM, reas
     conv = _lock(conversation)
     if conv.status not in ACTIVE_HUMAN_STATUSES:
         raise IllegalTransition(_("Only an assigned conversation can go back to the queue."))
+    previous = conv.assignee_id
     _transition(conv, Status.UNASSIGNED, Kind.REQUEUED, _as_actor(actor), reason=reason, payload=payload,
                 assignee=None, extra_fields={"queued_at": timezone.now()})
     _on_commit_task("conversation_route", conv.pk)
+    if previous:
+        from apps.routing.services import agent_available_on_commit
+
+        agent_available_on_commit(previous)  # the previous assignee freed a slot
     return conv
 
 
@@ -392,8 +435,13 @@ def conversation_archive(*, conversation: Conversation | int, actor, resolution:
     _check_move(conv, Status.ARCHIVED)
     if actor.kind == AuthorKind.HUMAN and not access.conversation_can(actor.user, conv, "archive"):
         raise NotAllowed(_("You cannot archive this conversation."))
+    previous = conv.assignee_id if conv.status in ACTIVE_HUMAN_STATUSES else None
     _transition(conv, Status.ARCHIVED, Kind.ARCHIVED, actor, reason=reason, payload={"resolution": resolution},
                 extra_fields={"archived_at": timezone.now(), "resolution": resolution})
+    if previous:
+        from apps.routing.services import agent_available_on_commit
+
+        agent_available_on_commit(previous)  # the assignee freed a slot
     return conv
 
 

@@ -54,7 +54,11 @@ def conversation_detail(request, pk: int):
     if ctx["can_transfer"]:
         ctx["transfer_departments"] = Department.objects.filter(is_active=True).exclude(pk=conv.department_id)
     if ctx["can_reassign"]:
-        ctx["agents"] = get_user_model().objects.filter(is_active=True).order_by("username")
+        from apps.routing.services import reassign_choices
+
+        # The department's agents with presence and load, available first (routing decides the order).
+        ctx["agents"] = [a for a in reassign_choices(department_id=conv.department_id) if a["user"].pk != conv.assignee_id] \
+            if conv.department_id else []
     return render(request, "conversations/detail.html", ctx)
 
 
@@ -113,6 +117,11 @@ def conversation_reassign(request, pk: int):
         raise PermissionDenied
     conv = access.conversation_get_or_404(request.user, pk, "view")
     assignee = get_object_or_404(get_user_model(), pk=request.POST.get("assignee") or 0, is_active=True)
-    return _run(request, pk, lambda: services.conversation_reassign(conversation=conv, assignee=assignee,
-                                                                    actor=request.user, reason=request.POST.get("reason", "")),
-                _("Conversation reassigned to %(name)s.") % {"name": assignee.public_name})
+
+    def reassign():  # through routing, so the reply timer follows the new assignment at once
+        from apps.routing.services import routing_reassign
+
+        routing_reassign(conversation_id=conv.pk, assignee=assignee, actor=request.user,
+                         reason=request.POST.get("reason", ""))
+
+    return _run(request, pk, reassign, _("Conversation reassigned to %(name)s.") % {"name": assignee.public_name})

@@ -64,13 +64,11 @@ class World:
                                     assignee=cast.operator)
             self.customer_history[role] = older
             if role == "outsider":
-                # An outsider has no queue: an Operator assigns them a chat explicitly.
+                # An outsider has no queue: a chat reaches them only by an explicit assignment.
                 conv = conversation_in(cast, Status.UNASSIGNED, department=self.dept_c, contact=customer)
-                services.conversation_reassign(conversation=conv, assignee=user, actor=cast.operator,
-                                               reason="specialist")
+                services.conversation_assign(conversation=conv, assignee=user, reason="specialist")
                 archived = conversation_in(cast, Status.UNASSIGNED, department=self.dept_c)
-                services.conversation_reassign(conversation=archived, assignee=user, actor=cast.operator,
-                                               reason="specialist")
+                services.conversation_assign(conversation=archived, assignee=user, reason="specialist")
                 services.conversation_archive(conversation=archived, actor=cast.operator)
             else:
                 conv = conversation_in(cast, Status.ASSIGNED, department=home[role], contact=customer, assignee=user)
@@ -247,3 +245,24 @@ def test_functions(world, cell, role, expected):
     if cell == "reassign_between_agents" and not expected:
         world.own_assigned["collab_a"].refresh_from_db()
         assert world.own_assigned["collab_a"].assignee_id == world.cast.collab_a.pk
+
+
+def test_live_audience_is_exactly_who_may_see(world):
+    """The reverse function (who hears about a chat over websockets) agrees with the forward one
+    (who may open it) for every conversation of the world, before and after a department is
+    switched off."""
+    from apps.conversations.models import Conversation
+    from apps.departments.models import Department
+
+    people = {role: user for role, user in world.users.items() if user is not None}
+
+    def check():
+        for conv in Conversation.objects.all():
+            expected = {u.pk for u in people.values()
+                        if access.conversations_visible_to(u, "view").filter(pk=conv.pk).exists()}
+            heard = set(access.conversation_audience(conv)) & {u.pk for u in people.values()}
+            assert heard == expected, (conv.pk, conv.status, conv.department_id, heard, expected)
+
+    check()
+    Department.objects.filter(pk=world.cast.dept_b.pk).update(is_active=False)
+    check()

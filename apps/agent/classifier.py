@@ -164,6 +164,36 @@ class ScopeClassifier:
                 probabilities={str(c): float(p) for c, p in zip(self.classes_, probs[i])}))
         return out
 
+    def out_of_fold(self, texts: list[str], labels: list[str], embeddings: np.ndarray, *, folds: int = 5,
+                    seed: int = 0, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cross-fitted scores for choosing the mix and threshold of a model trained on *all* of
+        ``texts``: each example is scored by a copy of this classifier (same settings) trained on
+        the other folds (stratified). Returns (probabilities (n, classes), nearest similarity (n,),
+        classes). Every fold must see every class (at least ``folds`` examples per class)."""
+        from joblib import Parallel, delayed
+        from sklearn.model_selection import StratifiedKFold
+
+        labels = np.asarray(labels)
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        texts = list(texts)
+        splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels))
+        parts = Parallel(n_jobs=n_jobs)(delayed(_fold_scores)(self._params(), texts, labels, embeddings, tr, te)
+                                        for tr, te in splits)
+        classes = parts[0][2]
+        probs = np.zeros((len(texts), len(classes)), dtype=np.float64)
+        nearest = np.zeros(len(texts), dtype=np.float32)
+        for (tr, te), (p, n, c) in zip(splits, parts):
+            if list(c) != list(classes):
+                raise ValueError("a fold is missing a class; use fewer folds")
+            probs[te], nearest[te] = p, n
+        return probs, nearest, classes
+
+    def _params(self) -> dict:
+        return {"C": self.C, "embedding_weight": self.embedding_weight, "knn_weight": self.knn_weight,
+                "oos_weight": self.oos_weight, "threshold": self.threshold, "text_features": self.text_features,
+                "max_iter": self.max_iter, "knn_classes": self.knn_classes, "char_ngrams": self.char_ngrams,
+                "word_ngrams": self.word_ngrams}
+
     def tune_threshold(self, texts: list[str], labels: list[str], embeddings: np.ndarray, *,
                        max_in_scope_loss: float = 0.02) -> float:
         """Pick the threshold on held-out data: the highest one that rejects at most
@@ -177,3 +207,9 @@ class ScopeClassifier:
             return self.threshold
         self.threshold = float(np.quantile(score[correct], max_in_scope_loss))
         return self.threshold
+
+
+def _fold_scores(params: dict, texts: list[str], labels: np.ndarray, embeddings: np.ndarray, train_rows, test_rows):
+    clf = ScopeClassifier(**params).fit([texts[i] for i in train_rows], list(labels[train_rows]), embeddings[train_rows])
+    probs, nearest = clf.raw([texts[i] for i in test_rows], embeddings[test_rows])
+    return probs, nearest, clf.classes_

@@ -115,19 +115,30 @@ def _already_handled(conv: Conversation, message_id: int) -> bool:
 def agent_handle_message(*, conversation_id: int, message_id: int, provider=None) -> TurnResult:
     """Handle one customer message of a chat the bot owns. Safe to run twice for one message.
 
-    The turn runs in one transaction holding the Conversation row lock, taken first and followed by
-    the checks (still the bot's, this message not handled yet): two quick messages of one chat are
-    handled one after the other, a duplicate task finds the first one's decision and does nothing,
-    and no answer can land after a handoff made meanwhile. A failure rolls the turn back and hands
-    the customer to a human (under the lock again, with the same checks)."""
+    Two phases. The analysis (the provider: classifier, retrieval, or a remote model that may take
+    seconds) runs with no lock and no transaction, so the chat, and on SQLite the whole database,
+    is never held while a model thinks. The decision and its writes then run in one transaction
+    holding the Conversation row lock, taken first and followed by the checks (still the bot's,
+    this message not handled yet): two quick messages of one chat are decided one after the other,
+    a duplicate task finds the first one's decision and does nothing, and no answer can land after
+    a handoff made meanwhile. A failure rolls the decision back and hands the customer to a human
+    (under the lock again, with the same checks)."""
     started = time.perf_counter()
     try:
+        pre = _claim(conversation_id, message_id, lock=False)  # a cheap early exit, nothing held
+        if pre is None:
+            return TurnResult(decision="skipped")
+        cfg = config_get().settings
+        analysis, language, previous_topic = _analyse(*pre, provider or provider_get())
         with transaction.atomic():
             claimed = _claim(conversation_id, message_id)
             if claimed is None:
                 return TurnResult(decision="skipped")
             conv, msg = claimed
-            return _turn(conv, msg, config_get().settings, provider or provider_get(), started)
+            state, _created = AgentState.objects.get_or_create(conversation=conv)
+            if isinstance(analysis, ProviderError):
+                return _agent_error(conv, msg, cfg, reason=str(analysis)[:200], started=started, state=state)
+            return _decide(conv, msg, cfg, state, analysis, language, previous_topic, started)
     except Exception as exc:  # the customer is never left without an answer or a human
         log.exception("agent: turn failed for conversation %s", conversation_id)
         reason = f"{exc.__class__.__name__}: {exc}"[:200]
@@ -139,26 +150,35 @@ def agent_handle_message(*, conversation_id: int, message_id: int, provider=None
         return _agent_error(conv, msg, config_get().settings, reason=reason, started=started)
 
 
-def _claim(conversation_id: int, message_id: int) -> tuple[Conversation, Message] | None:
-    """Lock the conversation, then decide whether this turn is still due (inside a transaction)."""
-    conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+def _claim(conversation_id: int, message_id: int, *, lock: bool = True) -> tuple[Conversation, Message] | None:
+    """The conversation (row-locked when ``lock``, inside a transaction) and the message, if this
+    turn is still due: the bot owns the chat and no decision was made for this message yet."""
+    rows = Conversation.objects.select_for_update() if lock else Conversation.objects
+    conv = rows.filter(pk=conversation_id).first()
     msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
     if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
         return None
     return conv, msg
 
 
-def _turn(conv: Conversation, msg: Message, cfg: AgentSettings, provider, started: float) -> TurnResult:
+def _analyse(conv: Conversation, msg: Message, provider):
+    """The provider's reading of the message, outside any transaction. Returns (analysis or the
+    ProviderError, language, the topic of the previous turns)."""
     language = _language(conv, msg.body)
-    state, _created = AgentState.objects.get_or_create(conversation=conv)
-    previous_topic = next((t for t in config_get().topics.values() if t.pk == state.topic_id), None)
+    state = AgentState.objects.filter(conversation=conv).first()
+    previous_topic = next((t for t in config_get().topics.values() if state and t.pk == state.topic_id), None)
     history = _history(conv, msg.pk) if getattr(provider, "name", "") != "local" else []
     ctx = TurnContext(conversation_id=conv.pk, text=msg.body, language=language, history=history,
                       topic_slug=previous_topic.slug if previous_topic else "")
     try:
-        analysis = provider.analyse(ctx)
+        return provider.analyse(ctx), language, previous_topic
     except ProviderError as exc:
-        return _agent_error(conv, msg, cfg, reason=str(exc)[:200], started=started, state=state)
+        return exc, language, previous_topic
+
+
+def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentState, analysis: Analysis,
+            language: str, previous_topic, started: float) -> TurnResult:
+    """The decision policy on one analysis, under the conversation's lock (state read under it too)."""
     state.turns += 1
     state.sentiments = (list(state.sentiments or []) + [round(analysis.sentiment, 3)])[-max(1, cfg.sentiment_window):]
     topic = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None

@@ -308,6 +308,46 @@ def _announce(conv: Conversation, user, department: Department) -> None:
                                       meta={"routing": "assigned", "assignee": user.pk})
 
 
+def customer_wait_notice(conv: Conversation, *, kind: str, now: datetime) -> bool:
+    """Tell a waiting customer, in their language, what happens next: the department is closed
+    (``closed``: when it opens, their message is kept) or everyone is busy (``waiting``: they keep
+    their place). Once per kind while the chat waits in this queue (since ``queued_at``)."""
+    since = conv.queued_at or conv.created_at
+    if conv.messages.filter(author_kind="system", meta__routing=kind, created_at__gte=since).exists():
+        return False
+    lang = (conv.language or "").split("-")[0] or settings.LANGUAGE_CODE
+    department = conv.department
+    with translation.override(lang):
+        if kind == "closed":
+            from django.utils.formats import date_format
+
+            from .schedules import department_next_open
+
+            opens = department_next_open(department, now)
+            if opens is not None:
+                local = timezone.localtime(opens, _zone(department))
+                body = _("Our %(department)s team is not available right now. Your message is saved and a person "
+                         "will answer you when we open (%(when)s).") % {
+                    "department": department.name, "when": date_format(local, "l H:i")}
+            else:
+                body = _("Our %(department)s team is not available right now. Your message is saved and a person "
+                         "will answer you as soon as possible.") % {"department": department.name}
+        else:
+            body = _("Thanks for waiting: everyone at %(department)s is busy right now. You keep your place "
+                     "in line and a person will answer you soon.") % {"department": department.name}
+    conv_services.message_post_system(conversation=conv.pk, body=body, meta={"routing": kind})
+    return True
+
+
+def _zone(department: Department):
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(department.time_zone or settings.TIME_ZONE)
+    except Exception:  # an unknown zone name: the operation's own
+        return ZoneInfo(settings.TIME_ZONE)
+
+
 def routing_conversation_arrived(*, conversation_id: int, now: datetime | None = None) -> None:
     """A chat entered a department (handoff, transfer, requeue, reopen)."""
     with sweep_memo():
@@ -340,6 +380,9 @@ def _arrived(conversation_id: int, now: datetime) -> None:
         if conv.status == Status.TRANSFER:
             conv = conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
         arm_from_state(conv, now=now)
+        if cfg.use_schedule and not department_is_open(conv.department, now):
+            customer_wait_notice(conv, kind="closed", now=now)  # nobody will pick up before the opening
+            return
         routing_try_assign(conversation_id=conv.pk, now=now)
 
 

@@ -144,6 +144,9 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
         payload={"step": "pickup", "stage": stage, "minutes": cfg.pickup_minutes, "actions": actions,
                  "assignee": getattr(assignee, "pk", None), "scheduled_at": _iso(deadline.scheduled_at),
                  "late_seconds": _late(deadline, now)})
+    if assignee is None and not moved and not closed and stage == 1:
+        # The first time the pick-up timer runs out: the customer hears they keep their place.
+        services.customer_wait_notice(conv, kind="waiting", now=now)
     fresh = conv if assignee is None and not moved else Conversation.objects.get(pk=conv.pk)
     if assignee is None and not moved and fresh.status in services.WAITING and cfg.pickup_minutes:
         # Still waiting here: the ladder repeats after another X minutes (or at the next opening),

@@ -14,6 +14,7 @@ from apps.routing import services
 from apps.routing.models import BusinessHours, ConversationDeadline, Holiday, Mode, Notification
 from apps.routing.schedules import next_open
 from apps.routing.sweep import sweep
+from django.utils.timezone import now as timezone_now
 from tests.factories import conversation_in
 
 from .conftest import online, routing
@@ -142,3 +143,33 @@ def test_reply_timer_still_requeues_when_only_an_internal_note_was_written(cast)
     assert stats.get("reply:requeued") == 1
     assert Conversation.objects.get(pk=conv.pk).status in (Status.UNASSIGNED, Status.ASSIGNED)
     assert conv.events.filter(kind="requeued").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_customer_arriving_out_of_hours_is_told_when_a_person_will_answer(cast):
+    from apps.conversations.models import Message
+
+    night_department(cast)
+    conv = conversation_in(cast, Status.TRANSFER)  # handed off by the bot, Spanish ("es")
+    services.routing_conversation_arrived(conversation_id=conv.pk, now=at(2026, 11, 24, 7))  # Tuesday 07:00
+    notes = list(Message.objects.filter(conversation=conv, author_kind="system", meta__routing="closed"))
+    assert len(notes) == 1 and not notes[0].is_internal
+    assert "no está disponible" in notes[0].body and "martes 22:00" in notes[0].body.lower()
+    assert Conversation.objects.get(pk=conv.pk).status == Status.UNASSIGNED
+    services.routing_conversation_arrived(conversation_id=conv.pk, now=at(2026, 11, 24, 8))
+    assert Message.objects.filter(conversation=conv, meta__routing="closed").count() == 1  # said once
+
+
+@pytest.mark.django_db
+def test_a_customer_still_waiting_when_the_pickup_timer_runs_out_hears_they_keep_their_place(cast):
+    from apps.conversations.models import Message
+
+    routing(cast.dept_a, mode=Mode.MANUAL, pickup_minutes=5, pickup_auto_assign=False, pickup_notify=True)
+    conv = conversation_in(cast, Status.UNASSIGNED)
+    Conversation.objects.filter(pk=conv.pk).update(language="en")
+    start = timezone_now()
+    services.arm_from_state(Conversation.objects.get(pk=conv.pk), now=start)
+    sweep(now=start + timedelta(minutes=6))
+    sweep(now=start + timedelta(minutes=12))  # the ladder's second step says nothing new
+    notes = list(Message.objects.filter(conversation=conv, meta__routing="waiting"))
+    assert len(notes) == 1 and "keep your place" in notes[0].body and not notes[0].is_internal

@@ -77,6 +77,18 @@ class AgentPresenceAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.Model
     autocomplete_fields = ["user"]
     inlines = [AgentShiftInline]
 
+    def save_model(self, request, obj, form, change):
+        """A status chosen here goes through ``presence_set`` like the person's own switch: going
+        offline reclaims their chats and closes their presence session, and the monitor hears of it."""
+        from .services import presence_set
+
+        wanted = obj.status
+        stored = form.initial.get("status") if change else "offline"
+        obj.status = stored or "offline"
+        super().save_model(request, obj, form, change)
+        if wanted != obj.status:
+            presence_set(user=obj.user, status=wanted, reason="admin")
+
 
 @admin.register(Holiday)
 class HolidayAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):

@@ -227,3 +227,23 @@ def test_capacity_freed_by_an_offline_agent_assigns_nothing(cast):
     AgentPresence.objects.filter(pk=cast.collab_ab.pk).update(capacity=3, status=Presence.OFFLINE)
     assert services.routing_capacity_freed(user_id=cast.collab_ab.pk) == 0
     assert Conversation.objects.get(pk=conv.pk).status == Status.UNASSIGNED
+
+
+@pytest.mark.django_db
+def test_an_operator_setting_someone_offline_in_the_admin_goes_through_presence(cast, client):
+    from django.urls import reverse
+
+    from apps.routing.models import AgentPresence, PresenceSession
+    from apps.routing.services import presence_set
+
+    presence_set(user=cast.collab_a, status="online")
+    assert PresenceSession.objects.filter(user=cast.collab_a, ended_at__isnull=True).exists()
+    client.force_login(cast.operator)
+    row = AgentPresence.objects.get(pk=cast.collab_a.pk)
+    response = client.post(reverse("admin:routing_agentpresence_change", args=[row.pk]), {
+        "user": cast.collab_a.pk, "status": "offline", "capacity": row.capacity, "channel_capacity": "{}",
+        "languages": "", "teams": "",
+        "shifts-TOTAL_FORMS": "0", "shifts-INITIAL_FORMS": "0", "shifts-MIN_NUM_FORMS": "0", "shifts-MAX_NUM_FORMS": "1000"})
+    assert response.status_code == 302, response.content[:3000]
+    assert AgentPresence.objects.get(pk=cast.collab_a.pk).status == "offline"
+    assert not PresenceSession.objects.filter(user=cast.collab_a, ended_at__isnull=True).exists()

@@ -14,6 +14,10 @@ from django.conf import settings
 def pytest_collection_modifyitems(config, items):
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgres://...)")
     skip_redis = pytest.mark.skip(reason="needs Redis (run with REDIS_URL=redis://...)")
+    # Browser tests first: their live servers are forked from this process, and an embedded chromadb
+    # client that earlier tests drove (its Rust threads) does not survive a fork: the server's first
+    # knowledge search would hang. Stable otherwise: the order within each group is kept.
+    items.sort(key=lambda item: "browser" not in item.keywords)
     for item in items:
         if "postgres" in item.keywords and not settings.IS_POSTGRES:
             item.add_marker(skip_pg)

@@ -110,6 +110,12 @@ def reset_for_tests() -> None:
         _client = None
         _client_key = None
         _collections.clear()
+        try:  # chromadb keeps one "system" per path alive in a class-level cache: drop those too
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        except Exception:  # noqa: BLE001 (older/newer chromadb without it)
+            pass
 
 
 def vectors_upsert(*, ids: list[str], vectors: np.ndarray, metadatas: list[dict]) -> None:

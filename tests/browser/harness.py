@@ -28,6 +28,31 @@ browser_marks = [pytest.mark.browser,
                  pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed (apt-get install -y chromium)")]
 
 
+def run_fresh(code: str, settings_overrides: dict | None = None) -> None:
+    """Run Python ``code`` (after django.setup()) in a fresh interpreter on this test database.
+
+    For work that drives the embedded vector store (ingesting documents): its Rust threads do not
+    survive a fork, so a test process that used it could no longer fork a working live server (the
+    child deadlocks on its first request). Browser tests run first in the session (conftest.py) and
+    leave that work to a fresh process, so every server they fork comes from a clean parent."""
+    import json
+    import subprocess
+    import sys
+
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "asisteclick.settings", "LOG_LEVEL": "WARNING"}
+    if db["ENGINE"].endswith("sqlite3"):
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(db["NAME"])
+    else:
+        env["DATABASE_URL"] = (f"postgres://{db.get('USER') or 'postgres'}:{db.get('PASSWORD') or ''}@"
+                               f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}")
+    prelude = ("import json, django\nfrom django.conf import settings\n"
+               f"for k, v in json.loads({json.dumps(json.dumps(settings_overrides or {}))}).items():\n"
+               "    setattr(settings, k, v)\ndjango.setup()\n")
+    subprocess.run([sys.executable, "-c", prelude + code], env=env, cwd=settings.BASE_DIR, check=True)
+
+
 def orm(fn, *args, **kwargs):
     """Run ORM code off the Playwright thread (its event loop makes Django refuse sync DB calls)."""
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.test import override_settings
 
+from tests.browser import harness as browser_harness
 from tests.workspace import test_browser_flow as harness
 
 pytestmark = harness.pytestmark
@@ -52,12 +53,14 @@ class CopilotBrowserTest(harness.LiveWorkspaceBrowserTest):
         super().setUp()
         from apps.conversations.models import Conversation
         from apps.copilot.models import CopilotSettings
-        from apps.knowledge import services
         from tests.factories import conversation_in
 
-        document = services.document_create(title="Light check", filename="light.md", data=KB_TEXT.encode(),
-                                            departments=[self.cast.dept_a], language="en")
-        services.document_ingest(document_id=document.pk)
+        # Ingested by a fresh process: this one must stay free of the vector store (see run_fresh).
+        browser_harness.run_fresh(
+            "from apps.departments.models import Department\nfrom apps.knowledge import services\n"
+            f"d = services.document_create(title='Light check', filename='light.md', data={KB_TEXT.encode()!r}, "
+            f"departments=[Department.objects.get(pk={self.cast.dept_a.pk})], language='en')\n"
+            "services.document_ingest(document_id=d.pk)\n", self.server_settings)
         CopilotSettings.objects.create(department=self.cast.dept_a, enabled=True)
         self.conv = conversation_in(self.cast, "assigned", department=self.cast.dept_a, assignee=self.cast.collab_a,
                                     text=QUESTION)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm
+from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm, run_fresh
 
 KEY = "browser-test-widget"
 pytestmark = browser_marks
@@ -40,8 +40,8 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                                "MEDIA_ROOT": str(cls._kb_dir / "media"), "EMBEDDINGS_PROVIDER": "local",
                                "AGENT_PROVIDER": "local", "AGENT_CRM_URL": ""}
         if cls.seed_demo_kb:
-            # Load the sentence encoder before the server process forks, so the first customer
-            # message does not wait for it (as production workers warm up at start).
+            # Load the sentence encoder (numpy only) before the server process forks, so the first
+            # customer message does not wait for it (as production workers warm up at start).
             from apps.knowledge.embeddings import warm_up
 
             warm_up()
@@ -55,20 +55,16 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
     def setUp(self):
         from django.core.cache import cache
 
-        from apps.agent import demo as agent_demo
         from apps.departments.models import Department
-        from apps.knowledge import demo as kb_demo
-        from apps.knowledge import search, vectorstore
         from tests.factories import make_cast
 
         cache.clear()
         self.cast = make_cast()
-        vectorstore.reset_for_tests()
         if self.seed_demo_kb:
-            kb_demo.seed(None)  # FibraSur's KB, EN/ES
-            agent_demo.seed(None)  # topics and their departments (connection problems: Technical Support)
-            vectorstore.reset_for_tests()  # the server process opens its own client on the files just written
-            search.cache_clear()
+            # FibraSur's KB (EN/ES) and topics with their departments (connection problems: Technical
+            # Support), ingested by a fresh process: this one must stay free of the vector store.
+            run_fresh("from apps.knowledge import demo as kb\nfrom apps.agent import demo as agent\n"
+                      "kb.seed(None)\nagent.seed(None)\n", self.server_settings)
             self.tech_support = Department.objects.get(slug="technical-support")
             assert self.tech_support.pk == self.cast.dept_a.pk
         self.cast.channel.config = {"public_key": KEY, "allowed_origins": [self.live_server_url]}

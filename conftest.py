@@ -50,3 +50,14 @@ def cast(db):
     from tests.factories import make_cast
 
     return make_cast()
+
+
+@pytest.fixture(autouse=True)
+def _agent_config_fresh():
+    """The AI Agent caches its configuration for a few seconds per process (workers re-read it
+    within CONFIG_TTL_SECONDS); between tests the database is rolled back, so start each test
+    from the database (the trained classifier is kept while the examples are unchanged)."""
+    from apps.agent.engine import engine_invalidate
+
+    engine_invalidate()
+    yield

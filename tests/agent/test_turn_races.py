@@ -122,18 +122,19 @@ def test_two_concurrent_runs_of_one_turn_answer_once():
     errors, results = [], []
     first = _in_thread(lambda: results.append(agent_handle_message(
         conversation_id=conv.pk, message_id=msg.pk, provider=provider)), errors)
-    assert entered.wait(10)  # the first run holds the lock, inside the provider
+    assert entered.wait(10)  # the first run is inside the provider (which holds no lock)
     second = _in_thread(lambda: results.append(agent_handle_message(
         conversation_id=conv.pk, message_id=msg.pk, provider=provider)), errors)
     second.join(1.0)
-    assert second.is_alive()  # waiting for the lock, not answering in parallel
     gate.set()
     first.join(20)
     second.join(20)
     assert not errors, errors
+    # Both may read the message; only one decides (under the lock), the other finds its decision.
     assert sorted(r.decision for r in results) == ["answer", "skipped"]
-    assert provider.calls == 1
+    assert provider.calls <= 2
     assert conv.messages.filter(author_kind="ai_agent").count() == 1
+    assert conv.events.filter(kind="agent_decision").count() == 1
 
 
 @pytest.mark.postgres
@@ -166,7 +167,8 @@ def test_no_answer_lands_after_a_handoff_made_meanwhile():
     other.join(20)
     turn.join(20)
     assert not errors, errors
-    assert [r.decision for r in results] == ["skipped"] and provider.calls == 0
+    # The analysis ran outside any lock; the decision waited for the handoff and then posted nothing.
+    assert [r.decision for r in results] == ["skipped"] and provider.calls <= 1
     conv.refresh_from_db()
     assert conv.status != Status.BOT
     assert not conv.messages.filter(author_kind="ai_agent").exists()

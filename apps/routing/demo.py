@@ -82,11 +82,48 @@ def _seed(out) -> None:
         if created and username.startswith("night."):
             AgentShift.objects.bulk_create([AgentShift(presence=presence, weekday=d, start=time(22), end=time(6))
                                             for d in range(7)])
+    _seed_history(User)
     maria = Membership.objects.filter(user__username="maria", department__slug="technical-support").first()
     if maria and not maria.is_senior:
         membership_set(user=maria.user, department=maria.department, can_handle=maria.can_handle,
                        can_archive=maria.can_archive, can_transfer=maria.can_transfer, is_senior=True)
     log(out, "  routing: modes, timers, business hours, night shifts 22:00-06:00, holidays, rules\n")
+
+
+HISTORY_DAYS = 35
+
+
+def _seed_history(User) -> None:
+    """Logged-in time for the seeded history (reports' utilization and Collaborator hours come from
+    presence sessions): the day staff and the shift supervisor Monday to Friday 09:00-18:00 (with a
+    Saturday morning), the night shift 22:00-06:00. Once: skipped when older sessions exist."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from .models import PresenceSession
+
+    today = timezone.localdate()
+    start_of_today = datetime.combine(today, time(0), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    if PresenceSession.objects.filter(started_at__lt=start_of_today).exists():
+        return
+    zone, now = ZoneInfo(settings.TIME_ZONE), timezone.now()
+    rows = []
+    for user in User.objects.filter(username__in=[*PEOPLE, "laura"]):
+        night = user.username.startswith("night.")
+        for back in range(HISTORY_DAYS, 0, -1):
+            day = today - timedelta(days=back)
+            if night:
+                begin, end = datetime.combine(day, time(22), zone), datetime.combine(day + timedelta(days=1), time(6), zone)
+            elif day.weekday() < 5:
+                begin, end = datetime.combine(day, time(9), zone), datetime.combine(day, time(18), zone)
+            elif day.weekday() == 5:
+                begin, end = datetime.combine(day, time(9), zone), datetime.combine(day, time(13), zone)
+            else:
+                continue
+            if end > now:  # last night's shift may still be running
+                end = now
+            rows.append(PresenceSession(user=user, started_at=begin, ended_at=end, end_reason="demo"))
+    PresenceSession.objects.bulk_create(rows)
 
 
 def seed(out=None) -> None:

@@ -293,8 +293,17 @@ def test_demo_seed_is_idempotent(db):
     from apps.routing.models import AgentPresence, PresenceSession
 
     online_ids = set(AgentPresence.objects.filter(status="online").values_list("pk", flat=True))
-    assert online_ids and set(PresenceSession.objects.values_list("user_id", flat=True)) == online_ids
-    assert PresenceSession.objects.count() == len(online_ids)  # seeded twice, one open session each
+    open_sessions = PresenceSession.objects.filter(ended_at__isnull=True)
+    assert online_ids and set(open_sessions.values_list("user_id", flat=True)) == online_ids
+    assert open_sessions.count() == len(online_ids)  # seeded twice, one open session each
+    # The seeded history has logged-in time (closed sessions) for everyone, once: day and night shifts.
+    history = PresenceSession.objects.filter(ended_at__isnull=False)
+    assert set(history.values_list("user__username", flat=True)) == {p[0] for p in PEOPLE}
+    nights = history.filter(user__username="night.tomas")
+    assert nights.count() == demo.HISTORY_DAYS
+    full = [s for s in nights if (s.ended_at - s.started_at).total_seconds() == 8 * 3600]
+    assert len(full) >= demo.HISTORY_DAYS - 1  # (last night's may still be running)
+    assert history.count() < 8 * demo.HISTORY_DAYS  # not doubled by the second seed
 
 
 def test_presence_page_sets_own_presence(cast, client):

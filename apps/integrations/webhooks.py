@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import WebhookDelivery, WebhookEndpoint
-from .netguard import UnsafeTarget, check_url
+from .netguard import UnsafeTarget, pinned_request
 from .signing import standard_headers
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,11 @@ def webhook_deliver(*, delivery_id: int) -> str:
                **standard_headers(ep.secret, d.event_id, body)}
     code, error = None, ""
     try:
-        check_url(ep.url, allow_private=ep.allow_private_network
-                  or getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_NETWORK", False))
-        resp = httpx.post(ep.url, content=body.encode(), headers=headers, timeout=10.0, follow_redirects=False)
+        url, pin_headers, extensions = pinned_request(
+            ep.url, allow_private=ep.allow_private_network or getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_NETWORK", False))
+        with httpx.Client(timeout=10.0, follow_redirects=False) as client:
+            resp = client.send(client.build_request("POST", url, content=body.encode(),
+                                                    headers={**headers, **pin_headers}, extensions=extensions))
         code = resp.status_code
     except UnsafeTarget as exc:
         error = f"refused target: {exc}"

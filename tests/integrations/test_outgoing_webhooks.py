@@ -165,3 +165,53 @@ def test_private_target_refused_without_opt_in(cast, stand_in, eager_celery, dja
 def test_standard_headers_shape():
     h = standard_headers("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_1", "{}", timestamp=10)
     assert set(h) == {"webhook-id", "webhook-timestamp", "webhook-signature"} and h["webhook-signature"].startswith("v1,")
+
+
+@pytest.mark.django_db
+def test_delivery_connects_to_the_address_that_was_checked_not_a_rebound_one(cast, stand_in, monkeypatch):
+    """DNS rebinding: the name answers a permitted address when checked and a forbidden one a moment
+    later. The request must go to the checked address (Host header keeps the name)."""
+    from apps.integrations import netguard
+
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    port = stand_in.server.server_address[1]
+    rebound_hits: list[str] = []
+
+    class Rebound(BaseHTTPRequestHandler):  # a second receiver on another loopback address, same port
+        def do_POST(self):  # noqa: N802
+            rebound_hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    rebound = ThreadingHTTPServer(("127.0.0.2", port), Rebound)
+    threading.Thread(target=rebound.serve_forever, daemon=True).start()
+    real_getaddrinfo, answers = socket.getaddrinfo, []
+
+    def rebinding_dns(host, port_, *args, **kwargs):
+        if host != "hooks.example":
+            return real_getaddrinfo(host, port_, *args, **kwargs)
+        ip = "127.0.0.1" if not answers else "127.0.0.2"  # first answer checked, later ones rebound
+        answers.append(ip)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port_))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    # For this test only, the stand-in's address counts as "public" (the real check refuses loopback).
+    monkeypatch.setattr(netguard, "_is_public", lambda ip: str(ip) == "127.0.0.1")
+    ep = WebhookEndpoint.objects.create(url=f"http://hooks.example:{port}/hook", events=["conversation.resolved"])
+    conv = conversation_in(cast, Status.IN_PROGRESS)
+    services.conversation_archive(conversation=conv, actor=cast.collab_a)
+    d = WebhookDelivery.objects.get(endpoint=ep)
+    try:
+        assert webhooks.webhook_deliver(delivery_id=d.pk) == "succeeded"
+    finally:
+        rebound.shutdown()
+        rebound.server_close()
+    assert answers == ["127.0.0.1"]  # resolved once, by the check; the connection used that address
+    assert len(stand_in.requests) == 1 and rebound_hits == []
+    assert {k.lower(): v for k, v in stand_in.requests[0]["headers"].items()}["host"] == f"hooks.example:{port}"

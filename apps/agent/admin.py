@@ -18,19 +18,8 @@ class FieldInline(ConfigureOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
-class AuditedBulkDeleteMixin:
-    """The changelist's "delete selected" bypasses ``delete_model``: audit each row there too."""
-
-    def delete_queryset(self, request, queryset):
-        from apps.core.audit import audit_record
-
-        for obj in queryset:
-            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
-        super().delete_queryset(request, queryset)
-
-
 @admin.register(Topic)
-class TopicAdmin(ConfigureOnlyAdminMixin, AuditedBulkDeleteMixin, AuditedAdminMixin, admin.ModelAdmin):
+class TopicAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "department", "bot_may_answer", "action", "is_active")
     list_filter = ("bot_may_answer", "is_active", "department")
     search_fields = ("name", "slug", "examples__text")
@@ -46,7 +35,7 @@ class TopicAdmin(ConfigureOnlyAdminMixin, AuditedBulkDeleteMixin, AuditedAdminMi
 
 
 @admin.register(TransferRule)
-class TransferRuleAdmin(ConfigureOnlyAdminMixin, AuditedBulkDeleteMixin, AuditedAdminMixin, admin.ModelAdmin):
+class TransferRuleAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("order", "topic", "trigger", "language", "department", "is_active")
     list_editable = ("is_active",)
 

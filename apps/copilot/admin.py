@@ -1,7 +1,6 @@
 """Copilot switches per department (Operators only) and the read-only suggestion log."""
 from django.contrib import admin
 
-from apps.agent.admin import AuditedBulkDeleteMixin
 from apps.core.admin import AuditedAdminMixin
 from apps.roles.access import can_configure, can_view_reports
 
@@ -9,7 +8,7 @@ from .models import CopilotSettings, CopilotSuggestion
 
 
 @admin.register(CopilotSettings)
-class CopilotSettingsAdmin(AuditedBulkDeleteMixin, AuditedAdminMixin, admin.ModelAdmin):
+class CopilotSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Switching the copilot on or off is a configuration change: audited like the others."""
 
     list_display = ("department", "enabled", "updated_at")

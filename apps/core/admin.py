@@ -55,19 +55,37 @@ class ConfigureOnlyAdminMixin:
         return self.has_module_permission(request)
 
 
+AUDIT_REDACTED = "(changed)"
+
+
 class AuditedAdminMixin:
-    """Every admin save/delete becomes an AuditEntry with the actor and the changed fields."""
+    """Every admin add, change and delete (one by one or the changelist's bulk "delete selected",
+    which skips ``delete_model``) becomes an AuditEntry with the actor and the changed fields.
+    Fields named in ``audit_secret_fields`` are logged only as changed, never their value;
+    passwords are left out altogether."""
+
+    audit_secret_fields: tuple[str, ...] = ()
+
+    def audit_changes(self, form) -> dict:
+        return {name: AUDIT_REDACTED if name in self.audit_secret_fields else form.cleaned_data.get(name)
+                for name in (form.changed_data or []) if name != "password"}
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         from .audit import audit_record
 
-        changed = {name: form.cleaned_data.get(name) for name in (form.changed_data or []) if name not in {"password"}}
         audit_record(actor=request.user, action=f"{obj._meta.model_name}.{'change' if change else 'add'}",
-                     target=obj, changes=changed)
+                     target=obj, changes=self.audit_changes(form))
 
     def delete_model(self, request, obj):
         from .audit import audit_record
 
         audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        from .audit import audit_record
+
+        for obj in queryset:
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
+        super().delete_queryset(request, queryset)

@@ -7,39 +7,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 
-from apps.core.admin import ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
 from apps.core.audit import audit_record
 
 from .models import ApiToken, Integration, WebhookDelivery, WebhookEndpoint
 from .netguard import UnsafeTarget, check_url
-
-
-REDACTED = "(changed)"
-
-
-class AuditedConfigAdminMixin:
-    """Every add, change and delete (one by one or in bulk) becomes an AuditEntry, like the other
-    configuration admins. Secrets are never written to the log: only that they changed."""
-
-    audit_secret_fields: tuple[str, ...] = ()
-
-    def _audit_changes(self, form) -> dict:
-        return {name: REDACTED if name in self.audit_secret_fields else form.cleaned_data.get(name)
-                for name in (form.changed_data or [])}
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit_record(actor=request.user, action=f"{obj._meta.model_name}.{'change' if change else 'add'}",
-                     target=obj, changes=self._audit_changes(form))
-
-    def delete_model(self, request, obj):
-        audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj)
-        super().delete_queryset(request, queryset)
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -75,7 +47,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AuditedConfigAdminMixin, ConfigureOnlyAdminMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(AuditedAdminMixin, ConfigureOnlyAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
     audit_secret_fields = ("secret",)
     list_display = ("url", "is_active", "consecutive_failures", "disabled_reason", "created_at")
@@ -101,12 +73,12 @@ class WebhookDeliveryAdmin(ConfigureOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(AuditedConfigAdminMixin, ConfigureOnlyAdminMixin, admin.ModelAdmin):
+class IntegrationAdmin(AuditedAdminMixin, ConfigureOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "user", "is_active", "created_at")
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(AuditedConfigAdminMixin, ConfigureOnlyAdminMixin, admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdminMixin, ConfigureOnlyAdminMixin, admin.ModelAdmin):
     """Issue a token by saving a new row: its key is shown once in the confirmation message."""
 
     list_display = ("name", "prefix", "user", "integration", "scope", "last_used_at", "revoked_at")
@@ -121,7 +93,7 @@ class ApiTokenAdmin(AuditedConfigAdminMixin, ConfigureOnlyAdminMixin, admin.Mode
         obj.pk = token.pk
         obj.__dict__.update({k: v for k, v in token.__dict__.items() if not k.startswith("_")})
         # The key itself is never logged; the entry names the token by its public prefix.
-        audit_record(actor=request.user, action="apitoken.add", target=token, changes=self._audit_changes(form))
+        audit_record(actor=request.user, action="apitoken.add", target=token, changes=self.audit_changes(form))
         messages.warning(request, _("Token created. Copy the key now, it is not shown again: %(key)s") % {"key": raw})
 
     @admin.action(description=_("Revoke the selected tokens"))

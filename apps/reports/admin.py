@@ -25,8 +25,3 @@ class CostSettingsAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelA
 @admin.register(DepartmentHours)
 class DepartmentHoursAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("department", "time_zone")
-
-    def delete_queryset(self, request, queryset):
-        # The changelist's bulk delete skips delete_model: audit each row the same way.
-        for obj in queryset:
-            self.delete_model(request, obj)

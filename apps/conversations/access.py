@@ -140,13 +140,15 @@ def conversation_audience(conversation: Conversation) -> list[int]:
                                           groups__permissions__content_type__app_label="roles") \
         | Q(user_permissions__codename="view_all_conversations", user_permissions__content_type__app_label="roles")
     q = operator_q | Q(pk=conversation.assignee_id) if conversation.assignee_id else operator_q
-    if conversation.department_id and conversation.status in HUMAN_STATUSES \
-            and Department.objects.filter(pk=conversation.department_id, is_active=True).exists():
-        # Same rule as departments_with_perm: a switched-off department grants nothing.
+    if conversation.department_id and conversation.status in HUMAN_STATUSES:
+        # Same rule as departments_with_perm: a switched-off department grants nothing (joined into
+        # the one audience query, not a query of its own on every signal).
         direct = DepartmentUserObjectPermission.objects.filter(
-            content_object_id=conversation.department_id, permission__codename="handle_department").values("user_id")
+            content_object_id=conversation.department_id, content_object__is_active=True,
+            permission__codename="handle_department").values("user_id")
         via_group = DepartmentGroupObjectPermission.objects.filter(
-            content_object_id=conversation.department_id, permission__codename="handle_department").values("group_id")
+            content_object_id=conversation.department_id, content_object__is_active=True,
+            permission__codename="handle_department").values("group_id")
         q |= Q(pk__in=direct) | Q(groups__in=via_group)
     handlers = Conversation.objects.filter(contact_id=conversation.contact_id, status__in=ACTIVE_HUMAN_STATUSES,
                                            assignee__isnull=False).values("assignee_id")

@@ -1,15 +1,34 @@
 """Sentiment of one customer message in English or Spanish, -1 (angry) .. +1 (happy).
 
-A small lexicon scorer (valence words, negation, intensifiers, shouting, repeated punctuation),
-in the spirit of VADER, with a Spanish lexicon beside the English one. It is deterministic and
-fast (microseconds), and it only ever feeds the *sustained* negative-sentiment trigger: one angry
-message never escalates on its own (see ``apps.agent.policy``).
+Two scorers:
+
+- ``sentiment_model_score`` (what the local provider uses): a learned 3-class model (negative /
+  neutral / positive), a multinomial logistic regression on the multilingual USE embedding the
+  agent already computes for the message, plus the lexicon score below as one more feature.
+  Trained on UMSAB (SemEval-2017 English, InterTASS Spanish) by ``python bench/sentiment.py
+  --write``, which writes the weights to ``apps/agent/data/sentiment.npz`` (a few KB, shipped in the
+  repository: the product never reads the dataset). Score = P(positive) - P(negative). Cost on top of
+  the embedding: one 3 x 513 matrix-vector product.
+- ``sentiment_score``: the lexicon scorer (valence words, negation, intensifiers, shouting, repeated
+  punctuation), in the spirit of VADER, with a Spanish lexicon beside the English one. It is the
+  baseline in ``bench/sentiment.py`` and the fallback when no embedding is at hand (the remote
+  provider's failures, tests without the model file).
+
+Either only ever feeds the *sustained* negative-sentiment trigger: one angry message never
+escalates on its own (``apps.agent.triggers``).
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "sentiment.npz"
+LEXICON_FEATURE_WEIGHT = 2.0  # the lexicon score joins the embedding as one feature, scaled
 
 _TOKEN = re.compile(r"[\w']+|[!?]+", re.UNICODE)
 
@@ -104,3 +123,42 @@ def sentiment_score(text: str) -> float:
     if total == 0:
         return 0.0
     return round(total / math.sqrt(total * total + 15), 3)  # VADER-style squash into -1..1
+
+
+# --- the learned model ---------------------------------------------------------------------------
+
+def sentiment_features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    """(n, dim + 1): the embedding and the lexicon score (scaled), the model's input."""
+    lexicon = np.array([[sentiment_score(t) * LEXICON_FEATURE_WEIGHT] for t in texts], dtype=np.float32)
+    return np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), lexicon])
+
+
+@functools.lru_cache(maxsize=1)
+def _model() -> tuple[np.ndarray, np.ndarray] | None:
+    if not MODEL_PATH.exists():
+        return None
+    with np.load(MODEL_PATH) as data:
+        return np.ascontiguousarray(data["coef"], dtype=np.float32), data["intercept"].astype(np.float32)
+
+
+def sentiment_probabilities(vector: np.ndarray, text: str) -> np.ndarray | None:
+    """(P(negative), P(neutral), P(positive)) of one message from its embedding, or None when the
+    model file is missing or the embedding is not the one it was trained on."""
+    model = _model()
+    if model is None:
+        return None
+    coef, intercept = model
+    x = sentiment_features(np.asarray(vector)[None, :], [text])[0]
+    if x.shape[0] != coef.shape[1]:
+        return None
+    z = coef @ x + intercept
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def sentiment_model_score(vector: np.ndarray, text: str) -> float:
+    """-1..1 = P(positive) - P(negative) from the learned model; the lexicon when it is missing."""
+    probs = sentiment_probabilities(vector, text)
+    if probs is None:
+        return sentiment_score(text)
+    return round(float(probs[2] - probs[0]), 4)

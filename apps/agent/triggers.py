@@ -1,0 +1,182 @@
+"""The four handoff triggers as pure functions over one turn and its conversation (no database):
+what the customer asks for (a person, in any wording), how frustrated the conversation is, whether a
+turn is in scope *in context*, and which department a handoff goes to. ``services._decide`` calls
+them; ``README`` ("Triggers and their priority") states the order in which they win.
+
+Everything here works on a business it was never tuned on: the examples it learns from are the
+built-in ones (``builtin.py``, generic EN/ES) plus the business's own topic examples, and the
+thresholds are one set of defaults chosen leave-one-business-out (README).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import builtin
+
+# --- normalisation --------------------------------------------------------------------------------
+
+_REPEATS = re.compile(r"([a-zñ])\1{2,}")
+_SHORTHANDS = [(re.compile(p), r) for p, r in (
+    (r"\bx\s+favor\b", "por favor"), (r"\bxfa\b", "por favor"), (r"\bporfa\b", "por favor"),
+    (r"\bpls\b|\bplz\b", "please"), (r"\bq\b", "que"), (r"\bk\b", "que"), (r"\bu\b", "you"),
+    (r"\br\b", "are"), (r"\bwanna\b", "want to"), (r"\bgonna\b", "going to"), (r"\bd\b", "de"),
+)]
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents."""
+    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+
+
+def normalise(text: str) -> str:
+    """What a learned detector should see: repeated letters collapsed ("holaaa"), chat shorthands
+    expanded ("x favor", "q", "pls"), spacing tidied. Case and accents kept for the embedding."""
+    out = _REPEATS.sub(r"\1", text.strip())
+    lowered = out.lower()
+    for pattern, replacement in _SHORTHANDS:
+        lowered = pattern.sub(replacement, lowered)
+    out = lowered if lowered != out.lower() else out
+    return " ".join(out.split())
+
+
+_CLAUSE = re.compile(r"(?<=[.!?¿¡;,])\s+|\s+(?:but|pero|although|aunque|about|regarding|sobre|acerca de|"
+                     r"por el tema de|por lo de|con respecto a|respecto de)\s+|\s*[—–]\s*", re.IGNORECASE)
+
+
+def clauses(text: str) -> list[str]:
+    """The message's sentences and contrastive clauses ("ok thanks, but I'd rather talk to a person"),
+    each long enough to mean something. A request for a person is usually one of them."""
+    parts = [p.strip(" ,.;") for p in _CLAUSE.split(text) if p and len(p.strip(" ,.;")) >= 2]
+    return parts if len(parts) > 1 else []
+
+
+# --- a request for a person -----------------------------------------------------------------------
+
+@dataclass
+class Explicit:
+    probability: float          # P(wants a person): the highest over the message and its clauses
+    clause: str                 # the words that asked
+    rest_topic: str = ""        # a topic named in the rest of the message ("...about my card")
+    rest_probability: float = 0.0
+
+
+def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_prefix: str = "topic:") -> Explicit:
+    """P(the customer asks for a person), learned (the classifier's ``human_request`` class over the
+    built-in examples, any wording), read on the normalised message and on each of its clauses, so
+    "Thanks. Could someone from your team call me about this?" is not diluted by its other half.
+    Also the best topic of the clauses that do not ask for a person: where to send the request."""
+    norm = normalise(text)
+    texts = [norm] + [c for c in clauses(norm)]
+    vectors = [vector] if norm == text else []
+    todo = texts[len(vectors):]
+    if todo:
+        vectors = list(vectors) + list(embed(todo))
+    preds = classifier.predict(texts, np.asarray(vectors))
+    best = max(range(len(texts)), key=lambda i: preds[i].prob(builtin.HUMAN))
+    result = Explicit(probability=preds[best].prob(builtin.HUMAN), clause=texts[best])
+    for i, pred in enumerate(preds):
+        if i == 0 or pred.prob(builtin.HUMAN) >= 0.5:
+            continue
+        label, probability = best_topic(pred, topic_prefix)
+        if label and probability > result.rest_probability:
+            result.rest_topic, result.rest_probability = label, probability
+    if not result.rest_topic:
+        label, probability = best_topic(preds[0], topic_prefix)
+        result.rest_topic, result.rest_probability = label, probability
+    return result
+
+
+def best_topic(pred, prefix: str = "topic:") -> tuple[str, float]:
+    """The most probable business topic of a prediction (whatever its best class), as (slug, share
+    of the probability among topics and the out-of-scope class)."""
+    topics = {k: v for k, v in pred.probabilities.items() if k.startswith(prefix)}
+    if not topics:
+        return "", 0.0
+    label = max(topics, key=topics.get)
+    return label[len(prefix):], float(topics[label])
+
+
+def named_department(text: str, departments: list[tuple[str, list[str]]]) -> str:
+    """The department the customer names ("someone in Billing", "your cards team"), by its name in
+    any configured language; a word of the name counts when no other department's name has it.
+    ``departments``: (slug, names). Returns the slug or ""."""
+    words = set(re.findall(r"[a-z0-9]+", fold(text)))
+    stems = {w.rstrip("s") for w in words if len(w) > 3}
+    folded = fold(text)
+    owners: dict[str, set[str]] = {}
+    for slug, names in departments:
+        for name in names:
+            for w in re.findall(r"[a-z0-9]+", fold(name)):
+                if len(w) >= 5 and w not in _GENERIC_WORDS:
+                    owners.setdefault(w.rstrip("s"), set()).add(slug)
+    for slug, names in departments:
+        if any(len(fold(n)) >= 4 and re.search(rf"\b{re.escape(fold(n))}\b", folded) for n in names):
+            return slug
+    found = {next(iter(slugs)) for stem, slugs in owners.items() if len(slugs) == 1 and stem in stems}
+    return found.pop() if len(found) == 1 else ""
+
+
+_GENERIC_WORDS = {"service", "services", "support", "customer", "customers", "atencion", "cliente", "clientes",
+                  "servicio", "servicios", "soporte", "general", "equipo", "team", "department", "departamento",
+                  "area", "sector", "member", "members"}
+
+
+# --- frustration ----------------------------------------------------------------------------------
+
+class FrustrationModel:
+    """P(this support message is frustrated), learned from the built-in frustrated vs calm support
+    messages (``builtin.FRUSTRATED`` / ``CALM``) and, as calm, the business's own topic examples and
+    the small-talk and human-request examples. Combined with the general sentiment model (trained
+    on tweets, ``sentiment.py``), which alone reads support chats poorly: frustration =
+    mean(P(negative), P(frustrated))."""
+
+    C = 3.0
+
+    def __init__(self):
+        self.coef: np.ndarray | None = None
+        self.intercept = 0.0
+
+    def fit(self, calm_texts_vectors: np.ndarray, embed) -> "FrustrationModel":
+        from sklearn.linear_model import LogisticRegression
+
+        fixed = builtin.FRUSTRATED + builtin.CALM
+        vectors = np.vstack([embed(fixed), calm_texts_vectors]) if len(calm_texts_vectors) else embed(fixed)
+        labels = [1] * len(builtin.FRUSTRATED) + [0] * (len(vectors) - len(builtin.FRUSTRATED))
+        clf = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced").fit(vectors, labels)
+        self.coef, self.intercept = clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+        return self
+
+    def probability(self, vector: np.ndarray) -> float:
+        if self.coef is None:
+            return 0.0
+        return float(1.0 / (1.0 + np.exp(-(float(self.coef @ vector) + self.intercept))))
+
+
+def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None) -> float:
+    """0..1 for one message: the mean of the general sentiment model's P(negative) and the support
+    frustration model's probability (the lexicon's negativity when the sentiment model is missing)."""
+    from .sentiment import sentiment_probabilities, sentiment_score
+
+    probs = sentiment_probabilities(vector, text)
+    negative = float(probs[0]) if probs is not None else max(0.0, -sentiment_score(text))
+    if model is None or model.coef is None:
+        return negative
+    return (negative + model.probability(vector)) / 2
+
+
+def frustration_to_sentiment(value: float) -> float:
+    """The turn's ``sentiment`` on the settings' -1 (frustrated) .. +1 (calm) scale."""
+    return round(1.0 - 2.0 * float(value), 4)
+
+
+def sustained(sentiments: list[float], *, threshold: float, window: int, min_negative: int) -> tuple[bool, int]:
+    """Sustained frustration: the current turn is negative and at least ``min_negative`` of the last
+    ``window`` customer turns (this one included) are at or below ``threshold``. The shipped
+    defaults (3 of 3) mean three frustrated turns in a row: one or two angry turns are answered."""
+    recent = list(sentiments)[-max(1, window):]
+    negatives = sum(1 for s in recent if s <= threshold)
+    return bool(recent) and recent[-1] <= threshold and negatives >= min_negative, negatives

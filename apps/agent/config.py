@@ -141,12 +141,15 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
     errors: list[str] = []
     if not isinstance(data, dict):
         return ["(root): must be a mapping"], {}
-    allowed = {"version", "departments", "settings", "messages", "topics", "transfer_rules"}
+    allowed = {"version", "company_name", "departments", "settings", "messages", "topics", "transfer_rules"}
     for key in data:
         if key not in allowed:
             errors.append(f"{key}: unknown section (expected one of {', '.join(sorted(allowed))})")
     if data.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
         errors.append(f"version: unsupported {data.get('version')!r} (this version reads {SCHEMA_VERSION})")
+    company_name = None
+    if data.get("company_name") is not None:
+        company_name = _str(errors, "company_name", data.get("company_name"), max_len=120)
 
     departments, dept_slugs = [], set(Department.objects.values_list("slug", flat=True))
     seen = set()
@@ -295,7 +298,7 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                       "department": dept_ref(f"{path}.department", row.get("department")),
                       "active": _bool(errors, f"{path}.active", row.get("active"), True)})
     return errors, {"departments": departments, "settings": settings_out, "messages": messages,
-                    "topics": topics, "transfer_rules": rules, "present": present}
+                    "topics": topics, "transfer_rules": rules, "present": present, "company_name": company_name}
 
 
 # --- import ------------------------------------------------------------------------------------

@@ -1,5 +1,16 @@
-"""manage.py evaluate_agent --dataset FILE [--json] [--details FILE] [--provider local|openai]"""
+"""manage.py evaluate_agent: score the AI Agent on scripted conversations.
+
+    evaluate_agent --business DIR|demo [--business ...] [--leave-one-out] [--fit module:function]
+                   [--json] [--details FILE|DIR] [--provider local|openai] [--record FILE]
+    evaluate_agent --dataset FILE          (against the configured KB and topics, rolled back)
+
+``--business`` installs each business (a business pack, an agent folder or ``demo``) into its own
+scratch database and vector store, runs its scenarios and drops everything afterwards.
+``--leave-one-out`` (two or more businesses) fits the thresholds on the others and reports each
+business with what was fitted without it.
+"""
 import json
+import os
 import sys
 import time
 
@@ -9,54 +20,146 @@ from apps.agent.evaluation import ScenarioError, evaluate, load_scenarios
 from apps.agent.providers import provider_get
 
 
+def _pct(value) -> str:
+    return "   -  " if value is None else f"{100 * value:5.1f}%"
+
+
 class Command(BaseCommand):
-    help = ("Run scripted conversations (JSONL) against the configured KB and topics and report deflection, "
-            "handoff precision/recall per trigger, routing accuracy, wrong answers and decision latency.")
+    help = ("Score the AI Agent on scripted conversations: handoff at the right turn, trigger, department, "
+            "facts in the answers, reply language; per business, or leaving one business out.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--dataset", help="JSONL scenarios, run against the configured KB and topics")
+        parser.add_argument("--business", action="append", default=[], metavar="DIR",
+                            help="a business pack / agent folder, or 'demo' (repeatable)")
+        parser.add_argument("--leave-one-out", action="store_true",
+                            help="fit on the other businesses, report on each one left out")
+        parser.add_argument("--fit", action="append", default=[], metavar="MODULE:FUNCTION",
+                            help="fitting hook(s) for --leave-one-out (default: the confidence threshold)")
         parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
-        parser.add_argument("--details", help="write one JSON line per conversation (replies, sources, scores)")
+        parser.add_argument("--details", help="one JSON line per conversation (a folder with --leave-one-out)")
         parser.add_argument("--provider", choices=["local", "openai"], default=None)
+        parser.add_argument("--record", help="append the configuration and its figures to this JSONL file")
 
-    def handle(self, *args, dataset, json: bool, details, provider, **options):
-        import json as jsonlib
+    def handle(self, *args, **opts):
+        if bool(opts["dataset"]) == bool(opts["business"]):
+            raise CommandError("give either --dataset FILE or --business DIR (one or more)")
+        prov = provider_get(opts["provider"])
+        if opts["dataset"]:
+            return self._dataset(opts, prov)
+        from apps.agent.evaluation.harness import DEFAULT_FITTERS, evaluate_business, fitter_load, leave_one_out
+        from apps.agent.packs import BusinessError, business_read
 
+        try:
+            businesses = [business_read(b) for b in opts["business"]]
+        except BusinessError as exc:
+            raise CommandError(str(exc)) from exc
+        started = time.perf_counter()
+        if opts["leave_one_out"]:
+            if len(businesses) < 2:
+                raise CommandError("--leave-one-out needs two or more --business")
+            try:
+                fitters = [fitter_load(s) for s in opts["fit"]] or DEFAULT_FITTERS
+            except (ValueError, ImportError, AttributeError) as exc:
+                raise CommandError(f"--fit: {exc}") from exc
+            if opts["details"]:
+                os.makedirs(opts["details"], exist_ok=True)
+            report = leave_one_out(businesses, fitters=fitters, provider=prov, log=self.stdout.write,
+                                   details_dir=opts["details"])
+        else:
+            report = {}
+            for business in businesses:
+                details = open(opts["details"] if len(businesses) == 1 else f"{opts['details']}.{business.name}.jsonl",
+                               "w", encoding="utf-8") if opts["details"] else None
+                try:
+                    report[business.name] = evaluate_business(business, provider=prov, details=details,
+                                                              on_progress=self._progress)["summary"]
+                finally:
+                    if details:
+                        details.close()
+        for name, summary in report.items():
+            self._print(name, summary)
+        result = {"mode": "leave_one_out" if opts["leave_one_out"] else "per_business", "provider": prov.name,
+                  "seconds": round(time.perf_counter() - started, 1), "businesses": report}
+        if opts["record"]:
+            self._record(opts, result)
+        if opts["json"]:
+            self.stdout.write(json.dumps(result, ensure_ascii=False))
+
+    def _progress(self, done, total, row, outcome, verdict=None):
+        if done % 25 == 0 or done == total:
+            self.stdout.write(f"  {done}/{total}")
+
+    def _print(self, name, s):
+        sc = s["scores"]
+        w = self.stdout.write
+        w(f"== {name}  ({s['conversations']} conversations, install {s.get('install_seconds')}s, "
+          f"run {s.get('run_seconds')}s)")
+        if s.get("fitted"):
+            w(f"  fitted on the other businesses: {s['fitted']}")
+        w(f"  settings: {s.get('settings')}")
+        w(f"  fully correct {_pct(sc['correct'])}   answered with facts {_pct(sc['answered_with_facts'])} of "
+          f"{sc['resolved_expected']} expected resolved   answers with facts {_pct(sc['answers_with_facts'])} of "
+          f"{sc['answers_given']} given")
+        w(f"  handoff on time {_pct(sc['handoff_on_time'])}  trigger {_pct(sc['trigger_ok'])}  department "
+          f"{_pct(sc['department_ok'])} of {sc['handoffs_expected']}   premature {sc['premature_handoffs']}  "
+          f"missed {sc['missed_handoffs']}  false handoffs {sc['false_handoffs']}  wrong answers {sc['wrong_answers']}  "
+          f"silent language switches {sc['silent_language_switches']}")
+        for group, blocks in sc["by"].items():
+            w(f"  by {group}:")
+            for key, b in blocks.items():
+                w(f"    {key:24s} n={b['conversations']:3d} correct {_pct(b['correct'])}  facts "
+                  f"{_pct(b['answered_with_facts'])}  on time {_pct(b['handoff_on_time'])}  trigger "
+                  f"{_pct(b['trigger_ok'])}  dept {_pct(b['department_ok'])}  premature {b['premature_handoffs']}")
+        w(f"  decision latency ms: p50 {s['latency_ms_p50']}  p95 {s['latency_ms_p95']}")
+
+    def _record(self, opts, result):
+        import subprocess
+
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                    timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            commit = ""
+        line = {"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "commit": commit, "argv": sys.argv[1:],
+                "mode": result["mode"], "provider": result["provider"],
+                "businesses": {name: {"settings": s.get("settings"), "fitted": s.get("fitted"),
+                                      "correct": s["scores"]["correct"],
+                                      "answered_with_facts": s["scores"]["answered_with_facts"],
+                                      "answers_with_facts": s["scores"]["answers_with_facts"],
+                                      "silent_language_switches": s["scores"]["silent_language_switches"],
+                                      "latency_ms_p95": s["latency_ms_p95"]}
+                               for name, s in result["businesses"].items()}}
+        with open(opts["record"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def _dataset(self, opts, prov):
+        dataset = opts["dataset"]
         try:
             rows = load_scenarios(dataset)
         except (OSError, ScenarioError) as exc:
             raise CommandError(f"{dataset}: {exc}") from exc
         if not rows:
             raise CommandError(f"{dataset}: no conversations")
-        prov = provider_get(provider)
-        # Warm up (model load, classifier training) outside the measured turns.
         from apps.agent.engine import embed, engine_get
 
         started = time.perf_counter()
         engine_get()
         embed(["warm up"])
         self.stdout.write(f"warm-up {time.perf_counter() - started:.1f}s; {len(rows)} conversations, provider {prov.name}")
-        out = open(details, "w", encoding="utf-8") if details else None
-
-        def progress(done, total, row, outcome):
-            if done % 25 == 0 or done == total:
-                self.stdout.write(f"  {done}/{total}")
-            if outcome.wrong_answer or row["expected"]["outcome"] != outcome.outcome:
-                self.stdout.write(f"  miss {row['id']}: expected {row['expected']} got "
-                                  f"{outcome.outcome}/{outcome.trigger}/{outcome.department}")
+        out = open(opts["details"], "w", encoding="utf-8") if opts["details"] else None
         try:
-            summary = evaluate(rows, provider=prov, on_progress=progress, details=out)
+            summary = evaluate(rows, provider=prov, on_progress=self._progress, details=out)
         finally:
             if out:
                 out.close()
+        summary.update(settings=None, conversations=len(rows))
+        self._print(dataset, summary)
         self.stdout.write(f"deflection rate:      {summary['deflection_rate']}")
         self.stdout.write(f"handoff precision:    {summary['handoff_precision']}  recall: {summary['handoff_recall']}")
         for trig, row in summary["per_trigger"].items():
             self.stdout.write(f"  {trig:20s} precision {row['precision']}  recall {row['recall']}  "
                               f"(expected {row['expected']}, predicted {row['predicted']}, wrong answers {row['wrong_answers']})")
         self.stdout.write(f"routing accuracy:     {summary['routing_accuracy']} ({summary['routing_checked']} handoffs)")
-        self.stdout.write(f"wrong answers where a handoff was expected: {summary['wrong_answers_where_handoff_expected']}"
-                          f" (explicit/out-of-scope: {summary['wrong_answers_explicit_or_out_of_scope']})")
-        self.stdout.write(f"decision latency ms:  p50 {summary['latency_ms_p50']}  p95 {summary['latency_ms_p95']}")
-        if json:
-            self.stdout.write(jsonlib.dumps(summary, ensure_ascii=False))
+        if opts["json"]:
+            self.stdout.write(json.dumps(summary, ensure_ascii=False))

@@ -17,7 +17,7 @@ from django.db import transaction
 from apps.conversations import services as conv_services
 from apps.conversations.models import Channel, Contact, Conversation, Status
 
-from .models import TRIGGERS
+from ..models import TRIGGERS
 
 
 class ScenarioError(ValueError):
@@ -58,14 +58,16 @@ class Outcome:
 
 
 def run_scenario(row: dict, *, provider=None) -> Outcome:
-    from .services import agent_handle_message
+    from ..compose import declares_quote
+    from ..services import agent_handle_message
+    from .scoring import reply_language_ok
 
     turns: list[dict] = []
     result_holder: dict = {}
     try:
         with transaction.atomic():
             channel = Channel.objects.create(name="evaluation", kind=Channel.Kind.API)
-            contact = Contact.objects.create(name="Evaluation customer", external_ref="FS-0000001",
+            contact = Contact.objects.create(name="Evaluation customer", external_ref=row.get("customer_ref", "FS-0000001"),
                                              language=row.get("language", ""))
             conv = conv_services.conversation_start(contact=contact, channel=channel)
             outcome, trigger, department = "resolved", "", ""
@@ -77,9 +79,13 @@ def run_scenario(row: dict, *, provider=None) -> Outcome:
                 msg, _created = conv_services.message_receive(channel=channel, contact=contact, body=text,
                                                               conversation=conv)
                 result = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk, provider=provider)
+                reply = "\n".join(result.replies)
+                language = row.get("language", "")
                 turns.append({"customer": text, "decision": result.decision, "trigger": result.trigger,
                               "department": result.department, "intent": result.intent, "replies": result.replies,
-                              "sources": result.sources, "scores": result.scores, "latency_ms": result.latency_ms})
+                              "sources": result.sources, "scores": result.scores, "latency_ms": result.latency_ms,
+                              "language_ok": result.decision != "answer" or reply_language_ok(
+                                  reply, language, declared_quote=declares_quote(reply, language))})
                 last_decision = result.decision
                 if result.decision in ("handoff", "collect"):
                     outcome, trigger, department = "handoff", result.trigger, result.department
@@ -100,19 +106,25 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None) -> dict:
-    outcomes = []
+def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None,
+             department_names: dict[str, str] | None = None) -> dict:
+    from .scoring import scenario_score, summarise
+
+    outcomes, verdicts = [], []
     for i, row in enumerate(rows):
         out = run_scenario(row, provider=provider)
         outcomes.append(out)
+        verdict = scenario_score(row, out.turns, department_names=department_names)
+        verdicts.append(verdict)
         if details is not None:
-            details.write(json.dumps({"id": row["id"], "language": row.get("language", ""), "messages": row["messages"],
+            details.write(json.dumps({"id": row["id"], "language": row.get("language", ""),
+                                      "category": row.get("category", ""), "messages": row["messages"],
                                       "expected": row["expected"],
                                       "actual": {"outcome": out.outcome, "trigger": out.trigger,
                                                  "department": out.department, "wrong_answer": out.wrong_answer},
-                                      "turns": out.turns}, ensure_ascii=False) + "\n")
+                                      "verdict": verdict, "turns": out.turns}, ensure_ascii=False) + "\n")
         if on_progress:
-            on_progress(i + 1, len(rows), row, out)
+            on_progress(i + 1, len(rows), row, out, verdict)
     n = len(rows)
     resolved = sum(1 for o in outcomes if o.outcome == "resolved")
     exp_resolved = [i for i, r in enumerate(rows) if r["expected"]["outcome"] == "resolved"]
@@ -131,6 +143,7 @@ def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None)
     handoff_tp = sum(1 for i in exp_handoff if outcomes[i].outcome == "handoff")
     latencies = [t["latency_ms"] for o in outcomes for t in o.turns]
     return {
+        "scores": summarise(rows, verdicts),
         "conversations": n,
         "turns": len(latencies),
         "deflection_rate": _ratio(resolved, n),

@@ -8,6 +8,7 @@ HUMAN = "human_request"
 GREETING = "greeting"
 THANKS = "thanks"
 OOS = "oos"
+FRUSTRATION = "frustrated"  # a vent with no question of its own: in scope, about the conversation
 VAGUE = "vague"  # a first message that names no request yet: one clarifying question, not a handoff
 
 BUILTIN_EXAMPLES: dict[str, list[str]] = {
@@ -122,3 +123,5 @@ CALM: list[str] = [
     "ya veo, ¿y el límite?", "¿y si no llega?", "hola, quería saber una cosa", "buenas, una consulta",
 ]
 
+
+BUILTIN_EXAMPLES[FRUSTRATION] = FRUSTRATED

@@ -86,6 +86,8 @@ def config_export() -> dict:
         departments.append(row)
     settings_ = {name: getattr(cfg, name) for name in THRESHOLDS}
     settings_["default_department"] = cfg.default_department.slug if cfg.default_department_id else None
+    if cfg.out_of_scope_examples:
+        settings_["out_of_scope_examples"] = cfg.out_of_scope_examples
     topics = []
     for t in Topic.objects.order_by("slug").prefetch_related("examples", "required_fields", "documents"):
         docs = [d.source or d.title for d in t.documents.order_by("pk")]
@@ -134,6 +136,26 @@ def _list(errors, path, value) -> list:
         errors.append(f"{path}: must be a list")
         return []
     return value
+
+
+def _out_of_scope_examples(errors, path, value) -> dict:
+    """``{mode: extend|replace, examples: [texts]}``: this business's own off-topic examples, beside
+    (extend) or instead of (replace) the built-in ones. None/{} = the built-in ones only."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or set(value) - {"mode", "examples"}:
+        errors.append(f"{path}: must be a mapping with mode (extend or replace) and examples")
+        return {}
+    mode = value.get("mode", "extend")
+    if mode not in ("extend", "replace"):
+        errors.append(f"{path}.mode: must be extend or replace")
+    examples = value.get("examples") or []
+    if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
+        errors.append(f"{path}.examples: must be a list of non-empty texts")
+        examples = []
+    if mode == "replace" and len(examples) < 5:
+        errors.append(f"{path}.examples: replacing the built-in examples needs at least 5")
+    return {"mode": mode, "examples": [e.strip()[:500] for e in examples]}
 
 
 def config_validate(data: dict) -> tuple[list[str], dict]:
@@ -194,6 +216,9 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
         path = f"settings.{key}"
         if key == "default_department":
             settings_out[key] = dept_ref(path, value, required=False)
+            continue
+        if key == "out_of_scope_examples":
+            settings_out[key] = _out_of_scope_examples(errors, path, value)
             continue
         if key not in THRESHOLDS:
             errors.append(f"{path}: unknown setting")

@@ -13,8 +13,13 @@ import time
 
 import numpy as np
 
+from . import builtin
 from .builtin import BUILTIN_EXAMPLES, OOS
 from .classifier import ScopeClassifier
+from .triggers import FrustrationModel
+
+# Classes whose examples are calm support messages (negatives of the frustration model).
+CALM_CLASSES = (builtin.GREETING, builtin.THANKS, builtin.HUMAN, builtin.VAGUE)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +43,9 @@ def topic_label(slug: str) -> str:
 
 
 class Engine:
-    def __init__(self, fingerprint: str, classifier: ScopeClassifier, topics: dict[str, int]):
+    def __init__(self, fingerprint: str, classifier: ScopeClassifier, topics: dict[str, int], frustration=None):
         self.fingerprint, self.classifier, self.topics = fingerprint, classifier, topics
+        self.frustration = frustration  # triggers.FrustrationModel, trained with the classifier
         self.checked_at = time.monotonic()
 
 
@@ -60,7 +66,17 @@ class Snapshot:
         self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
                           .order_by("order", "id"))
         self.topic_departments = {slug: self._department_of(t) for slug, t in self.topics.items()}
+        self.department_names = self._department_names()
         self.loaded_at = time.monotonic()
+
+    def _department_names(self) -> list[tuple[str, list[str]]]:
+        """(slug, names) of the active departments: the name, the slug and the customer-facing
+        name per language, so a customer can ask for one by name."""
+        from apps.departments.models import Department
+
+        per_language = (self.settings.messages or {}).get("departments", {})
+        return [(slug, [name, slug.replace("-", " "), *[n for n in per_language.get(slug, {}).values() if n]])
+                for slug, name in Department.objects.filter(is_active=True).values_list("slug", "name")]
 
     def _department_of(self, topic) -> list[int]:
         """The department a topic belongs to (its own, else the default one it hands off to): a
@@ -91,9 +107,25 @@ def _training_rows() -> list[tuple[str, str]]:
     rows = [(topic_label(slug), text) for slug, text in
             TopicExample.objects.filter(topic__is_active=True).order_by("topic__slug", "id")
             .values_list("topic__slug", "text")]
-    for label, texts in BUILTIN_EXAMPLES.items():
+    for label, texts in builtin_examples().items():
         rows += [(label, t) for t in texts]
     return rows
+
+
+def builtin_examples() -> dict[str, list[str]]:
+    """The built-in classes' examples, with the business's own out-of-scope examples
+    (``AgentSettings.out_of_scope_examples``: ``{"mode": "extend"|"replace", "examples": [...]}``):
+    an electronics shop replaces "what's the best phone to buy" with what is off-topic for it."""
+    from .models import AgentSettings
+
+    examples = {label: list(texts) for label, texts in BUILTIN_EXAMPLES.items()}
+    custom = AgentSettings.load().out_of_scope_examples or {}
+    extra = [str(t).strip() for t in custom.get("examples") or [] if str(t).strip()]
+    if custom.get("mode") == "replace" and extra:
+        examples[OOS] = extra
+    else:
+        examples[OOS] += extra
+    return examples
 
 
 def _fingerprint(rows: list[tuple[str, str]]) -> str:
@@ -127,7 +159,9 @@ def engine_get() -> Engine:
         classifier = ScopeClassifier(C=10.0, embedding_weight=1.5, knn_weight=1.0, oos_weight=1.0)
         classifier.fit(texts, labels, vectors)
         topics = dict(Topic.objects.filter(is_active=True).values_list("slug", "pk"))
-        _engine = Engine(fingerprint, classifier, topics)
+        calm = [i for i, label in enumerate(labels) if label.startswith("topic:") or label in CALM_CLASSES]
+        frustration = FrustrationModel().fit(vectors[calm], embed)
+        _engine = Engine(fingerprint, classifier, topics, frustration)
         log.info("agent: scope classifier trained on %d examples, %d classes", len(texts),
                  len(set(labels)))
         return _engine

@@ -33,6 +33,8 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                     "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "
                           "hablar con una persona cuando quieras."},
     "empathy": {"en": "I'm sorry about the trouble.", "es": "Lamento el inconveniente."},
+    "clarify": {"en": "Sure, I can help. What exactly would you like to know? Tell me in a few words what it is about.",
+                "es": "Claro, te ayudo. ¿Qué querés saber exactamente? Contame en pocas palabras de qué se trata."},
     "agent_error": {"en": "I'm having a technical problem, so I'll pass you to a person from {department}.",
                     "es": "Tengo un problema técnico, así que te paso con una persona de {department}."},
     "not_identified": {"en": "I couldn't identify your account in this chat, so I can't look that up for you.",
@@ -161,12 +163,13 @@ class AgentSettings(models.Model):
         _("explicit request threshold"), default=0.5,
         help_text=_("Probability of 'wants a human' above this hands off at once (trigger explicit_request)."))
     sentiment_threshold = models.FloatField(
-        _("negative sentiment threshold"), default=-0.35,
-        help_text=_("A customer message scoring at or below this (-1..1) counts as negative."))
+        _("negative sentiment threshold"), default=0.5,
+        help_text=_("A customer message scoring at or below this counts as frustrated. The score runs from -1 "
+                    "(frustrated) to 1 (calm): 1 - 2 x the message's frustration probability."))
     sentiment_window = models.PositiveSmallIntegerField(
         _("sentiment window"), default=3, help_text=_("How many recent customer messages are looked at."))
     sentiment_min_negative = models.PositiveSmallIntegerField(
-        _("negative messages needed"), default=2,
+        _("negative messages needed"), default=3,
         help_text=_("How many negative messages within the window make sustained negative sentiment."))
     collect_max_attempts = models.PositiveSmallIntegerField(
         _("attempts to collect each datum"), default=2)
@@ -176,6 +179,10 @@ class AgentSettings(models.Model):
         help_text=_("Empty: the platform's default department."))
     messages = models.JSONField(_("messages"), default=dict, blank=True,
                                 help_text=_('Overrides of the customer-facing texts: {"handoff": {"en": "...", "es": "..."}}'))
+    out_of_scope_examples = models.JSONField(
+        _("out-of-scope examples"), default=dict, blank=True,
+        help_text=_('This business\'s own examples of requests outside its topics: {"mode": "extend" or "replace", '
+                    '"examples": ["...", "..."]}. "replace" drops the built-in ones.'))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -44,10 +44,12 @@ class Analysis:
     confidence: float = 0.0           # 0..1: how sure the grounded answer is right
     scope: float = 1.0                # 0..1: how clearly in scope
     explicit: float = 0.0             # 0..1: probability the customer asks for a human
-    sentiment: float = 0.0            # -1..1
+    sentiment: float = 1.0            # -1 (frustrated) .. 1 (calm): 1 - 2 x P(frustrated)
     action: str = ""                  # backend action the topic/model asks to run (authorised later)
     provider: str = "local"
     extra: dict = field(default_factory=dict)
+    probabilities: dict = field(default_factory=dict)  # the classifier's class probabilities (local)
+    signals: dict = field(default_factory=dict)        # rest_topic / named_department of a request for a person
 
     def scores(self) -> dict:
         return {"confidence": round(self.confidence, 4), "scope": round(self.scope, 4),
@@ -183,6 +185,30 @@ def topic_document_ids(topic) -> list[int]:
 
 # --- local -------------------------------------------------------------------------------------
 
+def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray) -> None:
+    """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
+    per clause, frustration (``apps.agent.triggers``)."""
+    from .engine import config_get
+    from .triggers import explicit_request, frustration, frustration_to_sentiment, named_department
+
+    request = explicit_request(engine.classifier, text, vector, embed)
+    analysis.explicit = request.probability
+    value = frustration(vector, text, engine.frustration)
+    analysis.sentiment = frustration_to_sentiment(value)
+    analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
+    analysis.signals = {"rest_topic": request.rest_topic,
+                        "named_department": named_department(text, config_get().department_names)}
+    label = pred.label
+    if label.startswith("topic:"):
+        analysis.topic_slug = analysis.intent = label.split(":", 1)[1]
+    elif label in (builtin.HUMAN, builtin.GREETING, builtin.THANKS, builtin.VAGUE):
+        analysis.intent = label
+    elif label == builtin.FRUSTRATION:
+        analysis.intent = "vent"
+    else:
+        analysis.intent = "out_of_scope"
+
+
 class LocalProvider:
     """Offline: scope classifier + retrieval-based extractive answers + lexicon sentiment."""
 
@@ -192,22 +218,11 @@ class LocalProvider:
         engine = engine_get()
         vector = embed([ctx.text])[0]
         pred = engine.classifier.predict([ctx.text], vector[None, :])[0]
-        explicit = pred.prob(builtin.HUMAN)
-        label = pred.label
-        scope = pred.scope_score
-        sentiment = sentiment_score(ctx.text)
-        analysis = Analysis(intent="", scope=scope, explicit=explicit, sentiment=sentiment, provider=self.name,
+        analysis = Analysis(intent="", scope=pred.scope_score, provider=self.name,
                             extra={"intent_probability": pred.probability, "nearest_example": pred.similarity,
-                                   "oos_probability": pred.oos_probability})
-        if label.startswith("topic:"):
-            analysis.topic_slug = label.split(":", 1)[1]
-            analysis.intent = analysis.topic_slug
-        elif label == builtin.HUMAN:
-            analysis.intent = builtin.HUMAN
-        elif label in (builtin.GREETING, builtin.THANKS):
-            analysis.intent = label
-        else:
-            analysis.intent = "out_of_scope"
+                                   "oos_probability": pred.oos_probability},
+                            probabilities=pred.probabilities)
+        local_signals(engine, analysis, pred, ctx.text, vector)
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
         doc_ids = topic_documents(analysis.topic_slug)
@@ -304,8 +319,10 @@ class OpenAIProvider:
         analysis = Analysis(
             intent=intent or "out_of_scope", answer=answer, provider=self.name,
             confidence=_clip(data.get("confidence"), 0.0, 1.0),
-            sentiment=_clip(data.get("sentiment"), -1.0, 1.0) if data.get("sentiment") is not None
-            else sentiment_score(ctx.text),
+            # the model's mood (-1..1) on the frustration scale the triggers use (1 - 2 * frustration)
+            sentiment=frustration_to_sentiment(max(0.0, -(_clip(data.get("sentiment"), -1.0, 1.0)
+                                                         if data.get("sentiment") is not None
+                                                         else sentiment_score(ctx.text)))),
             scope=0.0 if intent == "out_of_scope" else 1.0, explicit=explicit,
             action=str(data.get("action") or ""),
             sources=[source_of(h) for h in hits[:2]] if answer else [])
@@ -320,6 +337,12 @@ class OpenAIProvider:
             analysis.answer, analysis.confidence, analysis.sources = "", 0.0, []
             analysis.extra["withheld"] = 1.0
         return analysis
+
+
+def frustration_to_sentiment(value: float) -> float:
+    from .triggers import frustration_to_sentiment as convert
+
+    return convert(value)
 
 
 def _clip(value, low: float, high: float) -> float:

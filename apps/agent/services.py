@@ -25,7 +25,7 @@ from apps.conversations.models import AuthorKind, Conversation, ConversationEven
 from apps.departments.models import Department
 from apps.departments.services import department_default
 
-from . import builtin
+from . import builtin, policy
 from .language import detect_language
 from .engine import config_get
 from .models import AgentSettings, AgentState, Topic
@@ -69,13 +69,19 @@ def default_department(cfg: AgentSettings) -> Department:
     return dept
 
 
-def route(*, cfg: AgentSettings, trigger: str, topic: Topic | None, language: str) -> Department:
-    """Transfer rules (first match by order), else the topic's department, else the default."""
+def route(*, cfg: AgentSettings, trigger: str, topic: Topic | None, language: str, named: str = "") -> Department:
+    """Transfer rules (first match by order), else the department the customer named (a request for
+    a person), else the topic's department (for sustained frustration: the conversation's topic),
+    else the default."""
     for rule in config_get().rules:
         if rule.matches(topic_id=topic.pk if topic else None, trigger=trigger, language=language) \
                 and rule.department.is_active:
             return rule.department
-    if trigger == "negative_sentiment" or topic is None:
+    if named:
+        department = Department.objects.filter(slug=named, is_active=True).first()
+        if department is not None:
+            return department
+    if topic is None:
         return default_department(cfg)
     if trigger == "out_of_scope" and topic.bot_may_answer:
         return default_department(cfg)
@@ -181,32 +187,30 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     """The decision policy on one analysis, under the conversation's lock (state read under it too)."""
     state.turns += 1
     state.sentiments = (list(state.sentiments or []) + [round(analysis.sentiment, 3)])[-max(1, cfg.sentiment_window):]
-    topic = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
-    if topic is not None:
-        state.topic = topic
+    snapshot = config_get()
+    topic = snapshot.topics.get(analysis.topic_slug) if analysis.topic_slug else None
     if state.pending:
+        if topic is not None:
+            state.topic = topic
         return _continue_collection(conv, msg, cfg, state, analysis, language, started)
 
-    negatives = sum(1 for s in state.sentiments if s <= cfg.sentiment_threshold)
-    sustained = analysis.sentiment <= cfg.sentiment_threshold and negatives >= cfg.sentiment_min_negative
-    trigger = ""
-    if analysis.explicit >= cfg.explicit_request_threshold:
-        trigger = "explicit_request"
-    elif sustained:
-        trigger = "negative_sentiment"
-    elif analysis.intent in SMALLTALK and analysis.scope >= cfg.out_of_scope_threshold:
-        trigger = ""
-    elif analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold:
-        trigger = "out_of_scope"
-        topic = None
-    elif topic is not None and not topic.bot_may_answer:
-        trigger = "out_of_scope"
+    decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topic, previous_topic=previous_topic,
+                             topics=snapshot.topics, first_turn=state.turns == 1)
+    trigger, negatives = decision.trigger, decision.negatives
+    topic = snapshot.topics.get(analysis.topic_slug) if analysis.topic_slug else None
+    state.topic = policy.conversation_topic(previous_topic, topic, analysis,
+                                            analysis.sentiment <= cfg.sentiment_threshold) or state.topic
+    if not trigger and decision.note in ("clarify", "vent"):
+        analysis.intent = decision.note
+    if trigger or decision.note in ("clarify", "vent", "smalltalk"):
+        handoff_topic = decision.topic
     elif _action_for(topic, analysis) and conv.contact.external_ref:
-        trigger = ""
-    elif analysis.confidence < cfg.confidence_threshold or not analysis.answer:
-        trigger = "low_confidence"
-
-    handoff_topic = topic or (previous_topic if trigger in ("explicit_request", "low_confidence") else None)
+        handoff_topic = topic
+    else:
+        topic = decision.topic if decision.note == "context" else topic
+        if analysis.confidence < cfg.confidence_threshold or not analysis.answer:
+            trigger = "low_confidence"
+        handoff_topic = topic or (previous_topic if trigger == "low_confidence" else None)
     scores = analysis.scores() | {"sentiment_window": list(state.sentiments), "negatives_in_window": negatives}
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
@@ -219,7 +223,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         analysis.intent, trigger = "vent", ""
     if not trigger:
         return _answer(conv, msg, cfg, state, analysis, topic, language, base)
-    department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language)
+    department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language,
+                       named=decision.department_slug)
     missing = _missing_fields(handoff_topic, state) if trigger in ("out_of_scope", "low_confidence") else []
     if missing:
         field_ = missing[0]
@@ -246,6 +251,8 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
         body, sources = cfg.message(analysis.intent, language), []
     elif analysis.intent == "vent":
         body, sources = cfg.message("empathy_ask", language), []
+    elif analysis.intent == "clarify":
+        body, sources = cfg.message("clarify", language), []
     elif _action_for(topic, analysis):
         action = _action_for(topic, analysis)
         try:

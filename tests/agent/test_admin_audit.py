@@ -21,7 +21,7 @@ def operator_client(cast):
 
 def _settings_form(**overrides) -> dict:
     data = {"confidence_threshold": "0.5", "out_of_scope_threshold": "0.5", "explicit_request_threshold": "0.5",
-            "sentiment_threshold": "-0.35", "sentiment_window": "3", "sentiment_min_negative": "2",
+            "sentiment_threshold": "0.5", "sentiment_window": "3", "sentiment_min_negative": "3",
             "default_department": "", "collect_max_attempts": "2", "messages": "{}"}
     return data | {k: str(v) for k, v in overrides.items()}
 
@@ -41,7 +41,7 @@ def test_settings_admin_refuses_what_an_import_would_refuse(operator_client, ove
     assert response.status_code == 200  # the form again, with the error
     assert field in response.context["adminform"].form.errors
     cfg = AgentSettings.load()
-    assert (cfg.confidence_threshold, cfg.sentiment_window, cfg.sentiment_min_negative) == (0.5, 3, 2)
+    assert (cfg.confidence_threshold, cfg.sentiment_window, cfg.sentiment_min_negative) == (0.5, 3, 3)
     assert not AuditEntry.objects.filter(action="agentsettings.change").exists()
 
 

@@ -1,0 +1,116 @@
+"""Which trigger a turn fires, read with its conversation, and where the handoff goes.
+
+The priority, written once (README, "Triggers and their priority"):
+
+1. ``explicit_request``: the customer asks for a person (P >= ``explicit_request_threshold``),
+   whatever else the turn is: frustrated, out of scope, inside a topic the bot may not answer.
+   Department: the one the customer names, else the topic the same message is about, else the
+   conversation's topic, else the default department.
+2. ``negative_sentiment``: frustration sustained over the window (default: three frustrated
+   customer turns in a row). It wins over scope and confidence: a frustrated follow-up is about the
+   conversation, so it goes to the department of the conversation's topic (default department only
+   when no topic ever came up).
+3. ``out_of_scope`` for a topic the bot may not answer, only when the turn is confidently about it
+   (restricted topics are narrow: a greeting or a vague first message never lands in one); to that
+   topic's department.
+4. ``out_of_scope`` outside every topic, judged in context: a follow-up of a conversation with a
+   topic (frustrated, or still about that topic) is in scope; an unclear *first* message gets one
+   clarifying question instead. To the default department.
+5. ``low_confidence``: in scope but the knowledge base does not answer it; to the topic's department.
+
+One frustrated turn (or two) is answered, with an apology, never escalated on its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import builtin
+from .triggers import sustained
+
+# Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
+# labelled data to tune them with.
+RESTRICTED_MIN_PROBABILITY = 0.5   # a topic the bot may not answer catches a turn only this sure
+EXPLICIT_TOPIC_MIN_PROBABILITY = 0.2  # "a person, about my card": the card topic routes the request
+CONTEXT_TOPIC_MIN_PROBABILITY = 0.1   # a follow-up still about the conversation's topic
+CONTEXT_MAX_OOS_PROBABILITY = 0.5     # ... unless it looks like the built-in out-of-scope examples
+
+
+@dataclass
+class Decision:
+    trigger: str = ""
+    topic: object | None = None          # the topic the handoff/answer is about
+    department_slug: str = ""            # a department decided here (explicit request naming one)
+    note: str = ""                       # clarify | vent | context
+    negatives: int = 0
+
+
+def conversation_topic(previous, topic, analysis, frustrated: bool):
+    """The conversation's topic after this turn: a confident topic of a calm turn replaces it; a
+    frustrated turn's topic guess never does (frustration is about what was discussed)."""
+    if topic is None:
+        return previous
+    if previous is None:
+        return topic
+    if frustrated or analysis.extra.get("intent_probability", 1.0) < 0.3:
+        return previous
+    return topic
+
+
+def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_turn: bool) -> Decision:
+    """The trigger of one turn (``""``: answer). ``topic``: this turn's topic (or None);
+    ``previous_topic``: the conversation's topic before it; ``state.sentiments`` already holds this
+    turn's sentiment."""
+    frustrated_now = analysis.sentiment <= cfg.sentiment_threshold
+    is_sustained, negatives = sustained(state.sentiments, threshold=cfg.sentiment_threshold,
+                                        window=cfg.sentiment_window, min_negative=cfg.sentiment_min_negative)
+    context = conversation_topic(previous_topic, topic, analysis, frustrated_now)
+
+    if analysis.explicit >= cfg.explicit_request_threshold:
+        rest = topics.get(analysis.signals.get("rest_topic", ""))
+        rest_ok = rest is not None and analysis.extra.get("rest_probability", 0.0) >= EXPLICIT_TOPIC_MIN_PROBABILITY
+        return Decision("explicit_request", topic=rest if rest_ok else (context or topic),
+                        department_slug=analysis.signals.get("named_department", ""),
+                        negatives=negatives)
+    if is_sustained:
+        return Decision("negative_sentiment", topic=context, negatives=negatives)
+
+    restricted = topic is not None and not topic.bot_may_answer
+    if restricted and analysis.extra.get("intent_probability", 1.0) < RESTRICTED_MIN_PROBABILITY:
+        # Not sure enough for a topic the bot may not answer: read it as the conversation's topic
+        # (a follow-up) or as unclear.
+        topic, restricted = (previous_topic if previous_topic is not None and previous_topic.bot_may_answer
+                             else None), False
+        analysis.topic_slug = topic.slug if topic is not None else ""
+    if restricted:
+        return Decision("out_of_scope", topic=topic, negatives=negatives)
+
+    smalltalk = analysis.intent in (builtin.GREETING, builtin.THANKS)
+    low_scope = analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold
+    if smalltalk and analysis.scope >= cfg.out_of_scope_threshold:
+        return Decision("", topic=None, note="smalltalk", negatives=negatives)
+    looks_off_topic = analysis.extra.get("oos_probability", 0.0) >= CONTEXT_MAX_OOS_PROBABILITY
+    if (analysis.intent == "vent" and not looks_off_topic) or (low_scope and frustrated_now and previous_topic is not None):
+        # A frustrated turn with no question of its own is about the conversation: acknowledge it.
+        return Decision("", topic=previous_topic, note="vent", negatives=negatives)
+    if low_scope and previous_topic is not None and _follow_up(analysis, previous_topic):
+        return Decision("", topic=previous_topic, note="context", negatives=negatives)
+    if analysis.intent == builtin.VAGUE or (low_scope and first_turn and _unclear(analysis)):
+        if first_turn:
+            return Decision("", topic=None, note="clarify", negatives=negatives)
+        return Decision("out_of_scope", topic=None, negatives=negatives)
+    if low_scope:
+        return Decision("out_of_scope", topic=None, negatives=negatives)
+    return Decision("", topic=topic or None, negatives=negatives)
+
+
+def _follow_up(analysis, previous_topic) -> bool:
+    """Still about the conversation's topic: the classifier gives that topic some probability and
+    the turn does not resemble the out-of-scope examples."""
+    return (analysis.probabilities.get(f"topic:{previous_topic.slug}", 0.0) >= CONTEXT_TOPIC_MIN_PROBABILITY
+            and analysis.extra.get("oos_probability", 0.0) < CONTEXT_MAX_OOS_PROBABILITY)
+
+
+def _unclear(analysis) -> bool:
+    """A first message that is neither a question of a topic nor like the out-of-scope examples."""
+    return (analysis.extra.get("oos_probability", 0.0) < 0.35
+            and analysis.probabilities.get(builtin.VAGUE, 0.0) >= 0.15)

@@ -29,7 +29,7 @@ from .triggers import sustained
 
 # Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
 # labelled data to tune them with.
-RESTRICTED_MIN_PROBABILITY = 0.5   # a topic the bot may not answer catches a turn only this sure
+RESTRICTED_MIN_PROBABILITY = 0.3   # a topic the bot may not answer catches a turn only this sure
 EXPLICIT_TOPIC_MIN_PROBABILITY = 0.2  # "a person, about my card": the card topic routes the request
 CONTEXT_TOPIC_MIN_PROBABILITY = 0.1   # a follow-up still about the conversation's topic
 CONTEXT_MAX_OOS_PROBABILITY = 0.5     # ... unless it looks like the built-in out-of-scope examples
@@ -48,12 +48,18 @@ def conversation_topic(previous, topic, analysis, frustrated: bool):
     """The conversation's topic after this turn: a confident topic of a calm turn replaces it; a
     frustrated turn's topic guess never does (frustration is about what was discussed)."""
     if topic is None:
-        return previous
+        # a vent names no topic of its own; its best topic guess starts a conversation that has none
+        return previous or topics_guess(analysis)
     if previous is None:
         return topic
     if frustrated or analysis.extra.get("intent_probability", 1.0) < 0.3:
         return previous
     return topic
+
+
+def topics_guess(analysis):
+    """The topic a vent is most likely about (set by the provider), when fairly sure."""
+    return analysis.signals.get("topic_guess_object")
 
 
 def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_turn: bool) -> Decision:

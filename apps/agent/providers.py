@@ -189,7 +189,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
     per clause, frustration (``apps.agent.triggers``)."""
     from .engine import config_get
-    from .triggers import explicit_request, frustration, frustration_to_sentiment, named_department
+    from .triggers import best_topic, explicit_request, frustration, frustration_to_sentiment, named_department
 
     request = explicit_request(engine.classifier, text, vector, embed)
     analysis.explicit = request.probability
@@ -205,6 +205,10 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         analysis.intent = label
     elif label == builtin.FRUSTRATION:
         analysis.intent = "vent"
+        guess, probability = best_topic(pred)
+        topic = config_get().topics.get(guess) if probability >= 0.2 else None
+        if topic is not None and topic.bot_may_answer:
+            analysis.signals["topic_guess_object"] = topic
     else:
         analysis.intent = "out_of_scope"
 

@@ -64,13 +64,16 @@ def test_single_negative_message_does_not_escalate_but_a_pattern_does(fibrasur):
     conv = start(fibrasur, language="en")
     conv, replies = say(fibrasur, conv, "My internet keeps dropping, this is terrible")
     assert conv.status == Status.BOT and replies  # one angry message: still with the bot
-    assert decisions(conv)[-1].payload["scores"]["sentiment"] < 0
+    assert decisions(conv)[-1].payload["scores"]["sentiment"] <= AgentSettings.load().sentiment_threshold
     conv, replies = say(fibrasur, conv, "This is ridiculous and unacceptable, worst service ever, you are useless")
+    assert conv.status == Status.BOT and replies  # two: still answered
+    conv, replies = say(fibrasur, conv, "I'm fed up, nobody ever fixes anything, I'm furious")
     assert conv.status != Status.BOT
     assert conv.handoff["trigger"] == "negative_sentiment"
-    assert conv.department.slug == "customer-service"  # the default department
+    # to the department of the conversation's topic (the connection), not the default one
+    assert conv.department.slug == "technical-support"
     window = conv.handoff["scores"]["sentiment_window"]
-    assert len(window) == 2 and all(s <= -0.35 for s in window)
+    assert len(window) == 3 and all(s <= AgentSettings.load().sentiment_threshold for s in window)
 
 
 def test_out_of_scope_goes_to_default_department(fibrasur):

@@ -1,0 +1,159 @@
+"""The four triggers read with the conversation (apps/agent/policy.py, triggers.py): context, the
+department of sustained frustration, narrow restricted topics, one clarifying question, a person in
+any wording, and the priority between triggers (README, "Triggers and their priority")."""
+from __future__ import annotations
+
+import pytest
+
+from apps.agent import builtin
+from apps.agent.config import ConfigError, config_import
+from apps.agent.engine import builtin_examples
+from apps.agent.models import AgentSettings
+from apps.agent.triggers import clauses, named_department, normalise, sustained
+from apps.conversations.models import Status
+
+from .helpers import say, start
+
+pytestmark = pytest.mark.django_db
+
+
+def _last_decision(conv):
+    from apps.conversations.models import ConversationEvent
+
+    return conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+
+
+# --- in a conversation ----------------------------------------------------------------------------
+
+def test_a_frustrated_follow_up_is_judged_with_the_conversation(fibrasur):
+    """"That's way too slow!" alone is no topic of the business; after an installation answer it is
+    about the installation: answered (with an apology), never an out-of-scope handoff."""
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "How long does installation take?")
+    assert conv.status == Status.BOT
+    conv, replies = say(fibrasur, conv, "What?! That's way too slow!")
+    assert conv.status == Status.BOT and replies
+    assert _last_decision(conv)["decision"] == "answer"
+
+
+def test_the_same_words_without_context_are_not_an_installation_question(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "What?! That's way too slow!")
+    assert _last_decision(conv)["topic"] != "installation"
+
+
+def test_sustained_frustration_goes_to_the_topic_of_the_conversation_in_spanish(fibrasur):
+    conv = start(fibrasur, language="es")
+    for text in ("¿Cuándo vence la factura?", "¿Cómo que vence el 10? Nadie me avisó, es una vergüenza",
+                 "Siempre lo mismo con ustedes, estoy harta", "Me tienen podrida, son un desastre"):
+        assert conv.status == Status.BOT, text
+        conv, _ = say(fibrasur, conv, text)
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "collections"  # billing's department, not the default one
+
+
+def test_a_restricted_topic_does_not_absorb_a_vague_first_message(fibrasur):
+    """Payment plans and cancelling are topics the bot may not answer; "I have a question about my
+    account" is about neither: one clarifying question, no handoff."""
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "Hi, I have a question about my account")
+    assert conv.status == Status.BOT
+    assert replies and replies[0].body == AgentSettings.load().message("clarify", "en")
+    conv, _ = say(fibrasur, conv, "I want to cancel my service")  # the restricted topic itself
+    assert _last_decision(conv)["trigger"] == "out_of_scope"  # collects the customer number first
+
+
+def test_a_greeting_is_never_a_restricted_topic(fibrasur):
+    conv = start(fibrasur, language="es")
+    conv, replies = say(fibrasur, conv, "hola, buenas tardes")
+    assert conv.status == Status.BOT
+    assert replies[0].body == AgentSettings.load().message("greeting", "es")
+
+
+# --- a person, in any wording -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "can I escalate this?", "quiero hablar con alguien de verdad", "¿Me podría comunicar con un asesor?",
+    "me pasás con alguien de carne y hueso?", "kiero ablar con una persona x favor",
+    "Thanks. Could someone from your team call me about this, though?",
+])
+def test_a_request_for_a_person_in_any_wording(fibrasur, text):
+    conv = start(fibrasur)
+    conv, _ = say(fibrasur, conv, text)
+    assert conv.status != Status.BOT
+    assert conv.handoff["trigger"] == "explicit_request"
+
+
+def test_a_request_for_a_person_after_an_answer_goes_to_the_topic_department(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "How do I restart the router?")
+    assert conv.status == Status.BOT
+    conv, _ = say(fibrasur, conv, "ok, thanks. But I'd rather talk to a person")
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == "technical-support"
+
+
+def test_a_request_naming_a_department_goes_there(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "I'd like to speak to someone in Collections, please")
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == "collections"
+
+
+# --- priority -----------------------------------------------------------------------------------
+
+def test_priority_a_person_inside_a_restricted_topic_is_an_explicit_request_to_its_department(fibrasur):
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "I want to cancel my service. Let me talk to a person about it.")
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == "cancellations"
+
+
+def test_priority_sustained_frustration_beats_out_of_scope(fibrasur):
+    """The third frustrated turn names no topic and reads out of scope alone; sustained frustration
+    wins, to the conversation's department."""
+    conv = start(fibrasur, language="en")
+    for text in ("The wifi is very slow again, this is terrible",
+                 "Ridiculous, I've restarted the router five times and nothing",
+                 "I'm so done with this company, honestly, worst experience of my life"):
+        assert conv.status == Status.BOT, text
+        conv, _ = say(fibrasur, conv, text)
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "technical-support"
+
+
+# --- units ----------------------------------------------------------------------------------------
+
+def test_sustained_needs_the_whole_window():
+    assert sustained([0.9, 0.1, 0.2], threshold=0.5, window=3, min_negative=3) == (False, 2)
+    assert sustained([0.1, 0.2, 0.3], threshold=0.5, window=3, min_negative=3) == (True, 3)
+    assert sustained([0.1, 0.2, 0.9], threshold=0.5, window=3, min_negative=2) == (False, 2)  # calm now
+
+
+def test_normalise_and_clauses():
+    assert normalise("holaaa q tal, x favor") == "hola que tal, por favor"
+    assert clauses("OK. Can you transfer me to a human? I want to go over it") == [
+        "OK", "Can you transfer me to a human?", "I want to go over it"]
+    assert clauses("hola") == []
+
+
+def test_named_department_by_name_or_its_own_word():
+    depts = [("billing", ["Billing"]), ("cards", ["Cards"]), ("customer-care", ["Customer Care"]),
+             ("payments-transfers", ["Payments & Transfers"])]
+    assert named_department("I'd like to speak to someone in Billing", depts) == "billing"
+    assert named_department("someone from your cards team please", depts) == "cards"
+    assert named_department("a person please", depts) == ""
+
+
+def test_out_of_scope_examples_are_replaceable_and_extendable_per_business(db):
+    cfg = AgentSettings.load()
+    assert "what's the best smartphone to buy" in builtin_examples()[builtin.OOS]
+    config_import({"settings": {"out_of_scope_examples": {"mode": "replace", "examples": [
+        "tell me a joke", "what's the weather", "who won the match", "write me a poem", "book a flight"]}}})
+    examples = builtin_examples()[builtin.OOS]
+    assert "what's the best smartphone to buy" not in examples and "book a flight" in examples
+    config_import({"settings": {"out_of_scope_examples": {"mode": "extend", "examples": ["sell me a car"]}}})
+    assert {"sell me a car", "what's the best smartphone to buy"} <= set(builtin_examples()[builtin.OOS])
+    with pytest.raises(ConfigError):
+        config_import({"settings": {"out_of_scope_examples": {"mode": "swap", "examples": []}}})
+    cfg.refresh_from_db()

@@ -210,23 +210,24 @@ class LocalProvider:
             analysis.intent = "out_of_scope"
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
-        doc_ids = topic_documents(analysis.topic_slug)
-        departments = customer_departments(analysis.topic_slug)
-        hits = retrieve(vector, language=ctx.language, document_ids=doc_ids, departments=departments)
-        if doc_ids and (not hits or hits[0].score < 0.45):
-            wider = retrieve(vector, language=ctx.language, document_ids=None, departments=departments)
-            if wider and (not hits or wider[0].score > hits[0].score + 0.05):
-                hits = wider
-        if hits:
-            top = float(hits[0].score)
-            analysis.confidence = calibrated_confidence(top, pred.probability)
+        from .compose import local_answer
+
+        found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
+                             document_ids=topic_documents(analysis.topic_slug),
+                             departments=customer_departments(analysis.topic_slug),
+                             intent_probability=pred.probability, embed=embed)
+        if found is not None:
+            top = found["top"]
+            analysis.confidence = found["confidence"]
             # The KB itself is evidence of scope: what it clearly covers is in scope even when no
             # topic example resembles the question.
-            analysis.extra["kb_scope"] = kb_scope(top)
+            analysis.extra.update(kb_scope=kb_scope(top), retrieval=top,
+                                  unit_similarity=found["selection"].similarity,
+                                  unit_overlap=found["selection"].overlap,
+                                  unknown_terms=float(found["unknown_terms"]))
             analysis.scope = max(analysis.scope, kb_scope(top))
-            analysis.answer, used = compose_answer(hits, vector)
-            analysis.sources = [source_of(used)]
-            analysis.extra["retrieval"] = top
+            analysis.answer = found["answer"]
+            analysis.sources = [source_of(found["hit"])]
         else:
             analysis.extra["retrieval"] = 0.0
         return analysis

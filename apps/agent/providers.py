@@ -166,7 +166,7 @@ def topic_documents(slug: str) -> list[int] | None:
 
     if not slug:
         return None
-    return config_get().documents.get(slug) or None
+    return config_get().documents.get(slug)
 
 
 def topic_document_ids(topic) -> list[int]:
@@ -270,7 +270,7 @@ class OpenAIProvider:
 
         topics = [(t.slug, t.name) for t in config_get().topics.values()]
         intents = [s for s, _n in topics] + ["human_request", "out_of_scope", "greeting", "thanks"]
-        return SYSTEM_PROMPT.format(company=getattr(settings, "AGENT_COMPANY_NAME", "the company"),
+        return SYSTEM_PROMPT.format(company=config_get().settings.company_name or "the company",
                                     language="Spanish" if language == "es" else "English",
                                     intents=json.dumps(intents), actions=json.dumps([a for a, _l in ACTIONS if a]),
                                     topics="; ".join(f"{s} = {n}" for s, n in topics))
@@ -320,6 +320,12 @@ class OpenAIProvider:
             log.warning("agent: model output withheld (looked like hidden instructions or a secret)")
             analysis.answer, analysis.confidence, analysis.sources = "", 0.0, []
             analysis.extra["withheld"] = 1.0
+        if analysis.answer and hits:
+            from .compose import compose_reply
+
+            # the model answers in the customer's language (translating when the passage is not)
+            analysis.answer = compose_reply(analysis.answer, language=ctx.language, passage_language="",
+                                            title=hits[0].document_title, translated=True)
         return analysis
 
 

@@ -298,7 +298,7 @@ OPENAI_TIMEOUT = float(env("OPENAI_TIMEOUT", "8") or 8)
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 1)
 COPILOT_TIMEOUT = float(env("COPILOT_TIMEOUT", "5") or 5)
 COPILOT_MAX_RETRIES = env_int("COPILOT_MAX_RETRIES", 0)
-AGENT_COMPANY_NAME = env("AGENT_COMPANY_NAME", "FibraSur")
+# The company name the AI Agent uses is configuration (agent_config `company_name`), not the environment.
 AGENT_CRM_URL = env("AGENT_CRM_URL", "")  # empty: the in-process demo CRM (apps/agent/tools.py)
 AGENT_CRM_TOKEN = env("AGENT_CRM_TOKEN", "")
 AGENT_CRM_TIMEOUT = float(env("AGENT_CRM_TIMEOUT", "5") or 5)

@@ -1,7 +1,343 @@
-"""Reply composer (placeholder, filled in next)."""
-QUOTE_NOTICE = {"en": "This is only written in Spanish in our help pages:",
-                "es": "Esto solo está escrito en inglés en nuestras páginas de ayuda:"}
+"""The reply composer: which part of the knowledge base answers the question, and how it reads.
+
+A retrieved chunk is split into *units* a customer can read on their own: whole sentences (the
+splitter knows abbreviations: "Av. Colón", "Dr.", "S.A.", "p. ej."), list items, and table rows
+(rendered with their column headers: "Vitalia Plus: Argentina ARS 79,900; Uruguay UYU 3,890").
+FAQ markup ("Q: … A: …") and Markdown emphasis are removed. Each unit is scored against the
+question (embedding similarity plus the share of the question's content words it contains), and
+the answer is the best unit with at most two of its neighbours from the same paragraph, list or
+table: a few sentences, never a cut one. The same selection serves the agent and bench/xquad.py.
+
+Whether the unit *answers* the question, not only shares its topic, is the unit's own score (a
+passage about the right page but the wrong fact scores low) plus a check that the specific
+things the question names (codes, case numbers, amounts) appear in the knowledge base at all;
+:func:`answer_confidence` maps these to 0..1.
+
+Language: a passage in the customer's language is preferred (a small bonus in the ranking). When
+the answer can only come from a document in the other language, the local provider (no
+translation model ships in a package here) says so in the customer's language and quotes the
+passage (:func:`quote_notice`); it never switches language silently.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_ANSWER_CHARS = 420
+SAME_LANGUAGE_BONUS = 0.03
+LEXICAL_WEIGHT = 0.35
+
+QUOTE_NOTICE = {
+    "en": "Our help pages only have this in Spanish; this is what they say:",
+    "es": "Nuestras páginas de ayuda solo tienen esto en inglés; esto es lo que dicen:",
+}
+SOURCE_LABEL = {"en": "Source", "es": "Fuente"}
+
+# Abbreviations that end in a period without ending the sentence (lowercased, without the period).
+ABBREVIATIONS = frozenset("""
+av avda dr dra sr sra srta sres ing lic prof arq cdad gral pje bv bvd blvd st mr mrs ms jr inc ltd co corp
+etc vs approx no nro núm num tel int dto depto dpto pto km p ej e g i e fig min máx max aprox aprox cia
+s.a s.a.s s.r.l s.l s.a.c s.a.b c.v u.s u.k
+""".split())
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[\"'“(¿¡]?[A-ZÁÉÍÓÚÑ0-9])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
+_MD = re.compile(r"(\*\*|__|`)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)")
+_WORD = re.compile(r"[a-z0-9]+(?:[-/.][a-z0-9]+)*")
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", (text or "").lower())
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+STOPWORDS = frozenset(fold(w) for w in """
+a al algo algun alguna algunos ante antes como con contra cual cuales cuando de del desde donde dos el ella
+ellas ellos en entre era es esa ese eso esta estan este esto estos fue ha hay la las le les lo los me mi mis
+mucho muy nada ni no nos nosotros o os otra otro para pero poco por porque puede puedo que quien se ser si
+sin sobre son su sus tambien te tengo tiene tu tus un una uno unos usted y ya yo vos tenes podes cuanto cuanta
+cuantos cuantas hace hacer tengo quiero necesito sale cual cuales mi
+a about above after again all am an and any are as at be because been before being below between both but by
+can could did do does doing down during each few for from further had has have having he her here hers him his
+how i if in into is it its itself just me more most my no nor not now of off on once only or other our out over
+own same she should so some such than that the their them then there these they this those through to too under
+until up very was we were what when where which while who whom why will with would you your yours im ive dont
+get got much many please tell know need want there's what's how's
+""".split())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS and (len(w) > 2 or w.isdigit())]
+
+
+def clean_markup(text: str) -> str:
+    """Markdown emphasis and links out, FAQ "Q:/A:" markup out (the answer part stays)."""
+    text = _LINK.sub(r"\1", text or "")
+    text = _MD.sub("", text)
+    faq = re.match(r"^\s*(?:Q|P|Question|Pregunta)\s*:\s*(.+?)\n\s*(?:A|R|Answer|Respuesta)\s*:\s*(.+)$", text, re.S)
+    if faq:
+        text = faq.group(2)
+    return text.strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, not cut after an abbreviation ("Av. Colón 1234", "Dr. Pérez", "Pampa S.A. es")."""
+    pieces = _SENTENCE_END.split(text.strip())
+    out: list[str] = []
+    for piece in pieces:
+        if out:
+            previous = out[-1]
+            last_word = re.search(r"([\w.]+)\.[\"'”)\]]*$", previous)
+            token = fold(last_word.group(1)) if last_word else ""
+            if token and (token in ABBREVIATIONS or len(token) == 1 or re.fullmatch(r"(?:\w\.)+\w", token)):
+                out[-1] = f"{previous} {piece}"
+                continue
+        out.append(piece)
+    return [p.strip() for p in out if p.strip()]
+
+
+@dataclass
+class Unit:
+    text: str           # what the customer reads
+    block: int          # paragraph / list / table it belongs to
+    kind: str           # sentence | item | row | lead
+
+
+def _table_units(lines: list[str], block: int) -> list[Unit]:
+    def cells(line: str) -> list[str]:
+        line = line.strip()
+        if line.endswith("|"):
+            line = line[:-1]
+        if line.startswith("|"):
+            line = line[1:]
+        return [c.strip() for c in line.split("|")]
+
+    rows = [cells(line) for line in lines]
+    rows = [r for r in rows if not all(re.fullmatch(r":?-{2,}:?", c) or not c for c in r)]
+    if not rows:
+        return []
+    header, body = rows[0], rows[1:]
+    width = max((len(r) for r in body), default=len(header))
+    if len(header) < width:  # "| Esencial | Plus" over "Network | a | b": the corner cell is empty
+        header = [""] * (width - len(header)) + header
+    if not body:
+        return [Unit(" · ".join(c for c in header if c), block, "row")]
+    units = []
+    for row in body:
+        label = row[0]
+        cells = [f"{h} {v}".strip() if h else v for h, v in zip(header[1:], row[1:]) if v]
+        units.append(Unit(f"{label}: " + "; ".join(cells) if cells else label, block, "row"))
+    return units
+
+
+def split_units(text: str) -> list[Unit]:
+    """A chunk's readable units, in order."""
+    text = clean_markup(text)
+    units: list[Unit] = []
+    for block, para in enumerate(re.split(r"\n\s*\n", text)):
+        lines = [line for line in para.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if sum(1 for line in lines if line.count("|") >= 1) >= max(2, len(lines) - 1) and len(lines) >= 2:
+            lead = [line for line in lines if "|" not in line]
+            units += [Unit(line.strip(), block, "lead") for line in lead]
+            units += _table_units([line for line in lines if "|" in line], block)
+            continue
+        current: list[str] = []
+        for line in lines + [""]:
+            if not line or _LIST_ITEM.match(line):
+                if current:
+                    joined = " ".join(current)
+                    units += [Unit(s, block, "sentence") for s in split_sentences(joined)]
+                    current = []
+                if line:
+                    units.append(Unit(_LIST_ITEM.sub("", line).strip(), block, "item"))
+            else:
+                current.append(line.strip())
+    return [u for u in units if len(u.text) > 1]
+
+
+# --- selection ------------------------------------------------------------------------------------
+
+@dataclass
+class Selection:
+    text: str               # the answer (units joined; list items keep their bullets)
+    hit: object             # the chunk it came from
+    unit_score: float       # best unit: similarity + lexical overlap
+    similarity: float       # best unit's embedding similarity alone
+    overlap: float          # share of the question's content words in the answer
+    language: str           # the passage's language
+
+
+_unit_cache: dict[tuple[int, str], tuple[list[Unit], np.ndarray]] = {}
+
+
+def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
+    cached = _unit_cache.get(key)
+    if cached is None:
+        units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
+        last_heading = heading.split("›")[-1].strip() if heading else ""
+        vectors = embed([f"{last_heading}: {u.text}" if last_heading else u.text for u in units])
+        if len(_unit_cache) > 20000:
+            _unit_cache.clear()
+        cached = _unit_cache[key] = (units, vectors)
+    return cached
+
+
+def _overlap(query_words: set[str], text: str) -> float:
+    if not query_words:
+        return 0.0
+    words = set(content_words(text))
+    hits = sum(1 for w in query_words if w in words or any(x.startswith(w[:5]) for x in words if len(w) >= 6))
+    return hits / len(query_words)
+
+
+def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
+                  max_chars: int = MAX_ANSWER_CHARS, max_hits: int = 4) -> Selection | None:
+    """The best-answering unit among the top ``hits`` (with up to two neighbours), or None."""
+    if not hits:
+        return None
+    query_words = set(content_words(question))
+    best = None  # (score, hit, units, index, sims, overlaps)
+    top = max(float(h.score) for h in hits[:max_hits])
+    for rank, hit in enumerate(hits[:max_hits]):
+        if float(hit.score) < top - 0.12:
+            continue
+        units, vectors = _units_with_vectors((hit.chunk_id, "u"), hit.heading, hit.text, embed)
+        sims = vectors @ np.asarray(query_vector, dtype=np.float32)
+        overlaps = np.array([_overlap(query_words, f"{hit.heading} {u.text}") for u in units])
+        scores = sims + LEXICAL_WEIGHT * overlaps
+        if language and getattr(hit, "language", "") == language:
+            scores = scores + SAME_LANGUAGE_BONUS
+        i = int(np.argmax(scores))
+        # the chunk's own retrieval score counts a little: a strong unit in a weak chunk is suspect
+        total = float(scores[i]) + 0.25 * float(hit.score)
+        if best is None or total > best[0]:
+            best = (total, hit, units, i, sims, overlaps, scores)
+    _total, hit, units, i, sims, overlaps, scores = best
+    chosen = [i]
+    length = len(units[i].text)
+    # neighbours from the same block, the better-scoring side first, while short
+    for _ in range(2):
+        candidates = [j for j in (min(chosen) - 1, max(chosen) + 1)
+                      if 0 <= j < len(units) and units[j].block == units[i].block and units[j].kind != "lead"]
+        if not candidates:
+            break
+        j = max(candidates, key=lambda k: scores[k])
+        if length + len(units[j].text) > max_chars or scores[j] < scores[i] - 0.25:
+            break
+        chosen.append(j)
+        length += len(units[j].text)
+    chosen.sort()
+    # a unit that announces what follows ("you can add these people:") never ends the answer
+    while units[chosen[-1]].text.rstrip().endswith(":") and chosen[-1] + 1 < len(units) and len(chosen) < 5:
+        chosen.append(chosen[-1] + 1)
+    text = render([units[j] for j in chosen])
+    overlap = _overlap(query_words, f"{hit.heading} {text}")
+    return Selection(text=text, hit=hit, unit_score=float(scores[i]) - (SAME_LANGUAGE_BONUS if language and getattr(
+        hit, "language", "") == language else 0.0), similarity=float(sims[i]), overlap=overlap,
+        language=getattr(hit, "language", "") or "")
+
+
+def render(units: list[Unit]) -> str:
+    if any(u.kind in ("item", "row") for u in units) and len(units) > 1:
+        return "\n".join(f"- {u.text}" if u.kind in ("item", "row") else u.text for u in units)
+    return " ".join(u.text for u in units)
+
+
+def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0) -> float:
+    """0..1 from the best unit's similarity and word overlap, the chunk's retrieval score and the
+    intent classifier's certainty; specific terms of the question that the knowledge base never
+    mentions (a case number, a name) pull it down hard. The threshold on it is fitted leaving one
+    business out (``apps.agent.evaluation.harness.fit_confidence_threshold``)."""
+    z = (9.0 * (selection.similarity - 0.30) + 3.0 * (selection.overlap - 0.35)
+         + 4.0 * (float(selection.hit.score) - 0.35) + 1.0 * (intent_probability - 0.5) - 3.0 * unknown_terms)
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+_SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
+
+
+def unknown_specific_terms(question: str, vocabulary) -> int:
+    """Codes and case numbers in the question (AUT-4471902, 583920) that no document contains."""
+    return sum(1 for term in _SPECIFIC.findall(question or "") if fold(term) not in vocabulary)
+
+
+# --- the reply ------------------------------------------------------------------------------------
+
+def quote_notice(language: str) -> str:
+    return QUOTE_NOTICE.get(language, "")
 
 
 def declares_quote(reply: str, language: str) -> bool:
-    return bool(language) and reply.startswith(QUOTE_NOTICE.get(language, "\0"))
+    """The reply says, in the customer's language, that it quotes the other language."""
+    notice = QUOTE_NOTICE.get(language)
+    return bool(notice) and notice in (reply or "").split("\n", 1)[0]
+
+
+def source_line(title: str, link: str, language: str) -> str:
+    label = SOURCE_LABEL.get(language, SOURCE_LABEL["en"])
+    return f"{label}: {title}" + (f" ({link})" if link else "")
+
+
+def compose_reply(answer: str, *, language: str, passage_language: str, title: str = "", link: str = "",
+                  translated: bool = False) -> str:
+    """The customer's reply: the answer (with the notice when quoted from the other language) and
+    its source on the last line, the same on every channel."""
+    body = answer.strip()
+    if passage_language and language and passage_language != language and not translated:
+        body = f"{quote_notice(language)}\n{body}"
+    if title:
+        body = f"{body}\n\n{source_line(title, link, language)}"
+    return body
+
+
+# --- the local provider's answer ------------------------------------------------------------------
+
+def _kb_vocabulary():
+    from apps.knowledge import search
+
+    try:
+        lexical = search._matrix().lexical
+    except Exception:  # noqa: BLE001 (no KB yet)
+        return None
+    return lexical.idf if lexical is not None else None
+
+
+def _known(term: str, vocabulary) -> bool:
+    parts = [p for p in re.split(r"[^a-z0-9]+", fold(term)) if p]
+    return all(p in vocabulary for p in parts)
+
+
+def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
+                 intent_probability: float, embed) -> dict | None:
+    """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
+    {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved."""
+    from apps.knowledge.search import knowledge_search_vector
+
+    hits = knowledge_search_vector(vector, query=question, document_ids=document_ids, departments=list(departments),
+                                   language=None, k=6)
+    if not hits:
+        return None
+    selection = select_answer(question, vector, hits, language=language, embed=embed)
+    if selection is None:
+        return None
+    vocabulary = _kb_vocabulary()
+    unknown = sum(1 for t in _SPECIFIC.findall(question or "") if vocabulary is not None and not _known(t, vocabulary))
+    confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown)
+    link = ""
+    try:
+        from apps.knowledge.models import Document
+
+        source = Document.objects.filter(pk=selection.hit.document_id).values_list("source", flat=True).first() or ""
+        link = source if source.startswith(("http://", "https://")) else ""
+    except Exception:  # noqa: BLE001
+        link = ""
+    answer = compose_reply(selection.text, language=language, passage_language=selection.language,
+                           title=selection.hit.document_title, link=link)
+    return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
+            "unknown_terms": unknown, "top": float(hits[0].score)}

@@ -94,16 +94,19 @@ def config_export() -> dict:
         docs += [r for r in (t.document_refs or []) if r not in docs]
         row = {"slug": t.slug, "name": t.name, "department": t.department.slug if t.department_id else None,
                "bot_may_answer": t.bot_may_answer, "active": t.is_active, "action": t.action,
-               "documents": docs, "examples": [e.text for e in t.examples.order_by("pk")],
+               "examples": [e.text for e in t.examples.order_by("pk")],
                "collect": [{"key": f.key, "label": f.label, "prompt_en": f.prompt_en, "prompt_es": f.prompt_es,
                             "pattern": f.pattern} for f in t.required_fields.all()]}
         if t.description:
             row["description"] = t.description
+        if docs or not t.answers_from_kb:  # no key: the whole knowledge base
+            row["documents"] = docs if t.answers_from_kb else []
         topics.append(row)
     rules = [{"order": r.order, "topic": r.topic.slug if r.topic_id else None, "trigger": r.trigger,
               "language": r.language, "department": r.department.slug, "active": r.is_active}
              for r in TransferRule.objects.select_related("topic", "department").order_by("order", "pk")]
-    return {"version": SCHEMA_VERSION, "departments": departments, "settings": settings_, "messages": messages,
+    return {"version": SCHEMA_VERSION, "company_name": cfg.company_name or None, "departments": departments,
+            "settings": settings_, "messages": messages,
             "topics": topics, "transfer_rules": rules}
 
 
@@ -198,12 +201,17 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
     if sum(1 for d in departments if d["is_default"]) > 1:
         errors.append("departments: more than one department has is_default: true")
     known_depts = dept_slugs | seen
+    # a department may be named by slug or by name (its name in this file, else in the database)
+    by_name = {name.casefold(): slug for slug, name in Department.objects.values_list("slug", "name")}
+    by_name.update({d["name"].casefold(): d["slug"] for d in departments if d["name"]})
 
     def dept_ref(path, value, required=True):
         if value is None and not required:
             return None
+        if isinstance(value, str) and value not in known_depts and value.strip().casefold() in by_name:
+            return by_name[value.strip().casefold()]
         if not isinstance(value, str) or value not in known_depts:
-            errors.append(f"{path}: unknown department {value!r}")
+            errors.append(f"{path}: unknown department {value!r} (a slug or a name of a department)")
             return None
         return value
 
@@ -266,10 +274,16 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
             examples.append((_str(errors, f"{path}.examples[{j}]", text, max_len=500), lang if isinstance(lang, str) else ""))
         if not examples:
             errors.append(f"{path}.examples: a topic needs at least one example utterance")
+        # documents: missing = the whole knowledge base; [] = none (always hand off); else each one
+        # must exist (by source path or title): a typo is an error, not a silent "whole KB".
         documents = []
         for j, doc in enumerate(_list(errors, f"{path}.documents", row.get("documents"))):
             ref = doc.get("source") or doc.get("title") if isinstance(doc, dict) else doc
-            documents.append(_str(errors, f"{path}.documents[{j}]", ref, max_len=300))
+            ref = _str(errors, f"{path}.documents[{j}]", ref, max_len=300)
+            if ref and not _document_exists(ref):
+                errors.append(f"{path}.documents[{j}]: unknown document {ref!r} (ingest it first with kb_ingest; "
+                              f"name it by its source path or title)")
+            documents.append(ref)
         fields, keys = [], set()
         for j, f in enumerate(_list(errors, f"{path}.collect", row.get("collect"))):
             fpath = f"{path}.collect[{j}]"
@@ -299,7 +313,7 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                        "bot_may_answer": _bool(errors, f"{path}.bot_may_answer", row.get("bot_may_answer"), True),
                        "active": _bool(errors, f"{path}.active", row.get("active"), True),
                        "action": action if action in ACTION_NAMES else "", "examples": examples,
-                       "documents": documents, "collect": fields})
+                       "documents": documents, "answers_from_kb": row.get("documents") != [], "collect": fields})
 
     rule_topics = topic_slugs if "topics" in present else set(Topic.objects.values_list("slug", flat=True))
     rules = []
@@ -324,6 +338,12 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                       "active": _bool(errors, f"{path}.active", row.get("active"), True)})
     return errors, {"departments": departments, "settings": settings_out, "messages": messages,
                     "topics": topics, "transfer_rules": rules, "present": present, "company_name": company_name}
+
+
+def _document_exists(ref: str) -> bool:
+    from apps.knowledge.models import Document
+
+    return Document.objects.filter(source=ref).exists() or Document.objects.filter(title=ref).exists()
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -365,6 +385,8 @@ def config_import(data: dict) -> dict:
         messages = doc["messages"] if "messages" in present else \
             {k: v for k, v in (cfg.messages or {}).items() if k != "departments"}
         cfg.messages = {**messages, **({"departments": dept_names} if dept_names else {})}
+        if doc["company_name"] is not None:
+            cfg.company_name = doc["company_name"]
         cfg.save()
 
         if "topics" in present:
@@ -372,7 +394,7 @@ def config_import(data: dict) -> dict:
         for t in doc["topics"]:
             topic, _created = Topic.objects.update_or_create(slug=t["slug"], defaults={
                 "name": t["name"], "description": t["description"], "bot_may_answer": t["bot_may_answer"],
-                "is_active": t["active"], "action": t["action"],
+                "is_active": t["active"], "action": t["action"], "answers_from_kb": t["answers_from_kb"],
                 "department": depts.get(t["department"]) if t["department"] else None})
             topic.examples.all().delete()
             TopicExample.objects.bulk_create([TopicExample(topic=topic, text=text, language=lang)

@@ -62,7 +62,9 @@ class Snapshot:
             _ = self.settings.default_department
         self.topics = {t.slug: t for t in Topic.objects.filter(is_active=True).select_related("department")
                        .prefetch_related("required_fields")}
-        self.documents = {slug: topic_document_ids(t) for slug, t in self.topics.items()}
+        # None: the whole knowledge base; []: no document (the topic is always handed off)
+        self.documents = {slug: (topic_document_ids(t) or None) if t.answers_from_kb else []
+                          for slug, t in self.topics.items()}
         self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
                           .order_by("order", "id"))
         self.topic_departments = {slug: self._department_of(t) for slug, t in self.topics.items()}

@@ -61,6 +61,10 @@ class Topic(models.Model):
         _("documents by title or path"), default=list, blank=True,
         help_text=_("Titles or source paths of documents this topic may use; resolved when they are ingested "
                     "(so a configuration can be imported before its knowledge base)."))
+    answers_from_kb = models.BooleanField(
+        _("answered from the knowledge base"), default=True,
+        help_text=_("Off: no document answers this topic, so the AI Agent always hands it off "
+                    "(documents: [] in the configuration file)."))
     action = models.CharField(_("backend action"), max_length=30, blank=True, choices=ACTIONS,
                               help_text=_("A CRM lookup the AI Agent runs for the identified customer only."))
     is_active = models.BooleanField(_("active"), default=True)
@@ -153,6 +157,9 @@ class TransferRule(models.Model):
 class AgentSettings(models.Model):
     """The singleton with every threshold and message (row pk=1; use ``AgentSettings.load()``)."""
 
+    company_name = models.CharField(
+        _("company name"), max_length=120, blank=True,
+        help_text=_("How the AI Agent names the business to customers and to the language model."))
     confidence_threshold = models.FloatField(
         _("minimum answer confidence"), default=0.5,
         help_text=_("Below this the AI Agent does not answer and hands off (trigger low_confidence)."))

@@ -168,7 +168,7 @@ def topic_documents(slug: str) -> list[int] | None:
 
     if not slug:
         return None
-    return config_get().documents.get(slug) or None
+    return config_get().documents.get(slug)
 
 
 def topic_document_ids(topic) -> list[int]:
@@ -229,23 +229,24 @@ class LocalProvider:
         local_signals(engine, analysis, pred, ctx.text, vector)
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
-        doc_ids = topic_documents(analysis.topic_slug)
-        departments = customer_departments(analysis.topic_slug)
-        hits = retrieve(vector, language=ctx.language, document_ids=doc_ids, departments=departments)
-        if doc_ids and (not hits or hits[0].score < 0.45):
-            wider = retrieve(vector, language=ctx.language, document_ids=None, departments=departments)
-            if wider and (not hits or wider[0].score > hits[0].score + 0.05):
-                hits = wider
-        if hits:
-            top = float(hits[0].score)
-            analysis.confidence = calibrated_confidence(top, pred.probability)
+        from .compose import local_answer
+
+        found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
+                             document_ids=topic_documents(analysis.topic_slug),
+                             departments=customer_departments(analysis.topic_slug),
+                             intent_probability=pred.probability, embed=embed)
+        if found is not None:
+            top = found["top"]
+            analysis.confidence = found["confidence"]
             # The KB itself is evidence of scope: what it clearly covers is in scope even when no
             # topic example resembles the question.
-            analysis.extra["kb_scope"] = kb_scope(top)
+            analysis.extra.update(kb_scope=kb_scope(top), retrieval=top,
+                                  unit_similarity=found["selection"].similarity,
+                                  unit_overlap=found["selection"].overlap,
+                                  unknown_terms=float(found["unknown_terms"]))
             analysis.scope = max(analysis.scope, kb_scope(top))
-            analysis.answer, used = compose_answer(hits, vector)
-            analysis.sources = [source_of(used)]
-            analysis.extra["retrieval"] = top
+            analysis.answer = found["answer"]
+            analysis.sources = [source_of(found["hit"])]
         else:
             analysis.extra["retrieval"] = 0.0
         return analysis
@@ -288,7 +289,7 @@ class OpenAIProvider:
 
         topics = [(t.slug, t.name) for t in config_get().topics.values()]
         intents = [s for s, _n in topics] + ["human_request", "out_of_scope", "greeting", "thanks"]
-        return SYSTEM_PROMPT.format(company=getattr(settings, "AGENT_COMPANY_NAME", "the company"),
+        return SYSTEM_PROMPT.format(company=config_get().settings.company_name or "the company",
                                     language="Spanish" if language == "es" else "English",
                                     intents=json.dumps(intents), actions=json.dumps([a for a, _l in ACTIONS if a]),
                                     topics="; ".join(f"{s} = {n}" for s, n in topics))
@@ -340,6 +341,12 @@ class OpenAIProvider:
             log.warning("agent: model output withheld (looked like hidden instructions or a secret)")
             analysis.answer, analysis.confidence, analysis.sources = "", 0.0, []
             analysis.extra["withheld"] = 1.0
+        if analysis.answer and hits:
+            from .compose import compose_reply
+
+            # the model answers in the customer's language (translating when the passage is not)
+            analysis.answer = compose_reply(analysis.answer, language=ctx.language, passage_language="",
+                                            title=hits[0].document_title, translated=True)
         return analysis
 
 

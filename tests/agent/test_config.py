@@ -74,8 +74,9 @@ def test_invalid_yaml_changes_nothing(fibrasur, tmp_path):
     assert config_export() == before
 
 
-def test_import_before_kb_links_documents_once_ingested(cast, kb_store, tmp_path):
-    """A new business: agent_config import, then kb_ingest; the topic links resolve by path."""
+def test_unknown_document_is_an_import_error_and_changes_nothing(cast, kb_store, tmp_path, capsys):
+    """A topic naming a document that is not in the knowledge base is an error at import (not a
+    silent "whole knowledge base"); ingest first, then the same file imports and links it."""
     from apps.agent.providers import topic_document_ids
     from apps.knowledge.services import document_create, document_ingest
 
@@ -84,12 +85,14 @@ def test_import_before_kb_links_documents_once_ingested(cast, kb_store, tmp_path
                        "documents": ["kb/hours.md"]}]}
     path = tmp_path / "bot.yaml"
     path.write_text(yaml.safe_dump(doc))
-    call_command("agent_config", "import", str(path))
-    topic = Topic.objects.get(slug="hours")
-    assert topic_document_ids(topic) == []
+    with pytest.raises(CommandError):
+        call_command("agent_config", "import", str(path))
+    assert "topics[0].documents[0]: unknown document 'kb/hours.md'" in capsys.readouterr().err
+    assert not Topic.objects.filter(slug="hours").exists()
     created = document_create(title="Hours", filename="hours.md", data=b"# Hours\n\nOpen 9 to 18.", source="kb/hours.md")
     document_ingest(document_id=created.pk)
-    assert topic_document_ids(topic) == [created.pk]
+    call_command("agent_config", "import", str(path))
+    assert topic_document_ids(Topic.objects.get(slug="hours")) == [created.pk]
 
 
 def test_partial_file_changes_only_its_sections(fibrasur, tmp_path):

@@ -28,8 +28,47 @@ class _Rollback(Exception):
     pass
 
 
+def _check_row(row: dict, number: int, seen: set) -> None:
+    """Every field of a scenario line, with the line number in the error."""
+    def fail(message: str):
+        raise ScenarioError(f"line {number}: {message}")
+
+    if not isinstance(row, dict):
+        fail("must be a JSON object")
+    messages, expected = row.get("messages"), row.get("expected")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, str) and m.strip() for m in messages):
+        fail("messages must be a non-empty list of texts")
+    if not isinstance(expected, dict) or expected.get("outcome") not in ("resolved", "handoff"):
+        fail("expected.outcome must be resolved or handoff")
+    row_id = row.get("id", f"line-{number}")
+    if not isinstance(row_id, str) or not row_id.strip():
+        fail("id must be a non-empty text")
+    if row_id in seen:
+        fail(f"duplicate id {row_id!r}")
+    seen.add(row_id)
+    language = row.get("language", row.get("lang", ""))
+    if language not in ("", "en", "es"):
+        fail(f"language must be en or es, not {language!r}")
+    trigger = expected.get("trigger")
+    if trigger is not None and trigger not in TRIGGERS:
+        fail(f"expected.trigger must be one of {', '.join(TRIGGERS)} or null, not {trigger!r}")
+    if expected["outcome"] == "resolved" and (trigger or expected.get("department")):
+        fail("a resolved conversation has no trigger and no department")
+    department = expected.get("department")
+    if department is not None and not (isinstance(department, str) and department.strip()):
+        fail("expected.department must be a department's slug or name, or null")
+    facts = expected.get("facts", [])
+    if not isinstance(facts, list) or not all(isinstance(f, str) and f.strip() for f in facts):
+        fail("expected.facts must be a list of non-empty texts")
+    if facts and expected["outcome"] == "handoff":
+        fail("expected.facts belong to resolved conversations (a handoff has none)")
+    if not isinstance(row.get("category", ""), str):
+        fail("category must be a text")
+
+
 def load_scenarios(path) -> list[dict]:
-    rows = []
+    """The scenario lines of ``path``, each validated (ScenarioError names the line and field)."""
+    rows, seen = [], set()
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip() or line.lstrip().startswith("//"):
@@ -38,12 +77,10 @@ def load_scenarios(path) -> list[dict]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ScenarioError(f"line {number}: not JSON: {exc}") from exc
-            messages, expected = row.get("messages"), row.get("expected")
-            if not isinstance(messages, list) or not messages or not all(isinstance(m, str) and m.strip() for m in messages):
-                raise ScenarioError(f"line {number}: messages must be a non-empty list of texts")
-            if not isinstance(expected, dict) or expected.get("outcome") not in ("resolved", "handoff"):
-                raise ScenarioError(f"line {number}: expected.outcome must be resolved or handoff")
+            _check_row(row, number, seen)
             row.setdefault("id", f"line-{number}")
+            if "language" not in row and "lang" in row:
+                row["language"] = row["lang"]
             rows.append(row)
     return rows
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.departments.models import Department
 from apps.knowledge.parsers import EXTENSIONS
 from apps.knowledge.services import document_upsert_file
 
@@ -36,6 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", metavar="PATH")
         parser.add_argument("--department", action="append", default=[], metavar="SLUG",
                             help="Limit the documents to this department (repeatable). Default: all departments.")
+        parser.add_argument("--mapping", metavar="FILE",
+                            help="YAML/JSON mapping each file (path inside the folder, or name) to its department(s), "
+                                 "by slug or name; files not in it get --department (default: all departments).")
         parser.add_argument("--language", choices=["es", "en"], default="",
                             help="Language of the documents (default: detected per chunk).")
         parser.add_argument("--tags", nargs="*", default=None, help="Tags for the documents (space or comma separated).")
@@ -45,18 +47,36 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         from tqdm import tqdm
 
+        from apps.knowledge.kb_mapping import MappingError, mapping_resolve
+
         departments = None
         if opts["department"]:
-            departments = list(Department.objects.filter(slug__in=opts["department"]))
-            missing = set(opts["department"]) - {d.slug for d in departments}
-            if missing:
-                raise CommandError(f"unknown department slug(s): {', '.join(sorted(missing))}")
+            try:  # by slug or by name
+                departments = mapping_resolve({"--department": opts["department"]})["--department"]
+            except MappingError as exc:
+                raise CommandError(str(exc)) from exc
+        per_file = {}
+        if opts.get("mapping"):
+            from apps.knowledge.kb_mapping import mapping_load
+
+            try:
+                per_file = mapping_resolve(mapping_load(opts["mapping"]))
+            except MappingError as exc:
+                raise CommandError(str(exc)) from exc
         tags = None
         if opts["tags"] is not None:
             tags = [t.strip() for raw in opts["tags"] for t in raw.split(",") if t.strip()]
         files = collect(opts["paths"])
         if not files:
             raise CommandError("no supported files found (" + ", ".join(sorted(EXTENSIONS)) + ")")
+        if per_file:
+            from apps.knowledge.kb_mapping import mapping_for
+
+            keys = {source.split("/", 1)[1] if "/" in source else source for _p, source in files} | \
+                {path.name for path, _s in files}
+            unmatched = sorted(k for k in per_file if k not in keys)
+            if unmatched:
+                raise CommandError(f"{opts['mapping']}: no such file among those given: {', '.join(unmatched)}")
         counts: dict[str, int] = {}
         errors: list[str] = []
         bar = tqdm(total=len(files) * 100, disable=opts["no_progress"], file=self.stderr._out,
@@ -69,8 +89,12 @@ class Command(BaseCommand):
                 bar.n = base + percent
                 bar.refresh()
 
+            file_departments = departments
+            if per_file:
+                mapped = mapping_for(per_file, source.split("/", 1)[1] if "/" in source else source, path.name)
+                file_departments = mapped if mapped is not None else departments
             document, action = document_upsert_file(path=path, source=source, language=opts["language"],
-                                                    departments=departments, tags=tags, force=opts["force"],
+                                                    departments=file_departments, tags=tags, force=opts["force"],
                                                     on_progress=on_progress)
             bar.n = base + 100
             bar.refresh()

@@ -1,0 +1,208 @@
+"""Grounded answers: the composer (sentences, lists, tables, abbreviations, FAQ markup), the
+cross-lingual notice, the evaluation's fact and handoff-turn scoring, configuration a new business
+gets right (documents: [], departments by name, kb_ingest --mapping, validated datasets)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.agent.compose import compose_reply, declares_quote, render, split_sentences, split_units
+from apps.agent.evaluation import ScenarioError, load_scenarios
+from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
+
+
+# --- composer ---------------------------------------------------------------------------------------
+
+def test_sentences_keep_abbreviations_whole():
+    text = ("Visitanos en Av. Colón 1234, Córdoba. La Dra. Pérez atiende los martes. "
+            "Pampa Pay S.A. es una empresa regulada. Abrimos de 9 a 18 h.")
+    assert split_sentences(text) == ["Visitanos en Av. Colón 1234, Córdoba.", "La Dra. Pérez atiende los martes.",
+                                     "Pampa Pay S.A. es una empresa regulada.", "Abrimos de 9 a 18 h."]
+    assert split_sentences("Ask Dr. Smith. He knows.") == ["Ask Dr. Smith.", "He knows."]
+
+
+def test_table_rows_read_with_their_headers_and_lists_stay_lists():
+    chunk = ("Fees per person and month.\n\nPlan | Argentina | Uruguay\nVitalia Plus | ARS 79,900 | UYU 3,890\n"
+             "Vitalia Integral | ARS 126,400 | UYU 5,970\n\n"
+             "| Esencial | Plus\nPharmacy discount | 40% | 50%\n\n"
+             "You can pay with:\n- **debit** card\n- [Mercado Pago](https://example.com)\n")
+    units = split_units(chunk)
+    texts = [u.text for u in units]
+    assert "Vitalia Plus: Argentina ARS 79,900; Uruguay UYU 3,890" in texts
+    assert "Pharmacy discount: Esencial 40%; Plus 50%" in texts  # empty corner cell aligned
+    items = [u for u in units if u.kind == "item"]
+    assert [u.text for u in items] == ["debit card", "Mercado Pago"]  # no Markdown left
+    assert render(items) == "- debit card\n- Mercado Pago"
+    assert not any("|" in t or "**" in t for t in texts)
+
+
+def test_faq_markup_is_not_shown():
+    units = split_units("Q: How much is installation?\nA: Installation costs $25,000. It is free with Fibra 300.")
+    assert [u.text for u in units] == ["Installation costs $25,000.", "It is free with Fibra 300."]
+
+
+def test_quote_from_the_other_language_is_declared_in_the_customers():
+    reply = compose_reply("Only electronic prescriptions are accepted.", language="es", passage_language="en",
+                          title="Pharmacy discounts", link="https://example.com/pharmacy")
+    first_line = reply.splitlines()[0]
+    assert "inglés" in first_line and declares_quote(reply, "es")
+    assert reply.endswith("Fuente: Pharmacy discounts (https://example.com/pharmacy)")
+    assert reply_language_ok(reply, "es", declared_quote=True)
+    # the same quote without the notice is a silent switch
+    assert not reply_language_ok("Only electronic prescriptions are accepted at the counter.", "es")
+    same = compose_reply("Solo se aceptan recetas electrónicas.", language="es", passage_language="es", title="Farmacias")
+    assert not declares_quote(same, "es") and same.startswith("Solo se aceptan")
+
+
+# --- scoring ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fact, reply, found", [
+    ("ARS 6,500", "Pagás ARS 6.500 por visita.", True),
+    ("ARS 1.000.000", "over ARS 1,000,000 to a new recipient", True),
+    ("90 días", "An MRI is covered after 90 days.", True),            # faithful translation
+    ("31 March", "hasta el 31 de marzo de cada año", True),
+    ("10 días hábiles", "respondemos en 10 DIAS HABILES", True),      # case and accents
+    ("10 días hábiles", "we answer within 10 business days", True),
+    ("25", "children up to 250 years", False),                       # not glued to other digits
+    ("ARS 79,900", "Vitalia Plus costs ARS 48,500", False),
+    ("60 días corridos", "within 60 business days", False),
+])
+def test_fact_present(fact, reply, found):
+    assert fact_present(fact, reply) is found
+
+
+def _turn(decision, trigger="", department="", reply=""):
+    return {"decision": decision, "trigger": trigger, "department": department, "replies": [reply] if reply else [],
+            "language_ok": True}
+
+
+def test_a_premature_handoff_is_wrong_even_with_the_right_trigger():
+    row = {"messages": ["a", "b", "c"], "expected": {"outcome": "handoff", "trigger": "negative_sentiment",
+                                                     "department": "Member Services", "facts": []}}
+    early = scenario_score(row, [_turn("answer", reply="x"), _turn("handoff", "negative_sentiment", "member-services")])
+    assert early["premature_handoff"] and not early["correct"] and not early["handoff_on_time"]
+    on_time = scenario_score(row, [_turn("answer", reply="x"), _turn("answer", reply="y"),
+                                   _turn("handoff", "negative_sentiment", "member-services")])
+    assert on_time["correct"] and on_time["department_ok"]  # department by name vs slug
+    missed = scenario_score(row, [_turn("answer", reply="x")] * 3)
+    assert missed["missed_handoff"] and missed["wrong_answer"] and not missed["correct"]
+
+
+def test_a_resolved_case_needs_every_fact_in_the_last_answer():
+    row = {"messages": ["q"], "expected": {"outcome": "resolved", "trigger": None, "department": None,
+                                           "facts": ["ARS 79,900", "UYU 3,890"]}}
+    assert scenario_score(row, [_turn("answer", reply="Plus: ARS 79.900; UYU 3.890")])["correct"]
+    partial = scenario_score(row, [_turn("answer", reply="Plus: ARS 79.900")])
+    assert not partial["correct"] and partial["facts_found"] == [True, False]
+    switched = scenario_score(row, [{**_turn("answer", reply="Plus: ARS 79.900; UYU 3.890"), "language_ok": False}])
+    assert not switched["correct"] and switched["silent_language_switches"] == 1
+
+
+def test_dataset_fields_are_validated(tmp_path):
+    good = {"id": "a", "language": "es", "messages": ["hola"], "category": "kb",
+            "expected": {"outcome": "resolved", "trigger": None, "department": None, "facts": ["x"]}}
+    cases = [({**good, "language": "fr"}, "language"),
+             ({**good, "expected": {**good["expected"], "trigger": "angry"}}, "expected.trigger"),
+             ({**good, "expected": {**good["expected"], "facts": "x"}}, "expected.facts"),
+             ({**good, "expected": {"outcome": "handoff", "trigger": "low_confidence", "facts": ["x"]}}, "facts"),
+             ({**good, "expected": {**good["expected"], "department": "sales"}}, "resolved")]
+    for row, field in cases:
+        path = tmp_path / "s.jsonl"
+        path.write_text(json.dumps(good) + "\n" + json.dumps({**row, "id": "b"}) + "\n")
+        with pytest.raises(ScenarioError, match=rf"line 2: .*{re.escape(field)}"):
+            load_scenarios(path)
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    with pytest.raises(ScenarioError, match="duplicate id"):
+        load_scenarios(path)
+
+
+# --- the agent on a business it has never seen -------------------------------------------------------
+
+@pytest.mark.django_db
+def test_cross_lingual_answer_quotes_with_a_notice_and_names_its_source(cast, kb_store):
+    """A Spanish question whose only source is an English page: the local provider says so in
+    Spanish, quotes the English sentence that answers, and names the page."""
+    from apps.agent.config import config_import
+    from apps.agent.providers import LocalProvider, TurnContext
+    from apps.knowledge.services import document_create, document_ingest
+
+    text = (b"# Pharmacy discounts\n\nNetwork pharmacies apply the discount at the counter.\n\n"
+            b"## Prescriptions\n\nOnly electronic prescriptions are accepted. Handwritten prescriptions are not "
+            b"valid at the counter. A prescription is valid for 30 days.\n\n## Delivery\n\n"
+            b"Home delivery costs ARS 1,500 in Buenos Aires.\n")
+    doc = document_create(title="Pharmacy discounts", filename="en-pharmacy.md", data=text, language="en",
+                          source="kb/en-pharmacy.md")
+    document_ingest(document_id=doc.pk)
+    config_import({"version": 1, "company_name": "Vitalia",
+                   "departments": [{"slug": "member-services", "name": "Member Services", "is_default": True}],
+                   "topics": [{"slug": "pharmacy", "name": "Pharmacy", "department": "Member Services",
+                               "documents": ["kb/en-pharmacy.md"],
+                               "examples": ["pharmacy discount", "descuento en farmacia", "receta"]}]})
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="es", history=[],
+                                                   text="¿Aceptan recetas escritas a mano en la farmacia?"))
+    assert declares_quote(analysis.answer, "es")
+    assert "Only electronic prescriptions are accepted" in analysis.answer
+    assert "Home delivery" not in analysis.answer
+    assert analysis.answer.endswith("Fuente: Pharmacy discounts")
+    assert reply_language_ok(analysis.answer, "es", declared_quote=True)
+
+
+@pytest.mark.django_db
+def test_documents_empty_means_always_hand_off_and_departments_by_name(fibrasur):
+    from apps.agent.config import config_import
+    from apps.agent.engine import engine_invalidate
+    from apps.agent.evaluation import run_scenario
+    from apps.agent.models import AgentSettings, Topic
+
+    config_import({"topics": [{"slug": "plans", "name": "Plans", "department": "Sales", "documents": [],
+                               "examples": ["what plans do you have", "how much is the 300 mega plan",
+                                            "qué planes tienen", "cuánto sale el plan de 300 megas"]}],
+                   "company_name": "FibraSur Norte"})
+    engine_invalidate()
+    topic = Topic.objects.get(slug="plans")
+    assert topic.department.slug == "sales" and topic.answers_from_kb is False
+    assert AgentSettings.load().company_name == "FibraSur Norte"
+    out = run_scenario({"id": "x", "language": "en", "messages": ["how much is the 300 mega plan?"],
+                        "expected": {"outcome": "handoff", "trigger": "low_confidence", "department": "sales"}})
+    assert out.outcome == "handoff" and out.trigger == "low_confidence" and out.department == "sales"
+
+
+@pytest.mark.django_db
+def test_kb_ingest_mapping_limits_each_file_to_its_departments(fibrasur, tmp_path):
+    from apps.knowledge.models import Document
+
+    folder = tmp_path / "docs"
+    (folder / "internal").mkdir(parents=True)
+    (folder / "internal" / "collections-notes.md").write_text("# Collections notes\n\nCall debtors after day 10.\n")
+    (folder / "public.md").write_text("# Opening hours\n\nWe are open from 9 to 18.\n")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("internal/collections-notes.md: [Collections, sales]\n")
+    call_command("kb_ingest", str(folder), "--mapping", str(mapping), "--no-progress")
+    notes = Document.objects.get(source="docs/internal/collections-notes.md")
+    assert sorted(notes.departments.values_list("slug", flat=True)) == ["collections", "sales"]
+    assert not Document.objects.get(source="docs/public.md").departments.exists()
+    mapping.write_text("public.md: Ghost team\n")
+    with pytest.raises(CommandError, match="unknown department 'Ghost team'"):
+        call_command("kb_ingest", str(folder), "--mapping", str(mapping), "--no-progress")
+    mapping.write_text("missing.md: sales\n")
+    with pytest.raises(CommandError, match="missing.md"):
+        call_command("kb_ingest", str(folder), "--mapping", str(mapping), "--no-progress")
+
+
+def test_readme_thresholds_are_the_shipped_defaults():
+    import yaml
+
+    from apps.agent.models import AgentSettings
+
+    readme = (Path(__file__).resolve().parents[2] / "apps" / "agent" / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
+    documented = yaml.safe_load(block)["settings"]
+    for name, value in documented.items():
+        if name == "default_department":
+            continue
+        assert AgentSettings._meta.get_field(name).default == value, name

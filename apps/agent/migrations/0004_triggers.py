@@ -14,7 +14,7 @@ def new_sentiment_scale(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agent', '0002_alter_topicfield_pattern'),
+        ('agent', '0003_company_name_answers_from_kb'),
     ]
 
     operations = [

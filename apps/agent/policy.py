@@ -120,3 +120,13 @@ def _unclear(analysis) -> bool:
     """A first message that is neither a question of a topic nor like the out-of-scope examples."""
     return (analysis.extra.get("oos_probability", 0.0) < 0.35
             and analysis.probabilities.get(builtin.VAGUE, 0.0) >= 0.15)
+
+
+# A turn frustrated enough (frustration >= 0.5) for an apology before the answer, or for "tell me
+# what is happening" instead of a low-confidence handoff. Stricter than the per-turn threshold of
+# the sustained rule, which only counts when three turns in a row reach it.
+UPSET_MAX_SENTIMENT = 0.0
+
+
+def clearly_upset(analysis, cfg) -> bool:
+    return analysis.sentiment <= min(cfg.sentiment_threshold, UPSET_MAX_SENTIMENT)

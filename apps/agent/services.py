@@ -216,7 +216,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
-    if trigger == "low_confidence" and analysis.sentiment <= cfg.sentiment_threshold:
+    if trigger == "low_confidence" and policy.clearly_upset(analysis, cfg):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"
@@ -270,7 +270,7 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
                             intent=analysis.intent, scores=base["scores"], language=language, base=base)
     else:
         body = analysis.answer
-        if analysis.sentiment <= cfg.sentiment_threshold:
+        if policy.clearly_upset(analysis, cfg):
             body = f"{cfg.message('empathy', language)} {body}"
     body = _plain(body)
     with transaction.atomic():

@@ -95,12 +95,18 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     if smalltalk and analysis.scope >= cfg.out_of_scope_threshold:
         return Decision("", topic=None, note="smalltalk", negatives=negatives)
     looks_off_topic = analysis.extra.get("oos_probability", 0.0) >= CONTEXT_MAX_OOS_PROBABILITY
-    if (analysis.intent == "vent" and not looks_off_topic) or (low_scope and frustrated_now and previous_topic is not None):
+    # A vent (frustration with no question of its own) must be frustrated: the built-in frustrated
+    # class also attracts texts that are merely unlike every topic (a translation request, a role-play).
+    venting = analysis.intent == "vent" and not looks_off_topic and (
+        clearly_upset(analysis, cfg) or (frustrated_now and previous_topic is not None))
+    if analysis.intent == "vent" and not venting:
+        analysis.intent = "out_of_scope" if low_scope else analysis.intent
+    if venting or (low_scope and frustrated_now and previous_topic is not None and not looks_off_topic):
         # A frustrated turn with no question of its own is about the conversation: acknowledge it.
         return Decision("", topic=previous_topic, note="vent", negatives=negatives)
     if low_scope and previous_topic is not None and _follow_up(analysis, previous_topic):
         return Decision("", topic=previous_topic, note="context", negatives=negatives)
-    if analysis.intent == builtin.VAGUE or (low_scope and first_turn and _unclear(analysis)):
+    if (analysis.intent == builtin.VAGUE and not looks_off_topic) or (low_scope and first_turn and _unclear(analysis)):
         if first_turn:
             return Decision("", topic=None, note="clarify", negatives=negatives)
         return Decision("out_of_scope", topic=None, negatives=negatives)
@@ -130,3 +136,12 @@ UPSET_MAX_SENTIMENT = 0.0
 
 def clearly_upset(analysis, cfg) -> bool:
     return analysis.sentiment <= min(cfg.sentiment_threshold, UPSET_MAX_SENTIMENT)
+
+
+def vent_not_question(analysis, cfg, previous_topic) -> bool:
+    """A turn the knowledge base cannot answer that is frustration rather than a new question: a
+    frustrated follow-up ("Two days?! I sent it a week ago") or a clearly upset first message. It
+    gets "tell me what is happening" instead of a low-confidence handoff: sustained frustration has
+    its own trigger, and one or two frustrated turns are not a handoff."""
+    frustrated = analysis.sentiment <= cfg.sentiment_threshold
+    return clearly_upset(analysis, cfg) or (frustrated and previous_topic is not None)

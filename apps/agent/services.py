@@ -216,7 +216,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
-    if trigger == "low_confidence" and policy.clearly_upset(analysis, cfg):
+    if trigger == "low_confidence" and policy.vent_not_question(analysis, cfg, previous_topic):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"

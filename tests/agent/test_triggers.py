@@ -157,3 +157,17 @@ def test_out_of_scope_examples_are_replaceable_and_extendable_per_business(db):
     with pytest.raises(ConfigError):
         config_import({"settings": {"out_of_scope_examples": {"mode": "swap", "examples": []}}})
     cfg.refresh_from_db()
+
+
+def test_the_shipped_sentiment_model_reads_english_and_spanish():
+    """The learned model ships in the repository (bench/sentiment.py --write rebuilds it)."""
+    from apps.agent.sentiment import MODEL_PATH, sentiment_model_score, sentiment_probabilities
+    from apps.knowledge.embeddings import embed_texts
+
+    assert MODEL_PATH.exists()
+    texts = ["This is the worst service ever, I'm furious", "Thank you so much, that was really helpful",
+             "Es una vergüenza, estoy harta de ustedes", "Muchas gracias, me sirvió un montón"]
+    vectors = embed_texts(texts)
+    assert sentiment_probabilities(vectors[0], texts[0]) is not None
+    scores = [sentiment_model_score(v, t) for v, t in zip(vectors, texts)]
+    assert scores[0] < 0 < scores[1] and scores[2] < 0 < scores[3]

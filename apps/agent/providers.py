@@ -185,6 +185,9 @@ def topic_document_ids(topic) -> list[int]:
 
 # --- local -------------------------------------------------------------------------------------
 
+VENT_TOPIC_MIN_SHARE = 0.5
+
+
 def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray) -> None:
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
     per clause, frustration (``apps.agent.triggers``)."""
@@ -205,8 +208,12 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         analysis.intent = label
     elif label == builtin.FRUSTRATION:
         analysis.intent = "vent"
+        # "My bill is wrong again, this is terrible": frustrated *and* about a topic. The topic the
+        # rest of the probability mass points to (its share among topics) starts the conversation's
+        # topic, so sustained frustration later goes to the right department.
         guess, probability = best_topic(pred)
-        topic = config_get().topics.get(guess) if probability >= 0.2 else None
+        share = probability / max(1e-9, sum(v for k, v in pred.probabilities.items() if k.startswith("topic:")))
+        topic = config_get().topics.get(guess) if share >= VENT_TOPIC_MIN_SHARE else None
         if topic is not None and topic.bot_may_answer:
             analysis.signals["topic_guess_object"] = topic
     else:

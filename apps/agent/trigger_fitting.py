@@ -11,7 +11,7 @@ import numpy as np
 
 from .evaluation.harness import fit_threshold
 
-SENTIMENT_CANDIDATES = [round(x, 2) for x in np.arange(0.0, 0.95, 0.05)]
+SENTIMENT_CANDIDATES = [round(float(x), 2) for x in np.arange(0.0, 0.95, 0.05)]
 
 
 def fit_explicit_threshold(rows: list[dict]) -> dict:
@@ -56,3 +56,9 @@ def fit_sentiment_threshold(rows: list[dict], *, window: int = 3, needed: int = 
 
 def fit_triggers(rows: list[dict]) -> dict:
     return fit_explicit_threshold(rows) | fit_sentiment_threshold(rows)
+
+
+def diagnostic_no_low_confidence(rows: list[dict]) -> dict:
+    """Diagnostic only (never shipped): confidence threshold 0, so no turn hands off on low
+    confidence and the other triggers are measured apart from the answer module's calibration."""
+    return {"confidence_threshold": 0.0}

@@ -19,6 +19,11 @@ class AgentConfig(AppConfig):
         m2m_changed.connect(engine_invalidate, sender=models.Topic.documents.through,
                             dispatch_uid="agent-invalidate-docs")
 
+        # A worker prepares the knowledge base's answer units at start, not on the first message.
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(_warm_units, weak=False, dispatch_uid="agent_units_warm")
+
         # Periodic work for Celery beat (as apps.integrations does): re-run lost bot turns and
         # close idle bot chats (apps/agent/reconcile.py).
         from django.conf import settings
@@ -31,3 +36,14 @@ class AgentConfig(AppConfig):
             "agent-reconcile": {"task": "apps.agent.tasks.agent_reconcile_task", "schedule": seconds,
                                 "options": {"expires": seconds}},
         }
+
+
+def _warm_units(**kwargs):
+    try:
+        from .compose import units_warm
+
+        units_warm()
+    except Exception:  # noqa: BLE001 (a worker must start even without a knowledge base)
+        import logging
+
+        logging.getLogger(__name__).exception("agent: answer units warm-up failed")

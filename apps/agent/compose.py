@@ -398,3 +398,28 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "top": float(hits[0].score)}
+
+
+def units_warm(limit: int = 20000) -> int:
+    """Split and embed the units of the knowledge base's chunks now (one batch), so the first
+    customers do not pay for it; called when a worker starts and before an evaluation. Returns how
+    many chunks were prepared."""
+    from apps.knowledge.embeddings import embed_texts
+    from apps.knowledge.models import Chunk
+
+    todo = [(cid, heading, text) for cid, heading, text in
+            Chunk.objects.filter(document__is_active=True).values_list("id", "heading", "text")[:limit]
+            if (cid, "u") not in _unit_cache]
+    if not todo:
+        return 0
+    prepared = []
+    texts: list[str] = []
+    for cid, heading, text in todo:
+        units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
+        last_heading = heading.split("›")[-1].strip() if heading else ""
+        prepared.append((cid, units, len(texts)))
+        texts += [f"{last_heading}: {u.text}" if last_heading else u.text for u in units]
+    vectors = embed_texts(texts)
+    for cid, units, start in prepared:
+        _unit_cache[(cid, "u")] = (units, vectors[start:start + len(units)])
+    return len(prepared)

@@ -177,10 +177,14 @@ def fit_all(rows: list[dict], fitters: list[Fitter]) -> dict:
 # --- runs ------------------------------------------------------------------------------------------
 
 def _warm_up():
+    """What a worker does when it starts (model, classifier, the KB's answer units), so the
+    measured decision latency is that of a running worker, not of its first message."""
+    from ..compose import units_warm
     from ..engine import embed, engine_get
 
     engine_get()
     embed(["warm up"])
+    units_warm()
 
 
 def evaluate_business(business, *, provider=None, settings_override: dict | None = None, details=None,

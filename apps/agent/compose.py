@@ -176,7 +176,13 @@ class Selection:
     language: str           # the passage's language
 
 
-_unit_cache: dict[tuple[int, str], tuple[list[Unit], np.ndarray]] = {}
+_unit_cache: dict[tuple, tuple[list[Unit], np.ndarray]] = {}
+
+
+def _unit_key(chunk_id: int, heading: str, text: str) -> tuple:
+    """The cache key of a chunk's units: its id *and* content (an id reused after a rollback, or a
+    chunk rewritten in place, never serves another text's units)."""
+    return (chunk_id, hash(heading), hash(text))
 
 
 def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
@@ -248,7 +254,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     for rank, hit in enumerate(hits[:p["max_hits"]]):
         if float(hit.score) < top - p["window"]:
             continue
-        units, vectors = _units_with_vectors((hit.chunk_id, "u"), hit.heading, hit.text, embed)
+        units, vectors = _units_with_vectors(_unit_key(hit.chunk_id, hit.heading, hit.text), hit.heading,
+                                             hit.text, embed)
         sims = vectors @ np.asarray(query_vector, dtype=np.float32)
         overlaps = np.array([_overlap(query_words, f"{hit.heading} {u.text}", idf) for u in units])
         scores = sims + p["lexical_weight"] * overlaps + answer_type_bonus(question, units, p["type_bonus"])
@@ -409,17 +416,18 @@ def units_warm(limit: int = 20000) -> int:
 
     todo = [(cid, heading, text) for cid, heading, text in
             Chunk.objects.filter(document__is_active=True).values_list("id", "heading", "text")[:limit]
-            if (cid, "u") not in _unit_cache]
+            if _unit_key(cid, heading, text) not in _unit_cache]
     if not todo:
         return 0
     prepared = []
     texts: list[str] = []
     for cid, heading, text in todo:
+        key = _unit_key(cid, heading, text)
         units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
         last_heading = heading.split("›")[-1].strip() if heading else ""
-        prepared.append((cid, units, len(texts)))
+        prepared.append((key, units, len(texts)))
         texts += [f"{last_heading}: {u.text}" if last_heading else u.text for u in units]
     vectors = embed_texts(texts)
-    for cid, units, start in prepared:
-        _unit_cache[(cid, "u")] = (units, vectors[start:start + len(units)])
+    for key, units, start in prepared:
+        _unit_cache[key] = (units, vectors[start:start + len(units)])
     return len(prepared)

@@ -63,7 +63,7 @@ def turns_requeue(*, now: datetime) -> int:
         conversation_id__in=[c for c, _m in rows], kind=ConversationEvent.Kind.AGENT_DECISION,
         payload__message_id__in=[m for _c, m in rows]).values_list("payload__message_id", flat=True))
     lost = [(c, m) for c, m in rows if m not in handled]
-    from apps.conversations.tasks import conversation_bot_turn
+    from .tasks import conversation_bot_turn
 
     for conversation_id, message_id in lost:
         log.warning("agent: turn for message %s of conversation %s was lost; running it again",

@@ -2,7 +2,7 @@
 
 Entry points (all take ``now`` so tests freeze time by passing it):
 
-* ``routing_conversation_arrived`` - called on commit by ``conversations.tasks.conversation_route``
+* ``routing_conversation_arrived`` - called on commit by ``routing.tasks.conversation_route`` (``conversation.needs_routing``)
   whenever a chat enters transfer/requeue/reopen: out of hours -> backup department; else queue it,
   arm the pick-up timer and try an automatic assignment.
 * ``routing_try_assign`` - one assignment attempt for one chat, concurrency-safe: the chat row is
@@ -517,16 +517,17 @@ def agent_available_on_commit(user_id: int | None) -> None:
     agent came online or freed capacity. Never assigns inside the caller's request/transaction."""
     if not user_id:
         return
+    transaction.on_commit(lambda: agent_available_enqueue(user_id))
 
-    def send():
-        from .tasks import routing_agent_available as task
 
-        try:
-            task.delay(user_id)
-        except Exception:  # a broker outage must not break a committed write; the sweep drains queues anyway
-            log.exception("could not enqueue routing.agent_available for %s", user_id)
+def agent_available_enqueue(user_id: int) -> None:
+    """Enqueue ``routing.agent_available`` now (called after commit)."""
+    from .tasks import routing_agent_available as task
 
-    transaction.on_commit(send)
+    try:
+        task.delay(user_id)
+    except Exception:  # a broker outage must not break a committed write; the sweep drains queues anyway
+        log.exception("could not enqueue routing.agent_available for %s", user_id)
 
 
 def presence_set(*, user, status: str, now: datetime | None = None, reason: str = "") -> AgentPresence:

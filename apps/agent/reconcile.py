@@ -31,9 +31,13 @@ def stale_seconds() -> int:
     return int(getattr(settings, "AGENT_TURN_STALE_SECONDS", 60))
 
 
-def idle_seconds() -> int:
-    from apps.reports.definitions import assumed_idle_seconds
+def assumed_idle_seconds() -> int:
+    """How long the customer must stay quiet after the AI Agent's last answer to count as 'assumed'
+    (the reports' "assumed by the bot" uses the same threshold)."""
+    return int(getattr(settings, "REPORTS_ASSUMED_IDLE_MINUTES", 30)) * 60
 
+
+def idle_seconds() -> int:
     return assumed_idle_seconds()
 
 

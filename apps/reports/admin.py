@@ -5,7 +5,8 @@ configuration admins: cost inputs and business hours change what the reports say
 """
 from django.contrib import admin
 
-from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin
+from apps.roles.admin import ConfigureOnlyAdminMixin
 
 from .models import CostSettings, DepartmentHours
 

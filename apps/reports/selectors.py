@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from apps.conversations.models import Channel
 from apps.departments.models import Department
+from apps.roles.access import operators
 
 from .definitions import AI_AGENT_KEY, BENCHMARKS, COUNTERS, FRT_TARGET_SECONDS, HANDOFF_TRIGGERS, flag, frt_flag
 from .models import CostSettings, DailyRollup, OperatorActivity
@@ -151,10 +152,7 @@ def _names():
 
 
 def operator_ids() -> list[int]:
-    User = get_user_model()
-    perm = Q(groups__permissions__codename="view_all_conversations") | \
-        Q(user_permissions__codename="view_all_conversations") | Q(is_superuser=True)
-    return list(User.objects.filter(perm, is_active=True).values_list("id", flat=True).distinct())
+    return list(operators().values_list("id", flat=True))
 
 
 def _popcount(n: int) -> int:

@@ -40,6 +40,7 @@ from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, Conversation, Conv
 from apps.core.errors import DomainError
 from apps.core.realtime import signal_users_on_commit
 from apps.departments.models import Department, Membership
+from apps.roles.access import operators
 
 from .models import (AgentPresence, ConversationDeadline, DeadlineKind, DepartmentRouting, Mode, Notification,
                      Presence, Reclaim, RoutingRule, RuleAttribute, RuleTarget)
@@ -613,17 +614,12 @@ def operators_for(department_id: int | None):
 
 
 def _operators_for(department_id: int | None):
-    User = get_user_model()
     cfg = config_for(department_id)
     if cfg.pk:
         chosen = list(cfg.supervisors.filter(is_active=True))
         if chosen:
             return chosen
-    q = (Q(is_superuser=True)
-         | Q(groups__permissions__codename="view_all_conversations", groups__permissions__content_type__app_label="roles")
-         | Q(user_permissions__codename="view_all_conversations",
-             user_permissions__content_type__app_label="roles"))
-    return list(User.objects.filter(q, is_active=True).distinct())
+    return list(operators())
 
 
 def notify_operators(*, conversation: Conversation, kind: str, minutes: int | None = None) -> list[Notification]:

@@ -78,14 +78,25 @@ def conversation_pickup(request, pk: int):
                 _("You picked up this conversation."))
 
 
-@login_required
-@require_POST
-def conversation_reply(request, pk: int):
+def reply_and_redirect(request, pk: int, *, after_send=None):
+    """The reply flow: visibility, the reply service, the error shown, back to the chat. The
+    copilot's reply form uses it too (``after_send(message)`` records the suggestion's outcome)."""
     conv = access.conversation_get_or_404(request.user, pk, "view")
     if not access.conversation_can(request.user, conv, "reply"):
         raise PermissionDenied  # visible but not theirs: a denied function
-    return run_and_redirect(request, pk, lambda: services.message_send_human(conversation=pk, user=request.user,
-                                                                  body=request.POST.get("body", "")), "")
+
+    def send():
+        msg = services.message_send_human(conversation=pk, user=request.user, body=request.POST.get("body", ""))
+        if after_send is not None:
+            after_send(msg)
+
+    return run_and_redirect(request, pk, send, "")
+
+
+@login_required
+@require_POST
+def conversation_reply(request, pk: int):
+    return reply_and_redirect(request, pk)
 
 
 @login_required

@@ -24,6 +24,10 @@ def register(kind: str, policy: ChannelPolicy) -> None:
     _POLICIES[kind] = policy
 
 
+def unregister(kind: str) -> None:
+    _POLICIES.pop(kind, None)
+
+
 def policy_for(kind: str) -> ChannelPolicy | None:
     return _POLICIES.get(kind)
 

@@ -5,7 +5,6 @@ ConversationEvent log and the messages that produced it (see ``facts.py``).
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 AI_AGENT_KEY = 0  # the agent dimension of a bucket: 0 = no human ever owned the chat (the AI Agent row)

@@ -3,8 +3,8 @@
 Each transition validates the move against the lifecycle, locks the row, saves with
 ``update_fields``, writes a ``ConversationEvent``, signals the live audience after commit and
 publishes a domain event (``apps.core.events``) to which the apps above subscribe (the agent
-turn, routing, channel delivery, outgoing webhooks). This module imports none of those apps. Views, the API, the agent task and
-the timer sweeps all call these same functions.
+turn, routing, channel delivery, outgoing webhooks); this module imports none of those apps.
+Views, the API, the agent task and the timer sweeps all call these same functions.
 
 Lifecycle (owner of each state in brackets)::
 

@@ -9,6 +9,13 @@ class AgentConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
+        from apps.core import events
+
+        from .tasks import on_message_received
+
+        # The AI Agent answers customer messages of chats it owns (published by the conversation core).
+        events.message_received.connect(on_message_received)
+
         from . import models
         from .engine import engine_invalidate
 
@@ -18,6 +25,11 @@ class AgentConfig(AppConfig):
             post_delete.connect(engine_invalidate, sender=model, dispatch_uid=f"agent-invalidate-del-{model.__name__}")
         m2m_changed.connect(engine_invalidate, sender=models.Topic.documents.through,
                             dispatch_uid="agent-invalidate-docs")
+
+        # A worker prepares the knowledge base's answer units at start, not on the first message.
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(_warm_units, weak=False, dispatch_uid="agent_units_warm")
 
         # Periodic work for Celery beat (as apps.integrations does): re-run lost bot turns and
         # close idle bot chats (apps/agent/reconcile.py).
@@ -31,3 +43,14 @@ class AgentConfig(AppConfig):
             "agent-reconcile": {"task": "apps.agent.tasks.agent_reconcile_task", "schedule": seconds,
                                 "options": {"expires": seconds}},
         }
+
+
+def _warm_units(**kwargs):
+    try:
+        from .compose import units_warm
+
+        units_warm()
+    except Exception:  # noqa: BLE001 (a worker must start even without a knowledge base)
+        import logging
+
+        logging.getLogger(__name__).exception("agent: answer units warm-up failed")

@@ -121,6 +121,9 @@ def _table_units(lines: list[str], block: int) -> list[Unit]:
     if not rows:
         return []
     header, body = rows[0], rows[1:]
+    if any(re.search(r"\d", c) or len(c) > 40 for c in header):
+        # a table continued from the previous chunk: its first row is data, not the header
+        header, body = [""] * len(header), rows
     width = max((len(r) for r in body), default=len(header))
     if len(header) < width:  # "| Esencial | Plus" over "Network | a | b": the corner cell is empty
         header = [""] * (width - len(header)) + header
@@ -173,7 +176,13 @@ class Selection:
     language: str           # the passage's language
 
 
-_unit_cache: dict[tuple[int, str], tuple[list[Unit], np.ndarray]] = {}
+_unit_cache: dict[tuple, tuple[list[Unit], np.ndarray]] = {}
+
+
+def _unit_key(chunk_id: int, heading: str, text: str) -> tuple:
+    """The cache key of a chunk's units: its id *and* content (an id reused after a rollback, or a
+    chunk rewritten in place, never serves another text's units)."""
+    return (chunk_id, hash(heading), hash(text))
 
 
 def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
@@ -188,41 +197,80 @@ def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit]
     return cached
 
 
-def _overlap(query_words: set[str], text: str) -> float:
+def _overlap(query_words: set[str], text: str, idf=None) -> float:
+    """Share of the question's content words in ``text`` (weighted by rarity when ``idf`` is
+    given: "Schengen" counts more than "plan"); a long word matches its inflections by prefix."""
     if not query_words:
         return 0.0
     words = set(content_words(text))
-    hits = sum(1 for w in query_words if w in words or any(x.startswith(w[:5]) for x in words if len(w) >= 6))
-    return hits / len(query_words)
+
+    def weight(w: str) -> float:
+        return float(idf.get(w, idf.get("__max__", 1.0))) if idf else 1.0
+
+    total = sum(weight(w) for w in query_words)
+    hits = sum(weight(w) for w in query_words
+               if w in words or (len(w) >= 6 and any(x.startswith(w[:5]) for x in words)))
+    return hits / total if total else 0.0
+
+
+# What kind of thing the question asks for, and how a unit that holds one looks (EN/ES).
+ANSWER_TYPES = [
+    (re.compile(r"\b(how much|how many|cu[aá]nt[oa]s?|price|precio|cost|costo|cuesta|sale|fee|comisi[oó]n|tope|"
+                r"limit|l[ií]mite|cap|discount|descuento|pay back|reintegr|percent|porcentaje)\b", re.I),
+     re.compile(r"\d")),
+    (re.compile(r"\b(how long|when|cu[aá]ndo|tarda|demora|plazo|deadline|until|hasta cu[aá]ndo|what time|"
+                r"a qu[eé] hora|hours|horario|days?|d[ií]as?)\b", re.I),
+     re.compile(r"\d|\b(lunes|monday|friday|viernes|january|enero|day|d[ií]a|month|mes|hour|hora)\b", re.I)),
+    (re.compile(r"\b(phone|number|n[uú]mero|tel[eé]fono|call|llam|e-?mail|correo|whatsapp|address|direcci[oó]n|"
+                r"website|web|p[aá]gina)\b", re.I),
+     re.compile(r"\d{3,}|@|\bwww\.|https?://|\.(com|gob|org)\b", re.I)),
+]
+
+
+def answer_type_bonus(question: str, units: list, bonus: float) -> np.ndarray:
+    out = np.zeros(len(units), dtype=np.float32)
+    if not bonus:
+        return out
+    for asks, looks in ANSWER_TYPES:
+        if asks.search(question or ""):
+            out += np.array([bonus if looks.search(u.text) else 0.0 for u in units], dtype=np.float32)
+            break
+    return out
+
+
+PARAMS = {"type_bonus": 0.12, "span": 4, "max_hits": 6, "window": 0.2, "hit_weight": 0.25, "lexical_weight": LEXICAL_WEIGHT, "idf": True}
 
 
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
-                  max_chars: int = MAX_ANSWER_CHARS, max_hits: int = 4) -> Selection | None:
+                  max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None) -> Selection | None:
     """The best-answering unit among the top ``hits`` (with up to two neighbours), or None."""
     if not hits:
         return None
+    p = {**PARAMS, **(params or {})}
+    idf = idf if p["idf"] else None
     query_words = set(content_words(question))
     best = None  # (score, hit, units, index, sims, overlaps)
-    top = max(float(h.score) for h in hits[:max_hits])
-    for rank, hit in enumerate(hits[:max_hits]):
-        if float(hit.score) < top - 0.12:
+    top = max(float(h.score) for h in hits[:p["max_hits"]])
+    for rank, hit in enumerate(hits[:p["max_hits"]]):
+        if float(hit.score) < top - p["window"]:
             continue
-        units, vectors = _units_with_vectors((hit.chunk_id, "u"), hit.heading, hit.text, embed)
+        units, vectors = _units_with_vectors(_unit_key(hit.chunk_id, hit.heading, hit.text), hit.heading,
+                                             hit.text, embed)
         sims = vectors @ np.asarray(query_vector, dtype=np.float32)
-        overlaps = np.array([_overlap(query_words, f"{hit.heading} {u.text}") for u in units])
-        scores = sims + LEXICAL_WEIGHT * overlaps
+        overlaps = np.array([_overlap(query_words, f"{hit.heading} {u.text}", idf) for u in units])
+        scores = sims + p["lexical_weight"] * overlaps + answer_type_bonus(question, units, p["type_bonus"])
         if language and getattr(hit, "language", "") == language:
             scores = scores + SAME_LANGUAGE_BONUS
         i = int(np.argmax(scores))
         # the chunk's own retrieval score counts a little: a strong unit in a weak chunk is suspect
-        total = float(scores[i]) + 0.25 * float(hit.score)
+        total = float(scores[i]) + p["hit_weight"] * float(hit.score)
         if best is None or total > best[0]:
             best = (total, hit, units, i, sims, overlaps, scores)
     _total, hit, units, i, sims, overlaps, scores = best
     chosen = [i]
     length = len(units[i].text)
     # neighbours from the same block, the better-scoring side first, while short
-    for _ in range(2):
+    for _ in range(max(0, p["span"] - 1)):
         candidates = [j for j in (min(chosen) - 1, max(chosen) + 1)
                       if 0 <= j < len(units) and units[j].block == units[i].block and units[j].kind != "lead"]
         if not candidates:
@@ -237,7 +285,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     while units[chosen[-1]].text.rstrip().endswith(":") and chosen[-1] + 1 < len(units) and len(chosen) < 5:
         chosen.append(chosen[-1] + 1)
     text = render([units[j] for j in chosen])
-    overlap = _overlap(query_words, f"{hit.heading} {text}")
+    overlap = _overlap(query_words, f"{hit.heading} {text}")  # unweighted: comparable across KBs
     return Selection(text=text, hit=hit, unit_score=float(scores[i]) - (SAME_LANGUAGE_BONUS if language and getattr(
         hit, "language", "") == language else 0.0), similarity=float(sims[i]), overlap=overlap,
         language=getattr(hit, "language", "") or "")
@@ -308,6 +356,22 @@ def _kb_vocabulary():
     return lexical.idf if lexical is not None else None
 
 
+_idf_cache: dict[int, dict] = {}
+
+
+def word_idf(vocabulary) -> dict | None:
+    """Word rarity in the knowledge base (the lexical index's words, not its trigrams)."""
+    if vocabulary is None:
+        return None
+    key = id(vocabulary)
+    if key not in _idf_cache:
+        words = {g: v for g, v in vocabulary.items() if " " not in g}
+        words["__max__"] = max(words.values(), default=1.0)
+        _idf_cache.clear()
+        _idf_cache[key] = words
+    return _idf_cache[key]
+
+
 def _known(term: str, vocabulary) -> bool:
     parts = [p for p in re.split(r"[^a-z0-9]+", fold(term)) if p]
     return all(p in vocabulary for p in parts)
@@ -323,10 +387,10 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                    language=None, k=6)
     if not hits:
         return None
-    selection = select_answer(question, vector, hits, language=language, embed=embed)
+    vocabulary = _kb_vocabulary()
+    selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
     if selection is None:
         return None
-    vocabulary = _kb_vocabulary()
     unknown = sum(1 for t in _SPECIFIC.findall(question or "") if vocabulary is not None and not _known(t, vocabulary))
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown)
     link = ""
@@ -341,3 +405,29 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "top": float(hits[0].score)}
+
+
+def units_warm(limit: int = 20000) -> int:
+    """Split and embed the units of the knowledge base's chunks now (one batch), so the first
+    customers do not pay for it; called when a worker starts and before an evaluation. Returns how
+    many chunks were prepared."""
+    from apps.knowledge.embeddings import embed_texts
+    from apps.knowledge.models import Chunk
+
+    todo = [(cid, heading, text) for cid, heading, text in
+            Chunk.objects.filter(document__is_active=True).values_list("id", "heading", "text")[:limit]
+            if _unit_key(cid, heading, text) not in _unit_cache]
+    if not todo:
+        return 0
+    prepared = []
+    texts: list[str] = []
+    for cid, heading, text in todo:
+        key = _unit_key(cid, heading, text)
+        units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
+        last_heading = heading.split("›")[-1].strip() if heading else ""
+        prepared.append((key, units, len(texts)))
+        texts += [f"{last_heading}: {u.text}" if last_heading else u.text for u in units]
+    vectors = embed_texts(texts)
+    for key, units, start in prepared:
+        _unit_cache[key] = (units, vectors[start:start + len(units)])
+    return len(prepared)

@@ -71,6 +71,7 @@ def test_quote_from_the_other_language_is_declared_in_the_customers():
     ("25", "children up to 250 years", False),                       # not glued to other digits
     ("ARS 79,900", "Vitalia Plus costs ARS 48,500", False),
     ("60 días corridos", "within 60 business days", False),
+    ("FS-", "Your customer number looks like FS-0012345.", True),
 ])
 def test_fact_present(fact, reply, found):
     assert fact_present(fact, reply) is found

@@ -40,6 +40,11 @@ def scoped(cast, kb_store):
                  "how much interest do I pay for paying late", "can you forgive the interest on my debt",
                  "how do I pay my bill"):
         TopicExample.objects.create(topic=topic, text=text)
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()  # these tests are about who may be quoted, not about confidence
+    cfg.confidence_threshold = 0.5
+    cfg.save()
     engine_invalidate()
     cast.extra.update(internal=internal, collections=collections, topic=topic)
     return cast

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import shutil
 import tempfile
@@ -177,10 +178,14 @@ def fit_all(rows: list[dict], fitters: list[Fitter]) -> dict:
 # --- runs ------------------------------------------------------------------------------------------
 
 def _warm_up():
+    """What a worker does when it starts (model, classifier, the KB's answer units), so the
+    measured decision latency is that of a running worker, not of its first message."""
+    from ..compose import units_warm
     from ..engine import embed, engine_get
 
     engine_get()
     embed(["warm up"])
+    units_warm()
 
 
 def evaluate_business(business, *, provider=None, settings_override: dict | None = None, details=None,
@@ -229,6 +234,10 @@ def leave_one_out(businesses: list, *, fitters: list[Fitter] | None = None, prov
     for business in businesses:
         started = time.perf_counter()
         rows_of[business.name] = business_turn_rows(business, provider=provider)
+        if details_dir:  # the raw per-turn scores, for fitting hooks developed elsewhere
+            with open(os.path.join(details_dir, f"turns-{business.name}.jsonl"), "w", encoding="utf-8") as handle:
+                for row in rows_of[business.name]:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         say(f"turn scores: {business.name}, {len(rows_of[business.name])} turns "
             f"({time.perf_counter() - started:.0f}s)")
     report = {}
@@ -245,4 +254,7 @@ def leave_one_out(businesses: list, *, fitters: list[Fitter] | None = None, prov
                 details.close()
         result["summary"]["fitted"] = fitted
         report[business.name] = result["summary"]
+    # What would ship: the same hooks on every business's rows (no labelled data of a new one).
+    all_rows = [r for rows in rows_of.values() for r in rows]
+    say(f"fitted on all {len(businesses)} businesses ({len(all_rows)} turns): {fit_all(all_rows, fitters)}")
     return report

@@ -59,8 +59,8 @@ def _bounded(needle: str, haystack: str) -> bool:
     """``needle`` in ``haystack`` not glued to more letters or digits ("25" is not in "250")."""
     if not needle:
         return False
-    pattern = r"(?<![\w])" + re.escape(needle) + r"(?![\w])" if needle[0].isalnum() or needle[-1].isalnum() \
-        else re.escape(needle)
+    pattern = (r"(?<![\w])" if needle[0].isalnum() else "") + re.escape(needle) + \
+        (r"(?![\w])" if needle[-1].isalnum() else "")
     return re.search(pattern, haystack) is not None
 
 

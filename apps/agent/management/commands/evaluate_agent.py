@@ -121,7 +121,7 @@ class Command(BaseCommand):
                                     timeout=5).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             commit = ""
-        line = {"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "commit": commit, "argv": sys.argv[1:],
+        line = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit, "argv": sys.argv[1:],
                 "mode": result["mode"], "provider": result["provider"],
                 "businesses": {name: {"settings": s.get("settings"), "fitted": s.get("fitted"),
                                       "correct": s["scores"]["correct"],

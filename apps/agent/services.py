@@ -7,9 +7,9 @@ message is not a pattern), ``out_of_scope`` (outside every topic, or a topic the
 answer) and ``low_confidence`` (the agent does not answer with possibly wrong facts). A provider
 failure hands off with ``agent_error``: the customer's message is already stored, so nothing is lost.
 
-Routing is decided here, never by the model: transfer rules, else the topic's department, else
-the default department (out-of-scope and negative sentiment go to the default). Never a queue
-without a department.
+Routing is decided here, never by the model: transfer rules, else the department a request for a
+person names, else the topic's department (sustained frustration: the conversation's topic, see
+``policy.py``), else the default department. Never a queue without a department.
 """
 from __future__ import annotations
 

@@ -34,7 +34,9 @@ def test_answer_with_structured_output_and_kb_context(fibrasur, openai_settings)
         conv = start(fibrasur, language="en")
         conv, replies = say(fibrasur, conv, "How much is the Fibra 300 plan?")
     assert conv.status == Status.BOT
-    assert replies[0].body == answer and replies[0].author_kind == "ai_agent"
+    # the model's answer, then the source the customer sees on every channel
+    assert replies[0].body == f"{answer}\n\nSource: {replies[0].sources[0]['title']}"
+    assert replies[0].author_kind == "ai_agent"
     assert replies[0].sources  # the KB chunks the model was given
     request = server.requests[0]
     assert request["path"] == "/v1/chat/completions"

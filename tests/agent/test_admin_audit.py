@@ -41,7 +41,9 @@ def test_settings_admin_refuses_what_an_import_would_refuse(operator_client, ove
     assert response.status_code == 200  # the form again, with the error
     assert field in response.context["adminform"].form.errors
     cfg = AgentSettings.load()
-    assert (cfg.confidence_threshold, cfg.sentiment_window, cfg.sentiment_min_negative) == (0.5, 3, 3)
+    defaults = tuple(AgentSettings._meta.get_field(name).default
+                     for name in ("confidence_threshold", "sentiment_window", "sentiment_min_negative"))
+    assert (cfg.confidence_threshold, cfg.sentiment_window, cfg.sentiment_min_negative) == defaults
     assert not AuditEntry.objects.filter(action="agentsettings.change").exists()
 
 

@@ -221,7 +221,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
 
 
 class LocalProvider:
-    """Offline: scope classifier + retrieval-based extractive answers + lexicon sentiment."""
+    """Offline: scope classifier + retrieval-based extractive answers + learned frustration (triggers.py)."""
 
     name = "local"
 

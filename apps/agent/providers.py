@@ -113,18 +113,6 @@ def compose_answer(hits, query_vector: np.ndarray, *, max_chars: int = 500):
     return text, hit
 
 
-def calibrated_confidence(top: float, intent_probability: float) -> float:
-    """Map retrieval similarity and intent certainty to a 0..1 confidence.
-
-    A logistic curve on the best chunk's cosine similarity (USE question-to-passage similarities
-    run low, 0.15-0.75) plus the intent classifier's probability (a confident topic restricts
-    retrieval to that topic's documents, so its best chunk is usually the right one). Fitted on
-    the FibraSur scenario set (README_AGENT.md) so that 0.5 sits where answers stop being right.
-    """
-    z = 12.0 * (top - 0.22) + 2.0 * (intent_probability - 0.6)
-    return float(1.0 / (1.0 + np.exp(-z)))
-
-
 def kb_scope(top: float) -> float:
     """Scope evidence from the knowledge base itself: a question the KB clearly covers is in scope
     even when no topic example resembles it (off-topic requests retrieve below ~0.25)."""

@@ -207,3 +207,19 @@ def test_readme_thresholds_are_the_shipped_defaults():
         if name == "default_department":
             continue
         assert AgentSettings._meta.get_field(name).default == value, name
+
+
+def test_fitting_hooks_see_turn_rows_and_return_settings():
+    from apps.agent.evaluation.harness import fit_all, fit_confidence_threshold, fit_threshold, fitter_load
+
+    # good items above 0.6, bad below 0.4: the threshold lands between them
+    t = fit_threshold([0.2, 0.3, 0.35, 0.7, 0.8, 0.9], [False, False, False, True, True, True])
+    assert 0.35 < t <= 0.7
+    rows = [{"due": "", "intent": "plans", "facts_ok": True, "scores": {"confidence": c}} for c in (0.8, 0.9)]
+    rows += [{"due": "low_confidence", "intent": "plans", "facts_ok": None, "scores": {"confidence": c}} for c in (0.1, 0.2)]
+    rows += [{"due": "explicit_request", "intent": "plans", "facts_ok": None, "scores": {"confidence": 0.99}}] * 3
+    fitted = fit_confidence_threshold(rows)["confidence_threshold"]
+    assert 0.2 < fitted <= 0.8  # the explicit-request turn (another trigger decides it) is ignored
+    hook = fitter_load("apps.agent.evaluation.harness:fit_confidence_threshold")
+    assert fit_all(rows, [hook, lambda r: {"sentiment_window": 4}]) == {"confidence_threshold": fitted,
+                                                                         "sentiment_window": 4}

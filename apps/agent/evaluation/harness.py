@@ -133,7 +133,7 @@ def fit_threshold(values: list[float], good_above: list[bool], *, cost_below: fl
     costs = np.array([cost_below * np.sum(good & (v < t)) + cost_above * np.sum(~good & (v >= t))
                       for t in candidates])
     best = np.flatnonzero(costs == costs.min())
-    lo, hi = candidates[best[0]], candidates[best[-1]]
+    lo = candidates[best[0]]
     # the middle of the first contiguous run of best candidates
     run_end = best[0]
     while run_end + 1 < len(candidates) and costs[run_end + 1] == costs.min():

@@ -145,7 +145,7 @@ def _ratio(num: int, den: int) -> float | None:
 
 def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None,
              department_names: dict[str, str] | None = None) -> dict:
-    from .scoring import scenario_score, summarise
+    from .scoring import department_matches, scenario_score, summarise
 
     outcomes, verdicts = [], []
     for i, row in enumerate(rows):
@@ -176,7 +176,8 @@ def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None,
                                  "precision": _ratio(tp, len(predicted)), "recall": _ratio(tp, len(expected)),
                                  "wrong_answers": sum(1 for i in expected if outcomes[i].wrong_answer)}
     routed = [i for i in exp_handoff if outcomes[i].outcome == "handoff" and rows[i]["expected"].get("department")]
-    routing_ok = sum(1 for i in routed if outcomes[i].department == rows[i]["expected"]["department"])
+    routing_ok = sum(1 for i in routed if department_matches(rows[i]["expected"]["department"], outcomes[i].department,
+                                                                 department_names))
     handoff_tp = sum(1 for i in exp_handoff if outcomes[i].outcome == "handoff")
     latencies = [t["latency_ms"] for o in outcomes for t in o.turns]
     return {

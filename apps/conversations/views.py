@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -52,7 +52,13 @@ def conversation_detail(request, pk: int):
         "can_reassign": can_reassign(user) and conv.is_open,
     }
     if ctx["can_transfer"]:
-        ctx["transfer_departments"] = Department.objects.filter(is_active=True).exclude(pk=conv.department_id)
+        from apps.routing.selectors import online_counts
+
+        depts = list(Department.objects.filter(is_active=True).exclude(pk=conv.department_id))
+        available = online_counts([d.pk for d in depts])  # people who could take it now, per department
+        for d in depts:
+            d.available_now = available.get(d.pk)
+        ctx["transfer_departments"] = depts
     if ctx["can_reassign"]:
         from apps.routing.services import reassign_choices
 
@@ -104,10 +110,12 @@ def conversation_archive(request, pk: int):
 @require_POST
 def conversation_transfer(request, pk: int):
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    dept = get_object_or_404(Department, pk=request.POST.get("department") or 0, is_active=True)
+    raw = request.POST.get("department", "")
+    # No department chosen (the form preselects none): a clear error from the service, nothing moves.
+    dept = Department.objects.filter(pk=raw, is_active=True).first() if raw.isdigit() else None
     return _run(request, pk, lambda: services.conversation_transfer(conversation=conv, department=dept, actor=request.user,
                                                                     reason=request.POST.get("reason", "")),
-                _("Conversation transferred to %(dept)s.") % {"dept": dept.name})
+                _("Conversation transferred to %(dept)s.") % {"dept": dept.name} if dept else "")
 
 
 @login_required
@@ -116,7 +124,11 @@ def conversation_reassign(request, pk: int):
     if not can_reassign(request.user):
         raise PermissionDenied
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    assignee = get_object_or_404(get_user_model(), pk=request.POST.get("assignee") or 0, is_active=True)
+    raw = request.POST.get("assignee", "")
+    assignee = get_user_model().objects.filter(pk=raw, is_active=True).first() if raw.isdigit() else None
+    if assignee is None:  # the form preselects nobody: say so, move nothing
+        messages.error(request, _("Choose who takes the conversation."))
+        return redirect("conversation-detail", pk=pk)
 
     def reassign():  # through routing, so the reply timer follows the new assignment at once
         from apps.routing.services import routing_reassign

@@ -12,6 +12,10 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from . import signals
+
+        signals.connect()
+
         # Embedded default (tasks run in-process, no beat): plain runserver sweeps in a thread.
         # The reloader's parent process (RUN_MAIN unset with the reloader on) does not serve.
         argv = sys.argv[1:2]

@@ -69,8 +69,12 @@ def test_away_and_out_of_shift_people_do_not_count(cast):
     routing(cast.dept_a, mode=Mode.LOAD)
     online(cast.collab_a, status="away")
     night = online(cast.collab_ab)
-    now = timezone.now()
-    start = (now + timedelta(hours=3)).time().replace(second=0, microsecond=0)
-    AgentShift.objects.create(presence=night, weekday=(now + timedelta(hours=3)).weekday(), start=start,
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    later = timezone.localtime(timezone.now() + timedelta(hours=3), ZoneInfo(settings.TIME_ZONE))  # local times
+    start = later.time().replace(second=0, microsecond=0)
+    AgentShift.objects.create(presence=night, weekday=later.weekday(), start=start,
                               end=time((start.hour + 1) % 24, start.minute))
     assert expected_wait(cast.dept_a).online_agents == 0

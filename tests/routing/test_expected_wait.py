@@ -78,3 +78,26 @@ def test_away_and_out_of_shift_people_do_not_count(cast):
     AgentShift.objects.create(presence=night, weekday=later.weekday(), start=start,
                               end=time((start.hour + 1) % 24, start.minute))
     assert expected_wait(cast.dept_a).online_agents == 0
+
+
+def test_the_widget_state_carries_the_place_in_line_and_the_expected_wait(cast):
+    from apps.workspace.widget import Visitor, ui_strings, visitor_sync
+
+    routing(cast.dept_a, mode=Mode.LOAD)
+    _finished(cast, minutes=10)
+    online(cast.collab_a, capacity=1)
+    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)  # full
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, contact=cast.other_customer)
+    mine = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    visitor = Visitor(channel_id=cast.channel.pk, visitor_id="v1", token="t", identity="x",
+                      contact_id=cast.customer.pk)
+    state = visitor_sync(visitor)["state"]
+    assert state["conversation"] == mine.pk
+    assert (state["position"], state["wait_minutes"]) == (2, 20)  # one slot, 10 min a chat, 2nd in line
+    assert "%(position)s" in ui_strings()["queue_wait"]
+    # Nobody online any more: the wait is unknown, and the widget says so instead of a number.
+    from apps.routing import services
+
+    services.presence_set(user=cast.collab_a, status="away")
+    state = visitor_sync(visitor)["state"]
+    assert state["position"] == 2 and state["wait_minutes"] is None

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from apps.conversations.models import Conversation, Status
@@ -41,7 +41,7 @@ class WaitEstimate:
     """What a waiting customer may be told. ``seconds`` is None when nobody can take the chat now."""
 
     department_id: int
-    waiting: int            # chats waiting in the department's queue (including this one, if queued)
+    waiting: int            # chats waiting in the department's queue ahead of this one (or all, for a newcomer)
     position: int           # place in line (1 = next)
     online_agents: int      # available people: online, in shift (even if full)
     slots: int              # chats they can hold at once
@@ -90,48 +90,52 @@ def _pickup_seconds(department_id: int, now: datetime) -> float:
     return median([(a - q).total_seconds() for q, a in rows]) if rows else 60.0
 
 
+#: Counting stops here: a line this long is reported as "at least" this (a customer told "you are
+#: number 500" learns nothing more from 3,000), and a count never walks a huge queue.
+LINE_CAP = 500
+
+
+def _capped_count(qs) -> int:
+    return qs.order_by().values("pk")[:LINE_CAP].count()
+
+
 def queue_position(conversation: Conversation) -> int:
     """Place in line of a waiting chat (1 = next): chats of its department queued before it."""
     if conversation.status not in WAITING or conversation.department_id is None:
         return 0
     since = conversation.queued_at or conversation.created_at
-    ahead = (Conversation.objects.filter(department_id=conversation.department_id, status__in=WAITING)
-             .exclude(pk=conversation.pk)
-             .filter(Q(queued_at__lt=since) | Q(queued_at=since, pk__lt=conversation.pk)).count())
+    # An index range on (department, status, queued_at); a tie on queued_at (to the microsecond) is
+    # not worth an OR that would defeat the index.
+    ahead = _capped_count(Conversation.objects.filter(department_id=conversation.department_id, status__in=WAITING,
+                                                      queued_at__lt=since))
     return ahead + 1
 
 
 def expected_wait(department: Department | int, *, conversation: Conversation | None = None,
                   now: datetime | None = None) -> WaitEstimate:
     """The expected wait for ``conversation`` in ``department`` (its place in line), or for a chat
-    arriving now when ``conversation`` is None (it would join the end of the line)."""
-    from .schedules import agent_in_shift, department_is_open, department_next_open
-    from .services import _load_subquery, config_for  # noqa: PLC2701 - routing's own helpers
-    from .models import AgentPresence, Mode, Presence
-    from apps.departments.models import Membership
+    arriving now when ``conversation`` is None (it would join the end of the line).
+
+    A handful of indexed reads; inside a sweep (``services.sweep_memo``) the department's settings,
+    schedule and handling time are read once for all its chats."""
+    from .models import Mode
+    from .schedules import department_is_open, department_next_open
+    from .services import _memoised, config_for  # noqa: PLC2701 - routing's own helpers
 
     now = now or timezone.now()
     dept = department if isinstance(department, Department) else Department.objects.get(pk=department)
-    waiting = Conversation.objects.filter(department_id=dept.pk, status__in=WAITING).count()
     if conversation is not None and conversation.status in WAITING and conversation.department_id == dept.pk:
         position = queue_position(conversation)
+        waiting = None
     else:
+        waiting = _capped_count(Conversation.objects.filter(department_id=dept.pk, status__in=WAITING))
         position = waiting + 1
-    members = Membership.objects.filter(department_id=dept.pk, can_handle=True, user__is_active=True)
-    rows = (AgentPresence.objects.filter(user_id__in=members.values("user_id"), status=Presence.ONLINE)
-            .select_related("user").prefetch_related("shifts").annotate(load=_load_subquery()))
-    online = slots = free = 0
-    for p in rows:
-        if not agent_in_shift(p, now, list(p.shifts.all())):
-            continue
-        online += 1
-        slots += p.capacity
-        free += max(0, p.capacity - p.load)
+    online, slots, free = _memoised(("capacity", dept.pk), lambda: _capacity(dept.pk, now))
     cfg = config_for(dept.pk)
     is_open, opens_at = True, None
     if cfg.use_schedule and not department_is_open(dept, now):
-        is_open, opens_at = False, department_next_open(dept, now)
-    handle = handling_seconds(dept.pk, now=now)
+        is_open, opens_at = False, _memoised(("opens", dept.pk), lambda: department_next_open(dept, now))
+    handle = _memoised(("handle", dept.pk), lambda: handling_seconds(dept.pk, now=now))
     seconds: float | None
     if not is_open:
         # Nobody is expected before the opening; from then on the line drains as usual.
@@ -143,9 +147,27 @@ def expected_wait(department: Department | int, *, conversation: Conversation | 
         seconds = 0.0 if cfg.mode != Mode.MANUAL else _pickup_seconds(dept.pk, now)
     else:
         seconds = (position - free) * handle / slots
-    return WaitEstimate(department_id=dept.pk, waiting=waiting, position=position, online_agents=online,
-                        slots=slots, free_slots=free, handle_seconds=handle, is_open=is_open, opens_at=opens_at,
+    return WaitEstimate(department_id=dept.pk, waiting=position - 1 if waiting is None else waiting,
+                        position=position, online_agents=online, slots=slots, free_slots=free, handle_seconds=handle, is_open=is_open, opens_at=opens_at,
                         seconds=seconds)
+
+
+def _capacity(department_id: int, now: datetime) -> tuple[int, int, int]:
+    """(available people, their slots, free slots) of a department: online and in shift."""
+    from apps.departments.models import Membership
+
+    from .models import AgentPresence, Presence
+    from .schedules import agent_in_shift
+    from .services import _load_subquery  # noqa: PLC2701 - routing's own helper
+
+    members = Membership.objects.filter(department_id=department_id, can_handle=True, user__is_active=True)
+    rows = (AgentPresence.objects.filter(user_id__in=members.values("user_id"), status=Presence.ONLINE)
+            .select_related("user").prefetch_related("shifts").annotate(load=_load_subquery()))
+    online = slots = free = 0
+    for p in rows:
+        if agent_in_shift(p, now, list(p.shifts.all())):
+            online, slots, free = online + 1, slots + p.capacity, free + max(0, p.capacity - p.load)
+    return online, slots, free
 
 
 def online_counts(department_ids) -> dict[int, int]:

@@ -390,7 +390,9 @@ def nobody_took_it(conv: Conversation, now: datetime) -> None:
         if not Notification.objects.filter(conversation_id=conv.pk, kind="nobody_available",
                                            created_at__gte=now - repeat).exists():
             notify_operators(conversation=conv, kind="nobody_available")
-    if est.nobody_available or est.minutes:
+    # Someone free will pick it up shortly (the widget shows the line): a message only when the
+    # customer is really going to wait. The pick-up ladder's first step tells everyone still waiting.
+    if est.nobody_available or (est.position > est.free_slots and est.minutes):
         customer_wait_notice(conv, kind="waiting", now=now, estimate=est)
 
 

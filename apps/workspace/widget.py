@@ -310,10 +310,15 @@ def ui_strings() -> dict:
         "queue": pgettext("web chat widget", "We are connecting you with a person. Please wait a moment."),
         "queue_department": pgettext(
             "web chat widget", "We are connecting you with a person (%(department)s). Please wait a moment."),
-        "queue_wait": pgettext("web chat widget", "You are number %(position)s in line. Expected wait: about %(minutes)s min."),
-        "queue_next": pgettext("web chat widget", "You are number %(position)s in line: a person will be with you in a moment."),
+        "queue_wait": pgettext(
+            "web chat widget",
+            "You are number %(position)s in line to talk to a person. Expected wait: about %(minutes)s min."),
+        "queue_next": pgettext(
+            "web chat widget", "A person will be with you in a moment (you are number %(position)s in line)."),
         "queue_unavailable": pgettext(
-            "web chat widget", "Nobody is available right now. You keep your place in line (number %(position)s)."),
+            "web chat widget",
+            "Nobody is available right now. You keep your place in line (number %(position)s) and a person will "
+            "answer you here."),
         "queue_closed": pgettext("web chat widget", "We are closed right now: a person will answer you when we open."),
         "assigned": pgettext("web chat widget", "%(agent)s is helping you now."),
         "archived": pgettext("web chat widget", "This conversation has ended."),

@@ -65,9 +65,10 @@ def test_reopening_the_tab_within_the_grace_period_shows_the_same_chats(cast, cl
     t = timezone.now()
     services.presence_connected(cast.collab_a.pk, now=t)
     services.presence_disconnected(cast.collab_a.pk, now=t)                           # tab closed
-    sweep(now=t + services.away_grace() - timedelta(seconds=1))
-    services.presence_connected(cast.collab_a.pk, now=t + services.away_grace() - timedelta(seconds=1))  # reopened
-    later = t + services.away_grace() + services.absence_offline() + timedelta(minutes=1)
+    for seconds in range(15, 241, 15):  # default settings: four minutes later, still within the grace
+        sweep(now=t + timedelta(seconds=seconds))
+    services.presence_connected(cast.collab_a.pk, now=t + timedelta(minutes=4))  # reopened
+    later = t + timedelta(hours=2)
     services.presence_heartbeat(cast.collab_a.pk, now=later - timedelta(seconds=10))  # the open tab is alive
     sweep(now=later)
     after = client.get(reverse("inbox")).content.decode()

@@ -95,7 +95,7 @@ def main() -> None:
 
     from apps.conversations import services as conv
     from apps.conversations.models import Contact, Conversation, ConversationEvent, Message, Status
-    from apps.core.demo import seed_core
+    from apps.conversations.demo import seed_core
     from apps.core.errors import DomainError
     from apps.departments.models import Department, Membership
     from apps.routing import demo as routing_demo

@@ -12,6 +12,23 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from apps.core import events
+
+        from .tasks import on_assignee_released, on_needs_routing
+
+        # Reactions to the conversation core's domain events (apps/core/events.py).
+        events.conversation_needs_routing.connect(on_needs_routing)
+        events.assignee_released.connect(on_assignee_released)
+
+        from apps.conversations.extensions import register_department_availability, register_reassign_choices
+
+        from .selectors import online_counts
+        from .services import reassign_choices
+
+        register_reassign_choices(reassign_choices)
+        register_department_availability(online_counts)
+
+        # Sign-in offers going online; acting while offline switches you online (signals.py).
         from . import signals
 
         signals.connect()

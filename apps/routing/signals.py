@@ -1,11 +1,11 @@
 """Routing's reactions to what happens elsewhere (registered in ``RoutingConfig.ready``).
 
 * Sign-in: going online is offered on the sign-in page (ticked as this browser last left it); the
-  choice is applied and remembered per person (``AgentPresence.online_at_login``, shown and
-  editable on "My availability"). A sign-in that did not offer it (the admin's page) changes nothing.
+  choice is applied and remembered per person (``AgentPresence.online_at_login``). A sign-in that
+  did not offer it (the admin's page, a test client) changes nothing.
 * Acting while offline: picking up a chat or replying to a customer means the person is working,
   so they go online (otherwise the rules for people who left would reclaim the chat they just took).
-  Reacts to the core's rows after commit (the core knows nothing of routing).
+  Reacts to the core's domain events (``apps.core.events``; the core knows nothing of routing).
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import logging
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models.signals import post_save
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +34,35 @@ def on_login(sender, request, user, **kwargs) -> None:
         presence_set(user=user, status=Presence.ONLINE, reason="login")
 
 
-def on_human_act(sender, instance, created, **kwargs) -> None:
-    """A human picked up a chat or wrote to a customer: make sure they are online (after commit)."""
-    from apps.conversations.models import AuthorKind, ConversationEvent, Message
+def _ensure_online(user_id: int) -> None:
+    from .services import presence_ensure_online
 
-    if not created:
-        return
-    if sender is Message:
-        if instance.author_kind != AuthorKind.HUMAN or instance.is_internal or not instance.author_id:
-            return
-        user_id = instance.author_id
-    elif instance.kind == ConversationEvent.Kind.PICKED_UP and instance.actor_id:
-        user_id = instance.actor_id
-    else:
-        return
+    try:
+        presence_ensure_online(user=user_id, reason="acted")
+    except Exception:  # the reply or pick-up is committed; presence is best effort here
+        log.exception("could not set %s online", user_id)
 
-    def go_online():
-        from .services import presence_ensure_online
 
-        try:
-            presence_ensure_online(user=user_id, reason="acted")
-        except Exception:  # the reply is committed; presence is best effort here
-            log.exception("could not set %s online", user_id)
+def on_outgoing(event) -> None:
+    """``message.outgoing`` (after commit): a human wrote to a customer."""
+    if event.actor_id:
+        _ensure_online(event.actor_id)
 
-    transaction.on_commit(go_online)
+
+def on_record(event, record) -> None:
+    """``record.written`` (in the transaction): a human picked a chat up. Nothing is written here;
+    the presence change is scheduled for after the commit, like an after-commit receiver."""
+    from apps.conversations.models import ConversationEvent
+
+    if (isinstance(record, ConversationEvent) and record.kind == ConversationEvent.Kind.PICKED_UP
+            and record.actor_id):
+        user_id = record.actor_id
+        transaction.on_commit(lambda: _ensure_online(user_id))
 
 
 def connect() -> None:
-    from apps.conversations.models import ConversationEvent, Message
+    from apps.core import events
 
     user_logged_in.connect(on_login, dispatch_uid="routing.on_login")
-    post_save.connect(on_human_act, sender=Message, dispatch_uid="routing.on_human_message")
-    post_save.connect(on_human_act, sender=ConversationEvent, dispatch_uid="routing.on_pickup")
+    events.message_outgoing.connect(on_outgoing)
+    events.record_written.connect_in_transaction(on_record)

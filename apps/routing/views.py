@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -9,8 +10,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.conversations import access
+from apps.conversations.views import run_and_redirect
 from apps.core.errors import DomainError
-from apps.roles.access import is_operator
+from apps.roles.access import can_reassign, is_operator
 
 from . import services
 from .models import Notification, Presence
@@ -62,3 +65,22 @@ def presence(request):
             return redirect(target)
         return redirect("routing-presence")
     return render(request, "routing/presence.html", {"presence": p, "choices": Presence.choices})
+
+
+@login_required
+@require_POST
+def conversation_reassign(request, pk: int):
+    if not can_reassign(request.user):
+        raise PermissionDenied
+    conv = access.conversation_get_or_404(request.user, pk, "view")
+    raw = request.POST.get("assignee", "")
+    assignee = get_user_model().objects.filter(pk=raw, is_active=True).first() if raw.isdigit() else None
+    if assignee is None:  # the form preselects nobody: say so, move nothing
+        messages.error(request, _("Choose who takes the conversation."))
+        return redirect("conversation-detail", pk=pk)
+
+    def reassign():  # through routing, so the reply timer follows the new assignment at once
+        services.routing_reassign(conversation_id=conv.pk, assignee=assignee, actor=request.user,
+                                  reason=request.POST.get("reason", ""))
+
+    return run_and_redirect(request, pk, reassign, _("Conversation reassigned to %(name)s.") % {"name": assignee.public_name})

@@ -294,3 +294,15 @@ def test_the_top_bar_offers_going_online_in_one_click(cast, client):
     client.post(reverse("routing-presence"), {"status": "online", "next": "/inbox/"})
     page = client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Offline: no chats are assigned to you." not in page
+
+
+def test_the_demo_starts_with_the_day_shift_online(cast):
+    from apps.routing import demo
+    from tests.factories import make_user
+
+    maria, tomas = make_user("maria", departments=[cast.dept_a]), make_user("night.tomas", departments=[cast.dept_a])
+    services.presence_set(user=maria, status=Presence.OFFLINE)   # left offline by someone exploring it
+    services.presence_set(user=tomas, status=Presence.OFFLINE)
+    assert demo.day_shift_online() == 1
+    assert status_of(maria) == Presence.ONLINE and status_of(tomas) == Presence.OFFLINE
+    assert demo.day_shift_online() == 0  # idempotent

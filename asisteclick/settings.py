@@ -205,7 +205,9 @@ CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 # Periodic tasks in code, so a plain `celery beat` runs them; django_celery_beat's DatabaseScheduler
 # copies these entries into its tables on start (Operators may then tune them in the admin).
 ROUTING_SWEEP_SECONDS = env_int("ROUTING_SWEEP_SECONDS", 15)
-ROUTING_OFFLINE_GRACE_SECONDS = env_int("ROUTING_OFFLINE_GRACE_SECONDS", 90)
+# Presence follows people: a closed last tab -> "away" after the grace, -> "offline" (chats reclaimed) after a long absence.
+ROUTING_AWAY_GRACE_SECONDS = env_int("ROUTING_AWAY_GRACE_SECONDS", 300)
+ROUTING_ABSENCE_OFFLINE_MINUTES = env_int("ROUTING_ABSENCE_OFFLINE_MINUTES", 30)
 ROUTING_CLAIM_LEASE_SECONDS = env_int("ROUTING_CLAIM_LEASE_SECONDS", 120)
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {"task": "routing.sweep", "schedule": float(ROUTING_SWEEP_SECONDS),

@@ -1,4 +1,6 @@
 from django import forms
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -34,3 +36,25 @@ def preferences(request):
             request.session.pop("user_language", None)
         return redirect("home")
     return render(request, "accounts/preferences.html", {"form": form})
+
+
+GO_ONLINE_COOKIE = "asiste_go_online"
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in that offers going online. The routing app applies the choice (and remembers it per
+    person) on ``user_logged_in``; this browser remembers it too, so the box comes back as left."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs),
+                "go_online": self.request.COOKIES.get(GO_ONLINE_COOKIE) != "0"}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        response.set_cookie(GO_ONLINE_COOKIE, "1" if self.request.POST.get("go_online") else "0",
+                            max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                            secure=settings.SESSION_COOKIE_SECURE)
+        return response

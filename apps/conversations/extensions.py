@@ -5,6 +5,9 @@ answer in ``RoutingConfig.ready``. With nothing registered the page simply lists
 
 ``reassign_choices(department_id=...)``: the people an Operator may move a chat to, as dicts
 with at least ``"user"`` (routing orders them: available first, with presence and load).
+
+``department_availability(ids)``: ``{department_id: people who could take a chat now}`` for the
+transfer form (routing: online, in shift, with room). Nothing registered: ``{}`` (no figure shown).
 """
 from __future__ import annotations
 
@@ -20,3 +23,15 @@ def register_reassign_choices(fn: Callable[..., list[dict]]) -> None:
 
 def reassign_choices(*, department_id: int) -> list[dict]:
     return _reassign_choices(department_id=department_id) if _reassign_choices else []
+
+
+_department_availability: Callable[[list[int]], dict[int, int]] | None = None
+
+
+def register_department_availability(fn: Callable[[list[int]], dict[int, int]]) -> None:
+    global _department_availability
+    _department_availability = fn
+
+
+def department_availability(department_ids: list[int]) -> dict[int, int]:
+    return _department_availability(department_ids) if _department_availability else {}

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -51,7 +51,11 @@ def conversation_detail(request, pk: int):
         "can_reassign": can_reassign(user) and conv.is_open,
     }
     if ctx["can_transfer"]:
-        ctx["transfer_departments"] = Department.objects.filter(is_active=True).exclude(pk=conv.department_id)
+        depts = list(Department.objects.filter(is_active=True).exclude(pk=conv.department_id))
+        available = extensions.department_availability([d.pk for d in depts])  # who could take it now
+        for d in depts:
+            d.available_now = available.get(d.pk)
+        ctx["transfer_departments"] = depts
     if ctx["can_reassign"]:
         # The department's agents with presence and load, available first (routing decides the order).
         ctx["agents"] = [a for a in extensions.reassign_choices(department_id=conv.department_id) if a["user"].pk != conv.assignee_id] \
@@ -112,7 +116,9 @@ def conversation_archive(request, pk: int):
 @require_POST
 def conversation_transfer(request, pk: int):
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    dept = get_object_or_404(Department, pk=request.POST.get("department") or 0, is_active=True)
-    return run_and_redirect(request, pk, lambda: services.conversation_transfer(conversation=conv, department=dept, actor=request.user,
-                                                                    reason=request.POST.get("reason", "")),
-                _("Conversation transferred to %(dept)s.") % {"dept": dept.name})
+    raw = request.POST.get("department", "")
+    # No department chosen (the form preselects none): a clear error from the service, nothing moves.
+    dept = Department.objects.filter(pk=raw, is_active=True).first() if raw.isdigit() else None
+    return run_and_redirect(request, pk, lambda: services.conversation_transfer(
+        conversation=conv, department=dept, actor=request.user, reason=request.POST.get("reason", "")),
+        _("Conversation transferred to %(dept)s.") % {"dept": dept.name} if dept else "")

@@ -20,11 +20,18 @@ class RoutingConfig(AppConfig):
         events.conversation_needs_routing.connect(on_needs_routing)
         events.assignee_released.connect(on_assignee_released)
 
-        from apps.conversations.extensions import register_reassign_choices
+        from apps.conversations.extensions import register_department_availability, register_reassign_choices
 
+        from .selectors import online_counts
         from .services import reassign_choices
 
         register_reassign_choices(reassign_choices)
+        register_department_availability(online_counts)
+
+        # Sign-in offers going online; acting while offline switches you online (signals.py).
+        from . import signals
+
+        signals.connect()
 
         # Embedded default (tasks run in-process, no beat): plain runserver sweeps in a thread.
         # The reloader's parent process (RUN_MAIN unset with the reloader on) does not serve.

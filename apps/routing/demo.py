@@ -26,11 +26,11 @@ CONFIG = {
     "cancellations": ("load", 10, 15, "customer-service", True),
 }
 PEOPLE = {
-    # username: capacity, languages, teams, online now
+    # username: capacity, languages, teams, on the day shift (online whenever the demo starts)
     "maria": (4, "es,en", "", True),
     "diego": (4, "es", "whatsapp", True),
     "sofia": (5, "es,en", "", True),
-    "javier": (3, "es", "", False),
+    "javier": (3, "es", "", True),
     "night.tomas": (4, "es", "", False),
     "night.valentina": (4, "es,en", "", False),
     "night.lucas": (4, "es", "whatsapp", False),
@@ -126,8 +126,24 @@ def _seed_history(User) -> None:
     PresenceSession.objects.bulk_create(rows)
 
 
+def day_shift_online() -> int:
+    """The demo starts with the day shift online (also after a restart in which someone exploring it
+    had set them away or offline), so a visitor finds people taking chats. Through ``presence_set``:
+    sessions open and waiting chats are routed to them as for anyone coming online."""
+    from .services import presence_set
+
+    names = [name for name, (_c, _l, _t, day) in PEOPLE.items() if day]
+    changed = 0
+    for presence in AgentPresence.objects.filter(user__username__in=names).exclude(status=Presence.ONLINE):
+        presence_set(user=presence.user_id, status=Presence.ONLINE, reason="demo")
+        changed += 1
+    return changed
+
+
 def seed(out=None) -> None:
     _seed(out)
+    if day_shift_online():
+        log(out, "  routing: day shift back online\n")
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         from .inprocess import start
 

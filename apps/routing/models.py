@@ -38,8 +38,16 @@ class AgentPresence(models.Model):
     changed_at = models.DateTimeField(_("presence changed"), null=True, blank=True)
     connections = models.PositiveIntegerField(_("open connections"), default=0)
     offline_due_at = models.DateTimeField(
-        _("goes offline at"), null=True, blank=True,
-        help_text=_("Set when the last connection closed; the sweep marks the agent offline after the grace period."))
+        _("next presence step at"), null=True, blank=True,
+        help_text=_("Set when the last connection closed: the sweep marks an online agent away after the grace "
+                    "period, and an away agent offline after a long absence."))
+    auto_away = models.BooleanField(
+        _("away because disconnected"), default=False,
+        help_text=_("Away was set by the sweep (the last tab closed), not by the person: reconnecting brings them "
+                    "back online."))
+    online_at_login = models.BooleanField(
+        _("go online at login"), default=True,
+        help_text=_("Remembered from the sign-in page: whether signing in also sets this person online."))
     last_seen = models.DateTimeField(
         _("last seen"), null=True, blank=True,
         help_text=_("Last sign of life of an open connection (connect, heartbeat, disconnect). Open connections "

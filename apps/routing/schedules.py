@@ -93,3 +93,20 @@ def department_next_open(department, after: datetime) -> datetime | None:
 def agent_in_shift(presence, now: datetime, shifts=None) -> bool:
     shifts = list(presence.shifts.all()) if shifts is None else shifts
     return is_within(shifts, now, presence.user.time_zone if hasattr(presence, "user") else None)
+
+
+def last_end(intervals: Iterable, now: datetime, tz_name: str | None) -> datetime | None:
+    """The latest end of an interval at or before ``now`` (looking back a week): when the last shift
+    finished. An overnight interval ends the day after it starts."""
+    tz = zone(tz_name)
+    today = now.astimezone(tz).date()
+    best = None
+    for back in range(8):
+        day = today - timedelta(days=back)
+        for i in intervals:
+            if day.weekday() != i.weekday:
+                continue
+            end = datetime.combine(day if i.start < i.end else day + timedelta(days=1), i.end, tzinfo=tz)
+            if end <= now and (best is None or end > best):
+                best = end
+    return best

@@ -309,15 +309,26 @@ def _announce(conv: Conversation, user, department: Department) -> None:
                                       meta={"routing": "assigned", "assignee": user.pk})
 
 
-def customer_wait_notice(conv: Conversation, *, kind: str, now: datetime) -> bool:
-    """Tell a waiting customer, in their language, what happens next: the department is closed
-    (``closed``: when it opens, their message is kept) or everyone is busy (``waiting``: they keep
-    their place). Once per kind while the chat waits in this queue (since ``queued_at``)."""
+def customer_wait_notice(conv: Conversation, *, kind: str, now: datetime, estimate=None) -> bool:
+    """Tell a waiting customer the truth, in their language, on their channel: the department is
+    closed (``closed``: when it opens; their message is kept), or they wait (``waiting``: their place
+    in line and the expected wait from ``selectors.expected_wait``; when nobody is available at all
+    it says so instead of inventing a figure). Once per kind while the chat waits in this queue
+    (since ``queued_at``)."""
+    from django.utils.translation import ngettext
+
+    from .selectors import expected_wait
+
+    department = conv.department
+    if kind == "waiting":
+        est = estimate or expected_wait(department, conversation=conv, now=now)
+        if est.nobody_available:
+            kind = "unavailable"
     since = conv.queued_at or conv.created_at
     if conv.messages.filter(author_kind="system", meta__routing=kind, created_at__gte=since).exists():
         return False
+    meta = {"routing": kind}
     lang = (conv.language or "").split("-")[0] or settings.LANGUAGE_CODE
-    department = conv.department
     with translation.override(lang):
         if kind == "closed":
             from django.utils.formats import date_format
@@ -330,14 +341,60 @@ def customer_wait_notice(conv: Conversation, *, kind: str, now: datetime) -> boo
                 body = _("Our %(department)s team is not available right now. Your message is saved and a person "
                          "will answer you when we open (%(when)s).") % {
                     "department": department.name, "when": date_format(local, "l H:i")}
+                meta["opens_at"] = opens.isoformat()
             else:
                 body = _("Our %(department)s team is not available right now. Your message is saved and a person "
                          "will answer you as soon as possible.") % {"department": department.name}
+        elif kind == "unavailable":
+            body = _("Nobody from %(department)s is available right now. We have told the team; you keep your "
+                     "place in line (number %(position)s) and a person will answer you here as soon as "
+                     "possible.") % {"department": department.name, "position": est.position}
+            meta["position"] = est.position
+        elif est.minutes:
+            body = ngettext(
+                "You are number %(position)s in line for %(department)s. Expected wait: about %(minutes)s minute.",
+                "You are number %(position)s in line for %(department)s. Expected wait: about %(minutes)s minutes.",
+                est.minutes) % {"position": est.position, "department": department.name, "minutes": est.minutes}
+            meta.update(position=est.position, wait_minutes=est.minutes)
         else:
-            body = _("Thanks for waiting: everyone at %(department)s is busy right now. You keep your place "
-                     "in line and a person will answer you soon.") % {"department": department.name}
-    conv_services.message_post_system(conversation=conv.pk, body=body, meta={"routing": kind})
+            body = _("You are number %(position)s in line for %(department)s: a person will be with you in a "
+                     "moment.") % {"position": est.position, "department": department.name}
+            meta.update(position=est.position, wait_minutes=0)
+    conv_services.message_post_system(conversation=conv.pk, body=body, meta=meta)
     return True
+
+
+def can_take(department: Department, now: datetime, *, channel_kind: str = "") -> bool:
+    """May routing move a chat to ``department``? Only if it is active, open, and someone there is
+    online, in shift and has room: escalation never moves a chat to an empty place."""
+    if not department.is_active:
+        return False
+    if config_for(department.pk).use_schedule and not department_is_open(department, now):
+        return False
+    return bool(available_agents(department.pk, now, channel_kind=channel_kind))
+
+
+def nobody_took_it(conv: Conversation, now: datetime) -> None:
+    """A chat arrived and could not be assigned at once (the caller's transaction): the customer
+    hears their place in line and the expected wait (or that nobody is available), and when nobody
+    is available at all the Operators are told (at most every ``ROUTING_NOTIFY_REPEAT_MINUTES``; by
+    the pick-up ladder instead when the department has one that notifies)."""
+    from .selectors import expected_wait
+
+    est = expected_wait(conv.department, conversation=conv, now=now)
+    cfg = config_for(conv.department_id)
+    # A department whose pick-up timer notifies the Operators hears about it from its ladder (the
+    # configured delay); otherwise nobody would ever know, so they are told now.
+    ladder_notifies = bool(cfg.pickup_minutes and (cfg.pickup_notify or cfg.pickup_to_backup))
+    if est.nobody_available and not ladder_notifies:
+        repeat = timedelta(minutes=int(getattr(settings, "ROUTING_NOTIFY_REPEAT_MINUTES", 30)))
+        if not Notification.objects.filter(conversation_id=conv.pk, kind="nobody_available",
+                                           created_at__gte=now - repeat).exists():
+            notify_operators(conversation=conv, kind="nobody_available")
+    # Someone free will pick it up shortly (the widget shows the line): a message only when the
+    # customer is really going to wait. The pick-up ladder's first step tells everyone still waiting.
+    if est.nobody_available or (est.position > est.free_slots and est.minutes):
+        customer_wait_notice(conv, kind="waiting", now=now, estimate=est)
 
 
 def _zone(department: Department):
@@ -356,23 +413,30 @@ def routing_conversation_arrived(*, conversation_id: int, now: datetime | None =
 
 
 def _arrived(conversation_id: int, now: datetime) -> None:
-    conv = Conversation.objects.filter(pk=conversation_id).select_related("department").first()
+    conv = Conversation.objects.filter(pk=conversation_id).select_related("department", "channel").first()
     if conv is None or conv.status not in WAITING or conv.department_id is None:
         return
     cfg = config_for(conv.department_id)
-    if cfg.use_schedule and not department_is_open(conv.department, now):
+    closed = cfg.use_schedule and not department_is_open(conv.department, now)
+    if closed:
         backup = conv.department.backup
-        if backup and backup.is_active and backup.pk != conv.department_id and (
-                not config_for(backup).use_schedule or department_is_open(backup, now)):
-            with transaction.atomic():
-                if conv.status == Status.TRANSFER:  # transfer -> transfer is not a move: queue it here first
-                    conv_services.conversation_enqueue(conversation=conv.pk, reason="out_of_hours")
-                conv_services.conversation_record_escalation(
-                    conversation=conv.pk, reason="out_of_hours",
-                    payload={"step": "out_of_hours", "from": conv.department_id, "to": backup.pk})
-                conv_services.conversation_transfer(conversation=conv.pk, department=backup, actor=SYSTEM,
-                                                    reason=_("Out of hours: moved to the backup department."))
-            return
+        if backup and backup.pk != conv.department_id:
+            if can_take(backup, now, channel_kind=conv.channel.kind):
+                with transaction.atomic():
+                    if conv.status == Status.TRANSFER:  # transfer -> transfer is not a move: queue it here first
+                        conv_services.conversation_enqueue(conversation=conv.pk, reason="out_of_hours")
+                    conv_services.conversation_record_escalation(
+                        conversation=conv.pk, reason="out_of_hours",
+                        payload={"step": "out_of_hours", "from": conv.department_id, "to": backup.pk})
+                    conv_services.conversation_transfer(conversation=conv.pk, department=backup, actor=SYSTEM,
+                                                        reason=_("Out of hours: moved to the backup department."))
+                return
+            # Nobody there can take it either: the chat stays here (the log says why) and waits for the
+            # opening; the customer is told when that is.
+            conv_services.conversation_record_escalation(
+                conversation=conv.pk, reason="out_of_hours",
+                payload={"step": "out_of_hours", "from": conv.department_id, "to": None,
+                         "backup_unavailable": backup.pk})
     with transaction.atomic():
         relaxed_commit()  # a lost route step is redone by the sweep (stuck transfers, waiting chats)
         conv = Conversation.objects.select_for_update().filter(pk=conv.pk).first()
@@ -381,10 +445,11 @@ def _arrived(conversation_id: int, now: datetime) -> None:
         if conv.status == Status.TRANSFER:
             conv = conv_services.conversation_enqueue(conversation=conv.pk, reason="routed")
         arm_from_state(conv, now=now)
-        if cfg.use_schedule and not department_is_open(conv.department, now):
+        if closed:
             customer_wait_notice(conv, kind="closed", now=now)  # nobody will pick up before the opening
             return
-        routing_try_assign(conversation_id=conv.pk, now=now)
+        if routing_try_assign(conversation_id=conv.pk, now=now) is None:
+            nobody_took_it(Conversation.objects.select_related("department").get(pk=conv.pk), now)
 
 
 def routing_agent_available(*, user_id: int, now: datetime | None = None, limit: int = 50) -> int:
@@ -460,8 +525,16 @@ def pickup_due_when_open(conv: Conversation, due: datetime) -> datetime:
 
 # --- presence ----------------------------------------------------------------------------------
 
-def offline_grace() -> timedelta:
-    return timedelta(seconds=getattr(settings, "ROUTING_OFFLINE_GRACE_SECONDS", 90))
+def away_grace() -> timedelta:
+    """How long after the last tab closes an online person turns "away" (a reload, a network blip or
+    a laptop lid closed for a moment changes nothing). Several minutes by default."""
+    return timedelta(seconds=getattr(settings, "ROUTING_AWAY_GRACE_SECONDS", 300))
+
+
+def absence_offline() -> timedelta:
+    """How long someone stays "away" with no tab open before they count as gone for the day: only
+    then ("offline") do their chats go back to the queue."""
+    return timedelta(minutes=getattr(settings, "ROUTING_ABSENCE_OFFLINE_MINUTES", 30))
 
 
 def heartbeat_interval() -> float:
@@ -471,8 +544,9 @@ def heartbeat_interval() -> float:
 
 def stale_after() -> timedelta:
     """Open connections with no heartbeat for this long belong to a server that died (crash, deploy,
-    restart: its disconnects never ran). Twice the grace period, and never under three heartbeats."""
-    default = max(2 * offline_grace().total_seconds(), 3 * heartbeat_interval())
+    restart: its disconnects never ran); they then count as closed since their last heartbeat.
+    Three heartbeats by default (a live socket beats every ``ROUTING_HEARTBEAT_SECONDS``)."""
+    default = max(3 * heartbeat_interval(), 60.0)
     return timedelta(seconds=getattr(settings, "ROUTING_PRESENCE_STALE_SECONDS", default))
 
 
@@ -532,9 +606,9 @@ def agent_available_enqueue(user_id: int) -> None:
 
 
 def presence_set(*, user, status: str, now: datetime | None = None, reason: str = "") -> AgentPresence:
-    """Set a human's presence. Online drains their queues (a task, on commit); offline reclaims their
-    open chats. Leaving/returning to offline opens/closes a ``PresenceSession``; any change signals
-    the monitor."""
+    """Set a human's presence (their own choice, or login). Online drains their queues (a task, on
+    commit); offline reclaims their open chats. Leaving/returning to offline opens/closes a
+    ``PresenceSession``; any change signals the monitor."""
     now = _now(now)
     if status not in Presence.values:
         raise DomainError(_("Unknown presence."), code="invalid_input")
@@ -542,30 +616,54 @@ def presence_set(*, user, status: str, now: datetime | None = None, reason: str 
         presence_for(user)
         p = AgentPresence.objects.select_for_update().get(pk=getattr(user, "pk", user))
         before = p.status
-        p.status, p.changed_at, p.offline_due_at = status, now, None
-        p.save(update_fields=["status", "changed_at", "offline_due_at"])
-        if status == Presence.OFFLINE and before != Presence.OFFLINE:
-            presence_session_close(p.user_id, now, reason or "offline")
-            reclaim_chats(user_id=p.user_id, now=now, reason=reason or "offline")
-        elif status != Presence.OFFLINE:
-            presence_session_open(p.user_id, now)
-        if status != before:
-            signal_presence_changed()
-        if status == Presence.ONLINE and before != Presence.ONLINE:
-            agent_available_on_commit(p.user_id)
+        p.status, p.changed_at, p.auto_away = status, now, False
+        # Chosen with no tab open (e.g. "away" from a phone): the absence clock runs from now.
+        p.offline_due_at = now + absence_offline() if status == Presence.AWAY and p.connections == 0 else None
+        p.save(update_fields=["status", "changed_at", "offline_due_at", "auto_away"])
+        _presence_changed(p, before, now, reason)
     return p
 
 
+def _presence_changed(p: AgentPresence, before: str, now: datetime, reason: str, *,
+                      session_end: datetime | None = None) -> None:
+    """The side effects of a presence change (the caller holds the presence row lock)."""
+    if p.status == Presence.OFFLINE and before != Presence.OFFLINE:
+        presence_session_close(p.user_id, session_end or now, reason or "offline")
+        reclaim_chats(user_id=p.user_id, now=now, reason=reason or "offline")
+    elif p.status != Presence.OFFLINE:
+        presence_session_open(p.user_id, now)
+    if p.status != before:
+        signal_presence_changed()
+    if p.status == Presence.ONLINE and before != Presence.ONLINE:
+        agent_available_on_commit(p.user_id)
+
+
+def presence_ensure_online(*, user, now: datetime | None = None, reason: str = "acted") -> bool:
+    """Someone offline picks up or replies: they are evidently working, so they go online
+    (a chat they hold must not be reclaimed by the rules for people who left). Returns True if changed."""
+    status = AgentPresence.objects.filter(pk=getattr(user, "pk", user)).values_list("status", flat=True).first()
+    if status not in (None, Presence.OFFLINE):
+        return False  # online already, or away by their own choice (answering a chat without taking new ones)
+    presence_set(user=user, status=Presence.ONLINE, now=now, reason=reason)
+    return True
+
+
 def presence_connected(user_id: int, now: datetime | None = None) -> None:
-    """A websocket of this user opened (called by the workspace consumer)."""
+    """A websocket of this user opened (called by the workspace consumer). Someone the sweep marked
+    away because their last tab closed is back online (a choice of their own to be away stays)."""
     now = _now(now)
     with transaction.atomic():
         presence_for(user_id)
         p = AgentPresence.objects.select_for_update().get(pk=user_id)
+        before = p.status
         p.connections, p.offline_due_at, p.last_seen = p.connections + 1, None, now
-        p.save(update_fields=["connections", "offline_due_at", "last_seen"])
-        if p.status != Presence.OFFLINE:  # e.g. a presence set before sessions were recorded
-            presence_session_open(user_id, now)
+        fields = ["connections", "offline_due_at", "last_seen"]
+        if p.status == Presence.AWAY and p.auto_away:
+            p.status, p.auto_away, p.changed_at = Presence.ONLINE, False, now
+            fields += ["status", "auto_away", "changed_at"]
+        p.save(update_fields=fields)
+        if p.status != Presence.OFFLINE:  # also opens a session for a presence set before sessions existed
+            _presence_changed(p, before, now, "reconnected")
 
 
 def presence_heartbeat(user_id: int, now: datetime | None = None) -> None:
@@ -577,21 +675,33 @@ def presence_heartbeat(user_id: int, now: datetime | None = None) -> None:
 
 
 def presence_disconnected(user_id: int, now: datetime | None = None) -> None:
-    """A websocket closed; when it was the last one, the agent goes offline after the grace period."""
+    """A websocket closed. When it was the last one the presence clock starts: online -> away after
+    ``away_grace()``, away -> offline after ``absence_offline()`` (the sweep applies both)."""
     now = _now(now)
     with transaction.atomic():
         presence_for(user_id)
         p = AgentPresence.objects.select_for_update().get(pk=user_id)
         p.connections, p.last_seen = max(0, p.connections - 1), now
         fields = ["connections", "last_seen"]
-        if p.connections == 0 and p.status != Presence.OFFLINE:
-            p.offline_due_at = now + offline_grace()
+        if p.connections == 0:
+            p.offline_due_at = presence_next_step(p.status, now)
             fields.append("offline_due_at")
         p.save(update_fields=fields)
 
 
+def presence_next_step(status: str, since: datetime) -> datetime | None:
+    """When someone with no tab open since ``since`` takes the next presence step."""
+    if status == Presence.ONLINE:
+        return since + away_grace()
+    if status == Presence.AWAY:
+        return since + absence_offline()
+    return None
+
+
 def reclaim_chats(*, user_id: int, now: datetime, reason: str = "offline") -> int:
-    """The agent went offline: their open chats follow each department's rule. Returns chats moved."""
+    """The agent went offline (their choice, end of shift, a long absence): their open chats follow
+    each department's rule. Requeued chats stay in their department first; routing then decides,
+    and never moves them to a department where nobody can take them. Returns chats moved."""
     moved = 0
     chats = list(Conversation.objects.filter(assignee_id=user_id, status__in=ACTIVE_HUMAN_STATUSES)
                  .values_list("pk", "department_id"))
@@ -627,9 +737,16 @@ def notify_operators(*, conversation: Conversation, kind: str, minutes: int | No
     rows = []
     for user in operators_for(conversation.department_id):
         with translation.override(user.language or settings.LANGUAGE_CODE):
-            text = _("Conversation #%(id)s has waited in %(department)s for more than %(minutes)s minutes.") % {
-                "id": conversation.pk, "department": conversation.department.name if conversation.department_id else "-",
-                "minutes": minutes or 0}
+            names = {"id": conversation.pk, "minutes": minutes or 0,
+                     "department": conversation.department.name if conversation.department_id else "-"}
+            if kind == "nobody_available":
+                text = _("Conversation #%(id)s is waiting in %(department)s and nobody there is available "
+                         "(online, in shift, with room).") % names
+            elif kind == "backup_unavailable":
+                text = _("Conversation #%(id)s has waited in %(department)s for more than %(minutes)s minutes "
+                         "and nobody in the backup department is available either.") % names
+            else:
+                text = _("Conversation #%(id)s has waited in %(department)s for more than %(minutes)s minutes.") % names
         rows.append(Notification(user=user, conversation=conversation, kind=kind, text=text[:300]))
     Notification.objects.bulk_create(rows)
     if rows:

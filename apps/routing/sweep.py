@@ -2,11 +2,10 @@
 
 No countdown/ETA task exists per chat. Every run:
 
-1. presence: agents whose last websocket closed more than the grace period ago go offline (claimed
-   with ``UPDATE ... WHERE offline_due_at <= now AND connections = 0``), and so do agents whose open
-   sockets sent no heartbeat for twice the grace period (a crashed or restarted server never ran
-   their disconnects); their chats are reclaimed and their presence session closed in the same
-   transaction, and the monitor is signalled;
+1. presence (``sweep_presence``): a closed last tab turns an online person away after a grace
+   period and offline after a long absence; a dead server's sockets count as closed since their
+   last heartbeat; a finished shift with no tab open means offline. Only offline reclaims chats
+   (in the same transaction), and the monitor is signalled;
 2. deadlines: due rows are claimed in batches (``SELECT ... FOR UPDATE SKIP LOCKED`` then
    ``UPDATE ... SET due_at = now + lease, claim_token = T WHERE pk IN (...) AND due_at <= now``), so
    two sweeps running at once split the rows instead of both taking them. Each claimed row is then
@@ -71,7 +70,7 @@ def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -
     with transaction.atomic():
         services.relaxed_commit()  # safe: a lost step leaves its deadline due, and the next sweep redoes it
         # Same lock order as every service: the chat first, then the timer row.
-        conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department")
+        conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department", "channel")
                 .filter(pk=conversation_id).first())
         deadline = ConversationDeadline.objects.select_for_update().filter(pk=conversation_id,
                                                                            claim_token=token).first()
@@ -114,10 +113,13 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
             actions.append("auto_assigned")
     backup = conv.department.backup if conv.department.backup_id else None
     moved = False
-    backup_open = backup is not None and (not services.config_for(backup).use_schedule
-                                          or department_is_open(backup, now))
-    if (assignee is None and cfg.pickup_to_backup and backup and backup.is_active and backup_open
-            and backup.pk != conv.department_id):
+    wants_backup = (assignee is None and cfg.pickup_to_backup and backup is not None
+                    and backup.pk != conv.department_id)
+    # Never to an empty place: the backup must be open and have someone online with room.
+    backup_ok = wants_backup and services.can_take(backup, now, channel_kind=conv.channel.kind)
+    if wants_backup and not backup_ok:
+        actions.append("backup_unavailable")
+    if backup_ok:
         try:
             if Conversation.objects.filter(pk=conv.pk, status=Status.TRANSFER).exists():
                 conv_services.conversation_enqueue(conversation=conv.pk, reason="escalation")
@@ -130,13 +132,15 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
         except DomainError as exc:
             log.warning("escalation to backup failed for %s: %s", conv.pk, exc)
     notified = False
-    if assignee is None and cfg.pickup_notify:
+    stranded = wants_backup and not backup_ok
+    if assignee is None and (cfg.pickup_notify or stranded):
         if closed:
             actions.append("closed")  # nobody to page at night: the timer waits for the next opening
         elif deadline.notified_at and now - deadline.notified_at < notify_every():
             actions.append("notice_recent")
         else:
-            services.notify_operators(conversation=conv, kind="pickup_overdue", minutes=cfg.pickup_minutes)
+            services.notify_operators(conversation=conv, kind="backup_unavailable" if stranded else "pickup_overdue",
+                                      minutes=cfg.pickup_minutes)
             actions.append("notified")
             notified = True
     conv_services.conversation_record_escalation(
@@ -204,34 +208,78 @@ def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int 
 
 
 def sweep_presence(*, now: datetime) -> Counter:
-    """Agents whose last socket closed more than the grace period ago, and agents whose sockets have
-    sent no heartbeat for ``services.stale_after()`` (their server crashed or restarted, so the
-    disconnects never ran), go offline; their chats are reclaimed in the same transaction."""
+    """Presence follows people, not sockets:
+
+    * sockets of a dead server (no heartbeat for ``services.stale_after()``) count as closed since
+      their last heartbeat, which starts the clock below;
+    * an online person whose last tab closed ``away_grace()`` ago turns away (their chats stay);
+    * an away person with no tab open for ``absence_offline()`` goes offline, and so does someone
+      whose shift ended ``away_grace()`` ago without a tab open: only then are chats reclaimed.
+
+    Each step is claimed with a conditional UPDATE (two sweeps at once: one winner per person) in
+    the same transaction as its side effects."""
     stats: Counter = Counter()
     cutoff = now - services.stale_after()
-    closed = Q(offline_due_at__lte=now, connections=0)
     stale = Q(connections__gt=0) & (Q(last_seen__lt=cutoff) | Q(last_seen__isnull=True))
-    due = list(AgentPresence.objects.filter(closed | stale).values_list("pk", flat=True)[:500])
-    changed = False
-    for user_id in due:
+    for user_id in list(AgentPresence.objects.filter(stale).values_list("pk", flat=True)[:500]):
         with transaction.atomic():
-            # Same lock order as presence_set: the presence row, then (reclaiming) the chats.
             row = AgentPresence.objects.select_for_update().filter(pk=user_id).values("status", "last_seen").first()
-            # The conditional UPDATE is the claim: two sweeps at once, one winner per agent.
-            won = AgentPresence.objects.filter(Q(pk=user_id) & (closed | stale)).update(
-                status=Presence.OFFLINE, offline_due_at=None, connections=0, changed_at=now)
-            if not won or row is None:
-                continue
-            if row["status"] == Presence.OFFLINE:
-                stats["stale_reset"] += 1  # an offline agent's leftover count: nothing else to do
-                continue
-            stats["went_offline"] += 1
-            changed = True
-            services.presence_session_close(user_id, min(row["last_seen"] or now, now), "disconnected")
-            stats["reclaimed"] += services.reclaim_chats(user_id=user_id, now=now, reason="disconnected")
-    if changed:
-        services.signal_presence_changed()
+            since = min(row["last_seen"] or now, now) if row else now
+            if row and AgentPresence.objects.filter(Q(pk=user_id) & stale).update(
+                    connections=0, offline_due_at=services.presence_next_step(row["status"], since)):
+                stats["stale_reset"] += 1
+    due = Q(offline_due_at__lte=now, connections=0)
+    for user_id in list(AgentPresence.objects.filter(due).values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            stats[_presence_step(user_id, due, now)] += 1
+    for user_id in _shift_ended(now):
+        with transaction.atomic():
+            stats[_presence_step(user_id, Q(connections=0), now, reason="end_of_shift")] += 1
+    stats.pop("", None)
     return stats
+
+
+def _presence_step(user_id: int, claim: Q, now: datetime, reason: str = "") -> str:
+    """One presence step for one person (the caller's transaction): online -> away, away -> offline
+    (or straight to offline for ``end_of_shift``)."""
+    # Same lock order as presence_set: the presence row, then (reclaiming) the chats.
+    p = AgentPresence.objects.select_for_update().filter(pk=user_id).first()
+    if p is None or p.status == Presence.OFFLINE:
+        AgentPresence.objects.filter(Q(pk=user_id) & claim).update(offline_due_at=None)
+        return ""
+    before, left = p.status, min(p.last_seen or now, now)
+    if before == Presence.ONLINE and not reason:
+        status, next_due, auto = Presence.AWAY, left + services.away_grace() + services.absence_offline(), True
+    else:
+        status, next_due, auto = Presence.OFFLINE, None, False
+    # The conditional UPDATE is the claim: still due, still in the state we read.
+    if not AgentPresence.objects.filter(Q(pk=user_id, status=before) & claim).update(
+            status=status, offline_due_at=next_due, auto_away=auto, changed_at=now):
+        return ""
+    p.status = status
+    services._presence_changed(p, before, now, reason or "disconnected", session_end=left)
+    return "went_away" if status == Presence.AWAY else "went_offline"
+
+
+def _shift_ended(now: datetime) -> list[int]:
+    """People still online/away with no tab open whose shift ended over ``away_grace()`` ago and who
+    did not set their presence after it ended (someone staying on after their shift chose to)."""
+    from .models import AgentShift
+    from .schedules import agent_in_shift, last_end
+
+    grace = services.away_grace()
+    out = []
+    rows = (AgentPresence.objects.filter(status__in=[Presence.ONLINE, Presence.AWAY], connections=0)
+            .filter(Exists(AgentShift.objects.filter(presence_id=OuterRef("pk"))))
+            .select_related("user").prefetch_related("shifts")[:500])
+    for p in rows:
+        shifts = list(p.shifts.all())
+        if agent_in_shift(p, now, shifts):
+            continue
+        ended = last_end(shifts, now, p.user.time_zone)
+        if ended is not None and ended + grace <= now and (p.changed_at is None or p.changed_at < ended):
+            out.append(p.pk)
+    return out
 
 
 def reconcile(*, now: datetime, limit: int = 500) -> Counter:

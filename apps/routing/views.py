@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -73,7 +73,11 @@ def conversation_reassign(request, pk: int):
     if not can_reassign(request.user):
         raise PermissionDenied
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    assignee = get_object_or_404(get_user_model(), pk=request.POST.get("assignee") or 0, is_active=True)
+    raw = request.POST.get("assignee", "")
+    assignee = get_user_model().objects.filter(pk=raw, is_active=True).first() if raw.isdigit() else None
+    if assignee is None:  # the form preselects nobody: say so, move nothing
+        messages.error(request, _("Choose who takes the conversation."))
+        return redirect("conversation-detail", pk=pk)
 
     def reassign():  # through routing, so the reply timer follows the new assignment at once
         services.routing_reassign(conversation_id=conv.pk, assignee=assignee, actor=request.user,

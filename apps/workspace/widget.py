@@ -252,6 +252,7 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
             # The widget speaks the conversation's language (detected from the customer's messages).
             "language": language_supported(latest.language),
         }
+        state.update(_wait_state(latest))
     return {
         "type": "messages",
         "messages": [{
@@ -261,6 +262,19 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
         "more": len(rows) == SYNC_LIMIT,
         "state": state,
     }
+
+
+def _wait_state(conv: Conversation) -> dict:
+    """A waiting chat's place in line and expected wait (routing's one estimate, the same figure the
+    customer notices give); ``wait_minutes`` is None when nobody is available to take it."""
+    if conv.status not in (Status.TRANSFER, Status.UNASSIGNED) or conv.department_id is None:
+        return {}
+    try:
+        from apps.routing.selectors import expected_wait
+    except ImportError:  # routing swapped out: the widget just says "please wait"
+        return {}
+    est = expected_wait(conv.department, conversation=conv)
+    return {"position": est.position, "wait_minutes": est.minutes, "open": est.is_open}
 
 
 def open_conversation_ids(visitor: Visitor) -> list[int]:
@@ -296,6 +310,16 @@ def ui_strings() -> dict:
         "queue": pgettext("web chat widget", "We are connecting you with a person. Please wait a moment."),
         "queue_department": pgettext(
             "web chat widget", "We are connecting you with a person (%(department)s). Please wait a moment."),
+        "queue_wait": pgettext(
+            "web chat widget",
+            "You are number %(position)s in line to talk to a person. Expected wait: about %(minutes)s min."),
+        "queue_next": pgettext(
+            "web chat widget", "A person will be with you in a moment (you are number %(position)s in line)."),
+        "queue_unavailable": pgettext(
+            "web chat widget",
+            "Nobody is available right now. You keep your place in line (number %(position)s) and a person will "
+            "answer you here."),
+        "queue_closed": pgettext("web chat widget", "We are closed right now: a person will answer you when we open."),
         "assigned": pgettext("web chat widget", "%(agent)s is helping you now."),
         "archived": pgettext("web chat widget", "This conversation has ended."),
         "rate_question": pgettext("web chat widget", "How did we do?"),

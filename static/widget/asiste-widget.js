@@ -171,7 +171,13 @@
     state.conv = s;
     if (!s) { status.textContent = ""; return; }
     if (s.status === "transfer" || s.status === "unassigned") {
-      status.textContent = s.department ? fmt(t.queue_department, { department: s.department }) : t.queue;
+      var line = s.department ? fmt(t.queue_department, { department: s.department }) : t.queue;
+      // Routing's estimate (the same figure as the notices): place in line and expected wait.
+      if (s.position && s.open === false) line = t.queue_closed;
+      else if (s.position && s.wait_minutes === null) line = fmt(t.queue_unavailable, { position: s.position });
+      else if (s.position && s.wait_minutes > 0) line = fmt(t.queue_wait, { position: s.position, minutes: s.wait_minutes });
+      else if (s.position) line = fmt(t.queue_next, { position: s.position });
+      status.textContent = line;
     } else if (s.status === "assigned" || s.status === "in_progress") status.textContent = fmt(t.assigned, { agent: s.agent || t.human });
     else if (s.status === "archived") status.textContent = t.archived;
     else status.textContent = "";

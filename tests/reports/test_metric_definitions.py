@@ -237,10 +237,11 @@ def test_reassignment_is_over_conversations_a_human_handled(cast, clock):
 
 def test_out_of_hours_move_to_backup_is_not_transferred_again(cast, clock):
     from apps.departments.models import Department
-    from apps.routing.models import BusinessHours, DepartmentRouting
+    from apps.routing.models import AgentPresence, BusinessHours, DepartmentRouting
     from apps.routing.services import routing_conversation_arrived
 
     Department.objects.filter(pk=cast.dept_a.pk).update(backup=cast.dept_b)
+    AgentPresence.objects.create(user=cast.collab_b, status="online")  # routing moves only where someone can take it
     routing = DepartmentRouting.objects.create(department=cast.dept_a, use_schedule=True)
     for day in range(5):
         BusinessHours.objects.create(routing=routing, weekday=day, start="09:00", end="18:00")

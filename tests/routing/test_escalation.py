@@ -56,7 +56,8 @@ def test_unpicked_chat_moves_to_the_backup_department(cast):
     cast.dept_a.backup = cast.dept_b
     cast.dept_a.save()
     routing(cast.dept_b, pickup_minutes=3)
-    conv = queued(cast)  # nobody online
+    online(cast.collab_b)  # someone in the backup department can take it
+    conv = queued(cast)  # nobody online in Technical Support
     t = conv.queued_at + timedelta(minutes=5)
     token, ids = claim_due(now=t)
     assert process_deadline(conversation_id=conv.pk, token=token, now=t) == "pickup:moved_to_backup"
@@ -65,7 +66,8 @@ def test_unpicked_chat_moves_to_the_backup_department(cast):
     assert escalations(conv)[0].payload["actions"] == ["moved_to_backup"]
     assert conv.events.get(kind="transferred").to_department == cast.dept_b
     assert not ConversationDeadline.objects.filter(pk=conv.pk).exists()
-    # The backup's arrival (the route task on commit) queues it and arms a fresh timer there.
+    # The backup's arrival (the route task on commit) queues it and arms a fresh timer there (and,
+    # in a manual department, leaves it for a person to pick up).
     services.routing_conversation_arrived(conversation_id=conv.pk)
     conv.refresh_from_db()
     assert conv.status == Status.UNASSIGNED
@@ -167,11 +169,12 @@ def test_explicit_offline_reclaims_open_chats_per_department_rule(cast):
     assert b.status == Status.ASSIGNED and b.assignee == cast.collab_ab
 
 
-def test_last_websocket_closed_goes_offline_after_the_grace_period(cast, settings):
-    settings.ROUTING_OFFLINE_GRACE_SECONDS = 60
+def test_last_websocket_closed_goes_away_after_the_grace_and_offline_after_a_long_absence(cast, settings):
+    settings.ROUTING_AWAY_GRACE_SECONDS = 60
+    settings.ROUTING_ABSENCE_OFFLINE_MINUTES = 30
     routing(cast.dept_a, offline_reclaim=Reclaim.REQUEUE)
     online(cast.collab_a)
-    conv = conversation_in(cast, Status.ASSIGNED, assignee=cast.collab_a)
+    conv = conversation_in(cast, Status.IN_PROGRESS, assignee=cast.collab_a)
     t = timezone.now()
     services.presence_connected(cast.collab_a.pk)
     services.presence_connected(cast.collab_a.pk)
@@ -184,7 +187,15 @@ def test_last_websocket_closed_goes_offline_after_the_grace_period(cast, setting
     sweep(now=t + timedelta(seconds=60))
     p.refresh_from_db()
     conv.refresh_from_db()
+    assert p.status == Presence.AWAY and p.auto_away  # away: no new chats, but the chat in progress stays
+    assert conv.status == Status.IN_PROGRESS and conv.assignee == cast.collab_a
+    sweep(now=t + timedelta(minutes=31) - timedelta(seconds=1))
+    assert Conversation.objects.get(pk=conv.pk).assignee == cast.collab_a
+    sweep(now=t + timedelta(minutes=31))  # a long absence: offline, and only now the chat is reclaimed
+    p.refresh_from_db()
+    conv.refresh_from_db()
     assert p.status == Presence.OFFLINE and conv.status == Status.UNASSIGNED
+    assert escalations(conv)[-1].payload["why"] == "disconnected"
 
 
 def test_reconnecting_within_the_grace_period_keeps_the_agent_online(cast):

@@ -171,5 +171,7 @@ def test_a_customer_still_waiting_when_the_pickup_timer_runs_out_hears_they_keep
     services.arm_from_state(Conversation.objects.get(pk=conv.pk), now=start)
     sweep(now=start + timedelta(minutes=6))
     sweep(now=start + timedelta(minutes=12))  # the ladder's second step says nothing new
-    notes = list(Message.objects.filter(conversation=conv, meta__routing="waiting"))
-    assert len(notes) == 1 and "keep your place" in notes[0].body and not notes[0].is_internal
+    # Nobody online at all: the truth (nobody is available, the team was told) and their place in line.
+    notes = list(Message.objects.filter(conversation=conv, meta__routing__in=["waiting", "unavailable"]))
+    assert len(notes) == 1 and not notes[0].is_internal and notes[0].meta["routing"] == "unavailable"
+    assert "Nobody from Technical Support is available" in notes[0].body and "number 1" in notes[0].body

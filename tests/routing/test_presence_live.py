@@ -25,46 +25,59 @@ def presence(user) -> AgentPresence:
 
 # --- 1. a crashed / restarted server -------------------------------------------------------------
 
-def test_sockets_of_a_dead_server_stop_counting_after_twice_the_grace(cast, settings):
-    settings.ROUTING_OFFLINE_GRACE_SECONDS = 90
+def test_sockets_of_a_dead_server_count_as_closed_since_their_last_heartbeat(cast, settings):
+    settings.ROUTING_AWAY_GRACE_SECONDS = 300
+    settings.ROUTING_HEARTBEAT_SECONDS = 30  # stale after three missed beats: 90 s
+    settings.ROUTING_ABSENCE_OFFLINE_MINUTES = 30
     routing(cast.dept_a, offline_reclaim="requeue")
     online(cast.collab_a)
-    chat = conversation_in(cast, Status.ASSIGNED, assignee=cast.collab_a)
+    chat = conversation_in(cast, Status.IN_PROGRESS, assignee=cast.collab_a)
     t = timezone.now()
     services.presence_connected(cast.collab_a.pk, now=t)
     services.presence_connected(cast.collab_a.pk, now=t)  # two tabs; then the server dies: no disconnects
-    sweep(now=t + timedelta(seconds=179))
+    sweep(now=t + timedelta(seconds=89))
     assert presence(cast.collab_a).status == Presence.ONLINE and presence(cast.collab_a).connections == 2
-    stats = sweep(now=t + timedelta(seconds=181))
+    stats = sweep(now=t + timedelta(seconds=91))
     p = presence(cast.collab_a)
-    assert stats["went_offline"] == 1 and p.status == Presence.OFFLINE and p.connections == 0
+    assert stats["stale_reset"] == 1 and p.connections == 0 and p.offline_due_at == t + timedelta(seconds=300)
+    sweep(now=t + timedelta(seconds=300))  # the usual clock from the last sign of life: away, chat kept
+    assert presence(cast.collab_a).status == Presence.AWAY
+    assert Conversation.objects.get(pk=chat.pk).assignee == cast.collab_a
+    stats = sweep(now=t + timedelta(seconds=300, minutes=30))
+    assert stats["went_offline"] == 1 and presence(cast.collab_a).status == Presence.OFFLINE
     chat.refresh_from_db()
     assert chat.status == Status.UNASSIGNED and chat.assignee is None  # reclaimed per the department's rule
 
 
 def test_heartbeats_keep_an_open_socket_online(cast, settings):
-    settings.ROUTING_OFFLINE_GRACE_SECONDS = 90
+    settings.ROUTING_AWAY_GRACE_SECONDS = 300
+    settings.ROUTING_HEARTBEAT_SECONDS = 30
     online(cast.collab_a)
     t = timezone.now()
     services.presence_connected(cast.collab_a.pk, now=t)
     for minute in range(1, 60):
         services.presence_heartbeat(cast.collab_a.pk, now=t + timedelta(minutes=minute))
-    assert sweep(now=t + timedelta(minutes=60)).get("went_offline", 0) == 0
+    assert sweep(now=t + timedelta(minutes=60)).get("went_away", 0) == 0
     assert presence(cast.collab_a).status == Presence.ONLINE
-    # Then the heartbeats stop (the process died): offline once they are stale.
-    sweep(now=t + timedelta(minutes=59, seconds=181))
-    assert presence(cast.collab_a).status == Presence.OFFLINE
+    # Then the heartbeats stop (the process died): away once the grace runs out from the last beat.
+    sweep(now=t + timedelta(minutes=59, seconds=91))
+    assert presence(cast.collab_a).status == Presence.ONLINE
+    sweep(now=t + timedelta(minutes=64))
+    assert presence(cast.collab_a).status == Presence.AWAY
 
 
-def test_a_leaked_count_cannot_keep_someone_online_after_they_leave(cast):
+def test_a_leaked_count_cannot_keep_someone_online_after_they_leave(cast, settings):
+    settings.ROUTING_AWAY_GRACE_SECONDS = 300
+    settings.ROUTING_HEARTBEAT_SECONDS = 30
     online(cast.collab_a)
     t = timezone.now()
     AgentPresence.objects.filter(pk=cast.collab_a.pk).update(connections=3)  # counts of a crashed server
     services.presence_connected(cast.collab_a.pk, now=t)      # reconnected to a live server
     services.presence_disconnected(cast.collab_a.pk, now=t + timedelta(minutes=5))  # closes the tab: 3 left
     assert presence(cast.collab_a).offline_due_at is None
-    sweep(now=t + timedelta(minutes=9))
-    assert presence(cast.collab_a).status == Presence.OFFLINE
+    sweep(now=t + timedelta(minutes=7))  # no heartbeat: the leaked count is reset, the clock starts
+    sweep(now=t + timedelta(minutes=10))
+    assert presence(cast.collab_a).status == Presence.AWAY
 
 
 def test_presence_heartbeat_loop_beats_until_cancelled(cast, settings):
@@ -113,14 +126,17 @@ def test_presence_sessions_open_and_close_with_presence(cast):
     assert secs == {cast.collab_a.pk: 3 * 3600.0}  # 2 h closed + 1 h of the open session
 
 
-def test_the_grace_sweep_closes_the_session_when_the_last_socket_closed(cast, settings):
-    settings.ROUTING_OFFLINE_GRACE_SECONDS = 90
+def test_the_absence_sweep_closes_the_session_when_the_last_socket_closed(cast, settings):
+    settings.ROUTING_AWAY_GRACE_SECONDS = 90
+    settings.ROUTING_ABSENCE_OFFLINE_MINUTES = 30
     t = timezone.now()
     services.presence_set(user=cast.collab_a, status=Presence.ONLINE, now=t)
     services.presence_connected(cast.collab_a.pk, now=t)
     services.presence_disconnected(cast.collab_a.pk, now=t + timedelta(hours=1))
-    assert PresenceSession.objects.get(user=cast.collab_a).ended_at is None  # grace period: not yet
     sweep(now=t + timedelta(hours=1, seconds=91))
+    assert presence(cast.collab_a).status == Presence.AWAY
+    assert PresenceSession.objects.get(user=cast.collab_a).ended_at is None  # away is still logged in
+    sweep(now=t + timedelta(hours=1, minutes=32))
     session = PresenceSession.objects.get(user=cast.collab_a)
     assert session.ended_at == t + timedelta(hours=1) and session.end_reason == "disconnected"
 
@@ -161,8 +177,8 @@ def test_presence_change_signals_operators_not_collaborators(cast, sent, django_
     assert len(presence_pushes(sent)) == 1
 
 
-def test_the_offline_sweep_signals_the_monitor(cast, sent, settings, django_capture_on_commit_callbacks):
-    settings.ROUTING_OFFLINE_GRACE_SECONDS = 90
+def test_the_presence_sweep_signals_the_monitor(cast, sent, settings, django_capture_on_commit_callbacks):
+    settings.ROUTING_AWAY_GRACE_SECONDS = 90
     online(cast.collab_a)
     t = timezone.now()
     services.presence_connected(cast.collab_a.pk, now=t)

@@ -90,6 +90,10 @@ def test_out_of_hours_goes_to_the_backup_department(cast):
     cast.dept_a.backup = cast.default
     cast.dept_a.save()
     online(cast.collab_a)
+    from apps.departments.services import membership_set
+
+    membership_set(user=cast.collab_b, department=cast.default)
+    online(cast.collab_b)  # someone in the backup department can take it
     conv = conversation_in(cast, Status.TRANSFER)
     services.routing_conversation_arrived(conversation_id=conv.pk, now=at(2026, 11, 23, 20))
     conv.refresh_from_db()

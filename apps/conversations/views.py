@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, NotAllowed
 from apps.departments.models import Department
 from apps.roles.access import can_reassign, is_operator
 
@@ -65,6 +65,8 @@ def conversation_detail(request, pk: int):
 def _run(request, pk, fn, ok_message):
     try:
         fn()
+    except NotAllowed as exc:  # visible but not theirs to act on: 403, as the API answers
+        raise PermissionDenied(exc.message) from exc
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -359,6 +359,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"},
+                "axes": {"level": env("AXES_LOG_LEVEL", "WARNING")},  # lockouts, not every attempt
                 # One line per task run drowns the demo console; failures still log as errors.
                 "celery.app.trace": {"level": env("CELERY_TRACE_LOG_LEVEL", "WARNING")}},
 }

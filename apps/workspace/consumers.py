@@ -208,6 +208,9 @@ class WidgetConsumer(_Base):
         if kind == "hello":
             await self._hello(content)
             return
+        if kind == "ping":  # a keep-alive needs no visitor
+            await self.send_json({"type": "pong"})
+            return
         if self.visitor is None:
             await self._error(gettext_lazy("Say hello first."), "unauthorized")
             return
@@ -219,8 +222,6 @@ class WidgetConsumer(_Base):
             await self._typing()
         elif kind == "rate":
             await self._rate(content)
-        elif kind == "ping":
-            await self.send_json({"type": "pong"})
 
     async def _hello(self, content):
         if not widget.rate_allow(f"hello.{self.client_ip}", widget.HELLOS_PER_MINUTE):

@@ -59,7 +59,8 @@ def test_staff_pages(cast):
     pages = ["/inbox/", "/conversations/", f"/conversations/{conv.pk}/", "/workspace/monitor/",
              "/reports/", "/account/preferences/", "/admin/", "/admin/accounts/user/",
              f"/admin/accounts/user/{cast.collab_a.pk}/change/", "/admin/conversations/conversation/",
-             "/admin/axes/accessattempt/", "/conversations/?q=%00"]
+             "/admin/axes/accessattempt/", "/admin/knowledge/document/", "/admin/core/auditentry/",
+             "/routing/notifications/", "/conversations/?q=%00"]
     for url in pages:
         response = client.get(url, follow=False)
         assert response.status_code in (200, 400), (url, response.status_code)

@@ -11,19 +11,21 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from django.urls import re_path  # noqa: E402
 
+from apps.core.origins import SameOriginValidator  # noqa: E402
 from asisteclick.ws_routes import public_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
 
-staff_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+# Origin by scheme, host and port (not the host name alone): apps/core/origins.py.
+staff_websockets = SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The embeddable widget is loaded by other sites: its consumer checks the channel's own
-        # allowed origins. Everything else keeps the ALLOWED_HOSTS origin check and session auth.
+        # allowed origins. Everything else is same-origin only (ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS),
+        # with session auth.
         "websocket": URLRouter([*public_websocket_urlpatterns, re_path(r"^", staff_websockets)]),
     }
 )

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "django_celery_beat",
+    "axes",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.roles",
@@ -99,17 +101,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "apps.accounts.middleware.UserLanguageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "apps.core.middleware.HostileInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.accounts.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "asisteclick.urls"
@@ -159,6 +164,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    "apps.accounts.lockout.LockoutBackend",  # django-axes: refuses a locked account/address first
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -262,6 +268,40 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Login throttling (django-axes, attempts in the database so every web process sees them): after
+# LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one address, both are locked for
+# LOGIN_LOCKOUT_MINUTES. An Operator unlocks sooner in the admin (Users > "Unlock login").
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = "apps.accounts.lockout.lockout_parameters"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env_bool("BEHIND_TLS_PROXY", False) \
+    else ("REMOTE_ADDR",)
+AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1) if env_bool("BEHIND_TLS_PROXY", False) else None
+# Content-Security-Policy (django-csp): only this origin's scripts and styles, no inline code (the
+# few inline blocks of third-party pages carry the per-request nonce), nothing framed, forms post
+# here only. The web chat widget is a static script other sites load; it needs no exception here.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # CSP level 3: 'self' includes ws:/wss: to this host (the live socket)
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
+# Inbound JSON (API, webhooks, widget socket): larger or deeper bodies are a 400, never a 500.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32)
+JSON_MAX_BYTES = env_int("JSON_MAX_BYTES", 1024 * 1024)
 
 # --- DRF ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -273,6 +313,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Depth/size-bounded JSON; forms refuse control characters (apps/core/hostile.py).
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.BoundedJSONParser", "apps.core.parsers.CheckedFormParser",
+                               "apps.core.parsers.CheckedMultiPartParser"],
 }
 SPECTACULAR_SETTINGS = {"TITLE": "AsisteClick API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False,
                         # Docs UI assets ship in drf-spectacular-sidecar (served locally, no CDN).
@@ -318,6 +361,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"},
+                "axes": {"level": env("AXES_LOG_LEVEL", "WARNING")},  # lockouts, not every attempt
                 # One line per task run drowns the demo console; failures still log as errors.
                 "celery.app.trace": {"level": env("CELERY_TRACE_LOG_LEVEL", "WARNING")}},
 }

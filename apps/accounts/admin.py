@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
@@ -9,6 +9,7 @@ from apps.departments.models import Membership
 from apps.roles.access import can_manage_users
 from apps.roles.services import user_set_role
 
+from .lockout import login_unlock
 from .models import User
 
 
@@ -33,6 +34,16 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "role", "display_name")}),
     )
     inlines = [MembershipInline]
+    actions = ["unlock_login"]
+
+    @admin.action(description=_("Unlock login (clear failed login attempts)"))
+    def unlock_login(self, request, queryset):
+        """After LOGIN_FAILURE_LIMIT wrong passwords an account is locked for a while; this ends it now."""
+        for user in queryset:
+            removed = login_unlock(username=user.username)
+            audit_record(actor=request.user, action="user.unlock_login", target=user, changes={"attempts": removed})
+        self.message_user(request, _("Login unlocked for %(n)d account(s).") % {"n": queryset.count()},
+                          messages.SUCCESS)
 
     def has_module_permission(self, request):
         return can_manage_users(request.user)

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, NotAllowed
 from apps.departments.models import Department
 from apps.roles.access import can_reassign, is_operator
 
@@ -66,6 +66,8 @@ def conversation_detail(request, pk: int):
 def run_and_redirect(request, pk, fn, ok_message):
     try:
         fn()
+    except NotAllowed as exc:  # visible but not theirs to act on: 403, as the API answers
+        raise PermissionDenied(exc.message) from exc
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

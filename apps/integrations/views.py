@@ -7,7 +7,6 @@ its answer fast and a crash after the 200 loses nothing (the row is already stor
 from __future__ import annotations
 
 import base64
-import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.conversations.models import Channel
+from apps.core.hostile import HostileInput, control_chars_strip, json_loads_bounded
 
 from .channels import meta as meta_channel
 from .channels import whatsapp
@@ -48,9 +48,12 @@ def _read_body(request: HttpRequest) -> bytes | JsonResponse:
 
 def _json(raw: bytes) -> dict | JsonResponse:
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "malformed_json", _("The body is not valid JSON."))
+        payload = json_loads_bounded(raw, max_bytes=_max_bytes())
+    except HostileInput as exc:
+        return error(400, exc.code, exc.message)
+    # Stripped, not refused: the provider would re-send the same signed body forever (and the
+    # customer's message would be lost); NUL would fail the JSON column on PostgreSQL.
+    payload = control_chars_strip(payload)
     if not isinstance(payload, dict):
         return error(400, "malformed_json", _("The body must be a JSON object."))
     return payload

@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import Channel
+from apps.core.hostile import spreadsheet_safe
 from apps.departments.models import Department
 from apps.roles.access import can_view_reports
 
@@ -95,9 +96,11 @@ def _csv_value(value):
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
-    if isinstance(value, (date, Decimal)):
+    if isinstance(value, (int, date, Decimal)):
         return str(value)
-    return str(value)
+    # Names and labels come from people (a Collaborator's display name, a department's name): a
+    # cell a spreadsheet would run as a formula is written as text (apps/core/hostile.py).
+    return spreadsheet_safe(str(value))
 
 
 @login_required

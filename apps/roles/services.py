@@ -14,7 +14,8 @@ COLLABORATOR_GROUP = "Collaborator"
 
 # Model permissions Operators need to configure the operation in the Django admin.
 ADMIN_MODEL_APPS = ("accounts", "departments", "conversations", "knowledge", "agent", "routing",
-                    "integrations", "reports", "django_celery_beat", "authtoken", "core")
+                    "integrations", "reports", "django_celery_beat", "authtoken", "core",
+                    "axes")  # failed logins: an Operator unlocks an address by deleting its attempts
 
 
 def roles_ensure() -> tuple[Group, Group]:

@@ -29,7 +29,7 @@ from apps.conversations.models import Conversation
 from apps.core.errors import DomainError
 from apps.core.realtime import conversation_group, user_group
 
-from . import presence, widget
+from . import presence, socket_messages, widget
 
 try:  # routing owns presence; the workspace works without it (see presence.py)
     from apps.routing.presence import presence_heartbeat_loop as routing_heartbeat_loop
@@ -56,6 +56,27 @@ def _typing_groups(conversation_id: int, exclude_user: int | None = None) -> lis
 
 class _Base(AsyncJsonWebsocketConsumer):
     groups_joined: set
+    messages_schema: dict = {}
+
+    def _language(self) -> str:
+        return settings.LANGUAGE_CODE
+
+    async def _error(self, message, code: str, **extra):
+        with translation.override(self._language()):
+            message = str(message)  # lazy texts are rendered in the reader's language
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Every frame is checked against ``messages_schema`` first: a bad one gets an error frame
+        (never a crash that closes the socket) and reaches no handler (socket_messages.py)."""
+        with translation.override(self._language()):
+            try:
+                content = socket_messages.frame_parse(text_data, bytes_data, self.messages_schema)
+            except socket_messages.BadFrame as exc:
+                await self.send_json({"type": "error", "code": exc.code, "message": exc.message,
+                                      **({"field": exc.field} if exc.field else {})})
+                return
+        await self.receive_json(content, **kwargs)
 
     async def dispatch(self, message):
         # Channels runs close_old_connections() in the single sync thread before EVERY handler.
@@ -90,6 +111,12 @@ class _Base(AsyncJsonWebsocketConsumer):
 
 
 class StaffConsumer(_Base):
+    messages_schema = socket_messages.STAFF_MESSAGES
+
+    def _language(self) -> str:
+        user = self.scope.get("user")
+        return getattr(user, "language", "") or settings.LANGUAGE_CODE
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
@@ -150,6 +177,8 @@ class StaffConsumer(_Base):
 class WidgetConsumer(_Base):
     """The customer's socket. Origin and public key are checked before the handshake completes."""
 
+    messages_schema = socket_messages.WIDGET_MESSAGES
+
     async def connect(self):
         self.groups_joined = set()
         self._typing_sent = {}
@@ -161,7 +190,7 @@ class WidgetConsumer(_Base):
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode("latin-1")
         self.channel_obj = await database_sync_to_async(widget.channel_by_key)(key)
-        if self.channel_obj is None or not widget.origin_allowed(self.channel_obj, origin):
+        if self.channel_obj is None or not widget.origin_allowed(self.channel_obj, origin, self.scope):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         client = self.scope.get("client") or ["?"]
@@ -172,17 +201,15 @@ class WidgetConsumer(_Base):
         """The customer's language: their conversation's, else the page's, else the site default."""
         return self.conversation_language or self.page_language or settings.LANGUAGE_CODE
 
-    async def _error(self, message, code: str, **extra):
-        with translation.override(self._language()):
-            message = str(message)  # lazy texts are rendered in the customer's language
-        await self.send_json({"type": "error", "code": code, "message": message, **extra})
-
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
             return
         kind = content.get("type")
         if kind == "hello":
             await self._hello(content)
+            return
+        if kind == "ping":  # a keep-alive needs no visitor
+            await self.send_json({"type": "pong"})
             return
         if self.visitor is None:
             await self._error(gettext_lazy("Say hello first."), "unauthorized")
@@ -195,8 +222,6 @@ class WidgetConsumer(_Base):
             await self._typing()
         elif kind == "rate":
             await self._rate(content)
-        elif kind == "ping":
-            await self.send_json({"type": "pong"})
 
     async def _hello(self, content):
         if not widget.rate_allow(f"hello.{self.client_ip}", widget.HELLOS_PER_MINUTE):

@@ -20,18 +20,17 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.http.request import split_domain_port, validate_host
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from apps.conversations.models import AuthorKind, Channel, Contact, ContactIdentity, Conversation, Message, Status
+from apps.core import origins
 
 TOKEN_SALT = "asisteclick.widget.visitor"
 
@@ -82,19 +81,12 @@ def channel_by_key(key: str) -> Channel | None:
     return Channel.objects.filter(kind=Channel.Kind.WEBCHAT, is_active=True, config__public_key=key).first()
 
 
-def origin_allowed(channel: Channel, origin: str | None) -> bool:
-    """The page embedding the widget must be listed for this channel (or be this server itself)."""
-    if not origin:
-        return False
-    origin = origin.rstrip("/").lower()
-    allowed = [str(o).rstrip("/").lower() for o in (channel.config or {}).get("allowed_origins", [])]
-    if "*" in allowed or origin in allowed:
+def origin_allowed(channel: Channel, origin: str | None, scope=None) -> bool:
+    """The page embedding the widget must be listed for this channel, by scheme, host and port
+    (``"*"`` allows any site), or be this server itself (``scope``: the socket's ASGI scope)."""
+    if origins.origin_listed(origin, list((channel.config or {}).get("allowed_origins", []))):
         return True
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    host, _port = split_domain_port(parts.netloc)
-    return validate_host(host, settings.ALLOWED_HOSTS)
+    return scope is not None and origins.origin_same_site(origin, scope)
 
 
 def channel_secret(channel: Channel) -> str | None:

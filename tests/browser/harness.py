@@ -53,6 +53,14 @@ def run_fresh(code: str, settings_overrides: dict | None = None) -> None:
     subprocess.run([sys.executable, "-c", prelude + code], env=env, cwd=settings.BASE_DIR, check=True)
 
 
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+
+
+def axe_inject(page) -> None:
+    """Load axe-core through the DevTools protocol, not an inline <script>: the page's CSP stays on."""
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;window.axe = axe;")
+
+
 def orm(fn, *args, **kwargs):
     """Run ORM code off the Playwright thread (its event loop makes Django refuse sync DB calls)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -103,6 +111,29 @@ class LiveBrowserTestCase(ChannelsLiveServerTestCase):
 
         celery_app.conf.task_always_eager = cls._eager
 
+    def _callTestMethod(self, method):
+        """Every page any test opens is watched: a Content-Security-Policy violation in the browser
+        console (an inline script or style, a foreign host) fails the test.
+
+        Under the CSP, ``page.wait_for_function`` needs a function (``"() => expr"``): a bare
+        expression string is compiled with eval in the page, which the policy refuses."""
+        from unittest import mock
+
+        from playwright.sync_api import Browser
+
+        violations: list[str] = []
+
+        def watch(page_or_context):
+            page_or_context.on("console", lambda msg: violations.append(f"{msg.page.url if msg.page else ''} {msg.location}: {msg.text}")
+                               if "Content Security Policy" in msg.text else None)
+            return page_or_context
+
+        new_context, new_page = Browser.new_context, Browser.new_page
+        with mock.patch.object(Browser, "new_context", lambda b, *a, **k: watch(new_context(b, *a, **k))), \
+                mock.patch.object(Browser, "new_page", lambda b, *a, **k: watch(new_page(b, *a, **k))):
+            method()
+        self.assertEqual(violations, [], "Content-Security-Policy violations in the browser console")
+
     def login(self, browser, user, path, *, locale="en-US", wait_live=True):
         from tests.factories import PASSWORD
 
@@ -114,7 +145,7 @@ class LiveBrowserTestCase(ChannelsLiveServerTestCase):
         page.click("form button[type=submit]")
         page.wait_for_url(re.compile("^" + re.escape(self.live_server_url + path) + "$"))
         if wait_live:
-            page.wait_for_function("document.body.dataset.liveState === 'open'", timeout=10_000)
+            page.wait_for_function("() => document.body.dataset.liveState === 'open'", timeout=10_000)
         return page
 
     def wait_db(self, predicate, what, timeout=15.0):

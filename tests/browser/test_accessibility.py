@@ -7,11 +7,10 @@ axe-core 4.14.1 (MPL-2.0) ships with the tests in tests/browser/vendor/ (no CDN)
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm
+from tests.browser.harness import (ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_inject, browser_marks,
+                                   orm)
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 KEY = "a11y-test-widget"
 pytestmark = browser_marks
 
@@ -34,9 +33,11 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
         ARTIFACTS.mkdir(exist_ok=True)
 
     def axe(self, page, label: str) -> list[dict]:
-        page.add_script_tag(path=str(AXE))
+        axe_inject(page)
         result = page.evaluate("""async () => {
-            const r = await axe.run(document, {resultTypes: ['violations']});
+            // No CSSOM preload: axe would copy the widget's shadow-root stylesheet into an inline
+            // <style>, which the page's CSP (rightly) refuses; only css-orientation-lock uses it.
+            const r = await axe.run(document, {resultTypes: ['violations'], preload: false});
             return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                                           nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
         }""")
@@ -144,8 +145,8 @@ class KeyboardOnlyBrowserTest(AccessibilityBrowserTest):
                                         .exclude(pk=conv.pk).first(), "a second chat in the queue", timeout=30)
                 expect(page.locator(f"#queue-row-{newcomer.pk}, #mine-row-{newcomer.pk}")).to_have_count(1, timeout=10_000)
                 # The region really was replaced (a new button), and the focus followed it.
-                page.wait_for_function(f"window.__oldPickup !== document.getElementById('pickup-{conv.pk}')")
-                page.wait_for_function("document.activeElement && document.activeElement.id === 'pickup-%d'" % conv.pk,
+                page.wait_for_function(f"() => window.__oldPickup !== document.getElementById('pickup-{conv.pk}')")
+                page.wait_for_function("() => document.activeElement && document.activeElement.id === 'pickup-%d'" % conv.pk,
                                        timeout=5_000)
                 expect(page.locator("#live-announcer")).to_have_text("Queue updated.", timeout=5_000)
                 page.keyboard.press("Shift+Tab")

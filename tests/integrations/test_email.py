@@ -142,8 +142,13 @@ def test_threading_by_our_message_id_and_reply_token(mail_channel, smtp_server, 
     assert m2.conversation == conv and m2.body == "Ya lo reinicié."
     # ... or writes to the reply+token address without any threading header.
     m3, _ = email_channel.ingest(channel=mail_channel, raw=_mail(
-        {"Message-ID": "<m3@cliente.com>", "To": reply_to, "Subject": "otra cosa", "From": "otro@cliente.com"}))
+        {"Message-ID": "<m3@cliente.com>", "To": reply_to, "Subject": "otra cosa"}))
     assert m3.conversation == conv
+    # Someone else writing to it (a forwarded mail) starts a conversation of their own
+    # (tests/security/test_email_threading.py covers the spoofed Message-ID cases).
+    m3b, _ = email_channel.ingest(channel=mail_channel, raw=_mail(
+        {"Message-ID": "<m3b@cliente.com>", "To": reply_to, "Subject": "otra cosa", "From": "otro@cliente.com"}))
+    assert m3b.conversation != conv and m3b.conversation.contact.email == "otro@cliente.com"
     # A tampered token does not thread.
     forged = reply_to.replace(reply_to.split("-")[1][:4], "0000")
     m4, _ = email_channel.ingest(channel=mail_channel, raw=_mail(

@@ -169,7 +169,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
 
                 row.locator("a").first.click()
                 tech.wait_for_url(re.compile(rf"/conversations/{conv.pk}/$"))
-                tech.wait_for_function("document.body.dataset.liveState === 'open'")
+                tech.wait_for_function("() => document.body.dataset.liveState === 'open'")
                 expect(tech.locator("#conv-messages .msg-customer .body").last).to_have_text(evil, timeout=10_000)
                 expect(tech.locator(".handoff-card")).to_be_visible()
                 tech.locator('form[action$="/pickup/"] button').click()
@@ -178,7 +178,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 self.expect_sales_sees_nothing(sales, conv)
 
                 # Typing indicators both ways, without reload.
-                tech.wait_for_function("document.body.dataset.liveState === 'open'")
+                tech.wait_for_function("() => document.body.dataset.liveState === 'open'")
                 tech.locator("#reply-body").type("Hola")
                 expect(customer.locator(".typing")).not_to_be_empty(timeout=5_000)
                 box.type("sí")

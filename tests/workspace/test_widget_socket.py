@@ -27,6 +27,7 @@ def webchat(cast):
 
 def _comm(origin=SHOP, key=KEY):
     headers = [(b"origin", origin.encode())] if origin else []
+    headers.append((b"host", b"localhost:8000"))  # this server, as the browser addressed it
     return WebsocketCommunicator(WidgetConsumer.as_asgi(), f"/ws/widget/?key={key}", headers=headers)
 
 

@@ -6,11 +6,16 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from apps.accounts.lockout import lockout_message, token_attempt_allowed, token_attempt_failed
+
 from ..models import ApiToken
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer ac_…`` (``Token ac_…`` accepted too). ``request.auth`` is the ApiToken."""
+    """``Authorization: Bearer ac_…`` (``Token ac_…`` accepted too). ``request.auth`` is the ApiToken.
+
+    A wrong token counts as a failed login against the client address (django-axes): after
+    LOGIN_FAILURE_LIMIT of them the address gets 429 for LOGIN_LOCKOUT_MINUTES, as the login page."""
 
     keywords = ("bearer", "token")
 
@@ -24,8 +29,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header.")) from None
+        django_request = getattr(request, "_request", request)
+        if not token_attempt_allowed(django_request):  # too many wrong tokens from this address
+            raise exceptions.Throttled(detail=lockout_message(django_request))
         token = ApiToken.lookup(raw)
         if token is None or not token.is_active or not token.user.is_active:
+            token_attempt_failed(django_request)
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:

@@ -15,7 +15,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.conversations import services
-from apps.conversations.models import Channel, Conversation, Message
+from apps.conversations.models import Channel, ContactIdentity, Conversation, Message
+from apps.core.hostile import control_chars_strip
 
 from .common import channel_secret, contact_for_identities, outbound_text
 
@@ -44,7 +45,7 @@ class ParsedEmail:
 
 
 def _ids(value: str | None) -> list[str]:
-    return MSGID_RE.findall(str(value or ""))
+    return MSGID_RE.findall(control_chars_strip(str(value or "")))
 
 
 def _auto_or_bounce(msg, from_addr: str) -> str:
@@ -128,6 +129,11 @@ def parse(raw: bytes) -> ParsedEmail:
                          recipients=recipients, subject=str(msg.get("Subject", "") or "").strip(), text="")
     parsed.ignored_reason = _auto_or_bounce(msg, parsed.from_addr)
     parsed.text = strip_quoted(_body_text(msg).replace("\r\n", "\n"))
+    # Mail is stripped of NUL and other control characters (PostgreSQL refuses NUL), not refused:
+    # the relay would deliver the same message again and again.
+    parsed.text, parsed.subject, parsed.from_name, parsed.from_addr = (control_chars_strip(v) for v in (
+        parsed.text, parsed.subject, parsed.from_name, parsed.from_addr))
+    parsed.recipients = [control_chars_strip(r) for r in parsed.recipients]
     return parsed
 
 
@@ -150,18 +156,38 @@ def conversation_from_reply_address(recipients: list[str]) -> int | None:
     return None
 
 
+def sender_matches(conversation: Conversation, from_addr: str) -> bool:
+    """The sender is the conversation's contact: their address, or an address already verified as
+    theirs (an e-mail identity of the same contact, attached when they wrote from it before or by
+    an Operator in the admin)."""
+    contact = conversation.contact
+    if not from_addr or contact is None:
+        return False
+    if (contact.email or "").lower() == from_addr:
+        return True
+    return ContactIdentity.objects.filter(contact=contact, kind=Channel.Kind.EMAIL, value__iexact=from_addr).exists()
+
+
 def find_thread(channel: Channel, parsed: ParsedEmail) -> Conversation | None:
-    """Our own Message-IDs and the customer's earlier ones (References / In-Reply-To), then reply+token."""
+    """Our own Message-IDs and the customer's earlier ones (References / In-Reply-To), then reply+token.
+
+    Only for the conversation's own contact: Message-IDs travel in every quoted reply and are easy
+    to guess, so anyone else who cites them starts a conversation of their own instead of writing
+    into (and reading the answers of) another customer's."""
     ids = list(dict.fromkeys(parsed.in_reply_to + list(reversed(parsed.references))))
+    conv = None
     if ids:
         hit = (Message.objects.filter(channel=channel, external_id__in=ids).select_related("conversation")
                .order_by("-created_at").first())
         if hit:
-            return hit.conversation
-    conv_id = conversation_from_reply_address(parsed.recipients)
-    if conv_id:
-        return Conversation.objects.filter(pk=conv_id, channel=channel).first()
-    return None
+            conv = hit.conversation
+    if conv is None:
+        conv_id = conversation_from_reply_address(parsed.recipients)
+        if conv_id:
+            conv = Conversation.objects.filter(pk=conv_id, channel=channel).select_related("contact").first()
+    if conv is not None and not sender_matches(conv, parsed.from_addr):
+        return None
+    return conv
 
 
 def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:

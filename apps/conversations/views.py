@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,11 +16,6 @@ from apps.roles.access import can_reassign, is_operator
 
 from . import access, selectors, services
 from .models import Status
-
-
-@login_required
-def inbox(request):
-    return render(request, "conversations/inbox.html", selectors.inbox_for(request.user))
 
 
 @login_required
@@ -36,9 +32,8 @@ def conversation_list(request):
     })
 
 
-@login_required
-def conversation_detail(request, pk: int):
-    conv = access.conversation_get_or_404(request.user, pk, "view")
+def conversation_context(request, conv) -> dict:
+    """What a page showing one conversation needs (the workspace's one screen builds on it)."""
     user = request.user
     ctx = {
         "conversation": conv,
@@ -59,15 +54,19 @@ def conversation_detail(request, pk: int):
         # The department's agents with presence and load, available first (routing decides the order).
         ctx["agents"] = [a for a in reassign_choices(department_id=conv.department_id) if a["user"].pk != conv.assignee_id] \
             if conv.department_id else []
-    return render(request, "conversations/detail.html", ctx)
+    return ctx
 
 
 def _run(request, pk, fn, ok_message):
     try:
         fn()
     except DomainError as exc:
+        if request.headers.get("HX-Request"):  # the reply box posts in place: the error goes back to it
+            return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
         messages.error(request, exc.message)
     else:
+        if request.headers.get("HX-Request"):
+            return HttpResponse(status=204)  # the live signal refreshes the message list
         if ok_message:
             messages.success(request, ok_message)
     return redirect("conversation-detail", pk=pk)
@@ -85,10 +84,13 @@ def conversation_pickup(request, pk: int):
 @require_POST
 def conversation_reply(request, pk: int):
     conv = access.conversation_get_or_404(request.user, pk, "view")
+    body = request.POST.get("body", "")
+    if request.POST.get("is_internal") in ("1", "on", "true"):
+        # A private note: anyone who sees the chat may leave one; it never reaches the customer.
+        return _run(request, pk, lambda: services.message_add_note(conversation=pk, user=request.user, body=body), "")
     if not access.conversation_can(request.user, conv, "reply"):
         raise PermissionDenied  # visible but not theirs: a denied function
-    return _run(request, pk, lambda: services.message_send_human(conversation=pk, user=request.user,
-                                                                  body=request.POST.get("body", "")), "")
+    return _run(request, pk, lambda: services.message_send_human(conversation=pk, user=request.user, body=body), "")
 
 
 @login_required

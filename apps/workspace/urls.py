@@ -3,6 +3,14 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    # The one screen: /inbox/ (list) and /conversations/<pk>/ (list, conversation, side panel).
+    path("inbox/", views.inbox_page, name="inbox"),
+    path("conversations/<int:pk>/", views.conversation_page, name="conversation-detail"),
+    path("workspace/conversations/<int:pk>/labels/", views.conversation_label_add, name="workspace-label-add"),
+    path("workspace/conversations/<int:pk>/labels/<int:label_id>/remove/", views.conversation_label_remove,
+         name="workspace-label-remove"),
+    path("workspace/saved-replies/", views.saved_replies, name="workspace-saved-replies"),
+    path("workspace/saved-replies/mine/", views.saved_replies_manage, name="workspace-saved-replies-manage"),
     path("workspace/inbox/lists/", views.inbox_lists, name="workspace-inbox-lists"),
     path("workspace/conversations/<int:pk>/messages/", views.conversation_messages,
          name="workspace-conversation-messages"),

@@ -177,6 +177,7 @@ def test_saved_replies_per_department_and_personal_with_variables(cast, client):
 def test_personal_saved_replies_are_managed_by_their_owner(cast, client):
     login(client, cast.collab_a)
     url = reverse("workspace-saved-replies-manage")
+    assert client.get(url).status_code == 200
     assert client.post(url, {"title": "Firma", "shortcut": "firma", "body": "Saludos"}).status_code == 302
     reply = SavedReply.objects.get(owner=cast.collab_a)
     assert client.post(url, {"title": "", "body": ""}).status_code == 302 and SavedReply.objects.count() == 1
@@ -184,7 +185,9 @@ def test_personal_saved_replies_are_managed_by_their_owner(cast, client):
     login(client, cast.collab_b).post(url, {"delete": reply.pk})
     assert SavedReply.objects.filter(pk=reply.pk).exists()  # someone else's: not found, not deleted
     client.logout()
-    login(client, cast.collab_a).post(url, {"delete": reply.pk})
+    html = login(client, cast.collab_a).get(url).content.decode()
+    assert "/firma" in html and f'id="saved-delete-{reply.pk}"' in html
+    client.post(url, {"delete": reply.pk})
     assert not SavedReply.objects.exists()
 
 

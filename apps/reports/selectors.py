@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -375,13 +375,43 @@ def build_report(f: Filters) -> dict:
                              {r["channel_id"]: {kind_of.get(r["channel_id"], ""): (r["frt_sum"], r["frt_count"])}
                               for r in by_channel}),
         "agents": agents, "operators": operators, "triggers": triggers, "deflection": deflection,
-        "post_handoff": post_handoff, "cost": costs,
+        "post_handoff": post_handoff, "cost": costs, "labels": label_rows(f),
         "frt_targets": FRT_TARGET_SECONDS, "benchmarks": BENCHMARKS,
     }
 
 
+def label_rows(f: Filters) -> list[dict]:
+    """Conversations started in the range per label (the workspace's labels), one query.
+
+    Labels are not a rollup dimension (a chat may carry several and they change after the fact),
+    so this counts live from the label links, narrowed by the same department / channel / agent
+    filters (agent = the assignee; the AI Agent's key selects chats never assigned to a person).
+    """
+    from apps.workspace.models import Label
+
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(f.start, time.min, tzinfo=tz)
+    end = datetime.combine(f.end + timedelta(days=1), time.min, tzinfo=tz)
+    conv = {"links__conversation__created_at__gte": start, "links__conversation__created_at__lt": end}
+    if f.department is not None:
+        conv["links__conversation__department_id"] = f.department
+    if f.channel is not None:
+        conv["links__conversation__channel_id"] = f.channel
+    if f.agent is not None:
+        conv["links__conversation__assignee_id"] = f.agent or None
+    only = Q(**conv)
+    rows = (Label.objects.annotate(
+        conversations=Count("links", filter=only),
+        archived=Count("links", filter=only & Q(links__conversation__status="archived")),
+        rated=Count("links", filter=only & Q(links__conversation__csat_score__isnull=False)),
+        satisfied=Count("links", filter=only & Q(links__conversation__csat_score__gte=4)),
+    ).filter(conversations__gt=0).order_by("-conversations", "name")
+        .values("name", "conversations", "archived", "rated", "satisfied"))
+    return [{**r, "csat": _ratio(r["satisfied"], r["rated"])} for r in rows]
+
+
 TABLES = ("summary", "timeseries", "departments", "channels", "agents", "operators", "triggers", "deflection",
-          "post_handoff", "cost")
+          "post_handoff", "cost", "labels")
 
 
 def table_rows(report: dict, name: str) -> list[dict]:

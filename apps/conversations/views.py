@@ -5,17 +5,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, InvalidInput
 from apps.departments.models import Department
 from apps.roles.access import can_reassign, is_operator
 
-from . import access, selectors, services
-from .models import Status
+from . import access, attachments, selectors, services
+from .models import Channel, Status
 
 
 @login_required
@@ -84,13 +85,34 @@ def conversation_pickup(request, pk: int):
 @require_POST
 def conversation_reply(request, pk: int):
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    body = request.POST.get("body", "")
-    if request.POST.get("is_internal") in ("1", "on", "true"):
-        # A private note: anyone who sees the chat may leave one; it never reaches the customer.
-        return _run(request, pk, lambda: services.message_add_note(conversation=pk, user=request.user, body=body), "")
-    if not access.conversation_can(request.user, conv, "reply"):
+    note = request.POST.get("is_internal") in ("1", "on", "true")
+    # A private note: anyone who sees the chat may leave one; it never reaches the customer.
+    if not note and not access.conversation_can(request.user, conv, "reply"):
         raise PermissionDenied  # visible but not theirs: a denied function
-    return _run(request, pk, lambda: services.message_send_human(conversation=pk, user=request.user, body=body), "")
+    send = services.message_add_note if note else services.message_send_human
+
+    def run():
+        files = _checked_files(request, conv, note)
+        body = request.POST.get("body", "")
+        with transaction.atomic():  # the message and its files together, or nothing
+            msg = send(conversation=pk, user=request.user,
+                       body=body if body.strip() or not files else attachments.attachment_body(files))
+            for f in files:
+                attachments.attachment_store(message=msg, file=f)
+
+    return _run(request, pk, run, "")
+
+
+def _checked_files(request, conv, note: bool) -> list:
+    uploads = request.FILES.getlist("file")
+    if not uploads:
+        return []
+    if len(uploads) > attachments.MAX_FILES:
+        raise InvalidInput(_("At most %(n)d files per message.") % {"n": attachments.MAX_FILES})
+    if not note and conv.channel.kind not in (Channel.Kind.WEBCHAT, Channel.Kind.API):
+        # Provider media upload is not wired yet: refuse rather than send the customer a bare file name.
+        raise InvalidInput(_("Files can be sent to the customer on the web chat only; add it as a private note instead."))
+    return [attachments.attachment_check(name=f.name, data=f.read()) for f in uploads]
 
 
 @login_required

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.conversations import access
+from apps.conversations import access, attachments
+from apps.conversations.models import Attachment
 from apps.conversations import selectors as conv_selectors
 from apps.conversations.views import conversation_context
 from apps.core.errors import DomainError
@@ -56,7 +57,8 @@ def conversation_page(request, pk: int):
     """The one screen with a conversation open: list, conversation and side panel (deep-linkable)."""
     conv = access.conversation_get_or_404(request.user, pk, "view")
     ctx = {**_list_context(request), **conversation_context(request, conv), "current_pk": conv.pk,
-           "timeline": conversation_timeline(conv, list(conv_selectors.conversation_messages(conv))),
+           "timeline": conversation_timeline(conv, list(conv_selectors.conversation_messages(conv)
+                                                        .prefetch_related("attachments"))),
            "labels_on": list(Label.objects.filter(links__conversation=conv).order_by("name")),
            "saved_replies_url": reverse("workspace-saved-replies") + f"?conversation={conv.pk}"}
     ctx["labels_free"] = [lab for lab in ctx["choices"]["labels"] if lab not in ctx["labels_on"]]
@@ -77,7 +79,7 @@ def inbox_lists(request):
 def conversation_messages(request, pk: int):
     """The timeline of one conversation (messages and events); fetching it marks it read for this user."""
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    rows = list(conv_selectors.conversation_messages(conv))
+    rows = list(conv_selectors.conversation_messages(conv).prefetch_related("attachments"))
     selectors.conversation_mark_read(request.user, conv, rows[-1].pk if rows else None)
     return render(request, "workspace/_messages.html", {"conversation": conv, "messages_list": rows,
                                                         "timeline": conversation_timeline(conv, rows)})
@@ -196,3 +198,29 @@ def widget_strings(request):
     response["Access-Control-Allow-Origin"] = "*"  # nothing private: the same texts for everyone
     response["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+def attachment_response(attachment, *, thumbnail: bool = False):
+    """The file itself, never rendered as a page of ours: a sandbox CSP, no sniffing, private cache."""
+    path = attachments.attachment_path(attachment, thumbnail=thumbnail)
+    if path is None:
+        raise Http404(_("No such file"))
+    inline = attachment.is_image
+    response = FileResponse(path.open("rb"), as_attachment=not inline, filename=attachment.name,
+                            content_type="image/jpeg" if thumbnail else attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def attachment_download(request, pk: int):
+    """A file of a message: only for someone who may see its conversation (404 otherwise, like the chat)."""
+    attachment = Attachment.objects.filter(pk=pk).only(
+        "conversation_id", "name", "content_type", "path", "thumbnail_path").first()
+    if attachment is None:
+        raise Http404(_("No such file"))
+    access.conversation_get_or_404(request.user, attachment.conversation_id, "view")
+    return attachment_response(attachment, thumbnail=request.GET.get("thumb") == "1")

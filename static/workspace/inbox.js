@@ -88,6 +88,8 @@
     if (e.detail.successful) {
       var box = $("reply-body");
       if (box) { box.value = ""; box.focus(); }
+      var file = $("reply-file");
+      if (file) file.value = "";
       if (err) err.textContent = "";
     } else if (err) {
       err.textContent = (xhr && xhr.status === 422 && xhr.responseText) || form.dataset.errorText || "Error";

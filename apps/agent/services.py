@@ -158,6 +158,8 @@ def _claim(conversation_id: int, message_id: int, *, lock: bool = True) -> tuple
     msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
     if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
         return None
+    if (msg.meta or {}).get("attachments_only"):
+        return None  # a photo or a PDF with no text: nothing to answer; the customer's next words are
     return conv, msg
 
 

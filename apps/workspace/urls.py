@@ -18,5 +18,7 @@ urlpatterns = [
     path("workspace/monitor/", views.monitor, name="workspace-monitor"),
     path("workspace/monitor/panel/", views.monitor_panel, name="workspace-monitor-panel"),
     path("workspace/widget-demo/", views.widget_demo, name="workspace-widget-demo"),
+    path("workspace/widget/upload/", views.widget_upload, name="workspace-widget-upload"),
+    path("workspace/widget/files/<str:token>/", views.widget_attachment, name="workspace-widget-attachment"),
     path("workspace/widget/strings/", views.widget_strings, name="workspace-widget-strings"),
 ]

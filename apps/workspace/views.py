@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.conversations import access, attachments
@@ -24,7 +25,7 @@ from apps.conversations.views import conversation_context
 from apps.core.errors import DomainError
 from apps.roles.access import can_view_monitor
 
-from . import inbox, selectors, services, widget
+from . import inbox, selectors, services, widget, widget_files
 from .models import Label, SavedReply
 from .timeline import conversation_timeline
 
@@ -223,4 +224,53 @@ def attachment_download(request, pk: int):
     if attachment is None:
         raise Http404(_("No such file"))
     access.conversation_get_or_404(request.user, attachment.conversation_id, "view")
+    return attachment_response(attachment, thumbnail=request.GET.get("thumb") == "1")
+
+
+@csrf_exempt  # no cookies: the visitor token in the form authenticates (like the widget's socket)
+@require_POST
+def widget_upload(request):
+    """A photo or a PDF from the customer's web chat (multipart: key, token, client_id, file...)."""
+    channel = widget.channel_by_key(request.POST.get("key", ""))
+    origin = request.headers.get("Origin")
+    if channel is None or not widget.origin_allowed(channel, origin):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    language = widget.language_supported(request.POST.get("language")) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        response = _widget_upload(request, channel, language)
+    response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    return response
+
+
+def _widget_upload(request, channel, language):
+    token, customer_id = request.POST.get("token") or "", request.POST.get("customer_id") or ""
+    if not customer_id and not widget_files.token_valid(channel, token):
+        return JsonResponse({"error": _("Say hello first.")}, status=403)
+    try:
+        visitor = widget.visitor_authenticate(channel, token=token, customer_id=customer_id or None,
+                                              signature=request.POST.get("signature"), language=language)
+    except widget.WidgetAuthError as exc:
+        return JsonResponse({"error": exc.message}, status=403)
+    client_id = request.POST.get("client_id", "")
+    if not widget.CLIENT_ID_RE.match(client_id):
+        return JsonResponse({"error": _("Invalid message id.")}, status=400)
+    if not widget.rate_allow(f"msg.{channel.pk}.{visitor.visitor_id}", widget.MESSAGES_PER_MINUTE):
+        return JsonResponse({"error": _("You are sending messages too fast. Please wait a moment.")}, status=429)
+    uploads = request.FILES.getlist("file")
+    if not uploads:
+        return JsonResponse({"error": _("Choose a photo or a PDF.")}, status=400)
+    try:
+        msg = widget_files.widget_upload(visitor=visitor, channel=channel, client_id=client_id, uploads=uploads)
+    except DomainError as exc:
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=400)
+    return JsonResponse({"id": msg.pk, "client_id": client_id, "conversation": msg.conversation_id})
+
+
+@require_GET
+def widget_attachment(request, token: str):
+    """A file of the customer's own conversation, by a signed link from their widget's sync."""
+    attachment = widget_files.attachment_from_link(token)
+    if attachment is None:
+        raise Http404(_("No such file"))
     return attachment_response(attachment, thumbnail=request.GET.get("thumb") == "1")

@@ -252,11 +252,15 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
             # The widget speaks the conversation's language (detected from the customer's messages).
             "language": language_supported(latest.language),
         }
+    from .widget_files import attachments_for_sync
+
+    files = attachments_for_sync(rows, visitor.contact_id)
     return {
         "type": "messages",
         "messages": [{
             "id": m.pk, "conversation": m.conversation_id, "kind": m.author_kind, "author": _author_label(m),
             "body": m.body, "at": m.created_at.isoformat(), "client_id": _client_id(m, visitor),
+            **({"files": files[m.pk]} if m.pk in files else {}),
         } for m in rows],
         "more": len(rows) == SYNC_LIMIT,
         "state": state,
@@ -303,6 +307,9 @@ def ui_strings() -> dict:
         "rate": pgettext("web chat widget", "Send rating"),
         "thanks": pgettext("web chat widget", "Thank you for your rating!"),
         "typing": pgettext("web chat widget", "Typing…"),
+        "attach": pgettext("web chat widget", "Send a photo or PDF"),
+        "uploading": pgettext("web chat widget", "Sending the file…"),
+        "image": pgettext("web chat widget", "Image: %(name)s"),
         "stars": [
             pgettext("web chat widget", "1 - Very bad"),
             pgettext("web chat widget", "2 - Bad"),

@@ -199,6 +199,16 @@ def visitor_contact_ensure(visitor: Visitor) -> Visitor:
     return replace(visitor, contact_id=contact.pk, has_identity=True)
 
 
+def visitor_refresh(visitor: Visitor) -> Visitor:
+    """A visitor whose first message came by another way (a file uploaded over HTTP) has a Contact
+    now: bind it, so the socket's sync and live signals see that conversation."""
+    if visitor.contact_id is not None:
+        return visitor
+    contact_id = ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=visitor.identity) \
+        .values_list("contact_id", flat=True).first()
+    return replace(visitor, contact_id=contact_id, has_identity=True) if contact_id else visitor
+
+
 def visitor_conversations(visitor: Visitor):
     if visitor.contact_id is None:
         return Conversation.objects.none()

@@ -6,6 +6,7 @@ Spanish and English."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, browser_marks, orm
@@ -65,7 +66,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                 self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).status == Status.ASSIGNED, "pickup")
                 page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
                 # The one screen: list, conversation and side panel; the timeline explains the route.
-                expect(page.locator(f"#mine-row-{conv.pk}")).to_have_attribute("class", "ws-row is-current")
+                expect(page.locator(f"#mine-row-{conv.pk}")).to_have_class(re.compile(r"\bis-current\b"))
                 for kind in ("handoff", "queued", "picked_up"):
                     expect(page.locator(f'#conv-messages [data-event-kind="{kind}"]')).to_have_count(1)
                 expect(page.locator("#customer-h")).to_be_visible()

@@ -104,3 +104,12 @@ def test_a_note_file_never_reaches_the_customer(cast, channel, client):
     from apps.workspace import widget_files
 
     assert widget_files.attachment_from_link(widget_files.link_for(internal, visitor.contact_id).split("/")[-2]) is None
+
+
+def test_a_visitor_whose_first_message_is_a_file_is_bound_on_the_next_sync(cast, channel, client):
+    visitor = widget.visitor_authenticate(channel, token=hello_token(channel))
+    assert visitor.contact_id is None
+    upload(client, token=visitor.token)
+    fresh = widget.visitor_refresh(visitor)
+    assert fresh.contact_id is not None
+    assert [m["body"] for m in widget.visitor_sync(fresh)["messages"]] == ["📎 router-lights.jpg"]

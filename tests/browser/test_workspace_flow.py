@@ -54,7 +54,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
             try:
-                page = self.login(browser, cast.collab_a, "/inbox/?tab=queue")
+                page = self.login(browser, cast.collab_a, "/inbox/")
                 kb = page.keyboard
                 page.evaluate("document.activeElement && document.activeElement.blur()")
                 # Pick up from the list: "j" focuses the first row, Tab its Pick up button, Enter.

@@ -12,13 +12,15 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import Channel
 from apps.departments.models import Department
+from apps.roles.access import operators
 
+from apps.core import report_tables
 from .definitions import AI_AGENT_KEY, BENCHMARKS, COUNTERS, FRT_TARGET_SECONDS, HANDOFF_TRIGGERS, flag, frt_flag
 from .models import CostSettings, DailyRollup, OperatorActivity
 from .presence import presence_seconds
@@ -151,10 +153,7 @@ def _names():
 
 
 def operator_ids() -> list[int]:
-    User = get_user_model()
-    perm = Q(groups__permissions__codename="view_all_conversations") | \
-        Q(user_permissions__codename="view_all_conversations") | Q(is_superuser=True)
-    return list(User.objects.filter(perm, is_active=True).values_list("id", flat=True).distinct())
+    return list(operators().values_list("id", flat=True))
 
 
 def _popcount(n: int) -> int:
@@ -375,39 +374,9 @@ def build_report(f: Filters) -> dict:
                              {r["channel_id"]: {kind_of.get(r["channel_id"], ""): (r["frt_sum"], r["frt_count"])}
                               for r in by_channel}),
         "agents": agents, "operators": operators, "triggers": triggers, "deflection": deflection,
-        "post_handoff": post_handoff, "cost": costs, "labels": label_rows(f),
+        "post_handoff": post_handoff, "cost": costs, "labels": report_tables.table("labels", f),
         "frt_targets": FRT_TARGET_SECONDS, "benchmarks": BENCHMARKS,
     }
-
-
-def label_rows(f: Filters) -> list[dict]:
-    """Conversations started in the range per label (the workspace's labels), one query.
-
-    Labels are not a rollup dimension (a chat may carry several and they change after the fact),
-    so this counts live from the label links, narrowed by the same department / channel / agent
-    filters (agent = the assignee; the AI Agent's key selects chats never assigned to a person).
-    """
-    from apps.workspace.models import Label
-
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(f.start, time.min, tzinfo=tz)
-    end = datetime.combine(f.end + timedelta(days=1), time.min, tzinfo=tz)
-    conv = {"links__conversation__created_at__gte": start, "links__conversation__created_at__lt": end}
-    if f.department is not None:
-        conv["links__conversation__department_id"] = f.department
-    if f.channel is not None:
-        conv["links__conversation__channel_id"] = f.channel
-    if f.agent is not None:
-        conv["links__conversation__assignee_id"] = f.agent or None
-    only = Q(**conv)
-    rows = (Label.objects.annotate(
-        conversations=Count("links", filter=only),
-        archived=Count("links", filter=only & Q(links__conversation__status="archived")),
-        rated=Count("links", filter=only & Q(links__conversation__csat_score__isnull=False)),
-        satisfied=Count("links", filter=only & Q(links__conversation__csat_score__gte=4)),
-    ).filter(conversations__gt=0).order_by("-conversations", "name")
-        .values("name", "conversations", "archived", "rated", "satisfied"))
-    return [{**r, "csat": _ratio(r["satisfied"], r["rated"])} for r in rows]
 
 
 TABLES = ("summary", "timeseries", "departments", "channels", "agents", "operators", "triggers", "deflection",

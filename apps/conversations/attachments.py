@@ -56,8 +56,10 @@ def attachment_check(*, name: str, data: bytes) -> CheckedFile:
     if not data:
         raise InvalidInput(_("The file %(name)s is empty.") % {"name": name})
     if len(data) > settings.ATTACHMENT_MAX_BYTES:
-        raise InvalidInput(_("The file %(name)s is larger than %(mb)d MB.")
-                           % {"name": name, "mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)})
+        from django.template.defaultfilters import filesizeformat
+
+        raise InvalidInput(_("The file %(name)s is larger than %(max)s.")
+                           % {"name": name, "max": filesizeformat(settings.ATTACHMENT_MAX_BYTES)})
     sniffed = _sniff(data)
     if sniffed is None:
         raise InvalidInput(_("Only images (JPEG, PNG, GIF, WebP) and PDF files can be attached; %(name)s is not one.")

@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin
+from apps.roles.admin import ConfigureOnlyAdminMixin
 
 from .models import Label, SavedReply
 

@@ -31,7 +31,8 @@ def upload(name: str, data: bytes | None = None, content_type="application/octet
 
 
 def post(client, conv, **data):
-    return client.post(reverse("conversation-reply", args=[conv.pk]), data, HTTP_HX_REQUEST="true")
+    return client.post(reverse("conversation-reply", args=[conv.pk]), data, HTTP_HX_REQUEST="true",
+                       HTTP_ACCEPT_LANGUAGE="en")
 
 
 def test_an_agent_sends_a_photo_and_a_pdf_stored_outside_the_web_root(cast, client, settings):

@@ -80,6 +80,13 @@
     }
   });
 
+  // The copilot panel points the form at its own send view (same reply flow, plus the suggestion's
+  // outcome) by changing form.action on submit: follow it, since htmx would post to hx-post.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (form && form.id === "reply-form" && form.getAttribute("action")) e.detail.path = form.getAttribute("action");
+  });
+
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail && e.detail.elt;
     if (!form || form.id !== "reply-form") return;

@@ -255,6 +255,9 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 4096)
+# Attachments: stored outside the web root, served only through the visibility check.
+ATTACHMENTS_ROOT = Path(env("ATTACHMENTS_ROOT", str(DATA_DIR / "attachments")))
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and bool(DATABASE_URL))

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""Inbox scale benchmark (issue 2): a Collaborator's inbox against an Operator's, same run.
+"""Inbox scale benchmark (issues 2 and 15): a Collaborator's inbox against an Operator's, same run,
+and against the Django peer (django-helpdesk's restricted ticket list) at the same size.
 
 Generates (with a progress bar) 1,000,000 conversations over 20 departments with 100 agents on
 PostgreSQL, then measures the Collaborator inbox page and queue counts against the same page for
 an Operator (full visibility). SQL query counts are taken at 100,000 and at 1,000,000
 conversations to show they do not grow with data size. Ends with one JSON line.
 
-    python bench/inbox.py [--conversations 1000000] [--requests 60] [--keep]
+    python bench/inbox.py [--conversations 1000000] [--requests 60] [--keep] [--no-peer]
+
+Every conversation gets a customer message (so search has text to search) and 5% carry labels;
+the one-screen list is also timed with a label filter and with a full-text search. The peer runs
+through /work/shared/tools/peer-helpdesk/run (PEER_HELPDESK to override) with --tickets equal to
+--conversations, on its own database (peer_helpdesk_bench); the ratio printed is the
+Collaborator list p95 over the peer's restricted list p95 (target <= 0.1).
 
 Uses its own database (asiste_bench_inbox), dropped at the end unless --keep.
 """
@@ -32,6 +39,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--no-peer", action="store_true", help="skip the django-helpdesk comparison")
     args = parser.parse_args()
     use_bench_database(DB, fresh=True)
 
@@ -67,6 +75,9 @@ def main() -> None:
     # The Operator handles chats too, so both pages render lists of the same shape.
     agent_ids = [a.pk for a in agents] + [operator.pk]
 
+    from apps.workspace.models import Label
+
+    label_ids = [Label.objects.create(name=f"label-{i}").pk for i in range(10)]
     with connection.cursor() as cur:
         cur.execute("INSERT INTO conversations_contact (name, email, phone, external_ref, is_vip, language, attributes, created_at)"
                     " SELECT 'Customer ' || g, '', '', 'C' || g, false, 'es', '{}', now() FROM generate_series(1, 200000) g")
@@ -99,6 +110,25 @@ def main() -> None:
                          WHEN g %% 2000 < 1995 THEN 'unassigned' WHEN g %% 2000 < 1997 THEN 'assigned'
                          ELSE 'in_progress' END AS status) s
                 """, [dept_ids, agent_ids])
+                # One customer message per conversation, from a small vocabulary (search has work to do).
+                cur.execute(f"""
+                    INSERT INTO conversations_message (conversation_id, author_kind, body, is_internal, sources, meta,
+                                                       delivery_status, created_at)
+                    SELECT c.id, 'customer', (ARRAY['no tengo internet desde ayer', 'las luces del router parpadean',
+                           'quiero cambiar de plan', 'me llegó mal la factura', 'quiero dar de baja el servicio',
+                           'se corta el wifi a la noche', 'cuánto cuesta fibra 600'])[1 + mod(c.id, 7)] || ' ' || c.id,
+                           false, '[]', '{{}}', '', c.created_at
+                    FROM conversations_conversation c WHERE c.id > (SELECT coalesce(max(conversation_id), 0)
+                                                                    FROM conversations_message)
+                """)
+                cur.execute("UPDATE conversations_conversation SET last_message_at = created_at,"
+                            " last_customer_message_at = created_at WHERE last_message_at IS NULL")
+                cur.execute(f"""
+                    INSERT INTO workspace_conversationlabel (conversation_id, label_id, created_at)
+                    SELECT c.id, (%s::bigint[])[1 + c.id %% 10], now() FROM conversations_conversation c
+                    WHERE c.id %% 20 = 0 AND NOT EXISTS (SELECT 1 FROM workspace_conversationlabel l
+                                                         WHERE l.conversation_id = c.id)
+                """, [label_ids])
                 bar.update(stop - start)
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
@@ -138,6 +168,9 @@ def main() -> None:
             client.get("/inbox/")
     collab = timed(lambda: collab_client.get("/inbox/"), args.requests)
     oper = timed(lambda: operator_client.get("/inbox/"), args.requests)
+    list_label = timed(lambda: collab_client.get(f"/inbox/?label={label_ids[3]}"), args.requests)
+    list_search = timed(lambda: collab_client.get("/inbox/?q=router"), args.requests)
+    list_search_all = timed(lambda: collab_client.get("/inbox/?tab=archived&q=factura"), args.requests)
     collab_counts = timed(lambda: queue_counts(collaborator), args.requests)
     oper_counts = timed(lambda: queue_counts(operator), args.requests)
     conv_rows = Conversation.objects.count()
@@ -151,6 +184,8 @@ def main() -> None:
         "collaborator_departments": collaborator.memberships.count(), "collaborator_visible_conversations": visible,
         "collaborator_inbox": summary(collab), "operator_inbox": summary(oper),
         "collaborator_p95_over_operator_p95": round(summary(collab)["p95_ms"] / summary(oper)["p95_ms"], 3),
+        "collaborator_list_label_filter": summary(list_label), "collaborator_list_search": summary(list_search),
+        "collaborator_archived_search": summary(list_search_all),
         "collaborator_queue_counts": summary(collab_counts), "operator_queue_counts": summary(oper_counts),
         "queries_at_100k": queries_small, "queries_at_1m": queries_large,
         "collaborator_inbox_queries_with_7_departments": queries_more_depts,
@@ -163,11 +198,44 @@ def main() -> None:
           f"{queries_large['collaborator_inbox']} at {conv_rows:,}, {queries_more_depts} with 7 departments")
     print(f"object-permission rows: {figures['object_permission_rows']} "
           f"({figures['object_permission_rows_per_conversation_pct']}% of conversations, target < 0.1%)")
+    print(f"Collaborator list p95: default {figures['collaborator_inbox']['p95_ms']} ms, label filter "
+          f"{figures['collaborator_list_label_filter']['p95_ms']} ms, search {figures['collaborator_list_search']['p95_ms']}"
+          f" ms, archived search {figures['collaborator_archived_search']['p95_ms']} ms")
     connection.close()
+    if not args.no_peer:
+        peer = run_peer(args.conversations, args.requests)
+        figures["peer"] = peer
+        if peer.get("restricted_list_p95_ms"):
+            worst = max(figures[k]["p95_ms"] for k in ("collaborator_inbox", "collaborator_list_label_filter",
+                                                        "collaborator_list_search"))
+            figures["collaborator_list_p95_over_peer_restricted_list_p95"] = round(
+                figures["collaborator_inbox"]["p95_ms"] / peer["restricted_list_p95_ms"], 3)
+            figures["worst_collaborator_list_p95_over_peer"] = round(worst / peer["restricted_list_p95_ms"], 3)
+            print(f"Peer (django-helpdesk) restricted list p95 {peer['restricted_list_p95_ms']} ms at "
+                  f"{peer.get('tickets')} tickets: ratio {figures['collaborator_list_p95_over_peer_restricted_list_p95']}"
+                  f" (worst of default/label/search {figures['worst_collaborator_list_p95_over_peer']}; target <= 0.1)")
     if not args.keep:
         subprocess.run(["psql", os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432") + "/postgres", "-qc",
                         f"DROP DATABASE IF EXISTS {DB}"], check=False, capture_output=True)
     print(json.dumps(figures))
+
+
+def run_peer(tickets: int, requests: int) -> dict:
+    """The peer harness at the same size, in the same run; its last stdout line is one JSON object."""
+    runner = os.environ.get("PEER_HELPDESK", "/work/shared/tools/peer-helpdesk/run")
+    if not Path(runner).exists():
+        print(f"peer harness not found at {runner}: no comparison (set PEER_HELPDESK)", flush=True)
+        return {"error": "peer harness missing"}
+    env = {**os.environ, "DATABASE_URL": os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+           + "/peer_helpdesk_bench"}
+    print(f"running the peer (django-helpdesk) at {tickets:,} tickets ...", flush=True)
+    done = subprocess.run([runner, "--tickets", str(tickets), "--requests", str(min(requests, 30))], env=env,
+                          stdout=subprocess.PIPE, text=True, check=False)
+    lines = [line for line in done.stdout.strip().splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        print(f"peer run failed (exit {done.returncode})", flush=True)
+        return {"error": f"exit {done.returncode}"}
+    return json.loads(lines[-1])
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def turns_requeue(*, now: datetime) -> int:
     good), so the customer would wait forever. Enqueue it again."""
     oldest = now - timedelta(hours=int(getattr(settings, "AGENT_TURN_MAX_AGE_HOURS", 24)))
     last_customer = (Message.objects.filter(conversation=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER)
+                     .exclude(meta__has_key="attachments_only")  # files alone get no turn (agent services._claim)
                      .order_by("-created_at", "-id").values("pk")[:1])
     rows = list(Conversation.objects.filter(status=Status.BOT,
                                             last_customer_message_at__lt=now - timedelta(seconds=stale_seconds()),

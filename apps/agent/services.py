@@ -30,6 +30,7 @@ from .language import detect_language
 from .engine import config_get
 from .models import AgentSettings, AgentState, Topic
 from .providers import Analysis, ProviderError, TurnContext, provider_get
+from .summary import handoff_summary
 from .tools import RESOURCES, NotIdentified, ToolError, tool_describe, tool_run
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,6 @@ def department_label(cfg: AgentSettings, department: Department, language: str) 
     return names.get(language) or names.get("en") or department.name
 
 
-def _summary(conv: Conversation) -> str:
-    texts = list(conv.messages.filter(author_kind=AuthorKind.CUSTOMER, is_internal=False)
-                 .order_by("created_at", "id").values_list("body", flat=True))
-    if len(texts) > 4:
-        texts = texts[:1] + ["…"] + texts[-3:]
-    summary = " / ".join(t.replace("\n", " ") for t in texts)
-    return summary[:1000]
-
-
 def _history(conv: Conversation, exclude_id: int) -> list[dict]:
     rows = (conv.messages.filter(is_internal=False, author_kind__in=[AuthorKind.CUSTOMER, AuthorKind.AI_AGENT])
             .exclude(pk=exclude_id).order_by("-created_at", "-id")[:8])
@@ -164,6 +156,8 @@ def _claim(conversation_id: int, message_id: int, *, lock: bool = True) -> tuple
     msg = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
     if conv is None or msg is None or conv.status != Status.BOT or _already_handled(conv, message_id):
         return None
+    if (msg.meta or {}).get("attachments_only"):
+        return None  # a photo or a PDF with no text: nothing to answer; the customer's next words are
     return conv, msg
 
 
@@ -370,7 +364,9 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
         conv_services.message_post_agent(conversation=conv, body=body,
                                          meta={"ai": True, "kind": "handoff", "department": department.pk})
         conv_services.conversation_escalate(conversation=conv, department=department, trigger=trigger,
-                                            summary=_summary(conv), context=context)
+                                            summary=handoff_summary(conv, topic_name=context["topic_name"],
+                                                                    collected=context["collected"]),
+                                            context=context)
         state.pending = {}
         state.save()
         conv_id = conv.pk

@@ -257,3 +257,33 @@ class ConversationEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("conversation events are append-only")
+
+
+class Attachment(models.Model):
+    """A file on a message (a customer's photo or PDF, a file an agent sent).
+
+    The bytes live under ``settings.ATTACHMENTS_ROOT`` (outside the web root and MEDIA_ROOT): they
+    are served only by a view that asks the visibility module first. ``conversation`` repeats the
+    message's so that check is one indexed lookup.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    path = models.CharField(max_length=255)
+    thumbnail_path = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

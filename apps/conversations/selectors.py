@@ -14,21 +14,6 @@ def _base(qs: QuerySet) -> QuerySet:
     return qs.select_related("contact", "department", "assignee", "channel")
 
 
-def inbox_for(user) -> dict:
-    """A Collaborator's inbox: my chats, my departments' queues, my recently archived. Constant query count."""
-    mine = _base(access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES)).order_by("-updated_at")
-    queue = _base(access.conversations_visible_to(user, "pickup")).order_by("queued_at", "id")
-    archived = _base(access.conversations_assigned_to(user, [Status.ARCHIVED])).order_by("-archived_at")
-    counts = queue_counts(user)
-    return {
-        "mine": list(mine[:LIST_LIMIT]),
-        "queue": list(queue[:LIST_LIMIT]),
-        "archived": list(archived[:20]),
-        "queue_counts": counts,
-        "queue_total": sum(row["n"] for row in counts),
-    }
-
-
 def queue_counts(user) -> list[dict]:
     """Waiting chats per department the user may pick up from, with the oldest wait (one query)."""
     return list(access.conversations_visible_to(user, "pickup").values("department_id", "department__name")

@@ -264,6 +264,22 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
 
 
 @transaction.atomic
+def message_add_note(*, conversation: Conversation | int, user, body: str) -> Message:
+    """A private note: anyone who may see the chat may add one; it is never delivered to the
+    customer on any channel (delivery, webhooks and the widget skip ``is_internal``)."""
+    text = clean_body(body)
+    pk = conversation.pk if isinstance(conversation, Conversation) else conversation
+    conv = _lock(pk)
+    if not access.conversations_visible_to(user, "view").filter(pk=pk).exists():
+        raise NotAllowed(_("You cannot add notes to this conversation."))
+    msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
+                                 is_internal=True, channel=conv.channel)
+    _record_written(msg)
+    _signal(conv, what="message")
+    return msg
+
+
+@transaction.atomic
 def message_post_agent(*, conversation: Conversation | int, body: str, sources: list | None = None,
                        meta: dict | None = None) -> Message:
     """A reply of the AI Agent (always marked as AI to the customer)."""

@@ -4,21 +4,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import DomainError, NotAllowed
+from apps.core.errors import DomainError, InvalidInput, NotAllowed
 from apps.departments.models import Department
 from apps.roles.access import can_reassign, is_operator
 
-from . import access, extensions, selectors, services
-from .models import Status
-
-
-@login_required
-def inbox(request):
-    return render(request, "conversations/inbox.html", selectors.inbox_for(request.user))
+from . import access, attachments, extensions, selectors, services
+from .models import Channel, Status
 
 
 @login_required
@@ -35,9 +32,8 @@ def conversation_list(request):
     })
 
 
-@login_required
-def conversation_detail(request, pk: int):
-    conv = access.conversation_get_or_404(request.user, pk, "view")
+def conversation_context(request, conv) -> dict:
+    """What a page showing one conversation needs (the workspace's one screen builds on it)."""
     user = request.user
     ctx = {
         "conversation": conv,
@@ -60,7 +56,7 @@ def conversation_detail(request, pk: int):
         # The department's agents with presence and load, available first (routing decides the order).
         ctx["agents"] = [a for a in extensions.reassign_choices(department_id=conv.department_id) if a["user"].pk != conv.assignee_id] \
             if conv.department_id else []
-    return render(request, "conversations/detail.html", ctx)
+    return ctx
 
 
 def run_and_redirect(request, pk, fn, ok_message):
@@ -69,8 +65,12 @@ def run_and_redirect(request, pk, fn, ok_message):
     except NotAllowed as exc:  # visible but not theirs to act on: 403, as the API answers
         raise PermissionDenied(exc.message) from exc
     except DomainError as exc:
+        if request.headers.get("HX-Request"):  # the reply box posts in place: the error goes back to it
+            return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
         messages.error(request, exc.message)
     else:
+        if request.headers.get("HX-Request"):
+            return HttpResponse(status=204)  # the live signal refreshes the message list
         if ok_message:
             messages.success(request, ok_message)
     return redirect("conversation-detail", pk=pk)
@@ -85,18 +85,40 @@ def conversation_pickup(request, pk: int):
 
 
 def reply_and_redirect(request, pk: int, *, after_send=None):
-    """The reply flow: visibility, the reply service, the error shown, back to the chat. The
-    copilot's reply form uses it too (``after_send(message)`` records the suggestion's outcome)."""
+    """The reply flow: visibility, the reply (or private note) with its files, the error shown, back
+    to the chat. The copilot's reply form uses it too (``after_send(message)`` records the
+    suggestion's outcome)."""
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    if not access.conversation_can(request.user, conv, "reply"):
+    note = request.POST.get("is_internal") in ("1", "on", "true")
+    # A private note: anyone who sees the chat may leave one; it never reaches the customer.
+    if not note and not access.conversation_can(request.user, conv, "reply"):
         raise PermissionDenied  # visible but not theirs: a denied function
+    write = services.message_add_note if note else services.message_send_human
 
     def send():
-        msg = services.message_send_human(conversation=pk, user=request.user, body=request.POST.get("body", ""))
+        files = _checked_files(request, conv, note)
+        body = request.POST.get("body", "")
+        with transaction.atomic():  # the message and its files together, or nothing
+            msg = write(conversation=pk, user=request.user,
+                        body=body if body.strip() or not files else attachments.attachment_body(files))
+            for f in files:
+                attachments.attachment_store(message=msg, file=f)
         if after_send is not None:
             after_send(msg)
 
     return run_and_redirect(request, pk, send, "")
+
+
+def _checked_files(request, conv, note: bool) -> list:
+    uploads = request.FILES.getlist("file")
+    if not uploads:
+        return []
+    if len(uploads) > attachments.MAX_FILES:
+        raise InvalidInput(_("At most %(n)d files per message.") % {"n": attachments.MAX_FILES})
+    if not note and conv.channel.kind not in (Channel.Kind.WEBCHAT, Channel.Kind.API):
+        # Provider media upload is not wired yet: refuse rather than send the customer a bare file name.
+        raise InvalidInput(_("Files can be sent to the customer on the web chat only; add it as a private note instead."))
+    return [attachments.attachment_check(name=f.name, data=f.read()) for f in uploads]
 
 
 @login_required

@@ -20,6 +20,7 @@ from apps.conversations.models import Channel
 from apps.departments.models import Department
 from apps.roles.access import operators
 
+from apps.core import report_tables
 from .definitions import AI_AGENT_KEY, BENCHMARKS, COUNTERS, FRT_TARGET_SECONDS, HANDOFF_TRIGGERS, flag, frt_flag
 from .models import CostSettings, DailyRollup, OperatorActivity
 from .presence import presence_seconds
@@ -373,13 +374,13 @@ def build_report(f: Filters) -> dict:
                              {r["channel_id"]: {kind_of.get(r["channel_id"], ""): (r["frt_sum"], r["frt_count"])}
                               for r in by_channel}),
         "agents": agents, "operators": operators, "triggers": triggers, "deflection": deflection,
-        "post_handoff": post_handoff, "cost": costs,
+        "post_handoff": post_handoff, "cost": costs, "labels": report_tables.table("labels", f),
         "frt_targets": FRT_TARGET_SECONDS, "benchmarks": BENCHMARKS,
     }
 
 
 TABLES = ("summary", "timeseries", "departments", "channels", "agents", "operators", "triggers", "deflection",
-          "post_handoff", "cost")
+          "post_handoff", "cost", "labels")
 
 
 def table_rows(report: dict, name: str) -> list[dict]:

@@ -5,3 +5,10 @@ class WorkspaceConfig(AppConfig):
     name = "apps.workspace"
     label = "workspace"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from apps.core.report_tables import register_table
+
+        from .reports import label_rows
+
+        register_table("labels", label_rows)

@@ -282,6 +282,7 @@ class WidgetConsumer(_Base):
         return msg
 
     async def _sync_after(self, after):
+        self.visitor = await database_sync_to_async(widget.visitor_refresh)(self.visitor)
         data = await database_sync_to_async(widget.visitor_sync)(self.visitor, after)
         if data["state"] and data["state"]["language"]:
             self.conversation_language = data["state"]["language"]

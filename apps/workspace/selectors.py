@@ -32,23 +32,6 @@ def unread_counts(user, conversation_ids) -> dict[int, int]:
     return {row["conversation_id"]: row["n"] for row in rows}
 
 
-def inbox_lists(user) -> dict:
-    data = conv_selectors.inbox_for(user)
-    everything = data["mine"] + data["queue"] + data["archived"]
-    unread = unread_counts(user, {c.pk for c in everything})
-    now = timezone.now()
-    for c in everything:
-        c.unread = unread.get(c.pk, 0)
-        c.wait_seconds = int((now - c.queued_at).total_seconds()) if c.status == Status.UNASSIGNED and c.queued_at else None
-    data["unread"] = {
-        "mine": sum(1 for c in data["mine"] if c.unread),
-        "queue": sum(1 for c in data["queue"] if c.unread),
-        "archived": sum(1 for c in data["archived"] if c.unread),
-    }
-    data["longest_wait"] = max((c.wait_seconds or 0 for c in data["queue"]), default=0)
-    return data
-
-
 def conversation_mark_read(user, conversation: Conversation, upto: int | None) -> None:
     if not upto:
         return

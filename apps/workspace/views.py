@@ -6,37 +6,153 @@ normal page load would (DESIGN.md invariants 1 and 4).
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
-from apps.conversations import access
+from apps.conversations import access, attachments
+from apps.conversations.models import Attachment
 from apps.conversations import selectors as conv_selectors
+from apps.conversations.views import conversation_context
+from apps.core.errors import DomainError
 from apps.roles.access import can_view_monitor
 
-from . import selectors, widget
+from . import inbox, selectors, services, widget, widget_files
+from .models import Label, SavedReply
+from .timeline import conversation_timeline
+
+
+def _list_context(request) -> dict:
+    f = inbox.filters_from(request.GET)
+    return {**inbox.conversation_page(request.user, f), "choices": inbox.filter_choices(request.user),
+            "tab_counts": inbox.tab_counts(request.user), "list_query": f.query(),
+            "tabs": [(value, label, f.query(tab=value, page="")) for value, label in inbox.TABS.items()],
+            "next_query": f.query(page=f.page + 1), "prev_query": f.query(page=f.page - 1),
+            "current_pk": _int_or_none(request.GET.get("current"))}
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
+
+
+@never_cache
+@login_required
+@require_GET
+def inbox_page(request):
+    """The one screen with no conversation open: the list (filters in the URL) and an empty pane."""
+    return render(request, "workspace/inbox.html", _list_context(request))
+
+
+@never_cache
+@login_required
+@require_GET
+def conversation_page(request, pk: int):
+    """The one screen with a conversation open: list, conversation and side panel (deep-linkable)."""
+    conv = access.conversation_get_or_404(request.user, pk, "view")
+    ctx = {**_list_context(request), **conversation_context(request, conv), "current_pk": conv.pk,
+           "timeline": conversation_timeline(conv, list(conv_selectors.conversation_messages(conv)
+                                                        .prefetch_related("attachments"))),
+           "labels_on": list(Label.objects.filter(links__conversation=conv).order_by("name")),
+           "saved_replies_url": reverse("workspace-saved-replies") + f"?conversation={conv.pk}"}
+    ctx["labels_free"] = [lab for lab in ctx["choices"]["labels"] if lab not in ctx["labels_on"]]
+    return render(request, "workspace/conversation.html", ctx)
 
 
 @never_cache
 @login_required
 @require_GET
 def inbox_lists(request):
-    return render(request, "workspace/_inbox_lists.html", selectors.inbox_lists(request.user))
+    """The list alone (re-fetched on live signals, with the page's filters in the query string)."""
+    return render(request, "workspace/_list.html", _list_context(request))
 
 
 @never_cache
 @login_required
 @require_GET
 def conversation_messages(request, pk: int):
-    """The message list of one conversation; fetching it marks it read for this user."""
+    """The timeline of one conversation (messages and events); fetching it marks it read for this user."""
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    rows = list(conv_selectors.conversation_messages(conv))
+    rows = list(conv_selectors.conversation_messages(conv).prefetch_related("attachments"))
     selectors.conversation_mark_read(request.user, conv, rows[-1].pk if rows else None)
-    return render(request, "workspace/_messages.html", {"conversation": conv, "messages_list": rows})
+    return render(request, "workspace/_messages.html", {"conversation": conv, "messages_list": rows,
+                                                        "timeline": conversation_timeline(conv, rows)})
+
+
+def _after_write(request, pk: int):
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204)  # the live signal refreshes the page's parts
+    return redirect(reverse("conversation-detail", args=[pk]) + (f"?{request.GET.urlencode()}" if request.GET else ""))
+
+
+@login_required
+@require_POST
+def conversation_label_add(request, pk: int):
+    try:
+        services.label_add(user=request.user, conversation_id=pk, label_id=int(request.POST.get("label") or 0))
+    except (ValueError, DomainError) as exc:
+        message = getattr(exc, "message", "") or _("Choose one of the labels.")
+        if request.headers.get("HX-Request"):
+            return HttpResponse(message, status=422, content_type="text/plain; charset=utf-8")
+        messages.error(request, message)
+    return _after_write(request, pk)
+
+
+@login_required
+@require_POST
+def conversation_label_remove(request, pk: int, label_id: int):
+    services.label_remove(user=request.user, conversation_id=pk, label_id=label_id)
+    return _after_write(request, pk)
+
+
+@never_cache
+@login_required
+@require_GET
+def saved_replies(request):
+    """Saved replies for the "/" menu, variables filled in for the open conversation (JSON)."""
+    conv = None
+    if request.GET.get("conversation"):
+        conv = access.conversation_get_or_404(request.user, request.GET.get("conversation"), "view")
+    q = " ".join((request.GET.get("q") or "").split()).lower()[:80]
+    rows = []
+    for reply in services.saved_replies_for(request.user, conv):
+        text = services.saved_reply_render(reply, user=request.user, conversation=conv)
+        if q and q not in reply.shortcut.lower() and q not in reply.title.lower() and q not in text.lower():
+            continue
+        rows.append({"id": reply.pk, "shortcut": reply.shortcut, "title": reply.title, "text": text,
+                     "scope": reply.department.name if reply.department_id else _("Personal")})
+        if len(rows) >= 20:
+            break
+    return JsonResponse({"replies": rows}, json_dumps_params={"ensure_ascii": False})
+
+
+@never_cache
+@login_required
+def saved_replies_manage(request):
+    """The user's personal saved replies (department ones are managed by Operators in the admin)."""
+    if request.method == "POST":
+        try:
+            if request.POST.get("delete"):
+                services.saved_reply_delete(user=request.user, pk=int(request.POST["delete"]))
+                messages.success(request, _("Saved reply deleted."))
+            else:
+                services.saved_reply_create(user=request.user, title=request.POST.get("title", ""),
+                                            shortcut=request.POST.get("shortcut", ""),
+                                            body=request.POST.get("body", ""))
+                messages.success(request, _("Saved reply added."))
+        except (ValueError, DomainError) as exc:
+            messages.error(request, getattr(exc, "message", "") or _("Invalid request."))
+        return redirect("workspace-saved-replies-manage")
+    return render(request, "workspace/saved_replies.html", {
+        "personal": SavedReply.objects.filter(owner=request.user),
+        "shared": services.saved_replies_for(request.user).filter(owner__isnull=True)})
 
 
 def _monitor_guard(request):
@@ -83,3 +199,78 @@ def widget_strings(request):
     response["Access-Control-Allow-Origin"] = "*"  # nothing private: the same texts for everyone
     response["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+def attachment_response(attachment, *, thumbnail: bool = False):
+    """The file itself, never rendered as a page of ours: a sandbox CSP, no sniffing, private cache."""
+    path = attachments.attachment_path(attachment, thumbnail=thumbnail)
+    if path is None:
+        raise Http404(_("No such file"))
+    inline = attachment.is_image
+    response = FileResponse(path.open("rb"), as_attachment=not inline, filename=attachment.name,
+                            content_type="image/jpeg" if thumbnail else attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def attachment_download(request, pk: int):
+    """A file of a message: only for someone who may see its conversation (404 otherwise, like the chat)."""
+    attachment = Attachment.objects.filter(pk=pk).only(
+        "conversation_id", "name", "content_type", "path", "thumbnail_path").first()
+    if attachment is None:
+        raise Http404(_("No such file"))
+    access.conversation_get_or_404(request.user, attachment.conversation_id, "view")
+    return attachment_response(attachment, thumbnail=request.GET.get("thumb") == "1")
+
+
+@csrf_exempt  # no cookies: the visitor token in the form authenticates (like the widget's socket)
+@require_POST
+def widget_upload(request):
+    """A photo or a PDF from the customer's web chat (multipart: key, token, client_id, file...)."""
+    channel = widget.channel_by_key(request.POST.get("key", ""))
+    origin = request.headers.get("Origin")
+    if channel is None or not widget.origin_allowed(channel, origin):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    language = widget.language_supported(request.POST.get("language")) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        response = _widget_upload(request, channel, language)
+    response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    return response
+
+
+def _widget_upload(request, channel, language):
+    token, customer_id = request.POST.get("token") or "", request.POST.get("customer_id") or ""
+    if not customer_id and not widget_files.token_valid(channel, token):
+        return JsonResponse({"error": _("Say hello first.")}, status=403)
+    try:
+        visitor = widget.visitor_authenticate(channel, token=token, customer_id=customer_id or None,
+                                              signature=request.POST.get("signature"), language=language)
+    except widget.WidgetAuthError as exc:
+        return JsonResponse({"error": exc.message}, status=403)
+    client_id = request.POST.get("client_id", "")
+    if not widget.CLIENT_ID_RE.match(client_id):
+        return JsonResponse({"error": _("Invalid message id.")}, status=400)
+    if not widget.rate_allow(f"msg.{channel.pk}.{visitor.visitor_id}", widget.MESSAGES_PER_MINUTE):
+        return JsonResponse({"error": _("You are sending messages too fast. Please wait a moment.")}, status=429)
+    uploads = request.FILES.getlist("file")
+    if not uploads:
+        return JsonResponse({"error": _("Choose a photo or a PDF.")}, status=400)
+    try:
+        msg = widget_files.widget_upload(visitor=visitor, channel=channel, client_id=client_id, uploads=uploads)
+    except DomainError as exc:
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=400)
+    return JsonResponse({"id": msg.pk, "client_id": client_id, "conversation": msg.conversation_id})
+
+
+@require_GET
+def widget_attachment(request, token: str):
+    """A file of the customer's own conversation, by a signed link from their widget's sync."""
+    attachment = widget_files.attachment_from_link(token)
+    if attachment is None:
+        raise Http404(_("No such file"))
+    return attachment_response(attachment, thumbnail=request.GET.get("thumb") == "1")

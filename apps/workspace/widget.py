@@ -191,6 +191,16 @@ def visitor_contact_ensure(visitor: Visitor) -> Visitor:
     return replace(visitor, contact_id=contact.pk, has_identity=True)
 
 
+def visitor_refresh(visitor: Visitor) -> Visitor:
+    """A visitor whose first message came by another way (a file uploaded over HTTP) has a Contact
+    now: bind it, so the socket's sync and live signals see that conversation."""
+    if visitor.contact_id is not None:
+        return visitor
+    contact_id = ContactIdentity.objects.filter(kind=Channel.Kind.WEBCHAT, value=visitor.identity) \
+        .values_list("contact_id", flat=True).first()
+    return replace(visitor, contact_id=contact_id, has_identity=True) if contact_id else visitor
+
+
 def visitor_conversations(visitor: Visitor):
     if visitor.contact_id is None:
         return Conversation.objects.none()
@@ -245,11 +255,15 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
             "language": language_supported(latest.language),
         }
         state.update(_wait_state(latest))
+    from .widget_files import attachments_for_sync
+
+    files = attachments_for_sync(rows, visitor.contact_id)
     return {
         "type": "messages",
         "messages": [{
             "id": m.pk, "conversation": m.conversation_id, "kind": m.author_kind, "author": _author_label(m),
             "body": m.body, "at": m.created_at.isoformat(), "client_id": _client_id(m, visitor),
+            **({"files": files[m.pk]} if m.pk in files else {}),
         } for m in rows],
         "more": len(rows) == SYNC_LIMIT,
         "state": state,
@@ -319,6 +333,9 @@ def ui_strings() -> dict:
         "rate": pgettext("web chat widget", "Send rating"),
         "thanks": pgettext("web chat widget", "Thank you for your rating!"),
         "typing": pgettext("web chat widget", "Typing…"),
+        "attach": pgettext("web chat widget", "Send a photo or PDF"),
+        "uploading": pgettext("web chat widget", "Sending the file…"),
+        "image": pgettext("web chat widget", "Image: %(name)s"),
         "stars": [
             pgettext("web chat widget", "1 - Very bad"),
             pgettext("web chat widget", "2 - Bad"),

@@ -94,6 +94,11 @@
   form.appendChild(input);
   var sendBtn = el("button", { type: "submit", class: "send" });
   form.appendChild(sendBtn);
+  // A photo of the router's lights, a PDF bill: uploaded over HTTP with the visitor token.
+  var fileInput = el("input", { type: "file", id: "asiste-file", class: "sr", accept: "image/jpeg,image/png,image/gif,image/webp,application/pdf" });
+  var fileLabel = el("label", { for: "asiste-file", class: "attach", tabindex: "0", role: "button" }, "📎");
+  form.insertBefore(fileLabel, sendBtn);
+  form.insertBefore(fileInput, sendBtn);
   [header, status, log, typing, csat, form].forEach(function (n) { panel.appendChild(n); });
 
   // (Re)label everything that shows a text of ours: on start and when the chat's language changes.
@@ -109,6 +114,8 @@
     inputLabel.textContent = t.label;
     input.setAttribute("placeholder", t.label);
     sendBtn.textContent = t.send;
+    fileLabel.setAttribute("aria-label", t.attach || "");
+    fileLabel.setAttribute("title", t.attach || "");
     log.querySelectorAll("li.msg").forEach(function (li) {
       var who = li.querySelector(".who");
       if (who) who.textContent = who_({ kind: li.getAttribute("data-kind"), author: li.getAttribute("data-author") || "" });
@@ -153,7 +160,21 @@
     var li = el("li", { class: "msg msg-" + m.kind, "data-id": String(m.id), "data-kind": m.kind });
     if (m.kind === "human") li.setAttribute("data-author", m.author || "");
     li.appendChild(el("span", { class: "who" }, who_(m)));
-    li.appendChild(el("p", { class: "body" }, m.body));
+    if (m.files && m.files.length) {
+      var files = el("ul", { class: "files" });
+      m.files.forEach(function (f) {
+        var item = el("li", {});
+        var a = el("a", { href: ORIGIN + f.url, target: "_blank", rel: "noopener" });
+        if (/^image\//.test(f.type)) {
+          a.appendChild(el("img", { src: ORIGIN + f.url + "?thumb=1", alt: fmt(t.image, { name: f.name }), class: "thumb" }));
+        } else { a.textContent = "📄 " + f.name; }
+        item.appendChild(a);
+        files.appendChild(item);
+      });
+      li.appendChild(files);
+    } else {
+      li.appendChild(el("p", { class: "body" }, m.body));
+    }
     if (pending) log.replaceChild(li, pending); else log.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
@@ -303,6 +324,29 @@
     input.value = "";
     lastTyping = 0; // a sent message ends "typing": the next keystroke may say so again
     if (state.ready) send({ type: "send", body: item.body, client_id: item.client_id });
+  });
+  fileLabel.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fileInput.click(); }
+  });
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    if (!file || !state.token) return;
+    var data = new FormData();
+    data.append("key", KEY); data.append("token", state.token); data.append("language", lang);
+    data.append("client_id", "f" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8));
+    data.append("file", file);
+    status.textContent = t.uploading || "";
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", ORIGIN + "/workspace/widget/upload/");
+    xhr.onload = function () {
+      var body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (err) { /* not JSON */ }
+      status.textContent = xhr.status === 200 ? "" : (body.error || "");
+      fileInput.value = "";
+      sync();
+    };
+    xhr.onerror = function () { status.textContent = t.offline || ""; };
+    xhr.send(data);
   });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); }

@@ -177,6 +177,49 @@ def test_visibility_of_objects(world, cell, role, expected):
             assert (conv.pk in listed) is expected
 
 
+LISTED_CELLS = {"view_own_assigned", "view_own_department_queue", "view_own_department_chats", "own_archived_history"}
+
+
+@pytest.mark.parametrize("cell,role,expected", [c for c in CASES if c[0] in OBJECT_CELLS and c[1] != "anonymous"])
+def test_search_and_workspace_endpoints_follow_visibility(world, cell, role, expected, settings, tmp_path):
+    """Inbox search (every tab) never returns a chat the user may not see; the workspace's per-chat
+    endpoints (timeline, labels, saved replies for a chat, the chat's files) answer 404 for it."""
+    from pathlib import Path
+
+    from apps.conversations import attachments
+    from apps.workspace import inbox
+    from apps.workspace.models import ConversationLabel, Label
+
+    settings.ATTACHMENTS_ROOT = tmp_path
+    photo = (Path(__file__).resolve().parents[1] / "fixtures" / "router-lights.jpg").read_bytes()
+
+    user = world.users[role]
+    client = client_for(user)
+    label = Label.objects.get_or_create(name="matrix")[0]
+    for conv in world.objects_for(cell, role):
+        found = set()
+        for tab in inbox.TABS:
+            for q in (str(conv.pk), conv.contact.name, "necesito ayuda"):
+                found |= {c.pk for c in inbox.conversation_page(user, inbox.filters_from({"tab": tab, "q": q}))["rows"]}
+            html = client.get(reverse("inbox"), {"tab": tab, "q": str(conv.pk)}).content.decode()
+            if not expected:
+                assert f"-row-{conv.pk}\"" not in html, (cell, role, tab)
+        if not expected:
+            assert conv.pk not in found, (cell, role)
+        elif cell in LISTED_CELLS:
+            assert conv.pk in found, (cell, role)
+        want = 200 if expected else 404
+        file = attachments.attachment_store(message=conv.messages.first(),
+                                            file=attachments.attachment_check(name="router.jpg", data=photo))
+        assert client.get(reverse("workspace-attachment", args=[file.pk])).status_code == want
+        assert client.get(reverse("workspace-attachment", args=[file.pk]), {"thumb": "1"}).status_code == want
+        assert client.get(reverse("workspace-conversation-messages", args=[conv.pk])).status_code == want
+        assert client.get(reverse("workspace-saved-replies"), {"conversation": conv.pk}).status_code == want
+        added = client.post(reverse("workspace-label-add", args=[conv.pk]), {"label": label.pk})
+        assert added.status_code == (302 if expected else 404)
+        assert ConversationLabel.objects.filter(conversation=conv, label=label).exists() is expected
+
+
 @pytest.mark.parametrize("cell,role,expected", [c for c in CASES if c[0] == "chat_with_customer"])
 def test_chat_with_customer(world, cell, role, expected):
     """Replying in one's own assigned chat: allowed for every human; through the HTML form."""

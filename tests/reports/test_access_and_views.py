@@ -219,3 +219,27 @@ def test_table_rows_carry_their_own_benchmark_flags(client, cast, clock):
     html_es = es.get(reverse("reports-dashboard") + RANGE).content.decode()
     assert "⚠ por encima del rango" in _row(html_es, "h-depts", "Sales")
     assert "contención 60–75%, primera respuesta" in html_es and "deflection 60–75%, first response" in html
+
+
+def test_labels_are_a_report_table_with_the_same_filters(data, client):
+    from apps.conversations.models import Conversation
+    from apps.workspace.models import ConversationLabel, Label
+
+    cast = data
+    router = Label.objects.create(name="router")
+    billing = Label.objects.create(name="billing")
+    a = Conversation.objects.get(department=cast.dept_a)
+    b = Conversation.objects.get(department=cast.dept_b)
+    ConversationLabel.objects.create(conversation=a, label=router)
+    ConversationLabel.objects.create(conversation=b, label=router)
+    ConversationLabel.objects.create(conversation=b, label=billing)
+    login(client, cast.operator)
+    html = client.get(reverse("reports-dashboard") + RANGE).content.decode()
+    assert 'id="h-labels"' in html
+    rows = list(csv.DictReader(io.StringIO(client.get(reverse("reports-export", args=["labels"]) + RANGE)
+                                           .content.decode("utf-8-sig"))))
+    assert {(r["name"], r["conversations"], r["archived"]) for r in rows} == {("router", "2", "2"), ("billing", "1", "1")}
+    assert next(r for r in rows if r["name"] == "billing")["csat"] not in ("", "0", "0.0000")  # b was rated 5
+    only_a = client.get(reverse("reports-export", args=["labels"]) + RANGE + f"&department={cast.dept_a.pk}")
+    assert [(r["name"], r["conversations"]) for r in csv.DictReader(io.StringIO(only_a.content.decode("utf-8-sig")))] \
+        == [("router", "1")]

@@ -86,7 +86,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
 
         with sales.expect_response(lambda r: "/workspace/inbox/lists/" in r.url and r.status == 200):
             sales.evaluate("htmx.trigger(document.getElementById('inbox-lists'), 'asiste:refresh')")
-        expect(sales.locator("#list-queue")).to_be_visible()
+        expect(sales.locator("#ws-rows")).to_be_visible()
         assert sales.locator(f"#queue-row-{conv.pk}, #mine-row-{conv.pk}, #archived-row-{conv.pk}").count() == 0
         assert conv.contact.name not in sales.locator("#inbox-lists").inner_text()
         assert sales.evaluate(f"window.__asisteSignals.filter(s => s.conversation === {conv.pk}).length") == 0
@@ -172,7 +172,7 @@ class LiveWorkspaceBrowserTest(LiveBrowserTestCase):
                 tech.wait_for_function("() => document.body.dataset.liveState === 'open'")
                 expect(tech.locator("#conv-messages .msg-customer .body").last).to_have_text(evil, timeout=10_000)
                 expect(tech.locator(".handoff-card")).to_be_visible()
-                tech.locator('form[action$="/pickup/"] button').click()
+                tech.locator('#conv-pickup').click()
                 expect(tech.locator("#reply-body")).to_be_visible(timeout=10_000)
                 self.expect_counts(monitor, dept_id, queue=0, assigned=1, in_progress=0)
                 self.expect_sales_sees_nothing(sales, conv)

@@ -1,0 +1,279 @@
+"""The one-screen inbox: the conversation list (tabs, filters, sort, search, pages) and its rows.
+
+Every list starts from the visibility module (DESIGN.md invariant 1): filters and search only
+narrow what ``apps.conversations.access`` already allows, so no combination of parameters can
+show a chat the user may not see. Each page is a constant number of queries: the page of
+conversations (one query, PAGE_SIZE + 1 rows to know whether there is a next page, no COUNT over
+the whole history), then previews, labels, unread counts and search snippets for those rows only.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.expressions import RawSQL
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from apps.conversations import access
+from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, AuthorKind, Conversation, Message,
+                                       Status)
+from apps.roles.access import is_operator
+
+from .models import ConversationLabel, Label
+
+PAGE_SIZE = 25
+TABS = {
+    "mine": _("Mine"),
+    "queue": _("Queue"),
+    "open": _("All open"),
+    "archived": _("Archived"),
+}
+SORTS = {"waiting": _("Longest waiting"), "newest": _("Newest activity")}
+QUERY_MAX = 100
+
+
+@dataclass
+class Filters:
+    tab: str = "open"
+    status: str = ""
+    department: int | None = None
+    label: int | None = None
+    assignee: str = ""  # "me", "none" or a user id
+    sort: str = "waiting"
+    q: str = ""
+    page: int = 1
+    errors: list = field(default_factory=list)
+
+    def query(self, **changes) -> str:
+        """The filters as a query string (for links that keep them: rows, pager, back)."""
+        from urllib.parse import urlencode
+
+        values = {"tab": self.tab, "status": self.status, "department": self.department or "",
+                  "label": self.label or "", "assignee": self.assignee, "sort": self.sort, "q": self.q,
+                  "page": self.page if self.page > 1 else ""}
+        values.update(changes)
+        defaults = {"tab": "open", "sort": "waiting"}
+        return urlencode({k: v for k, v in values.items() if v not in ("", None) and defaults.get(k) != v})
+
+
+def _int(value) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+def filters_from(params) -> Filters:
+    """Read the filters from a query dict; unknown values fall back to the default (never a 500)."""
+    f = Filters()
+    tab = params.get("tab", "")
+    f.tab = tab if tab in TABS else "open"
+    status = params.get("status", "")
+    f.status = status if status in Status.values else ""
+    f.department = _int(params.get("department"))
+    f.label = _int(params.get("label"))
+    assignee = params.get("assignee", "")
+    f.assignee = assignee if assignee in ("me", "none") or _int(assignee) else ""
+    sort = params.get("sort", "")
+    f.sort = sort if sort in SORTS else "waiting"
+    f.q = " ".join((params.get("q") or "").split())[:QUERY_MAX]
+    f.page = max(1, min(_int(params.get("page")) or 1, 10_000))
+    return f
+
+
+def _tab_queryset(user, tab: str) -> QuerySet:
+    if tab == "mine":
+        return access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES)
+    if tab == "queue":
+        return access.conversations_visible_to(user, "pickup")
+    if tab == "archived":
+        if is_operator(user):
+            return access.conversations_visible_to(user, "view").filter(status=Status.ARCHIVED)
+        return access.conversations_assigned_to(user, [Status.ARCHIVED])
+    return access.conversations_visible_to(user, "view").filter(status__in=HUMAN_STATUSES)
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def _terms(q: str) -> list[str]:
+    return [t for t in re.findall(r"\w+", q, flags=re.UNICODE) if t][:8]
+
+
+def _fts_sql(q: str, column: str = "conversation_id") -> tuple[str, list] | None:
+    """SQL selecting ``column`` of the messages whose text matches every term of ``q`` (index-backed)."""
+    terms = _terms(q)
+    if not terms:
+        return None
+    if connection.vendor == "postgresql":
+        # Same expression as the GIN index ws_msg_body_fts; "simple": no stemming, any language.
+        tsquery = " & ".join(t.replace("'", "") + ":*" for t in terms)
+        return (f"SELECT {column} FROM conversations_message "
+                "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple'::regconfig, %s)", [tsquery])
+    if connection.vendor == "sqlite":
+        match = " ".join('"%s"*' % t.replace('"', '""') for t in terms)
+        return (f"SELECT m.{column} FROM workspace_message_fts f JOIN conversations_message m ON m.id = f.rowid "
+                "WHERE workspace_message_fts MATCH %s", [match])
+    return None
+
+
+def _search_q(q: str) -> Q:
+    cond = Q()
+    terms = _terms(q)
+    for term in terms or [q]:
+        one = (Q(contact__name__icontains=term) | Q(contact__email__icontains=term)
+               | Q(contact__phone__icontains=term) | Q(contact__external_ref__iexact=term)
+               | Q(subject__icontains=term))
+        cond &= one
+    fts = _fts_sql(q)
+    if fts:
+        cond |= Q(pk__in=RawSQL(*fts))
+    number = q.lstrip("#")
+    if number.isdigit() and len(number) < 12:
+        cond |= Q(pk=int(number))
+    return cond
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, keeping every character's position (for highlighting)."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFD", ch)[0]
+        out.append(base.lower() if len(base.lower()) == 1 else ch)
+    return "".join(out)
+
+
+def highlight(text: str, q: str, width: int = 70) -> SafeString:
+    """An escaped excerpt of ``text`` around the first match of ``q``'s terms, matches in <mark>."""
+    terms = sorted({_fold(t) for t in _terms(q)}, key=len, reverse=True)
+    if not text:
+        return mark_safe("")
+    folded = _fold(text)
+    spans = []
+    for term in terms:
+        for m in re.finditer(re.escape(term), folded):
+            spans.append((m.start(), m.end()))
+    spans.sort()
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    start = max(0, merged[0][0] - width) if merged else 0
+    end = min(len(text), (merged[0][1] if merged else 0) + width * 2)
+    out, pos = [], start
+    for s, e in merged:
+        if s < start or e > end:
+            continue
+        out.append(escape(text[pos:s]))
+        out.append("<mark>%s</mark>" % escape(text[s:e]))
+        pos = e
+    out.append(escape(text[pos:end]))
+    return mark_safe(("…" if start > 0 else "") + "".join(out) + ("…" if end < len(text) else ""))
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+def _waiting_since():
+    """Since when the customer has been waiting for a person: the queue entry for a queued chat,
+    else their last message when nobody answered it yet (not ``updated_at``, which any change moves)."""
+    return Case(
+        When(status=Status.UNASSIGNED, then=F("queued_at")),
+        When(status__in=[Status.TRANSFER, Status.ASSIGNED, Status.IN_PROGRESS],
+             last_customer_message_at__gte=F("last_message_at"), then=F("last_customer_message_at")),
+        default=None,
+    )
+
+
+def conversation_page(user, f: Filters) -> dict:
+    qs = _tab_queryset(user, f.tab)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.department:
+        qs = qs.filter(department_id=f.department)
+    if f.label:
+        qs = qs.filter(pk__in=ConversationLabel.objects.filter(label_id=f.label).values("conversation_id"))
+    if f.assignee == "me":
+        qs = qs.filter(assignee_id=user.pk)
+    elif f.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif f.assignee:
+        qs = qs.filter(assignee_id=int(f.assignee))
+    if f.q:
+        qs = qs.filter(_search_q(f.q))
+    qs = qs.annotate(waiting_since=_waiting_since())
+    if f.tab == "archived":
+        order = [F("archived_at").desc(nulls_last=True), "-id"]
+    elif f.sort == "waiting":
+        order = [F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True), "-id"]
+    else:
+        order = [F("last_message_at").desc(nulls_last=True), "-id"]
+    offset = (f.page - 1) * PAGE_SIZE
+    rows = list(qs.select_related("contact", "department", "assignee", "channel")
+                .order_by(*order)[offset:offset + PAGE_SIZE + 1])
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    rows_decorate(user, rows, q=f.q)
+    return {"rows": rows, "has_next": has_next, "has_prev": f.page > 1, "filters": f}
+
+
+def rows_decorate(user, rows: list[Conversation], *, q: str = "") -> None:
+    """Previews, labels, unread counts and search excerpts for one page of rows (a query each)."""
+    from .selectors import unread_counts
+
+    ids = [c.pk for c in rows]
+    if not ids:
+        return
+    last = Message.objects.filter(conversation_id=OuterRef("pk"), is_internal=False) \
+        .exclude(author_kind=AuthorKind.SYSTEM).order_by("-created_at", "-id")
+    previews = {row["pk"]: row for row in Conversation.objects.filter(pk__in=ids).annotate(
+        preview=Subquery(last.values("body")[:1]), preview_kind=Subquery(last.values("author_kind")[:1]),
+    ).values("pk", "preview", "preview_kind")}
+    labels: dict[int, list[Label]] = {}
+    for link in ConversationLabel.objects.filter(conversation_id__in=ids).select_related("label") \
+            .order_by("label__name"):
+        labels.setdefault(link.conversation_id, []).append(link.label)
+    unread = unread_counts(user, ids)
+    snippets: dict[int, SafeString] = {}
+    fts = _fts_sql(q, column="id") if q else None
+    if fts:
+        matched = Message.objects.filter(conversation_id__in=ids, pk__in=RawSQL(*fts)).order_by("-created_at", "-id").values_list("conversation_id", "body")
+        for conv_id, body in matched:
+            snippets.setdefault(conv_id, highlight(body, q))
+    for c in rows:
+        p = previews.get(c.pk, {})
+        c.preview = p.get("preview") or ""
+        c.preview_kind = p.get("preview_kind") or ""
+        c.labels = labels.get(c.pk, [])
+        c.unread = unread.get(c.pk, 0)
+        c.snippet = snippets.get(c.pk)
+        if q and not c.snippet:
+            c.contact_match = highlight(" · ".join(x for x in (c.contact.name, c.contact.email, c.contact.phone)
+                                                   if x), q)
+
+
+def tab_counts(user) -> dict[str, int]:
+    """Small counts for the tab headers: my open chats and the queue I may pick up from."""
+    return {
+        "mine": access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES).count(),
+        "queue": access.conversations_visible_to(user, "pickup").count(),
+    }
+
+
+def filter_choices(user) -> dict:
+    from django.contrib.auth import get_user_model
+
+    choices = {
+        "tabs": list(TABS.items()),
+        "sorts": list(SORTS.items()),
+        "statuses": [(v, l) for v, l in Status.choices if v != Status.BOT],
+        "departments": list(access.departments_for(user).order_by("name")),
+        "labels": list(Label.objects.filter(is_active=True)),
+    }
+    if is_operator(user):
+        choices["assignees"] = list(get_user_model().objects.filter(
+            is_active=True, assigned_conversations__status__in=ACTIVE_HUMAN_STATUSES).distinct().order_by("username"))
+    return choices

@@ -1,0 +1,246 @@
+"""The one-screen inbox (issue 15): list (preview, real waiting time, unread, labels, sort, filters,
+pages), conversation with its timeline, side panel, labels, saved replies, notes and search,
+all through the visibility module (404, never 403, for what a user may not see)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.conversations import services
+from apps.conversations.models import Conversation, Message, Status
+from apps.workspace import inbox
+from apps.workspace.models import ConversationLabel, Label, SavedReply
+from tests.factories import PASSWORD, conversation_in
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, user):
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def page(user, **params):
+    return inbox.conversation_page(user, inbox.filters_from(params))
+
+
+def ids(result) -> list[int]:
+    return [c.pk for c in result["rows"]]
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+def test_waiting_time_is_real_and_sorts_longest_first(cast):
+    old = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    new = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    two_hours = timezone.now() - timedelta(hours=2)
+    Conversation.objects.filter(pk=old.pk).update(queued_at=two_hours)
+    Conversation.objects.filter(pk=new.pk).update(queued_at=timezone.now() - timedelta(minutes=3))
+    # Touch the old chat: updated_at moves, the waiting time must not.
+    Conversation.objects.filter(pk=old.pk).update(updated_at=timezone.now())
+    rows = page(cast.collab_a, tab="queue")["rows"]
+    assert [c.pk for c in rows] == [old.pk, new.pk]
+    assert rows[0].waiting_since == Conversation.objects.get(pk=old.pk).queued_at
+    newest = ids(page(cast.collab_a, tab="queue", sort="newest"))
+    assert set(newest) == {old.pk, new.pk}
+
+
+def test_preview_is_the_last_public_message_and_notes_are_not_previewed(cast):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    services.message_receive(channel=cast.channel, contact=cast.customer, body="Se corta cada 5 minutos",
+                             conversation=conv)
+    services.message_add_note(conversation=conv, user=cast.collab_a, body="secreto del equipo")
+    row = page(cast.collab_a, tab="mine")["rows"][0]
+    assert row.preview == "Se corta cada 5 minutos" and row.preview_kind == "customer"
+
+
+def test_pages_of_25_without_counting_the_history(cast, client):
+    for _ in range(27):
+        conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    first = page(cast.collab_a, tab="queue")
+    second = page(cast.collab_a, tab="queue", page="2")
+    assert len(first["rows"]) == 25 and first["has_next"] and not first["has_prev"]
+    assert len(second["rows"]) == 2 and not second["has_next"] and second["has_prev"]
+    assert not set(ids(first)) & set(ids(second))
+    html = login(client, cast.collab_a).get(reverse("inbox"), {"tab": "queue"}).content.decode()
+    assert 'id="page-next"' in html and "tab=queue&amp;page=2" in html
+
+
+def test_filters_never_widen_visibility(cast, client):
+    a = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    b = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=cast.other_customer)
+    mine = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b,
+                           contact=cast.other_customer)
+    label = Label.objects.create(name="router")
+    ConversationLabel.objects.create(conversation=a, label=label)
+    ConversationLabel.objects.create(conversation=b, label=label)
+    for params in ({}, {"tab": "queue"}, {"department": str(cast.dept_a.pk)}, {"label": str(label.pk)},
+                   {"assignee": str(cast.collab_a.pk)}, {"status": "unassigned"}, {"tab": "archived"},
+                   {"q": "Carla"}, {"q": str(a.pk)}):
+        assert a.pk not in ids(page(cast.collab_b, **params)), params
+    assert set(ids(page(cast.collab_b, label=str(label.pk)))) == {b.pk}
+    assert ids(page(cast.collab_b, assignee="me")) == [mine.pk]
+    assert set(ids(page(cast.collab_b, assignee="none"))) == {b.pk}
+    assert ids(page(cast.collab_b, status="in_progress")) == [mine.pk]
+    assert set(ids(page(cast.operator, department=str(cast.dept_a.pk)))) == {a.pk}
+    # Nonsense parameters fall back to the defaults, never a server error.
+    resp = login(client, cast.collab_b).get(reverse("inbox"), {"tab": "x", "sort": "'", "page": "-3", "label": "a",
+                                                               "department": "9" * 30, "status": "nope"})
+    assert resp.status_code == 200
+
+
+def test_one_screen_deep_link_has_list_conversation_and_side_panel(cast, client):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    other = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, contact=cast.other_customer)
+    html = login(client, cast.collab_a).get(reverse("conversation-detail", args=[conv.pk]),
+                                            {"tab": "open", "sort": "newest"}).content.decode()
+    assert f'id="mine-row-{conv.pk}"' in html and f'id="queue-row-{other.pk}"' in html  # the list
+    assert 'aria-current="true"' in html and 'id="conv-messages"' in html and 'id="reply-body"' in html
+    assert 'id="customer-h"' in html and 'id="history-h"' in html and 'id="copilot-mount"' in html
+    assert "sort=newest" in html  # rows and the back link keep the list's filters
+    client.logout()
+    assert login(client, cast.collab_b).get(reverse("conversation-detail", args=[conv.pk])).status_code == 404
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+def test_anyone_who_sees_a_chat_labels_it_and_others_get_404(cast, client):
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    label = Label.objects.create(name="fibra-cortada", color="red")
+    url = reverse("workspace-label-add", args=[conv.pk])
+    assert login(client, cast.collab_b).post(url, {"label": label.pk}).status_code == 404
+    assert not ConversationLabel.objects.exists()
+    client.logout()
+    login(client, cast.collab_a)
+    assert client.post(url, {"label": label.pk}).status_code == 302
+    assert client.post(url, {"label": label.pk}).status_code == 302  # twice: still one
+    assert ConversationLabel.objects.filter(conversation=conv, label=label, added_by=cast.collab_a).count() == 1
+    html = client.get(reverse("inbox"), {"tab": "queue"}).content.decode()
+    assert 'class="chip chip-red">fibra-cortada<' in html
+    assert ids(page(cast.collab_a, label=str(label.pk))) == [conv.pk]
+    client.post(reverse("workspace-label-remove", args=[conv.pk, label.pk]))
+    assert not ConversationLabel.objects.exists()
+    assert client.post(url, {"label": "abc"}).status_code == 302  # a bad value: a message, no row, no 500
+    assert not ConversationLabel.objects.exists()
+
+
+def test_labels_are_managed_in_the_admin_by_operators(cast, client):
+    login(client, cast.operator)
+    cast.operator.is_staff = True
+    cast.operator.save(update_fields=["is_staff"])
+    assert client.get(reverse("admin:workspace_label_changelist")).status_code == 200
+    assert client.get(reverse("admin:workspace_savedreply_changelist")).status_code == 200
+
+
+# --- reply box: notes and saved replies ----------------------------------------------------------
+
+def test_someone_who_sees_but_does_not_own_the_chat_may_leave_a_note_not_a_reply(cast, client):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    login(client, cast.collab_ab)
+    url = reverse("conversation-reply", args=[conv.pk])
+    assert client.post(url, {"body": "no es mío"}).status_code == 403
+    assert client.post(url, {"body": "Ojo: cliente VIP", "is_internal": "1"}, HTTP_HX_REQUEST="true").status_code == 204
+    note = Message.objects.get(conversation=conv, body="Ojo: cliente VIP")
+    assert note.is_internal and note.author == cast.collab_ab
+    assert client.post(url, {"body": "  ", "is_internal": "1"}, HTTP_HX_REQUEST="true").status_code == 422
+    html = client.get(reverse("workspace-conversation-messages", args=[conv.pk])).content.decode()
+    assert f'id="msg-{note.pk}"' in html and "msg-internal" in html and 'class="note-tag"' in html
+
+
+def test_enter_sends_is_wired_by_a_static_script_not_inline(cast, client):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    html = login(client, cast.collab_a).get(reverse("conversation-detail", args=[conv.pk])).content.decode()
+    assert "workspace/inbox.js" in html and " onclick=" not in html and " onkeydown=" not in html
+    assert 'id="reply-note"' in html and 'id="shortcuts"' in html
+    assert 'hx-post="%s"' % reverse("conversation-reply", args=[conv.pk]) in html
+
+
+def test_saved_replies_per_department_and_personal_with_variables(cast, client):
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    SavedReply.objects.create(title="Reinicio", shortcut="reinicio", department=cast.dept_a,
+                              body="Hola {customer_name}, soy {agent_name}. Probemos reiniciar el módem.")
+    SavedReply.objects.create(title="Precios", shortcut="precios", department=cast.dept_b, body="Planes de Ventas")
+    SavedReply.objects.create(title="Firma", shortcut="firma", owner=cast.collab_a, body="Saludos, {agent_name}")
+    SavedReply.objects.create(title="Ajena", shortcut="ajena", owner=cast.collab_b, body="de otro")
+    url = reverse("workspace-saved-replies")
+    data = login(client, cast.collab_a).get(url, {"conversation": conv.pk}).json()["replies"]
+    assert [r["shortcut"] for r in data] == ["firma", "reinicio"]
+    assert data[1]["text"] == "Hola Carla Customer, soy Collab_A. Probemos reiniciar el módem."
+    assert [r["shortcut"] for r in client.get(url, {"conversation": conv.pk, "q": "rein"}).json()["replies"]] == ["reinicio"]
+    client.logout()
+    assert login(client, cast.collab_b).get(url, {"conversation": conv.pk}).status_code == 404
+
+
+def test_personal_saved_replies_are_managed_by_their_owner(cast, client):
+    login(client, cast.collab_a)
+    url = reverse("workspace-saved-replies-manage")
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"title": "Firma", "shortcut": "firma", "body": "Saludos"}).status_code == 302
+    reply = SavedReply.objects.get(owner=cast.collab_a)
+    assert client.post(url, {"title": "", "body": ""}).status_code == 302 and SavedReply.objects.count() == 1
+    client.logout()
+    login(client, cast.collab_b).post(url, {"delete": reply.pk})
+    assert SavedReply.objects.filter(pk=reply.pk).exists()  # someone else's: not found, not deleted
+    client.logout()
+    html = login(client, cast.collab_a).get(url).content.decode()
+    assert "/firma" in html and f'id="saved-delete-{reply.pk}"' in html
+    client.post(url, {"delete": reply.pk})
+    assert not SavedReply.objects.exists()
+
+
+# --- timeline ------------------------------------------------------------------------------------
+
+def test_timeline_shows_events_between_messages_in_the_readers_language(cast, client):
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    services.conversation_pickup(conversation=conv, user=cast.collab_a)
+    services.conversation_transfer(conversation=conv, department=cast.dept_b, actor=cast.collab_a,
+                                   reason="Es de ventas")
+    login(client, cast.operator)
+    html = client.get(reverse("workspace-conversation-messages", args=[conv.pk]),
+                      HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    kinds = [k for k in ("handoff", "queued", "picked_up", "transferred") if f'data-event-kind="{k}"' in html]
+    assert kinds == ["handoff", "queued", "picked_up", "transferred"]
+    assert html.index('data-event-kind="handoff"') > html.index("Hola, necesito ayuda")  # after the message
+    assert "The AI Agent handed the chat to Technical Support (the customer asked for a person)." in html
+    assert "Collab_A transferred the chat from Technical Support to Sales." in html and "(Es de ventas)" in html
+    cast.operator.language = "es"
+    cast.operator.save()
+    html = client.get(reverse("workspace-conversation-messages", args=[conv.pk]),
+                      HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Collab_A transfirió el chat de Technical Support a Sales." in html
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def test_search_finds_message_text_and_customer_fields_with_highlights(cast, client):
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, text="Las luces del router parpadean en rojo")
+    other = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, contact=cast.other_customer,
+                            text="Quiero cambiar de plan")
+    cast.other_customer.email = "otto@example.com"
+    cast.other_customer.save()
+    found = page(cast.collab_a, q="router")
+    assert ids(found) == [conv.pk]
+    assert "<mark>router</mark>" in found["rows"][0].snippet
+    assert ids(page(cast.collab_a, q="ROUTER rojo")) == [conv.pk]  # every word, any case
+    assert ids(page(cast.collab_a, q="rout")) == [conv.pk]  # prefix
+    assert ids(page(cast.collab_a, q="otto@example")) == [other.pk]
+    assert ids(page(cast.collab_a, q="nada-de-esto")) == []
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, text="<b>router</b> roto")
+    html = login(client, cast.collab_a).get(reverse("inbox"), {"q": "router roto"}).content.decode()
+    assert "&lt;b&gt;<mark>router</mark>&lt;/b&gt; <mark>roto</mark>" in html  # customer text stays text
+    assert "&lt;i&gt;" in client.get(reverse("inbox"), {"q": "<i>"}).content.decode()
+
+
+def test_search_never_returns_a_chat_the_user_may_not_see(cast):
+    hidden = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, text="router sin luz")
+    archived_other = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a,
+                                     text="router quemado")
+    services.conversation_archive(conversation=archived_other, actor=cast.collab_a)
+    for tab in inbox.TABS:
+        assert ids(page(cast.collab_b, tab=tab, q="router")) == []
+        assert ids(page(cast.outsider, tab=tab, q="router")) == []
+    assert ids(page(cast.collab_a, q="router")) == [hidden.pk]
+    assert ids(page(cast.collab_a, tab="archived", q="quemado")) == [archived_other.pk]

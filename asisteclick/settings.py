@@ -207,6 +207,12 @@ CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 ROUTING_SWEEP_SECONDS = env_int("ROUTING_SWEEP_SECONDS", 15)
 ROUTING_OFFLINE_GRACE_SECONDS = env_int("ROUTING_OFFLINE_GRACE_SECONDS", 90)
 ROUTING_CLAIM_LEASE_SECONDS = env_int("ROUTING_CLAIM_LEASE_SECONDS", 120)
+# Outgoing messages: attempts before a send is given up (the human sees why), the backoff, and how
+# often beat looks for unfinished sends (crashed workers, lost tasks, due retries).
+OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 10)
+OUTBOUND_RETRY_BASE_SECONDS = env_int("OUTBOUND_RETRY_BASE_SECONDS", 5)
+OUTBOUND_RETRY_MAX_SECONDS = env_int("OUTBOUND_RETRY_MAX_SECONDS", 600)
+OUTBOUND_SWEEP_SECONDS = env_int("OUTBOUND_SWEEP_SECONDS", 15)
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {"task": "routing.sweep", "schedule": float(ROUTING_SWEEP_SECONDS),
                       "options": {"expires": float(ROUTING_SWEEP_SECONDS)}},

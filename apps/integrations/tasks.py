@@ -51,7 +51,14 @@ def housekeeping() -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def outbound_deliver(message_id: int) -> None:
-    """A second look at a message whose send another worker had claimed (it may have crashed)."""
+    """One delivery attempt of an outgoing message (a retry, or a send the sweep found unfinished)."""
     from .outbound import deliver_message
 
     deliver_message(message_id=message_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def outbound_sweep() -> None:
+    from .outbound import outbound_sweep as sweep
+
+    sweep()

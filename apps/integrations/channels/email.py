@@ -195,8 +195,11 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
 
 # --- outbound ----------------------------------------------------------------------------------
 
-def send(message: Message) -> str:
-    """Reply by SMTP with threading headers; our Message-ID becomes the message's external id."""
+def send(message: Message, idempotency_key: str = "") -> str:
+    """Reply by SMTP with threading headers; our Message-ID becomes the message's external id.
+
+    The Message-ID is derived from the delivery's idempotency key, so a resend after a crash
+    carries the same Message-ID (mail systems that de-duplicate on it show the message once)."""
     conv = message.conversation
     channel = conv.channel
     cfg = channel.config or {}
@@ -209,7 +212,7 @@ def send(message: Message) -> str:
     refs = list(dict.fromkeys(([*last[1].get("references", [])] if last else []) + [i for i, _m in customer_ids]))
     address = cfg.get("address") or settings.DEFAULT_FROM_EMAIL
     domain = address.rpartition("@")[2].strip(">") or "localhost"
-    msgid = make_msgid(domain=domain)
+    msgid = f"<{idempotency_key}@{domain}>" if idempotency_key else make_msgid(domain=domain)
     subject = conv.subject or (last[1].get("subject") if last else "") or "AsisteClick"
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"

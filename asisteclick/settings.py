@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, so it sees a view's database error first: 503 + Retry-After instead of a 500.
+    "apps.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "asisteclick.urls"
@@ -136,11 +138,28 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL")
+# PostgreSQL connections are bounded per process by a psycopg 3 pool (Django's "pool" option):
+# at most DB_POOL_MAX per process (each daphne, each Celery child, beat), whatever the burst. A
+# request that finds all of them busy waits DB_POOL_TIMEOUT seconds, then gets 503 (Retry-After).
+# So the server needs max_connections above (web processes + worker children + 1) x DB_POOL_MAX
+# plus what psql/admin tools use. DB_POOL_MAX=0 turns the pool off (then DB_CONN_MAX_AGE applies;
+# keep it 0 under daphne, whose per-request threads would each keep a connection).
+DB_POOL_MAX = env_int("DB_POOL_MAX", 4)
+DB_POOL_MIN = env_int("DB_POOL_MIN", 0)
+DB_POOL_TIMEOUT = float(env("DB_POOL_TIMEOUT", "10") or 10)
+DB_POOL_MAX_IDLE = float(env("DB_POOL_MAX_IDLE", "60") or 60)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        if DB_POOL_MAX > 0:
+            if DB_POOL_MIN > DB_POOL_MAX:
+                raise ImproperlyConfigured("DB_POOL_MIN must not exceed DB_POOL_MAX")
+            DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by the pool: connections go back after each request
+            DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": DB_POOL_MIN, "max_size": DB_POOL_MAX,
+                                                       "timeout": DB_POOL_TIMEOUT, "max_idle": DB_POOL_MAX_IDLE}
+        else:
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -132,6 +132,10 @@ class Conversation(models.Model):
                          condition=models.Q(status="archived")),
         ]
         constraints = [
+            # A customer has one open conversation per channel: two first messages arriving at the
+            # same instant (one per web process) must land in the same chat (message_receive).
+            models.UniqueConstraint(fields=["contact", "channel"], condition=~models.Q(status=Status.ARCHIVED),
+                                    name="one_open_conversation_per_contact_channel"),
             models.CheckConstraint(
                 condition=~models.Q(status__in=[Status.ASSIGNED, Status.IN_PROGRESS]) | models.Q(assignee__isnull=False),
                 name="assigned_has_assignee"),

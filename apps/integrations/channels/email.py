@@ -16,6 +16,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.conversations import services
 from apps.conversations.models import Channel, Conversation, Message
+from apps.core.errors import ConversationAlreadyOpen
 
 from .common import channel_secret, contact_for_identities, outbound_text
 
@@ -185,7 +186,10 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
         return existing, "duplicate"
     with transaction.atomic():
         if conv is None and parsed.subject:
-            conv = services.conversation_start(contact=contact, channel=channel, subject=parsed.subject)
+            try:
+                conv = services.conversation_start(contact=contact, channel=channel, subject=parsed.subject)
+            except ConversationAlreadyOpen:
+                conv = None  # a new thread while a chat is open: it continues there (one open per channel)
         msg, created = services.message_receive(channel=channel, contact=contact, body=text, conversation=conv,
                                                 external_id=parsed.message_id, meta=meta)
         if not created:  # a concurrent delivery won: drop the conversation we just opened

@@ -221,6 +221,29 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
+# Separate queues, so a backlog of one kind of work never delays another: a burst of AI Agent
+# turns must not hold up handoffs (routing) or outgoing messages. A worker started without -Q
+# consumes all of them; production runs workers per queue (README, "Run the processes").
+CELERY_TASK_DEFAULT_QUEUE = "default"  # inbound webhook processing and anything not routed below
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in
+                      ("default", "agent", "routing", "outbound", "housekeeping")}
+CELERY_TASK_ROUTES = {
+    "apps.conversations.tasks.conversation_bot_turn": {"queue": "agent"},
+    "apps.conversations.tasks.conversation_route": {"queue": "routing"},
+    "routing.*": {"queue": "routing"},
+    "apps.conversations.tasks.conversation_deliver_message": {"queue": "outbound"},
+    "apps.integrations.tasks.outbound_deliver": {"queue": "outbound"},
+    "apps.integrations.tasks.webhook_deliver": {"queue": "outbound"},
+    "apps.agent.tasks.*": {"queue": "housekeeping"},
+    "apps.integrations.tasks.*_sweep": {"queue": "housekeeping"},
+    "apps.integrations.tasks.email_poll": {"queue": "housekeeping"},
+    "apps.integrations.tasks.housekeeping": {"queue": "housekeeping"},
+    "apps.knowledge.tasks.*": {"queue": "housekeeping"},
+    "reports.*": {"queue": "housekeeping"},
+}
+# The AI Agent's reconcile leaves a turn queued less than this long ago alone (it is waiting in a
+# backlog); older, it counts as lost and is queued again.
+AGENT_TURN_QUEUED_MAX_SECONDS = env_int("AGENT_TURN_QUEUED_MAX_SECONDS", 300)
 # Periodic tasks in code, so a plain `celery beat` runs them; django_celery_beat's DatabaseScheduler
 # copies these entries into its tables on start (Operators may then tune them in the admin).
 ROUTING_SWEEP_SECONDS = env_int("ROUTING_SWEEP_SECONDS", 15)

@@ -115,6 +115,9 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
     last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    # When the AI Agent's turn for the latest customer message was put on the queue: the agent's
+    # reconcile leaves a turn that is only waiting in a backlog alone instead of queueing it again.
+    bot_turn_enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("conversation")

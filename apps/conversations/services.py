@@ -235,6 +235,8 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
             fields = {"last_message_at": now, "last_customer_message_at": now}
             if language and not conv.language:
                 fields["language"] = language
+            if conv.status == Status.BOT:
+                fields["bot_turn_enqueued_at"] = now
             Conversation.objects.filter(pk=conv.pk).update(**fields)
             _signal(conv, what="message")
             if conv.status == Status.BOT:
@@ -247,6 +249,13 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
                 return existing, False
         raise
     return msg, True
+
+
+@transaction.atomic
+def conversation_bot_turn_requeue(*, conversation_id: int, message_id: int) -> None:
+    """Queue the AI Agent's turn for a message again (its task was lost), marking when."""
+    Conversation.objects.filter(pk=conversation_id).update(bot_turn_enqueued_at=timezone.now())
+    _on_commit_task("conversation_bot_turn", conversation_id, message_id)
 
 
 @transaction.atomic

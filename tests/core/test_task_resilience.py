@@ -41,3 +41,16 @@ def test_a_task_that_hits_a_dropped_connection_runs_again(monkeypatch):
     finally:
         app.conf.task_always_eager = old
     assert result.successful() and calls == [7, 7]
+
+
+def test_each_kind_of_work_has_its_own_queue_and_every_task_goes_to_a_declared_one():
+    """A backlog of AI Agent turns must not delay handoffs or outgoing messages."""
+    tasks = _our_tasks()
+    queue = {name: app.amqp.router.route({}, name)["queue"].name for name in tasks}
+    assert queue["apps.conversations.tasks.conversation_bot_turn"] == "agent"
+    assert queue["apps.conversations.tasks.conversation_route"] == queue["routing.sweep"] == "routing"
+    assert queue["apps.conversations.tasks.conversation_deliver_message"] == "outbound"
+    assert queue["apps.integrations.tasks.outbound_deliver"] == "outbound"
+    assert queue["apps.agent.tasks.agent_reconcile_task"] == queue["apps.integrations.tasks.outbound_sweep"] == "housekeeping"
+    assert queue["apps.integrations.tasks.inbound_process"] == "default"
+    assert set(queue.values()) <= set(app.amqp.queues)  # a worker without -Q consumes them all

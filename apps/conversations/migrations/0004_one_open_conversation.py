@@ -45,6 +45,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(close_duplicates, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name='conversation',
+            name='bot_turn_enqueued_at',
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
         migrations.AddConstraint(
             model_name='conversation',
             constraint=models.UniqueConstraint(condition=models.Q(('status', 'archived'), _negated=True), fields=('contact', 'channel'), name='one_open_conversation_per_contact_channel'),

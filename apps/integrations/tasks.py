@@ -29,6 +29,14 @@ def inbound_process(inbound_id: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def inbound_process_batch(inbound_ids: list[int]) -> None:
+    """Stored bodies enqueued together by one web process (the coalescing publisher)."""
+    from .inbound import inbound_process_batch as process_batch
+
+    process_batch(inbound_ids=inbound_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def inbound_sweep() -> None:
     from .inbound import inbound_sweep as sweep
 

@@ -26,7 +26,8 @@ class IntegrationsConfig(AppConfig):
         app.conf.beat_schedule = {
             **(app.conf.beat_schedule or {}),
             "integrations-webhooks-sweep": {"task": "apps.integrations.tasks.webhooks_sweep", "schedule": 60.0},
-            "integrations-inbound-sweep": {"task": "apps.integrations.tasks.inbound_sweep", "schedule": 60.0},
+            "integrations-inbound-sweep": {"task": "apps.integrations.tasks.inbound_sweep", "schedule": 15.0,
+                                           "options": {"expires": 15.0}},
             "integrations-outbound-sweep": {"task": "apps.integrations.tasks.outbound_sweep",
                                             "schedule": float(settings.OUTBOUND_SWEEP_SECONDS),
                                             "options": {"expires": float(settings.OUTBOUND_SWEEP_SECONDS)}},

@@ -18,10 +18,11 @@ from .models import InboundWebhook
 log = logging.getLogger(__name__)
 
 
-# A body is processed in well under a second; a worker holding a row longer has crashed.
-CLAIM_LEASE = timedelta(minutes=5)
+# A body is processed in well under a second; a worker holding a row a minute has crashed (its
+# redelivered task finds the row claimed and leaves it: the sweep takes it once the lease is over).
+CLAIM_LEASE = timedelta(minutes=1)
 # Rows the on-commit enqueue should have handled by now (give Celery a head start).
-SWEEP_AFTER = timedelta(seconds=60)
+SWEEP_AFTER = timedelta(seconds=30)
 # A body that failed this often is left for a human (``error`` says why); Celery retries count.
 MAX_ATTEMPTS = 10
 

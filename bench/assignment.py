@@ -2,7 +2,7 @@
 """Assignment under a burst: 5,000 handed-off chats arrive at once in a department of 50 online agents.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/asiste_routing_bench \\
-        /work/venv/bin/python bench/assignment.py [--chats 5000] [--agents 50] [--capacity 50] [--workers 4]
+        .venv/bin/python bench/assignment.py [--chats 5000] [--agents 50] [--capacity 50] [--workers 4]
 
 On its own fresh database (dropped at the end unless --keep): bulk-inserts the chats in "transfer"
 (handed off, waiting for routing) and --workers processes run the real route step

@@ -48,6 +48,9 @@ FOLDS = 5
 
 
 def load(path: Path):
+    if not path.exists():
+        sys.exit(f"CLINC150 data not found at {path}: put data_full.json from the CLINC150 release "
+                 "(github.com/clinc/oos-eval, data/data_full.json) there, or pass --data PATH.")
     data = json.loads(path.read_text(encoding="utf-8"))
 
     def split(name):

@@ -2,7 +2,7 @@
 """Escalation sweep under load: 100,000 open conversations whose deadlines are rows.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/asiste_routing_bench \\
-        /work/venv/bin/python bench/escalation.py [--conversations 100000] [--interval 5] [--duration 60]
+        .venv/bin/python bench/escalation.py [--conversations 100000] [--interval 5] [--duration 60]
 
 What it does, on its own fresh database (dropped at the end unless --keep):
 * bulk-inserts N queued conversations in one department whose pick-up timer is --timer-minutes;

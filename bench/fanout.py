@@ -19,7 +19,7 @@ What it does, all on 127.0.0.1 in one run:
 6. Reports p50/p95/max for both, the ratio of p95s (target <= 3x) and dropped signals (target 0),
    then prints ONE JSON line.
 
-Usage: /work/venv/bin/python bench/fanout.py [--agents 200] [--monitors 5] [--messages 30]
+Usage: .venv/bin/python bench/fanout.py [--agents 200] [--monitors 5] [--messages 30]
                                              [--interval 0.5] [--server uvicorn|daphne]
 
 Latency is measured below saturation (default: one customer message every 0.5 s, i.e. ~410

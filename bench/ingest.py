@@ -10,7 +10,7 @@ Both go through the same Django stack (WSGI handler, full middleware) in the sam
 
 Run on PostgreSQL (target: whatsapp >= 40% of bare):
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/asiste_integrations REDIS_URL=redis://127.0.0.1:6379/5 \
-  SECRET_KEY=x /work/venv/bin/python bench/ingest.py [--requests 1500] [--rounds 3]
+  SECRET_KEY=x .venv/bin/python bench/ingest.py [--requests 1500] [--rounds 3]
 Ends with one JSON line of figures.
 """
 from __future__ import annotations

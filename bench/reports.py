@@ -1,6 +1,6 @@
 """Reports at scale: 1,000,000 archived conversations, the 30-day dashboard p95 on PostgreSQL.
 
-    /work/venv/bin/python bench/reports.py [--conversations 1000000] [--days 120] [--runs 60] [--keep]
+    .venv/bin/python bench/reports.py [--conversations 1000000] [--days 120] [--runs 60] [--keep]
 
 1. creates the database ``asiste_reports_bench`` (dropped at the end unless --keep),
 2. bulk-loads conversations, messages and events with COPY (secondary indexes are dropped for

@@ -3,7 +3,8 @@ written to the audit log like the other configuration screens."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin
+from apps.roles.admin import ConfigureOnlyAdminMixin
 
 from .models import AgentSettings, Topic, TopicExample, TopicField, TransferRule
 

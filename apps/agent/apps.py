@@ -9,6 +9,13 @@ class AgentConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
+        from apps.core import events
+
+        from .tasks import on_message_received
+
+        # The AI Agent answers customer messages of chats it owns (published by the conversation core).
+        events.message_received.connect(on_message_received)
+
         from . import models
         from .engine import engine_invalidate
 

@@ -31,9 +31,13 @@ def stale_seconds() -> int:
     return int(getattr(settings, "AGENT_TURN_STALE_SECONDS", 60))
 
 
-def idle_seconds() -> int:
-    from apps.reports.definitions import assumed_idle_seconds
+def assumed_idle_seconds() -> int:
+    """How long the customer must stay quiet after the AI Agent's last answer to count as 'assumed'
+    (the reports' "assumed by the bot" uses the same threshold)."""
+    return int(getattr(settings, "REPORTS_ASSUMED_IDLE_MINUTES", 30)) * 60
 
+
+def idle_seconds() -> int:
     return assumed_idle_seconds()
 
 
@@ -74,10 +78,13 @@ def turns_requeue(*, now: datetime) -> int:
         conversation_id__in=[c for c, _m in rows], kind=ConversationEvent.Kind.AGENT_DECISION,
         payload__message_id__in=[m for _c, m in rows]).values_list("payload__message_id", flat=True))
     lost = [(c, m) for c, m in rows if m not in handled]
+    from .tasks import conversation_bot_turn
+
     for conversation_id, message_id in lost:
         log.warning("agent: turn for message %s of conversation %s was lost; running it again",
                     message_id, conversation_id)
-        conv_services.conversation_bot_turn_requeue(conversation_id=conversation_id, message_id=message_id)
+        conv_services.conversation_mark_bot_turn_enqueued(conversation_id=conversation_id)
+        conversation_bot_turn.delay(conversation_id, message_id)
     return len(lost)
 
 

@@ -1,9 +1,10 @@
 """Every write to a conversation's lifecycle goes through a function here (DESIGN.md invariant 2).
 
 Each transition validates the move against the lifecycle, locks the row, saves with
-``update_fields``, writes a ``ConversationEvent`` and schedules side effects (live signals,
-routing, the agent turn) only after the transaction commits. Views, the API, the agent task and
-the timer sweeps all call these same functions.
+``update_fields``, writes a ``ConversationEvent``, signals the live audience after commit and
+publishes a domain event (``apps.core.events``) to which the apps above subscribe (the agent
+turn, routing, channel delivery, outgoing webhooks); this module imports none of those apps.
+Views, the API, the agent task and the timer sweeps all call these same functions.
 
 Lifecycle (owner of each state in brackets)::
 
@@ -21,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import channel_policy, events
 from apps.core.errors import AlreadyTaken, ConversationAlreadyOpen, IllegalTransition, InvalidInput, NotAllowed
 from apps.core.realtime import conversation_group, signal_groups_on_commit, user_group
 from apps.roles.access import can_reassign
@@ -90,15 +92,34 @@ def _event(conv: Conversation, kind: str, actor: Actor, *, from_status: str = ""
         from_assignee_id=from_assignee_id, to_assignee_id=conv.assignee_id,
         reason=(reason or "")[:255], payload=payload or {},
     )
-    _integrations_record(event=event)
+    _record_written(event)
     return event
 
 
-def _integrations_record(*, event=None, message=None) -> None:
-    """Outgoing webhooks: an outbox row in this same transaction, sent by Celery after commit."""
-    from apps.integrations.webhooks import webhooks_record
+def _record_written(record) -> None:
+    """In-transaction hooks on every event/message row (integrations' webhook outbox rows)."""
+    is_message = isinstance(record, Message)
+    events.record_written.publish(conversation_id=record.conversation_id, message_id=record.pk if is_message else None,
+                                  record=record, model="message" if is_message else "event")
 
-    webhooks_record(event=event, message=message)
+
+def _actor_id(actor: Actor) -> int | None:
+    return getattr(actor.user, "pk", None) if actor.kind == AuthorKind.HUMAN else None
+
+
+def _needs_routing(conv: Conversation, reason: str, actor: Actor | None = None) -> None:
+    events.conversation_needs_routing.publish(conversation_id=conv.pk, actor_id=_actor_id(actor) if actor else None,
+                                              reason=reason)
+
+
+def _released(conv: Conversation, user_id: int | None) -> None:
+    """The previous assignee freed a slot (routing offers them the next chat after commit)."""
+    if user_id:
+        events.assignee_released.publish(conversation_id=conv.pk, user_id=user_id)
+
+
+def _outgoing(msg: Message, actor_id: int | None = None) -> None:
+    events.message_outgoing.publish(conversation_id=msg.conversation_id, message_id=msg.pk, actor_id=actor_id)
 
 
 def _signal(conv: Conversation, previous_audience: list[int] | None = None, what: str = "conversation") -> None:
@@ -138,15 +159,6 @@ def _transition(conv: Conversation, to: str, kind: str, actor: Actor, *, reason:
                    from_assignee_id=from_assignee, reason=reason, payload=payload)
     _signal(conv, audience_before)
     return event
-
-
-def _on_commit_task(task_name: str, *args) -> None:
-    def send():
-        from . import tasks
-
-        getattr(tasks, task_name).delay(*args)
-
-    transaction.on_commit(send)
 
 
 def clean_body(body: str) -> str:
@@ -231,7 +243,7 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
             now = timezone.now()
             msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.CUSTOMER, body=text,
                                          external_id=external_id or None, channel=channel, meta=meta or {})
-            _integrations_record(message=msg)
+            _record_written(msg)
             fields = {"last_message_at": now, "last_customer_message_at": now}
             if language and not conv.language:
                 fields["language"] = language
@@ -239,8 +251,7 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
                 fields["bot_turn_enqueued_at"] = now
             Conversation.objects.filter(pk=conv.pk).update(**fields)
             _signal(conv, what="message")
-            if conv.status == Status.BOT:
-                _on_commit_task("conversation_bot_turn", conv.pk, msg.pk)
+            events.message_received.publish(conversation_id=conv.pk, message_id=msg.pk, status=conv.status)
     except IntegrityError:
         # Two deliveries of the same provider message raced; the other one stored it.
         if external_id:
@@ -251,11 +262,10 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
     return msg, True
 
 
-@transaction.atomic
-def conversation_bot_turn_requeue(*, conversation_id: int, message_id: int) -> None:
-    """Queue the AI Agent's turn for a message again (its task was lost), marking when."""
+def conversation_mark_bot_turn_enqueued(*, conversation_id: int) -> None:
+    """The AI Agent queued a turn for this chat again (its reconcile found one lost): marked, so
+    the next reconcile knows it is waiting in the queue. (``message_receive`` marks the first.)"""
     Conversation.objects.filter(pk=conversation_id).update(bot_turn_enqueued_at=timezone.now())
-    _on_commit_task("conversation_bot_turn", conversation_id, message_id)
 
 
 @transaction.atomic
@@ -265,8 +275,6 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
     The first human reply of an assigned chat moves it to in progress. A reply the channel can
     no longer deliver (WhatsApp's 24-hour window, Meta's messaging windows) is refused up front.
     """
-    from apps.integrations.windows import reply_window_check
-
     text = clean_body(body)
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
     conv = _lock(pk)
@@ -274,11 +282,11 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
     if not access.conversations_visible_to(user, "reply").filter(pk=pk).exists():
         raise NotAllowed(_("You can reply only in conversations assigned to you. Pick it up from the queue first."))
     if not is_internal:
-        reply_window_check(conv)
+        channel_policy.reply_window_check(conv)
     now = timezone.now()
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
                                  is_internal=is_internal, channel=conv.channel)
-    _integrations_record(message=msg)
+    _record_written(msg)
     if not is_internal:
         conv.last_message_at = now
         if conv.status == Status.ASSIGNED and conv.assignee_id == user.pk:
@@ -289,7 +297,7 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
                 conv.first_human_reply_at = now
             conv.save(update_fields=["last_message_at", "first_human_reply_at", "updated_at"])
             _signal(conv, what="message")
-        _on_commit_task("conversation_deliver_message", msg.pk)
+        _outgoing(msg, user.pk)
     else:
         _signal(conv, what="message")
     return msg
@@ -302,10 +310,10 @@ def message_post_agent(*, conversation: Conversation | int, body: str, sources: 
     conv = _lock(conversation)
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.AI_AGENT, body=clean_body(body),
                                  sources=sources or [], meta=meta or {}, channel=conv.channel)
-    _integrations_record(message=msg)
+    _record_written(msg)
     Conversation.objects.filter(pk=conv.pk).update(last_message_at=msg.created_at)
     _signal(conv, what="message")
-    _on_commit_task("conversation_deliver_message", msg.pk)
+    _outgoing(msg)
     return msg
 
 
@@ -315,10 +323,10 @@ def message_post_system(*, conversation: Conversation | int, body: str, meta: di
     conv = _lock(conversation)
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.SYSTEM, body=clean_body(body),
                                  meta=meta or {}, is_internal=internal, channel=conv.channel)
-    _integrations_record(message=msg)
+    _record_written(msg)
     _signal(conv, what="message")
     if not internal:
-        _on_commit_task("conversation_deliver_message", msg.pk)
+        _outgoing(msg)
     return msg
 
 
@@ -337,7 +345,7 @@ def conversation_escalate(*, conversation: Conversation | int, department, actor
     _transition(conv, Status.TRANSFER, Kind.HANDOFF, _as_actor(actor), reason=reason or trigger,
                 payload={"trigger": trigger, **(context or {})}, department=department,
                 extra_fields={"handoff_summary": summary, "handoff": handoff})
-    _on_commit_task("conversation_route", conv.pk)
+    _needs_routing(conv, Kind.HANDOFF, _as_actor(actor))
     return conv
 
 
@@ -420,10 +428,7 @@ def conversation_reassign(*, conversation: Conversation | int, assignee, actor, 
     previous = conv.assignee_id
     _transition(conv, Status.ASSIGNED, Kind.REASSIGNED, actor, reason=reason, assignee=assignee,
                 extra_fields={"assigned_at": timezone.now()})
-    if previous:
-        from apps.routing.services import agent_available_on_commit
-
-        agent_available_on_commit(previous)  # the previous assignee freed a slot
+    _released(conv, previous)
     return conv
 
 
@@ -441,11 +446,8 @@ def conversation_transfer(*, conversation: Conversation | int, department, actor
         raise InvalidInput(_("Say why the conversation is transferred."))
     previous = conv.assignee_id
     _transition(conv, Status.TRANSFER, Kind.TRANSFERRED, actor, reason=reason, department=department, assignee=None)
-    _on_commit_task("conversation_route", conv.pk)
-    if previous:
-        from apps.routing.services import agent_available_on_commit
-
-        agent_available_on_commit(previous)  # the previous assignee freed a slot
+    _needs_routing(conv, Kind.TRANSFERRED, actor)
+    _released(conv, previous)
     return conv
 
 
@@ -459,11 +461,8 @@ def conversation_requeue(*, conversation: Conversation | int, actor=SYSTEM, reas
     previous = conv.assignee_id
     _transition(conv, Status.UNASSIGNED, Kind.REQUEUED, _as_actor(actor), reason=reason, payload=payload,
                 assignee=None, extra_fields={"queued_at": timezone.now()})
-    _on_commit_task("conversation_route", conv.pk)
-    if previous:
-        from apps.routing.services import agent_available_on_commit
-
-        agent_available_on_commit(previous)  # the previous assignee freed a slot
+    _needs_routing(conv, Kind.REQUEUED, _as_actor(actor))
+    _released(conv, previous)
     return conv
 
 
@@ -479,10 +478,7 @@ def conversation_archive(*, conversation: Conversation | int, actor, resolution:
     previous = conv.assignee_id if conv.status in ACTIVE_HUMAN_STATUSES else None
     _transition(conv, Status.ARCHIVED, Kind.ARCHIVED, actor, reason=reason, payload={"resolution": resolution},
                 extra_fields={"archived_at": timezone.now(), "resolution": resolution})
-    if previous:
-        from apps.routing.services import agent_available_on_commit
-
-        agent_available_on_commit(previous)  # the assignee freed a slot
+    _released(conv, previous)
     return conv
 
 
@@ -498,7 +494,7 @@ def conversation_reopen(*, conversation: Conversation | int, actor=CUSTOMER, rea
                 extra_fields={"archived_at": None, "resolution": "",
                               **({"queued_at": timezone.now()} if to == Status.UNASSIGNED else {})})
     if to == Status.UNASSIGNED:
-        _on_commit_task("conversation_route", conv.pk)
+        _needs_routing(conv, Kind.REOPENED, _as_actor(actor))
     return conv
 
 

@@ -10,5 +10,4 @@ urlpatterns = [
     path("conversations/<int:pk>/reply/", views.conversation_reply, name="conversation-reply"),
     path("conversations/<int:pk>/archive/", views.conversation_archive, name="conversation-archive"),
     path("conversations/<int:pk>/transfer/", views.conversation_transfer, name="conversation-transfer"),
-    path("conversations/<int:pk>/reassign/", views.conversation_reassign, name="conversation-reassign"),
 ]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -13,7 +12,7 @@ from apps.core.errors import DomainError
 from apps.departments.models import Department
 from apps.roles.access import can_reassign, is_operator
 
-from . import access, selectors, services
+from . import access, extensions, selectors, services
 from .models import Status
 
 
@@ -54,15 +53,13 @@ def conversation_detail(request, pk: int):
     if ctx["can_transfer"]:
         ctx["transfer_departments"] = Department.objects.filter(is_active=True).exclude(pk=conv.department_id)
     if ctx["can_reassign"]:
-        from apps.routing.services import reassign_choices
-
         # The department's agents with presence and load, available first (routing decides the order).
-        ctx["agents"] = [a for a in reassign_choices(department_id=conv.department_id) if a["user"].pk != conv.assignee_id] \
+        ctx["agents"] = [a for a in extensions.reassign_choices(department_id=conv.department_id) if a["user"].pk != conv.assignee_id] \
             if conv.department_id else []
     return render(request, "conversations/detail.html", ctx)
 
 
-def _run(request, pk, fn, ok_message):
+def run_and_redirect(request, pk, fn, ok_message):
     try:
         fn()
     except DomainError as exc:
@@ -77,25 +74,36 @@ def _run(request, pk, fn, ok_message):
 @require_POST
 def conversation_pickup(request, pk: int):
     access.conversation_get_or_404(request.user, pk, "view")
-    return _run(request, pk, lambda: services.conversation_pickup(conversation=pk, user=request.user),
+    return run_and_redirect(request, pk, lambda: services.conversation_pickup(conversation=pk, user=request.user),
                 _("You picked up this conversation."))
+
+
+def reply_and_redirect(request, pk: int, *, after_send=None):
+    """The reply flow: visibility, the reply service, the error shown, back to the chat. The
+    copilot's reply form uses it too (``after_send(message)`` records the suggestion's outcome)."""
+    conv = access.conversation_get_or_404(request.user, pk, "view")
+    if not access.conversation_can(request.user, conv, "reply"):
+        raise PermissionDenied  # visible but not theirs: a denied function
+
+    def send():
+        msg = services.message_send_human(conversation=pk, user=request.user, body=request.POST.get("body", ""))
+        if after_send is not None:
+            after_send(msg)
+
+    return run_and_redirect(request, pk, send, "")
 
 
 @login_required
 @require_POST
 def conversation_reply(request, pk: int):
-    conv = access.conversation_get_or_404(request.user, pk, "view")
-    if not access.conversation_can(request.user, conv, "reply"):
-        raise PermissionDenied  # visible but not theirs: a denied function
-    return _run(request, pk, lambda: services.message_send_human(conversation=pk, user=request.user,
-                                                                  body=request.POST.get("body", "")), "")
+    return reply_and_redirect(request, pk)
 
 
 @login_required
 @require_POST
 def conversation_archive(request, pk: int):
     conv = access.conversation_get_or_404(request.user, pk, "view")
-    return _run(request, pk, lambda: services.conversation_archive(conversation=conv, actor=request.user,
+    return run_and_redirect(request, pk, lambda: services.conversation_archive(conversation=conv, actor=request.user,
                                                                    resolution=request.POST.get("resolution", "resolved")),
                 _("Conversation archived."))
 
@@ -105,23 +113,6 @@ def conversation_archive(request, pk: int):
 def conversation_transfer(request, pk: int):
     conv = access.conversation_get_or_404(request.user, pk, "view")
     dept = get_object_or_404(Department, pk=request.POST.get("department") or 0, is_active=True)
-    return _run(request, pk, lambda: services.conversation_transfer(conversation=conv, department=dept, actor=request.user,
+    return run_and_redirect(request, pk, lambda: services.conversation_transfer(conversation=conv, department=dept, actor=request.user,
                                                                     reason=request.POST.get("reason", "")),
                 _("Conversation transferred to %(dept)s.") % {"dept": dept.name})
-
-
-@login_required
-@require_POST
-def conversation_reassign(request, pk: int):
-    if not can_reassign(request.user):
-        raise PermissionDenied
-    conv = access.conversation_get_or_404(request.user, pk, "view")
-    assignee = get_object_or_404(get_user_model(), pk=request.POST.get("assignee") or 0, is_active=True)
-
-    def reassign():  # through routing, so the reply timer follows the new assignment at once
-        from apps.routing.services import routing_reassign
-
-        routing_reassign(conversation_id=conv.pk, assignee=assignee, actor=request.user,
-                         reason=request.POST.get("reason", ""))
-
-    return _run(request, pk, reassign, _("Conversation reassigned to %(name)s.") % {"name": assignee.public_name})

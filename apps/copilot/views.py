@@ -6,16 +6,14 @@ after the page (hx-trigger="load"), so the human never waits for them.
 """
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.conversations import access, services as conv_services
-from apps.core.errors import DomainError
+from apps.conversations import access
+from apps.conversations.views import reply_and_redirect
 
 from . import services
 
@@ -102,14 +100,6 @@ def rewrite(request, pk: int):
 def send(request, pk: int):
     """The reply form posts here while the copilot panel is mounted: the same reply service as the
     normal reply view, then the outcome of the last suggestion shown is recorded."""
-    conv = access.conversation_get_or_404(request.user, pk, "view")
-    if not access.conversation_can(request.user, conv, "reply"):
-        raise PermissionDenied  # visible but not theirs: a denied function, as in the reply view
-    try:
-        msg = conv_services.message_send_human(conversation=pk, user=request.user, body=request.POST.get("body", ""))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        chosen = request.POST.get("copilot_suggestion", "")
-        services.suggestion_outcome_record(message=msg, chosen=int(chosen) if chosen.isdigit() else None)
-    return redirect("conversation-detail", pk=pk)
+    chosen = request.POST.get("copilot_suggestion", "")
+    return reply_and_redirect(request, pk, after_send=lambda msg: services.suggestion_outcome_record(
+        message=msg, chosen=int(chosen) if chosen.isdigit() else None))

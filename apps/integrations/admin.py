@@ -7,7 +7,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 
-from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin
+from apps.roles.admin import ConfigureOnlyAdminMixin
 from apps.core.audit import audit_record
 
 from .models import ApiToken, Integration, WebhookDelivery, WebhookEndpoint

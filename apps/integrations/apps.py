@@ -17,6 +17,10 @@ class IntegrationsConfig(AppConfig):
         from asisteclick.celery import app
 
         from .channels.common import channel_cache_clear
+        from .subscribers import connect as connect_subscribers
+
+        # The conversation core's domain events and channel policies (DESIGN.md invariant 5).
+        connect_subscribers()
 
         # Cache invalidation only (no domain flow): the inbound lookup of channels by provider id.
         for signal in (post_save, post_delete):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def seed(out) -> None:
     from apps.conversations.models import Channel
-    from apps.core.demo import log
+    from apps.conversations.demo import log
     from apps.departments.models import Department
 
     default = Department.objects.filter(is_default=True).first()

@@ -70,3 +70,17 @@ def outbound_sweep() -> None:
     from .outbound import outbound_sweep as sweep
 
     sweep()
+
+
+# The name predates the move from apps.conversations.tasks: kept so queued tasks still run.
+@shared_task(name="apps.conversations.tasks.conversation_deliver_message", acks_late=True, ignore_result=True)
+def conversation_deliver_message(message_id: int) -> None:
+    """Send an outgoing message through its channel (web chat needs nothing: the widget fetches)."""
+    from .outbound import deliver_message
+
+    deliver_message(message_id=message_id)
+
+
+def on_message_outgoing(event) -> None:
+    """``message.outgoing`` subscriber (after commit): deliver through the channel in a task."""
+    conversation_deliver_message.delay(event.message_id)

@@ -49,12 +49,7 @@ def _conversation_data(conv) -> dict:
 
 
 def webhooks_record(*, event=None, message=None) -> None:
-    """Called by the conversation services inside their transaction: write outbox rows, send on commit
-    (the outgoing webhooks' rows, and the delivery row of an outgoing message on a pushed channel)."""
-    if message is not None:
-        from .outbound import outbound_record
-
-        outbound_record(message)
+    """Called by the conversation services inside their transaction: write outbox rows, send on commit."""
     if event is not None:
         event_type = EVENT_TYPES.get(event.kind)
         if event_type is None:

@@ -1,13 +1,15 @@
 """Report configuration in the admin, for Operators (``apps.roles.access.can_configure``).
 
 Every save and delete writes an ``AuditEntry`` (actor, action, changed fields), like the other
-configuration admins: cost inputs and business hours change what the reports say.
+configuration admins: cost inputs change what the reports say. Business hours and holidays are
+routing's (one place), in the routing admin.
 """
 from django.contrib import admin
 
-from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin
+from apps.roles.admin import ConfigureOnlyAdminMixin
 
-from .models import CostSettings, DepartmentHours
+from .models import CostSettings
 
 
 @admin.register(CostSettings)
@@ -20,8 +22,3 @@ class CostSettingsAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelA
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(DepartmentHours)
-class DepartmentHoursAdmin(ConfigureOnlyAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("department", "time_zone")

@@ -1,13 +1,11 @@
 """Business-hours arithmetic for response times.
 
-Dependency, explicitly: ``settings.REPORTS_SCHEDULE_PROVIDER`` is a dotted path to a callable
-``provider(department_id) -> {"tz": str, "hours": {"mon": [["09:00", "18:00"]], ...},
-"holidays": ["2026-05-01", ...]} | None``, asked first. When the setting is absent and the routing
-app is installed, the provider is ``routing_schedule`` below, so response times use the same
-business hours and holidays routing uses to decide what is "out of hours"; set it to "" to use
-only the reports app's own table. When the provider returns None (for example a department without
-routing intervals), the reports app's own ``DepartmentHours`` row is used. No schedule at all means
-the department works around the clock and response times are plain elapsed time.
+Business hours and holidays live in one place: routing's ``BusinessHours`` and ``Holiday`` (the
+same ones routing uses to decide what is "out of hours"), read here through ``routing_schedule``.
+``settings.REPORTS_SCHEDULE_PROVIDER`` may name another callable ``provider(department_id) ->
+{"tz": str, "hours": {"mon": [["09:00", "18:00"]], ...}, "holidays": ["2026-05-01", ...]} | None``
+(set it to "" for no schedules at all). A department without a schedule works around the clock:
+its response times are plain elapsed time.
 """
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -98,10 +95,9 @@ class ScheduleBook:
 
     def __init__(self):
         self._cache: dict[int, Schedule | None] = {}
-        self._own = None
         path = getattr(settings, "REPORTS_SCHEDULE_PROVIDER", None)
         if path is None:
-            path = ROUTING_PROVIDER if apps.is_installed("apps.routing") else ""
+            path = ROUTING_PROVIDER
         self._provider = _provider(path) if path else None
 
     def for_department(self, department_id: int | None) -> Schedule | None:
@@ -116,14 +112,7 @@ class ScheduleBook:
             found = self._provider(department_id)
             if found:
                 return make_schedule(found.get("hours") or {}, found.get("tz") or "", found.get("holidays") or ())
-        if self._own is None:
-            from .models import DepartmentHours
-
-            self._own = {row.department_id: row for row in DepartmentHours.objects.select_related("department")}
-        row = self._own.get(department_id)
-        if row is None:
-            return None
-        return make_schedule(row.hours, row.time_zone or row.department.time_zone)
+        return None
 
 
 @lru_cache(maxsize=4)
@@ -143,7 +132,7 @@ def routing_schedule(department_id: int) -> dict | None:
     evening part on its weekday and the morning part on the next. Holidays (the department's and
     those without a department) are closed all day, including the morning tail of an overnight
     interval that began the evening before, as in ``apps.routing.schedules``. A department without
-    routing intervals returns None, so the reports app's own ``DepartmentHours`` still applies.
+    routing intervals returns None (it works around the clock).
     """
     from django.db.models import Q
 

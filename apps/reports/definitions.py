@@ -5,7 +5,6 @@ ConversationEvent log and the messages that produced it (see ``facts.py``).
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 AI_AGENT_KEY = 0  # the agent dimension of a bucket: 0 = no human ever owned the chat (the AI Agent row)
@@ -45,8 +44,11 @@ SLOT_SECONDS = 15 * 60  # Operator activity is kept in 15-minute slots (96 per d
 
 
 def assumed_idle_seconds() -> int:
-    """How long the customer must stay quiet after the AI Agent's last answer to count as 'assumed'."""
-    return int(getattr(settings, "REPORTS_ASSUMED_IDLE_MINUTES", 30)) * 60
+    """How long the customer must stay quiet after the AI Agent's last answer to count as 'assumed'
+    (defined by the AI Agent, whose idle-bot reconcile uses the same threshold)."""
+    from apps.agent.reconcile import assumed_idle_seconds as agent_assumed_idle_seconds
+
+    return agent_assumed_idle_seconds()
 
 
 # Healthy ranges: (low, high) as fractions or seconds; None = unbounded.

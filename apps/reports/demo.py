@@ -8,7 +8,7 @@ conversations whose log still has a single timestamp, so running it again change
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -18,17 +18,23 @@ from django.db.models import Count, Max, Min
 def seed(out=None) -> None:
     from apps.departments.models import Department
 
-    from .models import CostSettings, DepartmentHours
+    from apps.routing.models import BusinessHours, DepartmentRouting
+
+    from .models import CostSettings
     from .rollups import reports_rebuild
 
     if not CostSettings.objects.exists():
         CostSettings(currency="USD", operator_seat_monthly_cost=Decimal("1200"),
                      collaborator_hourly_cost=Decimal("9.50"), platform_monthly_cost=Decimal("450"),
                      ai_cost_per_1k_tokens=Decimal("0.002"), ai_cost_per_conversation=Decimal("0.03")).save()
-    weekdays = {d: [["08:00", "20:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    # Office hours for the back-office departments (routing's schedule, which the reports read;
+    # routing follows it only where "follow business hours" is on).
     for dept in Department.objects.filter(slug__in=["sales", "collections", "cancellations"]):
-        DepartmentHours.objects.get_or_create(department=dept,
-                                              defaults={"hours": {**weekdays, "sat": [["09:00", "13:00"]]}})
+        cfg, _ = DepartmentRouting.objects.get_or_create(department=dept)
+        if not cfg.hours.exists():
+            BusinessHours.objects.bulk_create(
+                [BusinessHours(routing=cfg, weekday=d, start=time(8), end=time(20)) for d in range(5)]
+                + [BusinessHours(routing=cfg, weekday=5, start=time(9), end=time(13))])
     spread = _spread_seeded_history()
     _operator_activity()
     result = reports_rebuild()

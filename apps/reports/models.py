@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -54,37 +53,6 @@ class CostSettings(models.Model):
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class DepartmentHours(models.Model):
-    """A simple weekly schedule per department, used for business-hours-aware response times.
-
-    Only a fallback: if ``settings.REPORTS_SCHEDULE_PROVIDER`` names a function (for example the
-    routing app's department schedules) that one is asked first. No schedule = around the clock.
-    """
-
-    department = models.OneToOneField("departments.Department", on_delete=models.CASCADE, related_name="report_hours",
-                                      verbose_name=_("department"))
-    time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
-                                 help_text=_("Empty: the department's or the operation's time zone."))
-    hours = models.JSONField(
-        _("opening hours"), default=dict,
-        help_text=_('Per weekday, a list of [opens, closes], e.g. {"mon": [["09:00", "18:00"]], "sat": []}.'))
-
-    class Meta:
-        verbose_name = _("department business hours")
-        verbose_name_plural = _("department business hours")
-
-    def __str__(self) -> str:
-        return str(self.department)
-
-    def clean(self):
-        from .business_hours import parse_hours
-
-        try:
-            parse_hours(self.hours)
-        except ValueError as exc:
-            raise ValidationError({"hours": str(exc)}) from exc
 
 
 class RollupState(models.Model):

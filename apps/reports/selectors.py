@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import Channel
 from apps.departments.models import Department
+from apps.roles.access import operators
 
 from .definitions import AI_AGENT_KEY, BENCHMARKS, COUNTERS, FRT_TARGET_SECONDS, HANDOFF_TRIGGERS, flag, frt_flag
 from .models import CostSettings, DailyRollup, OperatorActivity
@@ -151,10 +152,7 @@ def _names():
 
 
 def operator_ids() -> list[int]:
-    User = get_user_model()
-    perm = Q(groups__permissions__codename="view_all_conversations") | \
-        Q(user_permissions__codename="view_all_conversations") | Q(is_superuser=True)
-    return list(User.objects.filter(perm, is_active=True).values_list("id", flat=True).distinct())
+    return list(operators().values_list("id", flat=True))
 
 
 def _popcount(n: int) -> int:

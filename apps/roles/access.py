@@ -27,8 +27,20 @@ def has_capability(user, codename: str) -> bool:
 
 
 def is_operator(user) -> bool:
-    """Full visibility: the Operator bundle (or a superuser)."""
+    """Full visibility: the Operator bundle (or a superuser). ``operators()`` is the same rule as a queryset."""
     return has_capability(user, "view_all_conversations")
+
+
+def operators():
+    """Every active Operator (the queryset form of ``is_operator``: the permission through a group
+    or directly, or a superuser), for reports, routing's notifications and digests."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    perm = dict(codename="view_all_conversations", content_type__app_label="roles")
+    q = (Q(is_superuser=True) | Q(**{f"groups__permissions__{k}": v for k, v in perm.items()})
+         | Q(**{f"user_permissions__{k}": v for k, v in perm.items()}))
+    return get_user_model().objects.filter(q, is_active=True).distinct()
 
 
 def can_view_monitor(user) -> bool:

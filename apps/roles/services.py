@@ -1,6 +1,7 @@
 """Roles as permission bundles. Every change is written to the audit log."""
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
@@ -33,8 +34,7 @@ def roles_ensure() -> tuple[Group, Group]:
 @transaction.atomic
 def user_set_role(*, user, role: str, actor=None, previous: str | None = None):
     """Put ``user`` in exactly one role bundle; Operators may use the admin, Collaborators not."""
-    from apps.accounts.models import User
-
+    User = get_user_model()
     if role not in User.Role.values:
         raise ValueError(f"unknown role {role!r}")
     operator, collaborator = roles_ensure()

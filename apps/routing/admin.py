@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import AuditedAdminMixin, ConfigureOnlyAdminMixin
+from apps.core.admin import AuditedAdminMixin
+from apps.roles.admin import ConfigureOnlyAdminMixin
 
 from .models import (AgentPresence, AgentShift, BusinessHours, DepartmentRouting, Holiday, Notification,
                      RoutingRule)

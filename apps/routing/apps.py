@@ -12,6 +12,20 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from apps.core import events
+
+        from .tasks import on_assignee_released, on_needs_routing
+
+        # Reactions to the conversation core's domain events (apps/core/events.py).
+        events.conversation_needs_routing.connect(on_needs_routing)
+        events.assignee_released.connect(on_assignee_released)
+
+        from apps.conversations.extensions import register_reassign_choices
+
+        from .services import reassign_choices
+
+        register_reassign_choices(reassign_choices)
+
         # Embedded default (tasks run in-process, no beat): plain runserver sweeps in a thread.
         # The reloader's parent process (RUN_MAIN unset with the reloader on) does not serve.
         argv = sys.argv[1:2]

@@ -2,7 +2,7 @@
 
 Entry points (all take ``now`` so tests freeze time by passing it):
 
-* ``routing_conversation_arrived`` - called on commit by ``conversations.tasks.conversation_route``
+* ``routing_conversation_arrived`` - called on commit by ``routing.tasks.conversation_route`` (``conversation.needs_routing``)
   whenever a chat enters transfer/requeue/reopen: out of hours -> backup department; else queue it,
   arm the pick-up timer and try an automatic assignment.
 * ``routing_try_assign`` - one assignment attempt for one chat, concurrency-safe: the chat row is
@@ -40,6 +40,7 @@ from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, Conversation, Conv
 from apps.core.errors import DomainError
 from apps.core.realtime import signal_users_on_commit
 from apps.departments.models import Department, Membership
+from apps.roles.access import operators
 
 from .models import (AgentPresence, ConversationDeadline, DeadlineKind, DepartmentRouting, Mode, Notification,
                      Presence, Reclaim, RoutingRule, RuleAttribute, RuleTarget)
@@ -517,16 +518,17 @@ def agent_available_on_commit(user_id: int | None) -> None:
     agent came online or freed capacity. Never assigns inside the caller's request/transaction."""
     if not user_id:
         return
+    transaction.on_commit(lambda: agent_available_enqueue(user_id))
 
-    def send():
-        from .tasks import routing_agent_available as task
 
-        try:
-            task.delay(user_id)
-        except Exception:  # a broker outage must not break a committed write; the sweep drains queues anyway
-            log.exception("could not enqueue routing.agent_available for %s", user_id)
+def agent_available_enqueue(user_id: int) -> None:
+    """Enqueue ``routing.agent_available`` now (called after commit)."""
+    from .tasks import routing_agent_available as task
 
-    transaction.on_commit(send)
+    try:
+        task.delay(user_id)
+    except Exception:  # a broker outage must not break a committed write; the sweep drains queues anyway
+        log.exception("could not enqueue routing.agent_available for %s", user_id)
 
 
 def presence_set(*, user, status: str, now: datetime | None = None, reason: str = "") -> AgentPresence:
@@ -612,17 +614,12 @@ def operators_for(department_id: int | None):
 
 
 def _operators_for(department_id: int | None):
-    User = get_user_model()
     cfg = config_for(department_id)
     if cfg.pk:
         chosen = list(cfg.supervisors.filter(is_active=True))
         if chosen:
             return chosen
-    q = (Q(is_superuser=True)
-         | Q(groups__permissions__codename="view_all_conversations", groups__permissions__content_type__app_label="roles")
-         | Q(user_permissions__codename="view_all_conversations",
-             user_permissions__content_type__app_label="roles"))
-    return list(User.objects.filter(q, is_active=True).distinct())
+    return list(operators())
 
 
 def notify_operators(*, conversation: Conversation, kind: str, minutes: int | None = None) -> list[Notification]:

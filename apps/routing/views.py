@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.conversations import access
+from apps.conversations.views import run_and_redirect
 from apps.core.errors import DomainError
-from apps.roles.access import is_operator
+from apps.roles.access import can_reassign, is_operator
 
 from . import services
 from .models import Notification, Presence
@@ -62,3 +65,18 @@ def presence(request):
             return redirect(target)
         return redirect("routing-presence")
     return render(request, "routing/presence.html", {"presence": p, "choices": Presence.choices})
+
+
+@login_required
+@require_POST
+def conversation_reassign(request, pk: int):
+    if not can_reassign(request.user):
+        raise PermissionDenied
+    conv = access.conversation_get_or_404(request.user, pk, "view")
+    assignee = get_object_or_404(get_user_model(), pk=request.POST.get("assignee") or 0, is_active=True)
+
+    def reassign():  # through routing, so the reply timer follows the new assignment at once
+        services.routing_reassign(conversation_id=conv.pk, assignee=assignee, actor=request.user,
+                                  reason=request.POST.get("reason", ""))
+
+    return run_and_redirect(request, pk, reassign, _("Conversation reassigned to %(name)s.") % {"name": assignee.public_name})

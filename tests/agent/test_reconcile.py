@@ -86,7 +86,7 @@ def test_only_the_unhandled_last_message_of_a_bot_chat_is_requeued(cast, standin
 
 def test_retrying_task_runs_the_turn_again_after_a_failure(cast, standin, monkeypatch):
     from apps.agent import services as agent_services
-    from apps.conversations.tasks import conversation_bot_turn
+    from apps.agent.tasks import conversation_bot_turn
 
     conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="en")
     msg = _receive(cast, conv, "When is my bill due?")

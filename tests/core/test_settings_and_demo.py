@@ -75,7 +75,7 @@ def test_demo_seed_is_idempotent_and_realistic(django_capture_on_commit_callback
     from django.contrib.auth import get_user_model
 
     from apps.conversations.models import Contact, Conversation, Status
-    from apps.core.demo import seed_core
+    from apps.conversations.demo import seed_core
     from apps.departments.models import Department, Membership
 
     seed_core(None, conversations=60)

@@ -1,4 +1,4 @@
-"""Fixtures for the integrations tests: shared wire-format fixtures, tokens, eager Celery, stand-ins."""
+"""Fixtures for the integrations tests: wire-format fixtures (tests/fixtures/), tokens, eager Celery, stand-ins."""
 from __future__ import annotations
 
 import json
@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"  # in the repository: see tests/fixtures/README.md
 
 
 def fixture_path(*parts: str) -> Path:
     path = FIXTURES.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared fixtures not found at {path.resolve()} (the shared/ folder sits beside the repo)")
+    assert path.exists(), f"missing test fixture {path}"
     return path
 
 

@@ -1,6 +1,5 @@
-"""Email channel: parsing and threading (eml fixtures from chatwoot/chatwoot spec/fixtures/files,
-MIT: References, two In-Reply-To ids folded over two lines, an empty In-Reply-To — see
-shared/fixtures/SOURCES.md), quoted-reply stripping, HTML sanitising, loop prevention, the
+"""Email channel: parsing and threading (our eml fixtures in tests/fixtures/email-eml: References,
+two In-Reply-To ids folded over two lines, no In-Reply-To — see tests/fixtures/README.md), quoted-reply stripping, HTML sanitising, loop prevention, the
 inbound-MIME endpoint, outbound SMTP against a real local aiosmtpd server, and IMAP polling
 against a tiny local IMAP stand-in."""
 from __future__ import annotations
@@ -69,12 +68,11 @@ def mail_channel(cast, monkeypatch, smtp_server):
 
 def test_fixture_headers_parse():
     p = email_channel.parse(eml("multiple_in_reply_to.eml"))
-    assert p.in_reply_to == ["<4e6e35f5a38b4_479f13bb90078171@small-app-01.mail>",
-                             "<4e6e35f5a38b4_479f13bb90078131@small-app-01.mail>"]
-    assert p.message_id == "<0CB459E0-0336-41DA-BC88-E6E28C697DDB@chatwoot.com>"
-    assert p.from_addr == "sony@chatwoot.com" and p.text == "Let's talk about these images"
+    assert p.in_reply_to == ["<case-100.thread-a@care.example.com>", "<case-100.thread-b@care.example.com>"]
+    assert p.message_id == "<7A1C55E0-1111-4DA0-9C88-AB12CD34EF56@fibrasur.example>"
+    assert p.from_addr == "lucia@fibrasur.example" and p.text == "Here are the photos of the router lights"
     p = email_channel.parse(eml("references.eml"))
-    assert p.references == ["<4e6e35f5a38b4_479f13bb90078178@small-app-01.mail>", "<test-in-reply-to>"]
+    assert p.references == ["<case-100.root@care.example.com>", "<test-in-reply-to>"]
     p = email_channel.parse(eml("only_text.eml"))
     assert p.in_reply_to == [] and p.text == "text only mail" and not p.ignored_reason
     p = email_channel.parse(eml("mail_with_references.eml"))
@@ -169,7 +167,7 @@ def test_inbound_mime_endpoint(mail_channel):
     assert ok.status_code == 200
     inbound_process(inbound_id=InboundWebhook.objects.get().pk)
     msg = Message.objects.get(channel=mail_channel)
-    assert msg.body == "text only mail" and msg.external_id == "<6215e5ca3e3b2_10bc6197e4224d1@tejaswinis-MacBook-Pro.local.mail>"
+    assert msg.body == "text only mail" and msg.external_id == "<t1@fibrasur.example>"
     # Auto-reply through the endpoint: accepted (so the relay stops retrying) but no message.
     auto = _mail({"Auto-Submitted": "auto-replied", "Message-ID": "<ooo@x>"})
     Client().post(url, data=auto, content_type="message/rfc822", HTTP_AUTHORIZATION="Bearer relay-secret")

@@ -1,8 +1,8 @@
 """Messenger and Instagram: entry[].messaging[] events, echoes, deliveries, reads, the Send API.
 
-Bodies from shared/fixtures/meta-constructed/examples.json (written from Meta's documented
+Bodies from tests/fixtures/meta-constructed/examples.json (written from Meta's documented
 Messenger/Instagram webhook and Send API shapes) and instagram/instagram_message_events.json
-(rendered from chatwoot/chatwoot spec factories, MIT). See shared/fixtures/SOURCES.md."""
+(Instagram messaging events without the "object" key). See tests/fixtures/README.md."""
 from __future__ import annotations
 
 import json

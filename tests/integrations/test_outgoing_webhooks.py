@@ -1,5 +1,5 @@
 """Outgoing webhooks: Standard Webhooks signatures (published vectors from
-standard-webhooks/standard-webhooks @ b2fa7b87, see shared/fixtures/SOURCES.md), the outbox
+standard-webhooks/standard-webhooks @ b2fa7b87, see tests/fixtures/README.md), the outbox
 written with each conversation event, Celery delivery with retries, disabling, and SSRF refusal."""
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """WhatsApp Cloud API channel.
 
-Webhook bodies: shared/fixtures/whatsapp-cloud/*.json, from the tests of david-lev/pywa
-(commit 0bcf2f19, MIT); handshake and send shapes from outbound_and_handshake.json (written from
-Meta's documented shapes); signature vectors: x-hub-signature-256-vectors.json (GitHub's published
-vector plus Meta-style vectors over the pywa bodies). See shared/fixtures/SOURCES.md.
+Webhook bodies: tests/fixtures/whatsapp-cloud/*.json, written from Meta's documented webhook
+shapes; handshake and send shapes from outbound_and_handshake.json; signature vectors:
+x-hub-signature-256-vectors.json (GitHub's published vector plus Meta-style vectors computed with
+the standard library over our bodies). See tests/fixtures/README.md.
 """
 from __future__ import annotations
 

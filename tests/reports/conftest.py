@@ -8,6 +8,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def office_hours(department, hours: dict) -> None:
+    """Business hours in their one place, routing's schedule: {"mon": [["09:00", "18:00"]], ...}."""
+    from datetime import time
+
+    from apps.routing.models import BusinessHours, DepartmentRouting
+
+    cfg, _ = DepartmentRouting.objects.get_or_create(department=department)
+    BusinessHours.objects.bulk_create([BusinessHours(routing=cfg, weekday=WEEKDAYS.index(day), start=time.fromisoformat(a),
+                                                     end=time.fromisoformat(b)) for day, spans in hours.items() for a, b in spans])
 
 
 class Clock:

@@ -1,13 +1,11 @@
 """Report configuration in the admin: Operators edit it, every change is audited, Collaborators are kept out."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.urls import reverse
 
 from apps.core.models import AuditEntry
-from apps.reports.models import CostSettings, DepartmentHours
+from apps.reports.models import CostSettings
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -37,37 +35,9 @@ def test_cost_settings_add_and_change_are_audited(client, cast):
     assert str(CostSettings.current().platform_monthly_cost) == "150.00"
 
 
-def test_department_hours_add_change_and_bulk_delete_are_audited(client, cast):
-    login(client, cast.operator)
-    hours = {"mon": [["09:00", "18:00"]]}
-    response = client.post(reverse("admin:reports_departmenthours_add"),
-                           {"department": cast.dept_a.pk, "time_zone": "", "hours": json.dumps(hours)})
-    assert response.status_code == 302, response.content[:2000]
-    row = DepartmentHours.objects.get(department=cast.dept_a)
-    assert AuditEntry.objects.get(action="departmenthours.add").target_id == str(row.pk)
-    response = client.post(reverse("admin:reports_departmenthours_change", args=[row.pk]),
-                           {"department": cast.dept_a.pk, "time_zone": "", "hours": json.dumps({"mon": []})})
-    assert response.status_code == 302, response.content[:2000]
-    assert AuditEntry.objects.get(action="departmenthours.change").changes == {"hours": {"mon": []}}
-    response = client.post(reverse("admin:reports_departmenthours_changelist"),
-                           {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
-    assert response.status_code == 302
-    assert not DepartmentHours.objects.exists()
-    deleted = AuditEntry.objects.get(action="departmenthours.delete")
-    assert deleted.actor == cast.operator and deleted.target_id == str(row.pk)
-
-
-def test_bad_hours_are_refused_and_not_audited(client, cast):
-    login(client, cast.operator)
-    response = client.post(reverse("admin:reports_departmenthours_add"),
-                           {"department": cast.dept_a.pk, "time_zone": "", "hours": json.dumps({"mon": [["18:00", "09:00"]]})})
-    assert response.status_code == 200  # the form again, with the reason
-    assert not DepartmentHours.objects.exists() and not AuditEntry.objects.filter(action__startswith="department").exists()
-
-
 def test_collaborators_cannot_reach_report_settings(client, cast):
     cast.collab_a.is_staff = True  # even with admin access, no configure capability
     cast.collab_a.save()
     login(client, cast.collab_a)
-    for name in ("admin:reports_costsettings_changelist", "admin:reports_departmenthours_changelist"):
+    for name in ("admin:reports_costsettings_changelist", "admin:routing_departmentrouting_changelist"):
         assert client.get(reverse(name)).status_code == 403

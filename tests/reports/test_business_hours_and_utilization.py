@@ -7,12 +7,11 @@ import pytest
 
 from apps.conversations import services
 from apps.reports.business_hours import ScheduleBook, business_seconds, make_schedule, parse_hours
-from apps.reports.models import DepartmentHours
 from apps.reports.rollups import reports_refresh
 from apps.reports.selectors import operator_rows, parse_filters
 from tests.factories import conversation_in
 
-from .conftest import BA
+from .conftest import BA, office_hours
 
 WEEK = {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 
@@ -46,8 +45,8 @@ def provider(department_id):
 
 
 @pytest.mark.django_db
-def test_schedule_provider_setting_wins_over_own_table(cast, settings):
-    DepartmentHours.objects.create(department=cast.dept_a, hours=WEEK)
+def test_schedule_provider_setting_wins_over_routing_hours(cast, settings):
+    office_hours(cast.dept_a, WEEK)
     assert ScheduleBook().for_department(cast.dept_a.pk)[1][0][0][0].hour == 9
     settings.REPORTS_SCHEDULE_PROVIDER = "tests.reports.test_business_hours_and_utilization.provider"
     assert ScheduleBook().for_department(cast.dept_a.pk)[1][0][0][0].hour == 0
@@ -93,7 +92,7 @@ def test_routing_schedule_splits_overnight_intervals_and_lists_holidays(cast):
     from apps.reports.business_hours import routing_schedule
     from apps.routing.models import BusinessHours, DepartmentRouting, Holiday
 
-    assert routing_schedule(cast.dept_a.pk) is None  # no routing intervals: DepartmentHours still applies
+    assert routing_schedule(cast.dept_a.pk) is None  # no routing intervals: around the clock
     routing = DepartmentRouting.objects.create(department=cast.dept_a)
     BusinessHours.objects.create(routing=routing, weekday=6, start=time(22, 0), end=time(6, 30))  # Sun night
     BusinessHours.objects.create(routing=routing, weekday=2, start=time(8, 0), end=time(8, 0))    # Wed 24 h
@@ -124,8 +123,7 @@ def test_first_response_uses_routing_hours_overnight_and_holidays_by_default(cas
     from apps.reports.selectors import build_report
     from apps.routing.models import BusinessHours, DepartmentRouting, Holiday
 
-    # The reports app's own table says 09-18; routing (installed, so the default provider) wins.
-    DepartmentHours.objects.create(department=cast.dept_a, hours=WEEK)
+    # Routing's schedule (the one place for business hours) is what the reports read.
     routing = DepartmentRouting.objects.create(department=cast.dept_a)
     BusinessHours.objects.create(routing=routing, weekday=0, start=time(22, 0), end=time(6, 0))  # Mon 22-Tue 06
     Holiday.objects.create(date="2026-03-10", name="closed")  # Tuesday of the second week
@@ -142,17 +140,16 @@ def test_first_response_uses_routing_hours_overnight_and_holidays_by_default(cas
 
 
 @pytest.mark.django_db
-def test_empty_provider_setting_keeps_the_reports_table(cast, settings):
+def test_empty_provider_setting_means_around_the_clock(cast, settings):
     from datetime import time
 
     from apps.routing.models import BusinessHours, DepartmentRouting
 
-    DepartmentHours.objects.create(department=cast.dept_a, hours=WEEK)
     routing = DepartmentRouting.objects.create(department=cast.dept_a)
     BusinessHours.objects.create(routing=routing, weekday=0, start=time(22, 0), end=time(6, 0))
     assert ScheduleBook().for_department(cast.dept_a.pk)[1][0] == [(time(22, 0), time.max)]
     settings.REPORTS_SCHEDULE_PROVIDER = ""
-    assert ScheduleBook().for_department(cast.dept_a.pk)[1][0] == [(time(9, 0), time(18, 0))]
+    assert ScheduleBook().for_department(cast.dept_a.pk) is None
 
 
 @pytest.mark.django_db

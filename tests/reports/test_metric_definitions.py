@@ -8,12 +8,11 @@ from django.utils import translation
 
 from apps.conversations import services
 from apps.conversations.models import Channel
-from apps.reports.models import DepartmentHours
 from apps.reports.rollups import reports_refresh
 from apps.reports.selectors import build_report, figures, parse_filters, totals
 from tests.factories import conversation_in
 
-from .conftest import BA
+from .conftest import BA, office_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -123,8 +122,7 @@ def test_reopen_rate_and_reopen_outcome(cast, clock):
 
 
 def test_first_response_out_of_hours_counts_business_time_only(cast, clock):
-    DepartmentHours.objects.create(department=cast.dept_a, hours={d: [["09:00", "18:00"]]
-                                                                   for d in ("mon", "tue", "wed", "thu", "fri")})
+    office_hours(cast.dept_a, {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")})
     clock.at(datetime(2026, 3, 6, 17, 58, tzinfo=BA))  # Friday 17:58
     conv = start(cast)
     clock.tick(seconds=10)

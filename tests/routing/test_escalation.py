@@ -274,7 +274,7 @@ def test_inprocess_beat_runs_every_interval_job_of_the_schedule(cast):
 
 
 def test_demo_seed_is_idempotent(db):
-    from apps.core.demo import DEPARTMENTS, PEOPLE
+    from apps.conversations.demo import DEPARTMENTS, PEOPLE
     from apps.departments.models import Department
     from apps.routing import demo
     from apps.routing.models import AgentShift, DepartmentRouting

@@ -1,7 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from apps.core.demo import DEMO_PASSWORD, PEOPLE, seed_all
+from apps.conversations.demo import DEMO_PASSWORD, PEOPLE, seed_all
 
 
 class Command(BaseCommand):

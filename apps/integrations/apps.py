@@ -10,9 +10,8 @@ class IntegrationsConfig(AppConfig):
         # Periodic work for Celery beat (django-celery-beat's DatabaseScheduler imports these
         # entries into its tables): re-send due webhook deliveries, process stored inbound bodies that
         # no task processed, re-send unfinished outgoing messages, poll IMAP mailboxes.
-        from django.db.models.signals import post_delete, post_save
-
         from django.conf import settings
+        from django.db.models.signals import post_delete, post_save
 
         from asisteclick.celery import app
 

@@ -55,8 +55,11 @@ def test_lost_turn_is_run_again_once_it_is_stale(cast, standin, django_capture_o
     assert agent_reconcile(now=later + timedelta(seconds=150))["requeued"] == 0  # handled: nothing to do
 
 
-def test_a_turn_waiting_in_the_queue_is_left_alone_and_a_requeued_one_is_not_queued_twice(cast, standin):
+def test_a_turn_waiting_in_the_queue_is_left_alone_and_a_requeued_one_is_not_queued_twice(cast, standin,
+                                                                                          monkeypatch):
     """The backlog case: 1,000 turns queued, the reconcile must not add the same turns again."""
+    queued = []  # the broker: turns put on the agent queue, not run
+    monkeypatch.setattr("apps.agent.tasks.conversation_bot_turn.delay", lambda *args: queued.append(args))
     conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="en")
     msg = _receive(cast, conv, "When is my bill due?")
     conv.refresh_from_db()
@@ -66,10 +69,11 @@ def test_a_turn_waiting_in_the_queue_is_left_alone_and_a_requeued_one_is_not_que
     # A turn with no mark (queued before this mark existed, or its enqueue never happened) is lost.
     Conversation.objects.filter(pk=conv.pk).update(bot_turn_enqueued_at=None)
     assert agent_reconcile(now=now + timedelta(seconds=stale_seconds() * 3))["requeued"] == 1
+    assert queued == [(conv.pk, msg.pk)]
     conv.refresh_from_db()
     assert conv.bot_turn_enqueued_at is not None  # the requeue is marked: the next sweep leaves it
     assert agent_reconcile(now=now + timedelta(seconds=stale_seconds() * 4))["requeued"] == 0
-    assert not _decisions(conv, msg.pk).exists() and standin.calls == 0  # it only waits in the queue
+    assert queued == [(conv.pk, msg.pk)] and standin.calls == 0  # it only waits in the queue
 
 
 def test_only_the_unhandled_last_message_of_a_bot_chat_is_requeued(cast, standin):

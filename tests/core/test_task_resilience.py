@@ -24,7 +24,7 @@ def test_every_task_of_ours_retries_transient_database_errors():
 
 @pytest.mark.django_db
 def test_a_task_that_hits_a_dropped_connection_runs_again(monkeypatch):
-    from apps.conversations import tasks
+    from apps.routing import tasks
 
     calls = []
 

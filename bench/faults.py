@@ -253,7 +253,7 @@ def widget_customer(idx: int, ports: list[int], key: str, messages: int, acked: 
                     if data.get("type") == "error":
                         raise RuntimeError(data)
                 while sent < messages:
-                    time.sleep(random.uniform(0.5, 2.5))
+                    time.sleep(random.uniform(2, 10))  # a customer typing: spans the fault window
                     cid = f"c{idx}m{sent}"
                     ws.send(json.dumps({"type": "send", "body": f"Consulta {sent} del cliente web {idx}",
                                         "client_id": cid}))
@@ -337,6 +337,9 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
     wa = Channel.objects.create(name="WhatsApp", kind=Channel.Kind.WHATSAPP, default_department=cast.default,
                                 config={"phone_number_id": PHONE_ID, "app_secret_env": "BENCH_WA_SECRET",
                                         "access_token_env": "BENCH_WA_TOKEN", "graph_base_url": graph.url + "/v21.0"})
+    from apps.copilot.models import CopilotSettings
+
+    CopilotSettings.objects.create(department=cast.dept_a, enabled=True)  # the handoffs go there
     session = SessionStore()
     session["_auth_user_id"] = str(cast.operator.pk)
     session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
@@ -381,10 +384,15 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
         rng.shuffle(burst_plan)
         wa_ok = []
 
-        def send_all(plan, concurrency):
+        def send_all(plan, concurrency, seconds=0.0):
+            """Post ``plan`` at ``concurrency``; spread over ``seconds`` (0: as fast as it goes)."""
             with httpx.Client() as client, ThreadPoolExecutor(concurrency) as pool:
-                for ok in pool.map(lambda raw: post_webhook(client, ports, raw, counters), plan):
-                    wa_ok.append(ok)
+                futures = []
+                for raw in plan:
+                    futures.append(pool.submit(post_webhook, client, ports, raw, counters))
+                    if seconds:
+                        time.sleep(seconds / len(plan))
+                wa_ok.extend(f.result() for f in futures)
 
         events: dict[str, float] = {}
 
@@ -421,9 +429,10 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
                           for i in range(customers)]
         for t in widget_threads:
             t.start()
-            time.sleep(0.02)
+            time.sleep(0.05)
         log(f"steady load: {len(steady_plan)} webhooks at concurrency 8 + {customers} web customers")
-        steady_thread = threading.Thread(target=send_all, args=(steady_plan, 8))
+        # Spread over the fault window, so the kills hit live traffic.
+        steady_thread = threading.Thread(target=send_all, args=(steady_plan, 8, 30.0))
         steady_thread.start()
         steady_thread.join()
         fault_thread.join()
@@ -528,7 +537,7 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
             "turns_unanswered": _unanswered(Conversation, Message, ConversationEvent),
             "http_500": http_500, "http_503": counters.status.get(503, 0),
             "http_status_counts": {str(k): v for k, v in sorted(counters.status.items())},
-            "connection_errors_retried": counters.conn_errors,
+            "connection_errors_retried": counters.conn_errors, "webhooks_never_accepted": wa_ok.count(False),
             "db_connections_peak": sampler.peak, "db_connections_bound": bound, "db_pool_max": args.db_pool_max,
             "handoffs": len(handoff_ids), "handoff_route_p95_s": round(percentile(route_s, 95), 3) if route_s else None,
             "handoff_route_max_s": round(max(route_s), 3) if route_s else None,

@@ -217,6 +217,9 @@ class OutboundClaim(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # A task for this row is on its way (on commit, a retry, a sweep) until then: the sweep leaves
+    # the row alone meanwhile, so a backlog is never deepened by the same sends queued again.
+    requeue_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["claimed_until"], condition=models.Q(finished_at__isnull=True),

@@ -53,9 +53,10 @@ def _fail(msg: Message, reason: str, *, note: bool = True) -> None:
 
 # Longer than any provider call (15-20 s timeouts); a worker holding a claim longer has crashed.
 CLAIM_LEASE = timedelta(minutes=2)
-# A row nobody claimed this long after its message was stored lost its task (broker flush, crash
-# between commit and enqueue): the sweep sends it.
-UNCLAIMED_GRACE = timedelta(seconds=30)
+# How long a queued delivery task may wait in a backlog before the sweep counts it as lost (broker
+# flush, crash between commit and enqueue) and queues the send again.
+def requeue_wait() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "OUTBOUND_REQUEUE_SECONDS", 120)))
 PUSHED_KINDS = (Channel.Kind.WHATSAPP, Channel.Kind.MESSENGER, Channel.Kind.INSTAGRAM, Channel.Kind.EMAIL)
 
 
@@ -77,7 +78,7 @@ def outbound_record(message: Message) -> None:
         return
     channel = message.channel or message.conversation.channel
     if channel is not None and channel.kind in PUSHED_KINDS:
-        OutboundClaim.objects.create(message=message)
+        OutboundClaim.objects.create(message=message, requeue_after=timezone.now() + requeue_wait())
 
 
 def _claim(message_id: int) -> OutboundClaim | None:
@@ -161,8 +162,9 @@ def _attempt(msg: Message, kind: str, claim: OutboundClaim) -> str:
         import httpx
 
         not_sent = isinstance(exc, httpx.ConnectError)  # the provider never saw it: not in doubt
+        due = timezone.now() + timedelta(seconds=delay)
         OutboundClaim.objects.filter(pk=claim.pk).update(
-            claimed_until=timezone.now() + timedelta(seconds=delay), last_error=reason,
+            claimed_until=due, last_error=reason, requeue_after=due + requeue_wait(),
             **({"provider_called_at": None} if not_sent else {}))
         _retry_later(msg.pk, delay)
         return "retry"
@@ -204,14 +206,18 @@ def _retry_later(message_id: int, delay: float) -> None:
 
 def outbound_sweep(*, now=None) -> int:
     """Beat: enqueue every send left unfinished, claimed and expired (a crashed worker, a retry
-    that is due) or never claimed (its task was lost). Returns how many were enqueued."""
+    that is due) or never claimed, whose task is not on its way (``requeue_after`` passed: it was
+    lost). Returns how many were enqueued."""
     from .tasks import outbound_deliver
 
     now = now or timezone.now()
     due = list(OutboundClaim.objects.filter(finished_at__isnull=True)
-               .filter(Q(claimed_until__lte=now) | Q(claimed_until__isnull=True, created_at__lte=now - UNCLAIMED_GRACE))
-               .order_by("created_at").values_list("message_id", flat=True)[:500])
-    for message_id in due:
+               .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+               .filter(Q(requeue_after__isnull=True) | Q(requeue_after__lte=now))
+               .order_by("created_at").values_list("pk", "message_id")[:500])
+    # Marked before the enqueue: the next sweeps leave these alone while their tasks wait.
+    OutboundClaim.objects.filter(pk__in=[pk for pk, _m in due]).update(requeue_after=now + requeue_wait())
+    for _pk, message_id in due:
         outbound_deliver.delay(message_id)
     if due:
         log.info("outbound sweep: %s unfinished sends enqueued", len(due))

@@ -134,8 +134,8 @@ def test_the_sweep_sends_a_message_whose_task_was_lost_and_only_once(cast, stand
     conv = _open_conversation(cast, channel, language="es")
     stand_in.default = (200, WA_OK)
     msg = services.message_post_agent(conversation=conv, body="Te ayudo")  # its task never ran
-    assert outbound.outbound_sweep() == 0  # still within the grace period: its task may be on its way
-    later = timezone.now() + outbound.UNCLAIMED_GRACE + timedelta(seconds=1)
+    assert outbound.outbound_sweep() == 0  # its task may still be on its way (waiting in a backlog)
+    later = timezone.now() + outbound.requeue_wait() + timedelta(seconds=1)
     assert outbound.outbound_sweep(now=later) == 1  # eager Celery: sent inside the sweep
     msg.refresh_from_db()
     assert msg.external_id == "wamid.OUT1" and msg.delivery_status == "sent"
@@ -147,7 +147,23 @@ def test_the_sweep_sends_a_message_whose_task_was_lost_and_only_once(cast, stand
 
 
 def _backoff_over(msg):
-    OutboundClaim.objects.filter(message=msg).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    """The backoff is over and the retry's own task was lost: the sweep is what sends it."""
+    past = timezone.now() - timedelta(seconds=1)
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=past, requeue_after=past)
+
+
+def test_the_sweep_does_not_queue_a_send_again_while_its_task_waits_in_a_backlog(cast, stand_in, monkeypatch):
+    queued = []  # the broker: tasks put on the outbound queue, not run
+    monkeypatch.setattr("apps.integrations.tasks.outbound_deliver.delay", lambda *args: queued.append(args))
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    lost = timezone.now() + outbound.requeue_wait() + timedelta(seconds=1)
+    assert outbound.outbound_sweep(now=lost) == 1 and queued == [(msg.pk,)]
+    for seconds in (15, 30, 60):  # the next sweeps while that task waits in the queue
+        assert outbound.outbound_sweep(now=lost + timedelta(seconds=seconds)) == 0
+    assert outbound.outbound_sweep(now=lost + outbound.requeue_wait() + timedelta(seconds=1)) == 1  # lost again
+    assert queued == [(msg.pk,), (msg.pk,)] and not stand_in.requests
 
 
 def test_a_transient_failure_is_retried_with_backoff_until_it_is_sent(cast, stand_in):

@@ -34,6 +34,8 @@ class Migration(migrations.Migration):
                             field=models.DateTimeField(blank=True, null=True)),
         migrations.AddField(model_name="outboundclaim", name="last_error",
                             field=models.CharField(blank=True, max_length=500)),
+        migrations.AddField(model_name="outboundclaim", name="requeue_after",
+                            field=models.DateTimeField(blank=True, null=True)),
         migrations.AlterField(model_name="outboundclaim", name="claimed_until",
                               field=models.DateTimeField(blank=True, null=True)),
         migrations.AlterField(model_name="outboundclaim", name="attempts",

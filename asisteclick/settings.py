@@ -114,6 +114,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost but for axes (which must be last and passes database errors on): a view's database
+    # error becomes 503 + Retry-After instead of a 500.
+    "apps.core.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -141,11 +144,28 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL")
+# PostgreSQL connections are bounded per process by a psycopg 3 pool (Django's "pool" option):
+# at most DB_POOL_MAX per process (each daphne, each Celery child, beat), whatever the burst. A
+# request that finds all of them busy waits DB_POOL_TIMEOUT seconds, then gets 503 (Retry-After).
+# So the server needs max_connections above (web processes + worker children + 1) x DB_POOL_MAX
+# plus what psql/admin tools use. DB_POOL_MAX=0 turns the pool off (then DB_CONN_MAX_AGE applies;
+# keep it 0 under daphne, whose per-request threads would each keep a connection).
+DB_POOL_MAX = env_int("DB_POOL_MAX", 4)
+DB_POOL_MIN = env_int("DB_POOL_MIN", 0)
+DB_POOL_TIMEOUT = float(env("DB_POOL_TIMEOUT", "10") or 10)
+DB_POOL_MAX_IDLE = float(env("DB_POOL_MAX_IDLE", "60") or 60)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        if DB_POOL_MAX > 0:
+            if DB_POOL_MIN > DB_POOL_MAX:
+                raise ImproperlyConfigured("DB_POOL_MIN must not exceed DB_POOL_MAX")
+            DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by the pool: connections go back after each request
+            DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": DB_POOL_MIN, "max_size": DB_POOL_MAX,
+                                                       "timeout": DB_POOL_TIMEOUT, "max_idle": DB_POOL_MAX_IDLE}
+        else:
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -208,6 +228,29 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
+# Separate queues, so a backlog of one kind of work never delays another: a burst of AI Agent
+# turns must not hold up handoffs (routing) or outgoing messages. A worker started without -Q
+# consumes all of them; production runs workers per queue (README, "Run the processes").
+CELERY_TASK_DEFAULT_QUEUE = "default"  # inbound webhook processing and anything not routed below
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in
+                      ("default", "agent", "routing", "outbound", "housekeeping")}
+CELERY_TASK_ROUTES = {
+    "apps.conversations.tasks.conversation_bot_turn": {"queue": "agent"},
+    "apps.conversations.tasks.conversation_route": {"queue": "routing"},
+    "routing.*": {"queue": "routing"},
+    "apps.conversations.tasks.conversation_deliver_message": {"queue": "outbound"},
+    "apps.integrations.tasks.outbound_deliver": {"queue": "outbound"},
+    "apps.integrations.tasks.webhook_deliver": {"queue": "outbound"},
+    "apps.agent.tasks.*": {"queue": "housekeeping"},
+    "apps.integrations.tasks.*_sweep": {"queue": "housekeeping"},
+    "apps.integrations.tasks.email_poll": {"queue": "housekeeping"},
+    "apps.integrations.tasks.housekeeping": {"queue": "housekeeping"},
+    "apps.knowledge.tasks.*": {"queue": "housekeeping"},
+    "reports.*": {"queue": "housekeeping"},
+}
+# The AI Agent's reconcile leaves a turn queued less than this long ago alone (it is waiting in a
+# backlog); older, it counts as lost and is queued again.
+AGENT_TURN_QUEUED_MAX_SECONDS = env_int("AGENT_TURN_QUEUED_MAX_SECONDS", 300)
 # Periodic tasks in code, so a plain `celery beat` runs them; django_celery_beat's DatabaseScheduler
 # copies these entries into its tables on start (Operators may then tune them in the admin).
 ROUTING_SWEEP_SECONDS = env_int("ROUTING_SWEEP_SECONDS", 15)
@@ -215,6 +258,13 @@ ROUTING_SWEEP_SECONDS = env_int("ROUTING_SWEEP_SECONDS", 15)
 ROUTING_AWAY_GRACE_SECONDS = env_int("ROUTING_AWAY_GRACE_SECONDS", 300)
 ROUTING_ABSENCE_OFFLINE_MINUTES = env_int("ROUTING_ABSENCE_OFFLINE_MINUTES", 30)
 ROUTING_CLAIM_LEASE_SECONDS = env_int("ROUTING_CLAIM_LEASE_SECONDS", 120)
+# Outgoing messages: attempts before a send is given up (the human sees why), the backoff, and how
+# often beat looks for unfinished sends (crashed workers, lost tasks, due retries).
+OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 10)
+OUTBOUND_RETRY_BASE_SECONDS = env_int("OUTBOUND_RETRY_BASE_SECONDS", 5)
+OUTBOUND_RETRY_MAX_SECONDS = env_int("OUTBOUND_RETRY_MAX_SECONDS", 600)
+OUTBOUND_SWEEP_SECONDS = env_int("OUTBOUND_SWEEP_SECONDS", 15)
+OUTBOUND_REQUEUE_SECONDS = env_int("OUTBOUND_REQUEUE_SECONDS", 120)  # a queued send counts as lost after this
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {"task": "routing.sweep", "schedule": float(ROUTING_SWEEP_SECONDS),
                       "options": {"expires": float(ROUTING_SWEEP_SECONDS)}},

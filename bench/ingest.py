@@ -4,7 +4,8 @@ Both go through the same Django stack (WSGI handler, full middleware) in the sam
 
 * ``whatsapp``: POST /webhooks/whatsapp/ with a signed Cloud API body (a new message id each
   time): size check, JSON, channel lookup, X-Hub-Signature-256 over the raw body, dedupe-on-store
-  (unique body hash), INSERT, Celery enqueue on commit (Redis when REDIS_URL is set).
+  (unique body hash), INSERT, Celery enqueue on commit (Redis when REDIS_URL is set), coalesced per
+  process into one task per few milliseconds (apps/integrations/batching.py).
 * ``bare``: POST /bench/bare/ doing one INSERT of the raw body.
 
 Run on PostgreSQL (target: whatsapp >= 40% of bare):

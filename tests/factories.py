@@ -61,7 +61,12 @@ def make_cast() -> Cast:
 def conversation_in(cast: Cast, status: str, department=None, assignee=None, contact=None,
                     text: str = "Hola, necesito ayuda") -> Conversation:
     """A conversation brought to ``status`` through the real services (events included)."""
-    contact = contact or cast.customer
+    if contact is None:
+        contact = cast.customer
+        if Conversation.objects.filter(contact=contact, channel=cast.channel).exclude(status=Status.ARCHIVED).exists():
+            # One open conversation per customer and channel: another open chat needs another customer.
+            contact = Contact.objects.create(name=f"{cast.customer.name} {Contact.objects.count() + 1}",
+                                             language=cast.customer.language)
     conv = services.conversation_start(contact=contact, channel=cast.channel, language="es")
     # The customer's first message, stored without starting an agent turn (tests drive the lifecycle).
     Message.objects.create(conversation=conv, author_kind="customer", body=text, channel=cast.channel)

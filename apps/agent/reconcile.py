@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from apps.conversations import services as conv_services
@@ -49,17 +49,28 @@ def agent_reconcile(*, now: datetime | None = None) -> dict:
     return stats
 
 
+def queued_seconds() -> int:
+    return int(getattr(settings, "AGENT_TURN_QUEUED_MAX_SECONDS", 300))
+
+
 def turns_requeue(*, now: datetime) -> int:
     """Bot-owned chats whose last customer message is older than ``AGENT_TURN_STALE_SECONDS`` and
     has no ``agent_decision`` yet: the turn was lost (worker killed, broker flushed, task failed for
-    good), so the customer would wait forever. Enqueue it again."""
+    good), so the customer would wait forever. Enqueue it again.
+
+    A turn put on the queue (``bot_turn_enqueued_at``, set when the message was stored) less than
+    ``AGENT_TURN_QUEUED_MAX_SECONDS`` ago is only waiting behind a backlog: it is left alone, since
+    queueing it again would only deepen the backlog it is waiting in."""
     oldest = now - timedelta(hours=int(getattr(settings, "AGENT_TURN_MAX_AGE_HOURS", 24)))
     last_customer = (Message.objects.filter(conversation=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER)
                      .exclude(meta__has_key="attachments_only")  # files alone get no turn (agent services._claim)
                      .order_by("-created_at", "-id").values("pk")[:1])
+    waiting = Q(bot_turn_enqueued_at__gte=F("last_customer_message_at"),
+                bot_turn_enqueued_at__gt=now - timedelta(seconds=queued_seconds()))
     rows = list(Conversation.objects.filter(status=Status.BOT,
                                             last_customer_message_at__lt=now - timedelta(seconds=stale_seconds()),
                                             last_customer_message_at__gte=oldest)
+                .exclude(waiting)
                 .annotate(last_msg=Subquery(last_customer)).exclude(last_msg=None)
                 .order_by("last_customer_message_at").values_list("pk", "last_msg")[:BATCH])
     if not rows:
@@ -73,6 +84,7 @@ def turns_requeue(*, now: datetime) -> int:
     for conversation_id, message_id in lost:
         log.warning("agent: turn for message %s of conversation %s was lost; running it again",
                     message_id, conversation_id)
+        conv_services.conversation_mark_bot_turn_enqueued(conversation_id=conversation_id)
         conversation_bot_turn.delay(conversation_id, message_id)
     return len(lost)
 

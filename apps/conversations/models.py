@@ -115,6 +115,9 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
     last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    # When the AI Agent's turn for the latest customer message was put on the queue: the agent's
+    # reconcile leaves a turn that is only waiting in a backlog alone instead of queueing it again.
+    bot_turn_enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("conversation")
@@ -132,6 +135,10 @@ class Conversation(models.Model):
                          condition=models.Q(status="archived")),
         ]
         constraints = [
+            # A customer has one open conversation per channel: two first messages arriving at the
+            # same instant (one per web process) must land in the same chat (message_receive).
+            models.UniqueConstraint(fields=["contact", "channel"], condition=~models.Q(status=Status.ARCHIVED),
+                                    name="one_open_conversation_per_contact_channel"),
             models.CheckConstraint(
                 condition=~models.Q(status__in=[Status.ASSIGNED, Status.IN_PROGRESS]) | models.Q(assignee__isnull=False),
                 name="assigned_has_assignee"),

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core import channel_policy, events
-from apps.core.errors import AlreadyTaken, IllegalTransition, InvalidInput, NotAllowed
+from apps.core.errors import AlreadyTaken, ConversationAlreadyOpen, IllegalTransition, InvalidInput, NotAllowed
 from apps.core.realtime import conversation_group, signal_groups_on_commit, user_group
 from apps.roles.access import can_reassign
 
@@ -177,13 +177,47 @@ def clean_body(body: str) -> str:
 @transaction.atomic
 def conversation_start(*, contact: Contact, channel: Channel, language: str = "", subject: str = "",
                        department=None) -> Conversation:
-    """A new conversation, owned by the AI Agent."""
-    conv = Conversation.objects.create(contact=contact, channel=channel, status=Status.BOT,
-                                       language=language or contact.language, subject=subject[:200],
-                                       department=department or channel.default_department)
+    """A new conversation, owned by the AI Agent. Raises ``ConversationAlreadyOpen`` when the
+    customer already has one open on this channel (the database allows one)."""
+    try:
+        with transaction.atomic():
+            conv = Conversation.objects.create(contact=contact, channel=channel, status=Status.BOT,
+                                               language=language or contact.language, subject=subject[:200],
+                                               department=department or channel.default_department)
+    except IntegrityError:
+        open_id = _open_conversation_id(contact.pk, channel.pk)
+        if open_id is None:
+            raise
+        raise _already_open(open_id) from None
     _event(conv, Kind.CREATED, CUSTOMER, payload={"channel": channel.kind})
     _signal(conv)
     return conv
+
+
+def _open_conversation_id(contact_id: int, channel_id: int, exclude: int | None = None) -> int | None:
+    rows = Conversation.objects.filter(contact_id=contact_id, channel_id=channel_id).exclude(status=Status.ARCHIVED)
+    if exclude:
+        rows = rows.exclude(pk=exclude)
+    return rows.values_list("pk", flat=True).first()
+
+
+def _already_open(open_id: int) -> ConversationAlreadyOpen:
+    return ConversationAlreadyOpen(
+        _("This customer already has an open conversation on this channel (#%(id)s).") % {"id": open_id},
+        conversation_id=open_id)
+
+
+def _open_or_start(*, contact: Contact, channel: Channel, language: str) -> Conversation:
+    """The customer's open conversation on this channel, or a new one. Two first messages racing
+    (one per web process) both try to start it: the unique index lets one win, and the other
+    appends to the winner's chat."""
+    open_id = _open_conversation_id(contact.pk, channel.pk)
+    if open_id is None:
+        try:
+            return conversation_start(contact=contact, channel=channel, language=language)
+        except ConversationAlreadyOpen as exc:
+            open_id = exc.conversation_id
+    return Conversation.objects.get(pk=open_id)
 
 
 def message_receive(*, channel: Channel, contact: Contact, body: str, external_id: str | None = None,
@@ -202,12 +236,10 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
     try:
         with transaction.atomic():
             if conversation is None or conversation.status == Status.ARCHIVED:
-                conversation = (Conversation.objects.filter(contact=contact, channel=channel)
-                                .exclude(status=Status.ARCHIVED).order_by("-created_at").first()
-                                or conversation_start(contact=contact, channel=channel, language=language))
+                conversation = _open_or_start(contact=contact, channel=channel, language=language)
             conv = _lock(conversation)
-            if conv.status == Status.ARCHIVED:
-                conv = conversation_start(contact=contact, channel=channel, language=language or conv.language)
+            if conv.status == Status.ARCHIVED:  # archived meanwhile
+                conv = _lock(_open_or_start(contact=contact, channel=channel, language=language or conv.language))
             now = timezone.now()
             msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.CUSTOMER, body=text,
                                          external_id=external_id or None, channel=channel, meta=meta or {})
@@ -215,6 +247,8 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
             fields = {"last_message_at": now, "last_customer_message_at": now}
             if language and not conv.language:
                 fields["language"] = language
+            if conv.status == Status.BOT:
+                fields["bot_turn_enqueued_at"] = now
             Conversation.objects.filter(pk=conv.pk).update(**fields)
             _signal(conv, what="message")
             events.message_received.publish(conversation_id=conv.pk, message_id=msg.pk, status=conv.status)
@@ -226,6 +260,12 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
                 return existing, False
         raise
     return msg, True
+
+
+def conversation_mark_bot_turn_enqueued(*, conversation_id: int) -> None:
+    """The AI Agent queued a turn for this chat again (its reconcile found one lost): marked, so
+    the next reconcile knows it is waiting in the queue. (``message_receive`` marks the first.)"""
+    Conversation.objects.filter(pk=conversation_id).update(bot_turn_enqueued_at=timezone.now())
 
 
 @transaction.atomic
@@ -462,6 +502,9 @@ def conversation_archive(*, conversation: Conversation | int, actor, resolution:
 def conversation_reopen(*, conversation: Conversation | int, actor=CUSTOMER, reason: str = "") -> Conversation:
     """archived -> back to its department's queue (or to the bot if it never left it)."""
     conv = _lock(conversation)
+    open_id = _open_conversation_id(conv.contact_id, conv.channel_id, exclude=conv.pk)
+    if open_id is not None:
+        raise _already_open(open_id)
     to = Status.UNASSIGNED if conv.department_id and conv.handoff else Status.BOT
     _transition(conv, to, Kind.REOPENED, _as_actor(actor), reason=reason, assignee=None,
                 extra_fields={"archived_at": None, "resolution": "",

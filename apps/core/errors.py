@@ -33,3 +33,14 @@ class WindowClosed(DomainError):
     """The channel no longer delivers a free-form reply (e.g. WhatsApp's 24-hour service window)."""
 
     code = "window_closed"
+
+
+class ConversationAlreadyOpen(IllegalTransition):
+    """The customer already has an open conversation on this channel (one per contact and channel,
+    enforced by a unique index); ``conversation_id`` is that conversation."""
+
+    code = "already_open"
+
+    def __init__(self, message: str, *, conversation_id: int):
+        super().__init__(message)
+        self.conversation_id = conversation_id

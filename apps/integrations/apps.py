@@ -9,7 +9,8 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # Periodic work for Celery beat (django-celery-beat's DatabaseScheduler imports these
         # entries into its tables): re-send due webhook deliveries, process stored inbound bodies that
-        # no task processed, poll IMAP mailboxes.
+        # no task processed, re-send unfinished outgoing messages, poll IMAP mailboxes.
+        from django.conf import settings
         from django.db.models.signals import post_delete, post_save
 
         from asisteclick.celery import app
@@ -28,7 +29,11 @@ class IntegrationsConfig(AppConfig):
         app.conf.beat_schedule = {
             **(app.conf.beat_schedule or {}),
             "integrations-webhooks-sweep": {"task": "apps.integrations.tasks.webhooks_sweep", "schedule": 60.0},
-            "integrations-inbound-sweep": {"task": "apps.integrations.tasks.inbound_sweep", "schedule": 60.0},
+            "integrations-inbound-sweep": {"task": "apps.integrations.tasks.inbound_sweep", "schedule": 15.0,
+                                           "options": {"expires": 15.0}},
+            "integrations-outbound-sweep": {"task": "apps.integrations.tasks.outbound_sweep",
+                                            "schedule": float(settings.OUTBOUND_SWEEP_SECONDS),
+                                            "options": {"expires": float(settings.OUTBOUND_SWEEP_SECONDS)}},
             "integrations-email-poll": {"task": "apps.integrations.tasks.email_poll", "schedule": 60.0},
             "integrations-housekeeping": {"task": "apps.integrations.tasks.housekeeping", "schedule": 3600.0},
         }

@@ -12,15 +12,17 @@ from django.utils import timezone
 
 from apps.conversations.models import Channel
 
+from .batching import CoalescingPublisher
 from .models import InboundWebhook
 
 log = logging.getLogger(__name__)
 
 
-# A body is processed in well under a second; a worker holding a row longer has crashed.
-CLAIM_LEASE = timedelta(minutes=5)
+# A body is processed in well under a second; a worker holding a row a minute has crashed (its
+# redelivered task finds the row claimed and leaves it: the sweep takes it once the lease is over).
+CLAIM_LEASE = timedelta(minutes=1)
 # Rows the on-commit enqueue should have handled by now (give Celery a head start).
-SWEEP_AFTER = timedelta(seconds=60)
+SWEEP_AFTER = timedelta(seconds=30)
 # A body that failed this often is left for a human (``error`` says why); Celery retries count.
 MAX_ATTEMPTS = 10
 
@@ -40,10 +42,42 @@ def inbound_store(*, channel: Channel, raw: bytes, payload: dict) -> tuple[int |
     return row.pk, True
 
 
+def _publish_batch(ids: list[int]) -> None:
+    from .tasks import inbound_process_batch
+
+    inbound_process_batch.delay(ids)
+
+
+_publisher = CoalescingPublisher(_publish_batch)
+
+
 def _enqueue(pk: int) -> None:
+    from asisteclick.celery import app
+
     from .tasks import inbound_process as task
 
-    task.delay(pk)
+    if app.conf.task_always_eager:  # in-process mode: process it now, as before
+        task.delay(pk)
+    else:
+        _publisher.add(pk)  # one task per few milliseconds of webhooks (batching.py)
+
+
+def inbound_process_batch(*, inbound_ids: list[int]) -> int:
+    """A batch published by the webhook path: process each in order; one that fails goes to its own
+    retrying task (and the sweep), without holding up the others. Returns how many were processed."""
+    from asisteclick.celery import app
+
+    from .tasks import inbound_process as task
+
+    done = 0
+    for pk in inbound_ids:
+        try:
+            done += inbound_process(inbound_id=pk) is not None
+        except Exception:  # noqa: BLE001 (recorded on the row by inbound_process)
+            log.warning("inbound webhook %s failed in a batch; retrying it on its own", pk, exc_info=True)
+            if not app.conf.task_always_eager:  # in-process mode: the sweep retries it
+                task.apply_async((pk,), countdown=5)
+    return done
 
 
 def _claim(inbound_id: int, now=None) -> bool:

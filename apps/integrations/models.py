@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
 
 
 def _hash_key(raw: str) -> str:
@@ -194,12 +199,28 @@ class InboundWebhook(models.Model):
 
 
 class OutboundClaim(models.Model):
-    """Who is sending one outgoing message to its provider, until when (one row per message).
+    """The delivery of one outgoing message to its provider (one row per message): an outbox row.
 
-    Created or taken over with a conditional UPDATE before the provider is called, so a duplicate
-    task run never sends the same message twice; a crashed worker's lease expires."""
+    Written in the transaction that stores the message (so a send cannot be lost between the
+    commit and the enqueue), then claimed with a conditional UPDATE before the provider is called,
+    so a duplicate task run never sends the same message twice. ``claimed_until`` is the lease of
+    the worker sending it, and after a transient failure the time of the next attempt: the beat
+    sweep (``outbound_sweep``) re-sends every unfinished row whose lease is over or that nobody
+    claimed. ``provider_called_at`` is set (and committed) just before the provider is called, so
+    a redelivery after a crash knows that an earlier call may have reached the provider."""
 
     message = models.OneToOneField("conversations.Message", on_delete=models.CASCADE, related_name="+")
-    claimed_until = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=64, unique=True, default=_new_key, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    provider_called_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    # A task for this row is on its way (on commit, a retry, a sweep) until then: the sweep leaves
+    # the row alone meanwhile, so a backlog is never deepened by the same sends queued again.
+    requeue_after = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["claimed_until"], condition=models.Q(finished_at__isnull=True),
+                                name="outbound_unfinished")]

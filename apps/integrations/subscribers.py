@@ -1,6 +1,7 @@
 """How integrations plugs into the conversation core (registered in ``IntegrationsConfig.ready``).
 
-* ``record.written`` (in the transaction): outgoing-webhook outbox rows (``webhooks.webhooks_record``).
+* ``record.written`` (in the transaction): outgoing-webhook outbox rows (``webhooks.webhooks_record``)
+  and the delivery row of an outgoing message on a pushed channel (``outbound.outbound_record``).
 * ``message.outgoing`` (after commit): deliver the message through its channel (a task).
 * Channel policies: WhatsApp, Messenger and Instagram answer the core's reply-window question.
 """
@@ -11,9 +12,11 @@ from apps.core import channel_policy, events
 
 
 def _record_outbox(event, record) -> None:
+    from .outbound import outbound_record
     from .webhooks import webhooks_record
 
     if event.extra.get("model") == "message":
+        outbound_record(record)
         webhooks_record(message=record)
     else:
         webhooks_record(event=record)

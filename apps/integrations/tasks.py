@@ -29,6 +29,14 @@ def inbound_process(inbound_id: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def inbound_process_batch(inbound_ids: list[int]) -> None:
+    """Stored bodies enqueued together by one web process (the coalescing publisher)."""
+    from .inbound import inbound_process_batch as process_batch
+
+    process_batch(inbound_ids=inbound_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def inbound_sweep() -> None:
     from .inbound import inbound_sweep as sweep
 
@@ -51,10 +59,17 @@ def housekeeping() -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def outbound_deliver(message_id: int) -> None:
-    """A second look at a message whose send another worker had claimed (it may have crashed)."""
+    """One delivery attempt of an outgoing message (a retry, or a send the sweep found unfinished)."""
     from .outbound import deliver_message
 
     deliver_message(message_id=message_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def outbound_sweep() -> None:
+    from .outbound import outbound_sweep as sweep
+
+    sweep()
 
 
 # The name predates the move from apps.conversations.tasks: kept so queued tasks still run.

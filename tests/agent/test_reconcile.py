@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from apps.agent.models import AgentSettings
-from apps.agent.reconcile import agent_reconcile, idle_archive
+from apps.agent.reconcile import agent_reconcile, idle_archive, queued_seconds, stale_seconds
 from apps.agent.services import agent_handle_message
 from apps.conversations import services
-from apps.conversations.models import ConversationEvent, Status
+from apps.conversations.models import Conversation, ConversationEvent, Status
 from apps.reports.definitions import ASSUMED_RESOLUTIONS, NOT_RESOLVED_RESOLUTIONS
 
 from .test_turn_races import Answering
@@ -38,18 +38,42 @@ def standin(monkeypatch):
     return provider
 
 
-def test_lost_turn_is_run_again_once_it_is_stale(cast, standin):
+def test_lost_turn_is_run_again_once_it_is_stale(cast, standin, django_capture_on_commit_callbacks):
     conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="en")
     msg = _receive(cast, conv, "When is my bill due?")
     now = timezone.now()
     assert agent_reconcile(now=now + timedelta(seconds=30))["requeued"] == 0  # may still be in the queue
     assert not _decisions(conv, msg.pk).exists()
-
-    assert agent_reconcile(now=now + timedelta(seconds=90))["requeued"] == 1
+    # Queued less than AGENT_TURN_QUEUED_MAX_SECONDS ago: waiting behind a backlog, left alone.
+    assert agent_reconcile(now=now + timedelta(seconds=90))["requeued"] == 0
+    later = now + timedelta(seconds=queued_seconds() + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert agent_reconcile(now=later)["requeued"] == 1
     assert _decisions(conv, msg.pk).count() == 1
     reply = conv.messages.filter(author_kind="ai_agent").get()
     assert reply.body == "Answer to: When is my bill due?"
-    assert agent_reconcile(now=now + timedelta(seconds=150))["requeued"] == 0  # handled: nothing to do
+    assert agent_reconcile(now=later + timedelta(seconds=150))["requeued"] == 0  # handled: nothing to do
+
+
+def test_a_turn_waiting_in_the_queue_is_left_alone_and_a_requeued_one_is_not_queued_twice(cast, standin,
+                                                                                          monkeypatch):
+    """The backlog case: 1,000 turns queued, the reconcile must not add the same turns again."""
+    queued = []  # the broker: turns put on the agent queue, not run
+    monkeypatch.setattr("apps.agent.tasks.conversation_bot_turn.delay", lambda *args: queued.append(args))
+    conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="en")
+    msg = _receive(cast, conv, "When is my bill due?")
+    conv.refresh_from_db()
+    assert conv.bot_turn_enqueued_at == conv.last_customer_message_at  # marked when it was queued
+    now = timezone.now()
+    assert agent_reconcile(now=now + timedelta(seconds=stale_seconds() * 3))["requeued"] == 0
+    # A turn with no mark (queued before this mark existed, or its enqueue never happened) is lost.
+    Conversation.objects.filter(pk=conv.pk).update(bot_turn_enqueued_at=None)
+    assert agent_reconcile(now=now + timedelta(seconds=stale_seconds() * 3))["requeued"] == 1
+    assert queued == [(conv.pk, msg.pk)]
+    conv.refresh_from_db()
+    assert conv.bot_turn_enqueued_at is not None  # the requeue is marked: the next sweep leaves it
+    assert agent_reconcile(now=now + timedelta(seconds=stale_seconds() * 4))["requeued"] == 0
+    assert queued == [(conv.pk, msg.pk)] and standin.calls == 0  # it only waits in the queue
 
 
 def test_only_the_unhandled_last_message_of_a_bot_chat_is_requeued(cast, standin):

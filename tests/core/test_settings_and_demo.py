@@ -26,10 +26,16 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
         env={**{k: v for k, v in os.environ.items() if k not in {"SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE",
                                                                   "CSRF_COOKIE_SECURE", "DEBUG", "SECRET_KEY"}},
              "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/asiste_prod_check", "REDIS_URL": "redis://127.0.0.1:6379/15",
-             "SECRET_KEY_FILE": str(secret), "ALLOWED_HOSTS": "support.example.com"},
+             "SECRET_KEY_FILE": str(secret), "ALLOWED_HOSTS": "support.example.com",
+             "CHROMA_URL": "http://127.0.0.1:8001"},
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    # Several processes without the shared vector-store server: said so.
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='asisteclick.settings'; django.setup();"
+            "from apps.knowledge.apps import _check_shared_vector_store as c; print([w.id for w in c()])")
+    result = run_python(code, {"DATABASE_URL": "postgres://u@db:5432/x", "SECRET_KEY": "k" * 60})
+    assert result.returncode == 0 and result.stdout.strip() == "['knowledge.W001']", result.stdout + result.stderr
 
 
 def test_embedded_default_needs_nothing():

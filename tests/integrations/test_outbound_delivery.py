@@ -58,6 +58,14 @@ def _open_conversation(cast, channel: Channel, *, language: str) -> Conversation
     return Conversation.objects.get(pk=conv.pk)
 
 
+def _assigned_whatsapp_chat(cast, stand_in) -> Conversation:
+    conv = _open_conversation(cast, _channel(cast, Channel.Kind.WHATSAPP, stand_in), language="es")
+    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    services.conversation_enqueue(conversation=conv)
+    services.conversation_assign(conversation=conv, assignee=cast.collab_a)
+    return conv
+
+
 # --- exactly one provider call per message ----------------------------------------------------------
 
 def test_a_duplicate_delivery_while_the_first_is_sending_calls_the_provider_once(cast, stand_in, monkeypatch):
@@ -67,10 +75,10 @@ def test_a_duplicate_delivery_while_the_first_is_sending_calls_the_provider_once
     msg = services.message_post_agent(conversation=conv, body="Te ayudo")
     real_send, inner = whatsapp.send, []
 
-    def send_with_a_duplicate_task_racing(message):
+    def send_with_a_duplicate_task_racing(message, key=""):
         if not inner:  # the second task run starts while the first is talking to the provider
             inner.append(deliver_message(message_id=message.pk))
-        return real_send(message)
+        return real_send(message, key)
 
     monkeypatch.setattr(whatsapp, "send", send_with_a_duplicate_task_racing)
     assert deliver_message(message_id=msg.pk) == "sent"
@@ -81,16 +89,13 @@ def test_a_duplicate_delivery_while_the_first_is_sending_calls_the_provider_once
     assert msg.external_id == "wamid.OUT1" and msg.delivery_status == "sent"
 
 
-def test_a_duplicate_delivery_after_a_failure_neither_resends_nor_repeats_the_note(cast, stand_in):
-    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
-    conv = _open_conversation(cast, channel, language="es")
-    services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
-    services.conversation_enqueue(conversation=conv)
-    services.conversation_assign(conversation=conv, assignee=cast.collab_a)
-    stand_in.default = (500, {"error": {"message": "temporarily unavailable", "code": 2}})
+def test_a_duplicate_delivery_after_a_refusal_neither_resends_nor_repeats_the_note(cast, stand_in):
+    conv = _assigned_whatsapp_chat(cast, stand_in)
+    stand_in.default = (400, {"error": {"message": "Recipient phone number not in allowed list", "code": 131030}})
     msg = services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola")
     assert deliver_message(message_id=msg.pk) == "failed"
     assert deliver_message(message_id=msg.pk) == "skipped"
+    assert outbound.outbound_sweep(now=timezone.now() + timedelta(hours=1)) == 0
     assert len(stand_in.requests) == 1
     assert conv.messages.filter(author_kind="system", is_internal=True).count() == 1
 
@@ -100,12 +105,154 @@ def test_a_crashed_workers_claim_expires_and_a_live_one_is_respected(cast, stand
     conv = _open_conversation(cast, channel, language="es")
     stand_in.default = (200, WA_OK)
     msg = services.message_post_agent(conversation=conv, body="Te ayudo")
-    OutboundClaim.objects.create(message=msg, claimed_until=timezone.now() + outbound.CLAIM_LEASE)
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=timezone.now() + outbound.CLAIM_LEASE)
     assert deliver_message(message_id=msg.pk) == "busy" and not stand_in.requests
     OutboundClaim.objects.filter(message=msg).update(claimed_until=timezone.now() - timedelta(seconds=1))
     assert deliver_message(message_id=msg.pk) == "sent" and len(stand_in.requests) == 1
     claim = OutboundClaim.objects.get(message=msg)
-    assert claim.finished_at is not None and claim.attempts == 2
+    assert claim.finished_at is not None and claim.attempts == 1
+
+
+# --- at least once: the outbox row, retries with backoff, the sweep ------------------------------------
+
+def test_every_outgoing_message_on_a_pushed_channel_gets_its_outbox_row_in_the_same_transaction(cast, stand_in):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    ai = services.message_post_agent(conversation=conv, body="Te ayudo")
+    claim = OutboundClaim.objects.get(message=ai)
+    assert claim.claimed_until is None and claim.finished_at is None and len(claim.idempotency_key) == 32
+    note = services.message_post_system(conversation=conv, body="nota", internal=True)
+    assert not OutboundClaim.objects.filter(message=note).exists()
+    assert not OutboundClaim.objects.filter(message__author_kind="customer").exists()
+    webchat = conversation_in(cast, Status.BOT)
+    reply = services.message_post_agent(conversation=webchat, body="Hola")
+    assert not OutboundClaim.objects.filter(message=reply).exists()
+
+
+def test_the_sweep_sends_a_message_whose_task_was_lost_and_only_once(cast, stand_in):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.default = (200, WA_OK)
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")  # its task never ran
+    assert outbound.outbound_sweep() == 0  # its task may still be on its way (waiting in a backlog)
+    later = timezone.now() + outbound.requeue_wait() + timedelta(seconds=1)
+    assert outbound.outbound_sweep(now=later) == 1  # eager Celery: sent inside the sweep
+    msg.refresh_from_db()
+    assert msg.external_id == "wamid.OUT1" and msg.delivery_status == "sent"
+    body = json.loads(stand_in.requests[0]["body"])
+    key = OutboundClaim.objects.get(message=msg).idempotency_key
+    assert body["biz_opaque_callback_data"] == key and stand_in.requests[0]["headers"]["Idempotency-Key"] == key
+    assert outbound.outbound_sweep(now=later + timedelta(hours=1)) == 0
+    assert len(stand_in.requests) == 1
+
+
+def _backoff_over(msg):
+    """The backoff is over and the retry's own task was lost: the sweep is what sends it."""
+    past = timezone.now() - timedelta(seconds=1)
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=past, requeue_after=past)
+
+
+def test_the_sweep_does_not_queue_a_send_again_while_its_task_waits_in_a_backlog(cast, stand_in, monkeypatch):
+    queued = []  # the broker: tasks put on the outbound queue, not run
+    monkeypatch.setattr("apps.integrations.tasks.outbound_deliver.delay", lambda *args: queued.append(args))
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    lost = timezone.now() + outbound.requeue_wait() + timedelta(seconds=1)
+    assert outbound.outbound_sweep(now=lost) == 1 and queued == [(msg.pk,)]
+    for seconds in (15, 30, 60):  # the next sweeps while that task waits in the queue
+        assert outbound.outbound_sweep(now=lost + timedelta(seconds=seconds)) == 0
+    assert outbound.outbound_sweep(now=lost + outbound.requeue_wait() + timedelta(seconds=1)) == 1  # lost again
+    assert queued == [(msg.pk,), (msg.pk,)] and not stand_in.requests
+
+
+def test_a_transient_failure_is_retried_with_backoff_until_it_is_sent(cast, stand_in):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.responses = [(500, {"error": {"message": "temporarily unavailable", "code": 2}}),
+                          (400, {"error": {"message": "Rate limit hit", "code": 130429}})]
+    stand_in.default = (200, WA_OK)
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    assert deliver_message(message_id=msg.pk) == "retry"
+    claim = OutboundClaim.objects.get(message=msg)
+    first_wait = (claim.claimed_until - timezone.now()).total_seconds()
+    assert 3 < first_wait < 7 and "temporarily unavailable" in claim.last_error and claim.finished_at is None
+    assert deliver_message(message_id=msg.pk) == "busy"  # not before the backoff is over
+    assert outbound.outbound_sweep() == 0
+    _backoff_over(msg)
+    assert outbound.outbound_sweep() == 1  # a throttled answer (400 with code 130429): retry again
+    claim.refresh_from_db()
+    assert claim.attempts == 2 and (claim.claimed_until - timezone.now()).total_seconds() > first_wait
+    _backoff_over(msg)
+    assert outbound.outbound_sweep() == 1
+    msg.refresh_from_db()
+    assert msg.delivery_status == "sent" and len(stand_in.requests) == 3
+    assert not conv.messages.filter(author_kind="system", is_internal=True).exists()
+
+
+def test_after_the_last_attempt_the_human_sees_why(cast, stand_in, settings):
+    settings.OUTBOUND_MAX_ATTEMPTS = 2
+    conv = _assigned_whatsapp_chat(cast, stand_in)
+    stand_in.default = (503, {"error": {"message": "down", "code": 2}})
+    msg = services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola")
+    assert deliver_message(message_id=msg.pk) == "retry"
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=timezone.now())
+    assert deliver_message(message_id=msg.pk) == "failed"
+    msg.refresh_from_db()
+    assert msg.delivery_status == "failed" and conv.messages.filter(author_kind="system", is_internal=True).count() == 1
+
+
+def _crash_after_the_provider_answered(msg):
+    """The state a worker killed between the provider's answer and our save leaves behind."""
+    OutboundClaim.objects.filter(message=msg).update(
+        claimed_until=timezone.now() - timedelta(seconds=1), provider_called_at=timezone.now() - timedelta(minutes=3),
+        attempts=1)
+
+
+def test_a_redelivery_in_doubt_reuses_the_key_so_an_idempotent_provider_sends_once(cast, stand_in, caplog):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    channel.config["provider_idempotency"] = True
+    channel.save()
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.default = (200, WA_OK)
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    key = OutboundClaim.objects.get(message=msg).idempotency_key
+    _crash_after_the_provider_answered(msg)
+    assert deliver_message(message_id=msg.pk) == "sent"
+    assert stand_in.requests[-1]["headers"]["Idempotency-Key"] == key
+    msg.refresh_from_db()
+    assert "delivery_in_doubt" not in msg.meta and "possibly sent already" not in caplog.text
+
+
+def test_a_redelivery_in_doubt_without_provider_idempotency_is_logged_and_a_duplicate_detected(cast, stand_in, caplog):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.default = (200, {"messages": [{"id": "wamid.SECOND"}]})
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    key = OutboundClaim.objects.get(message=msg).idempotency_key
+    _crash_after_the_provider_answered(msg)
+    assert deliver_message(message_id=msg.pk) == "sent"
+    assert "possibly sent already" in caplog.text
+    msg.refresh_from_db()
+    assert msg.meta["delivery_in_doubt"] and msg.external_id == "wamid.SECOND"
+    # The first send's status webhook arrives later carrying our key: a duplicate, detected.
+    assert not whatsapp.apply_status(channel=channel, external_id="wamid.FIRST", status="delivered", key=key)
+    msg.refresh_from_db()
+    assert msg.meta["duplicate_sends"] == ["wamid.FIRST"] and msg.delivery_status == "sent"
+    assert "delivered twice" in caplog.text
+
+
+def test_a_status_webhook_with_our_key_adopts_a_send_whose_save_was_lost_so_the_sweep_does_not_resend(cast, stand_in):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+    key = OutboundClaim.objects.get(message=msg).idempotency_key
+    _crash_after_the_provider_answered(msg)
+    assert whatsapp.apply_status(channel=channel, external_id="wamid.FIRST", status="delivered", key=key)
+    msg.refresh_from_db()
+    assert msg.external_id == "wamid.FIRST" and msg.delivery_status == "delivered"
+    assert outbound.outbound_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+    assert deliver_message(message_id=msg.pk) == "skipped" and not stand_in.requests
 
 
 # --- AI Agent messages say so, on every channel, in the customer's language --------------------------

@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from apps.conversations import services
-from apps.conversations.models import Status
+from apps.conversations.models import Contact, Status
 from apps.integrations import webhooks
 from apps.integrations.models import WebhookDelivery, WebhookEndpoint
 from apps.integrations.netguard import UnsafeTarget, check_url
@@ -145,9 +145,9 @@ def test_repeated_failures_disable_endpoint(cast, stand_in, eager_celery, settin
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
     ep = WebhookEndpoint.objects.create(url=stand_in.url, allow_private_network=True, events=["conversation.created"])
     stand_in.default = (503, {})
-    for _ in range(3):
+    for n in range(3):  # three customers (one open chat per customer and channel)
         with django_capture_on_commit_callbacks(execute=True):
-            services.conversation_start(contact=cast.customer, channel=cast.channel)
+            services.conversation_start(contact=Contact.objects.create(name=f"C{n}"), channel=cast.channel)
     ep.refresh_from_db()
     assert not ep.is_active and ep.consecutive_failures == 3
     assert len(stand_in.requests) == 3

@@ -28,14 +28,13 @@ def peer_objects(cast) -> None:
     from apps.conversations import services
     from apps.conversations.models import Contact
 
-    filler = Contact.objects.create(name="Filler")
-    for _ in range(12):
-        services.conversation_start(contact=filler, channel=cast.channel)
+    for n in range(12):  # one filler customer each (one open chat per customer and channel)
+        services.conversation_start(contact=Contact.objects.create(name=f"Filler {n}"), channel=cast.channel)
     conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
     conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
     conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b,
                     contact=cast.other_customer)
-    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=cast.other_customer)
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=Contact.objects.create(name="Otto Too"))
 
 
 def _all_ids(client, path: str) -> set[int]:

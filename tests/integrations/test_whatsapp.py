@@ -202,7 +202,9 @@ def test_outbound_graph_api_shape_and_window(wa_channel, cast, stand_in):
     assert req["headers"]["Authorization"] == "Bearer EAAG-token"
     sent = json.loads(req["body"])
     shape = expected["send_text_request"]
-    assert set(sent) == set(shape) - {"_http"} and sent["to"] == "972987654321"
+    # The documented shape plus our idempotency key, which the Cloud API echoes in status webhooks.
+    assert set(sent) == set(shape) - {"_http"} | {"biz_opaque_callback_data"} and sent["to"] == "972987654321"
+    assert sent["biz_opaque_callback_data"] == req["headers"]["Idempotency-Key"]
     assert sent["text"]["body"].startswith("🤖 ") and sent["text"]["body"].endswith(": Hola, ¿en qué te ayudo?")
     # A reply written while the window was open but delivered after it closed: nothing is sent and
     # the human sees why (the service refuses new replies up front: tests/integrations/test_reply_window.py).

@@ -107,7 +107,10 @@ def test_routing_schedule_splits_overnight_intervals_and_lists_holidays(cast):
 
 
 def _frt_seconds_of(cast, clock, agent, assigned_at, replied_at):
-    conv = services.conversation_start(contact=cast.customer, channel=cast.channel)
+    from apps.conversations.models import Contact
+
+    # A customer of its own each time (one open chat per customer and channel).
+    conv = services.conversation_start(contact=Contact.objects.create(name="FRT customer"), channel=cast.channel)
     clock.at(assigned_at)
     services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
     services.conversation_enqueue(conversation=conv)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.conversations import services as conv_services
 from apps.conversations import services as services_conv
-from apps.conversations.models import Channel, Conversation, ConversationEvent, Message, Status
+from apps.conversations.models import Channel, Contact, Conversation, ConversationEvent, Message, Status
 from apps.departments.services import membership_set
 from apps.routing import services
 from apps.routing.models import AgentShift, Mode, Presence, RoutingRule
@@ -78,8 +78,8 @@ def test_rules_vip_to_senior_language_to_bilingual_channel_to_team(cast):
     RoutingRule.objects.create(routing=cfg, position=3, attribute="channel.kind", value="whatsapp",
                                target="team", target_value="whatsapp")
     # Load would pick senior (fewest chats) until loaded; give senior some load so rules must do the work.
-    for _ in range(2):
-        conversation_in(cast, Status.ASSIGNED, assignee=senior)
+    for n in range(2):  # other customers (one open chat per customer and channel)
+        conversation_in(cast, Status.ASSIGNED, assignee=senior, contact=Contact.objects.create(name=f"Load {n}"))
     cast.customer.is_vip = True
     cast.customer.save()
     assert arrive(cast).assignee == senior  # VIP -> senior despite the higher load

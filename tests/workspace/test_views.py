@@ -238,11 +238,12 @@ def test_conversation_list_pager_keeps_every_filter(client, cast):
     import html as html_lib
     from urllib.parse import parse_qs, urlsplit
 
-    from apps.conversations.models import Conversation
+    from apps.conversations.models import Contact, Conversation
 
     conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
-    for _ in range(52):  # more than one page (50 a page) of chats matching every filter
-        Conversation.objects.create(contact=cast.customer, channel=cast.channel, department=cast.dept_a,
+    for n in range(52):  # more than one page (50 a page) of chats matching every filter (one per customer)
+        Conversation.objects.create(contact=Contact.objects.create(name=f"Carla {n}"), channel=cast.channel,
+                                    department=cast.dept_a,
                                     status=Status.UNASSIGNED, queued_at=conv.queued_at)
     login(client, cast.operator)
     query = {"status": "unassigned", "department": str(cast.dept_a.pk), "q": "Carla", "page": "2"}

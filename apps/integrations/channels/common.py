@@ -13,6 +13,37 @@ from django.utils.translation import pgettext
 from apps.conversations.models import Channel, Contact, ContactIdentity
 
 
+# Graph API error codes that mean "try again later" even when the HTTP status is 400: throttling
+# (4, 17, 341, 80007, 130429, 131048, 131056), temporary errors (1, 2, 131000), service unavailable (133004).
+TRANSIENT_GRAPH_CODES = {1, 2, 4, 17, 341, 80007, 130429, 131000, 131048, 131056, 133004}
+
+
+class ProviderError(RuntimeError):
+    """A provider answered with an error. ``permanent``: sending the same request again cannot
+    succeed (a refused recipient, a bad token); anything else (5xx, throttling, timeouts) is retried."""
+
+    def __init__(self, message: str, *, status_code: int = 0, code=None):
+        super().__init__(message)
+        self.status_code, self.code = status_code, code
+
+    @property
+    def permanent(self) -> bool:
+        try:
+            code = int(self.code)
+        except (TypeError, ValueError):
+            code = None
+        if code in TRANSIENT_GRAPH_CODES:
+            return False
+        return 400 <= self.status_code < 500 and self.status_code not in (408, 409, 425, 429)
+
+
+def provider_idempotent(channel: Channel) -> bool:
+    """Whether the provider (or the gateway in front of it) de-duplicates on our Idempotency-Key
+    header. Meta's Graph API does not, so this is off unless the channel's config says
+    ``"provider_idempotency": true`` (a gateway that honours the header)."""
+    return bool((channel.config or {}).get("provider_idempotency"))
+
+
 def channel_secret(channel: Channel, name: str) -> str | None:
     """A secret named in the channel's config, e.g. config["app_secret_env"] = "WHATSAPP_APP_SECRET".
 

@@ -16,6 +16,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from apps.conversations import services
 from apps.conversations.models import Channel, ContactIdentity, Conversation, Message
+from apps.core.errors import ConversationAlreadyOpen
 from apps.core.hostile import control_chars_strip
 
 from .common import channel_secret, contact_for_identities, outbound_text
@@ -211,7 +212,10 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
         return existing, "duplicate"
     with transaction.atomic():
         if conv is None and parsed.subject:
-            conv = services.conversation_start(contact=contact, channel=channel, subject=parsed.subject)
+            try:
+                conv = services.conversation_start(contact=contact, channel=channel, subject=parsed.subject)
+            except ConversationAlreadyOpen:
+                conv = None  # a new thread while a chat is open: it continues there (one open per channel)
         msg, created = services.message_receive(channel=channel, contact=contact, body=text, conversation=conv,
                                                 external_id=parsed.message_id, meta=meta)
         if not created:  # a concurrent delivery won: drop the conversation we just opened
@@ -221,8 +225,11 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
 
 # --- outbound ----------------------------------------------------------------------------------
 
-def send(message: Message) -> str:
-    """Reply by SMTP with threading headers; our Message-ID becomes the message's external id."""
+def send(message: Message, idempotency_key: str = "") -> str:
+    """Reply by SMTP with threading headers; our Message-ID becomes the message's external id.
+
+    The Message-ID is derived from the delivery's idempotency key, so a resend after a crash
+    carries the same Message-ID (mail systems that de-duplicate on it show the message once)."""
     conv = message.conversation
     channel = conv.channel
     cfg = channel.config or {}
@@ -235,7 +242,7 @@ def send(message: Message) -> str:
     refs = list(dict.fromkeys(([*last[1].get("references", [])] if last else []) + [i for i, _m in customer_ids]))
     address = cfg.get("address") or settings.DEFAULT_FROM_EMAIL
     domain = address.rpartition("@")[2].strip(">") or "localhost"
-    msgid = make_msgid(domain=domain)
+    msgid = f"<{idempotency_key}@{domain}>" if idempotency_key else make_msgid(domain=domain)
     subject = conv.subject or (last[1].get("subject") if last else "") or "AsisteClick"
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"

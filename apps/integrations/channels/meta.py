@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from apps.conversations import services
 from apps.conversations.models import Channel, Message
 
-from .common import channel_secret, contact_for_identities, graph_base_url, outbound_text, signal_message_changed
+from .common import (ProviderError, channel_secret, contact_for_identities, graph_base_url, outbound_text,
+                     signal_message_changed)
 from .whatsapp import STATUS_RANK, WindowClosed
 
 OBJECTS = {"page": Channel.Kind.MESSENGER, "instagram": Channel.Kind.INSTAGRAM}
@@ -124,7 +125,7 @@ def process(*, channel: Channel, payload: dict) -> dict:
     return counts
 
 
-def send(message: Message) -> tuple[str, dict]:
+def send(message: Message, idempotency_key: str = "") -> tuple[str, dict]:
     import httpx
 
     conv = message.conversation
@@ -140,9 +141,13 @@ def send(message: Message) -> tuple[str, dict]:
     else:
         raise WindowClosed(_("This conversation's messaging window is closed: the customer has to write again."))
     url = f"{graph_base_url(channel)}/{channel.config.get(ID_KEY[channel.kind])}/messages"
-    resp = httpx.post(url, json=body, headers={"Authorization": f"Bearer {channel_secret(channel, 'access_token') or ''}"},
-                      timeout=15.0)
+    headers = {"Authorization": f"Bearer {channel_secret(channel, 'access_token') or ''}"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key  # for gateways that de-duplicate on it
+    resp = httpx.post(url, json=body, headers=headers, timeout=15.0)
     data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
     if resp.status_code >= 400 or not data.get("message_id"):
-        raise RuntimeError(f"Send API {resp.status_code}: {(data.get('error') or {}).get('message', resp.text[:200])}")
+        err = data.get("error") or {}
+        raise ProviderError(f"Send API {resp.status_code}: {err.get('message', resp.text[:200])}",
+                            status_code=resp.status_code, code=err.get("code"))
     return data["message_id"], data

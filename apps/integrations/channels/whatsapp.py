@@ -12,7 +12,7 @@ from apps.conversations import services
 from apps.conversations.models import Channel, Message
 from apps.core.errors import WindowClosed  # noqa: F401  (raised by send; callers catch it from here too)
 
-from .common import channel_secret, contact_for_identities, graph_base_url, outbound_text, signal_message_changed
+from .common import ProviderError, channel_secret, contact_for_identities, graph_base_url, outbound_text, signal_message_changed
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ def parse(payload: dict) -> list[Item]:
                 items.append(Item("message", pid, msg.get("id", ""), wa_id, user_id, name, body, meta))
             for st in value.get("statuses") or []:
                 items.append(Item("status", pid, st.get("id", ""), st.get("recipient_id", ""), status=st.get("status", ""),
-                                  meta={"errors": st.get("errors", []), "timestamp": st.get("timestamp")}))
+                                  meta={"errors": st.get("errors", []), "timestamp": st.get("timestamp"),
+                                        "key": st.get("biz_opaque_callback_data") or ""}))
     return items
 
 
@@ -136,9 +137,40 @@ def phone_number_ids(payload: dict) -> set[str]:
     return {i.phone_number_id for i in parse(payload) if i.phone_number_id}
 
 
-def apply_status(*, channel: Channel, external_id: str, status: str, errors: list | None = None) -> bool:
+def _match_key(*, channel: Channel, external_id: str, key: str) -> Message | None:
+    """A status for a provider id we never saved, carrying our idempotency key: either the send
+    whose answer a crash lost (adopt the id: the sweep then has nothing to re-send), or a second
+    send of the same message after such a crash (a duplicate: logged and marked, never applied)."""
+    from ..models import OutboundClaim
+
+    claim = OutboundClaim.objects.select_related("message").filter(idempotency_key=key).first()
+    if claim is None or claim.message.channel_id != channel.pk:
+        return None
+    msg = claim.message
+    if Message.objects.filter(pk=msg.pk, external_id__isnull=True).update(external_id=external_id,
+                                                                          delivery_status="sent"):
+        OutboundClaim.objects.filter(pk=claim.pk, finished_at__isnull=True).update(finished_at=timezone.now())
+        log.info("whatsapp: message %s adopted provider id %s from a status webhook", msg.pk, external_id)
+        msg.refresh_from_db()
+        return msg
+    msg.refresh_from_db()
+    if msg.external_id != external_id:
+        duplicates = sorted({*msg.meta.get("duplicate_sends", []), external_id})
+        if duplicates != msg.meta.get("duplicate_sends"):
+            log.error("whatsapp: message %s was delivered twice (provider ids %s and %s, key %s)",
+                      msg.pk, msg.external_id, external_id, key)
+            msg.meta = {**msg.meta, "duplicate_sends": duplicates}
+            msg.save(update_fields=["meta"])
+        return None
+    return msg
+
+
+def apply_status(*, channel: Channel, external_id: str, status: str, errors: list | None = None,
+                 key: str = "") -> bool:
     """sent/delivered/read/failed onto our outgoing message; never downgrade (webhooks arrive out of order)."""
     msg = Message.objects.filter(channel=channel, external_id=external_id).first()
+    if msg is None and key:
+        msg = _match_key(channel=channel, external_id=external_id, key=key)
     if msg is None or not status:
         return False
     if status != "failed" and STATUS_RANK.get(status, 0) <= STATUS_RANK.get(msg.delivery_status, 0):
@@ -166,7 +198,7 @@ def process(*, channel: Channel, payload: dict) -> dict:
             counts["created" if created else "duplicate"] += 1
         elif item.kind == "status":
             counts["status"] += apply_status(channel=channel, external_id=item.external_id, status=item.status,
-                                             errors=item.meta.get("errors"))
+                                             errors=item.meta.get("errors"), key=item.meta.get("key", ""))
         elif item.kind == "identity" and item.meta.get("new_wa_id"):
             contact_for_identities(kind=Channel.Kind.WHATSAPP, values=[item.wa_id, item.meta["new_wa_id"], item.user_id])
         else:
@@ -188,8 +220,12 @@ def _recipient(message: Message) -> str:
     return ident.value if ident else message.conversation.contact.phone
 
 
-def send(message: Message) -> tuple[str, dict]:
-    """POST {base}/{phone_number_id}/messages. Returns (provider message id, response)."""
+def send(message: Message, idempotency_key: str = "") -> tuple[str, dict]:
+    """POST {base}/{phone_number_id}/messages. Returns (provider message id, response).
+
+    The idempotency key travels as ``biz_opaque_callback_data`` (the Cloud API echoes it in the
+    status webhooks of that message, which is how a send that a crash left unsaved is recognised)
+    and as an ``Idempotency-Key`` header for gateways that de-duplicate on it."""
     import httpx
 
     conv = message.conversation
@@ -200,10 +236,15 @@ def send(message: Message) -> tuple[str, dict]:
     token = channel_secret(channel, "access_token")
     body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": _recipient(message),
             "type": "text", "text": {"preview_url": False, "body": outbound_text(message)}}
+    headers = {"Authorization": f"Bearer {token or ''}"}
+    if idempotency_key:
+        body["biz_opaque_callback_data"] = idempotency_key
+        headers["Idempotency-Key"] = idempotency_key
     url = f"{graph_base_url(channel)}/{channel.config.get('phone_number_id')}/messages"
-    resp = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token or ''}"}, timeout=15.0)
+    resp = httpx.post(url, json=body, headers=headers, timeout=15.0)
     data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
     if resp.status_code >= 400 or not data.get("messages"):
         err = (data.get("error") or {})
-        raise RuntimeError(f"Graph API {resp.status_code}: {err.get('code', '')} {err.get('message', resp.text[:200])}")
+        raise ProviderError(f"Graph API {resp.status_code}: {err.get('code', '')} {err.get('message', resp.text[:200])}",
+                            status_code=resp.status_code, code=err.get("code"))
     return data["messages"][0]["id"], data

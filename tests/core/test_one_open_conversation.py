@@ -88,7 +88,7 @@ def test_reopening_an_old_chat_while_another_is_open_is_refused_clearly(cast):
 def test_the_migration_archives_existing_duplicates_keeping_the_one_in_a_queue(cast):
     from django.db.migrations.executor import MigrationExecutor
 
-    before, after = [("conversations", "0003_queue_indexes")], [("conversations", "0004_one_open_conversation")]
+    before, after = [("conversations", "0004_attachments")], [("conversations", "0005_one_open_conversation")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps.get_model("conversations", "Conversation")

@@ -38,7 +38,7 @@ def close_duplicates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0003_queue_indexes'),
+        ('conversations', '0004_attachments'),
         ('departments', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -46,6 +46,20 @@ def _celery_in_process():
 
 
 @pytest.fixture
+def migrations_restored():
+    """For a test that migrates the database back to test a data migration: afterwards every app is
+    migrated forward to its latest migration again. Migrating one app back also unapplies the other
+    apps' migrations that depend on it, and migrating forward to one target does not re-apply them,
+    so later tests would meet a schema without their columns."""
+    yield
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.fixture
 def cast(db):
     from tests.factories import make_cast
 

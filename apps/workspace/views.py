@@ -210,7 +210,9 @@ def attachment_response(attachment, *, thumbnail: bool = False):
     response = FileResponse(path.open("rb"), as_attachment=not inline, filename=attachment.name,
                             content_type="image/jpeg" if thumbnail else attachment.content_type)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    # The browser shows an image in a viewer of its own that styles it inline: allowed, nothing else.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+    response._csp_exempt = True  # this policy, not the pages' one on top of it
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

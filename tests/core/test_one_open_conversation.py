@@ -85,7 +85,7 @@ def test_reopening_an_old_chat_while_another_is_open_is_refused_clearly(cast):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_archives_existing_duplicates_keeping_the_one_in_a_queue(cast):
+def test_the_migration_archives_existing_duplicates_keeping_the_one_in_a_queue(cast, migrations_restored):
     from django.db.migrations.executor import MigrationExecutor
 
     before, after = [("conversations", "0004_attachments")], [("conversations", "0005_one_open_conversation")]

@@ -12,7 +12,7 @@ AFTER = [("reports", "0003_business_hours_in_routing")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_department_hours_move_to_routing_and_routing_hours_win():
+def test_department_hours_move_to_routing_and_routing_hours_win(migrations_restored):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps

@@ -81,12 +81,14 @@ def test_away_and_out_of_shift_people_do_not_count(cast):
 
 
 def test_the_widget_state_carries_the_place_in_line_and_the_expected_wait(cast):
+    from apps.conversations.models import Contact
     from apps.workspace.widget import Visitor, ui_strings, visitor_sync
 
     routing(cast.dept_a, mode=Mode.LOAD)
     _finished(cast, minutes=10)
     online(cast.collab_a, capacity=1)
-    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)  # full
+    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a,  # full
+                    contact=Contact.objects.create(name="Busy customer"))  # one open chat per customer
     conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, contact=cast.other_customer)
     mine = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
     visitor = Visitor(channel_id=cast.channel.pk, visitor_id="v1", token="t", identity="x",

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.conversations import services
-from apps.conversations.models import Conversation, Message, Status
+from apps.conversations.models import Contact, Conversation, Message, Status
 from apps.workspace import inbox
 from apps.workspace.models import ConversationLabel, Label, SavedReply
 from tests.factories import PASSWORD, conversation_in
@@ -73,7 +73,7 @@ def test_filters_never_widen_visibility(cast, client):
     a = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
     b = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=cast.other_customer)
     mine = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b,
-                           contact=cast.other_customer)
+                           contact=Contact.objects.create(name="Otto Second"))  # one open chat per customer
     label = Label.objects.create(name="router")
     ConversationLabel.objects.create(conversation=a, label=label)
     ConversationLabel.objects.create(conversation=b, label=label)

@@ -41,7 +41,8 @@ def test_settings_admin_refuses_what_an_import_would_refuse(operator_client, ove
     assert response.status_code == 200  # the form again, with the error
     assert field in response.context["adminform"].form.errors
     cfg = AgentSettings.load()
-    assert (cfg.confidence_threshold, cfg.sentiment_window, cfg.sentiment_min_negative) == (0.5, 3, 2)
+    shipped = AgentSettings._meta.get_field("confidence_threshold").default  # nothing was saved
+    assert (cfg.confidence_threshold, cfg.sentiment_window, cfg.sentiment_min_negative) == (shipped, 3, 2)
     assert not AuditEntry.objects.filter(action="agentsettings.change").exists()
 
 

@@ -31,7 +31,7 @@ class Answering:
             self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
-        return Analysis(intent="billing", answer=f"Answer to: {ctx.text}", confidence=0.95, scope=1.0,
+        return Analysis(intent="billing", answer=f"Answer to: {ctx.text}", confidence=0.99, scope=1.0,  # above the shipped threshold
                         provider=self.name)
 
 

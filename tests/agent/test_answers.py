@@ -7,11 +7,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.agent.compose import compose_reply, declares_quote, render, split_sentences, split_units
+from apps.agent.compose import compose_reply, declares_quote, render, select_answer, split_sentences, split_units
+from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
 from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
 
@@ -39,6 +41,35 @@ def test_table_rows_read_with_their_headers_and_lists_stay_lists():
     assert [u.text for u in items] == ["debit card", "Mercado Pago"]  # no Markdown left
     assert render(items) == "- debit card\n- Mercado Pago"
     assert not any("|" in t or "**" in t for t in texts)
+
+
+def _select_flat(question: str, chunk: str, heading: str, params: dict) -> str:
+    """The selection when every text embeds to the same vector: only the scores' other terms decide."""
+    hit = SearchHit(chunk_id=987001, document_id=1, document_title="Help", heading=heading, text=chunk, score=0.6,
+                    language="en")
+
+    def embed(texts):
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    return select_answer(question, np.ones(4, dtype=np.float32) / 2.0, [hit], language="en", embed=embed,
+                         params=params).text
+
+
+def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():
+    # both paragraphs share the question's words: only the figure tells them apart
+    chunk = "Fees are updated regularly.\n\nFees are updated every 30 days."
+    assert _select_flat("How often do fees change?", chunk, "", {"specific_bonus": 0.1}) == \
+        "Fees are updated every 30 days."
+    assert _select_flat("How often do fees change?", chunk, "", {"specific_bonus": 0.0}) == \
+        "Fees are updated regularly."
+
+
+def test_the_units_own_words_break_a_tie_between_units_under_one_heading():
+    chunk = "Cards arrive by courier.\n\nA lost card is blocked from the app."
+    own = {"unit_overlap_weight": 0.15, "lexical_weight": 0.0}
+    assert _select_flat("I lost my card", chunk, "Cards", own) == "A lost card is blocked from the app."
+    assert _select_flat("I lost my card", chunk, "Cards", {**own, "unit_overlap_weight": 0.0}) == \
+        "Cards arrive by courier."
 
 
 def test_faq_markup_is_not_shown():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from channels.testing import ChannelsLiveServerTestCase
 from django.conf import settings
+from django.db import connections
 from django.test import override_settings
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -100,6 +101,13 @@ class LiveBrowserTestCase(ChannelsLiveServerTestCase):
         db = settings.DATABASES["default"]
         cls._test_name = db.setdefault("TEST", {}).get("NAME")
         db["TEST"]["NAME"] = db["NAME"]
+        # No open database connection may cross the fork. SQLite keeps one record per process for
+        # each open database file (its WAL index mapping and lock state): a child that inherits an
+        # open connection reuses the parent's record, and once the parent closes its last connection
+        # (and SQLite, holding no lock the child could show, resets the WAL files) the server keeps
+        # reading the old WAL index for the rest of the class: rows the test writes after the first
+        # test's flush never reach it (the keyboard walk's login then failed as "wrong password").
+        connections.close_all()
         super().setUpClass()
 
     @classmethod

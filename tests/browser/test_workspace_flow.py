@@ -45,9 +45,6 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                                     text="Las luces del router parpadean en rojo")
         ARTIFACTS.mkdir(exist_ok=True)
 
-    @pytest.mark.xfail(strict=False, reason="the login navigation before the keyboard walk intermittently times out "
-                       "(waiting for the load event of /inbox/); every later step passed in a full-file run; under "
-                       "investigation")
     def test_keyboard_only_one_screen_flow(self):
         from playwright.sync_api import expect, sync_playwright
 

@@ -46,6 +46,9 @@ class Topic(models.Model):
     """An intent the AI Agent recognises, what it may use to answer and where it transfers."""
 
     name = models.CharField(_("name"), max_length=120)
+    # What staff read per language (apps.departments.names.localized_name); empty: the name above.
+    name_es = models.CharField(_("name in Spanish"), max_length=120, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=120, blank=True)
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     description = models.TextField(_("description"), blank=True)
     bot_may_answer = models.BooleanField(
@@ -75,7 +78,9 @@ class Topic(models.Model):
         verbose_name_plural = _("topics")
 
     def __str__(self) -> str:
-        return self.name
+        from apps.departments.names import localized_name  # in the reader's language
+
+        return localized_name(self)
 
 
 class TopicExample(models.Model):

@@ -14,6 +14,7 @@ Lifecycle (owner of each state in brackets)::
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +134,9 @@ def _signal(conv: Conversation, previous_audience: list[int] | None = None, what
         groups = [user_group(u) for u in before | after] + [conversation_group(conv_id)]
         from apps.core.realtime import _send
 
-        _send(sorted(set(groups)), {"what": what, "conversation": conv_id, "department": dept_id})
+        # "at" (epoch ms, after the commit): screens drop typing signals said before this change.
+        _send(sorted(set(groups)), {"what": what, "conversation": conv_id, "department": dept_id,
+                                    "at": time.time() * 1000})
 
     transaction.on_commit(send)
 

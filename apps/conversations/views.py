@@ -145,4 +145,4 @@ def conversation_transfer(request, pk: int):
     dept = Department.objects.filter(pk=raw, is_active=True).first() if raw.isdigit() else None
     return run_and_redirect(request, pk, lambda: services.conversation_transfer(
         conversation=conv, department=dept, actor=request.user, reason=request.POST.get("reason", "")),
-        _("Conversation transferred to %(dept)s.") % {"dept": dept.name} if dept else "")
+        _("Conversation transferred to %(dept)s.") % {"dept": str(dept)} if dept else "")

@@ -8,6 +8,9 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 class Department(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
+    # What customers and staff read, per language (``names.localized_name``); empty: the name above.
+    name_es = models.CharField(_("name in Spanish"), max_length=100, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=100, blank=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
     is_default = models.BooleanField(
@@ -37,7 +40,10 @@ class Department(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        # In the reader's language (the request's, or the one a customer message is written in).
+        from .names import localized_name
+
+        return localized_name(self)
 
 
 class Membership(models.Model):

@@ -104,9 +104,12 @@ class _Base(AsyncJsonWebsocketConsumer):
         self._typing_sent[conversation_id] = now
         return True
 
-    async def _send_typing(self, groups: list[str], conversation_id: int, by: str) -> None:
+    async def _send_typing(self, groups: list[str], conversation_id: int, by: str, at: float) -> None:
+        """``at``: when the keystroke's frame arrived (epoch ms). A screen drops a typing signal older
+        than the last message signal of that chat: typing that was about the message just sent
+        (delivered after it, the visibility check queued behind the send) must not linger."""
         for group in groups:
-            await self.channel_layer.group_send(group, {"type": "signal", "what": "typing", "by": by,
+            await self.channel_layer.group_send(group, {"type": "signal", "what": "typing", "by": by, "at": at,
                                                         "conversation": conversation_id, "department": None})
 
 
@@ -154,8 +157,9 @@ class StaffConsumer(_Base):
                 return
             if not await self._typing_allowed(conv_id):
                 return
+            at = time.time() * 1000
             groups = await database_sync_to_async(self._staff_typing_groups)(conv_id)
-            await self._send_typing(groups, conv_id, "human")
+            await self._send_typing(groups, conv_id, "human", at)
         elif kind == "presence":
             await database_sync_to_async(presence.set_away)(self.user_id, bool(content.get("away")))
         elif kind == "ping":
@@ -171,7 +175,7 @@ class StaffConsumer(_Base):
     async def signal(self, event):
         await self.send_json({"type": "signal", "what": event.get("what", "conversation"),
                               "conversation": event.get("conversation"), "department": event.get("department"),
-                              **({"by": event["by"]} if "by" in event else {})})
+                              **{k: event[k] for k in ("by", "at") if k in event}})
 
 
 class WidgetConsumer(_Base):
@@ -222,6 +226,18 @@ class WidgetConsumer(_Base):
             await self._typing()
         elif kind == "rate":
             await self._rate(content)
+        elif kind == "profile":
+            await self._profile(content)
+
+    async def _profile(self, content):
+        try:
+            self.visitor = await database_sync_to_async(_in_language)(
+                self._language(), widget.visitor_profile_set, self.visitor,
+                name=str(content.get("name") or ""), email=str(content.get("email") or ""))
+        except DomainError as exc:
+            await self._error(exc.message, exc.code, field="email")
+            return
+        await self.send_json({"type": "profile_saved"})
 
     async def _hello(self, content):
         if not widget.rate_allow(f"hello.{self.client_ip}", widget.HELLOS_PER_MINUTE):
@@ -241,7 +257,11 @@ class WidgetConsumer(_Base):
             await self.close(code=4403)
             return
         await self._join_own()
-        await self.send_json({"type": "welcome", "token": self.visitor.token})
+        # The greeting and the wait for a person right now, in the customer's language.
+        opening = await database_sync_to_async(widget.visitor_welcome)(self.channel_obj, self._language())
+        await self.send_json({"type": "welcome", "token": self.visitor.token, **opening,
+                              "profile": {"name": self.visitor.name if self.visitor.contact_id else "",
+                                          "email": self.visitor.email}})
 
     async def _join_own(self):
         for pk in await database_sync_to_async(widget.open_conversation_ids)(self.visitor):
@@ -290,12 +310,13 @@ class WidgetConsumer(_Base):
         await self.send_json(data)
 
     async def _typing(self):
+        at = time.time() * 1000
         conv_ids = await database_sync_to_async(lambda: list(
             widget.visitor_conversations(self.visitor).exclude(status="archived").values_list("pk", flat=True)))()
         for conv_id in conv_ids:
             if await self._typing_allowed(conv_id):
                 groups = await database_sync_to_async(_typing_groups)(conv_id)
-                await self._send_typing(groups, conv_id, "customer")
+                await self._send_typing(groups, conv_id, "customer", at)
 
     async def _rate(self, content):
         try:
@@ -321,4 +342,4 @@ class WidgetConsumer(_Base):
             return
         await self.send_json({"type": "signal", "what": event.get("what", "conversation"),
                               "conversation": event.get("conversation"),
-                              **({"by": event["by"]} if "by" in event else {})})
+                              **{k: event[k] for k in ("by", "at") if k in event}})

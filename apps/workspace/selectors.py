@@ -79,6 +79,10 @@ def monitor_counts(user) -> dict:
             entry[f] += row[f]
         if row["oldest"] and (entry["oldest"] is None or row["oldest"] < entry["oldest"]):
             entry["oldest"] = row["oldest"]
+    # Names in the reader's language (one read of the departments shown).
+    localized = {d.pk: str(d) for d in Department.objects.filter(pk__in=[k for k in rows if k])}
+    for dept_id, entry in rows.items():
+        entry["name"] = localized.get(dept_id, entry["name"])
     now = timezone.now()
     departments = sorted(rows.values(), key=lambda r: (r["department_id"] is None, r["name"].lower()))
     total = {f: sum(r[f] for r in departments) for f in COUNT_FIELDS}
@@ -107,6 +111,10 @@ def monitor_agents(user) -> list[dict]:
             "departments": [], "department_ids": [], "load": row["load"]})
         a["departments"].append(row["department__name"])
         a["department_ids"].append(row["department_id"])
+    localized = {d.pk: str(d) for d in Department.objects.filter(
+        pk__in={i for a in agents.values() for i in a["department_ids"]})}
+    for a in agents.values():
+        a["departments"] = [localized.get(i, n) for i, n in zip(a["department_ids"], a["departments"])]
     states = presence.statuses(agents)
     for uid, a in agents.items():
         a["presence"] = states.get(uid, presence.OFFLINE)

@@ -84,3 +84,29 @@ def saved_reply_create(*, user, title: str, shortcut: str, body: str) -> SavedRe
 def saved_reply_delete(*, user, pk: int) -> bool:
     """Delete one of the user's personal replies (someone else's is simply not found)."""
     return bool(SavedReply.objects.filter(pk=pk, owner_id=user.pk).delete()[0])
+
+
+# --- the web chat visitor's own details ----------------------------------------------------------
+
+@transaction.atomic
+def contact_profile_from_visitor(*, contact_id: int, name: str = "", email: str = "", identified: bool = False) -> None:
+    """The name and e-mail a web chat visitor gave (widget.visitor_profile_set validated them).
+
+    An anonymous visitor's Contact takes them as given. A customer identified by the embedding
+    site (their CRM record) only fills what is empty: a visitor cannot rewrite a known customer's
+    details. An address given here is a note for the team, never an e-mail identity, and the e-mail
+    channel threads only its own conversations: it cannot pull anyone's mail into this chat."""
+    from apps.conversations.models import Contact
+
+    contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
+    if contact is None:
+        return
+    changed = []
+    if name and (not identified or not contact.name) and contact.name != name:
+        contact.name, changed = name, [*changed, "name"]
+    if email and (not identified or not contact.email) and contact.email != email:
+        contact.email, changed = email, [*changed, "email"]
+    if changed:
+        contact.save(update_fields=changed)
+        for conv in Conversation.objects.filter(contact_id=contact_id).exclude(status="archived"):
+            _signal(conv)  # the side panel shows the new details

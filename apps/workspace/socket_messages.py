@@ -27,6 +27,7 @@ WIDGET_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool, int]]] = {
     "rate": {"conversation": ((int,), REQUIRED, 0), "score": ((int,), REQUIRED, 0),
              "comment": ((str, type(None)), OPTIONAL, 2000)},
     "ping": {},
+    "profile": {"name": ((str, type(None)), OPTIONAL, 200), "email": ((str, type(None)), OPTIONAL, 254)},
 }
 
 STAFF_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool, int]]] = {

@@ -49,8 +49,8 @@ def _actor(e: ConversationEvent) -> str:
 
 
 def event_text(e: ConversationEvent) -> str:
-    to_dept = e.to_department.name if e.to_department_id else ""
-    from_dept = e.from_department.name if e.from_department_id else ""
+    to_dept = str(e.to_department) if e.to_department_id else ""  # in the reader's language
+    from_dept = str(e.from_department) if e.from_department_id else ""
     to_user = _name(e.to_assignee) if e.to_assignee_id else ""
     from_user = _name(e.from_assignee) if e.from_assignee_id else ""
     k = e.kind

@@ -127,7 +127,7 @@ def saved_replies(request):
         if q and q not in reply.shortcut.lower() and q not in reply.title.lower() and q not in text.lower():
             continue
         rows.append({"id": reply.pk, "shortcut": reply.shortcut, "title": reply.title, "text": text,
-                     "scope": reply.department.name if reply.department_id else _("Personal")})
+                     "scope": str(reply.department) if reply.department_id else _("Personal")})
         if len(rows) >= 20:
             break
     return JsonResponse({"replies": rows}, json_dumps_params={"ensure_ascii": False})

@@ -27,10 +27,12 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.utils.translation import pgettext
 
 from apps.conversations.models import AuthorKind, Channel, Contact, ContactIdentity, Conversation, Message, Status
 from apps.core import origins
+from apps.departments.names import department_name
 
 TOKEN_SALT = "asisteclick.widget.visitor"
 
@@ -63,6 +65,7 @@ class Visitor:
     name: str = ""
     language: str = ""  # the widget page's language (a supported code, or "")
     customer_id: str = ""
+    email: str = ""  # optional, given by the visitor (kept until their first message creates the Contact)
 
 
 def language_supported(code) -> str:
@@ -187,8 +190,76 @@ def visitor_contact_ensure(visitor: Visitor) -> Visitor:
     else:
         contact = _identity(visitor.identity, {
             "name": visitor.name or _("Web visitor %(ref)s") % {"ref": visitor.visitor_id[:6]},
-            "language": visitor.language})
+            "email": visitor.email, "language": visitor.language})
     return replace(visitor, contact_id=contact.pk, has_identity=True)
+
+
+def visitor_profile_set(visitor: Visitor, *, name: str = "", email: str = "") -> Visitor:
+    """The name and e-mail a visitor chose to give (both optional), before or during the chat.
+
+    Before their first message nothing is written (a page view creates no Contact): the values ride
+    on the visitor and the first message's Contact starts with them. Afterwards the Contact is
+    updated through ``services.contact_profile_from_visitor``. Raises InvalidInput on a bad address."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from apps.core.errors import InvalidInput
+
+    name = " ".join((name or "").split())[:200]
+    email = (email or "").strip()[:254]
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidInput(_("That e-mail address does not look right.")) from None
+    if visitor.contact_id is None:
+        return replace(visitor, name=name or visitor.name, email=email or visitor.email)
+    from .services import contact_profile_from_visitor
+
+    contact_profile_from_visitor(contact_id=visitor.contact_id, name=name, email=email,
+                                 identified=bool(visitor.customer_id))
+    return replace(visitor, name=name or visitor.name, email=email or visitor.email)
+
+
+def visitor_welcome(channel: Channel, language: str) -> dict:
+    """What the widget shows when it opens, before anyone has written: a greeting (the channel's own,
+    ``config["greeting"]`` as text or per language, else ours) and the wait for a person right now in
+    the channel's department (routing's estimate for a chat arriving now)."""
+    language = language_supported(language) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        own = (channel.config or {}).get("greeting")
+        if isinstance(own, dict):
+            own = own.get(language) or ""  # none in this language: ours, translated
+        greeting = own.strip() if isinstance(own, str) and own.strip() else \
+            _("Hello! How can we help you today? Our virtual assistant answers at once.")
+        return {"greeting": greeting[:500], "wait": _wait_line(channel, language)}
+
+
+def _wait_line(channel: Channel, language: str) -> str:
+    try:
+        from apps.routing.selectors import expected_wait
+    except ImportError:  # routing swapped out: no estimate
+        return ""
+    from apps.departments.models import Department
+
+    dept = channel.default_department if channel.default_department_id else None
+    if dept is None or not dept.is_active:
+        dept = Department.objects.filter(is_default=True, is_active=True).first()
+    if dept is None:
+        return ""
+    est = expected_wait(dept)
+    name = department_name(dept, language)
+    if not est.is_open:
+        return _("%(department)s is closed right now: leave your message and a person will answer when we open.") % {
+            "department": name}
+    if est.minutes is None:
+        return _("Nobody from %(department)s is online right now; leave your message and a person will answer "
+                 "here.") % {"department": name}
+    if est.minutes == 0:
+        return _("If you need a person, someone from %(department)s is available now.") % {"department": name}
+    return ngettext("If you need a person, the wait in %(department)s is about %(minutes)s minute.",
+                    "If you need a person, the wait in %(department)s is about %(minutes)s minutes.",
+                    est.minutes) % {"department": name, "minutes": est.minutes}
 
 
 def visitor_refresh(visitor: Visitor) -> Visitor:
@@ -247,7 +318,8 @@ def visitor_sync(visitor: Visitor, after: int = 0) -> dict:
         state = {
             "conversation": latest.pk,
             "status": latest.status,
-            "department": latest.department.name if latest.department and latest.status != Status.BOT else "",
+            "department": department_name(latest.department, latest.language or visitor.language)
+            if latest.department and latest.status != Status.BOT else "",
             "agent": latest.assignee.public_name if latest.assignee and latest.status in (Status.ASSIGNED, Status.IN_PROGRESS) else "",
             "can_rate": latest.status == Status.ARCHIVED and latest.csat_score is None,
             "rated": latest.csat_score is not None,
@@ -333,6 +405,11 @@ def ui_strings() -> dict:
         "rate": pgettext("web chat widget", "Send rating"),
         "thanks": pgettext("web chat widget", "Thank you for your rating!"),
         "typing": pgettext("web chat widget", "Typing…"),
+        "about_you": pgettext("web chat widget", "Tell us who you are (optional)"),
+        "your_name": pgettext("web chat widget", "Your name"),
+        "your_email": pgettext("web chat widget", "Your e-mail"),
+        "save": pgettext("web chat widget", "Save"),
+        "saved": pgettext("web chat widget", "Thank you, we will use it to reach you."),
         "attach": pgettext("web chat widget", "Send a photo or PDF"),
         "uploading": pgettext("web chat widget", "Sending the file…"),
         "image": pgettext("web chat widget", "Image: %(name)s"),

@@ -56,7 +56,7 @@
   var saved = load();
   if (saved.lang) lang = saved.lang; // a chat continues in the language it was held in
   var state = { token: saved.token || null, lastId: 0, seen: {}, outbox: saved.outbox || [], ws: null, ready: false,
-                attempts: 0, syncTimer: null, conv: null, rated: {} };
+                attempts: 0, syncTimer: null, conv: null, rated: {}, messageAt: {} };
 
   // --- DOM (in a shadow root so the host page's CSS cannot break it) ---------------------------
   var host = document.createElement("div");
@@ -85,6 +85,23 @@
   var status = el("p", { class: "status", role: "status", "aria-live": "polite" });
   var log = el("ol", { class: "log", role: "log", "aria-live": "polite" });
   var typing = el("p", { class: "typing", "aria-live": "polite" });
+  // The greeting and the wait for a person right now (from the welcome), above the messages.
+  var opening = el("div", { class: "opening" });
+  var greetingP = el("p", { class: "greeting" });
+  var waitP = el("p", { class: "wait" });
+  opening.appendChild(greetingP); opening.appendChild(waitP);
+  // Optional name and e-mail, before or during the chat.
+  var about = el("details", { class: "about" });
+  var aboutSummary = el("summary", {});
+  var aboutForm = el("form", { class: "about-form" });
+  var nameLabel = el("label", { for: "asiste-name" });
+  var nameInput = el("input", { id: "asiste-name", type: "text", maxlength: "200", autocomplete: "name" });
+  var emailLabel = el("label", { for: "asiste-email" });
+  var emailInput = el("input", { id: "asiste-email", type: "email", maxlength: "254", autocomplete: "email" });
+  var aboutSave = el("button", { type: "submit" });
+  var aboutNote = el("p", { class: "about-note", role: "status" });
+  [nameLabel, nameInput, emailLabel, emailInput, aboutSave, aboutNote].forEach(function (n) { aboutForm.appendChild(n); });
+  about.appendChild(aboutSummary); about.appendChild(aboutForm);
   var csat = el("form", { class: "csat", hidden: "" });
   var form = el("form", { class: "composer" });
   var inputId = "asiste-input";
@@ -99,7 +116,7 @@
   var fileLabel = el("label", { for: "asiste-file", class: "attach", tabindex: "0", role: "button" }, "📎");
   form.insertBefore(fileLabel, sendBtn);
   form.insertBefore(fileInput, sendBtn);
-  [header, status, log, typing, csat, form].forEach(function (n) { panel.appendChild(n); });
+  [header, opening, about, status, log, typing, csat, form].forEach(function (n) { panel.appendChild(n); });
 
   // (Re)label everything that shows a text of ours: on start and when the chat's language changes.
   function applyStrings(strings) {
@@ -116,6 +133,10 @@
     sendBtn.textContent = t.send;
     fileLabel.setAttribute("aria-label", t.attach || "");
     fileLabel.setAttribute("title", t.attach || "");
+    aboutSummary.textContent = t.about_you || "";
+    nameLabel.textContent = t.your_name || "";
+    emailLabel.textContent = t.your_email || "";
+    aboutSave.textContent = t.save || "";
     log.querySelectorAll("li.msg").forEach(function (li) {
       var who = li.querySelector(".who");
       if (who) who.textContent = who_({ kind: li.getAttribute("data-kind"), author: li.getAttribute("data-author") || "" });
@@ -153,9 +174,18 @@
     return t.system;
   }
 
+  function showTyping() {
+    typing.textContent = t.typing;
+    window.clearTimeout(state.typingTimer);
+    // Staff screens repeat the signal every 2 s while typing: silence for 3 s means they stopped.
+    state.typingTimer = window.setTimeout(hideTyping, 3000);
+  }
+  function hideTyping() { window.clearTimeout(state.typingTimer); typing.textContent = ""; }
+
   function renderMessage(m) {
     if (state.seen[m.id]) return; // never twice, whatever the network did
     state.seen[m.id] = true;
+    if (m.kind === "human") hideTyping(); // whoever was typing, their message is here
     var pending = m.client_id ? log.querySelector('[data-client-id="' + m.client_id + '"]') : null;
     var li = el("li", { class: "msg msg-" + m.kind, "data-id": String(m.id), "data-kind": m.kind });
     if (m.kind === "human") li.setAttribute("data-author", m.author || "");
@@ -258,6 +288,12 @@
     if (data.type === "welcome") {
       state.token = data.token; state.ready = true; state.attempts = 0; save();
       status.textContent = "";
+      greetingP.textContent = data.greeting || "";
+      waitP.textContent = data.wait || "";
+      if (data.profile) {
+        if (data.profile.name && !nameInput.value) nameInput.value = data.profile.name;
+        if (data.profile.email && !emailInput.value) emailInput.value = data.profile.email;
+      }
       send({ type: "sync", after: state.lastId });
       flushOutbox();
     } else if (data.type === "messages") {
@@ -271,13 +307,18 @@
       sync();
     } else if (data.type === "signal") {
       if (data.what === "typing") {
-        typing.textContent = t.typing;
-        window.clearTimeout(state.typingTimer);
-        state.typingTimer = window.setTimeout(function () { typing.textContent = ""; }, 4000);
+        // Said before the last message landed (it was about that message): not typing any more.
+        if (data.at && data.at <= (state.messageAt[data.conversation] || 0)) return;
+        showTyping();
         return;
       }
-      if (data.what === "message") typing.textContent = "";
+      // Any change of the chat (a message; the first reply also moves it to "in progress").
+      if (data.at) state.messageAt[data.conversation] = Math.max(state.messageAt[data.conversation] || 0, data.at);
+      if (data.what === "message") hideTyping();
       sync();
+    } else if (data.type === "profile_saved") {
+      aboutNote.textContent = t.saved || "";
+      aboutNote.classList.remove("failed");
     } else if (data.type === "rated") {
       state.rated[data.conversation] = true;
       csat.textContent = "";
@@ -289,6 +330,7 @@
         var p = log.querySelector('[data-client-id="' + data.client_id + '"]');
         if (p) p.classList.add("failed");
       }
+      if (data.field === "email") { aboutNote.textContent = data.message; aboutNote.classList.add("failed"); emailInput.focus(); return; }
       status.textContent = fmt(t.failed, { reason: data.message });
     }
   }
@@ -324,6 +366,11 @@
     input.value = "";
     lastTyping = 0; // a sent message ends "typing": the next keystroke may say so again
     if (state.ready) send({ type: "send", body: item.body, client_id: item.client_id });
+  });
+  aboutForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    aboutNote.textContent = "";
+    send({ type: "profile", name: nameInput.value.trim(), email: emailInput.value.trim() });
   });
   fileLabel.addEventListener("keydown", function (e) {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fileInput.click(); }

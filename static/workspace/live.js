@@ -78,18 +78,23 @@
   }
 
   var typingTimers = {};
+  var messageAt = {}; // per chat: when its last message signal was sent (server time, ms)
   function showTyping(signal) {
+    // Typing said before the chat's last message (it was about that message) is over already.
+    if (signal.at && signal.at <= (messageAt[signal.conversation] || 0)) return;
     document.querySelectorAll('[data-typing-for="' + signal.conversation + '"]').forEach(function (el) {
       el.textContent = signal.by === "customer" ? body.dataset.typingCustomer : body.dataset.typingHuman;
       window.clearTimeout(typingTimers[signal.conversation]);
-      typingTimers[signal.conversation] = window.setTimeout(function () { el.textContent = ""; }, 4000);
+      typingTimers[signal.conversation] = window.setTimeout(function () { el.textContent = ""; }, 3000);
     });
   }
 
   function onSignal(signal) {
     window.__asisteSignals.push(signal);
     if (signal.what === "typing") { showTyping(signal); return; }
+    if (signal.at) messageAt[signal.conversation] = Math.max(messageAt[signal.conversation] || 0, signal.at);
     if (signal.what === "message") {
+      window.clearTimeout(typingTimers[signal.conversation]);
       document.querySelectorAll('[data-typing-for="' + signal.conversation + '"]').forEach(function (el) { el.textContent = ""; });
     }
     var targets = [];

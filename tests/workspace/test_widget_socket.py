@@ -170,7 +170,7 @@ def test_internal_notes_never_reach_the_widget_and_human_replies_are_labelled(we
         return signal, synced
 
     signal, synced = async_to_sync(run)()
-    assert set(signal) <= {"type", "what", "conversation", "by"}
+    assert set(signal) <= {"type", "what", "conversation", "by", "at"}
     bodies = [(m["kind"], m["body"]) for m in synced["messages"]]
     assert ("human", "Hola, soy Collab_A") in bodies
     assert all(body != "secreto" for _, body in bodies)

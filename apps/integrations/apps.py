@@ -34,6 +34,8 @@ class IntegrationsConfig(AppConfig):
             "integrations-outbound-sweep": {"task": "apps.integrations.tasks.outbound_sweep",
                                             "schedule": float(settings.OUTBOUND_SWEEP_SECONDS),
                                             "options": {"expires": float(settings.OUTBOUND_SWEEP_SECONDS)}},
+            "integrations-media-sweep": {"task": "apps.integrations.tasks.media_sweep", "schedule": 60.0,
+                                         "options": {"expires": 60.0}},
             "integrations-email-poll": {"task": "apps.integrations.tasks.email_poll", "schedule": 60.0},
             "integrations-housekeeping": {"task": "apps.integrations.tasks.housekeeping", "schedule": 3600.0},
         }

@@ -44,6 +44,21 @@ def inbound_sweep() -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def media_fetch(message_id: int) -> None:
+    """Download a customer's WhatsApp/Messenger/Instagram file into an attachment (media.py)."""
+    from .media import media_fetch as fetch
+
+    fetch(message_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def media_sweep() -> None:
+    from .media import media_sweep as sweep
+
+    sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def email_poll() -> None:
     from .inbound import email_poll_all
 

@@ -1,11 +1,12 @@
 """Reads for the live workspace pages, always starting from the visibility module."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import (BigIntegerField, Count, DateTimeField, F, IntegerField, Min, OuterRef, Q, Subquery,
                               Value)
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.conversations import access
 from apps.conversations import selectors as conv_selectors
@@ -63,26 +64,26 @@ def monitor_counts(user) -> dict:
         "in_progress": Count("id", filter=Q(status=Status.IN_PROGRESS)),
     }
     busy = (access.conversations_visible_to(user, "view").filter(status__in=OPEN_STATUSES).order_by()
-            .values("department_id", "department__name")
+            .values("department_id", "department__name", "department__name_es", "department__name_en")
             .annotate(**per_status, oldest=Min("queued_at", filter=Q(status=Status.UNASSIGNED))))
     zero = Value(0, output_field=IntegerField())
     quiet = (Department.objects.filter(is_active=True).order_by()
-             .values("id", "name")
+             .values("id", "name", "name_es", "name_en")
              .annotate(bot=zero, transfer=zero, queue=zero, assigned=zero, in_progress=zero,
                        oldest=Value(None, output_field=DateTimeField())))
     rows: dict = {}
+    lang = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    lang = lang if lang in ("es", "en") else "en"
     for row in busy.union(quiet, all=True):
         dept_id = row["department_id"]
-        entry = rows.setdefault(dept_id, {"department_id": dept_id, "name": row["department__name"] or "",
+        # In the reader's language (the per-language column, else the name).
+        name = row.get(f"department__name_{lang}") or row["department__name"] or ""
+        entry = rows.setdefault(dept_id, {"department_id": dept_id, "name": name,
                                           **{f: 0 for f in COUNT_FIELDS}, "oldest": None})
         for f in COUNT_FIELDS:
             entry[f] += row[f]
         if row["oldest"] and (entry["oldest"] is None or row["oldest"] < entry["oldest"]):
             entry["oldest"] = row["oldest"]
-    # Names in the reader's language (one read of the departments shown).
-    localized = {d.pk: str(d) for d in Department.objects.filter(pk__in=[k for k in rows if k])}
-    for dept_id, entry in rows.items():
-        entry["name"] = localized.get(dept_id, entry["name"])
     now = timezone.now()
     departments = sorted(rows.values(), key=lambda r: (r["department_id"] is None, r["name"].lower()))
     total = {f: sum(r[f] for r in departments) for f in COUNT_FIELDS}
@@ -100,21 +101,18 @@ def monitor_agents(user) -> list[dict]:
             .order_by().values("assignee_id").annotate(n=Count("id")).values("n")[:1])
     rows = (Membership.objects.filter(can_handle=True, user__is_active=True, department__is_active=True)
             .values("user_id", "user__username", "user__display_name", "user__first_name", "department_id",
-                    "department__name")
+                    "department__name", "department__name_es", "department__name_en")
             .annotate(load=Coalesce(Subquery(load, output_field=IntegerField()), Value(0)))
             .order_by("user__username", "department__name"))
     agents: dict[int, dict] = {}
+    lang = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
     for row in rows:
         a = agents.setdefault(row["user_id"], {
             "id": row["user_id"], "username": row["user__username"],
             "name": row["user__display_name"] or row["user__first_name"] or row["user__username"],
             "departments": [], "department_ids": [], "load": row["load"]})
-        a["departments"].append(row["department__name"])
+        a["departments"].append(row.get(f"department__name_{lang}") or row["department__name"])
         a["department_ids"].append(row["department_id"])
-    localized = {d.pk: str(d) for d in Department.objects.filter(
-        pk__in={i for a in agents.values() for i in a["department_ids"]})}
-    for a in agents.values():
-        a["departments"] = [localized.get(i, n) for i, n in zip(a["department_ids"], a["departments"])]
     states = presence.statuses(agents)
     for uid, a in agents.items():
         a["presence"] = states.get(uid, presence.OFFLINE)

@@ -57,6 +57,8 @@ class StandIn:
         self.requests: list[dict] = []
         self.responses: list[tuple[int, dict]] = []
         self.default = (200, {})
+        # GET path -> (status, content type, body bytes): media files and Graph's media lookups.
+        self.files: dict[str, tuple[int, str, bytes]] = {}
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,6 +69,16 @@ class StandIn:
                 out = json.dumps(data).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def do_GET(self):  # noqa: N802
+                stand_in.requests.append({"path": self.path, "headers": dict(self.headers), "body": b"",
+                                          "method": "GET"})
+                code, ctype, out = stand_in.files.get(self.path, (404, "application/json", b'{"error": {}}'))
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)

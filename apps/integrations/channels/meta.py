@@ -107,9 +107,13 @@ def process(*, channel: Channel, payload: dict) -> dict:
             continue
         if ev.kind == "message" and ev.body.strip():
             contact = contact_for_identities(kind=channel.kind, values=[ev.sender])
-            _m, created = services.message_receive(channel=channel, contact=contact, body=ev.body,
-                                                   external_id=ev.external_id or None, meta=ev.meta)
+            msg, created = services.message_receive(channel=channel, contact=contact, body=ev.body,
+                                                    external_id=ev.external_id or None, meta=ev.meta)
             counts["created" if created else "duplicate"] += 1
+            if created:
+                from ..media import media_mark_pending
+
+                media_mark_pending(msg)  # attachments downloaded after the commit
         elif ev.kind in ("delivery", "read"):
             ours = Message.objects.filter(channel=channel, author_kind__in=("human", "ai_agent", "system"),
                                           conversation__contact__identities__kind=channel.kind,

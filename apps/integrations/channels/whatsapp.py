@@ -193,9 +193,13 @@ def process(*, channel: Channel, payload: dict) -> dict:
         if item.kind == "message":
             contact = contact_for_identities(kind=Channel.Kind.WHATSAPP, values=[item.wa_id, item.user_id],
                                              name=item.name, phone=item.wa_id)
-            _msg, created = services.message_receive(channel=channel, contact=contact, body=item.body,
-                                                     external_id=item.external_id or None, meta=item.meta)
+            msg, created = services.message_receive(channel=channel, contact=contact, body=item.body,
+                                                    external_id=item.external_id or None, meta=item.meta)
             counts["created" if created else "duplicate"] += 1
+            if created:
+                from ..media import media_mark_pending
+
+                media_mark_pending(msg)  # the photo or PDF itself, downloaded after the commit
         elif item.kind == "status":
             counts["status"] += apply_status(channel=channel, external_id=item.external_id, status=item.status,
                                              errors=item.meta.get("errors"), key=item.meta.get("key", ""))

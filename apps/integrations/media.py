@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as _
 
 from apps.conversations.models import Channel, Message
 from apps.core.errors import InvalidInput
@@ -42,11 +43,21 @@ FETCHABLE_TYPES = {"image", "document", "file", "sticker"}  # audio and video ar
 
 
 class MediaError(Exception):
-    """A download that failed; ``final`` when trying again cannot help."""
+    """A download that failed; ``final`` when trying again cannot help. The message id (English) and
+    its values are stored, so each reader sees the reason in their own language (``media_error_text``)."""
 
-    def __init__(self, message: str, *, final: bool = False):
-        super().__init__(message)
-        self.final = final
+    def __init__(self, msgid: str, params: dict | None = None, *, final: bool = False):
+        self.msgid, self.params, self.final = msgid, params or {}, final
+        super().__init__(msgid % self.params if self.params else msgid)
+
+
+def media_error_text(state: dict) -> str:
+    """The reason of a failed or refused download in the active language."""
+    msgid = (state or {}).get("error_msgid")
+    if msgid:
+        params = state.get("error_params") or {}
+        return gettext(msgid) % params if params else gettext(msgid)
+    return str((state or {}).get("error") or "")
 
 
 def media_wanted(channel: Channel, meta: dict) -> list[dict]:
@@ -88,8 +99,8 @@ def _allowed(url: str, channel: Channel) -> None:
         raise MediaError(_("The provider gave a media address that is not https."), final=True)
     try:
         netguard.check_url(url)
-    except netguard.UnsafeTarget as exc:
-        raise MediaError(str(exc), final=True) from None
+    except netguard.UnsafeTarget:
+        raise MediaError(_("The provider gave a media address that is not public."), final=True) from None
 
 
 def _get(url: str, *, channel: Channel, headers: dict, limit: int) -> tuple[bytes, str]:
@@ -100,7 +111,7 @@ def _get(url: str, *, channel: Channel, headers: dict, limit: int) -> tuple[byte
     try:
         with httpx.stream("GET", url, headers=headers, timeout=20.0, follow_redirects=False) as resp:
             if resp.status_code >= 400:
-                raise MediaError(_("The provider answered %(code)s.") % {"code": resp.status_code})
+                raise MediaError(_("The provider answered %(code)s."), {"code": resp.status_code})
             declared = int(resp.headers.get("content-length") or 0)
             if declared > limit:
                 raise MediaError(_("The file is larger than the limit."), final=True)
@@ -112,7 +123,7 @@ def _get(url: str, *, channel: Channel, headers: dict, limit: int) -> tuple[byte
                 chunks.append(chunk)
             return b"".join(chunks), resp.headers.get("content-type", "")
     except httpx.HTTPError as exc:
-        raise MediaError(_("The download failed (%(error)s).") % {"error": type(exc).__name__}) from None
+        raise MediaError(_("The download failed (%(error)s)."), {"error": type(exc).__name__}) from None
 
 
 def _download(channel: Channel, item: dict) -> tuple[bytes, str]:
@@ -158,13 +169,13 @@ def media_fetch(message_id: int, *, manual: bool = False) -> str:
     wanted = media_wanted(msg.channel, msg.meta or {})
     if not wanted:
         return "nothing"
-    files, error, final = [], "", False
+    files, error, final, msgid, params = [], "", False, "", {}
     for item in wanted:
         try:
             data, name = _download(msg.channel, item)
             files.append(attachment_check(name=name, data=data))
         except MediaError as exc:
-            error, final = str(exc), exc.final
+            error, final, msgid, params = str(exc), exc.final, exc.msgid, exc.params
             break
         except InvalidInput as exc:  # type or size refused by the shared checks
             error, final = exc.message, True
@@ -177,6 +188,7 @@ def media_fetch(message_id: int, *, manual: bool = False) -> str:
         attempts = int(current.get("attempts") or 0) + 1
         if error:
             new = {"state": "refused" if final else "failed", "attempts": attempts, "error": error[:300],
+                   **({"error_msgid": msgid, "error_params": params} if msgid else {}),
                    "next_at": None if final else
                    (timezone.now() + timedelta(seconds=MEDIA_RETRY_BASE_SECONDS * 2 ** min(attempts, 8))).isoformat()}
             log.warning("media of message %s: %s (%s, attempt %s)", msg.pk, new["state"], error, attempts)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("workspace/conversations/<int:pk>/labels/<int:label_id>/remove/", views.conversation_label_remove,
          name="workspace-label-remove"),
     path("workspace/attachments/<int:pk>/", views.attachment_download, name="workspace-attachment"),
+    path("workspace/messages/<int:pk>/media-retry/", views.media_retry, name="workspace-media-retry"),
     path("workspace/saved-replies/", views.saved_replies, name="workspace-saved-replies"),
     path("workspace/saved-replies/mine/", views.saved_replies_manage, name="workspace-saved-replies-manage"),
     path("workspace/inbox/lists/", views.inbox_lists, name="workspace-inbox-lists"),

@@ -276,3 +276,18 @@ def widget_attachment(request, token: str):
     if attachment is None:
         raise Http404(_("No such file"))
     return attachment_response(attachment, thumbnail=request.GET.get("thumb") == "1")
+
+
+@login_required
+@require_POST
+def media_retry(request, pk: int):
+    """Ask the provider again for a customer's file whose download failed (anyone who sees the chat)."""
+    from apps.conversations.models import Message
+    from apps.integrations.media import media_fetch
+
+    msg = Message.objects.filter(pk=pk).values("conversation_id").first()
+    if msg is None:
+        raise Http404
+    conv = access.conversation_get_or_404(request.user, msg["conversation_id"], "view")
+    media_fetch(pk, manual=True)
+    return _after_write(request, conv.pk)

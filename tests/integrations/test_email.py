@@ -239,3 +239,48 @@ def test_imap_polling_against_local_stand_in(mail_channel):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _with_files(files) -> bytes:
+    """tests/fixtures/email-eml/only_text.eml with attachments added (the standard library's MIME)."""
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes(eml("only_text.eml"), policy=email.policy.default)
+    for name, data, maintype, subtype in files:
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes()
+
+
+def test_email_attachments_are_stored_and_refused_ones_named(mail_channel, settings):
+    """A photo and a PDF become attachments; a "PDF" that is HTML is refused with the reason and
+    the mail (its text and the good files) is kept."""
+    from apps.conversations.models import Attachment
+    from apps.integrations.channels.email import ingest, parse
+
+    photo = fixture_path("router-lights.jpg").read_bytes()
+    pdf = fixture_path("bill.pdf").read_bytes()
+    raw = _with_files([("luces.jpg", photo, "image", "jpeg"), ("factura.pdf", pdf, "application", "pdf"),
+                       ("trampa.pdf", b"<html><script>x()</script></html>", "application", "pdf")])
+    assert [name for name, _d in parse(raw).files] == ["luces.jpg", "factura.pdf", "trampa.pdf"]
+    msg, outcome = ingest(channel=mail_channel, raw=raw)
+    assert outcome == "created" and msg.body == "text only mail"
+    stored = {a.name: (a.content_type, a.size) for a in Attachment.objects.filter(message=msg)}
+    assert stored == {"luces.jpg": ("image/jpeg", len(photo)), "factura.pdf": ("application/pdf", len(pdf))}
+    msg.refresh_from_db()
+    assert [r["name"] for r in msg.meta["attachments_refused"]] == ["trampa.pdf"]
+    # A mail with only a file is a message too (not "empty"), named after the file.
+    only = email_only_file(pdf)
+    msg2, outcome2 = ingest(channel=mail_channel, raw=only)
+    assert outcome2 == "created" and "factura2.pdf" in msg2.body
+    assert Attachment.objects.filter(message=msg2, name="factura2.pdf").exists()
+
+
+def email_only_file(pdf: bytes) -> bytes:
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "lucia@fibrasur.example", "care@example.com", "Factura"
+    m["Message-ID"] = "<only-file@fibrasur.example>"
+    m.add_attachment(pdf, maintype="application", subtype="pdf", filename="factura2.pdf")
+    return m.as_bytes()

@@ -89,6 +89,10 @@ def test_a_damaged_download_is_not_stored(wa, stand_in, django_capture_on_commit
     graph_media(stand_in, PHOTO, sha="0" * 64)
     msg = receive_image(wa, django_capture_on_commit_callbacks)
     assert msg.meta["media_fetch"]["state"] == "failed" and "checksum" in msg.meta["media_fetch"]["error"]
+    from django.utils import translation
+
+    with translation.override("es"):  # each reader gets the reason in their language
+        assert "suma de verificación" in media.media_error_text(msg.meta["media_fetch"])
     assert not Attachment.objects.exists()
 
 
@@ -143,3 +147,28 @@ def test_a_media_url_off_the_graph_base_must_be_public_https(messenger, django_c
         meta_channel.process(channel=messenger, payload=body)
     msg = Message.objects.get(channel=messenger, external_id="m_AAAA5")
     assert msg.meta["media_fetch"]["state"] == "refused" and "https" in msg.meta["media_fetch"]["error"]
+
+
+def test_the_agent_sees_the_state_and_retries_only_chats_they_see(wa, stand_in, cast, client,
+                                                                  django_capture_on_commit_callbacks):
+    """The conversation shows a failed download with a retry button; "Try again now" fetches it for
+    whoever sees the chat, and a Collaborator of another department gets a 404."""
+    from apps.conversations import services
+    from apps.conversations.models import Conversation, Status
+
+    graph_media(stand_in, PHOTO, file_code=503)
+    msg = receive_image(wa, django_capture_on_commit_callbacks)
+    conv = Conversation.objects.get(pk=msg.conversation_id)
+    if conv.status == Status.BOT:
+        services.conversation_escalate(conversation=conv, department=cast.dept_a, trigger="explicit_request")
+    client.force_login(cast.operator)
+    page = client.get(f"/conversations/{conv.pk}/").content.decode()
+    assert f'id="media-{msg.pk}"' in page and 'data-media-state="failed"' in page
+    client.force_login(cast.collab_b)
+    assert client.post(f"/workspace/messages/{msg.pk}/media-retry/").status_code == 404
+    graph_media(stand_in, PHOTO)
+    client.force_login(cast.operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/workspace/messages/{msg.pk}/media-retry/").status_code == 302
+    assert Attachment.objects.filter(message=msg).count() == 1
+    assert f'id="media-{msg.pk}"' not in client.get(f"/conversations/{conv.pk}/").content.decode()

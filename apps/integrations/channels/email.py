@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.core.mail import EmailMessage, get_connection
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 
 from apps.conversations import services
 from apps.conversations.models import Channel, ContactIdentity, Conversation, Message
@@ -43,6 +44,7 @@ class ParsedEmail:
     text: str
     ignored_reason: str = ""
     headers: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)  # [(file name, bytes)] of the attachments
 
 
 def _ids(value: str | None) -> list[str]:
@@ -135,7 +137,32 @@ def parse(raw: bytes) -> ParsedEmail:
     parsed.text, parsed.subject, parsed.from_name, parsed.from_addr = (control_chars_strip(v) for v in (
         parsed.text, parsed.subject, parsed.from_name, parsed.from_addr))
     parsed.recipients = [control_chars_strip(r) for r in parsed.recipients]
+    for part in msg.iter_attachments():
+        if part.get_content_maintype() == "multipart":
+            continue
+        data = part.get_payload(decode=True) or b""
+        name = control_chars_strip(str(part.get_filename() or "")) or f"attachment-{len(parsed.files) + 1}"
+        parsed.files.append((name[:200], data))
     return parsed
+
+
+def _store_files(msg: Message, files: list) -> None:
+    """The e-mail's attachments through the shared checks (type by content, size, at most MAX_FILES);
+    one the checks refuse is named with the reason on the message (the mail itself is kept)."""
+    from apps.conversations.attachments import MAX_FILES, attachment_check, attachment_store
+    from apps.core.errors import InvalidInput
+
+    refused = []
+    for i, (name, data) in enumerate(files):
+        if i >= MAX_FILES:
+            refused.append({"name": name, "error": _("Only %(n)s files per message are kept.") % {"n": MAX_FILES}})
+            continue
+        try:
+            attachment_store(message=msg, file=attachment_check(name=name, data=data))
+        except InvalidInput as exc:
+            refused.append({"name": name, "error": exc.message})
+    if refused:
+        Message.objects.filter(pk=msg.pk).update(meta={**(msg.meta or {}), "attachments_refused": refused})
 
 
 # --- threading ---------------------------------------------------------------------------------
@@ -196,7 +223,7 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
     parsed = parse(raw)
     if parsed.ignored_reason:
         return None, f"ignored:{parsed.ignored_reason}"
-    if not parsed.from_addr or not parsed.text.strip():
+    if not parsed.from_addr or not (parsed.text.strip() or parsed.files):
         return None, "ignored:empty"
     own = str(channel.config.get("address", "")).lower()
     if own and parsed.from_addr == own:
@@ -207,6 +234,8 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
     meta = {"email_from": parsed.from_addr, "subject": parsed.subject, "references": parsed.references,
             "in_reply_to": parsed.in_reply_to}
     text = parsed.text[: settings.MESSAGE_MAX_CHARS]
+    if not text.strip():  # only files: what lists and previews show
+        text = "📎 " + ", ".join(name for name, _data in parsed.files)
     existing = Message.objects.filter(channel=channel, external_id=parsed.message_id).first()
     if existing:
         return existing, "duplicate"
@@ -220,6 +249,8 @@ def ingest(*, channel: Channel, raw: bytes) -> tuple[Message | None, str]:
                                                 external_id=parsed.message_id, meta=meta)
         if not created:  # a concurrent delivery won: drop the conversation we just opened
             transaction.set_rollback(True)
+        elif parsed.files:
+            _store_files(msg, parsed.files)
     return msg, "created" if created else "duplicate"
 
 

@@ -16,3 +16,11 @@ def query_with(context, **changes) -> str:
         if value is not None and value != "":
             query[key] = str(value)
     return query.urlencode()
+
+
+@register.filter
+def media_error(state) -> str:
+    """Why a customer's file was not downloaded (or kept), in the reader's language."""
+    from apps.integrations.media import media_error_text
+
+    return media_error_text(state if isinstance(state, dict) else {})

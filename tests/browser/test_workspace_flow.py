@@ -182,6 +182,15 @@ class WidgetPhotoTest(LiveBrowserTestCase):
                 customer.goto(f"{self.live_server_url}/workspace/widget-demo/?key={KEY}")
                 customer.locator("button.launcher").click()
                 customer.wait_for_function("Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes('\"token\":\"'))", timeout=10_000)
+                # The widget opens with a greeting and the wait for a person (nobody is online here),
+                # in the page's language, and offers the optional name and e-mail.
+                expect(customer.locator("p.greeting")).to_have_text(re.compile(r"^¡Hola!"))
+                expect(customer.locator("p.wait")).to_contain_text("Customer Service")
+                customer.locator("details.about summary").click()
+                customer.locator("#asiste-name").fill("Carla")
+                customer.locator("#asiste-email").fill("carla@example.com")
+                customer.locator(".about-form button").click()
+                expect(customer.locator("p.about-note")).not_to_be_empty()
                 customer.locator("#asiste-file").set_input_files(str(PHOTO))
                 att = self.wait_db(lambda: Attachment.objects.select_related("message").first(), "the upload")
                 # The customer sees their own photo in the chat (a signed link to the thumbnail).

@@ -63,7 +63,9 @@ def test_collaborator_hears_only_own_departments(cast):
     assert heard["b"] == [] and heard["out"] == []
     for who in ("a", "ab", "op"):
         assert any(s["conversation"] == conv.pk for s in heard[who]), who
-    assert all(set(s) == {"type", "what", "conversation", "department"} for s in heard["a"]), "signals carry no data"
+    # Signals carry no data: ids and the server time of the change ("at", for stale typing).
+    assert all(set(s) <= {"type", "what", "conversation", "department", "at"} for s in heard["a"]), \
+        "signals carry no data"
     whats = {s["what"] for s in heard["a"]}
     assert {"conversation", "message"} <= whats
 
@@ -103,7 +105,9 @@ def test_typing_goes_to_the_audience_only_and_needs_reply_rights(cast):
         return conv, got_ab, got_b, got_a, again_ab
 
     conv, got_ab, got_b, got_a, again_ab = async_to_sync(run)()
-    assert got_ab == [{"type": "signal", "what": "typing", "conversation": conv.pk, "department": None, "by": "human"}]
+    assert [{k: v for k, v in s.items() if k != "at"} for s in got_ab] == [
+        {"type": "signal", "what": "typing", "conversation": conv.pk, "department": None, "by": "human"}]
+    assert all(isinstance(s["at"], float) for s in got_ab)
     assert got_b == [] and got_a == [] and again_ab == []
 
 

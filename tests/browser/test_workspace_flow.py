@@ -9,7 +9,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_inject, browser_marks, orm
 

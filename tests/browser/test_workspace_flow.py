@@ -9,7 +9,6 @@ import json
 import re
 from pathlib import Path
 
-
 from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_inject, browser_marks, orm
 
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "router-lights.jpg"

@@ -169,3 +169,33 @@ def test_department_and_topic_names_follow_the_reader(webchat):
         assert (str(webchat.dept_a), str(topic)) == ("Technical Support", "Billing")
     assert localized_name(webchat.dept_a, "es-AR") == "Soporte Técnico"
     assert localized_name(webchat.dept_a, "fr") == "Technical Support"
+
+
+def test_the_admin_edits_names_per_language_as_fields(webchat, client):
+    from apps.agent.models import Topic
+
+    topic = Topic.objects.create(name="Billing", slug="billing")
+    webchat.operator.is_staff = True
+    webchat.operator.save()
+    client.force_login(webchat.operator)
+    dept_page = client.get(f"/admin/departments/department/{webchat.dept_a.pk}/change/").content.decode()
+    topic_page = client.get(f"/admin/agent/topic/{topic.pk}/change/").content.decode()
+    for page in (dept_page, topic_page):
+        assert 'name="name_es"' in page and 'name="name_en"' in page
+
+
+def test_the_timeline_names_the_department_in_the_readers_language(webchat):
+    from django.utils import translation
+
+    from apps.conversations.models import ConversationEvent, Status
+    from apps.workspace.timeline import event_text
+    from tests.factories import conversation_in
+
+    webchat.dept_a.name_es = "Soporte Técnico"
+    webchat.dept_a.save()
+    conv = conversation_in(webchat, Status.UNASSIGNED, department=webchat.dept_a)
+    queued = ConversationEvent.objects.filter(conversation=conv, kind="queued").select_related("to_department").get()
+    with translation.override("es"):
+        assert "Soporte Técnico" in event_text(queued)
+    with translation.override("en"):
+        assert "Technical Support" in event_text(queued)

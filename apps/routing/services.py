@@ -674,6 +674,36 @@ def presence_heartbeat(user_id: int, now: datetime | None = None) -> None:
     AgentPresence.objects.filter(pk=user_id).update(last_seen=_now(now))
 
 
+def presence_tab_visibility(user_id: int, *, hidden: bool, now: datetime | None = None) -> None:
+    """An open staff tab was hidden or shown (the workspace socket reports the page's visibility).
+
+    A hidden tab is not an absence: the person may be in another window or on the phone with a
+    customer, and the browser still notifies them, so presence does not change (assignments go on).
+    Either way the message is a sign of life of an open socket (``last_seen``). A tab shown again
+    proves someone is there: if the sweep counted this socket as a dead server's (its heartbeats
+    were late, ``connections`` reset to 0) it counts again and the clock stops, and an automatic
+    away (not one the person chose) is back online."""
+    now = _now(now)
+    if hidden:
+        AgentPresence.objects.filter(pk=user_id).update(last_seen=now)
+        return
+    with transaction.atomic():
+        presence_for(user_id)
+        p = AgentPresence.objects.select_for_update().get(pk=user_id)
+        before = p.status
+        p.last_seen = now
+        fields = ["last_seen"]
+        if p.connections == 0:  # a live socket the sweep took for a dead one
+            p.connections, p.offline_due_at = 1, None
+            fields += ["connections", "offline_due_at"]
+        if p.status == Presence.AWAY and p.auto_away:
+            p.status, p.auto_away, p.changed_at = Presence.ONLINE, False, now
+            fields += ["status", "auto_away", "changed_at"]
+        p.save(update_fields=fields)
+        if p.status != before:
+            _presence_changed(p, before, now, "tab_visible")
+
+
 def presence_disconnected(user_id: int, now: datetime | None = None) -> None:
     """A websocket closed. When it was the last one the presence clock starts: online -> away after
     ``away_grace()``, away -> offline after ``absence_offline()`` (the sweep applies both)."""

@@ -638,6 +638,16 @@ def _presence_changed(p: AgentPresence, before: str, now: datetime, reason: str,
         agent_available_on_commit(p.user_id)
 
 
+def presence_set_login_preference(*, user, online_at_login: bool) -> AgentPresence:
+    """Whether signing in also sets this person online (offered, ticked this way, on the sign-in
+    page; edited on the availability page). Changes the preference only, never the presence."""
+    presence = presence_for(user)
+    if presence.online_at_login != online_at_login:
+        AgentPresence.objects.filter(pk=presence.pk).update(online_at_login=online_at_login)
+        presence.online_at_login = online_at_login
+    return presence
+
+
 def presence_ensure_online(*, user, now: datetime | None = None, reason: str = "acted") -> bool:
     """Someone offline picks up or replies: they are evidently working, so they go online
     (a chat they hold must not be reclaimed by the rules for people who left). Returns True if changed."""

@@ -85,3 +85,40 @@ def test_a_tab_shown_does_not_override_an_away_or_offline_the_person_chose(cast)
     services.presence_set(user=cast.collab_ab, status=Presence.OFFLINE)
     routing_presence.presence_set_away(cast.collab_ab.pk, False)
     assert presence(cast.collab_ab).status == Presence.OFFLINE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_staff_socket_visibility_message_reaches_routing(cast):
+    """End to end through the real consumer: hidden then visible changes nothing for someone online,
+    and a visible tab brings back someone the sweep made away automatically while the socket lived."""
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from apps.workspace.consumers import StaffConsumer
+
+    online(cast.collab_a)
+
+    async def run():
+        comm = WebsocketCommunicator(StaffConsumer.as_asgi(), "/ws/staff/")
+        comm.scope["user"] = cast.collab_a
+        assert (await comm.connect())[0]
+        await comm.send_json_to({"type": "presence", "away": True})
+        await comm.send_json_to({"type": "ping"})
+        while (await comm.receive_json_from(timeout=5)).get("type") != "pong":
+            pass  # the consumer handles messages in order: the pong comes after the presence message
+        hidden = await database_sync_to_async(presence)(cast.collab_a)
+        # The sweep took the socket for a dead server's and the grace ran out meanwhile.
+        await database_sync_to_async(AgentPresence.objects.filter(pk=cast.collab_a.pk).update)(
+            connections=0, status=Presence.AWAY, auto_away=True)
+        await comm.send_json_to({"type": "presence", "away": False})
+        await comm.send_json_to({"type": "ping"})
+        while (await comm.receive_json_from(timeout=5)).get("type") != "pong":
+            pass
+        shown = await database_sync_to_async(presence)(cast.collab_a)
+        await comm.disconnect()
+        return hidden, shown
+
+    hidden, shown = async_to_sync(run)()
+    assert hidden.status == Presence.ONLINE and hidden.connections == 1
+    assert shown.status == Presence.ONLINE and shown.connections == 1 and not shown.auto_away

@@ -68,7 +68,8 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     turn's sentiment."""
     frustrated_now = analysis.sentiment <= cfg.sentiment_threshold
     is_sustained, negatives = sustained(state.sentiments, threshold=cfg.sentiment_threshold,
-                                        window=cfg.sentiment_window, min_negative=cfg.sentiment_min_negative)
+                                        window=cfg.sentiment_window, min_negative=cfg.sentiment_min_negative,
+                                        turns=getattr(state, "turns", None))
     context = conversation_topic(previous_topic, topic, analysis, frustrated_now)
 
     if analysis.explicit >= cfg.explicit_request_threshold:
@@ -78,7 +79,10 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
                         department_slug=analysis.signals.get("named_department", ""),
                         negatives=negatives)
     if is_sustained:
-        return Decision("negative_sentiment", topic=context, negatives=negatives)
+        # The conversation's topic voted over all its customer turns (the local provider), else the
+        # topic established by its calm turns.
+        voted = topics.get(analysis.signals.get("conversation_topic", ""))
+        return Decision("negative_sentiment", topic=voted or context, negatives=negatives)
 
     restricted = topic is not None and not topic.bot_may_answer
     if restricted and analysis.extra.get("intent_probability", 1.0) < RESTRICTED_MIN_PROBABILITY:

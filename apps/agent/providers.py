@@ -176,18 +176,36 @@ def topic_document_ids(topic) -> list[int]:
 VENT_TOPIC_MIN_SHARE = 0.5
 
 
-def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray) -> None:
+def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray,
+                  history: list[dict] | None = None) -> None:
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
-    per clause, frustration (``apps.agent.triggers``)."""
+    per clause, frustration per clause, and the conversation's topic voted over the customer's
+    turns (``history``) (``apps.agent.triggers``)."""
     from .engine import config_get
-    from .triggers import best_topic, explicit_request, frustration, frustration_to_sentiment, named_department
+    from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration,
+                           frustration_to_sentiment, named_department)
 
-    request = explicit_request(engine.classifier, text, vector, embed)
+    embedded: dict[str, np.ndarray] = {}
+
+    def embed_once(texts):  # the clauses are read twice (a person? frustrated?): embedded once
+        todo = [t for t in texts if t not in embedded]
+        if todo:
+            embedded.update(zip(todo, embed(todo)))
+        return np.asarray([embedded[t] for t in texts])
+
+    request = explicit_request(engine.classifier, text, vector, embed_once)
     analysis.explicit = request.probability
-    value = frustration(vector, text, engine.frustration)
+    value = frustration(vector, text, engine.frustration, embed_once)
+    earlier = [h["text"] for h in (history or []) if h.get("role") == "customer" and h.get("text")][-3:]
+    votes = [(pred.probabilities, value)]
+    if earlier:
+        vectors = embed(earlier)
+        votes = [(p.probabilities, frustration(v, t, engine.frustration))
+                 for t, v, p in zip(earlier, vectors, engine.classifier.predict(earlier, vectors))] + votes
+    conversation_topic, _share = conversation_topic_vote(votes)
     analysis.sentiment = frustration_to_sentiment(value)
     analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
-    analysis.signals = {"rest_topic": request.rest_topic,
+    analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
                         "named_department": named_department(text, config_get().department_names)}
     label = pred.label
     if label.startswith("topic:"):
@@ -221,7 +239,7 @@ class LocalProvider:
                             extra={"intent_probability": pred.probability, "nearest_example": pred.similarity,
                                    "oos_probability": pred.oos_probability},
                             probabilities=pred.probabilities)
-        local_signals(engine, analysis, pred, ctx.text, vector)
+        local_signals(engine, analysis, pred, ctx.text, vector, ctx.history)
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer

@@ -167,7 +167,7 @@ def _analyse(conv: Conversation, msg: Message, provider):
     language = _language(conv, msg.body)
     state = AgentState.objects.filter(conversation=conv).first()
     previous_topic = next((t for t in config_get().topics.values() if state and t.pk == state.topic_id), None)
-    history = _history(conv, msg.pk) if getattr(provider, "name", "") != "local" else []
+    history = _history(conv, msg.pk)  # the local provider votes the conversation's topic over it
     ctx = TurnContext(conversation_id=conv.pk, text=msg.body, language=language, history=history,
                       topic_slug=previous_topic.slug if previous_topic else "")
     try:

@@ -10,6 +10,7 @@ from collections import defaultdict
 import numpy as np
 
 from .evaluation.harness import fit_threshold
+from .triggers import sustained
 
 SENTIMENT_CANDIDATES = [round(float(x), 2) for x in np.arange(0.0, 0.95, 0.05)]
 
@@ -24,9 +25,9 @@ def fit_explicit_threshold(rows: list[dict]) -> dict:
 
 
 def _first_sustained(sentiments: list[float], threshold: float, window: int, needed: int) -> int | None:
+    """The first turn the sustained rule fires on (the same rule the agent runs, opening turn included)."""
     for t in range(len(sentiments)):
-        recent = sentiments[max(0, t - window + 1):t + 1]
-        if recent[-1] <= threshold and sum(1 for s in recent if s <= threshold) >= needed:
+        if sustained(sentiments[:t + 1], threshold=threshold, window=window, min_negative=needed, turns=t + 1)[0]:
             return t
     return None
 

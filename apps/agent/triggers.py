@@ -156,9 +156,21 @@ class FrustrationModel:
         return float(1.0 / (1.0 + np.exp(-(float(self.coef @ vector) + self.intercept))))
 
 
-def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None) -> float:
+def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None, embed=None) -> float:
     """0..1 for one message: the mean of the general sentiment model's P(negative) and the support
-    frustration model's probability (the lexicon's negativity when the sentiment model is missing)."""
+    frustration model's probability (the lexicon's negativity when the sentiment model is missing),
+    read on the whole message and, with ``embed``, on each of its sentences/clauses, the highest
+    counting: "Two business days just to CONTACT the other bank? Are you kidding me?" is frustrated
+    even though its first half, which dominates the whole message's embedding, is a plain question."""
+    value = _frustration_one(vector, text, model)
+    parts = clauses(normalise(text)) if embed is not None else []
+    if parts:
+        for part, part_vector in zip(parts, embed(parts)):
+            value = max(value, _frustration_one(part_vector, part, model))
+    return value
+
+
+def _frustration_one(vector: np.ndarray, text: str, model: FrustrationModel | None) -> float:
     from .sentiment import sentiment_probabilities, sentiment_score
 
     probs = sentiment_probabilities(vector, text)
@@ -168,15 +180,45 @@ def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None) -
     return (negative + model.probability(vector)) / 2
 
 
+def conversation_topic_vote(turns: list[tuple[dict, float]], prefix: str = "topic:") -> tuple[str, float]:
+    """The conversation's topic from all its customer turns: each turn votes with its squared topic
+    probabilities, a calm turn more than a frustrated one (weight 1.2 - frustration): the question
+    that opened the conversation says more about the topic than "this is a joke". ``turns``:
+    (class probabilities, frustration) per customer turn. Returns (slug, share of the votes)."""
+    votes: dict[str, float] = {}
+    for probabilities, frustrated in turns:
+        weight = 1.2 - float(frustrated)
+        for label, p in probabilities.items():
+            if label.startswith(prefix):
+                votes[label[len(prefix):]] = votes.get(label[len(prefix):], 0.0) + weight * float(p) ** 2
+    if not votes:
+        return "", 0.0
+    best = max(votes, key=votes.get)
+    return best, votes[best] / max(1e-9, sum(votes.values()))
+
+
 def frustration_to_sentiment(value: float) -> float:
     """The turn's ``sentiment`` on the settings' -1 (frustrated) .. +1 (calm) scale."""
     return round(1.0 - 2.0 * float(value), 4)
 
 
-def sustained(sentiments: list[float], *, threshold: float, window: int, min_negative: int) -> tuple[bool, int]:
+# The customer turn that opens a conversation is usually its question, even when it sounds like a
+# complaint ("Why didn't my purchase get the cashback?"): it counts towards sustained frustration
+# only when clearly upset (frustration >= 0.6, sentiment <= -0.2), later turns at the threshold.
+OPENING_MAX_SENTIMENT = -0.2
+
+
+def sustained(sentiments: list[float], *, threshold: float, window: int, min_negative: int,
+              turns: int | None = None) -> tuple[bool, int]:
     """Sustained frustration: the current turn is negative and at least ``min_negative`` of the last
     ``window`` customer turns (this one included) are at or below ``threshold``. The shipped
-    defaults (3 of 3) mean three frustrated turns in a row: one or two angry turns are answered."""
+    defaults (3 of 3) mean three frustrated turns in a row: one or two angry turns are answered.
+    ``turns``: how many customer turns the conversation has had (this one included); when the
+    window reaches back to the opening turn, that one counts only at or below
+    ``min(threshold, OPENING_MAX_SENTIMENT)``."""
     recent = list(sentiments)[-max(1, window):]
-    negatives = sum(1 for s in recent if s <= threshold)
-    return bool(recent) and recent[-1] <= threshold and negatives >= min_negative, negatives
+    opening = None if turns is None else len(recent) - turns  # index of turn 1 in ``recent``
+    negatives = sum(1 for i, s in enumerate(recent)
+                    if s <= (min(threshold, OPENING_MAX_SENTIMENT) if i == opening else threshold))
+    current = min(threshold, OPENING_MAX_SENTIMENT) if opening == len(recent) - 1 else threshold
+    return bool(recent) and recent[-1] <= current and negatives >= min_negative, negatives

@@ -9,7 +9,8 @@ from apps.agent import builtin
 from apps.agent.config import ConfigError, config_import
 from apps.agent.engine import builtin_examples
 from apps.agent.models import AgentSettings
-from apps.agent.triggers import clauses, named_department, normalise, sustained
+from apps.agent.triggers import (clauses, conversation_topic_vote, frustration, named_department, normalise,
+                                 sustained)
 from apps.conversations.models import Status
 
 from .helpers import say, start
@@ -50,6 +51,21 @@ def test_sustained_frustration_goes_to_the_topic_of_the_conversation_in_spanish(
         conv, _ = say(fibrasur, conv, text)
     assert conv.handoff["trigger"] == "negative_sentiment"
     assert conv.department.slug == "collections"  # billing's department, not the default one
+
+
+def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frustrated_turn(fibrasur):
+    """The opening "why" question is a question: three frustrated turns *after* it are needed (the
+    handoff comes on the fourth message, not the third), and it goes to the department of the topic
+    that question was about, whatever the frustrated turns look like on their own."""
+    conv = start(fibrasur, language="en")
+    for text in ("Why does my bill have a late payment surcharge?",
+                 "So you charge me extra for two days? Are you kidding me?",
+                 "This is ridiculous, nobody ever told me that"):
+        conv, _ = say(fibrasur, conv, text)
+        assert conv.status == Status.BOT, text
+    conv, _ = say(fibrasur, conv, "I'm sick and tired of this company, honestly")
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "collections"
 
 
 def test_a_restricted_topic_does_not_absorb_a_vague_first_message(fibrasur):
@@ -128,6 +144,36 @@ def test_sustained_needs_the_whole_window():
     assert sustained([0.9, 0.1, 0.2], threshold=0.5, window=3, min_negative=3) == (False, 2)
     assert sustained([0.1, 0.2, 0.3], threshold=0.5, window=3, min_negative=3) == (True, 3)
     assert sustained([0.1, 0.2, 0.9], threshold=0.5, window=3, min_negative=2) == (False, 2)  # calm now
+
+
+def test_the_opening_turn_counts_only_when_clearly_upset():
+    # turn 1 a mildly negative question (0.3), then two frustrated turns: not yet sustained
+    assert sustained([0.3, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=3) == (False, 2)
+    # the same scores later in a conversation (turn 1 out of the window): sustained
+    assert sustained([0.3, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=5) == (True, 3)
+    # a clearly upset opening turn counts
+    assert sustained([-0.5, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=3) == (True, 3)
+
+
+def test_the_conversation_topic_is_voted_by_its_calm_turns():
+    """A calm opening question about billing outweighs frustrated turns that lean elsewhere; it is
+    the department sustained frustration goes to."""
+    opening = ({"topic:billing": 0.8, "topic:plans": 0.1, "frustrated": 0.1}, 0.1)
+    vents = [({"topic:billing": 0.05, "topic:plans": 0.3, "frustrated": 0.65}, 0.9)] * 3
+    assert conversation_topic_vote([opening] + vents)[0] == "billing"
+    assert conversation_topic_vote(vents)[0] == "plans"
+    assert conversation_topic_vote([({"greeting": 1.0}, 0.0)]) == ("", 0.0)
+
+
+def test_frustration_is_read_per_clause():
+    """The whole message's embedding is dominated by its plain first half; "Are you kidding me?"
+    alone is frustrated."""
+    from apps.agent.engine import embed, engine_get
+
+    text = "Two business days just to contact the other bank? Are you kidding me?"
+    model = engine_get().frustration
+    vector = embed([text])[0]
+    assert frustration(vector, text, model, embed) > frustration(vector, text, model) + 0.1
 
 
 def test_normalise_and_clauses():

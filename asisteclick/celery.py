@@ -23,3 +23,8 @@ class ResilientTask(Task):
 app = Celery("asisteclick", task_cls=ResilientTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Pooled PostgreSQL connections stay with the process (and thread) that opened them: see dbpool.
+from .dbpool import install as _dbpool_install  # noqa: E402
+
+_dbpool_install(app)

@@ -144,16 +144,15 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL")
-# PostgreSQL connections are bounded per process by a psycopg 3 pool (Django's "pool" option):
-# at most DB_POOL_MAX per process (each daphne, each Celery child, beat), whatever the burst. A
-# request that finds all of them busy waits DB_POOL_TIMEOUT seconds, then gets 503 (Retry-After).
-# So the server needs max_connections above (web processes + worker children + 1) x DB_POOL_MAX
-# plus what psql/admin tools use. DB_POOL_MAX=0 turns the pool off (then DB_CONN_MAX_AGE applies;
-# keep it 0 under daphne, whose per-request threads would each keep a connection).
-# Off by default for now: with the pool on, the suite's in-process Celery worker thread and the
-# browser tests' live server met "another command is already in progress" (one connection used by two
-# threads). Without it, CONN_MAX_AGE=0 closes each connection when its request or task ends, so no
-# idle connections pile up; set DB_POOL_MAX (e.g. 4) to bound them per process with the pool.
+# PostgreSQL connections are bounded per process by a psycopg 3 pool (Django's "pool" option) when
+# DB_POOL_MAX > 0: at most DB_POOL_MAX per process (each daphne, each Celery child, beat), whatever
+# the burst. A request that finds all of them busy waits DB_POOL_TIMEOUT seconds, then gets 503
+# (Retry-After). So the server needs max_connections above (web processes + worker children + 1) x
+# DB_POOL_MAX plus what psql/admin tools use. Production sets it (README, "Run the processes");
+# the code default stays 0 (no pool: CONN_MAX_AGE=0 closes each connection when its request or
+# task ends, but nothing bounds how many requests hold one at once). Pooled connections across
+# forks and Celery's worker start (the cause of "another command is already in progress"):
+# asisteclick/dbpool.py.
 DB_POOL_MAX = env_int("DB_POOL_MAX", 0)
 DB_POOL_MIN = env_int("DB_POOL_MIN", 0)
 DB_POOL_TIMEOUT = float(env("DB_POOL_TIMEOUT", "10") or 10)
@@ -236,6 +235,11 @@ CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 # turns must not hold up handoffs (routing) or outgoing messages. A worker started without -Q
 # consumes all of them; production runs workers per queue (README, "Run the processes").
 CELERY_TASK_DEFAULT_QUEUE = "default"  # inbound webhook processing and anything not routed below
+# A worker takes from its queues in the order of its -Q list, not round robin: the operations worker
+# (-Q routing,default,housekeeping,outbound) routes a handoff before anything else waiting, however
+# deep the outbound backlog. (Round robin made a handoff wait its turn behind every other queue:
+# 97 s p95 at full scale in bench/faults.py.)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in
                       ("default", "agent", "routing", "outbound", "housekeeping")}
 CELERY_TASK_ROUTES = {

@@ -3,7 +3,7 @@
 
 It starts (and only ever kills) its own processes: a fresh PostgreSQL database on the local
 server, Redis (one db, flushed), a chromadb server (`chroma run`), 2 daphne, 2 Celery workers
-(`-Q agent,default` and `-Q routing,outbound,housekeeping,default`), beat, and a local stand-in for
+(`-Q default,agent` and `-Q routing,default,housekeeping,outbound`, taken in that order), beat, and a local stand-in for
 the WhatsApp Graph API speaking its wire format (it answers 500 to 3% of first attempts). Then:
 
 1. ``--customers`` web-chat customers (real widget websockets) send ``--messages`` messages each,
@@ -356,8 +356,8 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
         topo.wait_port(chroma_port, "chroma")
         for i, port in enumerate(ports):
             topo.start(f"daphne{i + 1}", daphne_cmd(port))
-        topo.start("worker_agent", worker_cmd("agent", "agent,default", 2))
-        topo.start("worker_ops", worker_cmd("ops", "routing,outbound,housekeeping,default", 2))
+        topo.start("worker_agent", worker_cmd("agent", "default,agent", 2))
+        topo.start("worker_ops", worker_cmd("ops", "routing,default,housekeeping,outbound", 2))
         topo.start("beat", [sys.executable, "-m", "celery", "-A", "asisteclick", "beat", "-l", "warning",
                             "--schedule", str(workdir / "beat-schedule")])
         for i, port in enumerate(ports):

@@ -33,6 +33,16 @@ def inbound_store(*, channel: Channel, raw: bytes, payload: dict) -> tuple[int |
     The enqueue is best effort (``robust``): with the broker down the provider still gets its
     200 and ``inbound_sweep`` processes the stored row later."""
     digest = hashlib.sha256(raw).hexdigest()
+    connection = transaction.get_connection()
+    if connection.get_autocommit() and not connection.in_atomic_block:
+        # The webhook path: one INSERT, committed on its own (one round trip, not BEGIN, INSERT,
+        # COMMIT); a duplicate fails alone, there is no transaction for it to spoil.
+        try:
+            row = InboundWebhook.objects.create(channel=channel, body_sha256=digest, payload=payload)
+        except IntegrityError:
+            return None, False
+        _enqueue_robust(row.pk)
+        return row.pk, True
     try:
         with transaction.atomic():
             row = InboundWebhook.objects.create(channel=channel, body_sha256=digest, payload=payload)
@@ -40,6 +50,14 @@ def inbound_store(*, channel: Channel, raw: bytes, payload: dict) -> tuple[int |
     except IntegrityError:
         return None, False
     return row.pk, True
+
+
+def _enqueue_robust(pk: int) -> None:
+    """As ``on_commit(..., robust=True)`` would: an enqueue that fails is logged, not raised."""
+    try:
+        _enqueue(pk)
+    except Exception:  # noqa: BLE001 (the stored row is swept later)
+        log.warning("could not enqueue stored inbound body %s; the sweep will process it", pk, exc_info=True)
 
 
 def _publish_batch(ids: list[int]) -> None:

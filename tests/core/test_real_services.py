@@ -62,3 +62,42 @@ def test_signal_reaches_a_user_group_over_channels_redis():
 
     message = async_to_sync(scenario)()
     assert message == {"type": "signal", "what": "conversation", "conversation": 1, "department": 2}
+
+
+@pytest.mark.redis
+def test_a_worker_takes_its_queues_in_the_order_of_its_list():
+    """The broker settings make a worker drain its -Q list in order (handoffs before the outbound
+    backlog), not round robin: three messages wait on each of two queues; all of the first
+    queue's come first (round robin would alternate)."""
+    import uuid
+
+    from kombu import Consumer, Exchange, Producer, Queue
+
+    from asisteclick.celery import app
+
+    tag = uuid.uuid4().hex[:8]
+    exchange = Exchange(f"order-test-{tag}", type="direct")
+    first, second = (Queue(f"order-{name}-{tag}", exchange, routing_key=name) for name in ("first", "second"))
+    got: list[str] = []
+    with app.connection_for_read() as conn:
+        assert conn.transport_options.get("queue_order_strategy") == "priority"
+        channel = conn.channel()
+        producer = Producer(channel, exchange)
+        for q in (first, second):
+            q(channel).declare()
+        for i in range(3):  # the backlog first, then the urgent ones
+            producer.publish({"q": "second", "i": i}, routing_key="second")
+        for i in range(3):
+            producer.publish({"q": "first", "i": i}, routing_key="first")
+
+        def on_message(body, message):
+            got.append(body["q"])
+            message.ack()
+
+        with Consumer(channel, [first, second], callbacks=[on_message], prefetch_count=1):
+            deadline = time.monotonic() + 20
+            while len(got) < 6 and time.monotonic() < deadline:
+                conn.drain_events(timeout=2)
+        for q in (first, second):
+            q(channel).delete()
+    assert got == ["first"] * 3 + ["second"] * 3

@@ -92,8 +92,15 @@ def route(*, cfg: AgentSettings, trigger: str, topic: Topic | None, language: st
 
 
 def department_label(cfg: AgentSettings, department: Department, language: str) -> str:
+    """The department's name for a customer writing in ``language``: its own per-language name (the
+    admin's field), else the agent configuration's customer-facing name, else the plain name."""
+    from apps.departments.names import localized_name
+
+    own = getattr(department, f"name_{(language or '').split('-')[0]}", "") or ""
+    if own.strip():
+        return own
     names = (cfg.messages or {}).get("departments", {}).get(department.slug, {})
-    return names.get(language) or names.get("en") or department.name
+    return names.get(language) or names.get("en") or localized_name(department, language)
 
 
 def _history(conv: Conversation, exclude_id: int) -> list[dict]:

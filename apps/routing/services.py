@@ -304,7 +304,7 @@ def _announce(conv: Conversation, user, department: Department) -> None:
     lang = (conv.language or "").split("-")[0] or settings.LANGUAGE_CODE
     with translation.override(lang):
         body = _("%(name)s, from %(department)s, is taking over your conversation.") % {
-            "name": user.public_name, "department": department.name}
+            "name": user.public_name, "department": str(department)}
     conv_services.message_post_system(conversation=conv.pk, body=body,
                                       meta={"routing": "assigned", "assignee": user.pk})
 
@@ -340,25 +340,25 @@ def customer_wait_notice(conv: Conversation, *, kind: str, now: datetime, estima
                 local = timezone.localtime(opens, _zone(department))
                 body = _("Our %(department)s team is not available right now. Your message is saved and a person "
                          "will answer you when we open (%(when)s).") % {
-                    "department": department.name, "when": date_format(local, "l H:i")}
+                    "department": str(department), "when": date_format(local, "l H:i")}
                 meta["opens_at"] = opens.isoformat()
             else:
                 body = _("Our %(department)s team is not available right now. Your message is saved and a person "
-                         "will answer you as soon as possible.") % {"department": department.name}
+                         "will answer you as soon as possible.") % {"department": str(department)}
         elif kind == "unavailable":
             body = _("Nobody from %(department)s is available right now. We have told the team; you keep your "
                      "place in line (number %(position)s) and a person will answer you here as soon as "
-                     "possible.") % {"department": department.name, "position": est.position}
+                     "possible.") % {"department": str(department), "position": est.position}
             meta["position"] = est.position
         elif est.minutes:
             body = ngettext(
                 "You are number %(position)s in line for %(department)s. Expected wait: about %(minutes)s minute.",
                 "You are number %(position)s in line for %(department)s. Expected wait: about %(minutes)s minutes.",
-                est.minutes) % {"position": est.position, "department": department.name, "minutes": est.minutes}
+                est.minutes) % {"position": est.position, "department": str(department), "minutes": est.minutes}
             meta.update(position=est.position, wait_minutes=est.minutes)
         else:
             body = _("You are number %(position)s in line for %(department)s: a person will be with you in a "
-                     "moment.") % {"position": est.position, "department": department.name}
+                     "moment.") % {"position": est.position, "department": str(department)}
             meta.update(position=est.position, wait_minutes=0)
     conv_services.message_post_system(conversation=conv.pk, body=body, meta=meta)
     return True
@@ -778,7 +778,7 @@ def notify_operators(*, conversation: Conversation, kind: str, minutes: int | No
     for user in operators_for(conversation.department_id):
         with translation.override(user.language or settings.LANGUAGE_CODE):
             names = {"id": conversation.pk, "minutes": minutes or 0,
-                     "department": conversation.department.name if conversation.department_id else "-"}
+                     "department": str(conversation.department) if conversation.department_id else "-"}
             if kind == "nobody_available":
                 text = _("Conversation #%(id)s is waiting in %(department)s and nobody there is available "
                          "(online, in shift, with room).") % names

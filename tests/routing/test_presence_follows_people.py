@@ -247,6 +247,12 @@ def test_the_customer_gets_a_localized_notice_with_the_expected_wait(cast, langu
     assert notice.meta["position"] == 2 and notice.meta["wait_minutes"] == 10
 
 
+def test_the_notice_names_the_department_in_the_customers_language(cast):
+    type(cast.dept_a).objects.filter(pk=cast.dept_a.pk).update(name_es="Soporte Técnico")
+    assert _busy_department(cast, "es").body.startswith("Sos el número 2 en la fila de Soporte Técnico.")
+    assert "in line for Technical Support." in _busy_department(cast, "en").body
+
+
 def test_with_nobody_online_the_customer_is_told_so_and_the_operators_are_notified(cast):
     routing(cast.dept_a, mode=Mode.LOAD)  # no pick-up ladder: nobody else would hear about it
     chat = conversation_in(cast, Status.TRANSFER)

@@ -20,9 +20,12 @@ passage (:func:`quote_notice`); it never switches language silently.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -174,6 +177,7 @@ class Selection:
     similarity: float       # best unit's embedding similarity alone
     overlap: float          # share of the question's content words in the answer
     language: str           # the passage's language
+    features: dict = None   # what the answer verifier reads (:func:`verifier_features`)
 
 
 _unit_cache: dict[tuple, tuple[list[Unit], np.ndarray]] = {}
@@ -227,6 +231,14 @@ ANSWER_TYPES = [
 ]
 
 
+def answer_type_asked(question: str):
+    """The pattern a unit answering ``question`` looks like (an amount, a time, a contact), or None."""
+    for asks, looks in ANSWER_TYPES:
+        if asks.search(question or ""):
+            return looks
+    return None
+
+
 def answer_type_bonus(question: str, units: list, bonus: float) -> np.ndarray:
     out = np.zeros(len(units), dtype=np.float32)
     if not bonus:
@@ -264,6 +276,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     idf = idf if p["idf"] else None
     query_words = set(content_words(question))
     best = None  # (score, hit, units, index, sims, overlaps)
+    totals: list[float] = []  # every chunk's best total, for the margin to the runner-up
+    second_unit = -1.0        # the best other unit of the chosen chunk
+    best_rank = 0
     top = max(float(h.score) for h in hits[:p["max_hits"]])
     for rank, hit in enumerate(hits[:p["max_hits"]]):
         if float(hit.score) < top - p["window"]:
@@ -281,8 +296,10 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         i = int(np.argmax(scores))
         # the chunk's own retrieval score counts a little: a strong unit in a weak chunk is suspect
         total = float(scores[i]) + p["hit_weight"] * float(hit.score)
+        totals.append(total)
         if best is None or total > best[0]:
             best = (total, hit, units, i, sims, overlaps, scores)
+            best_rank = rank
     _total, hit, units, i, sims, overlaps, scores = best
     chosen = [i]
     length = len(units[i].text)
@@ -303,9 +320,31 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         chosen.append(chosen[-1] + 1)
     text = render([units[j] for j in chosen])
     overlap = _overlap(query_words, f"{hit.heading} {text}")  # unweighted: comparable across KBs
-    return Selection(text=text, hit=hit, unit_score=float(scores[i]) - (SAME_LANGUAGE_BONUS if language and getattr(
-        hit, "language", "") == language else 0.0), similarity=float(sims[i]), overlap=overlap,
-        language=getattr(hit, "language", "") or "")
+    same_language = bool(language and getattr(hit, "language", "") == language)
+    ordered = sorted(totals, reverse=True)
+    others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
+    looks = answer_type_asked(question)
+    hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
+    features = {
+        "unit_similarity": float(sims[i]),
+        "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),
+        "overlap": overlap,
+        "idf_overlap": float(overlaps[i]),
+        "own_overlap": _overlap(query_words, units[i].text, idf),
+        "hit_score": float(hit.score),
+        "top_hit_score": max(hit_scores),
+        "hit_margin": max(hit_scores) - (sorted(hit_scores)[-2] if len(hit_scores) > 1 else 0.0),
+        "chunk_margin": ordered[0] - ordered[1] if len(ordered) > 1 else 0.5,
+        "unit_margin": float(scores[i] - np.max(others)),
+        "rank": float(best_rank),
+        "type_asked": float(looks is not None),
+        "type_match": float(looks is not None and bool(looks.search(text))),
+        "same_language": float(same_language),
+        "question_words": float(len(query_words)),
+        "answer_chars": float(len(text)),
+    }
+    return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
+                     overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
 
 
 def render(units: list[Unit]) -> str:
@@ -314,14 +353,66 @@ def render(units: list[Unit]) -> str:
     return " ".join(u.text for u in units)
 
 
-def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0) -> float:
-    """0..1 from the best unit's similarity and word overlap, the chunk's retrieval score and the
-    intent classifier's certainty; specific terms of the question that the knowledge base never
-    mentions (a case number, a name) pull it down hard. The threshold on it is fitted leaving one
-    business out (``apps.agent.evaluation.harness.fit_confidence_threshold``)."""
-    z = (9.0 * (selection.similarity - 0.30) + 3.0 * (selection.overlap - 0.35)
-         + 4.0 * (float(selection.hit.score) - 0.35) + 1.0 * (intent_probability - 0.5) - 3.0 * unknown_terms)
+# --- the answer verifier -----------------------------------------------------------------------------
+#
+# P(the answer holds the facts the customer asked for), a logistic model on the selection's
+# features, *learned* (apps/agent/evaluation/verifier.py): fitted leaving one business out for the
+# reported figures, and what ships (answer_verifier.json) fitted on all development data (the three
+# businesses' labelled turns and XQuAD's tuning half). Its threshold is the shipped
+# ``confidence_threshold``. ``python -m apps.agent.evaluation.verifier`` regenerates it.
+
+VERIFIER_PATH = Path(__file__).with_name("answer_verifier.json")
+_verifier_override: dict | None = None
+
+
+def _transform(name: str, value: float) -> float:
+    if name in ("question_words", "answer_chars", "rank"):
+        return float(np.log1p(max(0.0, value)))
+    return float(value)
+
+
+def verifier_features(selection: Selection, *, unknown_terms: int = 0) -> dict:
+    return {**(selection.features or {}), "unknown_terms": float(unknown_terms)}
+
+
+def verifier_load() -> dict:
+    if _verifier_override is not None:
+        return _verifier_override
+    global _verifier_cache
+    if _verifier_cache is None:
+        _verifier_cache = json.loads(VERIFIER_PATH.read_text(encoding="utf-8"))
+    return _verifier_cache
+
+
+_verifier_cache: dict | None = None
+
+
+@contextlib.contextmanager
+def verifier_use(model: dict | None):
+    """Score with ``model`` (a fitted verifier, e.g. one fitted without the business evaluated)."""
+    global _verifier_override
+    saved = _verifier_override
+    _verifier_override = model
+    try:
+        yield
+    finally:
+        _verifier_override = saved
+
+
+def verifier_score(features: dict, model: dict | None = None) -> float:
+    """The verifier's P(facts in the answer) for one selection's features."""
+    model = model or verifier_load()
+    x = np.array([_transform(n, features.get(n, 0.0)) for n in model["features"]], dtype=float)
+    z = float(((x - np.asarray(model["mean"])) / np.asarray(model["scale"])) @ np.asarray(model["coef"]))
+    z += float(model["intercept"])
     return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0,
+                      model: dict | None = None) -> float:
+    """0..1: the learned verifier's probability that the selected answer holds what was asked (not only
+    its topic). The threshold on it, ``confidence_threshold``, ships with the verifier."""
+    return verifier_score(verifier_features(selection, unknown_terms=unknown_terms), model)
 
 
 _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
@@ -421,7 +512,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     answer = compose_reply(selection.text, language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
-            "unknown_terms": unknown, "top": float(hits[0].score)}
+            "unknown_terms": unknown, "top": float(hits[0].score),
+            "features": verifier_features(selection, unknown_terms=unknown)}
 
 
 def units_warm(limit: int = 20000) -> int:

@@ -201,12 +201,27 @@ def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit]
     return cached
 
 
-def _overlap(query_words: set[str], text: str, idf=None) -> float:
-    """Share of the question's content words in ``text`` (weighted by rarity when ``idf`` is
-    given: "Schengen" counts more than "plan"); a long word matches its inflections by prefix."""
+_words_cache: dict[tuple, tuple[list[frozenset], list[frozenset]]] = {}
+
+
+def _unit_words(key, heading: str, units: list[Unit]) -> tuple[list[frozenset], list[frozenset]]:
+    """Each unit's content words with its heading, and its own, computed once per chunk."""
+    cached = _words_cache.get(key)
+    if cached is None:
+        if len(_words_cache) > 20000:
+            _words_cache.clear()
+        cached = _words_cache[key] = ([frozenset(content_words(f"{heading} {u.text}")) for u in units],
+                                      [frozenset(content_words(u.text)) for u in units])
+    return cached
+
+
+def _overlap(query_words: set[str], text, idf=None) -> float:
+    """Share of the question's content words in ``text`` (a text or its content words; weighted by
+    rarity when ``idf`` is given: "Schengen" counts more than "plan"); a long word matches its
+    inflections by prefix."""
     if not query_words:
         return 0.0
-    words = set(content_words(text))
+    words = text if isinstance(text, frozenset) else set(content_words(text))
 
     def weight(w: str) -> float:
         return float(idf.get(w, idf.get("__max__", 1.0))) if idf else 1.0
@@ -275,7 +290,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     p = {**PARAMS, **(params or {})}
     idf = idf if p["idf"] else None
     query_words = set(content_words(question))
-    best = None  # (score, hit, units, index, sims, overlaps)
+    best = None  # (score, hit, units, index, sims, overlaps, scores, own words)
     totals: list[float] = []  # every chunk's best total, for the margin to the runner-up
     second_unit = -1.0        # the best other unit of the chosen chunk
     best_rank = 0
@@ -283,12 +298,13 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     for rank, hit in enumerate(hits[:p["max_hits"]]):
         if float(hit.score) < top - p["window"]:
             continue
-        units, vectors = _units_with_vectors(_unit_key(hit.chunk_id, hit.heading, hit.text), hit.heading,
-                                             hit.text, embed)
+        key = _unit_key(hit.chunk_id, hit.heading, hit.text)
+        units, vectors = _units_with_vectors(key, hit.heading, hit.text, embed)
+        with_heading, own_words = _unit_words(key, hit.heading, units)
         sims = vectors @ np.asarray(query_vector, dtype=np.float32)
-        overlaps = np.array([_overlap(query_words, f"{hit.heading} {u.text}", idf) for u in units])
+        overlaps = np.array([_overlap(query_words, words, idf) for words in with_heading])
         # the unit's own words (without the heading, unweighted) tell apart units of one section
-        own = np.array([_overlap(query_words, u.text) for u in units]) if p["unit_overlap_weight"] else 0.0
+        own = np.array([_overlap(query_words, words) for words in own_words]) if p["unit_overlap_weight"] else 0.0
         scores = (sims + p["lexical_weight"] * overlaps + p["unit_overlap_weight"] * own
                   + answer_type_bonus(question, units, p["type_bonus"]) + specific_bonus(units, p["specific_bonus"]))
         if language and getattr(hit, "language", "") == language:
@@ -298,9 +314,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         total = float(scores[i]) + p["hit_weight"] * float(hit.score)
         totals.append(total)
         if best is None or total > best[0]:
-            best = (total, hit, units, i, sims, overlaps, scores)
+            best = (total, hit, units, i, sims, overlaps, scores, own_words)
             best_rank = rank
-    _total, hit, units, i, sims, overlaps, scores = best
+    _total, hit, units, i, sims, overlaps, scores, own_words = best
     chosen = [i]
     length = len(units[i].text)
     # neighbours from the same block, the better-scoring side first, while short
@@ -330,7 +346,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),
         "overlap": overlap,
         "idf_overlap": float(overlaps[i]),
-        "own_overlap": _overlap(query_words, units[i].text, idf),
+        "own_overlap": _overlap(query_words, own_words[i], idf),
         "hit_score": float(hit.score),
         "top_hit_score": max(hit_scores),
         "hit_margin": max(hit_scores) - (sorted(hit_scores)[-2] if len(hit_scores) > 1 else 0.0),
@@ -457,8 +473,8 @@ def compose_reply(answer: str, *, language: str, passage_language: str, title: s
 def _kb_vocabulary():
     from apps.knowledge import search
 
-    try:
-        lexical = search._matrix().lexical
+    try:  # the search just validated the cached matrix: no second generation check
+        lexical = (search._cache or search._matrix()).lexical
     except Exception:  # noqa: BLE001 (no KB yet)
         return None
     return lexical.idf if lexical is not None else None

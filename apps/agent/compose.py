@@ -8,10 +8,11 @@ question (embedding similarity plus the share of the question's content words it
 the answer is the best unit with at most two of its neighbours from the same paragraph, list or
 table: a few sentences, never a cut one. The same selection serves the agent and bench/xquad.py.
 
-Whether the unit *answers* the question, not only shares its topic, is the unit's own score (a
-passage about the right page but the wrong fact scores low) plus a check that the specific
-things the question names (codes, case numbers, amounts) appear in the knowledge base at all;
-:func:`answer_confidence` maps these to 0..1.
+Whether the selection *answers* the question, not only shares its topic, is judged by a learned
+answer verifier (:func:`answer_confidence`): a logistic model on the selection's features (unit
+similarity, overlaps, margins to the runner-up, answer type asked and found, language, codes of the
+question that no document contains), fitted on labelled turns of the development businesses and
+XQuAD's tuning half (``apps.agent.evaluation.verifier``), shipped in ``answer_verifier.json``.
 
 Language: a passage in the customer's language is preferred (a small bonus in the ranking). When
 the answer can only come from a document in the other language, the local provider (no

@@ -88,6 +88,11 @@ def test_quote_from_the_other_language_is_declared_in_the_customers():
     assert not reply_language_ok("Only electronic prescriptions are accepted at the counter.", "es")
     same = compose_reply("Solo se aceptan recetas electrónicas.", language="es", passage_language="es", title="Farmacias")
     assert not declares_quote(same, "es") and same.startswith("Solo se aceptan")
+    # a gloss in the other language, in parentheses, does not make an English reply Spanish
+    glossed = ("Pampa Pay Chile SpA is an issuer of prepaid cards (emisor de tarjetas de pago con provisión de "
+               "fondos) supervised by the Comisión para el Mercado Financiero (CMF).")
+    assert reply_language_ok(glossed, "en")
+    assert not reply_language_ok("Los teléfonos reacondicionados (refurbished) tienen 6 meses de garantía.", "en")
 
 
 # --- scoring ----------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Benchmark: does the agent's answer selection give the right answer, in English, Spanish and across?
 
-Run:  python bench/xquad.py [--data ../shared/data/xquad] [--threshold 0.5]
+Run:  python bench/xquad.py [--data ../shared/data/xquad] [--threshold 0.5] [--tune-features FILE]
 
 XQuAD (Artetxe et al., ACL 2020; English and Spanish, parallel): the 240 passages are the knowledge
 base and the 1,190 questions are customers. For each question the agent's own code retrieves
 (multilingual USE + TF-IDF blend, as ``apps.knowledge.search``), selects the answering units
 (``apps.agent.compose.select_answer``: whole sentences, at most three) and scores its confidence
-(``answer_confidence``). An answer is right when it contains the gold answer span (case/accent
+(``answer_confidence``: the learned answer verifier, whose training data includes this benchmark's
+tuning half, never its report half; ``--tune-features FILE`` writes the verifier's features of every
+question, flagged by half, for ``bench/fit_answer_verifier.py``). An answer is right when it contains the gold answer span (case/accent
 insensitive). Directions: EN questions on EN passages, ES on ES, ES questions on EN passages
 (cross-lingual). Articles 1-24 are the tuning half, 25-48 the report half; the figures in the JSON
 line are the report half. Precision = right answers among those given (confidence >= the shipped

@@ -17,7 +17,11 @@ What it does, on its own fresh database (dropped at the end unless --keep):
   twice), misses (due in the window but never escalated), worker RSS after the first sweep and at
   the end, and as a baseline a plain indexed UPDATE of the same rows in the same database.
 
-Targets: p99 lateness <= interval + 5 s; duplicates 0; memory after/before <= 1.1.
+Targets: p99 lateness <= interval + 5 s (and none missed); duplicates 0; memory after/before <= 1.1.
+Load-independent figures from the same run: worker CPU ms per escalation and the cores that takes at
+the due rate, and the share of a core a busy loop gets before and after (the machine's load). A
+worker still catching up with a backlog when the window and drain are over is stopped (SIGUSR1) and
+reports; the escalations it did not reach count as missed.
 Ends with one JSON line.
 """
 from __future__ import annotations
@@ -27,12 +31,24 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import routing_common as rc  # noqa: E402
+
+
+def cpu_share(seconds: float = 2.0) -> float:
+    """Same-run measure of the machine load: the share of one core a busy Python loop gets
+    (CPU time / wall time; 1.0 on an idle core, about cores / runnable processes when contended)."""
+    w, c = time.perf_counter(), time.process_time()
+    x = 0
+    while time.perf_counter() - w < seconds:
+        for i in range(10_000):
+            x += i * i
+    return round((time.process_time() - c) / (time.perf_counter() - w), 3)
 
 
 def worker(idx: int, ticks, results, interval: float, batch: int) -> None:
@@ -42,9 +58,17 @@ def worker(idx: int, ticks, results, interval: float, batch: int) -> None:
     from apps.routing.sweep import sweep
 
     connections.close_all()
+
+    class Stop(BaseException):  # not an Exception: no handler in the app may swallow it
+        pass
+
+    def stop(*_a):
+        raise Stop
+
+    signal.signal(signal.SIGUSR1, stop)  # the bench is over: report what was done, even mid-sweep
     rss_before = None
     sweeps = claimed = 0
-    busy = 0.0
+    busy = cpu = 0.0
     while True:
         try:
             tick = ticks.get(timeout=1)
@@ -54,16 +78,25 @@ def worker(idx: int, ticks, results, interval: float, batch: int) -> None:
             break
         if time.time() - tick > interval:  # expired tick (beat's `expires`): skip, the next one comes
             continue
-        t = time.perf_counter()
-        stats = sweep(batch=batch, assign=False)
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            stats = sweep(batch=batch, assign=False)
+        except Stop:  # still catching up with a backlog when the bench ended
+            busy += time.perf_counter() - t
+            cpu += time.process_time() - c
+            break
         busy += time.perf_counter() - t
+        cpu += time.process_time() - c
         sweeps += 1
         claimed += stats.get("claimed", 0)
         if rss_before is None:
             rss_before = rc.rss_mb()
-    results.put({"worker": idx, "sweeps": sweeps, "claimed": claimed, "busy_s": round(busy, 2),
+    results.put({"worker": idx, "sweeps": sweeps, "claimed": claimed, "busy_s": round(busy, 2), "cpu_s": round(cpu, 2),
                  "rss_before_mb": round(rss_before or rc.rss_mb(), 1), "rss_after_mb": round(rc.rss_mb(), 1)})
-    connections.close_all()
+    try:
+        connections.close_all()
+    except Exception:  # interrupted mid-query
+        pass
 
 
 def main() -> None:
@@ -132,6 +165,8 @@ def main() -> None:
               f"({expected / args.duration:.0f}/s); {n - expected:,} wait in the index", flush=True)
         connections.close_all()
 
+        share_before, load_before = cpu_share(), round(os.getloadavg()[0], 2)
+        print(f"machine: {share_before:.2f} of a core for a busy loop, load average {load_before}", flush=True)
         ctx = mp.get_context("fork")
         ticks, results = ctx.Queue(), ctx.Queue()
         procs = [ctx.Process(target=worker, args=(i, ticks, results, args.interval, args.batch))
@@ -162,7 +197,15 @@ def main() -> None:
         bar.close()
         for _ in procs:
             ticks.put(None)
-        stats = [results.get(timeout=120) for _ in procs]
+        stats = []
+        for _ in procs:
+            try:
+                stats.append(results.get(timeout=20))
+            except queue.Empty:  # a worker still inside one long sweep (a backlog): stop it, it reports
+                for p in procs:
+                    if p.is_alive():
+                        os.kill(p.pid, signal.SIGUSR1)
+                stats.append(results.get(timeout=60))
         for p in procs:
             p.join(30)
         elapsed = time.time() - start
@@ -198,6 +241,17 @@ def main() -> None:
         rss_after = max(s["rss_after_mb"] for s in stats)
         mem_ratio = round(max(s["rss_after_mb"] / s["rss_before_mb"] for s in stats), 3)
         sweep_rate = len(late) / max(sum(s["busy_s"] for s in stats) / len(stats), 1e-9)
+        share_after = cpu_share()
+        cpu_total = sum(s["cpu_s"] for s in stats)
+        cpu_ms = 1000 * cpu_total / max(len(late), 1)
+        due_rate = n / timer_s
+        # Load-independent cost: worker CPU per escalation (the database's own CPU comes on top).
+        # Needed: due_rate * cpu_ms / 1000 cores of worker CPU; obtained: what the workers' busy
+        # time converted into CPU (their share of a core while sweeping).
+        got_share = cpu_total / max(sum(s["busy_s"] for s in stats), 1e-9)
+        print(f"cost: {cpu_ms:.1f} ms worker CPU per escalation; {due_rate:.1f}/s fall due -> "
+              f"{due_rate * cpu_ms / 1000:.2f} cores needed; workers got {got_share:.2f} of a core while busy; "
+              f"busy loop got {share_before:.2f} / {share_after:.2f} of a core (before / after)")
         print(f"workers: {stats}")
         print(f"lateness p50={pct(0.5)}s p99={pct(0.99)}s max={late[-1] if late else 0:.3f}s "
               f"(target p99 <= {args.interval + 5:.0f}s); duplicates={duplicates}; missed={missed}")
@@ -209,7 +263,8 @@ def main() -> None:
             "window_s": args.duration, "timer_minutes": args.timer_minutes, "workers": args.workers,
             "due_in_window": expected, "escalated": len(late), "notifications": notifications,
             "lateness_p50_s": pct(0.5), "lateness_p99_s": pct(0.99), "lateness_max_s": round(late[-1], 3) if late else 0,
-            "p99_target_s": args.interval + 5, "p99_ok": bool(late) and pct(0.99) <= args.interval + 5,
+            "p99_target_s": args.interval + 5,
+            "p99_ok": bool(late) and missed == 0 and pct(0.99) <= args.interval + 5,
             "duplicates": duplicates, "missed": missed,
             "worker_rss_before_mb": rss_before, "worker_rss_after_mb": rss_after, "worker_rss_ratio": mem_ratio,
             "memory_ok": mem_ratio <= 1.1,
@@ -217,7 +272,11 @@ def main() -> None:
             "baseline_update_rows": baseline_rows, "baseline_update_s": round(baseline_s, 3),
             "baseline_rows_per_s": round(baseline_rows / max(baseline_s, 1e-9), 1),
             "elapsed_s": round(elapsed, 1), "cpu_count": os.cpu_count(),
-            "load_avg_1m": round(os.getloadavg()[0], 2),
+            "load_avg_1m": round(os.getloadavg()[0], 2), "load_avg_1m_before": load_before,
+            "cpu_share_before": share_before, "cpu_share_after": share_after,
+            "worker_cpu_ms_per_escalation": round(cpu_ms, 2), "due_per_s": round(due_rate, 2),
+            "worker_cores_needed": round(due_rate * cpu_ms / 1000, 3),
+            "worker_cpu_share_while_busy": round(got_share, 3),
         }
     finally:
         if not args.keep:

@@ -54,7 +54,12 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        response.set_cookie(GO_ONLINE_COOKIE, "1" if self.request.POST.get("go_online") else "0",
-                            max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
-                            secure=settings.SESSION_COOKIE_SECURE)
+        remember_go_online(response, bool(self.request.POST.get("go_online")))
         return response
+
+
+def remember_go_online(response, wanted: bool) -> None:
+    """This browser's sign-in box comes back as last chosen (at sign-in, or on the availability
+    page, where the person's own preference is edited)."""
+    response.set_cookie(GO_ONLINE_COOKIE, "1" if wanted else "0", max_age=365 * 24 * 3600, httponly=True,
+                        samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)

@@ -638,6 +638,16 @@ def _presence_changed(p: AgentPresence, before: str, now: datetime, reason: str,
         agent_available_on_commit(p.user_id)
 
 
+def presence_set_login_preference(*, user, online_at_login: bool) -> AgentPresence:
+    """Whether signing in also sets this person online (offered, ticked this way, on the sign-in
+    page; edited on the availability page). Changes the preference only, never the presence."""
+    presence = presence_for(user)
+    if presence.online_at_login != online_at_login:
+        AgentPresence.objects.filter(pk=presence.pk).update(online_at_login=online_at_login)
+        presence.online_at_login = online_at_login
+    return presence
+
+
 def presence_ensure_online(*, user, now: datetime | None = None, reason: str = "acted") -> bool:
     """Someone offline picks up or replies: they are evidently working, so they go online
     (a chat they hold must not be reclaimed by the rules for people who left). Returns True if changed."""
@@ -672,6 +682,36 @@ def presence_heartbeat(user_id: int, now: datetime | None = None) -> None:
     # Only the time: the connection count stays connect/disconnect's business (a beat racing a
     # disconnect must not resurrect a closed socket).
     AgentPresence.objects.filter(pk=user_id).update(last_seen=_now(now))
+
+
+def presence_tab_visibility(user_id: int, *, hidden: bool, now: datetime | None = None) -> None:
+    """An open staff tab was hidden or shown (the workspace socket reports the page's visibility).
+
+    A hidden tab is not an absence: the person may be in another window or on the phone with a
+    customer, and the browser still notifies them, so presence does not change (assignments go on).
+    Either way the message is a sign of life of an open socket (``last_seen``). A tab shown again
+    proves someone is there: if the sweep counted this socket as a dead server's (its heartbeats
+    were late, ``connections`` reset to 0) it counts again and the clock stops, and an automatic
+    away (not one the person chose) is back online."""
+    now = _now(now)
+    if hidden:
+        AgentPresence.objects.filter(pk=user_id).update(last_seen=now)
+        return
+    with transaction.atomic():
+        presence_for(user_id)
+        p = AgentPresence.objects.select_for_update().get(pk=user_id)
+        before = p.status
+        p.last_seen = now
+        fields = ["last_seen"]
+        if p.connections == 0:  # a live socket the sweep took for a dead one
+            p.connections, p.offline_due_at = 1, None
+            fields += ["connections", "offline_due_at"]
+        if p.status == Presence.AWAY and p.auto_away:
+            p.status, p.auto_away, p.changed_at = Presence.ONLINE, False, now
+            fields += ["status", "auto_away", "changed_at"]
+        p.save(update_fields=fields)
+        if p.status != before:
+            _presence_changed(p, before, now, "tab_visible")
 
 
 def presence_disconnected(user_id: int, now: datetime | None = None) -> None:

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def on_login(sender, request, user, **kwargs) -> None:
-    from .models import AgentPresence, Presence
-    from .services import presence_for, presence_set
+    from .models import Presence
+    from .services import presence_for, presence_set, presence_set_login_preference
 
     if not user.is_active:
         return
@@ -28,8 +28,7 @@ def on_login(sender, request, user, **kwargs) -> None:
         return  # a sign-in that did not offer it (the admin's page, a test client): presence unchanged
     presence = presence_for(user)
     wanted = bool(post.get("go_online"))
-    if wanted != presence.online_at_login:
-        AgentPresence.objects.filter(pk=user.pk).update(online_at_login=wanted)
+    presence_set_login_preference(user=user, online_at_login=wanted)
     if wanted and presence.status != Presence.ONLINE:
         presence_set(user=user, status=Presence.ONLINE, reason="login")
 

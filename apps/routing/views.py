@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.accounts.views import remember_go_online
 from apps.conversations import access
 from apps.conversations.views import run_and_redirect
 from apps.core.errors import DomainError
@@ -50,8 +51,17 @@ def notification_read(request):
 
 @login_required
 def presence(request):
-    """A human sets their own presence (online / away / offline)."""
+    """A human sets their own presence (online / away / offline), and whether signing in sets them
+    online (their preference; the sign-in page offers it ticked that way in this browser)."""
     p = services.presence_for(request.user)
+    if request.method == "POST" and request.POST.get("preference") == "login":
+        wanted = bool(request.POST.get("online_at_login"))
+        services.presence_set_login_preference(user=request.user, online_at_login=wanted)
+        messages.success(request, _("Signing in will set you online.") if wanted
+                         else _("Signing in will leave you offline until you go online."))
+        response = redirect("routing-presence")
+        remember_go_online(response, wanted)
+        return response
     if request.method == "POST":
         try:
             p = services.presence_set(user=request.user, status=request.POST.get("status", ""))

@@ -104,3 +104,28 @@ def test_reassign_choices_order_available_first(cast):
         rows = services.reassign_choices(department_id=cast.dept_a.pk)
     assert [(r["user"], r["status_label"], r["available"]) for r in rows] == [
         (cast.collab_ab, "Online", True), (cast.collab_a, "Away", False)]
+
+
+def test_reassign_form_puts_online_members_with_room_first_whatever_their_names(cast, client):
+    """On the page itself: the only member who can take the chat now (online, with room) comes first,
+    ahead of someone alphabetically earlier who is offline, away, or full."""
+    from tests.factories import make_user
+
+    aaron = make_user("aaron_offline", departments=[cast.dept_a])    # offline, first by name
+    abel = make_user("abel_full", departments=[cast.dept_a])
+    online(abel, capacity=1)
+    conversation_in(cast, Status.ASSIGNED, department=cast.dept_a, assignee=abel)  # full
+    zoe = make_user("zoe_free", departments=[cast.dept_a])
+    online(zoe, capacity=3)
+    services.presence_set(user=cast.collab_ab, status=Presence.AWAY)
+    conv = conversation_in(cast, Status.ASSIGNED, department=cast.dept_a, assignee=cast.collab_a)
+    client.force_login(cast.operator)
+    page = client.get(reverse("conversation-detail", args=[conv.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    form = page[page.index('id="reassign-to"'):]
+    form = form[:form.index("</select>")]
+    order = [pk for pk in (aaron.pk, abel.pk, zoe.pk, cast.collab_ab.pk) if f'value="{pk}"' in form]
+    assert len(order) == 4
+    order.sort(key=lambda pk: form.index(f'value="{pk}"'))
+    assert order[0] == zoe.pk                          # online with room
+    assert form.index('selected disabled>Choose a person') < form.index(f'value="{zoe.pk}"')
+    assert form.count(" selected") == 1                # nobody preselected

@@ -1,12 +1,14 @@
 """Benchmark: does the agent's answer selection give the right answer, in English, Spanish and across?
 
-Run:  python bench/xquad.py [--data ../shared/data/xquad] [--threshold 0.5]
+Run:  python bench/xquad.py [--data ../shared/data/xquad] [--threshold 0.5] [--tune-features FILE]
 
 XQuAD (Artetxe et al., ACL 2020; English and Spanish, parallel): the 240 passages are the knowledge
 base and the 1,190 questions are customers. For each question the agent's own code retrieves
 (multilingual USE + TF-IDF blend, as ``apps.knowledge.search``), selects the answering units
 (``apps.agent.compose.select_answer``: whole sentences, at most three) and scores its confidence
-(``answer_confidence``). An answer is right when it contains the gold answer span (case/accent
+(``answer_confidence``: the learned answer verifier, whose training data includes this benchmark's
+tuning half, never its report half; ``--tune-features FILE`` writes the verifier's features of every
+question, flagged by half, for ``bench/fit_answer_verifier.py``). An answer is right when it contains the gold answer span (case/accent
 insensitive). Directions: EN questions on EN passages, ES on ES, ES questions on EN passages
 (cross-lingual). Articles 1-24 are the tuning half, 25-48 the report half; the figures in the JSON
 line are the report half. Precision = right answers among those given (confidence >= the shipped
@@ -88,6 +90,9 @@ def main() -> int:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--threshold", type=float, default=None,
                         help="confidence threshold (default: the shipped AgentSettings default)")
+    parser.add_argument("--tune-features", default=None, metavar="FILE",
+                        help="write the verifier's features and labels of every question (flagged by half; "
+                             "the verifier's fitting reads the tuning half only) to FILE")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "xquad.en.json").is_file() or not (data / "xquad.es.json").is_file():
@@ -100,7 +105,7 @@ def main() -> int:
     import django
 
     django.setup()
-    from apps.agent.compose import answer_confidence, content_words, select_answer, split_units
+    from apps.agent.compose import answer_confidence, content_words, select_answer, split_units, verifier_features
     from apps.agent.evaluation.scoring import fact_present
     from apps.agent.models import AgentSettings
     from apps.knowledge.embeddings import embed_texts
@@ -143,7 +148,7 @@ def main() -> int:
                         document_title="", heading="", text=passages[i]["context"], score=float(semantic[i]),
                         language=p_lang) for i in top]
             selection = select_answer(q["question"], qv, hits, language=q_lang, embed=embed)
-            confidence = answer_confidence(selection, intent_probability=0.5)
+            confidence = answer_confidence(selection)
             right = any(fact_present(g, selection.text) for g in gold)
             # BM25 baseline: top passage, its best sentences to the same length
             words = content_words(q["question"])
@@ -158,10 +163,18 @@ def main() -> int:
                     length += len(units[j].text)
             bm25_text = " ".join(units[j].text for j in sorted(chosen)) if units else ""
             rows.append({"report": article >= 24, "confidence": confidence, "right": right,
-                         "bm25_right": any(fact_present(g, bm25_text) for g in gold)})
+                         "bm25_right": any(fact_present(g, bm25_text) for g in gold),
+                         "features": verifier_features(selection), "direction": name})
             if (n + 1) % 200 == 0:
                 print(f"  {name}: {n + 1}/{len(questions)} ({time.perf_counter() - t0:.0f}s)", flush=True)
         results[name] = rows
+
+    if args.tune_features:
+        with open(args.tune_features, "w", encoding="utf-8") as handle:
+            for rows in results.values():
+                for r in rows:
+                    handle.write(json.dumps({k: r[k] for k in ("direction", "report", "right", "features")}) + "\n")
+        print(f"features of {sum(len(r) for r in results.values())} questions written to {args.tune_features}")
 
     def figures(rows):
         given = [r for r in rows if r["confidence"] >= threshold]

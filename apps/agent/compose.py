@@ -8,10 +8,11 @@ question (embedding similarity plus the share of the question's content words it
 the answer is the best unit with at most two of its neighbours from the same paragraph, list or
 table: a few sentences, never a cut one. The same selection serves the agent and bench/xquad.py.
 
-Whether the unit *answers* the question, not only shares its topic, is the unit's own score (a
-passage about the right page but the wrong fact scores low) plus a check that the specific
-things the question names (codes, case numbers, amounts) appear in the knowledge base at all;
-:func:`answer_confidence` maps these to 0..1.
+Whether the selection *answers* the question, not only shares its topic, is judged by a learned
+answer verifier (:func:`answer_confidence`): a logistic model on the selection's features (unit
+similarity, overlaps, margins to the runner-up, answer type asked and found, language, codes of the
+question that no document contains), fitted on labelled turns of the development businesses and
+XQuAD's tuning half (``apps.agent.evaluation.verifier``), shipped in ``answer_verifier.json``.
 
 Language: a passage in the customer's language is preferred (a small bonus in the ranking). When
 the answer can only come from a document in the other language, the local provider (no
@@ -20,9 +21,12 @@ passage (:func:`quote_notice`); it never switches language silently.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -174,6 +178,7 @@ class Selection:
     similarity: float       # best unit's embedding similarity alone
     overlap: float          # share of the question's content words in the answer
     language: str           # the passage's language
+    features: dict = None   # what the answer verifier reads (:func:`verifier_features`)
 
 
 _unit_cache: dict[tuple, tuple[list[Unit], np.ndarray]] = {}
@@ -197,12 +202,27 @@ def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit]
     return cached
 
 
-def _overlap(query_words: set[str], text: str, idf=None) -> float:
-    """Share of the question's content words in ``text`` (weighted by rarity when ``idf`` is
-    given: "Schengen" counts more than "plan"); a long word matches its inflections by prefix."""
+_words_cache: dict[tuple, tuple[list[frozenset], list[frozenset]]] = {}
+
+
+def _unit_words(key, heading: str, units: list[Unit]) -> tuple[list[frozenset], list[frozenset]]:
+    """Each unit's content words with its heading, and its own, computed once per chunk."""
+    cached = _words_cache.get(key)
+    if cached is None:
+        if len(_words_cache) > 20000:
+            _words_cache.clear()
+        cached = _words_cache[key] = ([frozenset(content_words(f"{heading} {u.text}")) for u in units],
+                                      [frozenset(content_words(u.text)) for u in units])
+    return cached
+
+
+def _overlap(query_words: set[str], text, idf=None) -> float:
+    """Share of the question's content words in ``text`` (a text or its content words; weighted by
+    rarity when ``idf`` is given: "Schengen" counts more than "plan"); a long word matches its
+    inflections by prefix."""
     if not query_words:
         return 0.0
-    words = set(content_words(text))
+    words = text if isinstance(text, frozenset) else set(content_words(text))
 
     def weight(w: str) -> float:
         return float(idf.get(w, idf.get("__max__", 1.0))) if idf else 1.0
@@ -225,6 +245,14 @@ ANSWER_TYPES = [
                 r"website|web|p[aá]gina)\b", re.I),
      re.compile(r"\d{3,}|@|\bwww\.|https?://|\.(com|gob|org)\b", re.I)),
 ]
+
+
+def answer_type_asked(question: str):
+    """The pattern a unit answering ``question`` looks like (an amount, a time, a contact), or None."""
+    for asks, looks in ANSWER_TYPES:
+        if asks.search(question or ""):
+            return looks
+    return None
 
 
 def answer_type_bonus(question: str, units: list, bonus: float) -> np.ndarray:
@@ -263,17 +291,21 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     p = {**PARAMS, **(params or {})}
     idf = idf if p["idf"] else None
     query_words = set(content_words(question))
-    best = None  # (score, hit, units, index, sims, overlaps)
+    best = None  # (score, hit, units, index, sims, overlaps, scores, own words)
+    totals: list[float] = []  # every chunk's best total, for the margin to the runner-up
+    second_unit = -1.0        # the best other unit of the chosen chunk
+    best_rank = 0
     top = max(float(h.score) for h in hits[:p["max_hits"]])
     for rank, hit in enumerate(hits[:p["max_hits"]]):
         if float(hit.score) < top - p["window"]:
             continue
-        units, vectors = _units_with_vectors(_unit_key(hit.chunk_id, hit.heading, hit.text), hit.heading,
-                                             hit.text, embed)
+        key = _unit_key(hit.chunk_id, hit.heading, hit.text)
+        units, vectors = _units_with_vectors(key, hit.heading, hit.text, embed)
+        with_heading, own_words = _unit_words(key, hit.heading, units)
         sims = vectors @ np.asarray(query_vector, dtype=np.float32)
-        overlaps = np.array([_overlap(query_words, f"{hit.heading} {u.text}", idf) for u in units])
+        overlaps = np.array([_overlap(query_words, words, idf) for words in with_heading])
         # the unit's own words (without the heading, unweighted) tell apart units of one section
-        own = np.array([_overlap(query_words, u.text) for u in units]) if p["unit_overlap_weight"] else 0.0
+        own = np.array([_overlap(query_words, words) for words in own_words]) if p["unit_overlap_weight"] else 0.0
         scores = (sims + p["lexical_weight"] * overlaps + p["unit_overlap_weight"] * own
                   + answer_type_bonus(question, units, p["type_bonus"]) + specific_bonus(units, p["specific_bonus"]))
         if language and getattr(hit, "language", "") == language:
@@ -281,9 +313,11 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         i = int(np.argmax(scores))
         # the chunk's own retrieval score counts a little: a strong unit in a weak chunk is suspect
         total = float(scores[i]) + p["hit_weight"] * float(hit.score)
+        totals.append(total)
         if best is None or total > best[0]:
-            best = (total, hit, units, i, sims, overlaps, scores)
-    _total, hit, units, i, sims, overlaps, scores = best
+            best = (total, hit, units, i, sims, overlaps, scores, own_words)
+            best_rank = rank
+    _total, hit, units, i, sims, overlaps, scores, own_words = best
     chosen = [i]
     length = len(units[i].text)
     # neighbours from the same block, the better-scoring side first, while short
@@ -303,9 +337,31 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         chosen.append(chosen[-1] + 1)
     text = render([units[j] for j in chosen])
     overlap = _overlap(query_words, f"{hit.heading} {text}")  # unweighted: comparable across KBs
-    return Selection(text=text, hit=hit, unit_score=float(scores[i]) - (SAME_LANGUAGE_BONUS if language and getattr(
-        hit, "language", "") == language else 0.0), similarity=float(sims[i]), overlap=overlap,
-        language=getattr(hit, "language", "") or "")
+    same_language = bool(language and getattr(hit, "language", "") == language)
+    ordered = sorted(totals, reverse=True)
+    others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
+    looks = answer_type_asked(question)
+    hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
+    features = {
+        "unit_similarity": float(sims[i]),
+        "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),
+        "overlap": overlap,
+        "idf_overlap": float(overlaps[i]),
+        "own_overlap": _overlap(query_words, own_words[i], idf),
+        "hit_score": float(hit.score),
+        "top_hit_score": max(hit_scores),
+        "hit_margin": max(hit_scores) - (sorted(hit_scores)[-2] if len(hit_scores) > 1 else 0.0),
+        "chunk_margin": ordered[0] - ordered[1] if len(ordered) > 1 else 0.5,
+        "unit_margin": float(scores[i] - np.max(others)),
+        "rank": float(best_rank),
+        "type_asked": float(looks is not None),
+        "type_match": float(looks is not None and bool(looks.search(text))),
+        "same_language": float(same_language),
+        "question_words": float(len(query_words)),
+        "answer_chars": float(len(text)),
+    }
+    return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
+                     overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
 
 
 def render(units: list[Unit]) -> str:
@@ -314,14 +370,66 @@ def render(units: list[Unit]) -> str:
     return " ".join(u.text for u in units)
 
 
-def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0) -> float:
-    """0..1 from the best unit's similarity and word overlap, the chunk's retrieval score and the
-    intent classifier's certainty; specific terms of the question that the knowledge base never
-    mentions (a case number, a name) pull it down hard. The threshold on it is fitted leaving one
-    business out (``apps.agent.evaluation.harness.fit_confidence_threshold``)."""
-    z = (9.0 * (selection.similarity - 0.30) + 3.0 * (selection.overlap - 0.35)
-         + 4.0 * (float(selection.hit.score) - 0.35) + 1.0 * (intent_probability - 0.5) - 3.0 * unknown_terms)
+# --- the answer verifier -----------------------------------------------------------------------------
+#
+# P(the answer holds the facts the customer asked for), a logistic model on the selection's
+# features, *learned* (apps/agent/evaluation/verifier.py): fitted leaving one business out for the
+# reported figures, and what ships (answer_verifier.json) fitted on all development data (the three
+# businesses' labelled turns and XQuAD's tuning half). Its threshold is the shipped
+# ``confidence_threshold``. ``python -m apps.agent.evaluation.verifier`` regenerates it.
+
+VERIFIER_PATH = Path(__file__).with_name("answer_verifier.json")
+_verifier_override: dict | None = None
+
+
+def _transform(name: str, value: float) -> float:
+    if name in ("question_words", "answer_chars", "rank"):
+        return float(np.log1p(max(0.0, value)))
+    return float(value)
+
+
+def verifier_features(selection: Selection, *, unknown_terms: int = 0) -> dict:
+    return {**(selection.features or {}), "unknown_terms": float(unknown_terms)}
+
+
+def verifier_load() -> dict:
+    if _verifier_override is not None:
+        return _verifier_override
+    global _verifier_cache
+    if _verifier_cache is None:
+        _verifier_cache = json.loads(VERIFIER_PATH.read_text(encoding="utf-8"))
+    return _verifier_cache
+
+
+_verifier_cache: dict | None = None
+
+
+@contextlib.contextmanager
+def verifier_use(model: dict | None):
+    """Score with ``model`` (a fitted verifier, e.g. one fitted without the business evaluated)."""
+    global _verifier_override
+    saved = _verifier_override
+    _verifier_override = model
+    try:
+        yield
+    finally:
+        _verifier_override = saved
+
+
+def verifier_score(features: dict, model: dict | None = None) -> float:
+    """The verifier's P(facts in the answer) for one selection's features."""
+    model = model or verifier_load()
+    x = np.array([_transform(n, features.get(n, 0.0)) for n in model["features"]], dtype=float)
+    z = float(((x - np.asarray(model["mean"])) / np.asarray(model["scale"])) @ np.asarray(model["coef"]))
+    z += float(model["intercept"])
     return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0,
+                      model: dict | None = None) -> float:
+    """0..1: the learned verifier's probability that the selected answer holds what was asked (not only
+    its topic). The threshold on it, ``confidence_threshold``, ships with the verifier."""
+    return verifier_score(verifier_features(selection, unknown_terms=unknown_terms), model)
 
 
 _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
@@ -366,8 +474,8 @@ def compose_reply(answer: str, *, language: str, passage_language: str, title: s
 def _kb_vocabulary():
     from apps.knowledge import search
 
-    try:
-        lexical = search._matrix().lexical
+    try:  # the search just validated the cached matrix: no second generation check
+        lexical = (search._cache or search._matrix()).lexical
     except Exception:  # noqa: BLE001 (no KB yet)
         return None
     return lexical.idf if lexical is not None else None
@@ -421,7 +529,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     answer = compose_reply(selection.text, language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
-            "unknown_terms": unknown, "top": float(hits[0].score)}
+            "unknown_terms": unknown, "top": float(hits[0].score),
+            "features": verifier_features(selection, unknown_terms=unknown)}
 
 
 def units_warm(limit: int = 20000) -> int:

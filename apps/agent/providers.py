@@ -256,7 +256,8 @@ class LocalProvider:
             analysis.extra.update(kb_scope=kb_scope(top), retrieval=top,
                                   unit_similarity=found["selection"].similarity,
                                   unit_overlap=found["selection"].overlap,
-                                  unknown_terms=float(found["unknown_terms"]))
+                                  unknown_terms=float(found["unknown_terms"]),
+                                  verifier_features=found["features"])
             analysis.scope = max(analysis.scope, kb_scope(top))
             analysis.answer = found["answer"]
             analysis.sources = [source_of(found["hit"])]

@@ -82,5 +82,15 @@ def fibrasur(cast, kb_store):
 
     kb_demo.seed(None)
     agent_demo.seed(None)
+    # The turn, trigger, routing and language tests need the bot to answer the demo's common
+    # questions. The learned answer verifier's probabilities sit mostly under 0.6 on the demo KB and
+    # its shipped threshold (0.852896, 90% precision on held-out businesses) hands most of them off
+    # (apps/agent/README.md, "Figures"); the verifier and its threshold are tested in
+    # test_answers.py, the threshold's handoff in test_turn.py.
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.05
+    cfg.save()
     cast.extra["depts"] = {d.slug: d for d in Department.objects.all()}
     return cast

@@ -88,6 +88,11 @@ def test_quote_from_the_other_language_is_declared_in_the_customers():
     assert not reply_language_ok("Only electronic prescriptions are accepted at the counter.", "es")
     same = compose_reply("Solo se aceptan recetas electrónicas.", language="es", passage_language="es", title="Farmacias")
     assert not declares_quote(same, "es") and same.startswith("Solo se aceptan")
+    # a gloss in the other language, in parentheses, does not make an English reply Spanish
+    glossed = ("Pampa Pay Chile SpA is an issuer of prepaid cards (emisor de tarjetas de pago con provisión de "
+               "fondos) supervised by the Comisión para el Mercado Financiero (CMF).")
+    assert reply_language_ok(glossed, "en")
+    assert not reply_language_ok("Los teléfonos reacondicionados (refurbished) tienen 6 meses de garantía.", "en")
 
 
 # --- scoring ----------------------------------------------------------------------------------------
@@ -254,3 +259,89 @@ def test_fitting_hooks_see_turn_rows_and_return_settings():
     hook = fitter_load("apps.agent.evaluation.harness:fit_confidence_threshold")
     assert fit_all(rows, [hook, lambda r: {"sentiment_window": 4}]) == {"confidence_threshold": fitted,
                                                                          "sentiment_window": 4}
+
+
+# --- the learned answer verifier --------------------------------------------------------------------
+
+def _verifier_rows(n: int = 120, seed: int = 3) -> list[dict]:
+    """Synthetic selections: the answer holds the facts when the unit is similar *and* states what
+    was asked; the other features are noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        sim = float(rng.uniform(0.1, 0.9))
+        match = float(rng.integers(0, 2))
+        label = sim > 0.45 and match == 1.0
+        rows.append({"business": "ab"[i % 2], "label": bool(label),
+                     "features": {"unit_similarity": sim, "type_match": match, "type_asked": 1.0,
+                                  "overlap": float(rng.uniform(0, 1)), "answer_chars": float(rng.integers(40, 400))}})
+    return rows
+
+
+def test_verifier_is_learned_monotonic_and_its_threshold_meets_the_precision_target():
+    from apps.agent.compose import verifier_score
+    from apps.agent.evaluation.verifier import fit, fit_model, threshold_for_precision
+
+    rows = _verifier_rows()
+    model = fit_model(rows)
+    base = {"type_asked": 1.0, "type_match": 1.0, "overlap": 0.5, "answer_chars": 120.0}
+    scores = [verifier_score({**base, "unit_similarity": s}, model) for s in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    assert scores == sorted(scores) and scores[-1] - scores[0] > 0.5  # more similar, more confident
+    assert verifier_score({**base, "unit_similarity": 0.8}, model) > \
+        verifier_score({**base, "unit_similarity": 0.8, "type_match": 0.0}, model)
+    # the threshold: the lowest whose answers hold their facts >= 95% of the time
+    t = threshold_for_precision([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3], [1, 1, 1, 1, 1, 0, 0], target=0.95, min_answers=2)
+    assert 0.4 < t <= 0.5
+    assert threshold_for_precision([0.9, 0.8, 0.7], [0, 0, 1], target=0.95, min_answers=1) > 0.9  # none good enough
+    model, threshold, info = fit(rows)
+    given = [r for r in rows if verifier_score(r["features"], model) >= threshold]
+    assert given and sum(r["label"] for r in given) / len(given) >= 0.9
+    assert info["business_rows"] == len(rows)
+
+
+def test_shipped_verifier_threshold_is_the_default_and_an_override_is_used_while_active():
+    from apps.agent.compose import Selection, answer_confidence, verifier_load, verifier_use
+    from apps.agent.models import AgentSettings
+
+    shipped = verifier_load()
+    assert AgentSettings._meta.get_field("confidence_threshold").default == shipped["threshold"]
+    answering = {"unit_similarity": 0.7, "unit_score": 1.0, "overlap": 0.8, "idf_overlap": 0.8, "own_overlap": 0.7,
+                 "hit_score": 0.7, "top_hit_score": 0.7, "hit_margin": 0.1, "chunk_margin": 0.2, "unit_margin": 0.2,
+                 "rank": 0.0, "type_asked": 1.0, "type_match": 1.0, "same_language": 1.0, "question_words": 4.0,
+                 "answer_chars": 150.0}
+    loose = {**answering, "unit_similarity": 0.2, "unit_score": 0.25, "overlap": 0.1, "idf_overlap": 0.1,
+             "own_overlap": 0.0, "hit_score": 0.3, "top_hit_score": 0.3, "type_match": 0.0}
+    hit = SearchHit(chunk_id=1, document_id=1, document_title="t", heading="", text="x", score=0.5, language="en")
+
+    def selection(features):
+        return Selection(text="x", hit=hit, unit_score=0.0, similarity=0.0, overlap=0.0, language="en",
+                         features=features)
+
+    assert answer_confidence(selection(answering)) > answer_confidence(selection(loose))
+    # an unknown case number in the question makes the answer less likely to be the one asked for
+    assert answer_confidence(selection(answering), unknown_terms=1) <= answer_confidence(selection(answering))
+    constant = {"features": ["unit_similarity"], "mean": [0.0], "scale": [1.0], "coef": [0.0], "intercept": 0.0,
+                "threshold": 0.5}
+    with verifier_use(constant):
+        assert answer_confidence(selection(answering)) == pytest.approx(0.5)
+    assert answer_confidence(selection(answering)) != pytest.approx(0.5)
+
+
+def test_a_spanish_question_prefers_the_spanish_passage_of_a_bilingual_page():
+    en = SearchHit(chunk_id=987101, document_id=1, document_title="Warranty", heading="", language="en", score=0.6,
+                   text="Refurbished phones have a 6-month warranty.")
+    es = SearchHit(chunk_id=987102, document_id=2, document_title="Garantía", heading="", language="es", score=0.6,
+                   text="Los teléfonos reacondicionados tienen 6 meses de garantía.")
+
+    def embed(texts):
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    vector = np.ones(4, dtype=np.float32) / 2.0
+    for hits in ([en, es], [es, en]):
+        chosen = select_answer("¿Cuánta garantía tiene un teléfono reacondicionado?", vector, hits, language="es",
+                               embed=embed)
+        assert chosen.language == "es" and "6 meses" in chosen.text
+        assert chosen.features["same_language"] == 1.0
+    chosen = select_answer("How long is the warranty of a refurbished phone?", vector, [es, en], language="en",
+                           embed=embed)
+    assert chosen.language == "en" and chosen.features["same_language"] == 1.0

@@ -24,6 +24,12 @@ def test_evaluate_agent_reports_and_leaves_nothing(fibrasur, tmp_path):
     ]
     dataset.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     details = tmp_path / "details.jsonl"
+    # the report is under test here, not the answer verifier: the claim question is answered
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.05
+    cfg.save()
     before = (Conversation.objects.count(), Message.objects.count())
     out = StringIO()
     call_command("evaluate_agent", "--dataset", str(dataset), "--json", "--details", str(details), stdout=out)

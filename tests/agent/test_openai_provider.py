@@ -58,6 +58,11 @@ def test_model_intent_human_request_escalates(fibrasur, openai_settings):
 
 
 def test_low_model_confidence_hands_off(fibrasur, openai_settings):
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()  # the shipped threshold (the fixture lowers it for the turn tests)
+    cfg.confidence_threshold = AgentSettings._meta.get_field("confidence_threshold").default
+    cfg.save()
     with StandIn(lambda r: (200, chat_completion(model_json(answer="maybe?", confidence=0.1, intent="plans")), 0)) as s:
         openai_settings(s.url)
         conv = start(fibrasur, language="en")

@@ -95,7 +95,7 @@ def test_low_confidence_threshold_hands_off_to_topic_department(fibrasur):
     assert [r.meta["kind"] for r in replies] == ["handoff"]  # no possibly wrong answer first
 
 
-def test_low_confidence_absent_with_default_threshold(fibrasur):
+def test_low_confidence_absent_when_the_verifier_is_confident_enough(fibrasur):
     conv = start(fibrasur, language="en")
     conv, replies = say(fibrasur, conv, "How do I restart the router?")
     assert conv.status == Status.BOT and replies[0].meta["kind"] == "answer"

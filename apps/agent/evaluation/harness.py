@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..compose import verifier_use
+
 Fitter = Callable[[list[dict]], dict]
 
 
@@ -111,6 +113,7 @@ def turn_scores(business, *, provider=None) -> list[dict]:
                 "intent": analysis.intent, "topic": analysis.topic_slug,
                 "bot_may_answer": topic.bot_may_answer if topic is not None else None,
                 "has_answer": bool(analysis.answer), "scores": analysis.scores(),
+                "features": analysis.extra.get("verifier_features"),
                 "facts_ok": (all(facts_present(facts, analysis.answer)) if analysis.answer else False)
                 if (last and facts and not due) else None,
             })
@@ -158,7 +161,14 @@ def fit_confidence_threshold(rows: list[dict]) -> dict:
     return {"confidence_threshold": fit_threshold(values, good, cost_below=1.0, cost_above=2.0)}
 
 
-DEFAULT_FITTERS: list[Fitter] = [fit_confidence_threshold]
+def fit_answer_verifier(rows: list[dict]) -> dict:
+    """The learned answer verifier and its threshold (``apps.agent.evaluation.verifier``)."""
+    from .verifier import fit_verifier
+
+    return fit_verifier(rows)
+
+
+DEFAULT_FITTERS: list[Fitter] = [fit_answer_verifier]
 
 
 def fitter_load(spec: str) -> Fitter:
@@ -244,17 +254,24 @@ def leave_one_out(businesses: list, *, fitters: list[Fitter] | None = None, prov
     for business in businesses:
         dev = [r for name, rows in rows_of.items() if name != business.name for r in rows]
         fitted = fit_all(dev, fitters)
-        say(f"left out {business.name}: fitted on {len(dev)} turns of the others: {fitted}")
+        verifier = fitted.pop("answer_verifier", None)
+        say(f"left out {business.name}: fitted on {len(dev)} turns of the others: {fitted}"
+            + (f", verifier {verifier.get('fitted_on')}" if verifier else ""))
         details = open(os.path.join(details_dir, f"{business.name}.jsonl"), "w", encoding="utf-8") \
             if details_dir else None
         try:
-            result = evaluate_business(business, provider=provider, settings_override=fitted, details=details)
+            with verifier_use(verifier):
+                result = evaluate_business(business, provider=provider, settings_override=fitted, details=details)
         finally:
             if details:
                 details.close()
         result["summary"]["fitted"] = fitted
+        if verifier:
+            result["summary"]["verifier"] = verifier
         report[business.name] = result["summary"]
     # What would ship: the same hooks on every business's rows (no labelled data of a new one).
     all_rows = [r for rows in rows_of.values() for r in rows]
-    say(f"fitted on all {len(businesses)} businesses ({len(all_rows)} turns): {fit_all(all_rows, fitters)}")
+    on_all = fit_all(all_rows, fitters)
+    on_all.pop("answer_verifier", None)
+    say(f"fitted on all {len(businesses)} businesses ({len(all_rows)} turns): {on_all}")
     return report

@@ -92,10 +92,15 @@ def facts_present(facts: list[str], reply: str) -> list[bool]:
 
 # --- language --------------------------------------------------------------------------------------
 
+_GLOSS = re.compile(r"\([^()]*\)")
+
+
 def reply_language(text: str) -> str:
+    """The reply's language, glosses in parentheses aside: "an issuer of prepaid cards (emisor de
+    tarjetas de pago) supervised by the Comisión para el Mercado Financiero" is English."""
     from apps.agent.language import detect_language
 
-    lang, _confidence = detect_language(text)
+    lang, _confidence = detect_language(_GLOSS.sub(" ", text or ""))
     return lang
 
 

@@ -17,7 +17,7 @@ def to_hand_set_threshold(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("agent", "0004_triggers"),
+        ("agent", "0005_topic_names_per_language"),
     ]
 
     operations = [

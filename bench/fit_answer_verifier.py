@@ -18,10 +18,39 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asisteclick.settings")
 os.environ.setdefault("SECRET_KEY", "fit-only")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+
+def main(argv=None) -> int:
+    from apps.agent.evaluation.verifier import TARGET_PRECISION, XQUAD_DEFAULT, business_rows, fit, xquad_rows
+
+    parser = argparse.ArgumentParser(description="Fit the answer verifier on all development data.")
+    parser.add_argument("--turns", required=True, help="folder of turns-*.jsonl (evaluate_agent --details DIR)")
+    parser.add_argument("--xquad", default=None, help=f"XQuAD tuning-half features (default {XQUAD_DEFAULT})")
+    parser.add_argument("--target", type=float, default=TARGET_PRECISION, help="precision aimed at")
+    parser.add_argument("--write", action="store_true", help="write apps/agent/answer_verifier.json")
+    args = parser.parse_args(argv)
+    turn_rows = []
+    for path in sorted(Path(args.turns).glob("turns-*.jsonl")):
+        turn_rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = business_rows(turn_rows) + xquad_rows(args.xquad)
+    if not any(r["business"] == "xquad" for r in rows):
+        print("warning: no XQuAD tuning-half features (run bench/xquad.py --tune-features FILE)", file=sys.stderr)
+    model, threshold, info = fit(rows, target=args.target)
+    model["threshold"] = threshold
+    model["fitted_on"] = {**info, "target_precision": args.target}
+    print(json.dumps({"threshold": threshold, **info}))
+    if args.write:
+        from apps.agent.compose import VERIFIER_PATH
+
+        VERIFIER_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {VERIFIER_PATH}")
+    return 0
+
+
 if __name__ == "__main__":
     import django
 
     django.setup()
-    from apps.agent.evaluation.verifier import main
-
     sys.exit(main())

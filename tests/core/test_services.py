@@ -176,7 +176,7 @@ def test_live_signals_go_to_the_audience_only(cast, django_capture_on_commit_cal
     assert f"user.{cast.collab_a.pk}" in groups and f"user.{cast.collab_ab.pk}" in groups
     assert f"user.{cast.operator.pk}" in groups and f"conversation.{conv.pk}" in groups
     assert f"user.{cast.collab_b.pk}" not in groups and f"user.{cast.outsider.pk}" not in groups
-    assert set(sent[-1][1]) == {"what", "conversation", "department"}  # a signal, not data
+    assert set(sent[-1][1]) == {"what", "conversation", "department", "at"}  # a signal (and its server time), not data
 
 
 @pytest.mark.postgres

@@ -27,11 +27,8 @@ person); the final model is then fitted on all the rows given.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -157,29 +154,4 @@ def fit_verifier_precision_95(turn_rows: list[dict]) -> dict:
 def fit_verifier_precision_90(turn_rows: list[dict]) -> dict:
     """The shipped rule, by name (the run recorded as ``fit_verifier_precision_90``)."""
     return fit_verifier(turn_rows, target=0.90)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Fit the answer verifier on all development data.")
-    parser.add_argument("--turns", required=True, help="folder of turns-*.jsonl (evaluate_agent --details DIR)")
-    parser.add_argument("--xquad", default=None, help=f"XQuAD tuning-half features (default {XQUAD_DEFAULT})")
-    parser.add_argument("--target", type=float, default=TARGET_PRECISION, help="precision aimed at")
-    parser.add_argument("--write", action="store_true", help="write apps/agent/answer_verifier.json")
-    args = parser.parse_args(argv)
-    turn_rows = []
-    for path in sorted(Path(args.turns).glob("turns-*.jsonl")):
-        turn_rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = business_rows(turn_rows) + xquad_rows(args.xquad)
-    if not any(r["business"] == "xquad" for r in rows):
-        print("warning: no XQuAD tuning-half features (run bench/xquad.py --tune-features FILE)", file=sys.stderr)
-    model, threshold, info = fit(rows, target=args.target)
-    model["threshold"] = threshold
-    model["fitted_on"] = {**info, "target_precision": args.target}
-    print(json.dumps({"threshold": threshold, **info}))
-    if args.write:
-        from apps.agent.compose import VERIFIER_PATH
-
-        VERIFIER_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {VERIFIER_PATH}")
-    return 0
 

@@ -131,27 +131,71 @@ def conversation_can(user, conversation: Conversation, action: str) -> bool:
     return conversations_visible_to(user, action).filter(pk=conversation.pk).exists()
 
 
+def _operator_q() -> Q:
+    from apps.roles.access import OPERATOR_PERMISSIONS  # noqa: F401  (documented coupling)
+
+    return Q(is_superuser=True) | Q(groups__permissions__codename="view_all_conversations",
+                                    groups__permissions__content_type__app_label="roles") \
+        | Q(user_permissions__codename="view_all_conversations", user_permissions__content_type__app_label="roles")
+
+
+def _department_q(department_id: int) -> Q:
+    # Same rule as departments_with_perm: a switched-off department grants nothing.
+    direct = DepartmentUserObjectPermission.objects.filter(
+        content_object_id=department_id, content_object__is_active=True,
+        permission__codename="handle_department").values("user_id")
+    via_group = DepartmentGroupObjectPermission.objects.filter(
+        content_object_id=department_id, content_object__is_active=True,
+        permission__codename="handle_department").values("group_id")
+    return Q(pk__in=direct) | Q(groups__in=via_group)
+
+
 def conversation_audience(conversation: Conversation) -> list[int]:
     """User ids who may see ``conversation`` now: the reverse of ``conversations_visible_to``."""
     User = get_user_model()
-    from apps.roles.access import OPERATOR_PERMISSIONS  # noqa: F401  (documented coupling)
-
-    operator_q = Q(is_superuser=True) | Q(groups__permissions__codename="view_all_conversations",
-                                          groups__permissions__content_type__app_label="roles") \
-        | Q(user_permissions__codename="view_all_conversations", user_permissions__content_type__app_label="roles")
+    operator_q = _operator_q()
     q = operator_q | Q(pk=conversation.assignee_id) if conversation.assignee_id else operator_q
     if conversation.department_id and conversation.status in HUMAN_STATUSES:
-        # Same rule as departments_with_perm: a switched-off department grants nothing (joined into
-        # the one audience query, not a query of its own on every signal).
-        direct = DepartmentUserObjectPermission.objects.filter(
-            content_object_id=conversation.department_id, content_object__is_active=True,
-            permission__codename="handle_department").values("user_id")
-        via_group = DepartmentGroupObjectPermission.objects.filter(
-            content_object_id=conversation.department_id, content_object__is_active=True,
-            permission__codename="handle_department").values("group_id")
-        q |= Q(pk__in=direct) | Q(groups__in=via_group)
+        # Joined into the one audience query, not a query of its own on every signal.
+        q |= _department_q(conversation.department_id)
     handlers = Conversation.objects.filter(contact_id=conversation.contact_id, status__in=ACTIVE_HUMAN_STATUSES,
                                            assignee__isnull=False).values("assignee_id")
     q |= Q(pk__in=handlers) | Q(Exists(ConversationShare.objects.filter(conversation_id=conversation.pk,
                                                                           user_id=OuterRef("pk"))))
     return sorted(set(User.objects.filter(q, is_active=True).values_list("pk", flat=True)))
+
+
+def conversation_audiences(conversations) -> dict[int, list[int]]:
+    """``conversation_audience`` for many conversations at once (the same rules, the same answer for
+    each), in a handful of queries whatever their number: the Operators once, each department's
+    members once, the contacts' handlers, the shares and the assignees in one query each. For a
+    batch of changes (the escalation sweep), instead of one audience query per conversation."""
+    User = get_user_model()
+    convs = [c for c in conversations if c is not None]
+    if not convs:
+        return {}
+    active = User.objects.filter(is_active=True)
+    operators = set(active.filter(_operator_q()).values_list("pk", flat=True))
+    members: dict[int, set[int]] = {}
+    for dept_id in {c.department_id for c in convs if c.department_id and c.status in HUMAN_STATUSES}:
+        members[dept_id] = set(active.filter(_department_q(dept_id)).values_list("pk", flat=True))
+    handlers: dict[int, set[int]] = {}
+    for contact_id, user_id in Conversation.objects.filter(
+            contact_id__in={c.contact_id for c in convs}, status__in=ACTIVE_HUMAN_STATUSES,
+            assignee__isnull=False).values_list("contact_id", "assignee_id"):
+        handlers.setdefault(contact_id, set()).add(user_id)
+    shares: dict[int, set[int]] = {}
+    for conv_id, user_id in ConversationShare.objects.filter(
+            conversation_id__in=[c.pk for c in convs]).values_list("conversation_id", "user_id"):
+        shares.setdefault(conv_id, set()).add(user_id)
+    individual = {c.assignee_id for c in convs if c.assignee_id}
+    for ids in (*handlers.values(), *shares.values()):
+        individual |= ids
+    individual = set(active.filter(pk__in=individual).values_list("pk", flat=True)) if individual else set()
+    out = {}
+    for c in convs:
+        ids = operators | (individual & ({c.assignee_id} | handlers.get(c.contact_id, set()) | shares.get(c.pk, set())))
+        if c.department_id and c.status in HUMAN_STATUSES:
+            ids |= members[c.department_id]
+        out[c.pk] = sorted(ids)
+    return out

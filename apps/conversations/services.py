@@ -14,7 +14,9 @@ Lifecycle (owner of each state in brackets)::
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,12 +125,54 @@ def _outgoing(msg: Message, actor_id: int | None = None) -> None:
     events.message_outgoing.publish(conversation_id=msg.conversation_id, message_id=msg.pk, actor_id=actor_id)
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def signals_batched():
+    """Within this block, the live signals of committed changes are sent when the block ends, with
+    the audiences of all their conversations computed together (``access.conversation_audiences``:
+    a handful of queries instead of one per change). For a loop of many small transactions (the
+    escalation sweep's batch): the same signals to the same people, a batch later. A change rolled
+    back signals nothing (only commits add to the batch). Nested use joins the outer batch."""
+    if getattr(_batch, "pending", None) is not None:
+        yield
+        return
+    _batch.pending = []
+    try:
+        yield
+    finally:
+        pending, _batch.pending = _batch.pending, None
+        _send_batch(pending)
+
+
+def _send_batch(pending: list[tuple]) -> None:
+    if not pending:
+        return
+    from apps.core.realtime import _send
+
+    try:
+        fresh = Conversation.objects.in_bulk({conv_id for conv_id, *_rest in pending})
+        audiences = access.conversation_audiences(fresh.values())
+    except Exception:  # like an after-commit hook: the writes are committed, the signals are best effort
+        log.exception("live signals of %d changes failed", len(pending))
+        return
+    for conv_id, dept_id, before, what, at in pending:
+        groups = [user_group(u) for u in before | set(audiences.get(conv_id, ()))] + [conversation_group(conv_id)]
+        _send(sorted(set(groups)), {"what": what, "conversation": conv_id, "department": dept_id, "at": at})
+
+
 def _signal(conv: Conversation, previous_audience: list[int] | None = None, what: str = "conversation") -> None:
-    """After commit, tell everyone who could see the chat before or after this change."""
+    """After commit, tell everyone who could see the chat before or after this change (inside
+    ``signals_batched``: when the batch ends)."""
     before = set(previous_audience or [])
     conv_id, dept_id = conv.pk, conv.department_id
 
     def send():
+        pending = getattr(_batch, "pending", None)
+        if pending is not None:
+            pending.append((conv_id, dept_id, before, what, time.time() * 1000))  # "at": its commit
+            return
         fresh = Conversation.objects.filter(pk=conv_id).first()
         after = set(access.conversation_audience(fresh)) if fresh else set()
         groups = [user_group(u) for u in before | after] + [conversation_group(conv_id)]

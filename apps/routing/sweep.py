@@ -196,12 +196,14 @@ def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int 
     for _i in range(max_batches):
         token, ids = claim_due(now=now or timezone.now(), batch=batch)
         stats["claimed"] += len(ids)
-        for pk in ids:
-            try:
-                stats[process_deadline(conversation_id=pk, token=token, now=now or timezone.now())] += 1
-            except Exception:  # one bad chat must not stop the others; its lease expires and it is retried
-                log.exception("escalation of conversation %s failed", pk)
-                stats["failed"] += 1
+        # The batch's live signals go out when it is done, their audiences computed together.
+        with conv_services.signals_batched():
+            for pk in ids:
+                try:
+                    stats[process_deadline(conversation_id=pk, token=token, now=now or timezone.now())] += 1
+                except Exception:  # one bad chat must not stop the others; its lease expires and it is retried
+                    log.exception("escalation of conversation %s failed", pk)
+                    stats["failed"] += 1
         if len(ids) < batch:
             break
     return stats

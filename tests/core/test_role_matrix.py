@@ -309,3 +309,30 @@ def test_live_audience_is_exactly_who_may_see(world):
     check()
     Department.objects.filter(pk=world.cast.dept_b.pk).update(is_active=False)
     check()
+
+
+def test_audiences_of_many_conversations_match_one_by_one(world):
+    """The batch form (the escalation sweep's signals) answers exactly what the one-conversation form
+    answers, for every conversation of the world: shares, a customer's handler, an inactive user,
+    a switched-off department."""
+    from apps.conversations.models import Conversation
+    from apps.departments.models import Department
+
+    cast = world.cast
+    queued = Conversation.objects.filter(status=Status.UNASSIGNED, department=cast.dept_a).first()
+    services.conversation_share(conversation=queued, user=cast.outsider, actor=cast.operator)
+
+    def check():
+        convs = list(Conversation.objects.all())
+        batch = access.conversation_audiences(convs)
+        assert set(batch) == {c.pk for c in convs}
+        for conv in convs:
+            assert batch[conv.pk] == access.conversation_audience(conv), (conv.pk, conv.status)
+        return batch
+
+    assert cast.outsider.pk in check()[queued.pk]
+    type(cast.collab_a).objects.filter(pk=cast.collab_a.pk).update(is_active=False)
+    assert cast.collab_a.pk not in check()[queued.pk]
+    Department.objects.filter(pk=cast.dept_b.pk).update(is_active=False)
+    check()
+    assert access.conversation_audiences([]) == {}

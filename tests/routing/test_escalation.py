@@ -355,3 +355,46 @@ def test_operator_notifications_are_pushed_live_as_signals_only(cast, monkeypatc
         sweep(now=conv.queued_at + timedelta(minutes=1))
     pushes = [(g, e) for g, e in sent if e.get("what") == "notification"]
     assert pushes == [([f"user.{cast.operator.pk}"], {"what": "notification"})]  # a signal, no text or ids
+
+
+def test_a_sweep_batch_signals_each_escalated_chat_once_after_the_batch(cast, monkeypatch,
+                                                                         django_capture_on_commit_callbacks):
+    """The customer notices of a batch are signalled when the batch is done (one audience computation
+    for all of them), to the same people as one by one: the chat's own group, the Operator and the
+    department's members; a change that rolls back signals nothing."""
+    from django.db import transaction
+
+    from apps.conversations import access
+    from apps.conversations.models import Message
+    from apps.core import realtime
+
+    sent = []
+    monkeypatch.setattr(realtime, "_send", lambda groups, event: sent.append((groups, event)))
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    convs = [queued(cast) for _ in range(3)]
+    # As in bench/escalation.py: no notice on arrival, so the first escalation posts one.
+    Message.objects.filter(conversation__in=convs, author_kind="system").delete()
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(now=max(c.queued_at for c in convs) + timedelta(minutes=1))
+    messages = [(g, e) for g, e in sent if e.get("what") == "message"]
+    assert sorted(e["conversation"] for _g, e in messages) == sorted(c.pk for c in convs)
+    for groups, event in messages:
+        conv = Conversation.objects.get(pk=event["conversation"])
+        assert conv.messages.filter(author_kind="system", meta__routing__isnull=False).count() == 1
+        expected = sorted({f"user.{u}" for u in access.conversation_audience(conv)} | {f"conversation.{conv.pk}"})
+        assert groups == expected and f"user.{cast.operator.pk}" in groups and f"user.{cast.collab_b.pk}" not in groups
+        assert {k: v for k, v in event.items() if k != "at"} == {"what": "message", "conversation": conv.pk,
+                                                                 "department": cast.dept_a.pk}
+        assert isinstance(event["at"], float)  # the commit's time, as unbatched signals carry
+
+    # Inside a batch nothing goes out before its end, and a rolled-back change never does.
+    sent.clear()
+    with conv_services.signals_batched():
+        with django_capture_on_commit_callbacks(execute=True):
+            conv_services.message_post_system(conversation=convs[0].pk, body="kept", internal=True)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            conv_services.message_post_system(conversation=convs[1].pk, body="rolled back", internal=True)
+            raise RuntimeError
+        assert sent == []
+    assert [e["conversation"] for _g, e in sent] == [convs[0].pk]

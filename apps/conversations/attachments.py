@@ -132,3 +132,59 @@ def attachment_path(attachment: Attachment, *, thumbnail: bool = False) -> Path 
 def attachment_body(files: list[CheckedFile]) -> str:
     """The text of a message that carries only files (what lists, previews and e-mails show)."""
     return "📎 " + ", ".join(f.name for f in files)
+
+
+# --- what each channel accepts from an agent -------------------------------------------------------
+# (content type -> (provider's media type, byte limit)); a type missing from a channel's map is refused
+# before anything is sent. WhatsApp Cloud API: images JPEG/PNG up to 5 MB, documents up to 100 MB (GIF
+# and WebP are not images there). Messenger Send API: attachments up to 25 MB; "file" carries any type.
+# E-mail: MIME attachments, 25 MB per message (what common mail servers accept).
+MB = 1024 * 1024
+CHANNEL_FILE_RULES = {
+    "whatsapp": {"image/jpeg": ("image", 5 * MB), "image/png": ("image", 5 * MB),
+                 "application/pdf": ("document", 100 * MB)},
+    "messenger": {"image/jpeg": ("image", 25 * MB), "image/png": ("image", 25 * MB), "image/gif": ("image", 25 * MB),
+                  "image/webp": ("file", 25 * MB), "application/pdf": ("file", 25 * MB)},
+    "email": {t: ("file", 25 * MB) for t in ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")},
+    "webchat": {t: ("file", 0) for t in ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")},
+    "api": {t: ("file", 0) for t in ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")},
+}
+EMAIL_TOTAL_MAX_BYTES = 25 * MB
+
+
+def channel_file_kind(channel_kind: str, content_type: str) -> str:
+    """The provider's media type for a checked file on that channel ("image", "document", "file")."""
+    return CHANNEL_FILE_RULES[channel_kind][content_type][0]
+
+
+def attachment_channel_check(channel_kind: str, files: list[CheckedFile]) -> None:
+    """Whether the channel can carry these files to the customer; InvalidInput with the reason if not."""
+    from django.template.defaultfilters import filesizeformat
+
+    rules = CHANNEL_FILE_RULES.get(channel_kind)
+    if rules is None:
+        raise InvalidInput(_("Files cannot be sent to the customer on this channel (Instagram accepts files only "
+                             "from a public address); add it as a private note instead."))
+    for f in files:
+        rule = rules.get(f.content_type)
+        if rule is None:
+            if channel_kind == "whatsapp" and f.content_type.startswith("image/"):
+                raise InvalidInput(_("WhatsApp accepts images as JPEG or PNG only; %(name)s is not one.")
+                                   % {"name": f.name})
+            raise InvalidInput(_("This channel does not accept files like %(name)s.") % {"name": f.name})
+        limit = rule[1]
+        if limit and len(f.data) > limit:
+            raise InvalidInput(_("%(name)s is larger than this channel accepts (%(max)s).")
+                               % {"name": f.name, "max": filesizeformat(limit)})
+    if channel_kind == "email" and sum(len(f.data) for f in files) > EMAIL_TOTAL_MAX_BYTES:
+        raise InvalidInput(_("Together the files are larger than an e-mail can carry (%(max)s).")
+                           % {"max": filesizeformat(EMAIL_TOTAL_MAX_BYTES)})
+
+
+def attachment_read(attachment: Attachment) -> CheckedFile:
+    """A stored file back as bytes (for sending it to the customer on a provider channel)."""
+    path = attachment_path(attachment)
+    if path is None:
+        raise FileNotFoundError(f"attachment {attachment.pk} is missing on disk")
+    ext = Path(attachment.path).suffix.lstrip(".")
+    return CheckedFile(name=attachment.name, data=path.read_bytes(), content_type=attachment.content_type, extension=ext)

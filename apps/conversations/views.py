@@ -15,7 +15,7 @@ from apps.departments.models import Department
 from apps.roles.access import can_reassign, is_operator
 
 from . import access, attachments, extensions, selectors, services
-from .models import Channel, Status
+from .models import Status
 
 
 @login_required
@@ -115,10 +115,10 @@ def _checked_files(request, conv, note: bool) -> list:
         return []
     if len(uploads) > attachments.MAX_FILES:
         raise InvalidInput(_("At most %(n)d files per message.") % {"n": attachments.MAX_FILES})
-    if not note and conv.channel.kind not in (Channel.Kind.WEBCHAT, Channel.Kind.API):
-        # Provider media upload is not wired yet: refuse rather than send the customer a bare file name.
-        raise InvalidInput(_("Files can be sent to the customer on the web chat only; add it as a private note instead."))
-    return [attachments.attachment_check(name=f.name, data=f.read()) for f in uploads]
+    files = [attachments.attachment_check(name=f.name, data=f.read()) for f in uploads]
+    if not note:  # what the customer's channel accepts (type, size), refused before anything is stored
+        attachments.attachment_channel_check(conv.channel.kind, files)
+    return files
 
 
 @login_required

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import Channel, Message
-from apps.core.errors import WindowClosed
+from apps.core.errors import InvalidInput, WindowClosed
 
 from .channels.common import ProviderError, provider_idempotent, signal_message_changed
 from .models import OutboundClaim
@@ -257,6 +257,10 @@ def _send(msg: Message, kind: str, key: str) -> str | None:
             log.warning("delivery of message %s over %s refused: %s", msg.pk, kind, exc)
             raise _Refused(_("The channel refused the message (%(error)s).") % {"error": str(exc)[:200]}) from exc
         raise
+    except InvalidInput as exc:  # a file the channel does not accept (type, size)
+        raise _Refused(exc.message) from exc
+    except FileNotFoundError as exc:
+        raise _Refused(_("The file to send is no longer stored.")) from exc
     except (ValueError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
         raise _Refused(_("The channel refused the message (%(error)s).") % {"error": str(exc)[:200]}) from exc
     return provider_id

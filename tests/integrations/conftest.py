@@ -59,13 +59,17 @@ class StandIn:
         self.default = (200, {})
         # GET path -> (status, content type, body bytes): media files and Graph's media lookups.
         self.files: dict[str, tuple[int, str, bytes]] = {}
+        # POST path ending -> [(status, JSON)] answered first, in order (e.g. "/media" uploads).
+        self.routes: dict[str, list[tuple[int, dict]]] = {}
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 stand_in.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                code, data = stand_in.responses.pop(0) if stand_in.responses else stand_in.default
+                route = next((v for k, v in stand_in.routes.items() if self.path.endswith(k) and v), None)
+                code, data = (route.pop(0) if route else stand_in.responses.pop(0) if stand_in.responses
+                              else stand_in.default)
                 out = json.dumps(data).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -93,6 +97,19 @@ class StandIn:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def multipart_fields(request: dict) -> dict:
+    """A recorded multipart/form-data POST as {field: (file name or None, content type, bytes)}."""
+    import email
+    import email.policy
+
+    head = f"Content-Type: {request['headers']['Content-Type']}\r\n\r\n".encode()
+    parsed = email.message_from_bytes(head + request["body"], policy=email.policy.HTTP)
+    assert parsed.is_multipart(), request["headers"]["Content-Type"]
+    return {part.get_param("name", header="content-disposition"):
+            (part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+            for part in parsed.iter_parts()}
 
 
 @pytest.fixture

@@ -93,11 +93,35 @@ def test_size_limit(cast, client, settings):
     assert resp.status_code == 422 and "larger than" in resp.content.decode() and not Attachment.objects.exists()
 
 
-def test_on_a_provider_channel_a_file_goes_as_a_note_not_as_a_bare_name(cast, client):
-    wa = Channel.objects.create(name="WA", kind=Channel.Kind.WHATSAPP, default_department=cast.default)
-    cast.channel = wa
+GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+       b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+@pytest.mark.parametrize("kind,name,data,why", [
+    (Channel.Kind.INSTAGRAM, "bill.pdf", None, "Files cannot be sent to the customer on this channel"),
+    (Channel.Kind.WHATSAPP, "dance.gif", GIF, "WhatsApp accepts images as JPEG or PNG only"),
+])
+def test_a_file_a_channel_cannot_carry_is_refused_clearly_and_can_go_as_a_note(cast, client, kind, name, data, why):
+    channel = Channel.objects.create(name=kind, kind=kind, default_department=cast.default)
+    cast.channel = channel
     conv = conversation_in(cast, Status.ASSIGNED, department=cast.dept_a, assignee=cast.collab_a)
     login(client, cast.collab_a)
-    assert post(client, conv, body="", file=[upload("bill.pdf")]).status_code == 422
-    assert post(client, conv, body="", is_internal="1", file=[upload("bill.pdf")]).status_code == 204
+    resp = post(client, conv, body="", file=[upload(name, data)])
+    assert resp.status_code == 422 and why in resp.content.decode()
+    assert not Attachment.objects.exists() and not Message.objects.filter(author_kind="human").exists()
+    assert post(client, conv, body="", is_internal="1", file=[upload(name, data)]).status_code == 204
     assert Attachment.objects.get().message.is_internal
+
+
+def test_the_channel_limits_are_checked_before_sending():
+    from apps.conversations.attachments import CheckedFile, attachment_channel_check
+    from apps.core.errors import InvalidInput
+
+    big_photo = CheckedFile(name="big.jpg", data=b"\xff\xd8\xff" + b"0" * (5 * 1024 * 1024), content_type="image/jpeg",
+                            extension="jpg")
+    with pytest.raises(InvalidInput, match="larger than this channel accepts"):
+        attachment_channel_check("whatsapp", [big_photo])
+    attachment_channel_check("messenger", [big_photo])  # 25 MB there
+    attachment_channel_check("email", [big_photo])
+    with pytest.raises(InvalidInput, match="larger than an e-mail can carry"):
+        attachment_channel_check("email", [big_photo] * 5)

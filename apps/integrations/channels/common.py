@@ -148,3 +148,61 @@ def signal_message_changed(message) -> None:
     conv = message.conversation
     signal_groups_on_commit([user_group(u) for u in access.conversation_audience(conv)],
                             {"what": "message", "conversation": conv.pk, "department": conv.department_id})
+
+
+# --- files an agent sends (WhatsApp, Messenger, e-mail) ----------------------------------------------
+
+def message_files(message) -> list:
+    """The files of an outgoing message, read back from storage and checked against what the
+    channel accepts (InvalidInput: refused for good, before anything reaches the provider)."""
+    from apps.conversations.attachments import attachment_channel_check, attachment_read
+
+    atts = list(message.attachments.order_by("pk"))
+    if not atts:
+        return []
+    files = [(att.pk, attachment_read(att)) for att in atts]
+    attachment_channel_check(message.conversation.channel.kind, [f for _pk, f in files])
+    return files
+
+
+def files_only(message, files: list) -> bool:
+    """The message has no text of its own (its body is the automatic "📎 names" line)."""
+    from apps.conversations.attachments import attachment_body
+
+    return message.body.strip() == attachment_body([f for _pk, f in files])
+
+
+def _parts_record(message, name: str, value: str) -> None:
+    parts = dict((message.meta or {}).get("provider_parts") or {})
+    parts[name] = value
+    message.meta = {**(message.meta or {}), "provider_parts": parts}
+    type(message).objects.filter(pk=message.pk).update(meta=message.meta)
+
+
+def part_cached(message, name: str, make) -> str:
+    """A provider-side value (an uploaded media id) kept on the message, so a retry after a later
+    failure reuses it instead of uploading the file again."""
+    known = ((message.meta or {}).get("provider_parts") or {}).get(name)
+    if known:
+        return known
+    value = make()
+    _parts_record(message, name, value)
+    return value
+
+
+def send_parts(message, parts: list, key: str) -> tuple[str, dict]:
+    """Send a message that takes several provider calls (one per file, the text apart).
+
+    ``parts``: ``[(name, call(idempotency key) -> (provider id, response))]``. A part already sent
+    (saved in ``meta["provider_parts"]``) is skipped on a retry; every part but the last gets its own
+    key (``key.N``); the last one carries the delivery's key and its id becomes the message's."""
+    result = None
+    for n, (name, call) in enumerate(parts):
+        final = n == len(parts) - 1
+        sent = ((message.meta or {}).get("provider_parts") or {}).get(f"sent:{name}")
+        if sent and not final:
+            continue
+        result = call(key if final or not key else f"{key}.{n + 1}")
+        if not final:
+            _parts_record(message, f"sent:{name}", result[0])
+    return result

@@ -20,7 +20,7 @@ from apps.conversations.models import Channel, ContactIdentity, Conversation, Me
 from apps.core.errors import ConversationAlreadyOpen
 from apps.core.hostile import control_chars_strip
 
-from .common import channel_secret, contact_for_identities, outbound_text
+from .common import channel_secret, contact_for_identities, message_files, outbound_text
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +289,11 @@ def send(message: Message, idempotency_key: str = "") -> str:
                                 username=cfg.get("smtp_user", settings.EMAIL_HOST_USER),
                                 password=channel_secret(channel, "smtp_password") or settings.EMAIL_HOST_PASSWORD,
                                 use_tls=bool(cfg.get("smtp_tls", False)), timeout=20)
-    EmailMessage(subject=subject, body=outbound_text(message), from_email=address, to=[to], headers=headers,
-                 connection=connection).send()
+    mail = EmailMessage(subject=subject, body=outbound_text(message), from_email=address, to=[to], headers=headers,
+                        connection=connection)
+    for _pk, f in message_files(message):  # the agent's files as MIME attachments
+        mail.attach(f.name, f.data, f.content_type)
+    mail.send()
     return msgid
 
 

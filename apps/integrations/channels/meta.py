@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from apps.conversations import services
 from apps.conversations.models import Channel, Message
 
-from .common import (ProviderError, channel_secret, contact_for_identities, graph_base_url, outbound_text,
-                     signal_message_changed)
+from .common import (ProviderError, channel_secret, contact_for_identities, files_only, graph_base_url,
+                     message_files, outbound_text, part_cached, send_parts, signal_message_changed)
 from .whatsapp import STATUS_RANK, WindowClosed
 
 OBJECTS = {"page": Channel.Kind.MESSENGER, "instagram": Channel.Kind.INSTAGRAM}
@@ -129,7 +129,30 @@ def process(*, channel: Channel, payload: dict) -> dict:
     return counts
 
 
+def upload_attachment(channel: Channel, file, kind: str, token: str) -> str:
+    """Attachment Upload API: POST {base}/{page_id}/message_attachments as multipart, ``message`` =
+    {"attachment": {"type", "payload": {"is_reusable": true}}} and ``filedata``: the attachment id."""
+    import json
+
+    import httpx
+
+    url = f"{graph_base_url(channel)}/{channel.config.get(ID_KEY[channel.kind])}/message_attachments"
+    message = {"attachment": {"type": kind, "payload": {"is_reusable": True}}}
+    resp = httpx.post(url, data={"message": json.dumps(message)},
+                      files={"filedata": (file.name, file.data, file.content_type)},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=60.0)
+    data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code >= 400 or not data.get("attachment_id"):
+        err = data.get("error") or {}
+        raise ProviderError(f"Attachment Upload API {resp.status_code}: {err.get('message', resp.text[:200])}",
+                            status_code=resp.status_code, code=err.get("code"))
+    return str(data["attachment_id"])
+
+
 def send(message: Message, idempotency_key: str = "") -> tuple[str, dict]:
+    """Send API. A message with files: each file uploaded once (Attachment Upload API, its id kept on
+    the message for retries) and sent as ``{"attachment": {"type", "payload": {"attachment_id"}}}``;
+    the Send API takes no text with an attachment, so the text follows as its own message."""
     import httpx
 
     conv = message.conversation
@@ -137,21 +160,43 @@ def send(message: Message, idempotency_key: str = "") -> tuple[str, dict]:
     ident = conv.contact.identities.filter(kind=channel.kind).order_by("pk").first()
     last = conv.last_customer_message_at
     now = timezone.now()
-    body: dict = {"recipient": {"id": ident.value if ident else ""}, "message": {"text": outbound_text(message)}}
+    envelope: dict = {"recipient": {"id": ident.value if ident else ""}}
     if last and now - last < RESPONSE_WINDOW:
-        body["messaging_type"] = "RESPONSE"
+        envelope["messaging_type"] = "RESPONSE"
     elif last and now - last < HUMAN_AGENT_WINDOW and message.author_kind == "human":
-        body.update({"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"})
+        envelope.update({"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"})
     else:
         raise WindowClosed(_("This conversation's messaging window is closed: the customer has to write again."))
     url = f"{graph_base_url(channel)}/{channel.config.get(ID_KEY[channel.kind])}/messages"
-    headers = {"Authorization": f"Bearer {channel_secret(channel, 'access_token') or ''}"}
-    if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key  # for gateways that de-duplicate on it
-    resp = httpx.post(url, json=body, headers=headers, timeout=15.0)
-    data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
-    if resp.status_code >= 400 or not data.get("message_id"):
-        err = data.get("error") or {}
-        raise ProviderError(f"Send API {resp.status_code}: {err.get('message', resp.text[:200])}",
-                            status_code=resp.status_code, code=err.get("code"))
-    return data["message_id"], data
+    token = channel_secret(channel, "access_token") or ""
+
+    def post(msg_body: dict, key: str) -> tuple[str, dict]:
+        headers = {"Authorization": f"Bearer {token}"}
+        if key:
+            headers["Idempotency-Key"] = key  # for gateways that de-duplicate on it
+        resp = httpx.post(url, json={**envelope, "message": msg_body}, headers=headers, timeout=15.0)
+        data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+        if resp.status_code >= 400 or not data.get("message_id"):
+            err = data.get("error") or {}
+            raise ProviderError(f"Send API {resp.status_code}: {err.get('message', resp.text[:200])}",
+                                status_code=resp.status_code, code=err.get("code"))
+        return data["message_id"], data
+
+    text = outbound_text(message)
+    files = message_files(message)
+    if not files:
+        return post({"text": text}, idempotency_key)
+    from apps.conversations.attachments import channel_file_kind
+
+    parts = []
+    for att_pk, f in files:
+        kind = channel_file_kind(channel.kind, f.content_type)
+
+        def call(key, att_pk=att_pk, f=f, kind=kind):
+            aid = part_cached(message, f"media:{att_pk}", lambda: upload_attachment(channel, f, kind, token))
+            return post({"attachment": {"type": kind, "payload": {"attachment_id": aid}}}, key)
+
+        parts.append((f"file:{att_pk}", call))
+    if not files_only(message, files):
+        parts.append(("text", lambda key: post({"text": text}, key)))
+    return send_parts(message, parts, idempotency_key)

@@ -12,7 +12,8 @@ from apps.conversations import services
 from apps.conversations.models import Channel, Message
 from apps.core.errors import WindowClosed  # noqa: F401  (raised by send; callers catch it from here too)
 
-from .common import ProviderError, channel_secret, contact_for_identities, graph_base_url, outbound_text, signal_message_changed
+from .common import (ProviderError, channel_secret, contact_for_identities, files_only, graph_base_url, message_files,
+                     outbound_text, part_cached, send_parts, signal_message_changed)
 
 log = logging.getLogger(__name__)
 
@@ -224,12 +225,44 @@ def _recipient(message: Message) -> str:
     return ident.value if ident else message.conversation.contact.phone
 
 
+CAPTION_MAX = 1024
+
+
+def _graph_error(resp, data: dict, api: str = "Graph API") -> ProviderError:
+    err = data.get("error") or {}
+    return ProviderError(f"{api} {resp.status_code}: {err.get('code', '')} {err.get('message', resp.text[:200])}",
+                         status_code=resp.status_code, code=err.get("code"))
+
+
+def _json(resp) -> dict:
+    return resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+
+
+def upload_media(channel: Channel, file, token: str) -> str:
+    """POST {base}/{phone_number_id}/media as multipart (messaging_product, type, file): the media id."""
+    import httpx
+
+    url = f"{graph_base_url(channel)}/{channel.config.get('phone_number_id')}/media"
+    resp = httpx.post(url, data={"messaging_product": "whatsapp", "type": file.content_type},
+                      files={"file": (file.name, file.data, file.content_type)},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=60.0)
+    data = _json(resp)
+    if resp.status_code >= 400 or not data.get("id"):
+        raise _graph_error(resp, data)
+    return str(data["id"])
+
+
 def send(message: Message, idempotency_key: str = "") -> tuple[str, dict]:
     """POST {base}/{phone_number_id}/messages. Returns (provider message id, response).
 
     The idempotency key travels as ``biz_opaque_callback_data`` (the Cloud API echoes it in the
     status webhooks of that message, which is how a send that a crash left unsaved is recognised)
-    and as an ``Idempotency-Key`` header for gateways that de-duplicate on it."""
+    and as an ``Idempotency-Key`` header for gateways that de-duplicate on it.
+
+    A message with files: each file is uploaded to ``/{phone_number_id}/media`` (its id kept on the
+    message, so a retry does not upload it again) and sent as an ``image`` or ``document`` message
+    with that id; the text is the first file's caption (a separate text message when longer than
+    WhatsApp's caption limit)."""
     import httpx
 
     conv = message.conversation
@@ -237,18 +270,43 @@ def send(message: Message, idempotency_key: str = "") -> tuple[str, dict]:
     if not window_open(conv):
         raise WindowClosed(_("WhatsApp does not deliver free-form messages more than 24 hours after the "
                              "customer's last message. Ask the customer to write again, or use an approved template."))
-    token = channel_secret(channel, "access_token")
-    body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": _recipient(message),
-            "type": "text", "text": {"preview_url": False, "body": outbound_text(message)}}
-    headers = {"Authorization": f"Bearer {token or ''}"}
-    if idempotency_key:
-        body["biz_opaque_callback_data"] = idempotency_key
-        headers["Idempotency-Key"] = idempotency_key
+    token = channel_secret(channel, "access_token") or ""
+    to = _recipient(message)
     url = f"{graph_base_url(channel)}/{channel.config.get('phone_number_id')}/messages"
-    resp = httpx.post(url, json=body, headers=headers, timeout=15.0)
-    data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
-    if resp.status_code >= 400 or not data.get("messages"):
-        err = (data.get("error") or {})
-        raise ProviderError(f"Graph API {resp.status_code}: {err.get('code', '')} {err.get('message', resp.text[:200])}",
-                            status_code=resp.status_code, code=err.get("code"))
-    return data["messages"][0]["id"], data
+
+    def post(payload: dict, key: str) -> tuple[str, dict]:
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **payload}
+        headers = {"Authorization": f"Bearer {token}"}
+        if key:
+            body["biz_opaque_callback_data"] = key
+            headers["Idempotency-Key"] = key
+        resp = httpx.post(url, json=body, headers=headers, timeout=15.0)
+        data = _json(resp)
+        if resp.status_code >= 400 or not data.get("messages"):
+            raise _graph_error(resp, data)
+        return data["messages"][0]["id"], data
+
+    text = outbound_text(message)
+    files = message_files(message)
+    if not files:
+        return post({"type": "text", "text": {"preview_url": False, "body": text}}, idempotency_key)
+    from apps.conversations.attachments import channel_file_kind
+
+    caption = "" if files_only(message, files) else text
+    apart = caption if len(caption) > CAPTION_MAX else ""
+    parts = []
+    for n, (att_pk, f) in enumerate(files):
+        mtype = channel_file_kind(Channel.Kind.WHATSAPP, f.content_type)
+
+        def call(key, att_pk=att_pk, f=f, mtype=mtype, first=n == 0):
+            media = {"id": part_cached(message, f"media:{att_pk}", lambda: upload_media(channel, f, token))}
+            if first and caption and not apart:
+                media["caption"] = caption
+            if mtype == "document":
+                media["filename"] = f.name
+            return post({"type": mtype, mtype: media}, key)
+
+        parts.append((f"file:{att_pk}", call))
+    if apart:
+        parts.append(("text", lambda key: post({"type": "text", "text": {"preview_url": False, "body": apart}}, key)))
+    return send_parts(message, parts, idempotency_key)

@@ -272,7 +272,9 @@ OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 10)
 OUTBOUND_RETRY_BASE_SECONDS = env_int("OUTBOUND_RETRY_BASE_SECONDS", 5)
 OUTBOUND_RETRY_MAX_SECONDS = env_int("OUTBOUND_RETRY_MAX_SECONDS", 600)
 OUTBOUND_SWEEP_SECONDS = env_int("OUTBOUND_SWEEP_SECONDS", 15)
-OUTBOUND_REQUEUE_SECONDS = env_int("OUTBOUND_REQUEUE_SECONDS", 120)  # a queued send counts as lost after this
+# A send whose task waits in the queue is left alone this long before the sweep counts it as lost
+# (longer than a full-scale backlog; a crashed worker is redelivered when its 2-minute lease ends).
+OUTBOUND_QUEUED_MAX_SECONDS = env_int("OUTBOUND_QUEUED_MAX_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep": {"task": "routing.sweep", "schedule": float(ROUTING_SWEEP_SECONDS),
                       "options": {"expires": float(ROUTING_SWEEP_SECONDS)}},

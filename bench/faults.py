@@ -510,7 +510,10 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
         sent_keys = {k for k, ids in graph.accepted.items() if ids}
         outbound_lost = sum(1 for key, _ext in expected if key not in sent_keys)
         outbound_dup = sum(1 for ids in graph.accepted.values() if len(ids) > 1)
-        from django.db.models import Count
+        from django.db.models import Count, Sum
+
+        outbound_sends = OutboundClaim.objects.count()
+        outbound_tasks = OutboundClaim.objects.aggregate(n=Sum("enqueues"))["n"] or 0
 
         max_open = (Conversation.objects.exclude(status="archived").values("contact_id", "channel_id")
                     .annotate(n=Count("id")).order_by("-n").values_list("n", flat=True).first() or 0)
@@ -533,6 +536,9 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
             "outbound_expected": len(expected), "outbound_sent": len(sent_keys),
             "outbound_lost": outbound_lost, "outbound_duplicated": outbound_dup,
             "outbound_provider_500s_injected": len(graph.failed_first),
+            # Delivery tasks queued for those sends (with the message, retries, sweeps): the sweep
+            # must not re-queue sends that only wait in the backlog (issue 14: 936 for 504).
+            "outbound_tasks_queued": outbound_tasks, "outbound_sends": outbound_sends,
             "max_open_conversations_per_customer": max_open,
             "turns_unanswered": _unanswered(Conversation, Message, ConversationEvent),
             "http_500": http_500, "http_503": counters.status.get(503, 0),

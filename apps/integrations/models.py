@@ -217,9 +217,12 @@ class OutboundClaim(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
-    # A task for this row is on its way (on commit, a retry, a sweep) until then: the sweep leaves
-    # the row alone meanwhile, so a backlog is never deepened by the same sends queued again.
-    requeue_after = models.DateTimeField(null=True, blank=True)
+    # When a task for this row was last put on the queue (with the message, a retry's due time, a
+    # sweep), cleared when a worker claims the row (that task reached a worker). While it is set and
+    # younger than OUTBOUND_QUEUED_MAX_SECONDS the sweep leaves the row alone: its task is waiting in
+    # a backlog, and queueing it again would only deepen that backlog.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueues = models.PositiveIntegerField(default=0)  # tasks queued for this row (the first one included)
 
     class Meta:
         indexes = [models.Index(fields=["claimed_until"], condition=models.Q(finished_at__isnull=True),

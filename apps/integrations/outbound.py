@@ -5,7 +5,11 @@ idempotency key) in the transaction that stores it; a task sends it after commit
 the row with a conditional UPDATE, marks the provider call before making it, and saves the
 provider's id after. A transient failure (network, 5xx, throttling, the database) is retried with
 exponential backoff; beat's ``outbound_sweep`` re-sends whatever is left unfinished (a lease that
-expired because the worker died, a retry that is due, a row whose task was lost). A redelivery
+expired because the worker died, a row whose task was lost). The row records when its task was
+queued (``enqueued_at``, cleared by the claim): a send whose task is only waiting in a backlog is
+left alone for ``OUTBOUND_QUEUED_MAX_SECONDS``, so the sweep never deepens the backlog it reacts to,
+while a worker killed between its claim and the provider call is redelivered as soon as its lease
+(``CLAIM_LEASE``) expires, since its claim consumed the queued task. A redelivery
 after a crash between the provider's answer and our save is "in doubt": re-sent with the same
 idempotency key (no duplicate where the provider de-duplicates on it), logged and marked on the
 message where it does not; WhatsApp echoes the key in its status webhooks, so the first send is
@@ -53,10 +57,17 @@ def _fail(msg: Message, reason: str, *, note: bool = True) -> None:
 
 # Longer than any provider call (15-20 s timeouts); a worker holding a claim longer has crashed.
 CLAIM_LEASE = timedelta(minutes=2)
-# How long a queued delivery task may wait in a backlog before the sweep counts it as lost (broker
-# flush, crash between commit and enqueue) and queues the send again.
-def requeue_wait() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "OUTBOUND_REQUEUE_SECONDS", 120)))
+
+
+def queued_max() -> timedelta:
+    """How long a queued delivery task may wait in a backlog before the sweep counts it as lost
+    (broker flushed, a web process killed between its commit and its enqueue, a worker killed
+    holding a retry's countdown task) and queues the send again. Default 600 s: longer than the
+    deepest backlog the full-scale fault bench builds on a 2-core machine (replies waited 334 s p95
+    there), far below the broker's one-hour visibility timeout. It delays only a lost task: a
+    crashed worker's claim is redelivered when its lease expires."""
+    return timedelta(seconds=int(getattr(settings, "OUTBOUND_QUEUED_MAX_SECONDS", 600)))
+
 PUSHED_KINDS = (Channel.Kind.WHATSAPP, Channel.Kind.MESSENGER, Channel.Kind.INSTAGRAM, Channel.Kind.EMAIL)
 
 
@@ -73,12 +84,13 @@ def retry_delay(attempts: int) -> float:
 
 def outbound_record(message: Message) -> None:
     """Inside the transaction that stores an outgoing message: its outbox row (unclaimed), so the
-    send survives a crash or a lost task between the commit and the worker."""
+    send survives a crash or a lost task between the commit and the worker. Marked as queued: the
+    ``message.outgoing`` subscriber enqueues its task right after the commit."""
     if message.is_internal or message.author_kind == "customer" or message.external_id:
         return
     channel = message.channel or message.conversation.channel
     if channel is not None and channel.kind in PUSHED_KINDS:
-        OutboundClaim.objects.create(message=message, requeue_after=timezone.now() + requeue_wait())
+        OutboundClaim.objects.create(message=message, enqueued_at=timezone.now(), enqueues=1)
 
 
 def _claim(message_id: int) -> OutboundClaim | None:
@@ -86,10 +98,12 @@ def _claim(message_id: int) -> OutboundClaim | None:
 
     A finished claim is never taken again (a duplicate task run after a send or a failure is a
     no-op); an unfinished one is taken when nobody holds it, or after its lease expired (the worker
-    crashed, or a retry is due)."""
+    crashed, or a retry is due). Taking it clears ``enqueued_at``: the queued task reached a worker,
+    so if this one dies, the sweep redelivers the send once the lease expires."""
     now = timezone.now()
     if OutboundClaim.objects.filter(message_id=message_id, finished_at__isnull=True).filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).update(claimed_until=now + CLAIM_LEASE):
+            Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)).update(claimed_until=now + CLAIM_LEASE,
+                                                                             enqueued_at=None):
         return OutboundClaim.objects.get(message_id=message_id)
     try:
         with transaction.atomic():
@@ -163,10 +177,15 @@ def _attempt(msg: Message, kind: str, claim: OutboundClaim) -> str:
 
         not_sent = isinstance(exc, httpx.ConnectError)  # the provider never saw it: not in doubt
         due = timezone.now() + timedelta(seconds=delay)
+        queued = _queues_retries()
+        # A queued retry becomes runnable at ``due``: the sweep counts it as lost only
+        # OUTBOUND_QUEUED_MAX_SECONDS after that (in-process mode queues nothing: the sweep sends it).
         OutboundClaim.objects.filter(pk=claim.pk).update(
-            claimed_until=due, last_error=reason, requeue_after=due + requeue_wait(),
+            claimed_until=due, last_error=reason,
+            **({"enqueued_at": due, "enqueues": F("enqueues") + 1} if queued else {}),
             **({"provider_called_at": None} if not_sent else {}))
-        _retry_later(msg.pk, delay)
+        if queued:
+            _retry_later(msg.pk, delay)
         return "retry"
     if provider_id is None:
         _finish(msg.pk)
@@ -193,32 +212,48 @@ def _save_sent(msg: Message, provider_id: str) -> None:
     signal_message_changed(msg)
 
 
-def _retry_later(message_id: int, delay: float) -> None:
-    """Enqueue the next attempt (the sweep sends it anyway if this task is lost)."""
+def _queues_retries() -> bool:
+    """False in in-process mode (eager tasks), where the in-process beat's sweep sends due retries."""
     from asisteclick.celery import app
 
-    if app.conf.task_always_eager:  # in-process mode: the in-process beat runs the sweep
-        return
+    return not app.conf.task_always_eager
+
+
+def _retry_later(message_id: int, delay: float) -> None:
+    """Enqueue the next attempt (the sweep sends it anyway if this task is lost)."""
     from .tasks import outbound_deliver
 
     transaction.on_commit(lambda: outbound_deliver.apply_async((message_id,), countdown=int(delay) + 1))
 
 
 def outbound_sweep(*, now=None) -> int:
-    """Beat: enqueue every send left unfinished, claimed and expired (a crashed worker, a retry
-    that is due) or never claimed, whose task is not on its way (``requeue_after`` passed: it was
-    lost). Returns how many were enqueued."""
+    """Beat: enqueue every unfinished send that nobody holds (never claimed, or its lease expired)
+    and whose task is not on its way: never queued, claimed since it was last queued (a worker took
+    that task and died), or queued more than ``OUTBOUND_QUEUED_MAX_SECONDS`` ago (the task was
+    lost). A send whose task waits in a backlog is left alone. Returns how many were enqueued.
+
+    The rows are marked (``enqueued_at``) under row locks skipped by a concurrent sweep, and a
+    claim racing with the mark waits for it and then clears it, so a send claimed meanwhile is
+    still redelivered when that claim's lease expires. Sending twice is prevented by the claim,
+    not here: a redundant task finds the row claimed or finished and does nothing."""
     from .tasks import outbound_deliver
 
     now = now or timezone.now()
-    due = list(OutboundClaim.objects.filter(finished_at__isnull=True)
-               .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-               .filter(Q(requeue_after__isnull=True) | Q(requeue_after__lte=now))
-               .order_by("created_at").values_list("pk", "message_id")[:500])
-    # Marked before the enqueue: the next sweeps leave these alone while their tasks wait.
-    OutboundClaim.objects.filter(pk__in=[pk for pk, _m in due]).update(requeue_after=now + requeue_wait())
-    for _pk, message_id in due:
-        outbound_deliver.delay(message_id)
+    with transaction.atomic():
+        due = list(OutboundClaim.objects.select_for_update(skip_locked=True).filter(finished_at__isnull=True)
+                   .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+                   .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - queued_max()))
+                   .order_by("created_at").values_list("pk", "message_id")[:500])
+        # Marked before the enqueue: the next sweeps leave these alone while their tasks wait.
+        OutboundClaim.objects.filter(pk__in=[pk for pk, _m in due]).update(enqueued_at=now,
+                                                                          enqueues=F("enqueues") + 1)
+    for i, (_pk, message_id) in enumerate(due):
+        try:
+            outbound_deliver.delay(message_id)
+        except Exception:  # the broker refused: not queued after all, the next sweep tries again
+            OutboundClaim.objects.filter(pk__in=[pk for pk, _m in due[i:]], finished_at__isnull=True,
+                                         enqueued_at=now).update(enqueued_at=None)
+            raise
     if due:
         log.info("outbound sweep: %s unfinished sends enqueued", len(due))
     return len(due)

@@ -135,7 +135,7 @@ def test_the_sweep_sends_a_message_whose_task_was_lost_and_only_once(cast, stand
     stand_in.default = (200, WA_OK)
     msg = services.message_post_agent(conversation=conv, body="Te ayudo")  # its task never ran
     assert outbound.outbound_sweep() == 0  # its task may still be on its way (waiting in a backlog)
-    later = timezone.now() + outbound.requeue_wait() + timedelta(seconds=1)
+    later = timezone.now() + outbound.queued_max() + timedelta(seconds=1)
     assert outbound.outbound_sweep(now=later) == 1  # eager Celery: sent inside the sweep
     msg.refresh_from_db()
     assert msg.external_id == "wamid.OUT1" and msg.delivery_status == "sent"
@@ -149,21 +149,94 @@ def test_the_sweep_sends_a_message_whose_task_was_lost_and_only_once(cast, stand
 def _backoff_over(msg):
     """The backoff is over and the retry's own task was lost: the sweep is what sends it."""
     past = timezone.now() - timedelta(seconds=1)
-    OutboundClaim.objects.filter(message=msg).update(claimed_until=past, requeue_after=past)
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=past, enqueued_at=past - outbound.queued_max())
 
 
-def test_the_sweep_does_not_queue_a_send_again_while_its_task_waits_in_a_backlog(cast, stand_in, monkeypatch):
-    queued = []  # the broker: tasks put on the outbound queue, not run
+@pytest.fixture
+def broker(monkeypatch):
+    """The outbound queue: tasks put on it by the sweep are kept (a backlog), not run."""
+    queued = []
     monkeypatch.setattr("apps.integrations.tasks.outbound_deliver.delay", lambda *args: queued.append(args))
+    return queued
+
+
+def test_the_sweep_leaves_a_send_waiting_in_a_backlog_alone(cast, stand_in, broker):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")  # queued with the message
+    start = timezone.now()
+    for seconds in range(0, 600, 15):  # every beat sweep for ten minutes while its task waits
+        assert outbound.outbound_sweep(now=start + timedelta(seconds=seconds)) == 0
+    assert broker == [] and not stand_in.requests
+    claim = OutboundClaim.objects.get(message=msg)
+    assert claim.enqueues == 1 and claim.claimed_until is None
+
+
+def test_a_send_queued_long_ago_and_never_claimed_is_queued_again_once_per_stale_period(cast, stand_in, broker,
+                                                                                       settings):
+    settings.OUTBOUND_QUEUED_MAX_SECONDS = 300  # configurable
     channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
     conv = _open_conversation(cast, channel, language="es")
     msg = services.message_post_agent(conversation=conv, body="Te ayudo")
-    lost = timezone.now() + outbound.requeue_wait() + timedelta(seconds=1)
-    assert outbound.outbound_sweep(now=lost) == 1 and queued == [(msg.pk,)]
-    for seconds in (15, 30, 60):  # the next sweeps while that task waits in the queue
+    lost = timezone.now() + timedelta(seconds=301)  # its task was lost (broker flushed)
+    assert outbound.outbound_sweep(now=lost - timedelta(seconds=2)) == 0
+    assert outbound.outbound_sweep(now=lost) == 1 and broker == [(msg.pk,)]
+    for seconds in (15, 30, 60, 290):  # the next sweeps while that task waits in the queue
         assert outbound.outbound_sweep(now=lost + timedelta(seconds=seconds)) == 0
-    assert outbound.outbound_sweep(now=lost + outbound.requeue_wait() + timedelta(seconds=1)) == 1  # lost again
-    assert queued == [(msg.pk,), (msg.pk,)] and not stand_in.requests
+    assert outbound.outbound_sweep(now=lost + timedelta(seconds=301)) == 1  # lost again
+    assert broker == [(msg.pk,), (msg.pk,)] and not stand_in.requests
+    assert OutboundClaim.objects.get(message=msg).enqueues == 3  # with the message, then two sweeps
+
+
+def test_a_worker_killed_between_its_claim_and_the_provider_call_is_redelivered_when_the_lease_expires(
+        cast, stand_in, broker, monkeypatch, caplog):
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.default = (200, WA_OK)
+    msg = services.message_post_agent(conversation=conv, body="Te ayudo")
+
+    class Killed(BaseException):  # kill -9: nothing after this point runs, no handler sees it
+        pass
+
+    def killed(message, key=""):
+        raise Killed
+
+    real_send = whatsapp.send
+    monkeypatch.setattr(whatsapp, "send", killed)
+    with pytest.raises(Killed):
+        deliver_message(message_id=msg.pk)  # the task queued with the message reached a worker
+    monkeypatch.setattr(whatsapp, "send", real_send)  # the worker restarted
+    claim = OutboundClaim.objects.get(message=msg)
+    assert claim.enqueued_at is None and claim.provider_called_at is not None and not stand_in.requests
+    now = timezone.now()
+    assert outbound.outbound_sweep(now=now + timedelta(seconds=60)) == 0  # the lease still runs
+    expired = now + outbound.CLAIM_LEASE + timedelta(seconds=1)  # well before OUTBOUND_QUEUED_MAX_SECONDS
+    assert expired < claim.created_at + outbound.queued_max()
+    assert outbound.outbound_sweep(now=expired) == 1 and broker == [(msg.pk,)]
+    assert outbound.outbound_sweep(now=expired + timedelta(seconds=15)) == 0  # its redelivery is on its way
+    OutboundClaim.objects.filter(message=msg).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert deliver_message(message_id=msg.pk) == "sent"  # the redelivered task runs
+    assert deliver_message(message_id=msg.pk) == "skipped"  # a late duplicate of it sends nothing
+    assert len(stand_in.requests) == 1
+    msg.refresh_from_db()
+    assert msg.external_id == "wamid.OUT1"
+    assert outbound.outbound_sweep(now=expired + timedelta(hours=1)) == 0
+
+
+def test_a_backlog_of_sends_gets_one_task_each_from_the_sweep_while_it_drains(cast, stand_in, broker):
+    """The full-scale fault bench queued 936 delivery tasks for 504 sends: count them here."""
+    channel = _channel(cast, Channel.Kind.WHATSAPP, stand_in)
+    conv = _open_conversation(cast, channel, language="es")
+    stand_in.responses = [(200, {"messages": [{"id": f"wamid.B{i}"}]}) for i in range(6)]
+    sends = [services.message_post_agent(conversation=conv, body=f"Respuesta {i}") for i in range(6)]
+    start = timezone.now()
+    # The backlog drains slowly: one send reaches a worker per minute, while beat sweeps every 15 s.
+    for tick in range(0, 6 * 60, 15):
+        if tick % 60 == 0:
+            assert deliver_message(message_id=sends[tick // 60].pk) == "sent"
+        outbound.outbound_sweep(now=start + timedelta(seconds=tick))
+    assert broker == [] and len(stand_in.requests) == 6
+    assert sum(OutboundClaim.objects.filter(message__in=sends).values_list("enqueues", flat=True)) == 6
 
 
 def test_a_transient_failure_is_retried_with_backoff_until_it_is_sent(cast, stand_in):

@@ -15,7 +15,8 @@ through /work/shared/tools/peer-helpdesk/run (PEER_HELPDESK to override) with --
 --conversations, on its own database (peer_helpdesk_bench); the ratio printed is the
 Collaborator list p95 over the peer's restricted list p95 (target <= 0.1).
 
-Uses its own database (asiste_bench_inbox), dropped at the end unless --keep.
+Uses its own database (asiste_bench_inbox, or BENCH_INBOX_DB; the peer's: BENCH_PEER_DB), dropped at the
+end unless --keep.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import summary, timed, use_bench_database  # noqa: E402
 
-DB = "asiste_bench_inbox"
+DB = os.environ.get("BENCH_INBOX_DB", "asiste_bench_inbox")
 
 
 def main() -> None:
@@ -227,7 +228,7 @@ def run_peer(tickets: int, requests: int) -> dict:
         print(f"peer harness not found at {runner}: no comparison (set PEER_HELPDESK)", flush=True)
         return {"error": "peer harness missing"}
     env = {**os.environ, "DATABASE_URL": os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-           + "/peer_helpdesk_bench"}
+           + "/" + os.environ.get("BENCH_PEER_DB", "peer_helpdesk_bench")}
     print(f"running the peer (django-helpdesk) at {tickets:,} tickets ...", flush=True)
     done = subprocess.run([runner, "--tickets", str(tickets), "--requests", str(min(requests, 30))], env=env,
                           stdout=subprocess.PIPE, text=True, check=False)

@@ -244,3 +244,47 @@ def test_search_never_returns_a_chat_the_user_may_not_see(cast):
         assert ids(page(cast.outsider, tab=tab, q="router")) == []
     assert ids(page(cast.collab_a, q="router")) == [hidden.pk]
     assert ids(page(cast.collab_a, tab="archived", q="quemado")) == [archived_other.pk]
+
+
+# --- at scale: same rows, fewer reads (issue 15, bench/inbox.py) ----------------------------------
+
+def test_visibility_narrowed_by_status_is_the_same_as_filtering_after(cast):
+    """``conversations_visible_to(user, "view", statuses=...)`` pushes the status into each branch of
+    the visibility union; it must return exactly the rows of filtering the full set afterwards."""
+    from apps.conversations import access
+    from apps.conversations.models import ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, ConversationShare
+
+    convs = [conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a),
+             conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a),
+             conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b,
+                             contact=cast.other_customer)]
+    archived = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_a,
+                               contact=Contact.objects.create(name="History"))
+    Conversation.objects.filter(pk=archived.pk).update(status=Status.ARCHIVED)
+    ConversationShare.objects.create(conversation=convs[2], user=cast.collab_a)
+    for user in (cast.collab_a, cast.collab_b, cast.operator):
+        for statuses in (HUMAN_STATUSES, ACTIVE_HUMAN_STATUSES, [Status.ARCHIVED], [Status.UNASSIGNED]):
+            narrowed = set(access.conversations_visible_to(user, "view", statuses=statuses).values_list("pk", flat=True))
+            after = set(access.conversations_visible_to(user, "view").filter(status__in=statuses)
+                        .values_list("pk", flat=True))
+            assert narrowed == after, (user.username, statuses)
+    assert archived.pk in set(access.conversations_visible_to(cast.collab_a, "view", statuses=[Status.ARCHIVED])
+                              .values_list("pk", flat=True))
+    with pytest.raises(ValueError):
+        access.conversations_visible_to(cast.collab_a, "pickup", statuses=HUMAN_STATUSES)
+
+
+def test_tab_counts_are_one_query_and_match_the_lists(cast, django_assert_num_queries):
+    for _ in range(3):
+        conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    conversation_in(cast, Status.UNASSIGNED, department=cast.dept_b, contact=cast.other_customer)
+    conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a,
+                    contact=Contact.objects.create(name="Mine"))
+    for user, expected in ((cast.collab_a, {"mine": 1, "queue": 3}), (cast.collab_b, {"mine": 0, "queue": 1}),
+                           (cast.operator, {"mine": 0, "queue": 4})):
+        user = type(user).objects.get(pk=user.pk)
+        inbox.tab_counts(user)  # permission caches warm: what is counted below is the counts alone
+        with django_assert_num_queries(1):
+            counts = inbox.tab_counts(user)
+        assert counts == expected, user.username
+        assert counts["queue"] == len(ids(page(user, tab="queue")))

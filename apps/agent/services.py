@@ -96,11 +96,11 @@ def department_label(cfg: AgentSettings, department: Department, language: str) 
     admin's field), else the agent configuration's customer-facing name, else the plain name."""
     from apps.departments.names import localized_name
 
-    own = getattr(department, f"name_{(language or '').split('-')[0]}", "") or ""
-    if own.strip():
+    own = localized_name(department, language)
+    if own != department.name:
         return own
     names = (cfg.messages or {}).get("departments", {}).get(department.slug, {})
-    return names.get(language) or names.get("en") or localized_name(department, language)
+    return names.get(language) or names.get("en") or own
 
 
 def _history(conv: Conversation, exclude_id: int) -> list[dict]:

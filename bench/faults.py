@@ -11,14 +11,17 @@ the WhatsApp Graph API speaking its wire format (it answers 500 to 3% of first a
    spread over both daphne processes; a refused or failed request is retried as a provider would.
 2. Mid-load: a knowledge-base document is uploaded (ingested by a worker), the agent worker is
    killed with SIGKILL and restarted, then one daphne is killed with SIGKILL and restarted.
-3. A burst: ``--burst`` webhooks at concurrency 24, and while the AI Agent's queue holds its
-   backlog, ``--handoffs`` chats are handed off; we time each handoff until routing queued it.
+3. A burst: ``--burst`` more webhooks (new messages, on top of ``--webhooks``) at concurrency 24.
+   Once the AI Agent's queue holds ``--queued-turns`` bot turns (its Redis list, sampled; at most
+   ``--queue-wait`` seconds), ``--handoffs`` chats are handed off; we time each handoff until
+   routing queued it, and report the queue depth seen at every handoff (min, median, max).
 4. After the upload, copilot searches on both web processes (their errors are counted).
 5. It waits until everything drained (or ``--drain-timeout``), then measures from the database,
    the stand-in's log and the PostgreSQL connection sampler, and prints ONE JSON line.
 
 Usage (2-core machine: scale down with --scale; the JSON says what ran):
-  /work/main/.venv/bin/python bench/faults.py [--scale 1.0] [--db-pool-max 4] [--redis-db 8]
+  /work/main/.venv/bin/python bench/faults.py [--scale 1.0] [--db-pool-max 4] [--redis-db 8] \
+      [--burst 1000] [--queued-turns 1000]
 """
 from __future__ import annotations
 
@@ -279,7 +282,12 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
     parser.add_argument("--customers", type=int, default=150)
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--webhooks", type=int, default=1000)
-    parser.add_argument("--burst", type=int, default=400, help="of the webhooks, how many come as the burst")
+    parser.add_argument("--burst", type=int, default=1000,
+                        help="webhooks posted as the burst, after (and on top of) the steady --webhooks")
+    parser.add_argument("--queued-turns", type=int, default=1000,
+                        help="hand off only once the AI Agent's queue holds this many turns (scaled)")
+    parser.add_argument("--queue-wait", type=float, default=180,
+                        help="seconds to wait for --queued-turns before handing off anyway (the JSON says)")
     parser.add_argument("--handoffs", type=int, default=30)
     parser.add_argument("--db-pool-max", type=int, default=4)
     parser.add_argument("--redis-db", type=int, default=8)
@@ -288,7 +296,8 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
     args = parser.parse_args()
     customers = max(2, int(args.customers * args.scale))
     webhooks = max(10, int(args.webhooks * args.scale))
-    burst = min(webhooks, int(args.burst * args.scale))
+    burst = int(args.burst * args.scale)
+    queued_target = int(args.queued_turns * args.scale)
     handoffs = max(3, int(args.handoffs * args.scale))
 
     workdir = Path(tempfile.mkdtemp(prefix="asiste-faults-"))
@@ -307,7 +316,7 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
     })
     os.environ.update(env)
     log(f"workdir {workdir}; database {args.database}; redis db {args.redis_db}; "
-        f"{customers} web customers x {args.messages}, {webhooks} webhooks ({burst} as a burst), {handoffs} handoffs")
+        f"{customers} web customers x {args.messages}, {webhooks} webhooks + a burst of {burst}, {handoffs} handoffs once {queued_target} turns are queued")
     subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)"],
                    check=True, capture_output=True)
     subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {args.database}"], check=True,
@@ -374,13 +383,15 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
         import httpx
 
         rng = random.Random(7)
-        wa_ids = [f"54911{5000000 + n:07d}" for n in range(max(5, webhooks // 3))]
-        bodies = [wa_body(i, wa_ids[i % len(wa_ids)]) for i in range(webhooks)]
-        steady = bodies[:webhooks - burst]
+        total = webhooks + burst
+        wa_ids = [f"54911{5000000 + n:07d}" for n in range(max(5, total // 3))]
+        bodies = [wa_body(i, wa_ids[i % len(wa_ids)]) for i in range(total)]
+        steady = bodies[:webhooks]
         dups = [b for b in bodies if rng.random() < 0.10]
-        steady_plan = steady + dups[:len(dups) // 2]
+        steady_set = set(steady)
+        steady_plan = steady + [b for b in dups if b in steady_set]  # a duplicate comes in its original's phase
         rng.shuffle(steady_plan)
-        burst_plan = bodies[webhooks - burst:] + dups[len(dups) // 2:]
+        burst_plan = bodies[webhooks:] + [b for b in dups if b not in steady_set]
         rng.shuffle(burst_plan)
         wa_ok = []
 
@@ -437,12 +448,20 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
         steady_thread.join()
         fault_thread.join()
 
-        log(f"burst: {len(burst_plan)} webhooks at concurrency 24; {handoffs} handoffs while turns are queued")
+        log(f"burst: {len(burst_plan)} webhooks at concurrency 24; {handoffs} handoffs once "
+            f"{queued_target} turns are queued")
         burst_thread = threading.Thread(target=send_all, args=(burst_plan, 24))
         burst_thread.start()
         rclient = redis.Redis.from_url(redis_url)
         handoff_ids, depths = [], []
-        time.sleep(3)
+        waited_from, depth_peak = time.monotonic(), 0
+        while time.monotonic() - waited_from < args.queue_wait:
+            depth_peak = max(depth_peak, rclient.llen("agent"))
+            if depth_peak >= queued_target:
+                break
+            time.sleep(0.5)
+        log(f"agent queue holds {rclient.llen('agent')} turns after {time.monotonic() - waited_from:.0f}s "
+            f"(peak {depth_peak}, target {queued_target}): handing off")
         candidates = list(Conversation.objects.filter(status="bot", channel=cast.channel)
                           .values_list("pk", flat=True)[:handoffs])
         for pk in candidates:
@@ -529,7 +548,7 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
         tracebacks = sum(_count_in(workdir / f"{name}.log", "Traceback") for name in topo.procs)
         result = {
             "bench": "faults", "scale": args.scale, "customers": customers, "messages_per_customer": args.messages,
-            "webhooks": webhooks, "webhook_posts": len(steady_plan) + len(burst_plan), "burst": len(burst_plan),
+            "webhooks": webhooks, "webhooks_burst": burst, "webhook_posts": len(steady_plan) + len(burst_plan), "burst": len(burst_plan),
             "inbound_sent": len(unique_ids) + customers * args.messages,
             "inbound_stored": len(set(stored_wa)) + len(stored_widget),
             "inbound_lost": inbound_lost, "inbound_duplicated": inbound_dup,
@@ -547,6 +566,9 @@ def main() -> None:  # noqa: C901 (a script: one straight story)
             "db_connections_peak": sampler.peak, "db_connections_bound": bound, "db_pool_max": args.db_pool_max,
             "handoffs": len(handoff_ids), "handoff_route_p95_s": round(percentile(route_s, 95), 3) if route_s else None,
             "handoff_route_max_s": round(max(route_s), 3) if route_s else None,
+            "queued_turns_target": queued_target,
+            "queued_turns_reached": bool(depths) and min(depths) >= queued_target,
+            "agent_queue_depth_at_handoffs_min": min(depths) if depths else 0,
             "agent_queue_depth_at_handoffs_max": max(depths) if depths else 0,
             "agent_queue_depth_at_handoffs_median": sorted(depths)[len(depths) // 2] if depths else 0,
             "searches_after_upload": searches, "search_errors_after_upload": search_errors,

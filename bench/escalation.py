@@ -12,7 +12,11 @@ What it does, on its own fresh database (dropped at the end unless --keep):
 * a "beat" process emits a tick every --interval seconds (ticks older than the interval expire,
   like the task's ``expires`` option) and --workers worker processes run ``routing.sweep`` on each
   tick they get. Each escalation is the real one: claim, lock, notify the Operator, log the event,
-  re-arm the ladder;
+  tell the customer their place in line, re-arm the ladder;
+* with --redis-url (the default) the workers run as production does: the customer notice's
+  outbound delivery is enqueued to that Redis db for the outbound workers (not run inline by an
+  eager Celery, which bills the sweep for another queue's work) and live signals go through Redis;
+  ``--redis-url ''`` runs the old way (eager Celery, in-memory signals);
 * measures each step's lateness (event time minus the due time), duplicates (a chat escalated
   twice), misses (due in the window but never escalated), worker RSS after the first sweep and at
   the end, and as a baseline a plain indexed UPDATE of the same rows in the same database.
@@ -108,9 +112,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--keep", action="store_true", help="keep the bench database")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/7",
+                    help="Redis db for Celery's broker and live signals, flushed before and after ('': eager "
+                         "Celery and in-memory signals)")
     args = ap.parse_args()
 
-    url = rc.prepare()
+    url = rc.prepare(redis_url=args.redis_url)
     from tqdm import tqdm
 
     from django.db import connection, connections
@@ -278,9 +285,17 @@ def main() -> None:
             "worker_cores_needed": round(due_rate * cpu_ms / 1000, 3),
             "worker_cpu_share_while_busy": round(got_share, 3),
         }
+        result["broker"] = "redis (delivery enqueued)" if args.redis_url else "eager (delivery inline)"
+        if args.redis_url:
+            import redis
+
+            result["tasks_enqueued"] = sum(redis.Redis.from_url(args.redis_url).llen(q)
+                                           for q in ("default", "agent", "routing", "outbound", "housekeeping"))
     finally:
         if not args.keep:
             rc.drop(url)
+        if args.redis_url:
+            rc.flush_redis(args.redis_url)
     print(json.dumps(result))
 
 

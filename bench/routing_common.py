@@ -2,8 +2,11 @@
 
 Each benchmark runs on its own PostgreSQL database (DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/asiste_routing_bench), created fresh, migrated, filled with bulk
-SQL inserts, and dropped at the end (--keep to keep it). Redis is not used: Celery runs eager and
-live signals go to the in-memory layer, so the figures are the database work of routing itself.
+SQL inserts, and dropped at the end (--keep to keep it). Without a Redis URL, Celery runs eager
+(a task enqueued on commit runs inline) and live signals go to the in-memory layer. With one
+(``prepare(redis_url=...)``, bench/escalation.py's ``--redis-url``) the process runs as production
+does: tasks are enqueued to that Redis db (nobody consumes them; the db is flushed before and
+after) and live signals go through it.
 """
 from __future__ import annotations
 
@@ -25,13 +28,18 @@ def _admin_conn(url: str):
     return psycopg.connect(admin, autocommit=True), parts.path.lstrip("/")
 
 
-def prepare() -> str:
+def prepare(*, redis_url: str = "") -> str:
     """Create a fresh bench database, configure Django for it and migrate. Returns the URL."""
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if not url.startswith("postgres"):
         sys.exit("The routing benchmarks need PostgreSQL: set DATABASE_URL=postgres://...")
     os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+        os.environ["CHANNELS_PREFIX"] = f"bench{os.getpid()}"
+        flush_redis(redis_url)
+    else:
+        os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -51,6 +59,13 @@ def prepare() -> str:
     call_command("migrate", verbosity=0, interactive=False)
     print(f"migrated {name} in {time.perf_counter() - t:.1f}s", flush=True)
     return url
+
+
+def flush_redis(redis_url: str) -> None:
+    """Empty the bench's Redis db (the tasks it enqueued and nobody ran)."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
 
 
 def drop(url: str) -> None:

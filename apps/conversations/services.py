@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from apps.core import channel_policy, events
 from apps.core.errors import AlreadyTaken, ConversationAlreadyOpen, IllegalTransition, InvalidInput, NotAllowed
-from apps.core.realtime import conversation_group, signal_groups_on_commit, user_group
+from apps.core.realtime import conversation_group, signal_groups_on_commit, signals_deferred, user_group
 from apps.roles.access import can_reassign
 
 from . import access
@@ -75,8 +75,48 @@ def _as_actor(actor) -> Actor:
 # --- internals -------------------------------------------------------------------------------
 
 def _lock(conversation: Conversation | int) -> Conversation:
+    if isinstance(conversation, Conversation) and _holds_lock(conversation):
+        return conversation
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
     return Conversation.objects.select_for_update().get(pk=pk)
+
+
+class _LockMark:
+    """Registered as a no-op commit hook by ``conversation_lock``: Django keeps a transaction's
+    hooks until it commits or rolls back, and drops those of a savepoint rolled back (which, in
+    PostgreSQL, also releases the row locks taken after it). So "our mark is still among the
+    connection's pending hooks" is exactly "the lock taken with it is still held"."""
+
+    __slots__ = ()
+
+    def __call__(self) -> None:
+        pass
+
+
+def conversation_lock(conversation_id: int, *, related: tuple[str, ...] = ()) -> Conversation | None:
+    """Lock a chat's row for the rest of the caller's open transaction and return it (None: gone).
+
+    The services below, given this instance in the same transaction, use it as it is instead of
+    locking and reading the row again (a loop of many small transactions, such as the escalation
+    sweep, saves a query per call). Nobody else can change the row under the lock, but the caller's
+    own writes can: pass the instance only while nothing has written the chat by its id since."""
+    qs = Conversation.objects.select_for_update(of=("self",))
+    if related:
+        qs = qs.select_related(*related)
+    conv = qs.filter(pk=conversation_id).first()
+    if conv is not None and transaction.get_connection().in_atomic_block:
+        mark = _LockMark()
+        transaction.on_commit(mark)
+        conv._lock_mark = mark
+    return conv
+
+
+def _holds_lock(conv: Conversation) -> bool:
+    mark = getattr(conv, "_lock_mark", None)
+    if mark is None:
+        return False
+    connection = transaction.get_connection()
+    return connection.in_atomic_block and any(func is mark for _sids, func, _robust in connection.run_on_commit)
 
 
 def _check_move(conv: Conversation, to: str) -> None:
@@ -134,16 +174,19 @@ def signals_batched():
     the audiences of all their conversations computed together (``access.conversation_audiences``:
     a handful of queries instead of one per change). For a loop of many small transactions (the
     escalation sweep's batch): the same signals to the same people, a batch later. A change rolled
-    back signals nothing (only commits add to the batch). Nested use joins the outer batch."""
+    back signals nothing (only commits add to the batch). Nested use joins the outer batch. The
+    other signals committed meanwhile (the Operators' "notification") are held too and each sent
+    once (``realtime.signals_deferred``)."""
     if getattr(_batch, "pending", None) is not None:
         yield
         return
-    _batch.pending = []
-    try:
-        yield
-    finally:
-        pending, _batch.pending = _batch.pending, None
-        _send_batch(pending)
+    with signals_deferred():
+        _batch.pending = []
+        try:
+            yield
+        finally:
+            pending, _batch.pending = _batch.pending, None
+            _send_batch(pending)
 
 
 def _send_batch(pending: list[tuple]) -> None:

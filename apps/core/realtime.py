@@ -7,8 +7,11 @@ normal views, which re-apply visibility. A customer's widget listens on ``conver
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
@@ -50,11 +53,44 @@ def _send(groups: list[str], event: dict) -> None:
         log.exception("realtime signal to %d groups failed", len(groups))
 
 
+_deferred = threading.local()
+
+
+@contextmanager
+def signals_deferred():
+    """Within this block, the signals of committed changes (``signal_users_on_commit``,
+    ``signal_groups_on_commit``) are held and sent when it ends, each distinct signal once to the
+    union of its groups: a loop of many small transactions (the escalation sweep's batch) that
+    tells the same Operator "a notification" a hundred times sends it once. A signal says only that
+    something changed (the screen re-fetches), so one push covers them all; it is at most the block
+    later. A rolled-back change signals nothing (only commits reach the block). Nested use joins the
+    outer block."""
+    if getattr(_deferred, "pending", None) is not None:
+        yield
+        return
+    _deferred.pending = {}
+    try:
+        yield
+    finally:
+        pending, _deferred.pending = _deferred.pending, None
+        for event, groups in pending.values():
+            _send(sorted(groups), event)
+
+
+def _send_or_defer(groups: list[str], event: dict) -> None:
+    pending = getattr(_deferred, "pending", None)
+    if pending is None:
+        _send(groups, event)
+        return
+    _event, held = pending.setdefault(json.dumps(event, sort_keys=True, default=str), (event, set()))
+    held.update(groups)
+
+
 def signal_users_on_commit(user_ids: Iterable[int], event: dict) -> None:
     groups = sorted({user_group(uid) for uid in user_ids})
-    transaction.on_commit(lambda: _send(groups, event))
+    transaction.on_commit(lambda: _send_or_defer(groups, event))
 
 
 def signal_groups_on_commit(groups: Iterable[str], event: dict) -> None:
     groups = sorted(set(groups))
-    transaction.on_commit(lambda: _send(groups, event))
+    transaction.on_commit(lambda: _send_or_defer(groups, event))

@@ -360,7 +360,8 @@ def customer_wait_notice(conv: Conversation, *, kind: str, now: datetime, estima
             body = _("You are number %(position)s in line for %(department)s: a person will be with you in a "
                      "moment.") % {"position": est.position, "department": str(department)}
             meta.update(position=est.position, wait_minutes=0)
-    conv_services.message_post_system(conversation=conv.pk, body=body, meta=meta)
+    # ``conv`` itself: when the caller locked it with ``conversation_lock`` its lock is reused.
+    conv_services.message_post_system(conversation=conv, body=body, meta=meta)
     return True
 
 

@@ -69,9 +69,9 @@ def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -
     """Act on one claimed deadline. Returns what happened (for stats and tests)."""
     with transaction.atomic():
         services.relaxed_commit()  # safe: a lost step leaves its deadline due, and the next sweep redoes it
-        # Same lock order as every service: the chat first, then the timer row.
-        conv = (Conversation.objects.select_for_update(of=("self",)).select_related("department", "channel")
-                .filter(pk=conversation_id).first())
+        # Same lock order as every service: the chat first, then the timer row. The core services
+        # given this instance below reuse its lock instead of locking and reading the chat again.
+        conv = conv_services.conversation_lock(conversation_id, related=("department", "channel"))
         deadline = ConversationDeadline.objects.select_for_update().filter(pk=conversation_id,
                                                                            claim_token=token).first()
         if deadline is None:
@@ -133,6 +133,8 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
             log.warning("escalation to backup failed for %s: %s", conv.pk, exc)
     notified = False
     stranded = wants_backup and not backup_ok
+    # Nothing wrote the chat yet unless it was assigned or moved: the locked instance is current.
+    current = conv if assignee is None and not moved else conv.pk
     if assignee is None and (cfg.pickup_notify or stranded):
         if closed:
             actions.append("closed")  # nobody to page at night: the timer waits for the next opening
@@ -144,7 +146,7 @@ def _pickup_step(conv: Conversation, deadline: ConversationDeadline, now: dateti
             actions.append("notified")
             notified = True
     conv_services.conversation_record_escalation(
-        conversation=conv.pk, reason="pickup_overdue",
+        conversation=current, reason="pickup_overdue",
         payload={"step": "pickup", "stage": stage, "minutes": cfg.pickup_minutes, "actions": actions,
                  "assignee": getattr(assignee, "pk", None), "scheduled_at": _iso(deadline.scheduled_at),
                  "late_seconds": _late(deadline, now)})
@@ -177,12 +179,12 @@ def _reply_step(conv: Conversation, deadline: ConversationDeadline, now: datetim
         ConversationDeadline.objects.filter(pk=conv.pk).update(due_at=None, claim_token=None, claimed_at=None)
         return "reply:answered"
     conv_services.conversation_record_escalation(
-        conversation=conv.pk, reason="no_human_reply",
+        conversation=conv, reason="no_human_reply",
         payload={"step": "reply", "minutes": cfg.reply_minutes, "agent": agent,
                  "scheduled_at": _iso(deadline.scheduled_at),
                  "late_seconds": _late(deadline, now)})
     conv_services.conversation_requeue(
-        conversation=conv.pk, reason=_("No human reply within %(minutes)s minutes.") % {"minutes": cfg.reply_minutes},
+        conversation=conv, reason=_("No human reply within %(minutes)s minutes.") % {"minutes": cfg.reply_minutes},
         payload={"escalation": "no_human_reply", "agent": agent})
     fresh = Conversation.objects.get(pk=conv.pk)
     services.arm_from_state(fresh, now=now)
@@ -196,7 +198,8 @@ def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int 
     for _i in range(max_batches):
         token, ids = claim_due(now=now or timezone.now(), batch=batch)
         stats["claimed"] += len(ids)
-        # The batch's live signals go out when it is done, their audiences computed together.
+        # The batch's live signals go out when it is done, their audiences computed together, and
+        # the Operators' "notification" once per batch, not once per escalated chat.
         with conv_services.signals_batched():
             for pk in ids:
                 try:

@@ -214,3 +214,38 @@ def test_concurrent_pickup_on_postgres_has_exactly_one_winner(cast):
         winner = next(name for name, r in results.items() if r == "won")
         assert conv.assignee.username == winner and conv.status == Status.ASSIGNED
         assert ConversationEvent.objects.filter(conversation=conv, kind="picked_up").count() == 1
+
+
+def test_a_locked_instance_is_reused_only_while_its_lock_is_held(cast):
+    """``conversation_lock`` hands out the locked row; services given it in the same transaction do
+    not read the chat again. Once its savepoint rolled back (PostgreSQL released that lock) the
+    instance is read again, so a stale copy is never trusted."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    conv = conversation_in(cast, Status.UNASSIGNED)
+
+    def chat_reads(queries):
+        return [q for q in queries if q["sql"].startswith('SELECT "conversations_conversation"."id"')
+                and f'"conversations_conversation"."id" = {conv.pk}' in q["sql"]]
+
+    with transaction.atomic():
+        locked = services.conversation_lock(conv.pk)
+        with CaptureQueriesContext(connection) as ctx:
+            services.conversation_record_escalation(conversation=locked, reason="test")
+            services.message_post_system(conversation=locked, body="hola", internal=True)
+        assert chat_reads(ctx.captured_queries) == []
+
+    class Boom(Exception):
+        pass
+
+    with transaction.atomic():
+        with pytest.raises(Boom), transaction.atomic():
+            stale = services.conversation_lock(conv.pk)
+            raise Boom
+        stale.status = Status.ARCHIVED  # a copy nobody may trust now
+        with CaptureQueriesContext(connection) as ctx:
+            event = services.conversation_record_escalation(conversation=stale, reason="test")
+        assert len(chat_reads(ctx.captured_queries)) == 1 and event.from_status == Status.UNASSIGNED
+    assert services.conversation_lock(conv.pk) is not None  # outside a transaction: no mark, no error
+    assert services.conversation_lock(10**9) is None

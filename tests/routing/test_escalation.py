@@ -398,3 +398,65 @@ def test_a_sweep_batch_signals_each_escalated_chat_once_after_the_batch(cast, mo
             raise RuntimeError
         assert sent == []
     assert [e["conversation"] for _g, e in sent] == [convs[0].pk]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: each chat's step commits inside the sweep's batch
+def test_a_sweep_batch_sends_each_operator_one_notification_signal_not_one_per_chat(cast, monkeypatch):
+    """Every overdue chat gets its own stored notification, but the Operator's screen is told once
+    per sweep batch that there are new ones (a signal only makes it re-fetch its list)."""
+    from apps.conversations.models import Message
+    from apps.core import realtime
+
+    sent = []
+    monkeypatch.setattr(realtime, "_send", lambda groups, event: sent.append((groups, event)))
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
+    convs = [queued(cast) for _ in range(4)]
+    Message.objects.filter(conversation__in=convs, author_kind="system").delete()
+    sent.clear()
+    stats = sweep(now=max(c.queued_at for c in convs) + timedelta(minutes=1), batch=10)
+    assert stats["pickup:notified"] == 4
+    assert Notification.objects.filter(user=cast.operator, kind="pickup_overdue").count() == 4
+    pushes = [(g, e) for g, e in sent if e.get("what") == "notification"]
+    assert pushes == [([f"user.{cast.operator.pk}"], {"what": "notification"})]
+    # Outside a sweep each notice is still signalled as it commits.
+    sent.clear()
+    services.notify_operators(conversation=convs[0], kind="pickup_overdue", minutes=1)
+    services.notify_operators(conversation=convs[1], kind="pickup_overdue", minutes=1)
+    assert [e for _g, e in sent if e.get("what") == "notification"] == [{"what": "notification"}] * 2
+
+
+def test_an_escalation_step_reads_and_locks_its_chat_once(cast, django_assert_max_num_queries):
+    """The sweep locks the chat once and the core services it calls with that instance (the
+    escalation event, the customer's notice, the requeue) reuse the lock instead of locking and
+    reading the chat again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.conversations.models import Message
+
+    def chat_reads(queries, pk):
+        return [q["sql"] for q in queries if q["sql"].startswith('SELECT "conversations_conversation"."id"')
+                and f'"conversations_conversation"."id" = {pk}' in q["sql"]]
+
+    routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True, reply_minutes=2)
+    conv = queued(cast)
+    Message.objects.filter(conversation=conv, author_kind="system").delete()
+    token, ids = claim_due(now=conv.queued_at + timedelta(minutes=1))
+    with CaptureQueriesContext(connection) as ctx:
+        outcome = process_deadline(conversation_id=conv.pk, token=token, now=conv.queued_at + timedelta(minutes=1))
+    assert outcome == "pickup:notified" and ids == [conv.pk]
+    assert conv.messages.filter(author_kind="system", meta__routing__isnull=False).count() == 1  # the notice
+    assert len(escalations(conv)) == 1
+    assert len(chat_reads(ctx.captured_queries, conv.pk)) == 1, chat_reads(ctx.captured_queries, conv.pk)
+
+    # The reply step: escalation event and requeue on the one locked instance.
+    conv_services.conversation_assign(conversation=conv.pk, assignee=cast.collab_a, actor=conv_services.SYSTEM)
+    conv.refresh_from_db()
+    services.arm_from_state(conv, now=conv.assigned_at)
+    token, ids = claim_due(now=conv.assigned_at + timedelta(minutes=2))
+    with CaptureQueriesContext(connection) as ctx:
+        outcome = process_deadline(conversation_id=conv.pk, token=token, now=conv.assigned_at + timedelta(minutes=2))
+    conv.refresh_from_db()
+    assert outcome == "reply:requeued" and conv.status == Status.UNASSIGNED and conv.assignee is None
+    # One lock, plus the re-read after the requeue that re-arms the timer from the new state.
+    assert len(chat_reads(ctx.captured_queries, conv.pk)) == 2, chat_reads(ctx.captured_queries, conv.pk)

@@ -192,7 +192,7 @@ def signals_batched():
 def _send_batch(pending: list[tuple]) -> None:
     if not pending:
         return
-    from apps.core.realtime import _send
+    from apps.core.realtime import _send_all
 
     try:
         fresh = Conversation.objects.in_bulk({conv_id for conv_id, *_rest in pending})
@@ -200,9 +200,11 @@ def _send_batch(pending: list[tuple]) -> None:
     except Exception:  # like an after-commit hook: the writes are committed, the signals are best effort
         log.exception("live signals of %d changes failed", len(pending))
         return
+    signals = []
     for conv_id, dept_id, before, what, at in pending:
         groups = [user_group(u) for u in before | set(audiences.get(conv_id, ()))] + [conversation_group(conv_id)]
-        _send(sorted(set(groups)), {"what": what, "conversation": conv_id, "department": dept_id, "at": at})
+        signals.append((sorted(set(groups)), {"what": what, "conversation": conv_id, "department": dept_id, "at": at}))
+    _send_all(signals)  # one hop to the event loop for the whole batch
 
 
 def _signal(conv: Conversation, previous_audience: list[int] | None = None, what: str = "conversation") -> None:

@@ -28,29 +28,35 @@ def conversation_group(conversation_id: int) -> str:
 
 
 def _send(groups: list[str], event: dict) -> None:
-    """Send one event to many groups in ONE hop to the event loop, concurrently.
+    """Send one event to many groups in ONE hop to the event loop, concurrently."""
+    _send_all([(groups, event)])
+
+
+def _send_all(signals: list[tuple[list[str], dict]]) -> None:
+    """Send several events, each to its groups, in ONE hop to the event loop, concurrently.
 
     One ``async_to_sync`` per group cost a thread/loop round trip each: with a 200-member
     department that serialised ~200 hops per message (bench/fanout.py measured seconds of lag).
+    A batch of signals (``signals_deferred``, the sweep's batch) takes one hop for all of them.
     """
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    if layer is None or not groups:
+    sends = [(group, {"type": "signal", **event}) for groups, event in signals for group in groups]
+    if layer is None or not sends:
         return
-    message = {"type": "signal", **event}
 
     async def send_all() -> None:
-        results = await asyncio.gather(*(layer.group_send(group, message) for group in groups),
+        results = await asyncio.gather(*(layer.group_send(group, message) for group, message in sends),
                                        return_exceptions=True)
-        for group, result in zip(groups, results):
+        for (group, _message), result in zip(sends, results):
             if isinstance(result, BaseException):  # one dead group must not hide the others
                 log.error("realtime signal to %s failed: %r", group, result)
 
     try:
         async_to_sync(send_all)()
     except Exception:  # a dead layer must never break the write that already committed
-        log.exception("realtime signal to %d groups failed", len(groups))
+        log.exception("realtime signal to %d groups failed", len(sends))
 
 
 _deferred = threading.local()
@@ -73,8 +79,7 @@ def signals_deferred():
         yield
     finally:
         pending, _deferred.pending = _deferred.pending, None
-        for event, groups in pending.values():
-            _send(sorted(groups), event)
+        _send_all([(sorted(groups), event) for event, groups in pending.values()])
 
 
 def _send_or_defer(groups: list[str], event: dict) -> None:

@@ -369,7 +369,7 @@ def test_a_sweep_batch_signals_each_escalated_chat_once_after_the_batch(cast, mo
     from apps.core import realtime
 
     sent = []
-    monkeypatch.setattr(realtime, "_send", lambda groups, event: sent.append((groups, event)))
+    monkeypatch.setattr(realtime, "_send_all", sent.extend)  # every signal, one by one or batched
     routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
     convs = [queued(cast) for _ in range(3)]
     # As in bench/escalation.py: no notice on arrival, so the first escalation posts one.
@@ -407,13 +407,20 @@ def test_a_sweep_batch_sends_each_operator_one_notification_signal_not_one_per_c
     from apps.conversations.models import Message
     from apps.core import realtime
 
-    sent = []
-    monkeypatch.setattr(realtime, "_send", lambda groups, event: sent.append((groups, event)))
+    sent, hops = [], []
+
+    def send_all(signals):  # every signal, one by one or batched; a call is one hop to the event loop
+        hops.append(len(signals))
+        sent.extend(signals)
+
+    monkeypatch.setattr(realtime, "_send_all", send_all)
     routing(cast.dept_a, pickup_minutes=1, pickup_auto_assign=False, pickup_notify=True)
     convs = [queued(cast) for _ in range(4)]
     Message.objects.filter(conversation__in=convs, author_kind="system").delete()
     sent.clear()
+    hops.clear()
     stats = sweep(now=max(c.queued_at for c in convs) + timedelta(minutes=1), batch=10)
+    assert hops == [4, 1]  # the batch's four chats in one hop, then the one notification signal
     assert stats["pickup:notified"] == 4
     assert Notification.objects.filter(user=cast.operator, kind="pickup_overdue").count() == 4
     pushes = [(g, e) for g, e in sent if e.get("what") == "notification"]

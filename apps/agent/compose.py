@@ -279,8 +279,12 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # specific_bonus and unit_overlap_weight are off: bench/answer_selection.py found them to help the
 # selection on two of three left-out businesses and not the third, and the end-to-end figures
 # (leave one business out, the fitted confidence threshold) did not move (README, "Figures").
+# ``extra_units``: after the best passage, the next best candidate unit of the same document (another
+# section, another row) when the whole answer stays within ``extra_chars``: the fact asked for is
+# often one section away from the passage that matches the question's words best.
 PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 6, "window": 0.2, "hit_weight": 0.25,
-          "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True}
+          "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "extra_units": 1,
+          "extra_chars": 500}
 
 
 RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap", "own_gap", "heading_overlap",
@@ -341,6 +345,20 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
 
 
 RANKER_PATH = Path(__file__).with_name("answer_ranker.json")
+_capture: list | None = None
+
+
+@contextlib.contextmanager
+def candidates_capture():
+    """Within the block, the last selection's candidates ({features, text: that candidate's own
+    passage}) are kept in the yielded list (evaluation only: labels for the ranker)."""
+    global _capture
+    saved = _capture
+    _capture = box = []
+    try:
+        yield box
+    finally:
+        _capture = saved
 _ranker_override: dict | None = None
 _ranker_cache: dict | None = None
 _NO_RANKER = {"none": True}
@@ -413,6 +431,11 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         return None
     model = ranker if ranker is not None else ranker_load()
     hand = np.array([c["hand"] for c in candidates])
+    if _capture is not None:  # evaluation: every candidate's own passage, to label it for the ranker
+        _capture[:] = [{"features": c["features"], "text": render(
+            [chunks[c["chunk"]][2][j] for j in compose_units(chunks[c["chunk"]][2], c["unit"], chunks[c["chunk"]][3],
+                                                              span=p["span"], max_chars=max_chars)])}
+            for c in candidates]
     if model is not None and not model.get("none"):
         ranked = ranker_scores(candidates, model)
     else:
@@ -423,7 +446,23 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
     best_rank, hit, units, scores, sims, overlaps, own_words = chunks[c_index]
     chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
-    text = render([units[j] for j in chosen])
+    picked = [units[j] for j in chosen]
+    length = sum(len(u.text) for u in picked)
+    extra: list[Unit] = []
+    for other in np.argsort(-ranked, kind="stable"):
+        if len(extra) >= p["extra_units"]:
+            break
+        oc, oi = candidates[other]["chunk"], candidates[other]["unit"]
+        o_hit, o_units = chunks[oc][1], chunks[oc][2]
+        unit = o_units[oi]
+        if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
+                or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
+            continue
+        if length + len(unit.text) > p["extra_chars"]:
+            continue
+        extra.append(unit)
+        length += len(unit.text)
+    text = render(picked) if not extra else render_with_extra(picked, extra)
     query_words = set(content_words(question))
     idf = idf if p["idf"] else None
     overlap = _overlap(query_words, f"{hit.heading} {text}")  # unweighted: comparable across KBs
@@ -456,6 +495,14 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     }
     return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
                      overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
+
+
+def render_with_extra(passage: list[Unit], extra: list[Unit]) -> str:
+    """The passage, then the supplementary units (a list item or table row keeps its bullet)."""
+    head = render(passage)
+    tail = [f"- {u.text}" if u.kind in ("item", "row") else u.text for u in extra]
+    listy = "\n" in head or any(u.kind in ("item", "row") for u in passage + extra)
+    return "\n".join([head, *tail]) if listy else " ".join([head, *tail])
 
 
 def render(units: list[Unit]) -> str:

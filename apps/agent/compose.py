@@ -279,12 +279,15 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # specific_bonus and unit_overlap_weight are off: bench/answer_selection.py found them to help the
 # selection on two of three left-out businesses and not the third, and the end-to-end figures
 # (leave one business out, the fitted confidence threshold) did not move (README, "Figures").
-# ``extra_units``: after the best passage, the next best candidate unit of the same document (another
-# section, another row) when the whole answer stays within ``extra_chars``: the fact asked for is
-# often one section away from the passage that matches the question's words best.
+# ``main_by``: the passage is around the hand-set score's best unit ("hand") or the learned ranker's
+# ("ranker"). ``extra_units``: then the learned ranker's best other candidate units of the same
+# document (another section, another table row) while the whole answer stays within ``extra_chars``:
+# the fact asked for often sits one section away from the passage that matches the question's words
+# best. Chosen on the development folds (README, "Answer selection"): the ranker choosing the passage
+# put more facts in the answers but made the verifier's most confident answers less often right.
 PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 6, "window": 0.2, "hit_weight": 0.25,
-          "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "extra_units": 1,
-          "extra_chars": 500}
+          "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "main_by": "hand",
+          "extra_units": 2, "extra_chars": 600}
 
 
 RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap", "own_gap", "heading_overlap",
@@ -440,7 +443,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         ranked = ranker_scores(candidates, model)
     else:
         ranked = hand
-    k = int(np.argmax(ranked))
+    k = int(np.argmax(hand if p.get("main_by") == "hand" else ranked))
     ordered_ranked = np.sort(ranked)[::-1]
     ranker_margin = float(ordered_ranked[0] - ordered_ranked[1]) if len(ranked) > 1 else 1.0
     c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
@@ -462,10 +465,13 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             continue
         extra.append(unit)
         length += len(unit.text)
-    text = render(picked) if not extra else render_with_extra(picked, extra)
+    passage = render(picked)
+    text = passage if not extra else render_with_extra(picked, extra)
     query_words = set(content_words(question))
     idf = idf if p["idf"] else None
-    overlap = _overlap(query_words, f"{hit.heading} {text}")  # unweighted: comparable across KBs
+    # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
+    # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
+    overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs
     same_language = bool(language and getattr(hit, "language", "") == language)
     # every chunk's best hand total, for the margin to the runner-up chunk
     totals = sorted((max(float(c["hand"]) for c in candidates if c["chunk"] == n) for n in range(len(chunks))),
@@ -486,10 +492,10 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         "unit_margin": float(scores[i] - np.max(others)),
         "rank": float(best_rank),
         "type_asked": float(looks is not None),
-        "type_match": float(looks is not None and bool(looks.search(text))),
+        "type_match": float(looks is not None and bool(looks.search(passage))),
         "same_language": float(same_language),
         "question_words": float(len(query_words)),
-        "answer_chars": float(len(text)),
+        "answer_chars": float(len(passage)),
         "ranker_score": float(ranked[k]) if model is not None else 0.0,
         "ranker_margin": min(ranker_margin, 5.0) if model is not None else 0.0,
     }

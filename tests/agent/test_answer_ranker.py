@@ -45,9 +45,30 @@ def test_the_learned_ranker_picks_the_unit_holding_the_figure_over_a_topical_one
     model = fit_ranker(_rows("A") + _rows("B"))
     assert model["coef"][model["features"].index("has_figure")] > 0
     learned = select_answer(question, VECTOR, [TOPICAL, FIGURE], language="en", embed=_flat_embed,
-                            params={"extra_units": 0}, ranker=model)
+                            params={"extra_units": 0, "main_by": "ranker"}, ranker=model)
     assert learned.text == "Plus costs ARS 79,900."
     assert learned.features["ranker_margin"] > 0
+
+
+def test_the_ranker_picks_the_supplementary_unit_that_states_the_figure():
+    # one document, three sections: the passage, a topical sentence, the figure
+    def hit(chunk_id, heading, text, score):
+        return SearchHit(chunk_id=chunk_id, document_id=9, document_title="Plans", heading=heading, language="en",
+                         score=score, text=text)
+
+    passage = hit(988101, "Plus fee", "The Plus plan fee is charged every month.", 0.7)
+    topical = hit(988102, "Plus fee changes", "The Plus fee changes with the plan you choose.", 0.6)
+    figure = hit(988103, "Prices", "Plus costs ARS 79,900.", 0.5)
+    question = "How much is the Plus plan fee?"
+    hits = [passage, topical, figure]
+    with ranker_use({"none": True}):
+        hand = select_answer(question, VECTOR, hits, language="en", embed=_flat_embed, params={"extra_units": 1})
+    assert hand.text.startswith(passage.text) and "79,900" not in hand.text
+    model = fit_ranker(_rows("A") + _rows("B"))
+    with ranker_use(model):
+        learned = select_answer(question, VECTOR, hits, language="en", embed=_flat_embed, params={"extra_units": 1})
+    assert learned.text == f"{passage.text} {figure.text}"
+    assert learned.features["answer_chars"] == len(passage.text)  # the verifier reads the passage
 
 
 def test_fit_ranker_needs_labelled_candidates():

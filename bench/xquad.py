@@ -1,6 +1,6 @@
 """Benchmark: does the agent's answer selection give the right answer, in English, Spanish and across?
 
-Run:  python bench/xquad.py [--data ../shared/data/xquad] [--threshold 0.5] [--tune-features FILE]
+Run:  python bench/xquad.py [--data ../shared/data/xquad] [--threshold 0.5] [--tune-features FILE] [--tune-only]
 
 XQuAD (Artetxe et al., ACL 2020; English and Spanish, parallel): the 240 passages are the knowledge
 base and the 1,190 questions are customers. For each question the agent's own code retrieves
@@ -93,6 +93,8 @@ def main() -> int:
     parser.add_argument("--tune-features", default=None, metavar="FILE",
                         help="write the verifier's features and labels of every question (flagged by half; "
                              "the verifier's fitting reads the tuning half only) to FILE")
+    parser.add_argument("--tune-only", action="store_true",
+                        help="only the tuning half (articles 1-24): for development, the report half unread")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "xquad.en.json").is_file() or not (data / "xquad.es.json").is_file():
@@ -136,6 +138,8 @@ def main() -> int:
         passages, vectors, lexical, bm25 = kb[p_lang]
         questions = [(q, corpora[q_lang][i]["article"], corpora[p_lang][i]["qas"][j]["answers"])
                      for i, p in enumerate(corpora[q_lang]) for j, q in enumerate(p["qas"])]
+        if args.tune_only:
+            questions = [x for x in questions if x[1] < 24]
         q_vectors = embed([q["question"] for q, _a, _g in questions])
         rows = []
         t0 = time.perf_counter()
@@ -188,6 +192,8 @@ def main() -> int:
           f"{'BM25 span':>10s}")
     for name, rows in results.items():
         for half, subset in (("tune", [r for r in rows if not r["report"]]), ("report", [r for r in rows if r["report"]])):
+            if not subset:
+                continue
             f = figures(subset)
             print(f"{name:10s} {half:7s} {f['n']:5d} {f['span_in_answer']:15.3f} "
                   f"{(f['precision'] if f['precision'] is not None else float('nan')):10.3f} {f['coverage']:9.3f} "

@@ -279,23 +279,36 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # specific_bonus and unit_overlap_weight are off: bench/answer_selection.py found them to help the
 # selection on two of three left-out businesses and not the third, and the end-to-end figures
 # (leave one business out, the fitted confidence threshold) did not move (README, "Figures").
+# ``main_by``: the passage is around the hand-set score's best unit ("hand") or the learned ranker's
+# ("ranker"). ``extra_units``: then the learned ranker's best other candidate units of the same
+# document (another section, another table row) while the whole answer stays within ``extra_chars``:
+# the fact asked for often sits one section away from the passage that matches the question's words
+# best. Chosen on the development folds (README, "Answer selection"): the ranker choosing the passage
+# put more facts in the answers but made the verifier's most confident answers less often right.
 PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 6, "window": 0.2, "hit_weight": 0.25,
-          "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True}
+          "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "main_by": "hand",
+          "extra_units": 2, "extra_chars": 600}
 
 
-def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
-                  max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None) -> Selection | None:
-    """The best-answering unit among the top ``hits`` (with up to two neighbours), or None."""
-    if not hits:
-        return None
+RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap", "own_gap", "heading_overlap",
+                   "type_match", "type_miss", "has_figure", "hit_score", "hit_gap", "rank", "same_language",
+                   "kind_row", "kind_item", "kind_lead", "unit_chars", "hand_score", "hand_gap"]
+
+
+def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: str, embed, params: dict | None = None,
+                    idf=None) -> tuple[list[dict], list[tuple]]:
+    """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads.
+
+    Returns (candidates, chunks): a candidate is {chunk (index into chunks), unit, features}; a
+    chunk is (rank, hit, units, scores) with the hand-set unit scores (similarity + rarity-weighted
+    overlap + answer-type bonus + language), which also order the neighbours of the chosen unit."""
     p = {**PARAMS, **(params or {})}
     idf = idf if p["idf"] else None
     query_words = set(content_words(question))
-    best = None  # (score, hit, units, index, sims, overlaps, scores, own words)
-    totals: list[float] = []  # every chunk's best total, for the margin to the runner-up
-    second_unit = -1.0        # the best other unit of the chosen chunk
-    best_rank = 0
+    looks = answer_type_asked(question)
     top = max(float(h.score) for h in hits[:p["max_hits"]])
+    chunks: list[tuple] = []
+    rows: list[tuple] = []
     for rank, hit in enumerate(hits[:p["max_hits"]]):
         if float(hit.score) < top - p["window"]:
             continue
@@ -304,24 +317,93 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         with_heading, own_words = _unit_words(key, hit.heading, units)
         sims = vectors @ np.asarray(query_vector, dtype=np.float32)
         overlaps = np.array([_overlap(query_words, words, idf) for words in with_heading])
-        # the unit's own words (without the heading, unweighted) tell apart units of one section
-        own = np.array([_overlap(query_words, words) for words in own_words]) if p["unit_overlap_weight"] else 0.0
+        own = np.array([_overlap(query_words, words, idf) for words in own_words])
         scores = (sims + p["lexical_weight"] * overlaps + p["unit_overlap_weight"] * own
                   + answer_type_bonus(question, units, p["type_bonus"]) + specific_bonus(units, p["specific_bonus"]))
-        if language and getattr(hit, "language", "") == language:
+        same = bool(language and getattr(hit, "language", "") == language)
+        if same:
             scores = scores + SAME_LANGUAGE_BONUS
-        i = int(np.argmax(scores))
-        # the chunk's own retrieval score counts a little: a strong unit in a weak chunk is suspect
-        total = float(scores[i]) + p["hit_weight"] * float(hit.score)
-        totals.append(total)
-        if best is None or total > best[0]:
-            best = (total, hit, units, i, sims, overlaps, scores, own_words)
-            best_rank = rank
-    _total, hit, units, i, sims, overlaps, scores, own_words = best
+        heading_overlap = _overlap(query_words, frozenset(content_words(hit.heading or "")), idf)
+        c = len(chunks)
+        chunks.append((rank, hit, units, scores, sims, overlaps, own_words))
+        for i, unit in enumerate(units):
+            rows.append((c, i, float(sims[i]), float(overlaps[i]), float(own[i]), heading_overlap,
+                         looks is not None and bool(looks.search(unit.text)), looks is not None,
+                         bool(_SPECIFIC_VALUE.search(unit.text)), float(hit.score), rank, same, unit.kind,
+                         len(unit.text), float(scores[i]) + p["hit_weight"] * float(hit.score)))
+    if not rows:
+        return [], chunks
+    best = {k: max(r[j] for r in rows) for k, j in (("sim", 2), ("ov", 3), ("own", 4), ("hand", 14))}
+    candidates = []
+    for (c, i, sim, ov, own, head, match, asked, figure, hit_score, rank, same, kind, chars, hand) in rows:
+        candidates.append({"chunk": c, "unit": i, "hand": hand, "features": {
+            "sim": sim, "sim_gap": sim - best["sim"], "idf_overlap": ov, "overlap_gap": ov - best["ov"],
+            "own_overlap": own, "own_gap": own - best["own"], "heading_overlap": head,
+            "type_match": float(match), "type_miss": float(asked and not match), "has_figure": float(figure),
+            "hit_score": hit_score, "hit_gap": hit_score - top, "rank": float(np.log1p(rank)),
+            "same_language": float(same), "kind_row": float(kind == "row"), "kind_item": float(kind == "item"),
+            "kind_lead": float(kind == "lead"), "unit_chars": float(np.log1p(chars)), "hand_score": hand,
+            "hand_gap": hand - best["hand"]}})
+    return candidates, chunks
+
+
+RANKER_PATH = Path(__file__).with_name("answer_ranker.json")
+_capture: list | None = None
+
+
+@contextlib.contextmanager
+def candidates_capture():
+    """Within the block, the last selection's candidates ({features, text: that candidate's own
+    passage}) are kept in the yielded list (evaluation only: labels for the ranker)."""
+    global _capture
+    saved = _capture
+    _capture = box = []
+    try:
+        yield box
+    finally:
+        _capture = saved
+_ranker_override: dict | None = None
+_ranker_cache: dict | None = None
+_NO_RANKER = {"none": True}
+
+
+def ranker_load() -> dict | None:
+    """The learned candidate ranker (``answer_ranker.json``), or None (the hand-set unit score)."""
+    global _ranker_cache
+    if _ranker_override is not None:
+        return None if _ranker_override is _NO_RANKER or _ranker_override.get("none") else _ranker_override
+    if _ranker_cache is None:
+        _ranker_cache = json.loads(RANKER_PATH.read_text(encoding="utf-8")) if RANKER_PATH.is_file() else _NO_RANKER
+    return None if _ranker_cache is _NO_RANKER else _ranker_cache
+
+
+@contextlib.contextmanager
+def ranker_use(model: dict | None):
+    """Rank with ``model`` (e.g. one fitted without the business evaluated); ``{"none": True}``: the
+    hand-set unit score."""
+    global _ranker_override
+    saved = _ranker_override
+    _ranker_override = model
+    try:
+        yield
+    finally:
+        _ranker_override = saved
+
+
+def ranker_scores(candidates: list[dict], model: dict) -> np.ndarray:
+    """The ranker's logit of "this candidate's answer holds the facts asked for", per candidate."""
+    names = model["features"]
+    x = np.array([[c["features"].get(n, 0.0) for n in names] for c in candidates], dtype=float)
+    z = ((x - np.asarray(model["mean"])) / np.asarray(model["scale"])) @ np.asarray(model["coef"])
+    return z + float(model["intercept"])
+
+
+def compose_units(units: list[Unit], i: int, scores: np.ndarray, *, span: int, max_chars: int) -> list[int]:
+    """The unit ``i`` with up to ``span - 1`` neighbours of its paragraph/list/table, the better-scoring
+    side first, while short; a unit announcing what follows (":") never ends it."""
     chosen = [i]
     length = len(units[i].text)
-    # neighbours from the same block, the better-scoring side first, while short
-    for _ in range(max(0, p["span"] - 1)):
+    for _ in range(max(0, span - 1)):
         candidates = [j for j in (min(chosen) - 1, max(chosen) + 1)
                       if 0 <= j < len(units) and units[j].block == units[i].block and units[j].kind != "lead"]
         if not candidates:
@@ -332,13 +414,68 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         chosen.append(j)
         length += len(units[j].text)
     chosen.sort()
-    # a unit that announces what follows ("you can add these people:") never ends the answer
     while units[chosen[-1]].text.rstrip().endswith(":") and chosen[-1] + 1 < len(units) and len(chosen) < 5:
         chosen.append(chosen[-1] + 1)
-    text = render([units[j] for j in chosen])
-    overlap = _overlap(query_words, f"{hit.heading} {text}")  # unweighted: comparable across KBs
+    return chosen
+
+
+def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
+                  max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
+                  ranker: dict | None = None) -> Selection | None:
+    """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
+    the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
+    score's when no ranker ships."""
+    if not hits:
+        return None
+    p = {**PARAMS, **(params or {})}
+    candidates, chunks = unit_candidates(question, query_vector, hits, language=language, embed=embed, params=p,
+                                         idf=idf)
+    if not candidates:
+        return None
+    model = ranker if ranker is not None else ranker_load()
+    hand = np.array([c["hand"] for c in candidates])
+    if _capture is not None:  # evaluation: every candidate's own passage, to label it for the ranker
+        _capture[:] = [{"features": c["features"], "text": render(
+            [chunks[c["chunk"]][2][j] for j in compose_units(chunks[c["chunk"]][2], c["unit"], chunks[c["chunk"]][3],
+                                                              span=p["span"], max_chars=max_chars)])}
+            for c in candidates]
+    if model is not None and not model.get("none"):
+        ranked = ranker_scores(candidates, model)
+    else:
+        ranked = hand
+    k = int(np.argmax(hand if p.get("main_by") == "hand" else ranked))
+    ordered_ranked = np.sort(ranked)[::-1]
+    ranker_margin = float(ordered_ranked[0] - ordered_ranked[1]) if len(ranked) > 1 else 1.0
+    c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
+    best_rank, hit, units, scores, sims, overlaps, own_words = chunks[c_index]
+    chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
+    picked = [units[j] for j in chosen]
+    length = sum(len(u.text) for u in picked)
+    extra: list[Unit] = []
+    for other in np.argsort(-ranked, kind="stable"):
+        if len(extra) >= p["extra_units"]:
+            break
+        oc, oi = candidates[other]["chunk"], candidates[other]["unit"]
+        o_hit, o_units = chunks[oc][1], chunks[oc][2]
+        unit = o_units[oi]
+        if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
+                or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
+            continue
+        if length + len(unit.text) > p["extra_chars"]:
+            continue
+        extra.append(unit)
+        length += len(unit.text)
+    passage = render(picked)
+    text = passage if not extra else render_with_extra(picked, extra)
+    query_words = set(content_words(question))
+    idf = idf if p["idf"] else None
+    # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
+    # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
+    overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs
     same_language = bool(language and getattr(hit, "language", "") == language)
-    ordered = sorted(totals, reverse=True)
+    # every chunk's best hand total, for the margin to the runner-up chunk
+    totals = sorted((max(float(c["hand"]) for c in candidates if c["chunk"] == n) for n in range(len(chunks))),
+                    reverse=True)
     others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
     looks = answer_type_asked(question)
     hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
@@ -351,17 +488,27 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         "hit_score": float(hit.score),
         "top_hit_score": max(hit_scores),
         "hit_margin": max(hit_scores) - (sorted(hit_scores)[-2] if len(hit_scores) > 1 else 0.0),
-        "chunk_margin": ordered[0] - ordered[1] if len(ordered) > 1 else 0.5,
+        "chunk_margin": totals[0] - totals[1] if len(totals) > 1 else 0.5,
         "unit_margin": float(scores[i] - np.max(others)),
         "rank": float(best_rank),
         "type_asked": float(looks is not None),
-        "type_match": float(looks is not None and bool(looks.search(text))),
+        "type_match": float(looks is not None and bool(looks.search(passage))),
         "same_language": float(same_language),
         "question_words": float(len(query_words)),
-        "answer_chars": float(len(text)),
+        "answer_chars": float(len(passage)),
+        "ranker_score": float(ranked[k]) if model is not None else 0.0,
+        "ranker_margin": min(ranker_margin, 5.0) if model is not None else 0.0,
     }
     return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
                      overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
+
+
+def render_with_extra(passage: list[Unit], extra: list[Unit]) -> str:
+    """The passage, then the supplementary units (a list item or table row keeps its bullet)."""
+    head = render(passage)
+    tail = [f"- {u.text}" if u.kind in ("item", "row") else u.text for u in extra]
+    listy = "\n" in head or any(u.kind in ("item", "row") for u in passage + extra)
+    return "\n".join([head, *tail]) if listy else " ".join([head, *tail])
 
 
 def render(units: list[Unit]) -> str:

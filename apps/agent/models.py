@@ -168,7 +168,7 @@ class AgentSettings(models.Model):
     # The shipped default: the threshold the leave-one-business-out protocol fits (apps/agent/README.md,
     # "Evaluation"), fitted on the three development businesses' turns; a new business has no labels.
     confidence_threshold = models.FloatField(
-        _("minimum answer confidence"), default=0.852896,
+        _("minimum answer confidence"), default=0.845763,
         help_text=_("Below this the AI Agent does not answer and hands off (trigger low_confidence)."))
     out_of_scope_threshold = models.FloatField(
         _("out-of-scope threshold"), default=0.5,

@@ -44,15 +44,16 @@ def test_table_rows_read_with_their_headers_and_lists_stay_lists():
 
 
 def _select_flat(question: str, chunk: str, heading: str, params: dict) -> str:
-    """The selection when every text embeds to the same vector: only the scores' other terms decide."""
+    """The hand-set selection when every text embeds to the same vector: only the scores' other terms decide."""
     hit = SearchHit(chunk_id=987001, document_id=1, document_title="Help", heading=heading, text=chunk, score=0.6,
                     language="en")
 
     def embed(texts):
         return np.ones((len(texts), 4), dtype=np.float32) / 2.0
 
+    # the hand-set score alone (no learned ranker), one passage (no supplementary unit)
     return select_answer(question, np.ones(4, dtype=np.float32) / 2.0, [hit], language="en", embed=embed,
-                         params=params).text
+                         params={"extra_units": 0, **params}, ranker={"none": True}).text
 
 
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():

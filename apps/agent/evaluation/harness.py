@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..compose import verifier_use
+from ..compose import candidates_capture, ranker_use, verifier_use
 
 Fitter = Callable[[list[dict]], dict]
 
@@ -99,14 +99,19 @@ def turn_scores(business, *, provider=None) -> list[dict]:
                 language = detected
             ctx = TurnContext(conversation_id=0, text=text, language=language or "es", history=list(history),
                               topic_slug=topic_slug)
-            analysis = provider.analyse(ctx)
+            with candidates_capture() as candidates:
+                analysis = provider.analyse(ctx)
             topic = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
             if topic is not None:
                 topic_slug = topic.slug
             due = due_on_turn(row, index)
             facts = row["expected"].get("facts") or []
             last = index == len(row["messages"]) - 1
+            labelled = last and facts and not due
             rows.append({
+                "candidates": [{"features": {k: round(float(v), 5) for k, v in c["features"].items()},
+                                "label": all(facts_present(facts, c["text"]))} for c in candidates]
+                if labelled else None,
                 "business": business.name, "id": row["id"], "turn": index, "last": last,
                 "language": row.get("language", ""), "category": row.get("category", ""), "due": due,
                 "expected_department": row["expected"].get("department"),
@@ -226,41 +231,83 @@ def evaluate_business(business, *, provider=None, settings_override: dict | None
     return {"summary": summary, "turn_rows": rows}
 
 
-def business_turn_rows(business, *, provider=None) -> list[dict]:
+def business_turn_rows(business, *, provider=None, rankers: dict | None = None) -> dict:
+    """Install ``business`` once and score its turns under each ranker of ``rankers`` ({label:
+    model}; a model ``{"none": True}`` is the hand-set unit score)."""
     from ..packs import business_install
 
+    rankers = rankers or {"": None}
+    out = {}
     with scratch_environment():
         business_install(business)
         _warm_up()
-        return turn_scores(business, provider=provider)
+        for label, model in rankers.items():
+            with ranker_use(model):
+                out[label] = turn_scores(business, provider=provider)
+    return out
+
+
+HAND = {"none": True}
 
 
 def leave_one_out(businesses: list, *, fitters: list[Fitter] | None = None, provider=None, log=None,
-                  details_dir: str | None = None) -> dict:
-    """Fit on all businesses but one, report on that one; for each in turn."""
+                  details_dir: str | None = None, ranker_fitter: Fitter | None = None) -> dict:
+    """Fit on all businesses but one, report on that one; for each in turn.
+
+    With ``ranker_fitter`` (the answer ranker, ``apps.agent.evaluation.ranker.fit_ranker``): every
+    business's turns are first scored with the hand-set unit score (the candidates and their labels
+    the ranker learns from); then, for each business A and each other business B, A's turns are
+    scored again under the ranker fitted on neither A nor B: those rows are what the other hooks
+    (the verifier) see when B is left out, so nothing fitted for B has seen B. B is then run end to
+    end with the ranker fitted on the others and the hooks' settings."""
     fitters = DEFAULT_FITTERS if fitters is None else fitters
     say = log or (lambda text: None)
-    rows_of = {}
+    names = [b.name for b in businesses]
+    candidates_of: dict[str, list[dict]] = {}
+    rows_for: dict[str, dict[str, list[dict]]] = {n: {} for n in names}  # rows_for[left out][business]
+
+    def ranker_without(*excluded: str):
+        rows = [r for n in names if n not in excluded for r in candidates_of[n]]
+        return ranker_fitter(rows) or HAND
+
+    if ranker_fitter is not None:
+        for business in businesses:
+            started = time.perf_counter()
+            candidates_of[business.name] = business_turn_rows(business, provider=provider, rankers={"": HAND})[""]
+            say(f"candidates (hand-set score): {business.name} ({time.perf_counter() - started:.0f}s)")
     for business in businesses:
         started = time.perf_counter()
-        rows_of[business.name] = business_turn_rows(business, provider=provider)
-        if details_dir:  # the raw per-turn scores, for fitting hooks developed elsewhere
+        if ranker_fitter is None:
+            rows = business_turn_rows(business, provider=provider)[""]
+            for other in names:
+                rows_for[other][business.name] = rows
+            shipped_rows = rows
+        else:
+            rankers = {other: ranker_without(business.name, other) for other in names if other != business.name}
+            rankers["__all__"] = ranker_without()
+            scored = business_turn_rows(business, provider=provider, rankers=rankers)
+            for other in names:
+                if other != business.name:
+                    rows_for[other][business.name] = scored[other]
+            shipped_rows = scored["__all__"]
+        if details_dir:  # the raw per-turn scores (under the ranker fitted on every business): what ships is fitted on them
             with open(os.path.join(details_dir, f"turns-{business.name}.jsonl"), "w", encoding="utf-8") as handle:
-                for row in rows_of[business.name]:
+                for row in shipped_rows:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        say(f"turn scores: {business.name}, {len(rows_of[business.name])} turns "
-            f"({time.perf_counter() - started:.0f}s)")
+        say(f"turn scores: {business.name}, {len(shipped_rows)} turns ({time.perf_counter() - started:.0f}s)")
     report = {}
     for business in businesses:
-        dev = [r for name, rows in rows_of.items() if name != business.name for r in rows]
+        dev = [r for name, rows in rows_for[business.name].items() if name != business.name for r in rows]
         fitted = fit_all(dev, fitters)
         verifier = fitted.pop("answer_verifier", None)
+        ranker = ranker_without(business.name) if ranker_fitter is not None else None
         say(f"left out {business.name}: fitted on {len(dev)} turns of the others: {fitted}"
-            + (f", verifier {verifier.get('fitted_on')}" if verifier else ""))
+            + (f", verifier {verifier.get('fitted_on')}" if verifier else "")
+            + (f", ranker {ranker.get('coef')} on {ranker.get('fitted_on')}" if ranker else ""))
         details = open(os.path.join(details_dir, f"{business.name}.jsonl"), "w", encoding="utf-8") \
             if details_dir else None
         try:
-            with verifier_use(verifier):
+            with verifier_use(verifier), ranker_use(ranker):
                 result = evaluate_business(business, provider=provider, settings_override=fitted, details=details)
         finally:
             if details:
@@ -268,10 +315,10 @@ def leave_one_out(businesses: list, *, fitters: list[Fitter] | None = None, prov
         result["summary"]["fitted"] = fitted
         if verifier:
             result["summary"]["verifier"] = verifier
+        if ranker:
+            result["summary"]["ranker"] = ranker
         report[business.name] = result["summary"]
-    # What would ship: the same hooks on every business's rows (no labelled data of a new one).
-    all_rows = [r for rows in rows_of.values() for r in rows]
-    on_all = fit_all(all_rows, fitters)
-    on_all.pop("answer_verifier", None)
-    say(f"fitted on all {len(businesses)} businesses ({len(all_rows)} turns): {on_all}")
+    if ranker_fitter is not None and details_dir:
+        with open(os.path.join(details_dir, "answer_ranker.json"), "w", encoding="utf-8") as handle:
+            json.dump(ranker_without(), handle, indent=1)
     return report

@@ -1,7 +1,7 @@
 """manage.py evaluate_agent: score the AI Agent on scripted conversations.
 
     evaluate_agent --business DIR|demo [--business ...] [--leave-one-out] [--fit module:function]
-                   [--json] [--details FILE|DIR] [--provider local|openai] [--record FILE]
+                   [--ranker module:function|none] [--json] [--details FILE|DIR] [--provider local|openai] [--record FILE]
     evaluate_agent --dataset FILE          (against the configured KB and topics, rolled back)
 
 ``--business`` installs each business (a business pack, an agent folder or ``demo``) into its own
@@ -40,6 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--details", help="one JSON line per conversation (a folder with --leave-one-out)")
         parser.add_argument("--provider", choices=["local", "openai"], default=None)
         parser.add_argument("--record", help="append the configuration and its figures to this JSONL file")
+        parser.add_argument("--ranker", default="apps.agent.evaluation.ranker:fit_ranker", metavar="MODULE:FUNCTION",
+                            help="--leave-one-out: the answer ranker's fitting hook ('none': the hand-set unit score)")
 
     def handle(self, *args, **opts):
         if bool(opts["dataset"]) == bool(opts["business"]):
@@ -64,8 +66,12 @@ class Command(BaseCommand):
                 raise CommandError(f"--fit: {exc}") from exc
             if opts["details"]:
                 os.makedirs(opts["details"], exist_ok=True)
+            try:
+                ranker_fitter = None if opts["ranker"] == "none" else fitter_load(opts["ranker"])
+            except (ValueError, ImportError, AttributeError) as exc:
+                raise CommandError(f"--ranker: {exc}") from exc
             report = leave_one_out(businesses, fitters=fitters, provider=prov, log=self.stdout.write,
-                                   details_dir=opts["details"])
+                                   details_dir=opts["details"], ranker_fitter=ranker_fitter)
         else:
             report = {}
             for business in businesses:
@@ -128,7 +134,8 @@ class Command(BaseCommand):
                                       "answered_with_facts": s["scores"]["answered_with_facts"],
                                       "answers_with_facts": s["scores"]["answers_with_facts"],
                                       "silent_language_switches": s["scores"]["silent_language_switches"],
-                                      "latency_ms_p95": s["latency_ms_p95"]}
+                                      "latency_ms_p95": s["latency_ms_p95"],
+                                      "ranker": (s.get("ranker") or {}).get("coef")}
                                for name, s in result["businesses"].items()}}
         with open(opts["record"], "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")

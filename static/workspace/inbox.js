@@ -58,13 +58,29 @@
   });
 
   // --- reply box --------------------------------------------------------------------------------
+  // A live refresh re-renders the composer (the textarea is hx-preserve'd, the note toggle is not):
+  // remember the toggle per form so a refresh between "n" and Enter cannot turn a note into a reply.
+  var noteChosen = {};
+  function showNoteState(box) {
+    var form = $("reply-form");
+    if (form) form.classList.toggle("is-note", box.checked);
+    var send = $("reply-send");
+    if (send) send.textContent = box.checked ? (send.dataset.noteLabel || send.textContent) : (send.dataset.replyLabel || send.textContent);
+  }
   document.addEventListener("change", function (e) {
     if (e.target && e.target.id === "reply-note") {
       var form = $("reply-form");
-      if (form) form.classList.toggle("is-note", e.target.checked);
-      var send = $("reply-send");
-      if (send) send.textContent = e.target.checked ? (send.dataset.noteLabel || send.textContent) : (send.dataset.replyLabel || send.textContent);
+      if (form) noteChosen[form.getAttribute("action")] = e.target.checked;
+      showNoteState(e.target);
     }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var box = $("reply-note"), form = $("reply-form");
+    if (!box || !form || box.disabled) return;
+    var chosen = noteChosen[form.getAttribute("action")];
+    if (chosen === undefined || chosen === box.checked) return;
+    box.checked = chosen;
+    showNoteState(box);
   });
 
   document.addEventListener("keydown", function (e) {

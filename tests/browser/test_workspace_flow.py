@@ -84,6 +84,19 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                 kb.press("Escape")
                 kb.press("n")
                 expect(page.locator("#reply-note")).to_be_checked()
+                # A live refresh of the composer (another signal arriving) keeps the note chosen
+                # and the focus in the box.
+                page.evaluate("""() => {
+                    const old = document.getElementById('conv-actions');
+                    old.dataset.stale = '1';
+                    htmx.trigger(old, 'asiste:refresh');
+                }""")
+                page.wait_for_function("""() => {
+                    const now = document.getElementById('conv-actions');
+                    return now && !now.dataset.stale && !now.classList.contains('htmx-settling');
+                }""")
+                expect(page.locator("#reply-note")).to_be_checked()
+                page.wait_for_function("document.activeElement && document.activeElement.id === 'reply-body'")
                 kb.type("Ya reinició el router antes de escribir; revisar la OLT.")
                 kb.press("Enter")
                 note = self.wait_db(lambda: Message.objects.filter(conversation=conv, is_internal=True).first(),

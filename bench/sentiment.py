@@ -8,9 +8,12 @@ the repository root (override with --data). The script says so and stops when it
 
 Method: ``apps.agent.sentiment``: a multinomial logistic regression on the multilingual USE
 embedding (``apps.knowledge.embeddings.embed_texts``, the vector the agent already computes) plus
-the lexicon score as one feature, trained on both languages' train splits together. The
-regularisation C and whether the lexicon feature is used are chosen on the val splits (mean
-macro-F1 of the two languages); the chosen model is scored on test once. Baseline in the same run:
+hand-made signals (``sentiment.hand_features``: the lexicon score, lexicon word counts, a negator,
+mood emoji/emoticons, "!" and "?"), trained on both languages' train splits together. The
+regularisation C and the signals used (all of them, the lexicon score only, none) are chosen on the
+val splits (mean macro-F1 of the two languages); the chosen model is scored on test once. The
+English train/val files hold literal "\u2019"-style escapes (test has none): they are decoded
+on load. Baseline in the same run:
 the lexicon scorer, its neutral band (|score| < t -> neutral) chosen on val by the same rule.
 
 Latency: one message at a time (embedding + model, as the agent would pay it if it had no vector
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,7 +42,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asisteclick.settings")
 
 LANGS = {"en": "english", "es": "spanish"}
 SPLITS = ("train", "val", "test")
-CONFIGS = [{"C": c, "lexicon": lex} for lex in (True, False) for c in (0.1, 0.3, 1.0, 3.0)]
+CONFIGS = [{"C": c, "signals": signals} for signals in ("all", "lexicon", "none") for c in (0.1, 0.3, 1.0, 3.0)]
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 PUBLISHED = {"FastText (Barbieri et al. 2022)": 50, "XLM-T (Barbieri et al. 2022)": "68-71"}
 
 
@@ -50,7 +55,8 @@ def load(data: Path) -> dict:
             labels = (data / folder / f"{split}_labels.txt").read_text(encoding="utf-8").split()
             if len(texts) != len(labels):
                 raise SystemExit(f"{folder}/{split}: {len(texts)} texts but {len(labels)} labels")
-            out[(lang, split)] = ([t.strip() for t in texts], np.array([int(x) for x in labels]))
+            texts = [_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), t).strip() for t in texts]
+            out[(lang, split)] = (texts, np.array([int(x) for x in labels]))
     return out
 
 
@@ -80,12 +86,16 @@ def scores(y: np.ndarray, pred: np.ndarray) -> dict:
             "negative_recall": round(100 * recall_score(y, pred, labels=[0], average=None)[0], 1)}
 
 
-def features(vectors, texts, use_lexicon: bool) -> np.ndarray:
-    from apps.agent.sentiment import sentiment_features
+def features(vectors, texts, signals: str) -> np.ndarray:
+    """The agent's features with the unused hand-made signals zeroed ("lexicon": the lexicon score only)."""
+    from apps.agent.sentiment import HAND_FEATURES, sentiment_features
 
     x = sentiment_features(vectors, texts)
-    if not use_lexicon:
-        x[:, -1] = 0.0
+    dim = x.shape[1] - HAND_FEATURES
+    if signals == "lexicon":
+        x[:, dim + 1:] = 0.0
+    elif signals == "none":
+        x[:, dim:] = 0.0
     return x
 
 
@@ -122,12 +132,12 @@ def main() -> None:
     best = None
     for config in CONFIGS:
         clf = LogisticRegression(C=config["C"], max_iter=5000)
-        clf.fit(features(train_v, train_texts, config["lexicon"]), train_y)
+        clf.fit(features(train_v, train_texts, config["signals"]), train_y)
         val = {lang: scores(data[(lang, "val")][1],
-                            clf.predict(features(vectors[(lang, "val")], data[(lang, "val")][0], config["lexicon"])))
+                            clf.predict(features(vectors[(lang, "val")], data[(lang, "val")][0], config["signals"])))
                for lang in LANGS}
         mean = (val["en"]["macro_f1"] + val["es"]["macro_f1"]) / 2
-        print(f"  C={config['C']:<4} lexicon feature={'yes' if config['lexicon'] else 'no ':<3}  "
+        print(f"  C={config['C']:<4} signals={config['signals']:<7}  "
               f"{val['en']['macro_f1']:5.1f} / {val['es']['macro_f1']:5.1f}   "
               f"{val['en']['negative_recall']:5.1f} / {val['es']['negative_recall']:5.1f}", flush=True)
         if best is None or mean > best[0]:
@@ -136,7 +146,7 @@ def main() -> None:
     bands = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4]
     band = max(bands, key=lambda b: sum(scores(data[(lang, "val")][1], lexicon_predict(data[(lang, "val")][0], b))
                                          ["macro_f1"] for lang in LANGS))
-    print(f"chosen on val: C={chosen['C']}, lexicon feature={'yes' if chosen['lexicon'] else 'no'}; "
+    print(f"chosen on val: C={chosen['C']}, signals={chosen['signals']}; "
           f"lexicon baseline neutral band |score| < {band}")
 
     result = {}
@@ -144,8 +154,8 @@ def main() -> None:
     print(f"{'':28} {'macro-F1 en':>11} {'macro-F1 es':>11} {'neg. recall en':>14} {'neg. recall es':>14}")
     for name, prefix, predict in (
             ("lexicon (baseline)", "lexicon_", lambda lang: lexicon_predict(data[(lang, "test")][0], band)),
-            ("learned model (USE + LR)", "", lambda lang: clf.predict(
-                features(vectors[(lang, "test")], data[(lang, "test")][0], chosen["lexicon"])))):
+            ("learned model (USE + signals, LR)", "", lambda lang: clf.predict(
+                features(vectors[(lang, "test")], data[(lang, "test")][0], chosen["signals"])))):
         row = {lang: scores(data[(lang, "test")][1], predict(lang)) for lang in LANGS}
         for lang in LANGS:
             result[f"{prefix}macro_f1_{lang}"] = row[lang]["macro_f1"]
@@ -159,9 +169,7 @@ def main() -> None:
     from apps.agent import sentiment
     from apps.knowledge.embeddings import embed_texts
 
-    coef = np.ascontiguousarray(clf.coef_, dtype=np.float32)
-    if not chosen["lexicon"]:
-        coef[:, -1] = 0.0
+    coef = np.ascontiguousarray(clf.coef_, dtype=np.float32)  # unused signals were zero: weight 0
     intercept = clf.intercept_.astype(np.float32)
     sentiment._model.cache_clear()
     original = sentiment._model
@@ -189,13 +197,13 @@ def main() -> None:
     print(f"\nlatency per message (600 test messages, one at a time): embedding + model p95 "
           f"{result['p95_ms']} ms; model on the agent's ready vector p95 {result['p95_ms_on_ready_vector']} ms; "
           f"lexicon p95 {result['lexicon_p95_ms']} ms")
-    result.update({"chosen_C": chosen["C"], "chosen_lexicon_feature": chosen["lexicon"], "lexicon_band": band})
+    result.update({"chosen_C": chosen["C"], "chosen_signals": chosen["signals"], "lexicon_band": band})
 
     if args.write:
         sentiment.MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
         np.savez(sentiment.MODEL_PATH, coef=coef, intercept=intercept, classes=np.array(["negative", "neutral", "positive"]),
                  meta=np.array(json.dumps({"trained_on": "UMSAB en+es train", "C": chosen["C"],
-                                           "lexicon_feature": chosen["lexicon"]})))
+                                           "signals": chosen["signals"]})))
         print(f"model written to {sentiment.MODEL_PATH.relative_to(ROOT)}")
     print(json.dumps(result))
 

@@ -4,11 +4,12 @@ Two scorers:
 
 - ``sentiment_model_score`` (what the local provider uses): a learned 3-class model (negative /
   neutral / positive), a multinomial logistic regression on the multilingual USE embedding the
-  agent already computes for the message, plus the lexicon score below as one more feature.
+  agent already computes for the message, plus a few hand-made signals (the lexicon score below,
+  counts of negative / positive lexicon words, a negator, mood emoji and emoticons, "!" and "?").
   Trained on UMSAB (SemEval-2017 English, InterTASS Spanish) by ``python bench/sentiment.py
   --write``, which writes the weights to ``apps/agent/data/sentiment.npz`` (a few KB, shipped in the
   repository: the product never reads the dataset). Score = P(positive) - P(negative). Cost on top of
-  the embedding: one 3 x 513 matrix-vector product.
+  the embedding: one 3 x 520 matrix-vector product.
 - ``sentiment_score``: the lexicon scorer (valence words, negation, intensifiers, shouting, repeated
   punctuation), in the spirit of VADER, with a Spanish lexicon beside the English one. It is the
   baseline in ``bench/sentiment.py`` and the fallback when no embedding is at hand (the remote
@@ -127,10 +128,32 @@ def sentiment_score(text: str) -> float:
 
 # --- the learned model ---------------------------------------------------------------------------
 
+# Emoji and emoticons that carry a mood (customers write them too). Hand-made, not fitted.
+_POS_EMOJI = set("😂😍❤♥😊😁😀😃😄😆😉😘💕💖👍🙌🎉☺💙💜💛💚✨😎🙂🤗💪😻👏🤣😋💗😜")
+_NEG_EMOJI = set("😢😭😡😠😞😔😒😩😫💔👎😤😕🙁☹😣😖🤬😱😪😰😑😐🙄")
+_POS_EMOTICON = re.compile(r"(?::-?\)|:D|;-?\)|=\)|<3|:P|xD|XD)")
+_NEG_EMOTICON = re.compile(r"(?::-?\(|:'\(|D:|:-?/(?!/))")
+# The signals beside the embedding, in order: lexicon score (x2), negative / positive lexicon words,
+# a negator, positive / negative emoji, "!" and "?" (counts as log(1 + n)).
+HAND_FEATURES = 8
+
+
+def hand_features(text: str) -> list[float]:
+    """Lexicon, negation, emoji and punctuation signals of one message (what the embedding blurs)."""
+    tokens = [_fold(t) for t in _TOKEN.findall(text)]
+    negative = sum(1 for w in tokens if w in _NEG)
+    positive = sum(1 for w in tokens if w in _POS)
+    pos_emoji = sum(1 for c in text if c in _POS_EMOJI) + len(_POS_EMOTICON.findall(text))
+    neg_emoji = sum(1 for c in text if c in _NEG_EMOJI) + len(_NEG_EMOTICON.findall(text))
+    return [sentiment_score(text) * LEXICON_FEATURE_WEIGHT, math.log1p(negative), math.log1p(positive),
+            float(any(w in _NEGATORS for w in tokens)), math.log1p(pos_emoji), math.log1p(neg_emoji),
+            math.log1p(text.count("!")), math.log1p(text.count("?"))]
+
+
 def sentiment_features(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-    """(n, dim + 1): the embedding and the lexicon score (scaled), the model's input."""
-    lexicon = np.array([[sentiment_score(t) * LEXICON_FEATURE_WEIGHT] for t in texts], dtype=np.float32)
-    return np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), lexicon])
+    """(n, dim + HAND_FEATURES): the embedding and :func:`hand_features`, the model's input."""
+    hand = np.array([hand_features(t) for t in texts], dtype=np.float32).reshape(len(texts), HAND_FEATURES)
+    return np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), hand])
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,7 +173,9 @@ def sentiment_probabilities(vector: np.ndarray, text: str) -> np.ndarray | None:
     coef, intercept = model
     x = sentiment_features(np.asarray(vector)[None, :], [text])[0]
     if x.shape[0] != coef.shape[1]:
-        return None
+        if x.shape[0] - HAND_FEATURES + 1 != coef.shape[1]:
+            return None
+        x = x[:coef.shape[1]]  # a model trained on the embedding and the lexicon score only
     z = coef @ x + intercept
     z = np.exp(z - z.max())
     return z / z.sum()

@@ -3,6 +3,7 @@ department of sustained frustration, narrow restricted topics, one clarifying qu
 any wording, and the priority between triggers (README, "Triggers and their priority")."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from apps.agent import builtin
@@ -217,3 +218,26 @@ def test_the_shipped_sentiment_model_reads_english_and_spanish():
     assert sentiment_probabilities(vectors[0], texts[0]) is not None
     scores = [sentiment_model_score(v, t) for v, t in zip(vectors, texts)]
     assert scores[0] < 0 < scores[1] and scores[2] < 0 < scores[3]
+
+
+def test_the_sentiment_signals_read_emoji_negation_and_punctuation():
+    """The hand-made signals beside the embedding (``sentiment.hand_features``)."""
+    from apps.agent.sentiment import HAND_FEATURES, hand_features, sentiment_features
+
+    angry, happy, plain = (hand_features("this is NOT ok 😡 :( !!"), hand_features("genial, gracias 😂 :)"),
+                           hand_features("where is my order?"))
+    assert len(angry) == len(happy) == HAND_FEATURES
+    assert angry[3] == 1.0 and happy[3] == 0.0                    # a negator
+    assert angry[5] > 0 == angry[4] and happy[4] > 0 == happy[5]  # mood emoji / emoticons
+    assert angry[6] > 0 and plain[6] == 0 and plain[7] > 0        # "!" and "?"
+    assert happy[0] > 0 > angry[0]                                # the lexicon score
+    assert sentiment_features(np.zeros((2, 4)), ["a", "b"]).shape == (2, 4 + HAND_FEATURES)
+
+
+def test_the_shipped_sentiment_model_uses_the_signals_it_was_chosen_with():
+    """The model file and the agent's features agree in width, so the agent never silently falls
+    back to the lexicon (``sentiment_probabilities`` returns None on a mismatch)."""
+    from apps.agent.sentiment import HAND_FEATURES, _model
+
+    coef, _intercept = _model()
+    assert coef.shape == (3, 512 + HAND_FEATURES)

@@ -128,12 +128,28 @@ def department_matches(expected: str | None, actual_slug: str, names: dict[str, 
     return actual_slug in (expected, slugify(expected)) or fold(names.get(actual_slug, "")) == fold(expected)
 
 
+def handoff_turn(turns: list[dict]) -> int | None:
+    """The turn the conversation was handed off on: the first ``handoff``, or the first ``collect``
+    (asking the customer number before handing off is already the handoff decision). A collection
+    that ends in a handoff ("I want to cancel" -> "What is your customer number?" -> "FS-0012345" ->
+    handoff) completes on the turn the handoff is made: a scenario whose last customer turn is the
+    datum expects the handoff there. A collection the conversation never finishes counts from its
+    first turn."""
+    start = next((i for i, t in enumerate(turns) if t["decision"] in ("handoff", "collect")), None)
+    if start is None or turns[start]["decision"] == "handoff":
+        return start
+    end = start
+    while end + 1 < len(turns) and turns[end + 1]["decision"] == "collect":
+        end += 1
+    return end + 1 if end + 1 < len(turns) and turns[end + 1]["decision"] == "handoff" else start
+
+
 def scenario_score(row: dict, turns: list[dict], *, department_names: dict[str, str] | None = None) -> dict:
     """Verdict for one conversation. ``turns``: what the agent did on each customer turn it saw,
     ``{"decision": answer|handoff|collect, "trigger", "department", "replies", "language_ok"}``."""
     expected = row["expected"]
     n_messages = len(row["messages"])
-    handoff_at = next((i for i, t in enumerate(turns) if t["decision"] in ("handoff", "collect")), None)
+    handoff_at = handoff_turn(turns)
     answers = [t for t in turns if t["decision"] == "answer"]
     silent_switches = sum(1 for t in answers if not t.get("language_ok", True))
     out = {"handoff_turn": handoff_at, "silent_language_switches": silent_switches,

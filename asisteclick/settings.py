@@ -248,6 +248,7 @@ CELERY_TASK_ROUTES = {
     "routing.*": {"queue": "routing"},
     "apps.conversations.tasks.conversation_deliver_message": {"queue": "outbound"},
     "apps.integrations.tasks.outbound_deliver": {"queue": "outbound"},
+    "apps.integrations.tasks.outbound_deliver_many": {"queue": "outbound"},
     "apps.integrations.tasks.webhook_deliver": {"queue": "outbound"},
     "apps.agent.tasks.*": {"queue": "housekeeping"},
     "apps.integrations.tasks.*_sweep": {"queue": "housekeeping"},

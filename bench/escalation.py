@@ -287,10 +287,9 @@ def main() -> None:
         }
         result["broker"] = "redis (delivery enqueued)" if args.redis_url else "eager (delivery inline)"
         if args.redis_url:
-            import redis
-
-            result["tasks_enqueued"] = sum(redis.Redis.from_url(args.redis_url).llen(q)
-                                           for q in ("default", "agent", "routing", "outbound", "housekeeping"))
+            names, _queues = rc.enqueued(args.redis_url)
+            result["tasks_enqueued"] = sum(names.values())
+            result["tasks_by_name"] = dict(names)
     finally:
         if not args.keep:
             rc.drop(url)

@@ -10,9 +10,11 @@ after) and live signals go through it.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -66,6 +68,27 @@ def flush_redis(redis_url: str) -> None:
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
+
+
+def enqueued(redis_url: str) -> tuple[Counter, Counter]:
+    """Celery messages waiting in the Redis db (every priority list of every queue): (by task name,
+    by queue). Other lists (the channel layer's) are skipped."""
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    names: Counter = Counter()
+    queues: Counter = Counter()
+    for key in r.scan_iter():
+        if r.type(key) != b"list":
+            continue
+        queue = key.decode(errors="replace").split("\x06")[0]
+        for raw in r.lrange(key, 0, -1):
+            try:
+                names[json.loads(raw)["headers"]["task"]] += 1
+            except (ValueError, KeyError, TypeError):
+                continue
+            queues[queue] += 1
+    return names, queues
 
 
 def drop(url: str) -> None:

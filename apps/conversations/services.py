@@ -13,6 +13,7 @@ Lifecycle (owner of each state in brackets)::
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -98,12 +99,15 @@ def conversation_lock(conversation_id: int, *, related: tuple[str, ...] = ()) ->
 
     The services below, given this instance in the same transaction, use it as it is instead of
     locking and reading the row again (a loop of many small transactions, such as the escalation
-    sweep, saves a query per call). Nobody else can change the row under the lock, but the caller's
-    own writes can: pass the instance only while nothing has written the chat by its id since."""
-    qs = Conversation.objects.select_for_update(of=("self",))
+    sweep, saves a query per call) and join the caller's transaction without a savepoint (``_atomic``:
+    an error in them rolls back the caller's whole transaction). Nobody else can change the row
+    under the lock, but the caller's own writes can: pass the instance only while nothing has
+    written the chat by its id since."""
+    qs = Conversation.objects.select_for_update(of=("self",)) if related else Conversation.objects.select_for_update()
     if related:
         qs = qs.select_related(*related)
-    conv = qs.filter(pk=conversation_id).first()
+    rows = list(qs.filter(pk=conversation_id)[:1])  # not .first(): no ORDER BY to build for one row
+    conv = rows[0] if rows else None
     if conv is not None and transaction.get_connection().in_atomic_block:
         mark = _LockMark()
         transaction.on_commit(mark)
@@ -117,6 +121,23 @@ def _holds_lock(conv: Conversation) -> bool:
         return False
     connection = transaction.get_connection()
     return connection.in_atomic_block and any(func is mark for _sids, func, _robust in connection.run_on_commit)
+
+
+def _atomic(service):
+    """``transaction.atomic`` for a service that takes ``conversation``, except when given an
+    instance the caller locked with ``conversation_lock`` in its still open transaction: then the
+    service is one more statement of the caller's step, without a savepoint of its own (two round
+    trips each, and a sweep step calls two or three services). The caller owns that transaction:
+    an error in the service still propagates, and the caller's whole transaction rolls back (it
+    cannot roll back to just before the service and carry on)."""
+
+    @functools.wraps(service)
+    def run(*args, **kwargs):
+        conv = kwargs.get("conversation")
+        with transaction.atomic(savepoint=not (isinstance(conv, Conversation) and _holds_lock(conv))):
+            return service(*args, **kwargs)
+
+    return run
 
 
 def _check_move(conv: Conversation, to: str) -> None:
@@ -162,7 +183,9 @@ def _released(conv: Conversation, user_id: int | None) -> None:
 
 
 def _outgoing(msg: Message, actor_id: int | None = None) -> None:
-    events.message_outgoing.publish(conversation_id=msg.conversation_id, message_id=msg.pk, actor_id=actor_id)
+    channel = msg.channel if msg.channel_id else None  # set from the locked chat's channel: no query
+    events.message_outgoing.publish(conversation_id=msg.conversation_id, message_id=msg.pk, actor_id=actor_id,
+                                    channel_kind=channel.kind if channel is not None else "")
 
 
 _batch = threading.local()
@@ -360,7 +383,7 @@ def conversation_mark_bot_turn_enqueued(*, conversation_id: int) -> None:
     Conversation.objects.filter(pk=conversation_id).update(bot_turn_enqueued_at=timezone.now())
 
 
-@transaction.atomic
+@_atomic
 def message_send_human(*, conversation: Conversation | int, user, body: str, is_internal: bool = False) -> Message:
     """A human reply. Collaborators reply only in chats assigned to them; Operators in any open chat.
 
@@ -395,7 +418,7 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
     return msg
 
 
-@transaction.atomic
+@_atomic
 def message_add_note(*, conversation: Conversation | int, user, body: str) -> Message:
     """A private note: anyone who may see the chat may add one; it is never delivered to the
     customer on any channel (delivery, webhooks and the widget skip ``is_internal``)."""
@@ -411,7 +434,7 @@ def message_add_note(*, conversation: Conversation | int, user, body: str) -> Me
     return msg
 
 
-@transaction.atomic
+@_atomic
 def message_post_agent(*, conversation: Conversation | int, body: str, sources: list | None = None,
                        meta: dict | None = None) -> Message:
     """A reply of the AI Agent (always marked as AI to the customer)."""
@@ -425,7 +448,7 @@ def message_post_agent(*, conversation: Conversation | int, body: str, sources: 
     return msg
 
 
-@transaction.atomic
+@_atomic
 def message_post_system(*, conversation: Conversation | int, body: str, meta: dict | None = None,
                         internal: bool = False) -> Message:
     conv = _lock(conversation)
@@ -440,7 +463,7 @@ def message_post_system(*, conversation: Conversation | int, body: str, meta: di
 
 # --- lifecycle ---------------------------------------------------------------------------------
 
-@transaction.atomic
+@_atomic
 def conversation_escalate(*, conversation: Conversation | int, department, actor=AI_AGENT, reason: str = "",
                           trigger: str = "", summary: str = "", context: dict | None = None) -> Conversation:
     """The AI Agent hands off: bot -> transfer, to a department, with the context a human needs."""
@@ -457,7 +480,7 @@ def conversation_escalate(*, conversation: Conversation | int, department, actor
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_enqueue(*, conversation: Conversation | int, actor=SYSTEM, reason: str = "") -> Conversation:
     """transfer -> unassigned: the chat waits in its department's queue. Idempotent for queued chats."""
     conv = _lock(conversation)
@@ -470,7 +493,7 @@ def conversation_enqueue(*, conversation: Conversation | int, actor=SYSTEM, reas
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_assign(*, conversation: Conversation | int, assignee, actor=SYSTEM, reason: str = "",
                         payload: dict | None = None) -> Conversation:
     """Routing assigns a waiting chat to a human. Raises AlreadyTaken if someone got it first.
@@ -511,7 +534,7 @@ def conversation_pickup(*, conversation: Conversation | int, user) -> Conversati
         return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_reassign(*, conversation: Conversation | int, assignee, actor, reason: str) -> Conversation:
     """An Operator moves a chat to another human (same department, or the assignee's)."""
     actor = _as_actor(actor)
@@ -540,7 +563,7 @@ def conversation_reassign(*, conversation: Conversation | int, assignee, actor, 
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_transfer(*, conversation: Conversation | int, department, actor, reason: str = "") -> Conversation:
     """Move a chat to another department's queue (humans with the transfer permission, or Operators)."""
     actor = _as_actor(actor)
@@ -559,7 +582,7 @@ def conversation_transfer(*, conversation: Conversation | int, department, actor
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_requeue(*, conversation: Conversation | int, actor=SYSTEM, reason: str = "",
                          payload: dict | None = None) -> Conversation:
     """assigned/in progress -> unassigned (nobody replied in time, the agent went offline...)."""
@@ -574,7 +597,7 @@ def conversation_requeue(*, conversation: Conversation | int, actor=SYSTEM, reas
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_archive(*, conversation: Conversation | int, actor, resolution: str = "resolved",
                          reason: str = "") -> Conversation:
     """Resolve and archive. Humans need the department's archive permission (or to be an Operator)."""
@@ -590,7 +613,7 @@ def conversation_archive(*, conversation: Conversation | int, actor, resolution:
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_reopen(*, conversation: Conversation | int, actor=CUSTOMER, reason: str = "") -> Conversation:
     """archived -> back to its department's queue (or to the bot if it never left it)."""
     conv = _lock(conversation)
@@ -606,7 +629,7 @@ def conversation_reopen(*, conversation: Conversation | int, actor=CUSTOMER, rea
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_rate(*, conversation: Conversation | int, score: int, comment: str = "") -> Conversation:
     """The customer's CSAT (1-5), once, on an archived conversation."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
@@ -623,7 +646,7 @@ def conversation_rate(*, conversation: Conversation | int, score: int, comment: 
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_share(*, conversation: Conversation | int, user, actor) -> ConversationShare:
     actor = _as_actor(actor)
     conv = _lock(conversation)
@@ -637,14 +660,14 @@ def conversation_share(*, conversation: Conversation | int, user, actor) -> Conv
     return share
 
 
-@transaction.atomic
+@_atomic
 def conversation_record_decision(*, conversation: Conversation | int, payload: dict, reason: str = "") -> ConversationEvent:
     """The AI Agent's per-turn decision and scores, logged without a state change."""
     conv = conversation if isinstance(conversation, Conversation) else Conversation.objects.get(pk=conversation)
     return _event(conv, Kind.AGENT_DECISION, AI_AGENT, from_status=conv.status, reason=reason, payload=payload)
 
 
-@transaction.atomic
+@_atomic
 def conversation_set_language(*, conversation: Conversation | int, language: str) -> Conversation:
     """The customer's language as detected by the AI Agent (e.g. "en"/"es"); no state change, no event."""
     language = (language or "")[:10]
@@ -655,7 +678,7 @@ def conversation_set_language(*, conversation: Conversation | int, language: str
     return conv
 
 
-@transaction.atomic
+@_atomic
 def conversation_record_escalation(*, conversation: Conversation | int, reason: str, payload: dict | None = None,
                                    actor=SYSTEM) -> ConversationEvent:
     """An escalation step of routing (timer fired, Operators notified, chat reclaimed), logged as an

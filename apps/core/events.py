@@ -7,11 +7,15 @@ write its ``ConversationEvent``; then they *publish* one of the events below. Ap
 point down). This is not flow hidden in signals: the transition stays in the service; only other
 apps' reactions hang off the event.
 
-Two kinds of receivers:
+Three kinds of receivers:
 
 * ``event.connect(fn)``: called **after the transaction commits** with the ``DomainEvent``
   (ids only, JSON-safe). Use it to enqueue a thin Celery task (``transaction.on_commit``
   semantics: nothing runs if the transaction rolls back).
+* ``event.connect_batched(fn)``: the same, but ``fn`` takes a list of events. After each commit
+  it gets that commit's events, except inside ``batched()``: a loop of many small transactions
+  (the escalation sweep's batch) hands it the events of every commit of the block together when
+  the block ends, so it can enqueue one task for all of them instead of one per commit.
 * ``event.connect_in_transaction(fn)``: called **inside** the service's transaction with the
   ``DomainEvent`` and the row just written (``record``). Only for work that must commit or roll
   back with the change, such as an outbox row. An exception rolls the change back.
@@ -22,6 +26,9 @@ documents ``order_placed``/``order_paid`` in ``pretix/base/signals.py``.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
@@ -49,6 +56,7 @@ class EventType:
         self.kind = kind
         self.__doc__ = doc
         self._after_commit: list[Callable[[DomainEvent], Any]] = []
+        self._batched: list[Callable[[list[DomainEvent]], Any]] = []
         self._in_transaction: list[Callable[..., Any]] = []
 
     def __repr__(self) -> str:
@@ -60,6 +68,13 @@ class EventType:
             self._after_commit.append(receiver)
         return receiver
 
+    def connect_batched(self, receiver: Callable[[list[DomainEvent]], Any]) -> Callable[[list[DomainEvent]], Any]:
+        """Register ``receiver(events)`` to run after commit with a list of events (inside
+        ``batched()``: all the block's committed events, once, when it ends)."""
+        if receiver not in self._batched:
+            self._batched.append(receiver)
+        return receiver
+
     def connect_in_transaction(self, receiver: Callable[..., Any]) -> Callable[..., Any]:
         """Register ``receiver(event, record)`` to run inside the publishing transaction."""
         if receiver not in self._in_transaction:
@@ -67,13 +82,13 @@ class EventType:
         return receiver
 
     def disconnect(self, receiver) -> None:
-        for receivers in (self._after_commit, self._in_transaction):
+        for receivers in (self._after_commit, self._batched, self._in_transaction):
             if receiver in receivers:
                 receivers.remove(receiver)
 
     @property
     def receivers(self) -> tuple:
-        return tuple(self._after_commit) + tuple(self._in_transaction)
+        return tuple(self._after_commit) + tuple(self._batched) + tuple(self._in_transaction)
 
     def publish(self, *, conversation_id: int | None = None, message_id: int | None = None,
                 actor_id: int | None = None, record: Any = None, **extra: Any) -> DomainEvent:
@@ -83,7 +98,42 @@ class EventType:
             receiver(event, record)
         for receiver in self._after_commit:
             transaction.on_commit(partial(receiver, event))
+        for receiver in self._batched:
+            transaction.on_commit(partial(_hold_or_run, receiver, event))
         return event
+
+
+_held = threading.local()
+
+
+def _hold_or_run(receiver: Callable[[list[DomainEvent]], Any], event: DomainEvent) -> None:
+    pending = getattr(_held, "pending", None)
+    if pending is None:
+        receiver([event])
+    else:
+        pending.setdefault(receiver, []).append(event)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Within this block, ``connect_batched`` receivers get the events of every commit made in it
+    together, once, when it ends (in commit order). A rolled-back transaction contributes nothing
+    (its hooks never run). What the receivers do is deferred by at most the block; a crash inside
+    it loses their calls exactly as a crash between a commit and its hook would, so the same
+    recovery applies (integrations' outbox rows are swept). Nested use joins the outer block."""
+    if getattr(_held, "pending", None) is not None:
+        yield
+        return
+    _held.pending = {}
+    try:
+        yield
+    finally:
+        pending, _held.pending = _held.pending, None
+        for receiver, held in pending.items():
+            try:
+                receiver(held)
+            except Exception:  # like a failed after-commit hook: the writes are committed; one must not stop the others
+                log.exception("%s failed for %d held events", getattr(receiver, "__name__", receiver), len(held))
 
 
 REGISTRY: dict[str, EventType] = {}
@@ -111,7 +161,8 @@ message_outgoing = _define("message.outgoing", """\
 A message for the customer was stored (a human's non-internal reply, the AI Agent's answer, a
 non-internal system note) and has to be delivered through its channel.
 
-Arguments: ``conversation_id``, ``message_id``, ``actor_id`` (the human author, if any).""")
+Arguments: ``conversation_id``, ``message_id``, ``actor_id`` (the human author, if any),
+``extra={"channel_kind": <Channel.Kind of the message's channel, "" if it has none>}``.""")
 
 conversation_needs_routing = _define("conversation.needs_routing", """\
 A conversation arrived at a department and waits for a human: handed off by the AI Agent,

@@ -69,6 +69,8 @@ def queued_max() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "OUTBOUND_QUEUED_MAX_SECONDS", 600)))
 
 PUSHED_KINDS = (Channel.Kind.WHATSAPP, Channel.Kind.MESSENGER, Channel.Kind.INSTAGRAM, Channel.Kind.EMAIL)
+#: Their clients fetch the messages (after a live signal): there is nothing to deliver.
+FETCHED_KINDS = (Channel.Kind.WEBCHAT, Channel.Kind.API)
 
 
 def max_attempts() -> int:
@@ -132,7 +134,7 @@ def deliver_message(*, message_id: int) -> str:
         _finish(msg.pk)
         return "skipped"  # private, or already sent (a duplicate task run)
     kind = msg.conversation.channel.kind
-    if kind in (Channel.Kind.WEBCHAT, Channel.Kind.API):
+    if kind in FETCHED_KINDS:
         _finish(msg.pk)
         return "skipped"
     claim = _claim(msg.pk)

@@ -2,7 +2,8 @@
 
 * ``record.written`` (in the transaction): outgoing-webhook outbox rows (``webhooks.webhooks_record``)
   and the delivery row of an outgoing message on a pushed channel (``outbound.outbound_record``).
-* ``message.outgoing`` (after commit): deliver the message through its channel (a task).
+* ``message.outgoing`` (after commit, batched): deliver the messages through their channel (a task;
+  one per batch of commits inside ``events.batched()``; none for web chat and API).
 * Channel policies: WhatsApp, Messenger and Instagram answer the core's reply-window question.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ def connect() -> None:
     from .tasks import on_message_outgoing
 
     events.record_written.connect_in_transaction(_record_outbox)
-    events.message_outgoing.connect(on_message_outgoing)
+    events.message_outgoing.connect_batched(on_message_outgoing)
     policy = MetaWindowPolicy()
     for kind in (Channel.Kind.WHATSAPP, Channel.Kind.MESSENGER, Channel.Kind.INSTAGRAM):
         channel_policy.register(kind, policy)

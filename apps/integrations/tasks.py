@@ -1,7 +1,11 @@
 """Thin tasks: ids in, a service call out."""
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -96,6 +100,37 @@ def conversation_deliver_message(message_id: int) -> None:
     deliver_message(message_id=message_id)
 
 
-def on_message_outgoing(event) -> None:
-    """``message.outgoing`` subscriber (after commit): deliver through the channel in a task."""
-    conversation_deliver_message.delay(event.message_id)
+@shared_task(acks_late=True, ignore_result=True)
+def outbound_deliver_many(message_ids: list[int]) -> None:
+    """Outgoing messages committed together (the escalation sweep's notices of one batch), sent in
+    turn. Each send is claimed on its own, so a redelivered task re-sends only what is unfinished."""
+    from .outbound import deliver_message
+
+    for message_id in message_ids:
+        try:
+            deliver_message(message_id=message_id)
+        except Exception:  # one bad message must not hold back the others; outbound_sweep retries it
+            log.exception("delivery of message %s failed", message_id)
+
+
+#: At most this many messages per ``outbound_deliver_many`` task, so several outbound workers
+#: still share a large batch.
+DELIVER_MANY_MAX = 25
+
+
+def on_message_outgoing(events: list) -> None:
+    """``message.outgoing`` subscriber (after commit, batched): deliver through the channel in a task.
+
+    Nothing is enqueued for web chat and API messages (their clients fetch them; the task would do
+    nothing). One message (a reply) gets its own task at once; the messages of a batch of commits
+    (``events.batched()``: the escalation sweep's notices) go out as one task per
+    ``DELIVER_MANY_MAX``: one Redis round trip instead of one per message. Their outbox rows are
+    marked queued (``outbound_record``), so a lost enqueue is re-sent by ``outbound_sweep`` as before."""
+    from .outbound import FETCHED_KINDS
+
+    ids = [e.message_id for e in events if e.extra.get("channel_kind") not in FETCHED_KINDS]
+    if len(ids) == 1:
+        conversation_deliver_message.delay(ids[0])
+        return
+    for start in range(0, len(ids), DELIVER_MANY_MAX):
+        outbound_deliver_many.delay(ids[start:start + DELIVER_MANY_MAX])

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core import memo
+
 from .models import WebhookDelivery, WebhookEndpoint
 from .netguard import UnsafeTarget, pinned_request
 from .signing import standard_headers
@@ -48,6 +50,14 @@ def _conversation_data(conv) -> dict:
             "channel": conv.channel_id, "contact": conv.contact_id}
 
 
+def _active_endpoints() -> list[WebhookEndpoint]:
+    """The active endpoints; inside a ``memo.scope()`` (one escalation sweep writes an event and a
+    notice for each of hundreds of chats) read once for the whole scope, so an endpoint added or
+    switched off meanwhile applies from the next sweep."""
+    return memo.memoised(("integrations", "webhook_endpoints"),
+                         lambda: list(WebhookEndpoint.objects.filter(is_active=True).only("id", "events")))
+
+
 def webhooks_record(*, event=None, message=None) -> None:
     """Called by the conversation services inside their transaction: write outbox rows, send on commit."""
     if event is not None:
@@ -68,7 +78,7 @@ def webhooks_record(*, event=None, message=None) -> None:
                             "body": message.body, "created_at": message.created_at.isoformat()}}
     else:
         return
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True).only("id", "events") if e.wants(event_type)]
+    endpoints = [e for e in _active_endpoints() if e.wants(event_type)]
     if not endpoints:
         return
     payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from apps.conversations import services as conv_services
 from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, Conversation, ConversationEvent, Status)
+from apps.core import memo
 from apps.core.errors import DomainError
 from apps.core.realtime import signal_users_on_commit
 from apps.departments.models import Department, Membership
@@ -57,31 +56,15 @@ def _now(now: datetime | None) -> datetime:
 
 # --- configuration ---------------------------------------------------------------------------
 
-_memo = threading.local()
-
-
-@contextmanager
 def sweep_memo():
-    """Within one sweep (or one routing step), department settings and their Operators are read
-    once, not once per chat (a change made by an Operator applies from the next sweep). Nested use
-    keeps the outer cache."""
-    if getattr(_memo, "cache", None) is not None:
-        yield
-        return
-    _memo.cache = {}
-    try:
-        yield
-    finally:
-        _memo.cache = None
+    """Within one sweep (or one routing step), department settings and their Operators (and what
+    other apps memoise, such as the active webhook endpoints) are read once, not once per chat (a
+    change made by an Operator applies from the next sweep). Nested use keeps the outer cache."""
+    return memo.scope()
 
 
 def _memoised(key, compute):
-    cache = getattr(_memo, "cache", None)
-    if cache is None:
-        return compute()
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
+    return memo.memoised(("routing", *key), compute)
 
 
 def config_for(department: Department | int | None) -> DepartmentRouting:
@@ -93,6 +76,22 @@ def config_for(department: Department | int | None) -> DepartmentRouting:
         return cfg or DepartmentRouting(department_id=dept_id, mode=Mode.MANUAL)
 
     return _memoised(("cfg", dept_id), load)
+
+
+def attach_memoised(conv: Conversation) -> None:
+    """Give ``conv`` its department and channel as read once per sweep (``sweep_memo``), instead of
+    joining them into every chat's lock query: a sweep handles hundreds of chats of a few
+    departments. Read-only here (like ``config_for``, a change applies from the next sweep); a
+    service that moves the chat sets the new department on it."""
+    from apps.conversations.models import Channel
+
+    dept_id, channel_id = conv.department_id, conv.channel_id
+    department = _memoised(("department", dept_id), lambda: Department.objects.filter(pk=dept_id).first())
+    if department is not None:
+        conv.department = department
+    channel = _memoised(("channel", channel_id), lambda: Channel.objects.filter(pk=channel_id).first())
+    if channel is not None:
+        conv.channel = channel
 
 
 def presence_for(user) -> AgentPresence:

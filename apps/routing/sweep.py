@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from apps.conversations import services as conv_services
 from apps.conversations.models import AuthorKind, Conversation, Message, Status
+from apps.core import events
 from apps.core.errors import DomainError
 
 from . import services
@@ -71,7 +72,7 @@ def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -
         services.relaxed_commit()  # safe: a lost step leaves its deadline due, and the next sweep redoes it
         # Same lock order as every service: the chat first, then the timer row. The core services
         # given this instance below reuse its lock instead of locking and reading the chat again.
-        conv = conv_services.conversation_lock(conversation_id, related=("department", "channel"))
+        conv = conv_services.conversation_lock(conversation_id)
         deadline = ConversationDeadline.objects.select_for_update().filter(pk=conversation_id,
                                                                            claim_token=token).first()
         if deadline is None:
@@ -79,6 +80,7 @@ def process_deadline(*, conversation_id: int, token: uuid.UUID, now: datetime) -
         if conv is None:
             deadline.delete()
             return "gone"
+        services.attach_memoised(conv)
         if deadline.kind == DeadlineKind.PICKUP:
             valid = conv.status in services.WAITING and (conv.queued_at or deadline.armed_for) == deadline.armed_for
             return _pickup_step(conv, deadline, now) if valid else _rearm(conv, now)
@@ -199,8 +201,9 @@ def sweep_deadlines(*, now: datetime | None, batch: int = 500, max_batches: int 
         token, ids = claim_due(now=now or timezone.now(), batch=batch)
         stats["claimed"] += len(ids)
         # The batch's live signals go out when it is done, their audiences computed together, and
-        # the Operators' "notification" once per batch, not once per escalated chat.
-        with conv_services.signals_batched():
+        # the Operators' "notification" once per batch, not once per escalated chat; so do the
+        # batched reactions to its commits (the notices' delivery: one task, not one per chat).
+        with conv_services.signals_batched(), events.batched():
             for pk in ids:
                 try:
                     stats[process_deadline(conversation_id=pk, token=token, now=now or timezone.now())] += 1

@@ -51,6 +51,7 @@ def test_each_kind_of_work_has_its_own_queue_and_every_task_goes_to_a_declared_o
     assert queue["apps.conversations.tasks.conversation_route"] == queue["routing.sweep"] == "routing"
     assert queue["apps.conversations.tasks.conversation_deliver_message"] == "outbound"
     assert queue["apps.integrations.tasks.outbound_deliver"] == "outbound"
+    assert queue["apps.integrations.tasks.outbound_deliver_many"] == "outbound"
     assert queue["apps.agent.tasks.agent_reconcile_task"] == queue["apps.integrations.tasks.outbound_sweep"] == "housekeeping"
     assert queue["apps.integrations.tasks.inbound_process"] == "default"
     assert set(queue.values()) <= set(app.amqp.queues)  # a worker without -Q consumes them all

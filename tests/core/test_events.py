@@ -127,3 +127,31 @@ def test_a_channel_policy_the_core_consults(cast):
             channel_policy.register(kind, before)
     assert list(Message.objects.filter(conversation=conv, author_kind="human").values_list("body", flat=True)) == [
         "Hola, te ayudo", "nota"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batched_receivers_get_a_blocks_committed_events_once_at_its_end(cast):
+    """``events.batched()``: the events of every commit in the block, together, when it ends; a
+    rolled-back transaction contributes nothing; outside a block, each commit's events at once."""
+    calls: list[list[int]] = []
+
+    def receiver(held):
+        calls.append([e.message_id for e in held])
+
+    events.message_outgoing.connect_batched(receiver)
+    try:
+        conv = conversation_in(cast, Status.UNASSIGNED)
+        calls.clear()
+        with events.batched():
+            first = services.message_post_system(conversation=conv, body="Uno")
+            with pytest.raises(RuntimeError), transaction.atomic():
+                services.message_post_system(conversation=conv, body="Deshecho")
+                raise RuntimeError
+            second = services.message_post_system(conversation=conv, body="Dos")
+            assert calls == []  # held until the block ends
+        assert calls == [[first.pk, second.pk]]
+        third = services.message_post_system(conversation=conv, body="Tres")
+        assert calls[-1] == [third.pk]
+        assert events.message_outgoing.receivers.count(receiver) == 1
+    finally:
+        events.message_outgoing.disconnect(receiver)

@@ -224,9 +224,9 @@ def main() -> None:
                 WHERE e.kind = 'escalation' AND (e.payload->>'scheduled_at')::timestamptz <= to_timestamp(%s)""",
                         [window_end])
             late = sorted(float(r[0]) for r in cur.fetchall())
-            cur.execute("SELECT count(*) - count(DISTINCT conversation_id) FROM conversations_conversationevent "
+            cur.execute("SELECT count(*) - count(DISTINCT conversation_id), count(*) FROM conversations_conversationevent "
                         "WHERE kind = 'escalation'")
-            duplicates = cur.fetchone()[0]
+            duplicates, done_total = cur.fetchone()
             cur.execute("SELECT count(*) FROM routing_conversationdeadline WHERE stage = 0 "
                         "AND scheduled_at <= to_timestamp(%s)", [window_end])
             missed = cur.fetchone()[0]
@@ -251,12 +251,15 @@ def main() -> None:
         share_after = cpu_share()
         cpu_total = sum(s["cpu_s"] for s in stats)
         cpu_ms = 1000 * cpu_total / max(len(late), 1)
+        # The workers go on past the window (a backlog, or deadlines due during the drain): per step done.
+        cpu_ms_done = 1000 * cpu_total / max(done_total, 1)
         due_rate = n / timer_s
         # Load-independent cost: worker CPU per escalation (the database's own CPU comes on top).
         # Needed: due_rate * cpu_ms / 1000 cores of worker CPU; obtained: what the workers' busy
         # time converted into CPU (their share of a core while sweeping).
         got_share = cpu_total / max(sum(s["busy_s"] for s in stats), 1e-9)
-        print(f"cost: {cpu_ms:.1f} ms worker CPU per escalation; {due_rate:.1f}/s fall due -> "
+        print(f"cost: {cpu_ms:.1f} ms worker CPU per escalation due in the window ({cpu_ms_done:.1f} per step "
+              f"done, {done_total:,} steps); {due_rate:.1f}/s fall due -> "
               f"{due_rate * cpu_ms / 1000:.2f} cores needed; workers got {got_share:.2f} of a core while busy; "
               f"busy loop got {share_before:.2f} / {share_after:.2f} of a core (before / after)")
         print(f"workers: {stats}")
@@ -281,7 +284,8 @@ def main() -> None:
             "elapsed_s": round(elapsed, 1), "cpu_count": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2), "load_avg_1m_before": load_before,
             "cpu_share_before": share_before, "cpu_share_after": share_after,
-            "worker_cpu_ms_per_escalation": round(cpu_ms, 2), "due_per_s": round(due_rate, 2),
+            "worker_cpu_ms_per_escalation": round(cpu_ms, 2), "escalations_done": done_total,
+            "worker_cpu_ms_per_escalation_done": round(cpu_ms_done, 2), "due_per_s": round(due_rate, 2),
             "worker_cores_needed": round(due_rate * cpu_ms / 1000, 3),
             "worker_cpu_share_while_busy": round(got_share, 3),
         }
@@ -291,10 +295,7 @@ def main() -> None:
             result["tasks_enqueued"] = sum(names.values())
             result["tasks_by_name"] = dict(names)
     finally:
-        if not args.keep:
-            rc.drop(url)
-        if args.redis_url:
-            rc.flush_redis(args.redis_url)
+        rc.finish(url, keep=args.keep, redis_url=args.redis_url)
     print(json.dumps(result))
 
 

@@ -124,10 +124,7 @@ def main() -> None:
                   "notifications": notifications, "customer_notices": notices,
                   "load_avg_1m": round(os.getloadavg()[0], 2)}
     finally:
-        if not args.keep:
-            rc.drop(url)
-        if args.redis_url:
-            rc.flush_redis(args.redis_url)
+        rc.finish(url, keep=args.keep, redis_url=args.redis_url)
     print(json.dumps(result))
 
 

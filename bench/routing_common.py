@@ -39,6 +39,12 @@ def prepare(*, redis_url: str = "") -> str:
     if redis_url:
         os.environ["REDIS_URL"] = redis_url
         os.environ["CHANNELS_PREFIX"] = f"bench{os.getpid()}"
+        import redis
+
+        if redis.Redis.from_url(redis_url).dbsize():
+            # Another run (another session's bench) may be using it: its tasks would be counted as
+            # ours, and flushing loses them. Give each run its own db.
+            print(f"warning: Redis {redis_url} is not empty; flushing it (use a db of your own)", flush=True)
         flush_redis(redis_url)
     else:
         os.environ.pop("REDIS_URL", None)
@@ -68,6 +74,14 @@ def flush_redis(redis_url: str) -> None:
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
+
+
+def finish(url: str, *, keep: bool, redis_url: str = "") -> None:
+    """The end of a run: drop the bench database (unless ``keep``) and empty its Redis db."""
+    if not keep:
+        drop(url)
+    if redis_url:
+        flush_redis(redis_url)
 
 
 def enqueued(redis_url: str) -> tuple[Counter, Counter]:

@@ -69,14 +69,22 @@ def next_open(intervals: Iterable, after: datetime, tz_name: str | None, holiday
 
 
 def _department_schedule(department, since: datetime):
+    """(business hours, holidays from two days before ``since``); inside a sweep (``memo.scope``)
+    read once per department and day, not twice per escalation step (is it open, when is it next)."""
     from django.db.models import Q
+
+    from apps.core import memo
 
     from .models import BusinessHours, Holiday
 
     lookback = (since - timedelta(days=2)).date()
-    holidays = list(Holiday.objects.filter(Q(department=department) | Q(department__isnull=True),
-                                           date__gte=lookback).values_list("date", flat=True))
-    return list(BusinessHours.objects.filter(routing_id=department.pk)), holidays
+
+    def load():
+        holidays = list(Holiday.objects.filter(Q(department=department) | Q(department__isnull=True),
+                                               date__gte=lookback).values_list("date", flat=True))
+        return list(BusinessHours.objects.filter(routing_id=department.pk)), holidays
+
+    return memo.memoised(("routing", "schedule", department.pk, lookback), load)
 
 
 def department_is_open(department, now: datetime) -> bool:

@@ -16,7 +16,8 @@ from apps.routing.models import Mode, Notification, Presence
 from apps.routing.services import presence_set
 from apps.routing.sweep import sweep
 from tests.factories import conversation_in
-from tests.integrations.conftest import StandIn
+# eager_celery: tasks run in-process (also on the PostgreSQL + Redis pass), so what ran is what was enqueued.
+from tests.integrations.conftest import StandIn, eager_celery  # noqa: F401
 
 from .conftest import online, routing
 
@@ -28,17 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def wa_ok(i: int) -> dict:
     return {"messaging_product": "whatsapp", "contacts": [{"input": "5491100000000", "wa_id": "5491100000000"}],
             "messages": [{"id": f"wamid.NOTICE{i}"}]}
-
-
-@pytest.fixture
-def eager():
-    """Tasks run in-process (also on the PostgreSQL + Redis pass): what ran is what was enqueued."""
-    from asisteclick.celery import app
-
-    old = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield app
-    app.conf.task_always_eager, app.conf.task_eager_propagates = old
 
 
 @pytest.fixture
@@ -96,7 +86,8 @@ def _notices(chats) -> list[Message]:
                                        meta__routing__in=["waiting", "unavailable"]).order_by("pk"))
 
 
-def test_the_notices_of_one_batch_go_out_as_one_delivery_task_each_delivered_once(cast, eager, tasks_run, provider):
+def test_the_notices_of_one_batch_go_out_as_one_delivery_task_each_delivered_once(cast, eager_celery, tasks_run,
+                                                                                   provider):
     routing(cast.dept_a, mode=Mode.MANUAL, pickup_minutes=5, pickup_auto_assign=False, pickup_notify=True)
     online(cast.collab_a, capacity=5)
     chats = _whatsapp_waiting(cast, provider, 3)
@@ -120,7 +111,7 @@ def test_the_notices_of_one_batch_go_out_as_one_delivery_task_each_delivered_onc
         services.operators_for(cast.dept_a.pk))
 
 
-def test_web_chat_notices_enqueue_no_delivery_task(cast, eager, tasks_run):
+def test_web_chat_notices_enqueue_no_delivery_task(cast, eager_celery, tasks_run):
     routing(cast.dept_a, mode=Mode.MANUAL, pickup_minutes=5, pickup_auto_assign=False, pickup_notify=True)
     online(cast.collab_a, capacity=5)
     chats = [conversation_in(cast, Status.UNASSIGNED) for _ in range(3)]
@@ -133,7 +124,7 @@ def test_web_chat_notices_enqueue_no_delivery_task(cast, eager, tasks_run):
     assert [name for name, _args in tasks_run if "deliver" in name] == []
 
 
-def test_each_notice_of_a_sweep_still_gets_its_outgoing_webhook_row(cast, eager, provider):
+def test_each_notice_of_a_sweep_still_gets_its_outgoing_webhook_row(cast, eager_celery, provider):
     routing(cast.dept_a, mode=Mode.MANUAL, pickup_minutes=5, pickup_auto_assign=False, pickup_notify=True)
     online(cast.collab_a, capacity=5)
     chats = [conversation_in(cast, Status.UNASSIGNED) for _ in range(3)]

@@ -5,7 +5,7 @@
         .venv/bin/python bench/escalation_profile.py [--escalations 400] [--redis-url redis://127.0.0.1:6379/7]
 
 Same set-up as bench/escalation.py (one manual department whose pick-up ladder notifies one
-Operator; web chat), on its own fresh database (dropped at the end), but every deadline is already
+Operator; web chat, or WhatsApp with --channel), on its own fresh database (dropped at the end), but every deadline is already
 due and a single ``routing.sweep`` takes them all. With --redis-url (the default) Celery enqueues to
 that Redis db as in production (flushed before and after). Prints the worker CPU per escalation
 (after a warm-up sweep of --warmup chats), the SQL statements per escalation, the Celery tasks
@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--channel", default="webchat", choices=["webchat", "whatsapp"],
+                    help="the chats' channel: web chat (fetched by the widget) or WhatsApp (pushed: an outbox row "
+                         "and a delivery task; nobody runs the tasks here)")
     ap.add_argument("--show-sql", type=int, default=0, help="print the first N SQL statements of the measured sweep")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
@@ -59,7 +62,8 @@ def main() -> None:
         dept = Department.objects.create(name="Bench support", slug="bench-support")
         DepartmentRouting.objects.create(department=dept, mode="manual", pickup_minutes=30, pickup_auto_assign=False,
                                          pickup_to_backup=False, pickup_notify=True)
-        channel = Channel.objects.create(name="Bench web", kind="webchat", default_department=dept)
+        channel = Channel.objects.create(name=f"Bench {args.channel}", kind=args.channel, default_department=dept,
+                                         config={"phone_number_id": "1"} if args.channel == "whatsapp" else {})
         n = args.warmup + args.escalations
         first, last = rc.bulk_conversations(n=n, department_id=dept.pk, channel_id=channel.pk,
                                             queued_at_sql="now() - interval '31 minutes'")

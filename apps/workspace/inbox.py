@@ -13,7 +13,9 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (BigIntegerField, Case, CharField, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery,
+                              Value, When)
+from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -188,7 +190,9 @@ def _waiting_since():
     )
 
 
-def conversation_page(user, f: Filters) -> dict:
+def _page_ids(user, f: Filters) -> list[int]:
+    """Step one: the ids of one page (visibility, filters, order, LIMIT), nothing else selected, so
+    the database sorts narrow rows and joins nothing for the rows it discards."""
     qs = _tab_queryset(user, f.tab)
     if f.status:
         qs = qs.filter(status=f.status)
@@ -204,55 +208,70 @@ def conversation_page(user, f: Filters) -> dict:
         qs = qs.filter(assignee_id=int(f.assignee))
     if f.q:
         qs = qs.filter(_search_q(f.q))
-    qs = qs.annotate(waiting_since=_waiting_since())
     if f.tab == "archived":
         order = [F("archived_at").desc(nulls_last=True), "-id"]
     elif f.sort == "waiting":
+        qs = qs.annotate(waiting_since=_waiting_since())
         order = [F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True), "-id"]
     else:
         order = [F("last_message_at").desc(nulls_last=True), "-id"]
     offset = (f.page - 1) * PAGE_SIZE
-    rows = list(qs.select_related("contact", "department", "assignee", "channel")
-                .order_by(*order)[offset:offset + PAGE_SIZE + 1])
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    rows_decorate(user, rows, q=f.q)
+    return list(qs.order_by(*order).values_list("pk", flat=True)[offset:offset + PAGE_SIZE + 1])
+
+
+def conversation_page(user, f: Filters) -> dict:
+    ids = _page_ids(user, f)
+    has_next = len(ids) > PAGE_SIZE
+    ids = ids[:PAGE_SIZE]
+    rows = page_rows(user, ids, q=f.q)
     return {"rows": rows, "has_next": has_next, "has_prev": f.page > 1, "filters": f}
 
 
-def rows_decorate(user, rows: list[Conversation], *, q: str = "") -> None:
-    """Previews, labels, unread counts and search excerpts for one page of rows (a query each)."""
-    from .selectors import unread_counts
+def page_rows(user, ids: list[int], *, q: str = "") -> list[Conversation]:
+    """Step two: the rows of one page by id, with what the list shows (preview, unread count) in the
+    same query; labels and search excerpts in one query each."""
+    from .models import ReadMarker
 
-    ids = [c.pk for c in rows]
     if not ids:
-        return
+        return []
     last = Message.objects.filter(conversation_id=OuterRef("pk"), is_internal=False) \
         .exclude(author_kind=AuthorKind.SYSTEM).order_by("-created_at", "-id")
-    previews = {row["pk"]: row for row in Conversation.objects.filter(pk__in=ids).annotate(
-        preview=Subquery(last.values("body")[:1]), preview_kind=Subquery(last.values("author_kind")[:1]),
-    ).values("pk", "preview", "preview_kind")}
+    read_upto = Coalesce(Subquery(ReadMarker.objects.filter(user_id=user.pk, conversation_id=OuterRef("conversation_id"))
+                                  .values("last_read_message_id")[:1], output_field=BigIntegerField()),
+                         Value(0), output_field=BigIntegerField())
+    unread = (Message.objects.filter(conversation_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER,
+                                     is_internal=False, pk__gt=read_upto)
+              .order_by().values("conversation_id").annotate(n=Count("id")).values("n"))
+    by_id = {c.pk: c for c in Conversation.objects.filter(pk__in=ids)
+             .select_related("contact", "department", "assignee")
+             .annotate(waiting_since=_waiting_since(), preview=Subquery(last.values("body")[:1]),
+                       preview_kind=Subquery(last.values("author_kind")[:1]),
+                       unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))}
+    rows = [by_id[pk] for pk in ids if pk in by_id]
     labels: dict[int, list[Label]] = {}
     for link in ConversationLabel.objects.filter(conversation_id__in=ids).select_related("label") \
             .order_by("label__name"):
         labels.setdefault(link.conversation_id, []).append(link.label)
-    unread = unread_counts(user, ids)
     snippets: dict[int, SafeString] = {}
     fts = _fts_sql(q, column="id") if q else None
     if fts:
-        matched = Message.objects.filter(conversation_id__in=ids, pk__in=RawSQL(*fts)).order_by("-created_at", "-id").values_list("conversation_id", "body")
+        matched = Message.objects.filter(conversation_id__in=ids, pk__in=RawSQL(*fts)) \
+            .order_by("-created_at", "-id").values_list("conversation_id", "body")
         for conv_id, body in matched:
             snippets.setdefault(conv_id, highlight(body, q))
     for c in rows:
-        p = previews.get(c.pk, {})
-        c.preview = p.get("preview") or ""
-        c.preview_kind = p.get("preview_kind") or ""
+        c.preview = c.preview or ""
+        c.preview_kind = c.preview_kind or ""
         c.labels = labels.get(c.pk, [])
-        c.unread = unread.get(c.pk, 0)
         c.snippet = snippets.get(c.pk)
+        c.list_name = str(c.contact)
+        c.contact_is_vip = c.contact.is_vip
+        c.department_name = str(c.department) if c.department_id else ""
+        c.assignee_name = c.assignee.public_name if c.assignee_id else ""
         if q and not c.snippet:
             c.contact_match = highlight(" · ".join(x for x in (c.contact.name, c.contact.email, c.contact.phone)
                                                    if x), q)
+    return rows
 
 
 def tab_counts(user) -> dict[str, int]:

@@ -1,0 +1,111 @@
+"""The inbox list's rows as HTML, built in Python from the values of one page.
+
+A template ``{% include %}`` per row cost most of the list's time (25 sub-renders, each with its
+own context stack, ``{% url %}``, ``{% blocktranslate %}`` and filters); the markup is small and
+fixed, so it is written here once. Every piece of text that a customer, an agent or an Operator
+typed (names, previews, labels, department names) goes through ``escape``/``format_html``; only
+the search excerpts, which ``inbox.highlight`` already escaped, are inserted as they are.
+"""
+from __future__ import annotations
+
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
+
+from apps.conversations.models import Status
+
+_PK = 987654321  # a placeholder id, replaced in the reversed URLs (one reverse() per list, not per row)
+
+
+def _list_of(c, user_pk: int | None) -> str:
+    """Which list a row belongs to (its element ids and whether it has a pick-up button)."""
+    if c.status == Status.UNASSIGNED:
+        return "queue"
+    if c.status == Status.ARCHIVED:
+        return "archived"
+    return "mine" if c.assignee_id == user_pk else "open"
+
+
+def _time(value, *, waiting: bool) -> str:
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    if waiting:
+        return format_html('<span class="visually-hidden">{} </span><time class="ws-wait" datetime="{}" '
+                           'data-since="{}">{}</time>', _("Waiting"), dateformat.format(local, "c"),
+                           dateformat.format(local, "U"), timesince(value))
+    return format_html('<time datetime="{}">{}</time>', dateformat.format(local, "c"), timesince(value))
+
+
+def _preview(c) -> str:
+    if getattr(c, "snippet", None):
+        return c.snippet  # already escaped, <mark> around the matches
+    if getattr(c, "contact_match", None):
+        return c.contact_match
+    if not c.preview:
+        return "—"
+    who = ""
+    if c.preview_kind == "human":
+        who = pgettext("message preview by a person of the team", "Team:") + " "
+    elif c.preview_kind == "ai_agent":
+        who = _("AI:") + " "
+    return escape(who) + escape(Truncator(c.preview).chars(90))
+
+
+def rows_html(request, rows, *, current_pk: int | None = None, list_query: str = "") -> SafeString:
+    """The ``<li>`` of every row of one page (``rows`` from ``inbox.conversation_page``)."""
+    if not rows:
+        return mark_safe("")
+    user_pk = request.user.pk
+    detail = reverse("conversation-detail", args=[_PK])
+    pickup = reverse("conversation-pickup", args=[_PK])
+    suffix = "?" + list_query if list_query else ""
+    csrf = None
+    vip, pick = escape(_("VIP")), escape(_("Pick up"))
+    out = []
+    for c in rows:
+        name = c.list_name
+        current = c.pk == current_pk
+        lst = _list_of(c, user_pk)
+        unread = ""
+        if c.unread:
+            label = ngettext("%(n)s unread message", "%(n)s unread messages", c.unread) % {"n": c.unread}
+            unread = format_html('<span class="unread-badge" aria-label="{}">{}</span>', label, c.unread)
+        if c.waiting_since:
+            when = _time(c.waiting_since, waiting=True)
+        elif c.last_message_at:
+            when = _time(c.last_message_at, waiting=False)
+        else:
+            when = ""
+        meta = [format_html('#{} · <span class="status status-{}">{}</span> · {}', c.pk, c.status,
+                            Status(c.status).label, c.department_name or "—")]
+        if c.assignee_id and c.assignee_id != user_pk and c.assignee_name:
+            meta.append(format_html(" · {}", c.assignee_name))
+        for lab in c.labels:
+            meta.append(format_html('<span class="chip chip-{}">{}</span>', lab.color, lab.name))
+        form = ""
+        if lst == "queue":
+            if csrf is None:
+                csrf = get_token(request)
+            form = format_html(
+                '<form method="post" action="{}" class="ws-pickup"><input type="hidden" name="csrfmiddlewaretoken" '
+                'value="{}"><button type="submit" class="small" id="pickup-{}" aria-label="{}">{}</button></form>',
+                pickup.replace(str(_PK), str(c.pk)), csrf, c.pk,
+                _("Pick up chat #%(n)s") % {"n": c.pk}, mark_safe(pick))
+        out.append(format_html(
+            '<li id="{lst}-row-{pk}" data-conversation="{pk}" data-status="{status}" class="ws-row{unread_cls}{cur_cls}">'
+            '<a class="ws-row-link" id="{lst}-link-{pk}" href="{href}"{aria}>'
+            '<span class="ws-row-top"><span class="ws-name">{name}</span>{vip} {unread}'
+            '<span class="ws-when">{when}</span></span>'
+            '<span class="ws-preview">{preview}</span>'
+            '<span class="ws-row-meta">{meta}</span></a>{form}</li>\n',
+            lst=lst, pk=c.pk, status=c.status, unread_cls=" is-unread" if c.unread else "",
+            cur_cls=" is-current" if current else "", href=detail.replace(str(_PK), str(c.pk)) + suffix,
+            aria=mark_safe(' aria-current="true"') if current else "", name=name,
+            vip=mark_safe(f' <span class="badge">{vip}</span>') if c.contact_is_vip else "", unread=unread,
+            when=when, preview=_preview(c), meta=mark_safe("".join(meta)), form=form))
+    return mark_safe("".join(out))

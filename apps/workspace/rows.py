@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.middleware.csrf import get_token
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
@@ -32,13 +32,15 @@ def _list_of(c, user_pk: int | None) -> str:
     return "mine" if c.assignee_id == user_pk else "open"
 
 
-def _time(value, *, waiting: bool) -> str:
+def _time(value, now, *, waiting: bool) -> str:
+    # The same text as the template filters did: ``date:'c'`` is the local ISO form, ``date:'U'`` the
+    # epoch seconds, ``timesince`` the two largest units.
     local = timezone.localtime(value) if timezone.is_aware(value) else value
     if waiting:
         return format_html('<span class="visually-hidden">{} </span><time class="ws-wait" datetime="{}" '
-                           'data-since="{}">{}</time>', _("Waiting"), dateformat.format(local, "c"),
-                           dateformat.format(local, "U"), timesince(value))
-    return format_html('<time datetime="{}">{}</time>', dateformat.format(local, "c"), timesince(value))
+                           'data-since="{}">{}</time>', _("Waiting"), local.isoformat(),
+                           int(value.timestamp()), timesince(value, now))
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), timesince(value, now))
 
 
 def _preview(c) -> str:
@@ -65,6 +67,7 @@ def rows_html(request, rows, *, current_pk: int | None = None, list_query: str =
     pickup = reverse("conversation-pickup", args=[_PK])
     suffix = "?" + list_query if list_query else ""
     csrf = None
+    now = timezone.now()
     vip, pick = escape(_("VIP")), escape(_("Pick up"))
     out = []
     for c in rows:
@@ -76,9 +79,9 @@ def rows_html(request, rows, *, current_pk: int | None = None, list_query: str =
             label = ngettext("%(n)s unread message", "%(n)s unread messages", c.unread) % {"n": c.unread}
             unread = format_html('<span class="unread-badge" aria-label="{}">{}</span>', label, c.unread)
         if c.waiting_since:
-            when = _time(c.waiting_since, waiting=True)
+            when = _time(c.waiting_since, now, waiting=True)
         elif c.last_message_at:
-            when = _time(c.last_message_at, waiting=False)
+            when = _time(c.last_message_at, now, waiting=False)
         else:
             when = ""
         meta = [format_html('#{} · <span class="status status-{}">{}</span> · {}', c.pk, c.status,

@@ -96,7 +96,11 @@ def main() -> None:
                     INSERT INTO conversations_conversation
                       (contact_id, channel_id, status, department_id, assignee_id, subject, language, handoff_summary,
                        handoff, resolution, csat_comment, created_at, updated_at, queued_at, assigned_at, archived_at)
-                    SELECT {cmin} + (g %% ({cmax} - {cmin} + 1)), {channel.pk},
+                    SELECT {cmin} + CASE WHEN s.status = 'archived' THEN g %% ({cmax} - {cmin} + 1)
+                                  -- one open chat per customer and channel (a constraint): the k-th open
+                                  -- chat goes to the k-th customer, so 1M rows never reuse one
+                                  ELSE ((g / 2000) * 10 + g %% 2000 - 1990) %% ({cmax} - {cmin} + 1) END,
+                           {channel.pk},
                            s.status,
                            CASE WHEN s.status = 'bot' THEN NULL ELSE (%s::bigint[])[1 + (g * 7919) %% 20] END,
                            CASE WHEN s.status IN ('assigned','in_progress','archived')

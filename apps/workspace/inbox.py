@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import (BigIntegerField, Case, CharField, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery,
+from django.db.models import (BigIntegerField, BooleanField, Case, CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery,
                               Value, When)
 from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL
@@ -103,6 +103,11 @@ def _terms(q: str) -> list[str]:
     return [t for t in re.findall(r"\w+", q, flags=re.UNICODE) if t][:8]
 
 
+def _tsquery(q: str) -> str:
+    """Every term as a prefix, all required (PostgreSQL ``to_tsquery`` syntax)."""
+    return " & ".join(t.replace("'", "") + ":*" for t in _terms(q))
+
+
 def _fts_sql(q: str, column: str = "conversation_id") -> tuple[str, list] | None:
     """SQL selecting ``column`` of the messages whose text matches every term of ``q`` (index-backed)."""
     terms = _terms(q)
@@ -110,9 +115,8 @@ def _fts_sql(q: str, column: str = "conversation_id") -> tuple[str, list] | None
         return None
     if connection.vendor == "postgresql":
         # Same expression as the GIN index ws_msg_body_fts; "simple": no stemming, any language.
-        tsquery = " & ".join(t.replace("'", "") + ":*" for t in terms)
         return (f"SELECT {column} FROM conversations_message "
-                "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple'::regconfig, %s)", [tsquery])
+                "WHERE to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple'::regconfig, %s)", [_tsquery(q)])
     if connection.vendor == "sqlite":
         match = " ".join('"%s"*' % t.replace('"', '""') for t in terms)
         return (f"SELECT m.{column} FROM workspace_message_fts f JOIN conversations_message m ON m.id = f.rowid "
@@ -128,9 +132,18 @@ def _search_q(q: str) -> Q:
                | Q(contact__phone__icontains=term) | Q(contact__external_ref__iexact=term)
                | Q(subject__icontains=term))
         cond &= one
-    fts = _fts_sql(q)
-    if fts:
-        cond |= Q(pk__in=RawSQL(*fts))
+    if connection.vendor == "postgresql" and _terms(q):
+        # Bounded: a correlated EXISTS per candidate row (message index by conversation, then the
+        # text match), not "id IN (every matching message)": a common word matches a seventh of all
+        # messages, and hashing those ids grew with the table. The list walks its candidates in
+        # order and stops at the page, so the cost follows what the user may see, not the history.
+        match = RawSQL("to_tsvector('simple'::regconfig, body) @@ to_tsquery('simple'::regconfig, %s)",
+                       [_tsquery(q)], output_field=BooleanField())
+        cond |= Q(Exists(Message.objects.filter(match, conversation_id=OuterRef("pk"))))
+    else:
+        fts = _fts_sql(q)
+        if fts:
+            cond |= Q(pk__in=RawSQL(*fts))
     number = q.lstrip("#")
     if number.isdigit() and len(number) < 12:
         cond |= Q(pk=int(number))

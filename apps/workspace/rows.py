@@ -20,7 +20,22 @@ from django.utils.translation import ngettext, pgettext
 
 from apps.conversations.models import Status
 
-_PK = 987654321  # a placeholder id, replaced in the reversed URLs (one reverse() per list, not per row)
+_PK = 987654321
+
+
+class _Plural:
+    """``timesince``'s unit strings without the lazy proxies (the same catalogue entries and text;
+    the lazy form cost a third of the rows' time)."""
+
+    def __init__(self, singular: str, plural: str):
+        self.singular, self.plural = singular, plural
+
+    def __mod__(self, values: dict) -> str:
+        return ngettext(self.singular, self.plural, values["num"]) % values
+
+
+_TIME_STRINGS = {unit: _Plural(f"%(num)d {unit}", f"%(num)d {unit}s")
+                 for unit in ("year", "month", "week", "day", "hour", "minute")}  # a placeholder id, replaced in the reversed URLs (one reverse() per list, not per row)
 
 
 def _list_of(c, user_pk: int | None) -> str:
@@ -39,8 +54,8 @@ def _time(value, now, *, waiting: bool) -> str:
     if waiting:
         return format_html('<span class="visually-hidden">{} </span><time class="ws-wait" datetime="{}" '
                            'data-since="{}">{}</time>', _("Waiting"), local.isoformat(),
-                           int(value.timestamp()), timesince(value, now))
-    return format_html('<time datetime="{}">{}</time>', local.isoformat(), timesince(value, now))
+                           int(value.timestamp()), timesince(value, now, time_strings=_TIME_STRINGS))
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), timesince(value, now, time_strings=_TIME_STRINGS))
 
 
 def _preview(c) -> str:

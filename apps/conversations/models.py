@@ -131,13 +131,8 @@ class Conversation(models.Model):
             models.Index(fields=["department", "queued_at"], name="conv_queue_dept",
                          condition=models.Q(status="unassigned")),
             models.Index(fields=["queued_at"], name="conv_queue_all", condition=models.Q(status="unassigned")),
-            # Archived lists (the inbox's "Archived" tab: a Collaborator's own, an Operator's all) in
-            # the list's exact order, NULLS LAST included, so a page is read from the index in order
-            # and its cost does not grow with the history (not a sort of every archived chat).
-            models.Index(models.F("assignee"), models.F("archived_at").desc(nulls_last=True), models.F("id").desc(),
-                         name="conv_archived_by_order", condition=models.Q(status="archived")),
-            models.Index(models.F("archived_at").desc(nulls_last=True), models.F("id").desc(),
-                         name="conv_archived_order", condition=models.Q(status="archived")),
+            # The archived lists' indexes (in the list's exact order, NULLS LAST on PostgreSQL) are
+            # created by workspace migration 0004, per database (SQLite has no NULLS LAST in an index).
         ]
         constraints = [
             # A customer has one open conversation per channel: two first messages arriving at the

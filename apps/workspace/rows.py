@@ -8,6 +8,9 @@ the search excerpts, which ``inbox.highlight`` already escaped, are inserted as 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +22,34 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from apps.conversations.models import Status
+
+
+@dataclass(slots=True)
+class RowLabel:
+    name: str
+    color: str
+
+
+@dataclass(slots=True)
+class Row:
+    """One conversation of the list, as plain values (``inbox.page_rows``)."""
+
+    pk: int
+    status: str
+    department_id: int | None
+    assignee_id: int | None
+    last_message_at: datetime | None
+    waiting_since: datetime | None
+    preview: str
+    preview_kind: str
+    unread: int
+    labels: list[RowLabel]
+    snippet: SafeString | None
+    list_name: str
+    contact_is_vip: bool
+    department_name: str
+    assignee_name: str
+    contact_match: SafeString | None = None
 
 _PK = 987654321
 
@@ -59,9 +90,9 @@ def _time(value, now, *, waiting: bool) -> str:
 
 
 def _preview(c) -> str:
-    if getattr(c, "snippet", None):
+    if c.snippet:
         return c.snippet  # already escaped, <mark> around the matches
-    if getattr(c, "contact_match", None):
+    if c.contact_match:
         return c.contact_match
     if not c.preview:
         return "—"

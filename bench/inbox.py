@@ -5,7 +5,9 @@ and against the Django peer (django-helpdesk's restricted ticket list) at the sa
 Generates (with a progress bar) 1,000,000 conversations over 20 departments with 100 agents on
 PostgreSQL, then measures the Collaborator inbox page and queue counts against the same page for
 an Operator (full visibility). SQL query counts are taken at 100,000 and at 1,000,000
-conversations to show they do not grow with data size. Ends with one JSON line.
+conversations to show they do not grow with data size, and the Collaborator's list and search are
+timed at the 100,000 mark and again at the full size, same user, same run (flat from 100k to 1M).
+Ends with one JSON line.
 
     python bench/inbox.py [--conversations 1000000] [--requests 60] [--keep] [--no-peer]
 

@@ -19,6 +19,9 @@ Operators (``roles.view_all_conversations``) see everything.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -46,22 +49,58 @@ def _active(user) -> bool:
     return bool(user) and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
 
 
-def departments_with_perm(user, codename: str) -> QuerySet:
-    """Department ids where ``user`` holds ``codename`` directly or through a group (a subquery)."""
-    direct = DepartmentUserObjectPermission.objects.filter(
-        user_id=user.pk, permission__codename=codename, permission__content_type__app_label="departments",
-    ).values("content_object_id")
-    via_group = DepartmentGroupObjectPermission.objects.filter(
-        group__user=user.pk, permission__codename=codename, permission__content_type__app_label="departments",
-    ).values("content_object_id")
-    return Department.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group), is_active=True).values("pk")
+# Set while one page is being built (``visibility_memo``): the user's department ids and role,
+# read once for the page instead of once per list, count and menu on it.
+_memo: ContextVar[dict | None] = ContextVar("visibility_memo", default=None)
+
+
+@contextmanager
+def visibility_memo():
+    """Within this block, ``departments_with_perm`` and the Operator check are answered once per
+    (user, permission) and reused: for building ONE response (a list, its tab counts and its
+    filter menus ask the same question several times). Never wrap code that changes permissions:
+    a change inside the block would not be seen until it ends."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def has_full_visibility(user) -> bool:
+    """``roles.access.is_operator`` (sees every chat), memoized inside ``visibility_memo``."""
+    memo = _memo.get()
+    if memo is None:
+        return is_operator(user)
+    key = ("operator", user.pk)
+    if key not in memo:
+        memo[key] = is_operator(user)
+    return memo[key]
+
+
+def departments_with_perm(user, codename: str):
+    """Department ids where ``user`` holds ``codename`` directly or through a group, as ONE SQL
+    subquery (a UNION of the user's and their groups' object permissions on active departments);
+    inside ``visibility_memo``, a list read once, so the page's queries carry plain ids."""
+    memo = _memo.get()
+    key = ("departments", user.pk, codename)
+    if memo is not None and key in memo:
+        return memo[key]
+    perm = {"permission__codename": codename, "permission__content_type__app_label": "departments",
+            "content_object__is_active": True}
+    ids = DepartmentUserObjectPermission.objects.filter(user_id=user.pk, **perm).values("content_object_id").union(
+        DepartmentGroupObjectPermission.objects.filter(group__user=user.pk, **perm).values("content_object_id"))
+    if memo is None:
+        return ids
+    memo[key] = sorted(ids.values_list("content_object_id", flat=True))
+    return memo[key]
 
 
 def departments_for(user, codename: str = "handle_department") -> QuerySet:
     """Departments (objects) the user may work in; all of them for an Operator."""
     if not _active(user):
         return Department.objects.none()
-    if is_operator(user):
+    if has_full_visibility(user):
         return Department.objects.filter(is_active=True)
     return Department.objects.filter(pk__in=departments_with_perm(user, codename))
 
@@ -76,6 +115,14 @@ def _collaborator_filter(user, action: str, statuses=None) -> Q:
         # reading the user's whole archived history first.
         narrow = {"status__in": list(statuses)} if statuses is not None else {}
         department_statuses = [s for s in HUMAN_STATUSES if statuses is None or s in statuses]
+        if statuses is not None and set(statuses) <= set(HUMAN_STATUSES):
+            # Open chats only (the inbox lists): the same four rules as ONE condition per row, so a
+            # list ordered by an index of open chats walks that index and stops at its page (EXPLAIN
+            # ANALYZE at 1,000,000 conversations: 0.08 ms instead of 13 ms to build the whole
+            # visible set first, which grows with the number of open chats).
+            return Q(**narrow) & (
+                Q(department_id__in=departments_with_perm(user, "handle_department"), status__in=department_statuses)
+                | Q(assignee_id=uid) | Q(contact_id__in=handling_contacts) | Q(pk__in=shared))
         # A UNION of id sets rather than an OR of conditions: each branch uses its own index, so
         # the cost follows what the user may see, not the size of the conversations table.
         ids = Conversation.objects.filter(
@@ -110,7 +157,7 @@ def conversations_visible_to(user, action: str = "view", statuses=None) -> Query
         return qs.none()
     if statuses is not None and action != "view":
         raise ValueError("statuses narrows only the 'view' action")
-    if is_operator(user):
+    if has_full_visibility(user):
         if action == "pickup":
             return qs.filter(status=Status.UNASSIGNED)
         if action in ("reply", "archive", "transfer"):

@@ -131,8 +131,8 @@ class Conversation(models.Model):
             models.Index(fields=["department", "queued_at"], name="conv_queue_dept",
                          condition=models.Q(status="unassigned")),
             models.Index(fields=["queued_at"], name="conv_queue_all", condition=models.Q(status="unassigned")),
-            models.Index(fields=["assignee", "-archived_at"], name="conv_archived_by",
-                         condition=models.Q(status="archived")),
+            # The archived lists' indexes (in the list's exact order, NULLS LAST on PostgreSQL) are
+            # created by workspace migration 0004, per database (SQLite has no NULLS LAST in an index).
         ]
         constraints = [
             # A customer has one open conversation per channel: two first messages arriving at the

@@ -32,8 +32,10 @@ from .timeline import conversation_timeline
 
 def _list_context(request) -> dict:
     f = inbox.filters_from(request.GET)
-    return {**inbox.conversation_page(request.user, f), "choices": inbox.filter_choices(request.user),
-            "tab_counts": inbox.tab_counts(request.user), "list_query": f.query(),
+    with access.visibility_memo():  # the list, its counts and its menus ask for the same departments
+        page, choices, counts = (inbox.conversation_page(request.user, f), inbox.filter_choices(request.user),
+                                 inbox.tab_counts(request.user))
+    return {**page, "choices": choices, "tab_counts": counts, "list_query": f.query(),
             "tabs": [(value, label, f.query(tab=value, page="")) for value, label in inbox.TABS.items()],
             "next_query": f.query(page=f.page + 1), "prev_query": f.query(page=f.page - 1),
             "current_pk": _int_or_none(request.GET.get("current"))}

@@ -336,3 +336,39 @@ def test_audiences_of_many_conversations_match_one_by_one(world):
     Department.objects.filter(pk=cast.dept_b.pk).update(is_active=False)
     check()
     assert access.conversation_audiences([]) == {}
+
+
+def test_department_permission_through_a_group_gives_the_same_visibility(world):
+    """A department permission held through a group (guardian's group object permission) is worth
+    exactly the same as the one a membership grants directly: the same chats for every action, the
+    same inbox lists, the same departments, and the same live audience."""
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm
+
+    from apps.conversations.models import Conversation
+    from apps.workspace import inbox
+    from tests.factories import make_user
+
+    cast = world.cast
+    direct = make_user("direct_a", departments=[cast.dept_a])
+    via_group = make_user("group_a")
+    team = Group.objects.create(name="Technical Support team")
+    for codename in ("handle_department", "archive_department", "transfer_department"):
+        assign_perm(f"departments.{codename}", team, cast.dept_a)
+    via_group.groups.add(team)
+
+    for action in access.ACTIONS:
+        got = set(access.conversations_visible_to(via_group, action).values_list("pk", flat=True))
+        assert got == set(access.conversations_visible_to(direct, action).values_list("pk", flat=True)), action
+    assert world.queue[cast.dept_a.pk].pk in access.conversations_visible_to(via_group, "pickup").values_list(
+        "pk", flat=True)
+    assert list(access.departments_for(via_group)) == list(access.departments_for(direct)) == [cast.dept_a]
+    for tab in ("open", "queue"):
+        f = inbox.filters_from({"tab": tab})
+        assert [c.pk for c in inbox.conversation_page(via_group, f)["rows"]] == \
+            [c.pk for c in inbox.conversation_page(direct, f)["rows"]] != []
+    for conv in Conversation.objects.all():
+        heard = set(access.conversation_audience(conv))
+        assert (via_group.pk in heard) == (direct.pk in heard), conv.pk
+    team.user_set.remove(via_group)
+    assert not access.conversations_visible_to(via_group, "pickup").exists()

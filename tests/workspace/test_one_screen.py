@@ -288,3 +288,21 @@ def test_tab_counts_are_one_query_and_match_the_lists(cast, django_assert_num_qu
             counts = inbox.tab_counts(user)
         assert counts == expected, user.username
         assert counts["queue"] == len(ids(page(user, tab="queue")))
+
+
+def test_list_rows_escape_everything_people_typed(cast, client):
+    """The rows are built in Python (apps/workspace/rows.py), not by an autoescaping template: a
+    customer's name and message, a label and a department name with markup stay text."""
+    evil = Contact.objects.create(name='<img src=x onerror="alert(1)">', language="es")
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a, contact=evil,
+                           text="<script>alert('m')</script> hola")
+    label = Label.objects.create(name="<i>vip</i>", color="red")
+    ConversationLabel.objects.create(conversation=conv, label=label)
+    type(cast.dept_a).objects.filter(pk=cast.dept_a.pk).update(name_es='<b onclick="x">Soporte</b>',
+                                                                name_en='<b onclick="x">Support</b>')
+    html = login(client, cast.collab_a).get(reverse("inbox"), {"tab": "queue"}).content.decode()
+    assert f'id="queue-row-{conv.pk}"' in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt; hola" in html and "<script>alert" not in html
+    assert '<span class="chip chip-red">&lt;i&gt;vip&lt;/i&gt;</span>' in html
+    assert "&lt;b onclick=&quot;x&quot;&gt;" in html and '<b onclick="x">' not in html

@@ -24,3 +24,12 @@ def media_error(state) -> str:
     from apps.integrations.media import media_error_text
 
     return media_error_text(state if isinstance(state, dict) else {})
+
+
+@register.simple_tag(takes_context=True)
+def inbox_rows(context) -> str:
+    """The rows of the inbox list (``apps.workspace.rows``: built in Python, not an include per row)."""
+    from apps.workspace.rows import rows_html
+
+    return rows_html(context["request"], context["rows"], current_pk=context.get("current_pk"),
+                     list_query=context.get("list_query") or "")

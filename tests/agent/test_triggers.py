@@ -54,6 +54,40 @@ def test_sustained_frustration_goes_to_the_topic_of_the_conversation_in_spanish(
     assert conv.department.slug == "collections"  # billing's department, not the default one
 
 
+STATIC_IP_DOC = """# Static IP addresses
+
+A static public IP address can be added to any FibraSur home plan for security cameras, remote desktop
+and home servers. It costs ARS 2,500 per month; Technical Support configures it on your ONT within 48
+hours of the request.
+"""
+
+
+def test_sustained_frustration_goes_where_the_knowledge_base_puts_the_opening_question(fibrasur):
+    """No topic example mentions static IPs, and the classifier leans to Plans (Sales) for "Can I get
+    a static IP address?"; the only document about them belongs to the connectivity topic (Technical
+    Support). The frustration that follows goes to Technical Support, where the KB puts the question."""
+    from apps.agent.engine import engine_invalidate
+    from apps.agent.models import Topic
+    from apps.knowledge import search
+    from apps.knowledge.services import document_create, document_ingest
+
+    document = document_create(title="Static IP addresses", filename="static-ip.md", data=STATIC_IP_DOC.encode(),
+                               language="en")
+    document_ingest(document_id=document.pk)
+    Topic.objects.get(slug="connectivity").documents.add(document)
+    search.cache_clear()
+    engine_invalidate()
+    conv = start(fibrasur, language="en")
+    for text in ("Can I get a static IP address for my security cameras?",
+                 "What?! 2,500 a month just for that? Are you kidding me?",
+                 "This is ridiculous, nobody ever told me that"):
+        conv, _ = say(fibrasur, conv, text)
+        assert conv.status == Status.BOT, text
+    conv, _ = say(fibrasur, conv, "I'm sick and tired of this company, honestly")
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "technical-support"
+
+
 def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frustrated_turn(fibrasur):
     """The opening "why" question is a question: three frustrated turns *after* it are needed (the
     handoff comes on the fourth message, not the third), and it goes to the department of the topic

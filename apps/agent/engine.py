@@ -65,6 +65,11 @@ class Snapshot:
         # None: the whole knowledge base; []: no document (the topic is always handed off)
         self.documents = {slug: (topic_document_ids(t) or None) if t.answers_from_kb else []
                           for slug, t in self.topics.items()}
+        # document id -> the topics that use it (routing reads what the KB finds for a turn)
+        self.document_topics: dict[int, list[str]] = {}
+        for slug, ids in self.documents.items():
+            for pk in ids or []:
+                self.document_topics.setdefault(pk, []).append(slug)
         self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
                           .order_by("order", "id"))
         self.topic_departments = {slug: self._department_of(t) for slug, t in self.topics.items()}

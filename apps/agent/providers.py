@@ -196,14 +196,15 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     request = explicit_request(engine.classifier, text, vector, embed_once)
     analysis.explicit = request.probability
     value = frustration(vector, text, engine.frustration, embed_once)
-    earlier = [h["text"] for h in (history or []) if h.get("role") == "customer" and h.get("text")][-3:]
-    votes = [(pred.probabilities, value)]
-    if earlier:
-        vectors = embed(earlier)
-        votes = [(p.probabilities, frustration(v, t, engine.frustration))
-                 for t, v, p in zip(earlier, vectors, engine.classifier.predict(earlier, vectors))] + votes
-    conversation_topic, _share = conversation_topic_vote(votes)
     analysis.sentiment = frustration_to_sentiment(value)
+    conversation_topic = ""
+    if analysis.sentiment <= config_get().settings.sentiment_threshold:
+        # Only a frustrated turn can end in a sustained-frustration handoff, the one reader of the vote.
+        earlier = [h["text"] for h in (history or []) if h.get("role") == "customer" and h.get("text")][-3:]
+        votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
+                 for t, v in zip(earlier, embed_once(earlier))] if earlier else []
+        votes.append(topic_vote_of(engine, text, vector, value, embed_once))
+        conversation_topic, _share = conversation_topic_vote(votes)
     analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
     analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
                         "named_department": named_department(text, config_get().department_names)}
@@ -224,6 +225,23 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
             analysis.signals["topic_guess_object"] = topic
     else:
         analysis.intent = "out_of_scope"
+
+
+def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embed_once) -> tuple:
+    """One customer turn's vote for the conversation's topic (``triggers.conversation_topic_vote``):
+    its topic probabilities per clause and the topics of the documents the knowledge base finds for
+    it. The search is over every document (department-limited ones included): it only routes, its
+    text never reaches the customer."""
+    from apps.knowledge.search import knowledge_search_vector
+
+    from .engine import config_get
+    from .triggers import VOTE_RETRIEVAL_K, clauses, normalise, retrieved_topics, turn_topic_probabilities
+
+    parts = clauses(normalise(text))
+    preds = engine.classifier.predict([text] + parts, np.vstack([vector[None, :], embed_once(parts)])
+                                      if parts else vector[None, :])
+    hits = knowledge_search_vector(vector, query=text, k=VOTE_RETRIEVAL_K)
+    return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
 
 
 class LocalProvider:

@@ -180,18 +180,58 @@ def _frustration_one(vector: np.ndarray, text: str, model: FrustrationModel | No
     return (negative + model.probability(vector)) / 2
 
 
-def conversation_topic_vote(turns: list[tuple[dict, float]], prefix: str = "topic:") -> tuple[str, float]:
+# The conversation's topic for a sustained-frustration handoff (``conversation_topic_vote``), chosen
+# leaving one development business out (README, "Triggers on the three development businesses"):
+VOTE_RETRIEVAL_K = 3               # the knowledge base's best chunks of a turn that vote ...
+VOTE_RETRIEVAL_MIN_RELEVANCE = 0.3  # ... when at least this relevant, for the topics using their document
+
+
+def turn_topic_probabilities(preds, prefix: str = "topic:") -> dict[str, float]:
+    """A turn's topic probabilities, each the highest over the whole message and its clauses
+    (``preds``: the classifier's predictions for them): "Perdí la tarjeta, ¿cuánto cuesta la
+    nueva?" is about the lost card in its first clause even when the whole reads as fees."""
+    out: dict[str, float] = {}
+    for pred in preds:
+        for label, p in pred.probabilities.items():
+            if label.startswith(prefix):
+                out[label] = max(out.get(label, 0.0), float(p))
+    return out
+
+
+def retrieved_topics(hits, document_topics: dict[int, list[str]], *, k: int = VOTE_RETRIEVAL_K,
+                     min_relevance: float = VOTE_RETRIEVAL_MIN_RELEVANCE) -> dict[str, float]:
+    """The topics whose documents the knowledge base finds for a turn: each of the ``k`` best hits
+    at least ``min_relevance`` relevant gives relevance² / rank to the topics using its document
+    (shared among them). Questions the topic examples do not cover ("¿Por qué no me anda el
+    contactless?") are often covered by the documents of the right topic."""
+    out: dict[str, float] = {}
+    for rank, hit in enumerate(list(hits)[:k]):
+        topics = document_topics.get(hit.document_id) or []
+        if not topics or hit.relevance < min_relevance:
+            continue
+        for slug in topics:
+            out[slug] = out.get(slug, 0.0) + float(hit.relevance) ** 2 / len(topics) / (1 + rank)
+    return out
+
+
+def conversation_topic_vote(turns: list[tuple], prefix: str = "topic:") -> tuple[str, float]:
     """The conversation's topic from all its customer turns: each turn votes with its squared topic
-    probabilities, a calm turn more than a frustrated one (weight 1.2 - frustration): the question
-    that opened the conversation says more about the topic than "this is a joke". ``turns``:
-    (class probabilities, frustration) per customer turn. Returns (slug, share of the votes)."""
+    probabilities plus the topics of what the knowledge base finds for it, a calm turn more than a
+    frustrated one (weight (1.2 - frustration)²): the question that opened the conversation says
+    more about the topic than "this is a joke". ``turns``: (class probabilities, frustration) or
+    (class probabilities, frustration, {topic slug: retrieval vote}) per customer turn. Returns
+    (slug, share of the votes)."""
     votes: dict[str, float] = {}
-    for probabilities, frustrated in turns:
-        weight = 1.2 - float(frustrated)
+    for turn in turns:
+        probabilities, frustrated = turn[0], turn[1]
+        retrieved = turn[2] if len(turn) > 2 else {}
+        weight = max(0.0, 1.2 - float(frustrated)) ** 2
         for label, p in probabilities.items():
             if label.startswith(prefix):
                 votes[label[len(prefix):]] = votes.get(label[len(prefix):], 0.0) + weight * float(p) ** 2
-    if not votes:
+        for slug, value in retrieved.items():
+            votes[slug] = votes.get(slug, 0.0) + weight * float(value)
+    if not votes or max(votes.values()) <= 0:
         return "", 0.0
     best = max(votes, key=votes.get)
     return best, votes[best] / max(1e-9, sum(votes.values()))

@@ -11,7 +11,7 @@ from apps.agent.config import ConfigError, config_import
 from apps.agent.engine import builtin_examples
 from apps.agent.models import AgentSettings
 from apps.agent.triggers import (clauses, conversation_topic_vote, frustration, named_department, normalise,
-                                 sustained)
+                                 retrieved_topics, sustained, turn_topic_probabilities)
 from apps.conversations.models import Status
 
 from .helpers import say, start
@@ -52,6 +52,40 @@ def test_sustained_frustration_goes_to_the_topic_of_the_conversation_in_spanish(
         conv, _ = say(fibrasur, conv, text)
     assert conv.handoff["trigger"] == "negative_sentiment"
     assert conv.department.slug == "collections"  # billing's department, not the default one
+
+
+STATIC_IP_DOC = """# Static IP addresses
+
+A static public IP address can be added to any FibraSur home plan for security cameras, remote desktop
+and home servers. It costs ARS 2,500 per month; Technical Support configures it on your ONT within 48
+hours of the request.
+"""
+
+
+def test_sustained_frustration_goes_where_the_knowledge_base_puts_the_opening_question(fibrasur):
+    """No topic example mentions static IPs, and the classifier leans to Plans (Sales) for "Can I get
+    a static IP address?"; the only document about them belongs to the connectivity topic (Technical
+    Support). The frustration that follows goes to Technical Support, where the KB puts the question."""
+    from apps.agent.engine import engine_invalidate
+    from apps.agent.models import Topic
+    from apps.knowledge import search
+    from apps.knowledge.services import document_create, document_ingest
+
+    document = document_create(title="Static IP addresses", filename="static-ip.md", data=STATIC_IP_DOC.encode(),
+                               language="en")
+    document_ingest(document_id=document.pk)
+    Topic.objects.get(slug="connectivity").documents.add(document)
+    search.cache_clear()
+    engine_invalidate()
+    conv = start(fibrasur, language="en")
+    for text in ("Can I get a static IP address for my security cameras?",
+                 "What?! 2,500 a month just for that? Are you kidding me?",
+                 "This is ridiculous, nobody ever told me that"):
+        conv, _ = say(fibrasur, conv, text)
+        assert conv.status == Status.BOT, text
+    conv, _ = say(fibrasur, conv, "I'm sick and tired of this company, honestly")
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "technical-support"
 
 
 def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frustrated_turn(fibrasur):
@@ -164,6 +198,41 @@ def test_the_conversation_topic_is_voted_by_its_calm_turns():
     assert conversation_topic_vote([opening] + vents)[0] == "billing"
     assert conversation_topic_vote(vents)[0] == "plans"
     assert conversation_topic_vote([({"greeting": 1.0}, 0.0)]) == ("", 0.0)
+
+
+def _hit(document_id, relevance):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(document_id=document_id, relevance=relevance)
+
+
+def test_the_conversation_topic_counts_what_the_knowledge_base_finds():
+    """"Perdí la tarjeta, ¿cuánto cuesta la nueva?": the topic examples read it as fees (0.36) over
+    the lost card (0.30); the knowledge base finds the lost-card document, and the frustration that
+    follows goes to the cards team. Without the documents the vote stays with fees."""
+    document_topics = {7: ["lost-card"], 8: ["fees"], 9: ["fees", "plans"]}
+    found = retrieved_topics([_hit(7, 0.62), _hit(9, 0.45), _hit(8, 0.2)], document_topics)
+    opening = {"topic:fees": 0.36, "topic:lost-card": 0.30, "topic:plans": 0.05}
+    vents = [({"topic:fees": 0.1, "frustrated": 0.8}, 0.9), ({"frustrated": 0.9}, 0.95)]
+    assert conversation_topic_vote([(opening, 0.4, found)] + [(p, f, {}) for p, f in vents])[0] == "lost-card"
+    assert conversation_topic_vote([(opening, 0.4)] + vents)[0] == "fees"
+
+
+def test_retrieved_topics_count_only_relevant_hits_shared_among_their_topics():
+    document_topics = {1: ["billing"], 2: ["billing", "plans"], 3: ["coverage"]}
+    found = retrieved_topics([_hit(2, 0.6), _hit(1, 0.5), _hit(3, 0.29), _hit(1, 0.9)], document_topics)
+    assert set(found) == {"billing", "plans"}  # below 0.3 and beyond the third hit: no vote
+    assert found["plans"] == pytest.approx(0.6 ** 2 / 2)
+    assert found["billing"] == pytest.approx(0.6 ** 2 / 2 + 0.5 ** 2 / 2)  # the second hit counts half
+    assert retrieved_topics([_hit(4, 0.9)], document_topics) == {}  # a document no topic uses
+
+
+def test_a_turn_s_topic_is_read_per_clause():
+    from types import SimpleNamespace
+
+    whole = SimpleNamespace(probabilities={"topic:fees": 0.36, "topic:lost-card": 0.12, "frustrated": 0.1})
+    first = SimpleNamespace(probabilities={"topic:fees": 0.05, "topic:lost-card": 0.6, "frustrated": 0.2})
+    assert turn_topic_probabilities([whole, first]) == {"topic:fees": 0.36, "topic:lost-card": 0.6}
 
 
 def test_frustration_is_read_per_clause():

@@ -583,6 +583,14 @@ def calibrated(score: float, calibration: dict | None) -> float:
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
+def hedge_floor() -> float | None:
+    """The calibrated P(facts) from which a turn under ``confidence_threshold`` is still answered, with
+    "not sure; tell me and I'll pass you to a person" (``hedge_probability`` of the verifier in use;
+    None: no such band, a handoff below the threshold)."""
+    value = verifier_load().get("hedge_probability")
+    return float(value) if value is not None else None
+
+
 def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0,
                       model: dict | None = None) -> float:
     """0..1: the learned verifier's probability that the selected answer holds what was asked (not only

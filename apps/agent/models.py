@@ -32,6 +32,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                            "you can also ask for a person at any time.",
                     "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "
                           "hablar con una persona cuando quieras."},
+    "hedge": {"en": "I'm not sure this is exactly what you asked. If it isn't, tell me and I'll pass you to a person.",
+              "es": "No estoy seguro de que esto sea justo lo que preguntaste. Si no lo es, decímelo y te paso con "
+                    "una persona."},
     "empathy": {"en": "I'm sorry about the trouble.", "es": "Lamento el inconveniente."},
     "clarify": {"en": "Sure, I can help. What exactly would you like to know? Tell me in a few words what it is about.",
                 "es": "Claro, te ayudo. ¿Qué querés saber exactamente? Contame en pocas palabras de qué se trata."},

@@ -138,6 +138,12 @@ def _unclear(analysis) -> bool:
 UPSET_MAX_SENTIMENT = 0.0
 
 
+def hedged_band(confidence: float, threshold: float, floor: float | None) -> bool:
+    """Under the answer threshold but at or above the verifier's hedge floor: answered with the
+    passage and an offer of a person instead of a low-confidence handoff."""
+    return floor is not None and floor < threshold and floor <= confidence < threshold
+
+
 def clearly_upset(analysis, cfg) -> bool:
     return analysis.sentiment <= min(cfg.sentiment_threshold, UPSET_MAX_SENTIMENT)
 

@@ -26,6 +26,7 @@ from apps.departments.models import Department
 from apps.departments.services import department_default
 
 from . import builtin, policy
+from .compose import hedge_floor
 from .language import detect_language
 from .engine import config_get
 from .models import AgentSettings, AgentState, Topic
@@ -210,7 +211,12 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     else:
         topic = decision.topic if decision.note == "context" else topic
         if analysis.confidence < cfg.confidence_threshold or not analysis.answer:
-            trigger = "low_confidence"
+            if analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, hedge_floor()):
+                # Medium confidence: the passage, then "not sure; tell me and I'll pass you to a person"
+                # (README, "Answer confidence"), not an immediate handoff.
+                analysis.extra["hedged"] = True
+            else:
+                trigger = "low_confidence"
         handoff_topic = topic or (previous_topic if trigger == "low_confidence" else None)
     scores = analysis.scores() | {"sentiment_window": list(state.sentiments), "negatives_in_window": negatives}
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -273,6 +279,9 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
         body = analysis.answer
         if policy.clearly_upset(analysis, cfg):
             body = f"{cfg.message('empathy', language)} {body}"
+        if analysis.extra.get("hedged"):
+            body = f"{body}\n{cfg.message('hedge', language)}"
+            base["hedged"] = True
     body = _plain(body)
     with transaction.atomic():
         conv_services.conversation_record_decision(

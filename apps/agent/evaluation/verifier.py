@@ -203,6 +203,14 @@ def _cost_variant(cost: float):
     return fitter
 
 
+def fit_verifier_hedged(turn_rows: list[dict], *, hedge_cost: float = 1.5) -> dict:
+    """The shipped rule plus a hedged band: from calibrated P(facts) = hedge_cost / (hedge_cost + 1)
+    up to the threshold the agent answers with the passage and an offer of a person."""
+    fitted = fit_verifier(turn_rows)
+    fitted["answer_verifier"]["hedge_probability"] = round(hedge_cost / (hedge_cost + 1.0), 6)
+    return fitted
+
+
 fit_verifier_cost_2 = _cost_variant(2.0)
 fit_verifier_cost_4 = _cost_variant(4.0)
 

@@ -168,11 +168,13 @@ class AgentSettings(models.Model):
     company_name = models.CharField(
         _("company name"), max_length=120, blank=True,
         help_text=_("How the AI Agent names the business to customers and to the language model."))
-    # The shipped default: the threshold the leave-one-business-out protocol fits (apps/agent/README.md,
-    # "Evaluation"), fitted on the three development businesses' turns; a new business has no labels.
+    # The shipped default: the calibrated P(the answer holds its facts) at which answering beats a
+    # handoff when a wrong answer costs 3 needless handoffs (apps/agent/README.md, "Answer confidence");
+    # the verifier is calibrated on held-out businesses, so a new business needs no labels.
     confidence_threshold = models.FloatField(
-        _("minimum answer confidence"), default=0.845763,
-        help_text=_("Below this the AI Agent does not answer and hands off (trigger low_confidence)."))
+        _("minimum answer confidence"), default=0.75,
+        help_text=_("Calibrated probability that the answer holds what was asked; below it the AI Agent does "
+                    "not answer and hands off (trigger low_confidence)."))
     out_of_scope_threshold = models.FloatField(
         _("out-of-scope threshold"), default=0.5,
         help_text=_("Scope score below this means the message is outside every topic (trigger out_of_scope)."))

@@ -111,6 +111,13 @@ def _history(conv: Conversation, exclude_id: int) -> list[dict]:
             for m in reversed(list(rows))]
 
 
+def _last_answer_hedged(conv: Conversation, exclude_id: int) -> bool:
+    """The bot's last message was a hedged answer ("not sure; tell me and I'll pass you to a person")."""
+    last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
+            .order_by("-created_at", "-id").first())
+    return bool(last and (last.meta or {}).get("hedged"))
+
+
 def _already_handled(conv: Conversation, message_id: int) -> bool:
     return ConversationEvent.objects.filter(conversation=conv, kind=ConversationEvent.Kind.AGENT_DECISION,
                                             payload__message_id=message_id).exists()
@@ -218,12 +225,15 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
             else:
                 trigger = "low_confidence"
         handoff_topic = topic or (previous_topic if trigger == "low_confidence" else None)
+    declined = not trigger and policy.declines_answer(msg.body) and _last_answer_hedged(conv, msg.pk)
+    if declined:  # "No, that's not it" after a hedged answer: the offer of a person is kept
+        trigger, handoff_topic = "low_confidence", handoff_topic or previous_topic or topic
     scores = analysis.scores() | {"sentiment_window": list(state.sentiments), "negatives_in_window": negatives}
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
-    if trigger == "low_confidence" and policy.vent_not_question(analysis, cfg, previous_topic):
+    if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"
@@ -289,6 +299,7 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
             payload={**base, "decision": "answer", "trigger": "", "sources": [s.get("chunk_id") for s in sources]})
         conv_services.message_post_agent(conversation=conv, body=body, sources=sources,
                                          meta={"ai": True, "kind": "answer", "confidence": round(analysis.confidence, 4),
+                                               "hedged": bool(analysis.extra.get("hedged")),
                                                "intent": analysis.intent})
         state.save()
     return TurnResult(decision="answer", intent=analysis.intent, replies=[body], sources=sources,

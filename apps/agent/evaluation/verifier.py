@@ -51,6 +51,10 @@ TARGET_PRECISION = 0.90
 # (README, "Answer confidence"); 3 ships.
 WRONG_ANSWER_COST = 3.0
 ANSWER_PROBABILITY = round(WRONG_ANSWER_COST / (WRONG_ANSWER_COST + 1.0), 6)
+# Under the threshold, from calibrated P(facts) = HEDGE_COST / (HEDGE_COST + 1) (0.6), the agent answers
+# with the passage and "not sure; tell me and I'll pass you to a person" instead of a handoff: a hedged
+# wrong answer costs little more than a handoff (the customer is told and offered a person).
+HEDGE_COST = 1.5
 C = 1.0
 XQUAD_DEFAULT = "/tmp/asiste-xquad-tune-features.jsonl"
 
@@ -183,36 +187,28 @@ def fit(rows: list[dict], *, target: float | None = None) -> tuple[dict, float, 
     return model, threshold, info
 
 
-def fit_verifier(turn_rows: list[dict], *, target: float | None = None) -> dict:
-    """``--fit`` hook: the verifier, its calibration and its threshold from the development
+def fit_verifier(turn_rows: list[dict], *, target: float | None = None,
+                 hedge_cost: float | None = HEDGE_COST) -> dict:
+    """``--fit`` hook (the default): the verifier, its calibration, its threshold and the hedged band
+    (from calibrated P(facts) = hedge_cost / (hedge_cost + 1); None: no band) from the development
     businesses' turns and XQuAD's tuning half."""
     rows = business_rows(turn_rows) + xquad_rows()
     model, threshold, info = fit(rows, target=target)
     model["threshold"] = threshold
+    if hedge_cost is not None and target is None:
+        model["hedge_probability"] = round(hedge_cost / (hedge_cost + 1.0), 6)
     model["fitted_on"] = info
     return {"confidence_threshold": threshold, "answer_verifier": model}
 
 
-def _cost_variant(cost: float):
-    def fitter(turn_rows: list[dict]) -> dict:
-        fitted = fit_verifier(turn_rows)
-        fitted["confidence_threshold"] = round(cost / (cost + 1.0), 6)
-        fitted["answer_verifier"]["threshold"] = fitted["confidence_threshold"]
-        return fitted
-    fitter.__doc__ = f"A scored alternative: a wrong answer costs {cost} needless handoffs."
-    return fitter
+def fit_verifier_no_hedge(turn_rows: list[dict]) -> dict:
+    """A scored alternative: the calibrated threshold alone, a handoff under it (run "w3")."""
+    return fit_verifier(turn_rows, hedge_cost=None)
 
 
-def fit_verifier_hedged(turn_rows: list[dict], *, hedge_cost: float = 1.5) -> dict:
-    """The shipped rule plus a hedged band: from calibrated P(facts) = hedge_cost / (hedge_cost + 1)
-    up to the threshold the agent answers with the passage and an offer of a person."""
-    fitted = fit_verifier(turn_rows)
-    fitted["answer_verifier"]["hedge_probability"] = round(hedge_cost / (hedge_cost + 1.0), 6)
-    return fitted
-
-
-fit_verifier_cost_2 = _cost_variant(2.0)
-fit_verifier_cost_4 = _cost_variant(4.0)
+def fit_verifier_hedged(turn_rows: list[dict]) -> dict:
+    """The shipped rule, by the name its run was recorded under."""
+    return fit_verifier(turn_rows)
 
 
 def fit_verifier_precision_95(turn_rows: list[dict]) -> dict:

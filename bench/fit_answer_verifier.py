@@ -8,7 +8,8 @@ Run:  python bench/xquad.py --tune-features /tmp/asiste-xquad-tune-features.json
 The model is fitted on every business's labelled turns plus XQuAD's tuning half, and calibrated on
 each business's scores by the model fitted without it (``apps.agent.evaluation.verifier``); the
 threshold is the calibrated probability W / (W + 1) (``WRONG_ANSWER_COST``), or, with ``--target``,
-the former raw threshold for that precision. ``--hedge W`` sets the hedged band from W / (W + 1) (default ``HEDGE_COST``; ``none``: no band).
+the former raw threshold for that precision. ``--hedge W`` sets the hedged band from W / (W + 1)
+(default ``HEDGE_COST``; ``none``: no band).
 Write it, then keep ``AgentSettings.confidence_threshold``'s default (a migration) and the README
 equal to the printed threshold.
 """

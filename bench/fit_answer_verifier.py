@@ -3,11 +3,15 @@
 Run:  python bench/xquad.py --tune-features /tmp/asiste-xquad-tune-features.jsonl
       python manage.py evaluate_agent --business demo --business DIR --business DIR --leave-one-out \
           --details /tmp/turns --json
-      python bench/fit_answer_verifier.py --turns /tmp/turns [--xquad FILE] [--target 0.9] --write
+      python bench/fit_answer_verifier.py --turns /tmp/turns [--xquad FILE] [--hedge 1.5|none] [--target 0.9] --write
 
-The model and its threshold are fitted on every business's labelled turns plus XQuAD's tuning half
-(``apps.agent.evaluation.verifier``); write it, then set ``AgentSettings.confidence_threshold``'s
-default (a migration) and the README to the printed threshold.
+The model is fitted on every business's labelled turns plus XQuAD's tuning half, and calibrated on
+each business's scores by the model fitted without it (``apps.agent.evaluation.verifier``); the
+threshold is the calibrated probability W / (W + 1) (``WRONG_ANSWER_COST``), or, with ``--target``,
+the former raw threshold for that precision. ``--hedge W`` sets the hedged band from W / (W + 1)
+(default ``HEDGE_COST``; ``none``: no band).
+Write it, then keep ``AgentSettings.confidence_threshold``'s default (a migration) and the README
+equal to the printed threshold.
 """
 import os
 import sys
@@ -23,12 +27,15 @@ import json  # noqa: E402
 
 
 def main(argv=None) -> int:
-    from apps.agent.evaluation.verifier import TARGET_PRECISION, XQUAD_DEFAULT, business_rows, fit, xquad_rows
+    from apps.agent.evaluation.verifier import HEDGE_COST, XQUAD_DEFAULT, business_rows, fit, xquad_rows
 
     parser = argparse.ArgumentParser(description="Fit the answer verifier on all development data.")
     parser.add_argument("--turns", required=True, help="folder of turns-*.jsonl (evaluate_agent --details DIR)")
     parser.add_argument("--xquad", default=None, help=f"XQuAD tuning-half features (default {XQUAD_DEFAULT})")
-    parser.add_argument("--target", type=float, default=TARGET_PRECISION, help="precision aimed at")
+    parser.add_argument("--target", type=float, default=None,
+                        help="the former rule: a raw threshold for this precision (default: calibrated)")
+    parser.add_argument("--hedge", default=str(HEDGE_COST), metavar="W",
+                        help=f"hedged band from calibrated P(facts) W / (W + 1) (default {HEDGE_COST}; none: no band)")
     parser.add_argument("--write", action="store_true", help="write apps/agent/answer_verifier.json")
     args = parser.parse_args(argv)
     turn_rows = []
@@ -39,8 +46,11 @@ def main(argv=None) -> int:
         print("warning: no XQuAD tuning-half features (run bench/xquad.py --tune-features FILE)", file=sys.stderr)
     model, threshold, info = fit(rows, target=args.target)
     model["threshold"] = threshold
+    if args.hedge != "none" and args.target is None:
+        model["hedge_probability"] = round(float(args.hedge) / (float(args.hedge) + 1.0), 6)
     model["fitted_on"] = {**info, "target_precision": args.target}
-    print(json.dumps({"threshold": threshold, **info}))
+    print(json.dumps({"threshold": threshold, "calibration": model.get("calibration"),
+                      "hedge_probability": model.get("hedge_probability"), **info}))
     if args.write:
         from apps.agent.compose import VERIFIER_PATH
 

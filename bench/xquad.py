@@ -180,14 +180,21 @@ def main() -> int:
                     handle.write(json.dumps({k: r[k] for k in ("direction", "report", "right", "features")}) + "\n")
         print(f"features of {sum(len(r) for r in results.values())} questions written to {args.tune_features}")
 
+    from apps.agent.compose import hedge_floor
+
+    floor = hedge_floor() if args.threshold is None else None  # the shipped hedged band, when there is one
+
     def figures(rows):
         given = [r for r in rows if r["confidence"] >= threshold]
+        hedged = [r for r in rows if floor is not None and floor <= r["confidence"] < threshold]
         return {"n": len(rows), "span_in_answer": round(sum(r["right"] for r in rows) / len(rows), 4),
                 "precision": round(sum(r["right"] for r in given) / len(given), 4) if given else None,
                 "coverage": round(len(given) / len(rows), 4),
+                "hedged_precision": round(sum(r["right"] for r in hedged) / len(hedged), 4) if hedged else None,
+                "hedged_coverage": round(len(hedged) / len(rows), 4),
                 "bm25_span_in_answer": round(sum(r["bm25_right"] for r in rows) / len(rows), 4)}
 
-    out = {"threshold": threshold}
+    out = {"threshold": threshold, "hedge_floor": floor}
     print(f"\n{'direction':10s} {'half':7s} {'n':>5s} {'span-in-answer':>15s} {'precision':>10s} {'coverage':>9s} "
           f"{'BM25 span':>10s}")
     for name, rows in results.items():
@@ -201,6 +208,9 @@ def main() -> int:
             if half == "report":
                 out[f"precision_{name}"] = f["precision"]
                 out[f"coverage_{name}"] = f["coverage"]
+                if floor is not None:  # answers of the hedged band (floor <= confidence < threshold)
+                    out[f"hedged_precision_{name}"] = f["hedged_precision"]
+                    out[f"hedged_coverage_{name}"] = f["hedged_coverage"]
                 out[f"span_in_answer_{name}"] = f["span_in_answer"]
                 out[f"bm25_span_in_answer_{name}"] = f["bm25_span_in_answer"]
                 out[f"questions_{name}"] = f["n"]

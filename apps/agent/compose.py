@@ -572,11 +572,33 @@ def verifier_score(features: dict, model: dict | None = None) -> float:
     return float(1.0 / (1.0 + np.exp(-z)))
 
 
+def calibrated(score: float, calibration: dict | None) -> float:
+    """The calibrated P(facts) of a raw verifier score: sigmoid(a * logit(score) + b), the Platt
+    scaling fitted on held-out businesses' scores (``evaluation.verifier.fit_calibration``); the raw
+    score when the model has no calibration."""
+    if not calibration:
+        return float(score)
+    p = min(max(float(score), 1e-6), 1 - 1e-6)
+    z = calibration["a"] * float(np.log(p / (1 - p))) + calibration["b"]
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def hedge_floor() -> float | None:
+    """The calibrated P(facts) from which a turn under ``confidence_threshold`` is still answered, with
+    "not sure; tell me and I'll pass you to a person" (``hedge_probability`` of the verifier in use;
+    None: no such band, a handoff below the threshold)."""
+    value = verifier_load().get("hedge_probability")
+    return float(value) if value is not None else None
+
+
 def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0,
                       model: dict | None = None) -> float:
     """0..1: the learned verifier's probability that the selected answer holds what was asked (not only
-    its topic). The threshold on it, ``confidence_threshold``, ships with the verifier."""
-    return verifier_score(verifier_features(selection, unknown_terms=unknown_terms), model)
+    its topic), calibrated on businesses the model had not seen (``calibration`` of the model; the
+    raw score without one). The threshold on it, ``confidence_threshold``, ships with the verifier."""
+    model = model or verifier_load()
+    raw = verifier_score(verifier_features(selection, unknown_terms=unknown_terms), model)
+    return calibrated(raw, model.get("calibration"))
 
 
 _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")

@@ -32,6 +32,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                            "you can also ask for a person at any time.",
                     "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "
                           "hablar con una persona cuando quieras."},
+    "hedge": {"en": "I'm not sure this is exactly what you asked. If it isn't, tell me and I'll pass you to a person.",
+              "es": "No estoy seguro de que esto sea justo lo que preguntaste. Si no lo es, decímelo y te paso con "
+                    "una persona."},
     "empathy": {"en": "I'm sorry about the trouble.", "es": "Lamento el inconveniente."},
     "clarify": {"en": "Sure, I can help. What exactly would you like to know? Tell me in a few words what it is about.",
                 "es": "Claro, te ayudo. ¿Qué querés saber exactamente? Contame en pocas palabras de qué se trata."},
@@ -165,11 +168,13 @@ class AgentSettings(models.Model):
     company_name = models.CharField(
         _("company name"), max_length=120, blank=True,
         help_text=_("How the AI Agent names the business to customers and to the language model."))
-    # The shipped default: the threshold the leave-one-business-out protocol fits (apps/agent/README.md,
-    # "Evaluation"), fitted on the three development businesses' turns; a new business has no labels.
+    # The shipped default: the calibrated P(the answer holds its facts) at which answering beats a
+    # handoff when a wrong answer costs 3 needless handoffs (apps/agent/README.md, "Answer confidence");
+    # the verifier is calibrated on held-out businesses, so a new business needs no labels.
     confidence_threshold = models.FloatField(
-        _("minimum answer confidence"), default=0.845763,
-        help_text=_("Below this the AI Agent does not answer and hands off (trigger low_confidence)."))
+        _("minimum answer confidence"), default=0.75,
+        help_text=_("Calibrated probability that the answer holds what was asked; below it the AI Agent does "
+                    "not answer and hands off (trigger low_confidence)."))
     out_of_scope_threshold = models.FloatField(
         _("out-of-scope threshold"), default=0.5,
         help_text=_("Scope score below this means the message is outside every topic (trigger out_of_scope)."))

@@ -22,6 +22,7 @@ One frustrated turn (or two) is answered, with an apology, never escalated on it
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import builtin
@@ -136,6 +137,30 @@ def _unclear(analysis) -> bool:
 # what is happening" instead of a low-confidence handoff. Stricter than the per-turn threshold of
 # the sustained rule, which only counts when three turns in a row reach it.
 UPSET_MAX_SENTIMENT = 0.0
+
+
+# A reply saying the answer was not it (EN/ES), read only right after a hedged answer, whose offer
+# ("if it isn't, tell me and I'll pass you to a person") it accepts.
+_DECLINES = re.compile(
+    r"^\W*(?:(?:no+|nope|nah)\W*$|(?:(?:no+|nope)\W+)?(?:"
+    r"not (?:really|quite|that|it|what i (?:asked|meant|need(?:ed)?))|"
+    r"that(?:'?s| is) not (?:it|what i (?:asked|meant|need(?:ed)?))|"
+    r"(?:it |that )?(?:does(?:n'?t| not)|did(?:n'?t| not)) (?:help|answer)|wrong|"
+    r"(?:no )?(?:es|era|fue) eso|eso no(?: es| era)?|no me (?:sirve|sirvió|sirvio|ayuda|ayudó|ayudo)|"
+    r"no (?:responde|contesta|respondiste|contestaste)|no (?:es|era) lo que pregunt[eé])(?:\W|$))",
+    re.IGNORECASE)
+
+
+def declines_answer(text: str) -> bool:
+    """A short reply that the answer was not what was asked ("No, that's not it", "no me sirve")."""
+    text = (text or "").strip()
+    return len(text.split()) <= 12 and bool(_DECLINES.match(text))
+
+
+def hedged_band(confidence: float, threshold: float, floor: float | None) -> bool:
+    """Under the answer threshold but at or above the verifier's hedge floor: answered with the
+    passage and an offer of a person instead of a low-confidence handoff."""
+    return floor is not None and floor < threshold and floor <= confidence < threshold
 
 
 def clearly_upset(analysis, cfg) -> bool:

@@ -26,6 +26,7 @@ from apps.departments.models import Department
 from apps.departments.services import department_default
 
 from . import builtin, policy
+from .compose import hedge_floor
 from .language import detect_language
 from .engine import config_get
 from .models import AgentSettings, AgentState, Topic
@@ -108,6 +109,13 @@ def _history(conv: Conversation, exclude_id: int) -> list[dict]:
             .exclude(pk=exclude_id).order_by("-created_at", "-id")[:8])
     return [{"role": "customer" if m.author_kind == AuthorKind.CUSTOMER else "agent", "text": m.body}
             for m in reversed(list(rows))]
+
+
+def _last_answer_hedged(conv: Conversation, exclude_id: int) -> bool:
+    """The bot's last message was a hedged answer ("not sure; tell me and I'll pass you to a person")."""
+    last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
+            .order_by("-created_at", "-id").first())
+    return bool(last and (last.meta or {}).get("hedged"))
 
 
 def _already_handled(conv: Conversation, message_id: int) -> bool:
@@ -210,14 +218,22 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     else:
         topic = decision.topic if decision.note == "context" else topic
         if analysis.confidence < cfg.confidence_threshold or not analysis.answer:
-            trigger = "low_confidence"
+            if analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, hedge_floor()):
+                # Medium confidence: the passage, then "not sure; tell me and I'll pass you to a person"
+                # (README, "Answer confidence"), not an immediate handoff.
+                analysis.extra["hedged"] = True
+            else:
+                trigger = "low_confidence"
         handoff_topic = topic or (previous_topic if trigger == "low_confidence" else None)
+    declined = not trigger and policy.declines_answer(msg.body) and _last_answer_hedged(conv, msg.pk)
+    if declined:  # "No, that's not it" after a hedged answer: the offer of a person is kept
+        trigger, handoff_topic = "low_confidence", handoff_topic or previous_topic or topic
     scores = analysis.scores() | {"sentiment_window": list(state.sentiments), "negatives_in_window": negatives}
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
-    if trigger == "low_confidence" and policy.vent_not_question(analysis, cfg, previous_topic):
+    if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"
@@ -273,6 +289,9 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
         body = analysis.answer
         if policy.clearly_upset(analysis, cfg):
             body = f"{cfg.message('empathy', language)} {body}"
+        if analysis.extra.get("hedged"):
+            body = f"{body}\n{cfg.message('hedge', language)}"
+            base["hedged"] = True
     body = _plain(body)
     with transaction.atomic():
         conv_services.conversation_record_decision(
@@ -280,6 +299,7 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
             payload={**base, "decision": "answer", "trigger": "", "sources": [s.get("chunk_id") for s in sources]})
         conv_services.message_post_agent(conversation=conv, body=body, sources=sources,
                                          meta={"ai": True, "kind": "answer", "confidence": round(analysis.confidence, 4),
+                                               "hedged": bool(analysis.extra.get("hedged")),
                                                "intent": analysis.intent})
         state.save()
     return TurnResult(decision="answer", intent=analysis.intent, replies=[body], sources=sources,

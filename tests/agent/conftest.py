@@ -84,7 +84,7 @@ def fibrasur(cast, kb_store):
     agent_demo.seed(None)
     # The turn, trigger, routing and language tests need the bot to answer the demo's common
     # questions. The learned answer verifier's probabilities sit mostly under 0.6 on the demo KB and
-    # its shipped threshold (0.845763, 90% precision on held-out businesses) hands most of them off
+    # its shipped threshold (calibrated P(facts) 0.75, README "Answer confidence") hands many of them off
     # (apps/agent/README.md, "Figures"); the verifier and its threshold are tested in
     # test_answers.py, the threshold's handoff in test_turn.py.
     from apps.agent.models import AgentSettings

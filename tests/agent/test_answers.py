@@ -294,7 +294,7 @@ def test_verifier_is_learned_monotonic_and_its_threshold_meets_the_precision_tar
     t = threshold_for_precision([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3], [1, 1, 1, 1, 1, 0, 0], target=0.95, min_answers=2)
     assert 0.4 < t <= 0.5
     assert threshold_for_precision([0.9, 0.8, 0.7], [0, 0, 1], target=0.95, min_answers=1) > 0.9  # none good enough
-    model, threshold, info = fit(rows)
+    model, threshold, info = fit(rows, target=0.9)  # the former rule: a raw threshold for a precision
     given = [r for r in rows if verifier_score(r["features"], model) >= threshold]
     assert given and sum(r["label"] for r in given) / len(given) >= 0.9
     assert info["business_rows"] == len(rows)

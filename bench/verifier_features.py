@@ -1,0 +1,363 @@
+"""Benchmark: do new answer-verifier features rank right over wrong answers better, leaving one business out?
+
+Run:  python bench/verifier_features.py --dump DIR      # capture (3 scratch installs + XQuAD's tuning half)
+      python bench/verifier_features.py --score DIR     # score the candidate feature sets (seconds)
+
+``--dump`` scores every customer turn of the three development businesses (demo and the Vitalia and
+Pampa Pay packs in ../shared/data/business-packs) in a scratch install, as ``evaluate_agent`` does, and
+XQuAD's tuning half (``bench/xquad.py --tune-only``: the report half is never read), keeping beside
+each turn's verifier features what the selection saw (question, passage, full answer, retrieved
+chunks, the KB's word rarity of the question's words) and each business's chunks by document.
+``--score`` computes the candidate cues of ``CANDIDATES`` from that context and, for each business
+left out, fits the verifier (``apps.agent.evaluation.verifier``: the shipped 17 features plus the
+candidate; the other two businesses + XQuAD's tuning half; calibration by inner leave one business
+out) and reports its AUC on the left-out business and its answers / answers without the facts at
+calibrated P >= 0.75 and >= 0.6, against the shipped features in the same run; then the spread of a
+null feature (random 0/1, independent of the label) as the yardstick for "better". README:
+apps/agent/README.md, "Answer confidence" (every configuration scored).
+
+Ends with ONE JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asisteclick.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+NAMES = ["FibraSur", "Vitalia Salud", "Pampa Pay"]
+
+# --- candidate cues (question vs passage) -----------------------------------------------------------
+_I = re.I
+TYPES = [  # (name, the question asks for it, the passage holds one)
+    ("amount", re.compile(r"\b(how much|cu[aá]nto cuesta|cu[aá]nto sale|cu[aá]nto (?:es|me|se|cobra|pago)|price|precio|"
+                          r"cost|costo|cuesta|fee|comisi[oó]n|tarifa|charge|cargo|percent|porcentaje|discount|"
+                          r"descuento|interest|inter[eé]s|limit|l[ií]mite|tope|monto|amount)\b", _I),
+     re.compile(r"[$€£]|\b(usd|ars|clp|uyu|eur|pesos?|d[oó]lares|dollars?|cents?|centavos)\b|\d\s?%|\d+[.,]\d{3}", _I)),
+    ("duration", re.compile(r"\b(how long|how many (?:days|hours|weeks|months|minutes)|"
+                            r"cu[aá]nto (?:tiempo|tarda|demora)|cu[aá]ntos (?:d[ií]as|meses|horas)|tarda|demora|plazo|"
+                            r"take to|takes?)\b", _I),
+     re.compile(r"\b\d+\s*(?:-\s*\d+\s*)?(?:business |calendar |working )?(?:d[ií]as|days?|horas?|hours?|hs|minutos?|"
+                r"minutes?|semanas?|weeks?|meses|months?|a[nñ]os?|years?)\b|\b(?:d[ií]as h[aá]biles|24/7|inmediat|"
+                r"immediate|same day|mismo d[ií]a)", _I)),
+    ("when", re.compile(r"\b(when|what time|until when|cu[aá]ndo|a qu[eé] hora|hasta qu[eé] hora|horario|opening hours|"
+                        r"hours|abren|cierran|open|close|fecha|date|deadline|vence|due)\b", _I),
+     re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|hs|h)\b|\b\d{1,2}:\d{2}\b|"
+                r"\b(lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bados?|domingos?|monday|tuesday|wednesday|thursday|"
+                r"friday|saturday|sunday|weekdays|feriados|"
+                r"holidays|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|"
+                r"january|february|march|april|june|july|august|september|october|november|december)\b|"
+                r"\b\d{1,2}/\d{1,2}\b", _I)),
+    ("contact", re.compile(r"\b(phone|number|n[uú]mero|tel[eé]fono|call|llam\w*|e-?mail|correo|whatsapp|address|"
+                           r"direcci[oó]n|website|web|p[aá]gina|contact\w*)\b", _I),
+     re.compile(r"\d{3,}[-\s]?\d{3,}|@|\bwww\.|https?://|\.(com|gob|org|ar|cl)\b", _I)),
+]
+YES_NO = re.compile(r"^\s*[¿¡]?\s*(can|could|do|does|did|is|are|will|would|should|may|have|has|puedo|podr[ií]a|"
+                    r"se puede|pueden|es|son|est[aá]|hay|tiene|tienen|tengo|incluye|cubre|aceptan|acepta|hacen|hace|"
+                    r"necesito|debo|cobran)\b", _I)
+NEGATION = re.compile(r"\b(no|not|never|nunca|ni|sin|without|except|excepto|salvo|excluded|excluye|excluid\w*|only|"
+                      r"s[oó]lo|solamente|cannot|can't|don't|doesn't|isn't|won't)\b", _I)
+HOW_TO = re.compile(r"\b(how (?:do|can|to)|c[oó]mo (?:hago|puedo|se|solicito|pido|doy|cambio|obtengo)|steps|pasos|"
+                    r"procedure|tr[aá]mite)\b", _I)
+STEPS = re.compile(r"(?m)^\s*(?:-|\d+[.)])\s|\b(step|paso|primero|first|then|luego|despu[eé]s|ingres[aá]|enter|go to|"
+                   r"entr[aá]|click|toc[aá]|seleccion)\w*", _I)
+
+
+def _covered(words: set[str], w: str) -> bool:
+    return w in words or (len(w) >= 6 and any(x.startswith(w[:5]) for x in words))
+
+
+def _weighted_overlap(question_words: set[str], words: set[str], idf: dict | None) -> float:
+    weight = (lambda w: idf.get(w, 1.0)) if idf else (lambda w: 1.0)
+    total = sum(weight(w) for w in question_words)
+    return sum(weight(w) for w in question_words if _covered(words, w)) / total if total else 0.0
+
+
+def candidate_features(ctx: dict, doc_chunks: list | None, vocabulary: set[str]) -> dict:
+    """Every candidate cue of one turn from its captured context."""
+    from apps.agent.compose import content_words
+
+    q, passage, text, idf = ctx["q"], ctx["passage"], ctx["text"], ctx.get("idf")
+    f: dict[str, float] = {}
+    asked = [(name, looks) for name, asks, looks in TYPES if asks.search(q)]
+    for name, asks, looks in TYPES:
+        f[f"match_{name}"] = float(bool(asks.search(q)) and bool(looks.search(passage)))
+        f[f"miss_{name}"] = float(bool(asks.search(q)) and not looks.search(passage))
+    f["types_asked"] = float(bool(asked))
+    f["types_match"] = float(bool(asked) and all(looks.search(passage) for _, looks in asked))
+    f["types_miss"] = float(bool(asked) and not any(looks.search(passage) for _, looks in asked))
+    f["types_match_answer"] = float(any(looks.search(text) for _, looks in asked))
+    f["yes_no"] = float(bool(YES_NO.search(q)))
+    f["yes_no_negation"] = float(bool(YES_NO.search(q)) and bool(NEGATION.search(passage)))
+    f["how_to"] = float(bool(HOW_TO.search(q)))
+    f["how_to_steps"] = float(bool(HOW_TO.search(q)) and bool(STEPS.search(passage)))
+    f["figures"] = float(min(5, len(re.findall(r"\d+", passage))))
+    qw, pw = set(content_words(q)), set(content_words(passage))
+    chunk_id = ctx["hit"][0]
+    own = next((h for h in ctx["hits"] if h[0] == chunk_id), None)
+    others = set().union(*[set(content_words(f"{h[2]} {h[3]}")) for h in ctx["hits"] if h[0] != chunk_id] or [set()])
+    rest = set().union(*[set(content_words(f"{h} {t}")) for cid, h, t in (doc_chunks or []) if cid != chunk_id]
+                       or [set()])
+    f["passage_overlap"] = _weighted_overlap(qw, pw, idf)
+    f["answer_overlap"] = _weighted_overlap(qw, set(content_words(text)), idf)
+    f["chunk_overlap"] = _weighted_overlap(qw, set(content_words(f"{own[2]} {own[3]}")) if own else pw, idf)
+    f["others_overlap"] = _weighted_overlap(qw, others, idf)
+    f["doc_rest_overlap"] = _weighted_overlap(qw, rest, idf) if doc_chunks is not None else f["chunk_overlap"]
+    for name in ("chunk", "others", "doc_rest"):
+        f[f"{name}_gap"] = f[f"{name}_overlap"] - f["passage_overlap"]
+    rarest = max(sorted(qw), key=lambda w: (idf or {}).get(w, len(w))) if qw else ""
+    f["rarest_in_passage"] = float(bool(rarest) and _covered(pw, rarest))
+    f["missing_words"] = float(sum(1 for w in qw if not _covered(pw, w)))
+    scores = sorted((h[4] for h in ctx["hits"]), reverse=True)
+    f["retrieval_margin"] = scores[0] - scores[1] if len(scores) > 1 else 0.5
+    f["from_top_chunk"] = float(bool(ctx["hits"]) and ctx["hits"][0][0] == chunk_id)
+    known = {w for w in qw if _covered(vocabulary, w)}
+    f["known_overlap"] = _weighted_overlap(known, pw, idf) if known else 0.0
+    f["unknown_share"] = (len(qw) - len(known)) / len(qw) if qw else 0.0
+    return f
+
+
+# Every configuration scored (README, "Answer confidence"); "-name" drops a shipped feature, C=/no-xquad vary the fit.
+TYPE_SPLIT = [f"{k}_{n}" for n, _a, _l in TYPES for k in ("match", "miss")]
+POOLED = ["types_asked", "types_match", "types_miss"]
+CANDIDATES = {
+    "answer type split in four": TYPE_SPLIT,
+    "types pooled": POOLED,
+    "types matched in the full answer": ["types_match_answer"],
+    "types missed only": ["types_miss"],
+    "types pooled + matched in the full answer": POOLED + ["types_match_answer"],
+    "types pooled replacing type_asked/type_match": POOLED + ["-type_asked", "-type_match"],
+    "types pooled, C=0.3": POOLED + ["C=0.3"],
+    "types pooled, no XQuAD rows": POOLED + ["no-xquad"],
+    "shipped 17, no XQuAD rows": ["no-xquad"],
+    "yes/no + negation": ["yes_no", "yes_no_negation"],
+    "how-to + steps": ["how_to", "how_to_steps"],
+    "figures": ["figures"],
+    "types pooled + figures": POOLED + ["figures"],
+    "other chunks' overlap + gap": ["others_overlap", "others_gap"],
+    "rest of the document's overlap + gap": ["doc_rest_overlap", "doc_rest_gap"],
+    "whole chunk's overlap + gap": ["chunk_overlap", "chunk_gap"],
+    "rarest word in passage + missing words": ["rarest_in_passage", "missing_words"],
+    "types pooled + rarest word + missing words": POOLED + ["rarest_in_passage", "missing_words"],
+    "full answer's overlap": ["answer_overlap"],
+    "retrieval margin + from top chunk": ["retrieval_margin", "from_top_chunk"],
+    "known-word overlap": ["known_overlap"],
+    "known-word overlap + unknown share": ["known_overlap", "unknown_share"],
+    "unknown share": ["unknown_share"],
+    "known-word overlap replacing own_overlap": ["known_overlap", "-own_overlap"],
+    "known-word overlap + types missed": ["known_overlap", "types_miss"],
+}
+
+
+# --- capture ----------------------------------------------------------------------------------------
+
+def _capture_select_answer():
+    """Wrap ``compose.select_answer`` so each selection's features carry ``_ctx`` (what it saw)."""
+    from apps.agent import compose
+
+    original = compose.select_answer
+
+    def spy(question, query_vector, hits, **kw):
+        selection = original(question, query_vector, hits, **kw)
+        if selection is None:
+            return None
+        saved, compose._capture = compose._capture, None
+        try:  # the passage alone (the verifier's features describe it, not the supplementary units)
+            params = {**(kw.get("params") or {}), "extra_units": 0}
+            bare = original(question, query_vector, hits, **{**kw, "params": params})
+        finally:
+            compose._capture = saved
+        idf = kw.get("idf")
+        selection.features = {**selection.features, "_ctx": {
+            "q": question, "passage": bare.text, "text": selection.text,
+            "hit": [getattr(selection.hit, "chunk_id", None), selection.hit.document_id],
+            "hits": [[getattr(h, "chunk_id", None), h.document_id, h.heading, h.text, float(h.score)] for h in hits],
+            "idf": {w: float(idf.get(w, idf.get("__max__", 1.0))) for w in set(compose.content_words(question))}
+            if idf else None}}
+        return selection
+
+    compose.select_answer = spy
+
+
+def dump(out: Path) -> None:
+    from answer_selection import PACKS
+
+    from apps.agent.evaluation.harness import _warm_up, scratch_environment, turn_scores
+    from apps.agent.packs import business_install, business_read
+    from apps.knowledge.models import Chunk
+
+    out.mkdir(parents=True, exist_ok=True)
+    _capture_select_answer()
+    for where in ("demo", str(PACKS / "vitalia"), str(PACKS / "pampapay")):
+        business = business_read(where)
+        with scratch_environment():
+            business_install(business)
+            _warm_up()
+            rows = turn_scores(business)
+            docs: dict[str, list] = {}
+            chunks = Chunk.objects.values_list("document_id", "id", "heading", "text")
+            for document_id, chunk_id, heading, text in chunks:
+                docs.setdefault(str(document_id), []).append([chunk_id, heading, text])
+        (out / f"turns-{business.name}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        (out / f"docs-{business.name}.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+        print(f"{business.name}: {len(rows)} turns", flush=True)
+    import xquad  # noqa: E402 (bench/xquad.py: the tuning half only)
+
+    sys.argv = ["xquad.py", "--tune-only", "--tune-features", str(out / "xquad-tune.jsonl")]
+    xquad.main()
+
+
+# --- scoring ----------------------------------------------------------------------------------------
+
+def _load(folder: Path):
+    from apps.agent.compose import content_words
+    from apps.agent.evaluation import verifier as V
+
+    def vocabulary(texts):
+        return set().union(*[set(content_words(t)) for t in texts])
+
+    rows_of = {}
+    for name in NAMES:
+        docs = json.loads((folder / f"docs-{name}.json").read_text(encoding="utf-8"))
+        vocab = vocabulary(f"{h} {t}" for chunks in docs.values() for _c, h, t in chunks)
+        turns = [json.loads(line) for line in (folder / f"turns-{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+        for r in turns:
+            if r.get("features") and "_ctx" in r["features"]:
+                ctx = r["features"].pop("_ctx")
+                r["features"].update(candidate_features(ctx, docs.get(str(ctx["hit"][1])), vocab))
+        rows_of[name] = V.business_rows(turns)
+    xquad_data = Path(os.environ.get("XQUAD_DATA", ROOT.parent / "shared" / "data" / "xquad"))
+    if not xquad_data.is_dir():
+        xquad_data = ROOT.parent.parent / "shared" / "data" / "xquad"
+    vocab = {lang: vocabulary(p["context"] for a in json.loads((xquad_data / f"xquad.{lang}.json").read_text(
+        encoding="utf-8"))["data"] for p in a["paragraphs"]) for lang in ("en", "es")}
+    xrows = []
+    for line in (folder / "xquad-tune.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if r["report"]:
+            continue  # never the report half
+        ctx = r["features"].pop("_ctx")
+        r["features"].update(candidate_features(ctx, None, vocab["es" if r["direction"] == "es_es" else "en"]))
+        xrows.append({"business": "xquad", "features": r["features"], "label": bool(r["right"])})
+    return rows_of, xrows
+
+
+def left_out_figures(rows_of: dict, xrows: list, spec: list[str]) -> dict:
+    """Per business left out: AUC and answers / without facts at calibrated 0.75 and 0.6."""
+    from sklearn.metrics import roc_auc_score
+
+    from apps.agent.compose import calibrated, verifier_score
+    from apps.agent.evaluation import verifier as V
+
+    dropped = {s[1:] for s in spec if s.startswith("-")}
+    features = [f for f in V.FEATURES if f not in dropped] + [s for s in spec if s[0] not in "-" and "=" not in s
+                                                               and s != "no-xquad"]
+    c = next((float(s[2:]) for s in spec if s.startswith("C=")), V.C)
+    extra = [] if "no-xquad" in spec else xrows
+    out = {}
+    for left in NAMES:
+        dev = [n for n in NAMES if n != left]
+        rows = [r for n in dev for r in rows_of[n]] + extra
+        held, labels, names = [], [], []
+        for d in dev:
+            inner = V.fit_model([r for r in rows if r["business"] != d], features=features, c=c)
+            held += [verifier_score(r["features"], inner) for r in rows_of[d]]
+            labels += [r["label"] for r in rows_of[d]]
+            names += [d] * len(rows_of[d])
+        model = V.fit_model(rows, features=features, c=c)
+        calibration = V.fit_calibration(held, labels, names)
+        scores = np.array([verifier_score(r["features"], model) for r in rows_of[left]])
+        y = np.array([r["label"] for r in rows_of[left]])
+        p = np.array([calibrated(s, calibration) for s in scores])
+        out[left] = {"auc": float(roc_auc_score(y, scores)), "scores": scores, "labels": y,
+                     **{f"at_{t}": [int((p >= t).sum()), int(((p >= t) & ~y).sum())] for t in (0.75, 0.6)}}
+    return out
+
+
+def score(folder: Path, null_draws: int) -> dict:
+    rows_of, xrows = _load(folder)
+
+    def line(label, figures):
+        print(f"{label[:48]:48s} " + " | ".join(
+            f"{n[:8]} AUC {o['auc']:.3f} >=.75 {o['at_0.75'][0]}/{o['at_0.75'][1]} "
+            f">=.6 {o['at_0.6'][0]}/{o['at_0.6'][1]}"
+            for n, o in figures.items()), flush=True)
+
+    baseline = left_out_figures(rows_of, xrows, [])
+    line("shipped 17 (same-run baseline)", baseline)
+    results = {}
+    for label, spec in CANDIDATES.items():
+        results[label] = left_out_figures(rows_of, xrows, spec)
+        line(label, results[label])
+    better = [k for k, o in results.items() if all(o[n]["auc"] > baseline[n]["auc"] for n in NAMES)]
+    print(f"higher AUC on all three left-out businesses: {better}")
+    intervals = {k: {n: _bootstrap(baseline[n], results[k][n]) for n in NAMES} for k in better}
+    for k, v in intervals.items():
+        print(f"  {k}: paired bootstrap 95% interval of the AUC change " + ", ".join(f"{n} {a:+.3f}..{b:+.3f}"
+                                                                                      for n, (a, b) in v.items()))
+    rng = np.random.default_rng(1)
+    deltas, wins = [], 0
+    for _ in range(null_draws):
+        for r in [r for n in NAMES for r in rows_of[n]] + xrows:
+            r["features"]["null"] = float(rng.random() < 0.16)
+        figures = left_out_figures(rows_of, xrows, ["null"])
+        d = [figures[n]["auc"] - baseline[n]["auc"] for n in NAMES]
+        deltas.append(d)
+        wins += all(x > 0 for x in d)
+    spread = np.array(deltas).std(axis=0).round(4).tolist() if deltas else []
+    print(f"null feature: higher AUC on all three {wins}/{null_draws}; AUC change sd per business {spread}")
+    def public(figures):
+        return {n: {"auc": round(o["auc"], 4), "at_0.75": o["at_0.75"], "at_0.6": o["at_0.6"]}
+                for n, o in figures.items()}
+
+    return {"baseline": public(baseline), "candidates": {k: public(v) for k, v in results.items()},
+            "better_on_all_three": better, "bootstrap_95": intervals, "null_wins": wins, "null_draws": null_draws,
+            "null_auc_sd": spread}
+
+
+def _bootstrap(before: dict, after: dict, draws: int = 2000) -> tuple[float, float]:
+    """Paired bootstrap of the AUC change on one left-out business's turns: its 95% interval."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y, changes = before["labels"], []
+    for _ in range(draws):
+        i = rng.integers(0, len(y), len(y))
+        if y[i].all() or not y[i].any():
+            continue
+        changes.append(roc_auc_score(y[i], after["scores"][i]) - roc_auc_score(y[i], before["scores"][i]))
+    return round(float(np.quantile(changes, 0.025)), 4), round(float(np.quantile(changes, 0.975)), 4)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dump", metavar="DIR", help="capture the turns' features and context into DIR")
+    parser.add_argument("--score", metavar="DIR", help="score the candidate features on a --dump folder")
+    parser.add_argument("--null-draws", type=int, default=30)
+    args = parser.parse_args()
+    if not (args.dump or args.score):
+        parser.error("give --dump DIR and/or --score DIR")
+    import django
+
+    django.setup()
+    if args.dump:
+        dump(Path(args.dump))
+    result = score(Path(args.score), args.null_draws) if args.score else {"dumped": args.dump}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

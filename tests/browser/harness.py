@@ -136,9 +136,21 @@ class LiveBrowserTestCase(ChannelsLiveServerTestCase):
                                if "Content Security Policy" in msg.text else None)
             return page_or_context
 
+        from playwright.sync_api import Page
+
+        wait_for_function = Page.wait_for_function
+
+        def wait_for_a_function(page, expression, *args, **kwargs):
+            # A bare expression passes while it is true on the first poll and fails under the CSP on
+            # the second: refuse it every time, not only when the machine is slow.
+            if not re.match(r"\s*(\(|async\b|function\b)", expression):
+                raise AssertionError(f"wait_for_function needs a function under the CSP: {expression!r}")
+            return wait_for_function(page, expression, *args, **kwargs)
+
         new_context, new_page = Browser.new_context, Browser.new_page
         with mock.patch.object(Browser, "new_context", lambda b, *a, **k: watch(new_context(b, *a, **k))), \
-                mock.patch.object(Browser, "new_page", lambda b, *a, **k: watch(new_page(b, *a, **k))):
+                mock.patch.object(Browser, "new_page", lambda b, *a, **k: watch(new_page(b, *a, **k))), \
+                mock.patch.object(Page, "wait_for_function", wait_for_a_function):
             method()
         self.assertEqual(violations, [], "Content-Security-Policy violations in the browser console")
 

@@ -70,7 +70,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                     expect(page.locator(f'#conv-messages [data-event-kind="{kind}"]')).to_have_count(1)
                 expect(page.locator("#customer-h")).to_be_visible()
                 # The reply box has the focus; "/" opens the saved replies, Enter inserts one.
-                page.wait_for_function("document.activeElement && document.activeElement.id === 'reply-body'")
+                page.wait_for_function("() => document.activeElement && document.activeElement.id === 'reply-body'")
                 kb.type("/rein")
                 expect(page.locator("#saved-menu [role=option]")).to_have_count(1)
                 kb.press("Enter")
@@ -96,7 +96,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                     return now && !now.dataset.stale && !now.classList.contains('htmx-settling');
                 }""")
                 expect(page.locator("#reply-note")).to_be_checked()
-                page.wait_for_function("document.activeElement && document.activeElement.id === 'reply-body'")
+                page.wait_for_function("() => document.activeElement && document.activeElement.id === 'reply-body'")
                 kb.type("Ya reinició el router antes de escribir; revisar la OLT.")
                 kb.press("Enter")
                 note = self.wait_db(lambda: Message.objects.filter(conversation=conv, is_internal=True).first(),
@@ -192,7 +192,7 @@ class WidgetPhotoTest(LiveBrowserTestCase):
                 customer = browser.new_context(locale="es-AR").new_page()
                 customer.goto(f"{self.live_server_url}/workspace/widget-demo/?key={KEY}")
                 customer.locator("button.launcher").click()
-                customer.wait_for_function("Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes('\"token\":\"'))", timeout=10_000)
+                customer.wait_for_function("() => Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes('\"token\":\"'))", timeout=10_000)
                 # The widget opens with a greeting and the wait for a person (nobody is online here),
                 # in the page's language, and offers the optional name and e-mail.
                 expect(customer.locator("p.greeting")).to_have_text(re.compile(r"^¡Hola!"))
@@ -214,7 +214,7 @@ class WidgetPhotoTest(LiveBrowserTestCase):
                 agent = self.login(browser, self.cast.operator, f"/conversations/{att.conversation_id}/")
                 thumb = agent.locator(f"#file-{att.pk} img.thumb")
                 expect(thumb).to_be_visible(timeout=10_000)
-                agent.wait_for_function(f"document.querySelector('#file-{att.pk} img').naturalWidth > 0")
+                agent.wait_for_function(f"() => document.querySelector('#file-{att.pk} img').naturalWidth > 0")
                 with agent.context.expect_page() as opened:
                     agent.locator(f"#file-{att.pk}").focus()
                     agent.keyboard.press("Enter")

@@ -96,6 +96,21 @@ def departments_with_perm(user, codename: str):
     return memo[key]
 
 
+def visibility_key(user) -> tuple | None:
+    """Everything this module's "view" and "pickup" querysets for ``user`` are built from (who they
+    are, whether they are active, an Operator, and their ``handle_department`` departments): equal
+    keys, the same SQL. Inside ``visibility_memo`` only (None outside), so it costs no query the
+    page does not already make; for caching compiled SQL (``apps.workspace.sqlcache``). Keep it in
+    step with ``_collaborator_filter``: a new input to those querysets belongs here too."""
+    if _memo.get() is None:
+        return None
+    if not _active(user):
+        return ("inactive",)
+    if has_full_visibility(user):
+        return (user.pk, "operator")
+    return (user.pk, tuple(departments_with_perm(user, "handle_department")))
+
+
 def departments_for(user, codename: str = "handle_department") -> QuerySet:
     """Departments (objects) the user may work in; all of them for an Operator."""
     if not _active(user):

@@ -28,7 +28,7 @@ from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, Au
 
 from apps.departments.names import localized_name
 
-from . import sqlcache
+from apps.core import sqlcache
 from .models import ConversationLabel, Label
 from .rows import Row, RowLabel
 

@@ -1,4 +1,4 @@
-"""Compiled SQL of the inbox's queries, kept per process: built by the ORM once, then re-executed.
+"""Compiled SQL of hot read queries, kept per process: built by the ORM once, then re-executed.
 
 Building and compiling a queryset (filters, subqueries, joins) cost the inbox list more than
 running it (profile at 100,000 conversations: a fifth of a list request went to the ORM turning the

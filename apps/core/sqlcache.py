@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 _CACHE: dict = {}
 _MAX = 1024
@@ -60,7 +60,8 @@ class _Compiled:
 def rows(key: tuple, build, *args) -> list[tuple]:
     """The rows of ``build(*args)`` (a ``values_list`` queryset, not flat) as tuples, in its column
     order; compiled once per ``key`` (and database connection), with ``args`` as parameters."""
-    full_key = (id(connection), connection.vendor, len(args), *key)
+    # The thread's own connection (``connection`` is a proxy shared by every thread).
+    full_key = (id(connections[DEFAULT_DB_ALIAS]), connection.vendor, len(args), *key)
     compiled = _CACHE.get(full_key)
     if compiled is None:
         try:

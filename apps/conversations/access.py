@@ -27,6 +27,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from apps.core import sqlcache
 from apps.departments.models import (Department, DepartmentGroupObjectPermission,
                                      DepartmentUserObjectPermission)
 from apps.roles.access import is_operator
@@ -86,14 +87,34 @@ def departments_with_perm(user, codename: str):
     key = ("departments", user.pk, codename)
     if memo is not None and key in memo:
         return memo[key]
+    if memo is None:
+        return _departments_with_perm_query(user.pk, codename)
+    # Compiled once per permission, the user's id a parameter (``apps.core.sqlcache``).
+    memo[key] = sorted(pk for (pk,) in sqlcache.rows(("departments_with_perm", codename),
+                                                     lambda uid: _departments_with_perm_query(uid, codename), user.pk))
+    return memo[key]
+
+
+def _departments_with_perm_query(user_pk, codename: str):
     perm = {"permission__codename": codename, "permission__content_type__app_label": "departments",
             "content_object__is_active": True}
-    ids = DepartmentUserObjectPermission.objects.filter(user_id=user.pk, **perm).values("content_object_id").union(
-        DepartmentGroupObjectPermission.objects.filter(group__user=user.pk, **perm).values("content_object_id"))
-    if memo is None:
-        return ids
-    memo[key] = sorted(ids.values_list("content_object_id", flat=True))
-    return memo[key]
+    return DepartmentUserObjectPermission.objects.filter(user_id=user_pk, **perm).values_list("content_object_id").union(
+        DepartmentGroupObjectPermission.objects.filter(group__user=user_pk, **perm).values_list("content_object_id"))
+
+
+def visibility_key(user) -> tuple | None:
+    """Everything this module's "view" and "pickup" querysets for ``user`` are built from (who they
+    are, whether they are active, an Operator, and their ``handle_department`` departments): equal
+    keys, the same SQL. Inside ``visibility_memo`` only (None outside), so it costs no query the
+    page does not already make; for caching compiled SQL (``apps.workspace.sqlcache``). Keep it in
+    step with ``_collaborator_filter``: a new input to those querysets belongs here too."""
+    if _memo.get() is None:
+        return None
+    if not _active(user):
+        return ("inactive",)
+    if has_full_visibility(user):
+        return (user.pk, "operator")
+    return (user.pk, tuple(departments_with_perm(user, "handle_department")))
 
 
 def departments_for(user, codename: str = "handle_department") -> QuerySet:

@@ -28,6 +28,7 @@ from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, Au
 
 from apps.departments.names import localized_name
 
+from apps.core import sqlcache
 from .models import ConversationLabel, Label
 from .rows import Row, RowLabel
 
@@ -208,7 +209,17 @@ def _waiting_since():
 
 def _page_ids(user, f: Filters) -> list[int]:
     """Step one: the ids of one page (visibility, filters, order, LIMIT), nothing else selected, so
-    the database sorts narrow rows and joins nothing for the rows it discards."""
+    the database sorts narrow rows and joins nothing for the rows it discards. The SQL is compiled
+    once per visibility and filters (``sqlcache``): a list re-fetched on every live signal asks
+    the same question again and again."""
+    vkey = access.visibility_key(user)
+    if vkey is None:
+        return [pk for (pk,) in _page_ids_query(user, f)]
+    key = ("page_ids", vkey, f.tab, f.status, f.department, f.label, f.assignee, f.sort, f.q, f.page)
+    return [pk for (pk,) in sqlcache.rows(key, lambda: _page_ids_query(user, f))]
+
+
+def _page_ids_query(user, f: Filters) -> QuerySet:
     qs = _tab_queryset(user, f.tab)
     if f.status:
         qs = qs.filter(status=f.status)
@@ -232,7 +243,7 @@ def _page_ids(user, f: Filters) -> list[int]:
     else:
         order = [F("last_message_at").desc(nulls_last=True), "-id"]
     offset = (f.page - 1) * PAGE_SIZE
-    return list(qs.order_by(*order).values_list("pk", flat=True)[offset:offset + PAGE_SIZE + 1])
+    return qs.order_by(*order).values_list("pk")[offset:offset + PAGE_SIZE + 1]
 
 
 def conversation_page(user, f: Filters) -> dict:
@@ -251,30 +262,42 @@ ROW_VALUES = ("id", "status", "department_id", "assignee_id", "last_message_at",
               "assignee__display_name", "assignee__first_name", "assignee__username")
 
 
-def page_rows(user, ids: list[int], *, q: str = "") -> list[Row]:
-    """Step two: the rows of one page by id, with what the list shows (preview, unread count) in the
-    same query; labels and search excerpts in one query each."""
+_ROW_EXTRA = ("waiting_since", "preview", "preview_kind", "unread")
+
+
+def _rows_query(user_pk: int, *ids: int) -> QuerySet:
     from .models import ReadMarker
 
-    if not ids:
-        return []
     last = Message.objects.filter(conversation_id=OuterRef("pk"), is_internal=False) \
         .exclude(author_kind=AuthorKind.SYSTEM).order_by("-created_at", "-id")
-    read_upto = Coalesce(Subquery(ReadMarker.objects.filter(user_id=user.pk, conversation_id=OuterRef("conversation_id"))
+    read_upto = Coalesce(Subquery(ReadMarker.objects.filter(user_id=user_pk, conversation_id=OuterRef("conversation_id"))
                                   .values("last_read_message_id")[:1], output_field=BigIntegerField()),
                          Value(0), output_field=BigIntegerField())
     unread = (Message.objects.filter(conversation_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER,
                                      is_internal=False, pk__gt=read_upto)
               .order_by().values("conversation_id").annotate(n=Count("id")).values("n"))
-    values = (Conversation.objects.filter(pk__in=ids)
-              .annotate(waiting_since=_waiting_since(), preview=Subquery(last.values("body")[:1]),
-                        preview_kind=Subquery(last.values("author_kind")[:1]),
-                        unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
-              .values(*ROW_VALUES, "waiting_since", "preview", "preview_kind", "unread"))
-    by_id = {v["id"]: v for v in values}
+    return (Conversation.objects.filter(pk__in=ids)
+            .annotate(waiting_since=_waiting_since(), preview=Subquery(last.values("body")[:1]),
+                      preview_kind=Subquery(last.values("author_kind")[:1]),
+                      unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+            .values_list(*ROW_VALUES, *_ROW_EXTRA))
+
+
+def _labels_query(*ids: int) -> QuerySet:
+    return ConversationLabel.objects.filter(conversation_id__in=ids) \
+        .order_by("label__name").values_list("conversation_id", "label__name", "label__color")
+
+
+def page_rows(user, ids: list[int], *, q: str = "") -> list[Row]:
+    """Step two: the rows of one page by id, with what the list shows (preview, unread count) in the
+    same query; labels and search excerpts in one query each."""
+    if not ids:
+        return []
+    # Compiled once per page length (``sqlcache``), the ids and the user's id as parameters.
+    names = (*ROW_VALUES, *_ROW_EXTRA)
+    by_id = {v[0]: dict(zip(names, v)) for v in sqlcache.rows(("rows",), _rows_query, user.pk, *ids)}
     labels: dict[int, list[RowLabel]] = {}
-    for conv_id, name, color in ConversationLabel.objects.filter(conversation_id__in=ids) \
-            .order_by("label__name").values_list("conversation_id", "label__name", "label__color"):
+    for conv_id, name, color in sqlcache.rows(("labels",), _labels_query, *ids):
         labels.setdefault(conv_id, []).append(RowLabel(name, color))
     snippets: dict[int, SafeString] = {}
     fts = _fts_sql(q, column="id") if q else None
@@ -313,9 +336,13 @@ def tab_counts(user) -> dict[str, int]:
         return (qs.order_by().annotate(tab=Value(tab, output_field=CharField())).values("tab")
                 .annotate(n=Count("pk")).values_list("tab", "n"))
 
+    def query():
+        return (counted(access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES), "mine")
+                .union(counted(access.conversations_visible_to(user, "pickup"), "queue"), all=True))
+
     counts = {"mine": 0, "queue": 0}
-    counts.update(dict(counted(access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES), "mine")
-                       .union(counted(access.conversations_visible_to(user, "pickup"), "queue"), all=True)))
+    vkey = access.visibility_key(user)
+    counts.update(dict(sqlcache.rows(("tab_counts", vkey), query) if vkey is not None else query()))
     return counts
 
 

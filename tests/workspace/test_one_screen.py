@@ -306,3 +306,44 @@ def test_list_rows_escape_everything_people_typed(cast, client):
     assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt; hola" in html and "<script>alert" not in html
     assert '<span class="chip chip-red">&lt;i&gt;vip&lt;/i&gt;</span>' in html
     assert "&lt;b onclick=&quot;x&quot;&gt;" in html and '<b onclick="x">' not in html
+
+
+# --- compiled list queries (apps/core/sqlcache.py) ------------------------------------------------
+
+def test_compiled_query_is_built_once_and_bound_to_new_values(cast):
+    from apps.core import sqlcache
+
+    first = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    second = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, contact=cast.other_customer,
+                             assignee=cast.collab_b)
+    built = []
+
+    def build(*pks):
+        built.append(pks)
+        return Conversation.objects.filter(pk__in=pks).order_by("pk").values_list("pk", "status", "created_at")
+
+    key = ("test-compiled", "status and created_at by id")
+    one = sqlcache.rows(key, build, first.pk)
+    other = sqlcache.rows(key, build, second.pk)
+    assert [r[:2] for r in one] == [(first.pk, Status.UNASSIGNED)]
+    assert [r[:2] for r in other] == [(second.pk, Status.IN_PROGRESS)]
+    assert other[0][2] == Conversation.objects.get(pk=second.pk).created_at  # the ORM's converters: an aware datetime
+    assert len(built) == 1  # compiled once, the second call only bound its value
+    assert sqlcache.rows(key, build, first.pk, second.pk) == [one[0], other[0]] and len(built) == 2
+
+
+def test_repeated_list_follows_a_department_taken_away(cast, client):
+    """The list's SQL is compiled once per visibility (access.visibility_key): losing a department
+    between two requests of the same page must take its chats off the second one."""
+    from apps.departments.models import Membership
+    from apps.departments.services import membership_remove
+
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    login(client, cast.collab_a)
+    for _ in range(2):
+        html = client.get(reverse("inbox"), {"tab": "queue"}).content.decode()
+        assert f'id="queue-row-{conv.pk}"' in html and 'class="count">1<' in html
+    membership_remove(membership=Membership.objects.get(user=cast.collab_a, department=cast.dept_a))
+    html = client.get(reverse("inbox"), {"tab": "queue"}).content.decode()
+    assert f'id="queue-row-{conv.pk}"' not in html and 'class="count">1<' not in html
+    assert f'<option value="{cast.dept_a.pk}"' not in html  # nor in the department menu

@@ -33,3 +33,21 @@ def inbox_rows(context) -> str:
 
     return rows_html(context["request"], context["rows"], current_pk=context.get("current_pk"),
                      list_query=context.get("list_query") or "")
+
+
+@register.simple_tag
+def select_options(pairs, selected, attr: str = "") -> str:
+    """The ``<option>`` elements of a filter menu, ``selected`` marked (the menus' template loops cost
+    more than the rest of the page around the list). ``pairs`` are (value, label) pairs, or objects
+    whose ``attr`` is the label and ``pk`` the value; values and labels are escaped here."""
+    from django.utils.html import escape
+    from django.utils.safestring import mark_safe
+
+    chosen = "" if selected is None else str(selected)
+    out = []
+    for item in pairs:
+        value, label = (item.pk, getattr(item, attr)) if attr else item
+        value = str(value)
+        out.append(f'<option value="{escape(value)}"{" selected" if value == chosen and chosen else ""}>'
+                   f'{escape(label)}</option>')
+    return mark_safe("".join(out))

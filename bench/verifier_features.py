@@ -346,11 +346,6 @@ def main() -> int:
     parser.add_argument("--dump", metavar="DIR", help="capture the turns' features and context into DIR")
     parser.add_argument("--score", metavar="DIR", help="score the candidate features on a --dump folder")
     parser.add_argument("--null-draws", type=int, default=30)
-    parser.add_argument("--vent-threshold", type=float, default=None,
-                        help="--dump: ask the KB without clauses this frustrated that ask nothing "
-                             "(triggers.VENT_CLAUSE_FRUSTRATION; default: the shipped value)")
-    parser.add_argument("--vent-unknown-only", action="store_true",
-                        help="--dump: ... and only when none of its words is in the KB (triggers.VENT_CLAUSE_UNKNOWN_ONLY)")
     args = parser.parse_args()
     if not (args.dump or args.score):
         parser.error("give --dump DIR and/or --score DIR")
@@ -358,11 +353,6 @@ def main() -> int:
 
     django.setup()
     if args.dump:
-        if args.vent_threshold is not None:
-            from apps.agent import triggers
-
-            triggers.VENT_CLAUSE_FRUSTRATION = args.vent_threshold
-            triggers.VENT_CLAUSE_UNKNOWN_ONLY = args.vent_unknown_only
         dump(Path(args.dump))
     result = score(Path(args.score), args.null_draws) if args.score else {"dumped": args.dump}
     print(json.dumps(result))

@@ -183,7 +183,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     turns (``history``) (``apps.agent.triggers``)."""
     from .engine import config_get
     from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration,
-                           frustration_to_sentiment, named_department, question_without_venting)
+                           frustration_to_sentiment, named_department)
 
     embedded: dict[str, np.ndarray] = {}
 
@@ -205,8 +205,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
                  for t, v in zip(earlier, embed_once(earlier))] if earlier else []
         votes.append(topic_vote_of(engine, text, vector, value, embed_once))
         conversation_topic, _share = conversation_topic_vote(votes)
-    analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability,
-                           "question": question_without_venting(text, engine.frustration, embed_once)})
+    analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
     analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
                         "named_department": named_department(text, config_get().department_names)}
     label = pred.label
@@ -263,10 +262,7 @@ class LocalProvider:
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer
 
-        # the question without its purely emotional clauses (``triggers.question_without_venting``)
-        question = analysis.extra.get("question") or ctx.text
-        found = local_answer(question=question, vector=vector if question == ctx.text else embed([question])[0],
-                             language=ctx.language,
+        found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
                              document_ids=topic_documents(analysis.topic_slug),
                              departments=customer_departments(analysis.topic_slug),
                              intent_probability=pred.probability, embed=embed)

@@ -170,37 +170,6 @@ def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None, e
     return value
 
 
-# A clause this frustrated, with no question in it, is venting: set aside from the question the
-# knowledge base is asked (``question_without_venting``). None: the whole message (shipped).
-VENT_CLAUSE_FRUSTRATION: float | None = None
-VENT_CLAUSE_UNKNOWN_ONLY = False  # ... and only when none of its content words is in the knowledge base
-
-
-def question_without_venting(text: str, model: FrustrationModel | None, embed,
-                             threshold: float | None = None) -> str:
-    """The message without its purely emotional clauses ("Estoy harta!!!", "I'm sick of this..."):
-    a clause is set aside when its frustration is at least ``threshold`` and it asks nothing (no
-    "?"); the rest is kept only when it still carries content words, else the whole message."""
-    from .compose import content_words
-
-    threshold = VENT_CLAUSE_FRUSTRATION if threshold is None else threshold
-    if threshold is None:
-        return text
-    parts = clauses(normalise(text))
-    if not parts:
-        return text
-    vocabulary = None
-    if VENT_CLAUSE_UNKNOWN_ONLY:
-        from .compose import _kb_vocabulary
-
-        vocabulary = _kb_vocabulary()
-    keep = [p for p, v in zip(parts, embed(parts)) if "?" in p or _frustration_one(v, p, model) < threshold
-            or (vocabulary is not None and any(w in vocabulary for w in content_words(p)))]
-    if not keep or len(keep) == len(parts) or not any(content_words(p) for p in keep):
-        return text
-    return " ".join(keep)
-
-
 def _frustration_one(vector: np.ndarray, text: str, model: FrustrationModel | None) -> float:
     from .sentiment import sentiment_probabilities, sentiment_score
 

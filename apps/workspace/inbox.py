@@ -8,6 +8,7 @@ the whole history), then previews, labels, unread counts and search snippets for
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -262,7 +263,20 @@ ROW_VALUES = ("id", "status", "department_id", "assignee_id", "last_message_at",
               "assignee__display_name", "assignee__first_name", "assignee__username")
 
 
-_ROW_EXTRA = ("waiting_since", "preview", "preview_kind", "unread")
+_ROW_EXTRA = ("waiting_since", "preview", "preview_kind", "unread", "labels_json")
+
+
+def _labels_json() -> RawSQL:
+    """The row's labels as one JSON text ``[[name, color], ...]`` ordered by name, a correlated
+    subquery of the rows query (the labels were a round trip of their own). Only columns, no
+    values, go into the SQL; the names and colors are escaped where the row is written."""
+    links = ("FROM workspace_conversationlabel cl JOIN workspace_label l ON l.id = cl.label_id "
+             'WHERE cl.conversation_id = "conversations_conversation"."id"')
+    if connection.vendor == "postgresql":
+        sql = f"(SELECT json_agg(json_build_array(l.name, l.color) ORDER BY l.name)::text {links})"
+    else:  # SQLite: no ORDER BY inside an aggregate before 3.44, so an ordered derived table
+        sql = f"(SELECT json_group_array(json_array(x.name, x.color)) FROM (SELECT l.name, l.color {links} ORDER BY l.name) x)"
+    return RawSQL(sql, [], output_field=CharField())
 
 
 def _rows_query(user_pk: int, *ids: int) -> QuerySet:
@@ -279,26 +293,19 @@ def _rows_query(user_pk: int, *ids: int) -> QuerySet:
     return (Conversation.objects.filter(pk__in=ids)
             .annotate(waiting_since=_waiting_since(), preview=Subquery(last.values("body")[:1]),
                       preview_kind=Subquery(last.values("author_kind")[:1]),
-                      unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+                      unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+                      labels_json=_labels_json())
             .values_list(*ROW_VALUES, *_ROW_EXTRA))
-
-
-def _labels_query(*ids: int) -> QuerySet:
-    return ConversationLabel.objects.filter(conversation_id__in=ids) \
-        .order_by("label__name").values_list("conversation_id", "label__name", "label__color")
 
 
 def page_rows(user, ids: list[int], *, q: str = "") -> list[Row]:
     """Step two: the rows of one page by id, with what the list shows (preview, unread count) in the
-    same query; labels and search excerpts in one query each."""
+    same query, labels too; search excerpts in one more query."""
     if not ids:
         return []
     # Compiled once per page length (``sqlcache``), the ids and the user's id as parameters.
     names = (*ROW_VALUES, *_ROW_EXTRA)
     by_id = {v[0]: dict(zip(names, v)) for v in sqlcache.rows(("rows",), _rows_query, user.pk, *ids)}
-    labels: dict[int, list[RowLabel]] = {}
-    for conv_id, name, color in sqlcache.rows(("labels",), _labels_query, *ids):
-        labels.setdefault(conv_id, []).append(RowLabel(name, color))
     snippets: dict[int, SafeString] = {}
     fts = _fts_sql(q, column="id") if q else None
     if fts:
@@ -317,7 +324,8 @@ def page_rows(user, ids: list[int], *, q: str = "") -> list[Row]:
         row = Row(pk=pk, status=v["status"], department_id=v["department_id"], assignee_id=v["assignee_id"],
                   last_message_at=v["last_message_at"], waiting_since=v["waiting_since"],
                   preview=v["preview"] or "", preview_kind=v["preview_kind"] or "", unread=v["unread"],
-                  labels=labels.get(pk, []), snippet=snippets.get(pk),
+                  labels=[RowLabel(name, color) for name, color in json.loads(v["labels_json"] or "[]")],
+                  snippet=snippets.get(pk),
                   list_name=next((x for x in contact if x), f"#{v['contact_id']}"),  # Contact.__str__
                   contact_is_vip=v["contact__is_vip"], department_name=localized_name(dept) if dept else "",
                   assignee_name=(v["assignee__display_name"] or v["assignee__first_name"]  # User.public_name
@@ -353,7 +361,7 @@ def filter_choices(user) -> dict:
         "tabs": list(TABS.items()),
         "sorts": list(SORTS.items()),
         "statuses": [(v, l) for v, l in Status.choices if v != Status.BOT],
-        "departments": list(access.departments_for(user).order_by("name")),
+        "departments": access.department_choices(user),
         "labels": list(Label.objects.filter(is_active=True)),
     }
     if access.has_full_visibility(user):

@@ -30,11 +30,13 @@ from .models import Label, SavedReply
 from .timeline import conversation_timeline
 
 
-def _list_context(request) -> dict:
+def _list_context(request, *, menus: bool = True) -> dict:
+    """The list's context; ``menus=False`` for the list partial, which shows neither the filter
+    menus nor the tab counts (two queries a live re-fetch does not need)."""
     f = inbox.filters_from(request.GET)
     with access.visibility_memo():  # the list, its counts and its menus ask for the same departments
-        page, choices, counts = (inbox.conversation_page(request.user, f), inbox.filter_choices(request.user),
-                                 inbox.tab_counts(request.user))
+        page = inbox.conversation_page(request.user, f)
+        choices, counts = (inbox.filter_choices(request.user), inbox.tab_counts(request.user)) if menus else ({}, {})
     return {**page, "choices": choices, "tab_counts": counts, "list_query": f.query(),
             "tabs": [(value, label, f.query(tab=value, page="")) for value, label in inbox.TABS.items()],
             "next_query": f.query(page=f.page + 1), "prev_query": f.query(page=f.page - 1),
@@ -73,7 +75,7 @@ def conversation_page(request, pk: int):
 @require_GET
 def inbox_lists(request):
     """The list alone (re-fetched on live signals, with the page's filters in the query string)."""
-    return render(request, "workspace/_list.html", _list_context(request))
+    return render(request, "workspace/_list.html", _list_context(request, menus=False))
 
 
 @never_cache

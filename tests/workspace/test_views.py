@@ -260,3 +260,47 @@ def test_conversation_list_pager_keeps_every_filter(client, cast):
     first = client.get(reverse("conversation-list"), {**query, "page": "1"}).content.decode()
     nxt = re.findall(r'<nav[^>]*class="pager".*?href="([^"]+)"', first, re.S)[0]
     assert parse_qs(urlsplit(html_lib.unescape(nxt)).query) == {**kept, "page": ["2"]}
+
+
+def test_inbox_page_and_list_partial_query_counts(client, cast):
+    """The full page: session, user, permissions (one query, not two), the department read (which
+    also names the filter menu's departments), page ids, rows with their labels, the label menu,
+    tab counts and presence = 9 (12 before). The list partial re-fetched on live signals needs no
+    menus, counts or presence: 6. The rows still carry their labels (escaped, in name order)."""
+    from apps.workspace.models import ConversationLabel, Label
+
+    convs = [conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+             for _ in range(3)] + [conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)]
+    zeta, alpha = Label.objects.create(name="zeta <b>", color="red"), Label.objects.create(name="alpha")
+    for label in (zeta, alpha):
+        ConversationLabel.objects.create(conversation=convs[0], label=label)
+    login(client, cast.collab_a)
+    for name, expected in (("inbox", 9), ("workspace-inbox-lists", 6)):
+        client.get(reverse(name))  # the first request compiles the list's SQL
+        with CaptureQueriesContext(connection) as queries:
+            resp = client.get(reverse(name))
+        assert resp.status_code == 200
+        assert len(queries.captured_queries) == expected, [q["sql"][:120] for q in queries.captured_queries]
+        html = resp.content.decode()
+        for conv in convs:
+            assert f'data-conversation="{conv.pk}"' in html
+        row = html.split(f'data-conversation="{convs[0].pk}"')[1].split("</li>")[0]
+        assert row.index(">alpha<") < row.index(">zeta &lt;b&gt;<") and "<b>" not in row
+    html = client.get(reverse("inbox")).content.decode()
+    menu = html.split('id="f-department"')[1].split("</select>")[0]
+    assert f'value="{cast.dept_a.pk}"' in menu and f'value="{cast.dept_b.pk}"' not in menu
+    assert 'id="presence-select"' in html
+
+
+def test_operator_check_is_one_query_and_answers_like_django(cast, django_assert_num_queries):
+    from django.contrib.auth import get_user_model
+
+    from apps.roles.access import can_view_monitor, is_operator
+
+    User = get_user_model()
+    for user, operator in ((cast.operator, True), (cast.collab_a, False)):
+        fresh = User.objects.get(pk=user.pk)
+        with django_assert_num_queries(1):
+            assert is_operator(fresh) is operator
+            assert can_view_monitor(fresh) is operator
+        assert User.objects.get(pk=user.pk).get_all_permissions() == fresh.get_all_permissions()

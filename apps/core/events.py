@@ -35,6 +35,8 @@ from typing import Any, Callable
 
 from django.db import transaction
 
+from apps.core.memo import outermost_block
+
 log = logging.getLogger(__name__)
 
 
@@ -121,19 +123,16 @@ def batched() -> Iterator[None]:
     (its hooks never run). What the receivers do is deferred by at most the block; a crash inside
     it loses their calls exactly as a crash between a commit and its hook would, so the same
     recovery applies (integrations' outbox rows are swept). Nested use joins the outer block."""
-    if getattr(_held, "pending", None) is not None:
+    with outermost_block(_held, "pending", _deliver_held):
         yield
-        return
-    _held.pending = {}
-    try:
-        yield
-    finally:
-        pending, _held.pending = _held.pending, None
-        for receiver, held in pending.items():
-            try:
-                receiver(held)
-            except Exception:  # like a failed after-commit hook: the writes are committed; one must not stop the others
-                log.exception("%s failed for %d held events", getattr(receiver, "__name__", receiver), len(held))
+
+
+def _deliver_held(pending: dict) -> None:
+    for receiver, held in pending.items():
+        try:
+            receiver(held)
+        except Exception:  # like a failed after-commit hook: the writes are committed; one must not stop the others
+            log.exception("%s failed for %d held events", getattr(receiver, "__name__", receiver), len(held))
 
 
 REGISTRY: dict[str, EventType] = {}

@@ -19,16 +19,27 @@ _local = threading.local()
 
 
 @contextmanager
-def scope() -> Iterator[None]:
-    """Memoise ``memoised`` reads until the block ends. Nested use keeps the outer cache."""
-    if getattr(_local, "cache", None) is not None:
+def outermost_block(local: threading.local, attr: str,
+                    on_exit: Callable[[dict], object] | None = None) -> Iterator[None]:
+    """A dict held on ``local.<attr>`` for the thread's outermost block; a nested block joins it.
+    When the outermost block ends the dict is detached and handed to ``on_exit`` (if given). The
+    one shape behind ``scope()``, ``events.batched()`` and ``realtime.signals_deferred()``."""
+    if getattr(local, attr, None) is not None:
         yield
         return
-    _local.cache = {}
+    setattr(local, attr, {})
     try:
         yield
     finally:
-        _local.cache = None
+        held = getattr(local, attr)
+        setattr(local, attr, None)
+        if on_exit is not None:
+            on_exit(held)
+
+
+def scope():
+    """Memoise ``memoised`` reads until the block ends. Nested use keeps the outer cache."""
+    return outermost_block(_local, "cache")
 
 
 def memoised(key: Hashable, compute: Callable[[], T]) -> T:

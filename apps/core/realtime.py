@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
+from apps.core.memo import outermost_block
+
 log = logging.getLogger(__name__)
 
 
@@ -71,15 +73,12 @@ def signals_deferred():
     something changed (the screen re-fetches), so one push covers them all; it is at most the block
     later. A rolled-back change signals nothing (only commits reach the block). Nested use joins the
     outer block."""
-    if getattr(_deferred, "pending", None) is not None:
+    with outermost_block(_deferred, "pending", _send_held):
         yield
-        return
-    _deferred.pending = {}
-    try:
-        yield
-    finally:
-        pending, _deferred.pending = _deferred.pending, None
-        _send_all([(sorted(groups), event) for event, groups in pending.values()])
+
+
+def _send_held(pending: dict) -> None:
+    _send_all([(sorted(groups), event) for event, groups in pending.values()])
 
 
 def _send_or_defer(groups: list[str], event: dict) -> None:

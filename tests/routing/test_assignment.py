@@ -133,12 +133,16 @@ def test_offline_away_and_out_of_shift_agents_are_never_assigned(cast):
     assert arrive(cast).status == Status.UNASSIGNED
     p.status = Presence.ONLINE
     p.save()
-    # collab_ab's shift is 02:00-03:00 in the operation's time zone: out of shift now (unless it is that hour).
+    # collab_ab's shift is the hour around two and a half hours from now, in the operation's time zone,
+    # on THAT moment's weekday and clipped to that day (near midnight it is the next day's shift).
     now = timezone.now()
     local = timezone.localtime(now)
-    start = (local + timedelta(hours=2)).time().replace(second=0, microsecond=0)
-    end = (local + timedelta(hours=3)).time().replace(second=0, microsecond=0)
-    AgentShift.objects.create(presence=p, weekday=local.weekday(), start=start, end=end)
+    target = local + timedelta(hours=2, minutes=30)
+    start = max(target - timedelta(minutes=30), target.replace(hour=0, minute=0, second=0, microsecond=0))
+    end = min(target + timedelta(minutes=30), target.replace(hour=23, minute=59, second=0, microsecond=0))
+    AgentShift.objects.create(presence=p, weekday=target.weekday(),
+                              start=start.time().replace(second=0, microsecond=0),
+                              end=end.time().replace(second=0, microsecond=0))
     assert arrive(cast).status == Status.UNASSIGNED
     # In shift two and a half hours later: assigned.
     conv = arrive(cast)

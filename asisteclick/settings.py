@@ -183,6 +183,9 @@ else:
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# Hot compiled queries (apps/core/sqlcache.py) become server-side prepared statements from their
+# second run on a connection; 0 behind a transaction-mode pooler that cannot keep them.
+SQLCACHE_PREPARE = env_bool("SQLCACHE_PREPARE", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

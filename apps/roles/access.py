@@ -29,12 +29,19 @@ def _permissions_load(user) -> None:
     none (``has_perm`` is always true for them)."""
     if user.is_superuser or hasattr(user, "_perm_cache"):
         return
+    from apps.core import sqlcache
+
+    # Compiled once per process, the user's id a parameter (``apps.core.sqlcache``).
+    user._perm_cache = {f"{app}.{codename}" for app, codename in sqlcache.rows(("permissions",), _permissions_query, user.pk)}
+
+
+def _permissions_query(user_pk: int):
     from django.contrib.auth.models import Permission
 
     fields = ("content_type__app_label", "codename")
-    direct = Permission.objects.filter(user=user).order_by().values_list(*fields)
-    via_groups = Permission.objects.filter(group__user=user).order_by().values_list(*fields)
-    user._perm_cache = {f"{app}.{codename}" for app, codename in direct.union(via_groups)}
+    direct = Permission.objects.filter(user=user_pk).order_by().values_list(*fields)
+    via_groups = Permission.objects.filter(group__user=user_pk).order_by().values_list(*fields)
+    return direct.union(via_groups)
 
 
 def has_capability(user, codename: str) -> bool:

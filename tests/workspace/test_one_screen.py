@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -347,3 +349,30 @@ def test_repeated_list_follows_a_department_taken_away(cast, client):
     html = client.get(reverse("inbox"), {"tab": "queue"}).content.decode()
     assert f'id="queue-row-{conv.pk}"' not in html and 'class="count">1<' not in html
     assert f'<option value="{cast.dept_a.pk}"' not in html  # nor in the department menu
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="server-side prepared statements: PostgreSQL only")
+def test_compiled_query_is_prepared_from_its_second_run_with_its_fixed_values_quoted(cast):
+    """From its second run on a connection a compiled query is a prepared statement, the values
+    fixed by its key written in as literals (a quote and a percent sign among them) and the
+    changing ones bound: every run returns what the ORM returns."""
+    from apps.core import sqlcache
+
+    first = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    second = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, contact=cast.other_customer,
+                             assignee=cast.collab_b)
+    Conversation.objects.filter(pk=second.pk).update(subject="50% off, it's")
+
+    def build(*pks):
+        return (Conversation.objects.filter(Q(pk__in=pks) | Q(subject__contains="0% off, it'"))
+                .order_by("pk").values_list("pk", "subject", "created_at"))
+
+    key = ("test-prepared", "by id or subject")
+    runs = [sqlcache.rows(key, build, pk) for pk in (first.pk, second.pk, first.pk)]
+    for rows, pk in zip(runs, (first.pk, second.pk, first.pk)):
+        assert rows == [tuple(r) for r in build(pk)]
+    assert [r[0] for r in runs[2]] == [first.pk, second.pk]
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%0%% off, it''%"])
+        statements = [s for (s,) in cur.fetchall()]
+    assert statements and "$1" in statements[0]  # the id bound, the subject written in

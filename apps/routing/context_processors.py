@@ -11,6 +11,17 @@ def presence(request):
     if not user or not user.is_authenticated:
         return {}
     pk = user.pk
-    status = SimpleLazyObject(
-        lambda: AgentPresence.objects.filter(pk=pk).values_list("status", flat=True).first() or Presence.OFFLINE)
+    status = SimpleLazyObject(lambda: _status(pk))
     return {"my_presence": status, "presence_choices": Presence.choices}
+
+
+def _status(user_pk: int) -> str:
+    from apps.core import sqlcache
+
+    # Compiled once per process, the user's id a parameter (``apps.core.sqlcache``).
+    found = sqlcache.rows(("presence_status",), _status_query, user_pk)
+    return found[0][0] if found else Presence.OFFLINE
+
+
+def _status_query(user_pk: int):
+    return AgentPresence.objects.filter(pk=user_pk).values_list("status")[:1]

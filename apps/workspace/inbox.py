@@ -158,6 +158,8 @@ def _search_q(q: str) -> Q:
 
 def _fold(text: str) -> str:
     """Lower case without accents, keeping every character's position (for highlighting)."""
+    if text.isascii():
+        return text.lower()  # the same result: no accents, one character each
     out = []
     for ch in text:
         base = unicodedata.normalize("NFD", ch)[0]
@@ -309,9 +311,12 @@ def page_rows(user, ids: list[int], *, q: str = "") -> list[Row]:
     snippets: dict[int, SafeString] = {}
     fts = _fts_sql(q, column="id") if q else None
     if fts:
-        matched = Message.objects.filter(conversation_id__in=ids, pk__in=RawSQL(*fts)) \
-            .order_by("-created_at", "-id").values_list("conversation_id", "body")
-        for conv_id, body in matched:
+        def matched_query(*pks):
+            return (Message.objects.filter(conversation_id__in=pks, pk__in=RawSQL(*fts))
+                    .order_by("-created_at", "-id").values_list("conversation_id", "body"))
+
+        # Compiled once per search text and page length (``sqlcache``), the page's ids as parameters.
+        for conv_id, body in sqlcache.rows(("snippets", q), matched_query, *ids):
             snippets.setdefault(conv_id, highlight(body, q))
     rows = []
     for pk in ids:
@@ -362,7 +367,8 @@ def filter_choices(user) -> dict:
         "sorts": list(SORTS.items()),
         "statuses": [(v, l) for v, l in Status.choices if v != Status.BOT],
         "departments": access.department_choices(user),
-        "labels": list(Label.objects.filter(is_active=True)),
+        # (id, name) pairs, compiled once per process (``sqlcache``): a menu, not model instances.
+        "labels": sqlcache.rows(("label_menu",), lambda: Label.objects.filter(is_active=True).values_list("pk", "name")),
     }
     if access.has_full_visibility(user):
         choices["assignees"] = list(get_user_model().objects.filter(

@@ -9,6 +9,7 @@ the search excerpts, which ``inbox.highlight`` already escaped, are inserted as 
 from __future__ import annotations
 
 import html
+import unicodedata
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,7 +53,6 @@ class Row:
     assignee_name: str
     contact_match: SafeString | None = None
 
-_PK = 987654321
 
 
 def _e(value) -> str:
@@ -62,17 +62,27 @@ def _e(value) -> str:
 
 class _Plural:
     """``timesince``'s unit strings without the lazy proxies (the same catalogue entries and text;
-    the lazy form cost a third of the rows' time)."""
+    the lazy form cost a third of the rows' time), each (unit, number) translated once per list."""
 
-    def __init__(self, singular: str, plural: str):
-        self.singular, self.plural = singular, plural
+    def __init__(self, singular: str, plural: str, memo: dict):
+        self.singular, self.plural, self.memo = singular, plural, memo
 
     def __mod__(self, values: dict) -> str:
-        return ngettext(self.singular, self.plural, values["num"]) % values
+        key = (self.singular, values["num"])
+        text = self.memo.get(key)
+        if text is None:
+            text = self.memo[key] = ngettext(self.singular, self.plural, values["num"]) % values
+        return text
 
 
-_TIME_STRINGS = {unit: _Plural(f"%(num)d {unit}", f"%(num)d {unit}s")
-                 for unit in ("year", "month", "week", "day", "hour", "minute")}  # a placeholder id, replaced in the reversed URLs (one reverse() per list, not per row)
+def _time_strings() -> dict:
+    """A fresh set per list (the memo holds text in the active language)."""
+    memo: dict = {}
+    return {unit: _Plural(f"%(num)d {unit}", f"%(num)d {unit}s", memo)
+            for unit in ("year", "month", "week", "day", "hour", "minute")}
+
+
+_PK = 987654321  # a placeholder id, replaced in the reversed URLs (one reverse() per list, not per row)
 
 
 def _list_of(c, user_pk: int | None) -> str:
@@ -93,7 +103,7 @@ def _time(value, now, since_memo: dict, *, waiting: bool) -> str:
     key = int(seconds // 60) if 0 <= seconds < 86400 else value
     since = since_memo.get(key)
     if since is None:
-        since = since_memo[key] = _e(timesince(value, now, time_strings=_TIME_STRINGS))
+        since = since_memo[key] = _e(timesince(value, now, time_strings=since_memo["units"]))
     if waiting:
         return (f'<span class="visually-hidden">{since_memo["waiting"]} </span><time class="ws-wait" '
                 f'datetime="{local.isoformat()}" data-since="{int(value.timestamp())}">{since}</time>')
@@ -108,7 +118,9 @@ def _preview(c, team: str, ai: str) -> str:
     if not c.preview:
         return "—"
     who = team if c.preview_kind == "human" else ai if c.preview_kind == "ai_agent" else ""
-    return who + _e(Truncator(c.preview).chars(90))
+    text = unicodedata.normalize("NFC", c.preview)
+    # What ``Truncator.chars(90)`` returns: a text of at most 90 characters is kept as it is.
+    return who + _e(text if len(text) <= 90 else Truncator(text).chars(90))
 
 
 def rows_html(request, rows, *, current_pk: int | None = None, list_query: str = "") -> SafeString:
@@ -124,7 +136,8 @@ def rows_html(request, rows, *, current_pk: int | None = None, list_query: str =
     suffix = _e("?" + list_query) if list_query else ""
     csrf = None
     now = timezone.now()
-    memo = {"waiting": _e(_("Waiting"))}
+    memo = {"waiting": _e(_("Waiting")), "units": _time_strings()}
+    unread_labels: dict[int, str] = {}
     statuses = {value: _e(str(label)) for value, label in Status.choices}
     vip = f' <span class="badge">{_e(_("VIP"))}</span>'
     pick = _e(_("Pick up"))
@@ -137,8 +150,11 @@ def rows_html(request, rows, *, current_pk: int | None = None, list_query: str =
         lst = _list_of(c, user_pk)
         unread = ""
         if c.unread:
-            label = ngettext("%(n)s unread message", "%(n)s unread messages", c.unread) % {"n": c.unread}
-            unread = f'<span class="unread-badge" aria-label="{_e(label)}">{int(c.unread)}</span>'
+            label = unread_labels.get(c.unread)
+            if label is None:
+                label = unread_labels[c.unread] = _e(
+                    ngettext("%(n)s unread message", "%(n)s unread messages", c.unread) % {"n": c.unread})
+            unread = f'<span class="unread-badge" aria-label="{label}">{int(c.unread)}</span>'
         if c.waiting_since:
             when = _time(c.waiting_since, now, memo, waiting=True)
         elif c.last_message_at:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -58,13 +59,13 @@ class _Compiled:
         self.sql, self.params, self.compiler = sql, params, compiler
         self.converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
         self.prepared_sql = None
-        self.runs = {}  # connection -> runs on it (a prepared statement from the second one)
+        self.runs = weakref.WeakKeyDictionary()  # connections it ran on (prepared from the second run)
 
     def run(self, args) -> list[tuple]:
         if self.empty:
             return []
-        prepared = _prepare_on(connection) and self._runs_before(connection) >= 1
-        if prepared:
+        prepare = _prepare_on(connection)
+        if prepare and connection.connection is not None and connection.connection in self.runs:
             with _Prepared.cursor(connection) as cur:
                 cur.execute(self._prepared_sql(), [args[s] for s in self.slots if s is not None])
                 fetched = cur.fetchall()
@@ -73,19 +74,12 @@ class _Compiled:
             with connection.cursor() as cur:
                 cur.execute(self.sql, params)
                 fetched = cur.fetchall()
+            if prepare:
+                # The connections it ran on, weakly held: a closed connection is forgotten with it.
+                self.runs[connection.connection] = True
         if self.converters:
             fetched = [tuple(r) for r in self.compiler.apply_converters(fetched, self.converters)]
         return fetched
-
-
-    def _runs_before(self, conn) -> int:
-        raw = conn.connection
-        n = self.runs.get(id(raw), (None, 0))
-        n = n[1] if n[0] is raw else 0  # an id reused by a new connection starts again
-        self.runs[id(raw)] = (raw, n + 1)
-        if len(self.runs) > 64:  # connections come and go (a pool, reconnects): keep the latest
-            self.runs = {k: v for k, v in list(self.runs.items())[-16:]}
-        return n
 
     def _prepared_sql(self) -> str:
         """The SQL with the values fixed by the key as literals, ``args`` left as ``%s``."""
@@ -109,8 +103,7 @@ _PLACEHOLDER = re.compile(r"%%|%s")
 
 
 def _prepare_on(conn) -> bool:
-    return conn.vendor == "postgresql" and getattr(settings, "SQLCACHE_PREPARE", True) \
-        and conn.connection is not None
+    return conn.vendor == "postgresql" and getattr(settings, "SQLCACHE_PREPARE", True)
 
 
 class _Prepared:

@@ -121,6 +121,10 @@ class _Prepared:
                 def execute(self, query, params=None, *, prepare=None, binary=None):
                     return super().execute(query, params, prepare=True, binary=binary)
 
+                def _send_query_prepared(self, name, pgq, *, binary=None):
+                    self._query = pgq  # what Django's query log reads (psycopg leaves the last one)
+                    return super()._send_query_prepared(name, pgq, binary=binary)
+
             cls._cls = PreparingCursor
         raw = conn.connection
         if raw.prepare_threshold is None:

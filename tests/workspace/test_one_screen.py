@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -368,7 +369,9 @@ def test_compiled_query_is_prepared_from_its_second_run_with_its_fixed_values_qu
                 .order_by("pk").values_list("pk", "subject", "created_at"))
 
     key = ("test-prepared", "by id or subject")
-    runs = [sqlcache.rows(key, build, pk) for pk in (first.pk, second.pk, first.pk)]
+    with CaptureQueriesContext(connection) as log:
+        runs = [sqlcache.rows(key, build, pk) for pk in (first.pk, second.pk, first.pk)]
+    assert len(log.captured_queries) == 3 and all("conversations_conversation" in q["sql"] for q in log.captured_queries)
     for rows, pk in zip(runs, (first.pk, second.pk, first.pk)):
         assert rows == [tuple(r) for r in build(pk)]
     assert [r[0] for r in runs[2]] == [first.pk, second.pk]

@@ -54,7 +54,6 @@ class Row:
     contact_match: SafeString | None = None
 
 
-
 def _e(value) -> str:
     """``django.utils.html.escape`` without the SafeString wrapping (the whole list is marked safe once)."""
     return html.escape(str(value))

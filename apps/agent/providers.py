@@ -203,7 +203,9 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         earlier = [h["text"] for h in (history or []) if h.get("role") == "customer" and h.get("text")][-3:]
         votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
                  for t, v in zip(earlier, embed_once(earlier))] if earlier else []
-        votes.append(topic_vote_of(engine, text, vector, value, embed_once))
+        # This turn votes with its classifier reading only: its knowledge-base search would repeat
+        # the answer's retrieval of the same words (README, "Triggers and their priority").
+        votes.append(topic_vote_of(engine, text, vector, value, embed_once, search=False))
         conversation_topic, _share = conversation_topic_vote(votes)
     analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
     analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
@@ -227,11 +229,19 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         analysis.intent = "out_of_scope"
 
 
-def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embed_once) -> tuple:
+def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embed_once, *,
+                  search: bool = True) -> tuple:
     """One customer turn's vote for the conversation's topic (``triggers.conversation_topic_vote``):
-    its topic probabilities per clause and the topics of the documents the knowledge base finds for
-    it. The search is over every document (department-limited ones included): it only routes, its
-    text never reaches the customer."""
+    its topic probabilities per clause and, with ``search``, the topics of the documents the
+    knowledge base finds for it. The search is over every document (department-limited ones
+    included): it only routes, its text never reaches the customer.
+
+    The turn being decided is read with ``search=False``: the answer already retrieves for its
+    words, but within its topic's documents and departments, so those hits cannot stand in for a
+    search over every document; and its own hits never changed the department on the development
+    businesses (the calm, earlier turns carry the topic; a frustrated turn weighs little). So the
+    vote reads the knowledge base for the earlier turns only: one search per earlier turn, none
+    repeated for the current one."""
     from apps.knowledge.search import knowledge_search_vector
 
     from .engine import config_get
@@ -240,6 +250,8 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     parts = clauses(normalise(text))
     preds = engine.classifier.predict([text] + parts, np.vstack([vector[None, :], embed_once(parts)])
                                       if parts else vector[None, :])
+    if not search:
+        return turn_topic_probabilities(preds), frustrated, {}
     hits = knowledge_search_vector(vector, query=text, k=VOTE_RETRIEVAL_K)
     return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
 

@@ -256,6 +256,24 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
 
 
+def answer_topic(slug: str, probability: float, previous_slug: str = "") -> str:
+    """The topic whose documents the answer is retrieved from. A topic the bot may not answer catches
+    a turn only when the classifier is sure enough (``policy.RESTRICTED_MIN_PROBABILITY``); under
+    that the policy reads the turn as the conversation's topic or as no topic, and the retrieval
+    does the same: a restricted topic's (usually empty) documents must not starve the answer and
+    the knowledge base's scope evidence of a question it merely resembles ("Why do you need a
+    selfie video to verify me?" read at 0.17 as account freezes)."""
+    from .engine import config_get
+    from .policy import RESTRICTED_MIN_PROBABILITY
+
+    topics = config_get().topics
+    topic = topics.get(slug) if slug else None
+    if topic is None or topic.bot_may_answer or probability >= RESTRICTED_MIN_PROBABILITY:
+        return slug
+    previous = topics.get(previous_slug) if previous_slug else None
+    return previous.slug if previous is not None and previous.bot_may_answer else ""
+
+
 class LocalProvider:
     """Offline: scope classifier + retrieval-based extractive answers + learned frustration (triggers.py)."""
 
@@ -274,9 +292,9 @@ class LocalProvider:
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer
 
+        slug = answer_topic(analysis.topic_slug, pred.probability, ctx.topic_slug)
         found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
-                             document_ids=topic_documents(analysis.topic_slug),
-                             departments=customer_departments(analysis.topic_slug),
+                             document_ids=topic_documents(slug), departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed)
         if found is not None:
             top = found["top"]

@@ -339,3 +339,19 @@ def test_the_shipped_sentiment_model_uses_the_signals_it_was_chosen_with():
 
     coef, _intercept = _model()
     assert coef.shape == (3, 512 + HAND_FEATURES)
+
+
+def test_a_weak_restricted_reading_does_not_narrow_the_answer_s_retrieval(fibrasur):
+    """A topic the bot may not answer catches a turn only at P >= RESTRICTED_MIN_PROBABILITY; under
+    it the policy reads the turn as the conversation's topic (or none), and the answer is retrieved
+    the same way: not from the restricted topic's documents (none), which would leave a question
+    it merely resembles with no answer and no knowledge-base evidence of scope."""
+    from apps.agent.policy import RESTRICTED_MIN_PROBABILITY
+    from apps.agent.providers import answer_topic
+
+    weak, sure = RESTRICTED_MIN_PROBABILITY - 0.05, RESTRICTED_MIN_PROBABILITY + 0.05
+    assert answer_topic("cancel-service", weak) == ""  # the whole (unrestricted) knowledge base
+    assert answer_topic("cancel-service", weak, "billing") == "billing"  # the conversation's topic
+    assert answer_topic("cancel-service", weak, "payment-plan") == ""  # ... unless restricted too
+    assert answer_topic("cancel-service", sure, "billing") == "cancel-service"
+    assert answer_topic("billing", 0.05, "plans") == "billing"  # an answerable topic is never moved

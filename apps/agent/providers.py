@@ -203,7 +203,9 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         earlier = [h["text"] for h in (history or []) if h.get("role") == "customer" and h.get("text")][-3:]
         votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
                  for t, v in zip(earlier, embed_once(earlier))] if earlier else []
-        votes.append(topic_vote_of(engine, text, vector, value, embed_once))
+        # This turn votes with its classifier reading only: its knowledge-base search would repeat
+        # the answer's retrieval of the same words (README, "Triggers and their priority").
+        votes.append(topic_vote_of(engine, text, vector, value, embed_once, search=False))
         conversation_topic, _share = conversation_topic_vote(votes)
     analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
     analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
@@ -227,11 +229,19 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         analysis.intent = "out_of_scope"
 
 
-def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embed_once) -> tuple:
+def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embed_once, *,
+                  search: bool = True) -> tuple:
     """One customer turn's vote for the conversation's topic (``triggers.conversation_topic_vote``):
-    its topic probabilities per clause and the topics of the documents the knowledge base finds for
-    it. The search is over every document (department-limited ones included): it only routes, its
-    text never reaches the customer."""
+    its topic probabilities per clause and, with ``search``, the topics of the documents the
+    knowledge base finds for it. The search is over every document (department-limited ones
+    included): it only routes, its text never reaches the customer.
+
+    The turn being decided is read with ``search=False``: the answer already retrieves for its
+    words, but within its topic's documents and departments, so those hits cannot stand in for a
+    search over every document; and its own hits never changed the department on the development
+    businesses (the calm, earlier turns carry the topic; a frustrated turn weighs little). So the
+    vote reads the knowledge base for the earlier turns only: one search per earlier turn, none
+    repeated for the current one."""
     from apps.knowledge.search import knowledge_search_vector
 
     from .engine import config_get
@@ -240,8 +250,28 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     parts = clauses(normalise(text))
     preds = engine.classifier.predict([text] + parts, np.vstack([vector[None, :], embed_once(parts)])
                                       if parts else vector[None, :])
+    if not search:
+        return turn_topic_probabilities(preds), frustrated, {}
     hits = knowledge_search_vector(vector, query=text, k=VOTE_RETRIEVAL_K)
     return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
+
+
+def answer_topic(slug: str, probability: float, previous_slug: str = "") -> str:
+    """The topic whose documents the answer is retrieved from. A topic the bot may not answer catches
+    a turn only when the classifier is sure enough (``policy.RESTRICTED_MIN_PROBABILITY``); under
+    that the policy reads the turn as the conversation's topic or as no topic, and the retrieval
+    does the same: a restricted topic's (usually empty) documents must not starve the answer and
+    the knowledge base's scope evidence of a question it merely resembles ("Why do you need a
+    selfie video to verify me?" read at 0.17 as account freezes)."""
+    from .engine import config_get
+    from .policy import RESTRICTED_MIN_PROBABILITY
+
+    topics = config_get().topics
+    topic = topics.get(slug) if slug else None
+    if topic is None or topic.bot_may_answer or probability >= RESTRICTED_MIN_PROBABILITY:
+        return slug
+    previous = topics.get(previous_slug) if previous_slug else None
+    return previous.slug if previous is not None and previous.bot_may_answer else ""
 
 
 class LocalProvider:
@@ -262,9 +292,9 @@ class LocalProvider:
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer
 
+        slug = answer_topic(analysis.topic_slug, pred.probability, ctx.topic_slug)
         found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
-                             document_ids=topic_documents(analysis.topic_slug),
-                             departments=customer_departments(analysis.topic_slug),
+                             document_ids=topic_documents(slug), departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed)
         if found is not None:
             top = found["top"]

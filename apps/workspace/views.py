@@ -66,7 +66,8 @@ def conversation_page(request, pk: int):
                                                         .prefetch_related("attachments"))),
            "labels_on": list(Label.objects.filter(links__conversation=conv).order_by("name")),
            "saved_replies_url": reverse("workspace-saved-replies") + f"?conversation={conv.pk}"}
-    ctx["labels_free"] = [lab for lab in ctx["choices"]["labels"] if lab not in ctx["labels_on"]]
+    on = {lab.pk for lab in ctx["labels_on"]}  # the menu holds (id, name) pairs
+    ctx["labels_free"] = [{"pk": pk, "name": name} for pk, name in ctx["choices"]["labels"] if pk not in on]
     return render(request, "workspace/conversation.html", ctx)
 
 

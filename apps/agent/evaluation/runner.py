@@ -28,6 +28,30 @@ class _Rollback(Exception):
     pass
 
 
+class _Recorder:
+    """The provider, recording what it read of each turn for the details: the draft answer the
+    decision saw (given or not) and every candidate passage of its selection (evaluation only:
+    why a conversation was handed off, ``bench/handoff_causes.py``)."""
+
+    def __init__(self, provider):
+        self.provider = provider
+        self.name = getattr(provider, "name", "")
+        self.last: dict = {}
+
+    def __getattr__(self, name):
+        return getattr(self.provider, name)
+
+    def analyse(self, ctx):
+        from ..compose import candidates_capture
+
+        self.last = {}
+        with candidates_capture() as candidates:
+            analysis = self.provider.analyse(ctx)
+        self.last = {"draft": analysis.answer, "topic": analysis.topic_slug,
+                     "candidates": [c["text"] for c in candidates]}
+        return analysis
+
+
 def _check_row(row: dict, number: int, seen: set) -> None:
     """Every field of a scenario line, with the line number in the error."""
     def fail(message: str):
@@ -99,6 +123,9 @@ def run_scenario(row: dict, *, provider=None) -> Outcome:
     from ..services import agent_handle_message
     from .scoring import reply_language_ok
 
+    from ..providers import provider_get
+
+    recorder = _Recorder(provider or provider_get())
     turns: list[dict] = []
     result_holder: dict = {}
     try:
@@ -115,14 +142,16 @@ def run_scenario(row: dict, *, provider=None) -> Outcome:
                     break
                 msg, _created = conv_services.message_receive(channel=channel, contact=contact, body=text,
                                                               conversation=conv)
-                result = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk, provider=provider)
+                recorder.last = {}
+                result = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk, provider=recorder)
                 reply = "\n".join(result.replies)
                 language = row.get("language", "")
                 turns.append({"customer": text, "decision": result.decision, "trigger": result.trigger,
                               "department": result.department, "intent": result.intent, "replies": result.replies,
                               "sources": result.sources, "scores": result.scores, "latency_ms": result.latency_ms,
                               "language_ok": result.decision != "answer" or reply_language_ok(
-                                  reply, language, declared_quote=declares_quote(reply, language))})
+                                  reply, language, declared_quote=declares_quote(reply, language)),
+                              "read": recorder.last})
                 last_decision = result.decision
                 if result.decision in ("handoff", "collect"):
                     outcome, trigger, department = "handoff", result.trigger, result.department

@@ -24,85 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-CLASSES = ("a", "b", "c", "d", "e")
-NAMES = {"a": "premature (earlier turn)", "b": "verifier too cautious (draft held the facts)",
-         "c": "selection (a candidate held them)", "d": "no candidate held them", "e": "another trigger"}
-
-
-def _facts_in(facts: list[str], text: str) -> bool:
-    from apps.agent.evaluation.scoring import facts_present
-
-    return bool(facts) and bool(text) and all(facts_present(facts, text))
-
-
-def turn_kind(turn: dict) -> str:
-    """What an earlier turn was: a greeting, a vague opener, a question of its own, or a statement
-    (context or data given before the question: "I have the Plus plan", "I'm travelling to Brazil")."""
-    intent = turn.get("intent") or ""
-    text = turn.get("customer") or ""
-    if intent in ("greeting", "thanks"):
-        return "greeting"
-    if intent in ("vague", "clarify"):
-        return "vague"
-    return "question" if "?" in text else "statement"
-
-
-def classify(row: dict) -> dict | None:
-    """The class of one conversation's false handoff, or None (not a false handoff)."""
-    if row["expected"]["outcome"] != "resolved":
-        return None
-    at = row["verdict"].get("handoff_turn")
-    if at is None:
-        return None
-    turns = row["turns"]
-    last = len(row["messages"]) - 1
-    turn = turns[at]
-    read = turn.get("read") or {}
-    facts = list(row["expected"].get("facts") or [])
-    confidence = (turn.get("scores") or {}).get("confidence")
-    out = {"id": row["id"], "category": row.get("category", ""), "turn": at, "of": last + 1,
-           "trigger": turn.get("trigger") or "", "intent": turn.get("intent") or "", "confidence": confidence,
-           "text": turn.get("customer", "")}
-    draft = read.get("draft") or ""
-    candidates = read.get("candidates") or []
-    out["draft_facts"] = _facts_in(facts, draft)
-    out["candidate_facts"] = any(_facts_in(facts, c) for c in candidates)
-    out["candidates"] = len(candidates)
-    if at < last:
-        out["class"] = "a"
-        out["kind"] = turn_kind(turn)
-    elif out["trigger"] != "low_confidence":
-        out["class"] = "e"
-    elif out["draft_facts"]:
-        out["class"] = "b"
-    elif out["candidate_facts"]:
-        out["class"] = "c"
-    else:
-        out["class"] = "d"
-    return out
-
-
-def summarise(cases: list[dict], expected_resolved: int) -> dict:
-    counts = Counter(c["class"] for c in cases)
-    conf = {k: sorted(c["confidence"] for c in cases if c["class"] == k and c["confidence"] is not None)
-            for k in ("b", "c")}
-
-    def bands(values):
-        return {"under_0.3": sum(v < 0.3 for v in values), "0.3-0.5": sum(0.3 <= v < 0.5 for v in values),
-                "0.5-0.6": sum(0.5 <= v < 0.6 for v in values), "at_least_0.6": sum(v >= 0.6 for v in values)}
-
-    return {"expected_resolved": expected_resolved, "false_handoffs": len(cases),
-            **{k: counts.get(k, 0) for k in CLASSES},
-            "premature_kinds": dict(Counter(f"{c['kind']} / {c['trigger']}" for c in cases if c["class"] == "a")),
-            "other_triggers": dict(Counter(c["trigger"] for c in cases if c["class"] == "e")),
-            "confidence_b": bands(conf["b"]), "confidence_c": bands(conf["c"])}
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -116,6 +41,8 @@ def main() -> int:
     import django
 
     django.setup()
+    from apps.agent.evaluation.causes import CLASSES, NAMES, classify, summarise
+
     folder = Path(args.details)
     files = sorted(p for p in folder.glob("*.jsonl") if not p.name.startswith("turns-"))
     if not files:

@@ -211,6 +211,12 @@ def fit_verifier_hedged(turn_rows: list[dict]) -> dict:
     return fit_verifier(turn_rows)
 
 
+def fit_verifier_hedge_05(turn_rows: list[dict]) -> dict:
+    """A scored alternative (issue 12, false handoffs; not shipped): the hedged band from calibrated
+    P(facts) 0.5 (hedge cost 1) instead of 0.6."""
+    return fit_verifier(turn_rows, hedge_cost=1.0)
+
+
 def fit_verifier_precision_95(turn_rows: list[dict]) -> dict:
     """A scored alternative (not shipped): the threshold for 95% precision on held-out turns."""
     return fit_verifier(turn_rows, target=0.95)

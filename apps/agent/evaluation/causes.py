@@ -1,0 +1,93 @@
+"""Why a conversation expected resolved was handed off (issue 12: false handoffs).
+
+Pure functions on the ``--details`` lines of ``evaluate_agent`` (each turn carries ``read``: the
+draft answer the decision saw and every candidate passage of its selection). Every false handoff
+gets exactly one class:
+
+- ``a`` premature: handed off on an earlier turn than the labelled (last) one; the turn's kind
+  (greeting, vague, a question of its own, a statement giving context or data) is kept;
+- ``b`` low confidence on the labelled turn while the draft answer held every expected fact (the
+  verifier too cautious);
+- ``c`` low confidence on the labelled turn, the draft lacked the facts but a candidate passage of
+  the selection held them all (the selection);
+- ``d`` low confidence on the labelled turn and no candidate held them (or nothing was retrieved);
+- ``e`` another trigger fired on the labelled turn.
+
+``bench/handoff_causes.py`` prints the counts per business.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from .scoring import facts_present
+
+CLASSES = ("a", "b", "c", "d", "e")
+NAMES = {"a": "premature (earlier turn)", "b": "verifier too cautious (draft held the facts)",
+         "c": "selection (a candidate held them)", "d": "no candidate held them", "e": "another trigger"}
+
+
+def _facts_in(facts: list[str], text: str) -> bool:
+    return bool(facts) and bool(text) and all(facts_present(facts, text))
+
+
+def turn_kind(turn: dict) -> str:
+    """What an earlier turn was: a greeting, a vague opener, a question of its own, or a statement
+    (context or data given before the question: "I have the Plus plan", "I'm travelling to Brazil")."""
+    intent = turn.get("intent") or ""
+    text = turn.get("customer") or ""
+    if intent in ("greeting", "thanks"):
+        return "greeting"
+    if intent in ("vague", "clarify"):
+        return "vague"
+    return "question" if "?" in text else "statement"
+
+
+def classify(row: dict) -> dict | None:
+    """The class of one conversation's false handoff, or None (not a false handoff)."""
+    if row["expected"]["outcome"] != "resolved":
+        return None
+    at = row["verdict"].get("handoff_turn")
+    if at is None:
+        return None
+    turns = row["turns"]
+    last = len(row["messages"]) - 1
+    turn = turns[at]
+    read = turn.get("read") or {}
+    facts = list(row["expected"].get("facts") or [])
+    confidence = (turn.get("scores") or {}).get("confidence")
+    out = {"id": row["id"], "category": row.get("category", ""), "turn": at, "of": last + 1,
+           "trigger": turn.get("trigger") or "", "intent": turn.get("intent") or "", "confidence": confidence,
+           "text": turn.get("customer", "")}
+    draft = read.get("draft") or ""
+    candidates = read.get("candidates") or []
+    out["draft_facts"] = _facts_in(facts, draft)
+    out["candidate_facts"] = any(_facts_in(facts, c) for c in candidates)
+    out["candidates"] = len(candidates)
+    if at < last:
+        out["class"] = "a"
+        out["kind"] = turn_kind(turn)
+    elif out["trigger"] != "low_confidence":
+        out["class"] = "e"
+    elif out["draft_facts"]:
+        out["class"] = "b"
+    elif out["candidate_facts"]:
+        out["class"] = "c"
+    else:
+        out["class"] = "d"
+    return out
+
+
+def summarise(cases: list[dict], expected_resolved: int) -> dict:
+    counts = Counter(c["class"] for c in cases)
+    conf = {k: sorted(c["confidence"] for c in cases if c["class"] == k and c["confidence"] is not None)
+            for k in ("b", "c")}
+
+    def bands(values):
+        return {"under_0.3": sum(v < 0.3 for v in values), "0.3-0.5": sum(0.3 <= v < 0.5 for v in values),
+                "0.5-0.6": sum(0.5 <= v < 0.6 for v in values), "at_least_0.6": sum(v >= 0.6 for v in values)}
+
+    return {"expected_resolved": expected_resolved, "false_handoffs": len(cases),
+            **{k: counts.get(k, 0) for k in CLASSES},
+            "premature_kinds": dict(Counter(f"{c['kind']} / {c['trigger']}" for c in cases if c["class"] == "a")),
+            "other_triggers": dict(Counter(c["trigger"] for c in cases if c["class"] == "e")),
+            "confidence_b": bands(conf["b"]), "confidence_c": bands(conf["c"])}

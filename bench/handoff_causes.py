@@ -33,6 +33,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("details", help="the --details folder of a leave-one-out run")
     parser.add_argument("--list", action="store_true", help="print every false handoff")
+    parser.add_argument("--floors", default="", metavar="F,F,...",
+                        help="also simulate lower hedge floors on the labelled turns (e.g. 0.55,0.5,0.45,0.4,0.3)")
     args = parser.parse_args()
     import os
 
@@ -41,7 +43,7 @@ def main() -> int:
     import django
 
     django.setup()
-    from apps.agent.evaluation.causes import CLASSES, NAMES, classify, summarise
+    from apps.agent.evaluation.causes import CLASSES, NAMES, classify, hedge_floor_effect, summarise
 
     folder = Path(args.details)
     files = sorted(p for p in folder.glob("*.jsonl") if not p.name.startswith("turns-"))
@@ -66,6 +68,13 @@ def main() -> int:
         if summary["other_triggers"]:
             print(f"  other triggers: {summary['other_triggers']}")
         print(f"  confidence of (b): {summary['confidence_b']}   of (c): {summary['confidence_c']}")
+        floors = [float(f) for f in args.floors.split(",") if f.strip()]
+        if floors:
+            summary["floors"] = [hedge_floor_effect(rows, f) for f in floors]
+            for e in summary["floors"]:
+                print(f"  hedge floor {e['floor']}: +{e['right']} answers with facts, +{e['wrong']} without, "
+                      f"{e['due_answered']} low-confidence handoffs due answered; answers with facts (of given) "
+                      f"{e['answers_with_facts_before']} -> {e['answers_with_facts_after']}")
         if args.list:
             for c in sorted(cases, key=lambda c: (c["class"], c["id"])):
                 conf = "-" if c["confidence"] is None else f"{c['confidence']:.2f}"

@@ -70,3 +70,18 @@ def test_the_runner_records_the_draft_and_the_candidates_each_turn_read(fibrasur
     assert all(isinstance(text, str) and text for text in read["candidates"])
     if out.turns[0]["decision"] == "answer":  # a hedged answer shows the draft it read
         assert read["draft"].split("\n")[0] in out.turns[0]["replies"][0]
+
+
+def test_a_lower_hedge_floor_is_simulated_on_the_labelled_turns_only():
+    from apps.agent.evaluation.causes import hedge_floor_effect
+
+    right = _row(["q?"], FACTS, [_turn("q?", confidence=0.55, draft="ARS 15,000")], handoff_turn=0)
+    wrong = _row(["q?"], FACTS, [_turn("q?", confidence=0.52, draft="5 days")], handoff_turn=0)
+    below = _row(["q?"], FACTS, [_turn("q?", confidence=0.3, draft="ARS 15,000")], handoff_turn=0)
+    due = _row(["q?"], [], [_turn("q?", confidence=0.58, draft="5 days")], handoff_turn=0)
+    due["expected"] = {"outcome": "handoff", "trigger": "low_confidence"}
+    answered = _row(["q?"], FACTS, [_turn("q?", trigger="", draft="ARS 15,000")], handoff_turn=None)
+    answered["verdict"].update(answered=True, facts_ok=True)
+    effect = hedge_floor_effect([right, wrong, below, due, answered], 0.5)
+    assert (effect["right"], effect["wrong"], effect["due_answered"]) == (1, 1, 1)
+    assert effect["answers_with_facts_before"] == 1.0 and effect["answers_with_facts_after"] == pytest.approx(2 / 3, abs=1e-3)

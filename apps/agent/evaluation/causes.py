@@ -91,3 +91,32 @@ def summarise(cases: list[dict], expected_resolved: int) -> dict:
             "premature_kinds": dict(Counter(f"{c['kind']} / {c['trigger']}" for c in cases if c["class"] == "a")),
             "other_triggers": dict(Counter(c["trigger"] for c in cases if c["class"] == "e")),
             "confidence_b": bands(conf["b"]), "confidence_c": bands(conf["c"])}
+
+
+def hedge_floor_effect(rows: list[dict], floor: float, *, current_floor: float = 0.6) -> dict:
+    """What a lower hedge floor would have changed on the labelled turns of one run's details, had
+    nothing else moved: every low-confidence handoff on the last turn whose draft scored in
+    [floor, current_floor) becomes a hedged answer, right when the draft holds every fact (expected
+    resolved), wrong where a low-confidence handoff was due. Earlier turns are not simulated."""
+    right = wrong = due_answered = 0
+    for row in rows:
+        at = row["verdict"].get("handoff_turn")
+        if at is None or at != len(row["messages"]) - 1:
+            continue
+        turn = row["turns"][at]
+        draft = (turn.get("read") or {}).get("draft") or ""
+        confidence = (turn.get("scores") or {}).get("confidence", 0.0)
+        if turn.get("trigger") != "low_confidence" or not draft or not floor <= confidence < current_floor:
+            continue
+        if row["expected"]["outcome"] == "resolved":
+            ok = _facts_in(list(row["expected"].get("facts") or []), draft)
+            right, wrong = right + ok, wrong + (not ok)
+        elif row["expected"].get("trigger") == "low_confidence":
+            due_answered += 1
+    resolved = [r for r in rows if r["expected"]["outcome"] == "resolved"]
+    given = sum(1 for r in resolved if r["verdict"].get("answered"))
+    with_facts = sum(1 for r in resolved if r["verdict"].get("answered") and r["verdict"].get("facts_ok"))
+    return {"floor": floor, "right": right, "wrong": wrong, "due_answered": due_answered,
+            "answers_with_facts_before": round(with_facts / given, 4) if given else None,
+            "answers_with_facts_after": round((with_facts + right) / (given + right + wrong), 4)
+            if given + right + wrong else None}

@@ -1,6 +1,6 @@
 """Why does the agent hand off conversations it should have answered? (issue 12: false handoffs)
 
-Run:  python bench/handoff_causes.py DETAILS_DIR [--list]
+Run:  python bench/handoff_causes.py DETAILS_DIR [--list] [--floors 0.55,0.5,0.45]
 
 DETAILS_DIR is the ``--details`` folder of ``evaluate_agent --business ... --leave-one-out`` (one
 ``<business>.jsonl`` per left-out business; each turn carries ``read``: the draft answer the decision
@@ -8,7 +8,7 @@ saw and every candidate passage of its selection, recorded by the evaluation run
 conversation expected resolved that was handed off is put in exactly one class:
 
   a  premature: handed off on an earlier turn than the labelled (last) one; sub-classed by what that
-     turn was (greeting / small talk, a statement or partial question, vague) and by its trigger
+     turn was (greeting, vague, a question of its own, a statement giving context) and its trigger
   b  low confidence on the labelled turn while the selected (draft) answer DID hold every fact:
      the verifier was too cautious
   c  low confidence on the labelled turn, the draft lacked the facts but some top-k candidate
@@ -17,6 +17,7 @@ conversation expected resolved that was handed off is put in exactly one class:
   e  another trigger fired on the labelled turn (which one is counted)
 
 Confidence of b/c cases is summarised too (how far under the hedge floor 0.6 / threshold 0.75).
+``--floors``: what a lower hedge floor would have changed on the labelled last turns (offline).
 Prints a table per business and ends with ONE JSON line.
 """
 from __future__ import annotations

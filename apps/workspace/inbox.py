@@ -229,7 +229,12 @@ def _page_ids_query(user, f: Filters) -> QuerySet:
     if f.department:
         qs = qs.filter(department_id=f.department)
     if f.label:
-        qs = qs.filter(pk__in=ConversationLabel.objects.filter(label_id=f.label).values("conversation_id"))
+        links = ConversationLabel.objects.filter(label_id=f.label)
+        if f.tab != "archived":
+            # The open tabs list no archived chat: read the label's open chats only (a partial
+            # index, ``ConversationLabel.is_open``), not every chat that ever had the label.
+            links = links.filter(is_open=True)
+        qs = qs.filter(pk__in=links.values("conversation_id"))
     if f.assignee == "me":
         qs = qs.filter(assignee_id=user.pk)
     elif f.assignee == "none":

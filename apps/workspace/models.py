@@ -67,7 +67,9 @@ class ConversationLabel(models.Model):
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    is_open = models.BooleanField(_("conversation open"), default=True, editable=False)
+    # db_default too: a process still running the code before 0006 (a rolling deploy) inserts
+    # links without the column.
+    is_open = models.BooleanField(_("conversation open"), default=True, db_default=True, editable=False)
 
     class Meta:
         verbose_name = _("conversation label")

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='conversationlabel',
             name='is_open',
-            field=models.BooleanField(default=True, editable=False, verbose_name='conversation open'),
+            field=models.BooleanField(db_default=True, default=True, editable=False, verbose_name='conversation open'),
         ),
         migrations.RunPython(fill_is_open, migrations.RunPython.noop),
         migrations.AddIndex(

@@ -191,9 +191,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "apps.accounts.lockout.LockoutBackend",  # django-axes: refuses a locked account/address first
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with the per-request user read compiled once (apps/core/sqlcache.py).
+    # Sessions signed in through django.contrib.auth.backends.ModelBackend end: sign in once more.
+    "apps.accounts.backends.UserBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+# Django's database sessions, the per-request read compiled once (apps/accounts/sessions.py).
+SESSION_ENGINE = "apps.accounts.sessions"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -131,10 +131,11 @@ def main() -> None:
                 cur.execute("UPDATE conversations_conversation SET last_message_at = created_at,"
                             " last_customer_message_at = created_at WHERE last_message_at IS NULL")
                 cur.execute(f"""
-                    INSERT INTO workspace_conversationlabel (conversation_id, label_id, created_at)
+                    INSERT INTO workspace_conversationlabel (conversation_id, label_id, created_at, is_open)
                     -- spread over the 10 labels, open chats included (c.id %% 10 gave every one label-0, so
-                    -- the label filter timed an empty page)
-                    SELECT c.id, (%s::bigint[])[1 + (c.id / 20 + c.id / 2000) %% 10], now() FROM conversations_conversation c
+                    -- the label filter timed an empty page); is_open as the label service sets it
+                    SELECT c.id, (%s::bigint[])[1 + (c.id / 20 + c.id / 2000) %% 10], now(), c.status <> 'archived'
+                    FROM conversations_conversation c
                     WHERE c.id %% 20 = 0 AND NOT EXISTS (SELECT 1 FROM workspace_conversationlabel l
                                                          WHERE l.conversation_id = c.id)
                 """, [label_ids])

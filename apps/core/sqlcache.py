@@ -5,9 +5,10 @@ running it (profile at 100,000 conversations: a fifth of a list request went to 
 same querysets into the same SQL). ``rows(key, build, *args)`` compiles ``build(*args)`` the first
 time a ``key`` is seen and afterwards runs the stored SQL with the same converters the ORM applies.
 
-``args`` are the values that change from call to call (a page's ids, the user's id): the query is
-compiled once with placeholder values in their place, and each later call puts the real ones in
-the same parameter slots. Everything else the queryset is built from MUST be in ``key`` (the
+``args`` are the values that change from call to call (a page's ids, the user's id, a session
+key): the query is compiled once with placeholder values in their place (ints; a text column's
+lookup turns one into its text, which is recognised too), and each later call puts the real ones
+in the same parameter slots. Everything else the queryset is built from MUST be in ``key`` (the
 visibility inputs come from ``access.visibility_key``); values are always bound as parameters,
 never pasted into the SQL text, so the cache changes no escaping.
 
@@ -52,7 +53,10 @@ class _Compiled:
             return
         params = list(params)
         sentinels = {_SENTINEL - i: i for i in range(n_args)}
-        self.slots = [sentinels.get(p) if isinstance(p, int) and not isinstance(p, bool) else None for p in params]
+        # A placeholder compared with a text column (a session key) reaches the SQL as its text.
+        texts = {str(value): i for value, i in sentinels.items()}
+        self.slots = [sentinels.get(p) if isinstance(p, int) and not isinstance(p, bool)
+                      else texts.get(p) if isinstance(p, str) else None for p in params]
         found = {s for s in self.slots if s is not None}
         if found != set(range(n_args)) or any(str(s) in sql for s in sentinels):
             raise ValueError("a placeholder did not become a query parameter")  # never cached

@@ -12,3 +12,9 @@ class WorkspaceConfig(AppConfig):
         from .reports import label_rows
 
         register_table("labels", label_rows)
+
+        from apps.core import events
+
+        from .services import labels_follow_status
+
+        events.record_written.connect_in_transaction(labels_follow_status)

@@ -2,9 +2,10 @@
 
 Every list starts from the visibility module (DESIGN.md invariant 1): filters and search only
 narrow what ``apps.conversations.access`` already allows, so no combination of parameters can
-show a chat the user may not see. Each page is a constant number of queries: the page of
-conversations (one query, PAGE_SIZE + 1 rows to know whether there is a next page, no COUNT over
-the whole history), then previews, labels, unread counts and search snippets for those rows only.
+show a chat the user may not see. Each page is ONE statement, whatever its size: the page's ids
+(PAGE_SIZE + 1 of them, to know whether there is a next page; no COUNT over the whole history) as
+a subquery of the rows query, which reads previews, labels, unread counts and search excerpts for
+those rows only.
 """
 from __future__ import annotations
 
@@ -210,26 +211,21 @@ def _waiting_since():
     )
 
 
-def _page_ids(user, f: Filters) -> list[int]:
-    """Step one: the ids of one page (visibility, filters, order, LIMIT), nothing else selected, so
-    the database sorts narrow rows and joins nothing for the rows it discards. The SQL is compiled
-    once per visibility and filters (``sqlcache``): a list re-fetched on every live signal asks
-    the same question again and again."""
-    vkey = access.visibility_key(user)
-    if vkey is None:
-        return [pk for (pk,) in _page_ids_query(user, f)]
-    key = ("page_ids", vkey, f.tab, f.status, f.department, f.label, f.assignee, f.sort, f.q, f.page)
-    return [pk for (pk,) in sqlcache.rows(key, lambda: _page_ids_query(user, f))]
-
-
-def _page_ids_query(user, f: Filters) -> QuerySet:
+def _page_ids_query(user, f: Filters) -> tuple[QuerySet, list]:
+    """The page's ids (visibility, filters, order, LIMIT; nothing else selected, so the database
+    sorts narrow rows and joins nothing for the rows it discards) and that order."""
     qs = _tab_queryset(user, f.tab)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.department:
         qs = qs.filter(department_id=f.department)
     if f.label:
-        qs = qs.filter(pk__in=ConversationLabel.objects.filter(label_id=f.label).values("conversation_id"))
+        links = ConversationLabel.objects.filter(label_id=f.label)
+        if f.tab != "archived":
+            # The open tabs list no archived chat: read the label's open chats only (a partial
+            # index, ``ConversationLabel.is_open``), not every chat that ever had the label.
+            links = links.filter(is_open=True)
+        qs = qs.filter(pk__in=links.values("conversation_id"))
     if f.assignee == "me":
         qs = qs.filter(assignee_id=user.pk)
     elif f.assignee == "none":
@@ -246,14 +242,31 @@ def _page_ids_query(user, f: Filters) -> QuerySet:
     else:
         order = [F("last_message_at").desc(nulls_last=True), "-id"]
     offset = (f.page - 1) * PAGE_SIZE
-    return qs.order_by(*order).values_list("pk")[offset:offset + PAGE_SIZE + 1]
+    return qs.order_by(*order).values_list("pk")[offset:offset + PAGE_SIZE + 1], order
+
+
+def _page_query(user, f: Filters, user_pk: int) -> QuerySet:
+    """ONE statement for the page: its rows (with preview, unread count, labels and search
+    excerpt) for the ids the page query picks, as a subquery (``id IN (... LIMIT 26)``), in the
+    same order (the order ends with the id, so it is total: the 26 rows sort as the page did).
+    The page query keeps its own plan (partial indexes walked in order, stopping at the page);
+    the outer one reads 26 rows by primary key."""
+    page, order = _page_ids_query(user, f)
+    return _rows_query(user_pk, q=f.q).filter(pk__in=page).order_by(*order)
 
 
 def conversation_page(user, f: Filters) -> dict:
-    ids = _page_ids(user, f)
-    has_next = len(ids) > PAGE_SIZE
-    ids = ids[:PAGE_SIZE]
-    rows = page_rows(user, ids, q=f.q)
+    """The page's rows in one round trip, compiled once per visibility and filters (``sqlcache``)
+    with the user's id (their read markers) as the parameter: a list re-fetched on every live
+    signal asks the same question again and again."""
+    vkey = access.visibility_key(user)
+    if vkey is None:
+        values = [tuple(v) for v in _page_query(user, f, user.pk)]
+    else:
+        key = ("page", vkey, f.tab, f.status, f.department, f.label, f.assignee, f.sort, f.q, f.page)
+        values = sqlcache.rows(key, lambda user_pk: _page_query(user, f, user_pk), user.pk)
+    has_next = len(values) > PAGE_SIZE
+    rows = _rows_from(values[:PAGE_SIZE], q=f.q)
     return {"rows": rows, "has_next": has_next, "has_prev": f.page > 1, "filters": f}
 
 
@@ -265,7 +278,7 @@ ROW_VALUES = ("id", "status", "department_id", "assignee_id", "last_message_at",
               "assignee__display_name", "assignee__first_name", "assignee__username")
 
 
-_ROW_EXTRA = ("waiting_since", "preview", "preview_kind", "unread", "labels_json")
+_ROW_EXTRA = ("waiting_since", "preview", "preview_kind", "unread", "labels_json", "excerpt")
 
 
 def _labels_json() -> RawSQL:
@@ -281,7 +294,26 @@ def _labels_json() -> RawSQL:
     return RawSQL(sql, [], output_field=CharField())
 
 
-def _rows_query(user_pk: int, *ids: int) -> QuerySet:
+def _excerpt(q: str):
+    """The row's latest message matching the search (its excerpt is highlighted in Python), a
+    correlated subquery of the rows query (it was a round trip of its own): the conversation's
+    messages by the message index on the conversation, then the same text match as the search."""
+    terms = _terms(q) if q else []
+    own = 'xm.conversation_id = "conversations_conversation"."id"'
+    order = "ORDER BY xm.created_at DESC, xm.id DESC LIMIT 1"
+    if terms and connection.vendor == "postgresql":
+        return RawSQL(f"(SELECT xm.body FROM conversations_message xm WHERE {own} AND to_tsvector('simple'::regconfig, "
+                      f"xm.body) @@ to_tsquery('simple'::regconfig, %s) {order})", [_tsquery(q)],
+                      output_field=CharField())
+    fts = _fts_sql(q, column="id") if terms else None
+    if fts:
+        sql, params = fts
+        return RawSQL(f"(SELECT xm.body FROM conversations_message xm WHERE {own} AND xm.id IN ({sql}) {order})",
+                      params, output_field=CharField())
+    return Value(None, output_field=CharField())
+
+
+def _rows_query(user_pk: int, *, q: str = "") -> QuerySet:
     from .models import ReadMarker
 
     last = Message.objects.filter(conversation_id=OuterRef("pk"), is_internal=False) \
@@ -292,45 +324,28 @@ def _rows_query(user_pk: int, *ids: int) -> QuerySet:
     unread = (Message.objects.filter(conversation_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER,
                                      is_internal=False, pk__gt=read_upto)
               .order_by().values("conversation_id").annotate(n=Count("id")).values("n"))
-    return (Conversation.objects.filter(pk__in=ids)
+    return (Conversation.objects
             .annotate(waiting_since=_waiting_since(), preview=Subquery(last.values("body")[:1]),
                       preview_kind=Subquery(last.values("author_kind")[:1]),
                       unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
-                      labels_json=_labels_json())
+                      labels_json=_labels_json(), excerpt=_excerpt(q))
             .values_list(*ROW_VALUES, *_ROW_EXTRA))
 
 
-def page_rows(user, ids: list[int], *, q: str = "") -> list[Row]:
-    """Step two: the rows of one page by id, with what the list shows (preview, unread count) in the
-    same query, labels too; search excerpts in one more query."""
-    if not ids:
-        return []
-    # Compiled once per page length (``sqlcache``), the ids and the user's id as parameters.
+def _rows_from(values: list[tuple], *, q: str = "") -> list[Row]:
+    """The page's rows from the values of its one statement (``_page_query``)."""
     names = (*ROW_VALUES, *_ROW_EXTRA)
-    by_id = {v[0]: dict(zip(names, v)) for v in sqlcache.rows(("rows",), _rows_query, user.pk, *ids)}
-    snippets: dict[int, SafeString] = {}
-    fts = _fts_sql(q, column="id") if q else None
-    if fts:
-        def matched_query(*pks):
-            return (Message.objects.filter(conversation_id__in=pks, pk__in=RawSQL(*fts))
-                    .order_by("-created_at", "-id").values_list("conversation_id", "body"))
-
-        # Compiled once per search text and page length (``sqlcache``), the page's ids as parameters.
-        for conv_id, body in sqlcache.rows(("snippets", q), matched_query, *ids):
-            snippets.setdefault(conv_id, highlight(body, q))
     rows = []
-    for pk in ids:
-        v = by_id.get(pk)
-        if v is None:
-            continue
+    for one in values:
+        v = dict(zip(names, one))
         contact = [v["contact__name"], v["contact__email"], v["contact__phone"]]
         dept = SimpleNamespace(name=v["department__name"], name_es=v["department__name_es"],
                                name_en=v["department__name_en"]) if v["department_id"] else None
-        row = Row(pk=pk, status=v["status"], department_id=v["department_id"], assignee_id=v["assignee_id"],
+        row = Row(pk=v["id"], status=v["status"], department_id=v["department_id"], assignee_id=v["assignee_id"],
                   last_message_at=v["last_message_at"], waiting_since=v["waiting_since"],
                   preview=v["preview"] or "", preview_kind=v["preview_kind"] or "", unread=v["unread"],
                   labels=[RowLabel(name, color) for name, color in json.loads(v["labels_json"] or "[]")],
-                  snippet=snippets.get(pk),
+                  snippet=highlight(v["excerpt"], q) if q and v["excerpt"] is not None else None,
                   list_name=next((x for x in contact if x), f"#{v['contact_id']}"),  # Contact.__str__
                   contact_is_vip=v["contact__is_vip"], department_name=localized_name(dept) if dept else "",
                   assignee_name=(v["assignee__display_name"] or v["assignee__first_name"]  # User.public_name

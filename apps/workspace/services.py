@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from apps.conversations import access
-from apps.conversations.models import Conversation
+from apps.conversations.models import Conversation, ConversationEvent, Status
 from apps.core.errors import InvalidInput
 from apps.core.realtime import signal_users_on_commit
 
@@ -31,11 +31,24 @@ def label_add(*, user, conversation_id: int, label_id: int) -> ConversationLabel
         raise InvalidInput(_("Choose one of the labels."))
     try:
         with transaction.atomic():
-            link = ConversationLabel.objects.create(conversation=conv, label=label, added_by=user)
+            link = ConversationLabel.objects.create(conversation=conv, label=label, added_by=user,
+                                                    is_open=conv.status != Status.ARCHIVED)
     except IntegrityError:  # already there (or a double click): labelling is idempotent
         return ConversationLabel.objects.get(conversation=conv, label=label)
     _signal(conv)
     return link
+
+
+def labels_follow_status(event, record) -> None:
+    """``record.written`` (in the transaction): a conversation was archived or reopened, so its
+    labels' ``is_open`` follows, committed or rolled back with the status change itself. The core
+    publishes the event row of every transition (``conversations.services._transition``); nothing
+    else writes a conversation's status."""
+    if not isinstance(record, ConversationEvent):
+        return
+    was_open, is_open = record.from_status != Status.ARCHIVED, record.to_status != Status.ARCHIVED
+    if was_open != is_open:
+        ConversationLabel.objects.filter(conversation_id=record.conversation_id).update(is_open=is_open)
 
 
 @transaction.atomic

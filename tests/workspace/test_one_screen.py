@@ -130,6 +130,58 @@ def test_anyone_who_sees_a_chat_labels_it_and_others_get_404(cast, client):
     assert not ConversationLabel.objects.exists()
 
 
+def test_label_is_open_follows_archive_and_reopen_in_the_same_transaction(cast):
+    """``ConversationLabel.is_open`` (read by the open lists' label filter through a partial index)
+    is set when a label is added and follows the status change inside its transaction: archive
+    sets it false, reopen true again, and a rolled back archive leaves it as it was."""
+    from django.db import transaction
+
+    from apps.workspace import services as ws
+
+    label = Label.objects.create(name="router")
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    done = conversation_in(cast, Status.ARCHIVED, department=cast.dept_a, assignee=cast.collab_a,
+                           contact=cast.other_customer)
+    ws.label_add(user=cast.collab_a, conversation_id=conv.pk, label_id=label.pk)
+    ws.label_add(user=cast.operator, conversation_id=done.pk, label_id=label.pk)
+    link = lambda c: ConversationLabel.objects.get(conversation=c, label=label)  # noqa: E731
+    assert link(conv).is_open is True and link(done).is_open is False
+    assert ids(page(cast.collab_a, label=str(label.pk))) == [conv.pk]
+    assert ids(page(cast.collab_a, label=str(label.pk), tab="archived")) == [done.pk]
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.conversation_archive(conversation=conv, actor=cast.collab_a)
+        assert link(conv).is_open is False  # inside the archive's transaction already
+        raise RuntimeError("rolled back")
+    assert link(conv).is_open is True and Conversation.objects.get(pk=conv.pk).status == Status.IN_PROGRESS
+
+    services.conversation_archive(conversation=conv, actor=cast.collab_a)
+    assert link(conv).is_open is False
+    assert ids(page(cast.collab_a, label=str(label.pk))) == []
+    assert set(ids(page(cast.collab_a, label=str(label.pk), tab="archived"))) == {conv.pk, done.pk}
+    services.conversation_reopen(conversation=done)
+    assert link(done).is_open is True and link(conv).is_open is False
+    assert ids(page(cast.operator, label=str(label.pk), tab="queue")) == [done.pk]
+    assert ids(page(cast.operator, label=str(label.pk), tab="archived")) == [conv.pk]
+
+
+def test_label_is_open_migration_marks_archived_chats_links(cast):
+    """Workspace 0006 fills ``is_open`` for links that existed before it: false for archived chats."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    label = Label.objects.create(name="billing")
+    open_conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    done = conversation_in(cast, Status.ARCHIVED, department=cast.dept_a, contact=cast.other_customer)
+    for conv in (open_conv, done):
+        ConversationLabel.objects.create(conversation=conv, label=label)  # as before 0006: all true
+    assert ConversationLabel.objects.filter(is_open=True).count() == 2
+    import_module("apps.workspace.migrations.0006_label_is_open").fill_is_open(django_apps, None)
+    assert ConversationLabel.objects.get(conversation=open_conv).is_open is True
+    assert ConversationLabel.objects.get(conversation=done).is_open is False
+
+
 def test_labels_are_managed_in_the_admin_by_operators(cast, client):
     login(client, cast.operator)
     cast.operator.is_staff = True

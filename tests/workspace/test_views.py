@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.conversations import services
-from apps.conversations.models import Status
+from apps.conversations.models import Contact, Status
 from apps.workspace import inbox, selectors
 from tests.factories import PASSWORD, conversation_in, make_user
 
@@ -264,9 +264,10 @@ def test_conversation_list_pager_keeps_every_filter(client, cast):
 
 def test_inbox_page_and_list_partial_query_counts(client, cast):
     """The full page: session, user, permissions (one query, not two), the department read (which
-    also names the filter menu's departments), page ids, rows with their labels, the label menu,
-    tab counts and presence = 9 (12 before). The list partial re-fetched on live signals needs no
-    menus, counts or presence: 6. The rows still carry their labels (escaped, in name order)."""
+    also names the filter menu's departments), the page (its ids and rows with their labels in one
+    statement), the label menu, tab counts and presence = 8 (12, then 9 before). The list partial
+    re-fetched on live signals needs no menus, counts or presence: 5. The rows still carry their
+    labels (escaped, in name order)."""
     from apps.workspace.models import ConversationLabel, Label
 
     convs = [conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
@@ -275,7 +276,7 @@ def test_inbox_page_and_list_partial_query_counts(client, cast):
     for label in (zeta, alpha):
         ConversationLabel.objects.create(conversation=convs[0], label=label)
     login(client, cast.collab_a)
-    for name, expected in (("inbox", 9), ("workspace-inbox-lists", 6)):
+    for name, expected in (("inbox", 8), ("workspace-inbox-lists", 5)):
         client.get(reverse(name))  # the first request compiles the list's SQL
         with CaptureQueriesContext(connection) as queries:
             resp = client.get(reverse(name))
@@ -290,6 +291,49 @@ def test_inbox_page_and_list_partial_query_counts(client, cast):
     menu = html.split('id="f-department"')[1].split("</select>")[0]
     assert f'value="{cast.dept_a.pk}"' in menu and f'value="{cast.dept_b.pk}"' not in menu
     assert 'id="presence-select"' in html
+
+
+@pytest.mark.parametrize("params", [{}, {"tab": "queue"}, {"q": "router"}, {"tab": "queue", "q": "router"},
+                                    {"tab": "archived", "q": "router"}, {"tab": "queue", "label": "LABEL"}])
+def test_list_page_is_one_statement_whatever_its_size(client, cast, params):
+    """The page's ids, rows, labels and search excerpts come in ONE statement: the same number of
+    queries for a list of one chat, a full page of 25 and its second page (more rows, more labels,
+    more excerpts add none), with every row and excerpt there."""
+    from apps.workspace.models import ConversationLabel, Label
+
+    label = Label.objects.create(name="router")
+    params = {k: (str(label.pk) if v == "LABEL" else v) for k, v in params.items()}
+    login(client, cast.collab_a)
+
+    def counted(**extra) -> tuple[int, str]:
+        client.get(reverse("workspace-inbox-lists"), {**params, **extra})  # compiles the SQL
+        with CaptureQueriesContext(connection) as queries:
+            resp = client.get(reverse("workspace-inbox-lists"), {**params, **extra})
+        assert resp.status_code == 200
+        return len(queries.captured_queries), resp.content.decode()
+
+    def add(n: int) -> list:
+        made = []
+        for _ in range(n):
+            status = Status.ARCHIVED if params.get("tab") == "archived" else Status.UNASSIGNED
+            conv = conversation_in(cast, status, department=cast.dept_a, assignee=cast.collab_a,
+                                   contact=Contact.objects.create(name=f"C{Contact.objects.count()}"),
+                                   text=f"el router parpadea {Contact.objects.count()}")
+            ConversationLabel.objects.create(conversation=conv, label=label)
+            made.append(conv)
+        return made
+
+    first = add(1)
+    one, html = counted()
+    assert f'data-conversation="{first[0].pk}"' in html
+    more = first + add(29)
+    full, html = counted()
+    second, html2 = counted(page="2")
+    assert one == full == second, (one, full, second)
+    rows, rows2 = (re.findall(r'<li id="\w+-row-(\d+)"', h) for h in (html, html2))
+    assert len(rows) == 25 and sorted(map(int, rows + rows2)) == sorted(c.pk for c in more)
+    if params.get("q"):
+        assert (html + html2).count("<mark>router</mark>") == 30  # every row's excerpt
 
 
 def test_operator_check_is_one_query_and_answers_like_django(cast, django_assert_num_queries):

@@ -15,7 +15,9 @@ The priority, written once (README, "Triggers and their priority"):
    topic's department.
 4. ``out_of_scope`` outside every topic, judged in context: a follow-up of a conversation with a
    topic (frustrated, or still about that topic) is in scope; an unclear *first* message gets one
-   clarifying question instead. To the default department.
+   clarifying question instead; a low scope score with no evidence of being off-topic (the
+   out-of-scope class under ``OUT_OF_SCOPE_MIN_OOS_PROBABILITY``) is left to the answer and its
+   confidence. To the default department.
 5. ``low_confidence``: in scope but the knowledge base does not answer it; to the topic's department.
 
 One frustrated turn (or two) is answered, with an apology, never escalated on its own.

@@ -355,3 +355,54 @@ def test_a_weak_restricted_reading_does_not_narrow_the_answer_s_retrieval(fibras
     assert answer_topic("cancel-service", weak, "payment-plan") == ""  # ... unless restricted too
     assert answer_topic("cancel-service", sure, "billing") == "cancel-service"
     assert answer_topic("billing", 0.05, "plans") == "billing"  # an answerable topic is never moved
+
+
+# --- out of scope needs evidence of being off-topic ---------------------------------------------------
+
+def _scope_turn(*, scope, oos, intent="billing", first_turn=True, sentiment=0.8, with_oos=True):
+    """One calm turn through ``policy.decide`` (a pure function): a topic reading of ``intent`` at
+    probability 0.2, scope score ``scope``, the out-of-scope class at ``oos``."""
+    from types import SimpleNamespace
+
+    from apps.agent import policy
+
+    topics = {"billing": SimpleNamespace(slug="billing", bot_may_answer=True)}
+    extra = {"intent_probability": 0.2, **({"oos_probability": oos} if with_oos else {})}
+    analysis = SimpleNamespace(intent=intent, topic_slug=intent if intent in topics else "", scope=scope,
+                               explicit=0.01, sentiment=sentiment, extra=extra, signals={},
+                               probabilities={f"topic:{intent}": 0.2, builtin.OOS: oos})
+    cfg = SimpleNamespace(sentiment_threshold=0.5, sentiment_window=3, sentiment_min_negative=3,
+                          explicit_request_threshold=0.5, out_of_scope_threshold=0.5)
+    state = SimpleNamespace(sentiments=[sentiment], turns=1 if first_turn else 2)
+    return policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topics.get(analysis.topic_slug),
+                         previous_topic=None, topics=topics, first_turn=first_turn)
+
+
+def test_a_low_scope_question_unlike_the_out_of_scope_examples_is_not_out_of_scope():
+    """Pampa Pay p129 "Why do you need a selfie video to verify me?" (scope 0.48, the out-of-scope
+    class at 0.09): a question the topic examples do not cover is left to the answer and its
+    confidence (an answer or a low-confidence handoff to its topic's department), never an
+    out-of-scope handoff to the default department (README, *scope*)."""
+    from apps.agent.policy import OUT_OF_SCOPE_MIN_OOS_PROBABILITY
+
+    assert 0.1 <= OUT_OF_SCOPE_MIN_OOS_PROBABILITY <= 0.2
+    decision = _scope_turn(scope=0.48, oos=0.09)
+    assert decision.trigger == "" and decision.topic.slug == "billing"
+    decision = _scope_turn(scope=0.48, oos=0.09, first_turn=False)
+    assert decision.trigger == ""
+
+
+def test_a_low_scope_turn_like_the_out_of_scope_examples_is_still_out_of_scope():
+    """Evidence of being off-topic (the out-of-scope class at or above the level) keeps the handoff,
+    and so does a provider that reports no out-of-scope class (the remote model)."""
+    from apps.agent.policy import OUT_OF_SCOPE_MIN_OOS_PROBABILITY
+
+    assert _scope_turn(scope=0.3, oos=OUT_OF_SCOPE_MIN_OOS_PROBABILITY + 0.01).trigger == "out_of_scope"
+    assert _scope_turn(scope=0.3, oos=0.9, intent="vent").trigger == "out_of_scope"
+    assert _scope_turn(scope=0.3, oos=0.0, with_oos=False).trigger == "out_of_scope"
+    assert _scope_turn(scope=0.6, oos=0.0).trigger == ""  # in scope as before
+
+
+def test_greetings_with_no_off_topic_evidence_get_the_small_talk_reply():
+    assert _scope_turn(scope=0.3, oos=0.05, intent=builtin.GREETING).note == "smalltalk"
+    assert _scope_turn(scope=0.3, oos=0.9, intent=builtin.GREETING).trigger == "out_of_scope"

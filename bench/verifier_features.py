@@ -232,6 +232,72 @@ E5_SETS = {
 }
 
 
+# --- soft word matching (USE vectors of single words: a matching signal that survives paraphrase and language) --
+
+class WordVectors:
+    """The agent's own multilingual USE embedding of single words, memoised (no new model, no download)."""
+
+    def __init__(self):
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, words: list[str]) -> np.ndarray:
+        todo = sorted({w for w in words if w not in self.vectors})
+        if todo:
+            from apps.knowledge.embeddings import embed_texts
+
+            for start in range(0, len(todo), 256):
+                part = todo[start:start + 256]
+                for w, v in zip(part, embed_texts(part)):
+                    self.vectors[w] = np.asarray(v, dtype=np.float32)
+        return np.array([self.vectors[w] for w in words], dtype=np.float32).reshape(len(words), -1)
+
+
+KERNELS = [(1.0, 0.02), (0.9, 0.1), (0.7, 0.1), (0.5, 0.1), (0.3, 0.1)]
+
+
+def soft_features(ctx: dict, vectors: WordVectors) -> dict:
+    """K-NRM-style kernel pooling of the question's words against the passage's (and the full answer's)
+    words, idf-weighted; plus soft coverage: each question word's best cosine in the passage (mean,
+    idf-weighted mean, minimum)."""
+    from apps.agent.compose import content_words
+
+    idf = ctx.get("idf") or {}
+    q = sorted(set(content_words(ctx["q"])))
+    f: dict[str, float] = {}
+    for name, text in (("passage", ctx["passage"]), ("answer", ctx["text"])):
+        p = sorted(set(content_words(text)))
+        if not q or not p:
+            for k in range(len(KERNELS)):
+                f[f"soft_{name}_k{k}"] = 0.0
+            f.update({f"soft_{name}_cover": 0.0, f"soft_{name}_cover_idf": 0.0, f"soft_{name}_min": 0.0})
+            continue
+        sim = vectors(q) @ vectors(p).T
+        weight = np.array([idf.get(w, 1.0) for w in q], dtype=float)
+        weight = weight / weight.sum()
+        for k, (mu, sigma) in enumerate(KERNELS):
+            pooled = np.exp(-((sim - mu) ** 2) / (2 * sigma ** 2)).sum(axis=1)
+            f[f"soft_{name}_k{k}"] = float((np.log1p(pooled) * weight).sum())
+        best = sim.max(axis=1)
+        f[f"soft_{name}_cover"] = float(best.mean())
+        f[f"soft_{name}_cover_idf"] = float((best * weight).sum())
+        f[f"soft_{name}_min"] = float(best.min())
+    return f
+
+
+SOFT_P = [f"soft_passage_k{k}" for k in range(len(KERNELS))]
+SOFT_A = [f"soft_answer_k{k}" for k in range(len(KERNELS))]
+SOFT_SETS = {
+    "soft kernels, passage": SOFT_P,
+    "soft coverage, passage (mean, idf mean, min)": ["soft_passage_cover", "soft_passage_cover_idf", "soft_passage_min"],
+    "soft kernels + coverage, passage": SOFT_P + ["soft_passage_cover", "soft_passage_cover_idf", "soft_passage_min"],
+    "soft kernels, full answer": SOFT_A,
+    "soft coverage idf + min, passage and answer": ["soft_passage_cover_idf", "soft_passage_min",
+                                                    "soft_answer_cover_idf", "soft_answer_min"],
+    "soft kernels + coverage, passage, no XQuAD rows": SOFT_P + ["soft_passage_cover", "soft_passage_cover_idf",
+                                                                "soft_passage_min", "no-xquad"],
+}
+
+
 # Every configuration scored (README, "Answer confidence"); "-name" drops a shipped feature, C=/no-xquad vary the fit.
 TYPE_SPLIT = [f"{k}_{n}" for n, _a, _l in TYPES for k in ("match", "miss")]
 POOLED = ["types_asked", "types_match", "types_miss"]
@@ -337,7 +403,7 @@ def dump(out: Path) -> None:
 
 # --- scoring ----------------------------------------------------------------------------------------
 
-def _load(folder: Path, e5: "E5Cache | None" = None):
+def _load(folder: Path, e5: "E5Cache | None" = None, soft: "WordVectors | None" = None):
     from apps.agent.compose import content_words
     from apps.agent.evaluation import verifier as V
 
@@ -355,6 +421,8 @@ def _load(folder: Path, e5: "E5Cache | None" = None):
                 r["features"].update(candidate_features(ctx, docs.get(str(ctx["hit"][1])), vocab))
                 if e5 is not None:
                     r["features"].update(e5_features(ctx, e5))
+                if soft is not None:
+                    r["features"].update(soft_features(ctx, soft))
         rows_of[name] = V.business_rows(turns)
     xquad_data = Path(os.environ.get("XQUAD_DATA", ROOT.parent / "shared" / "data" / "xquad"))
     if not xquad_data.is_dir():
@@ -370,6 +438,8 @@ def _load(folder: Path, e5: "E5Cache | None" = None):
         r["features"].update(candidate_features(ctx, None, vocab["es" if r["direction"] == "es_es" else "en"]))
         if e5 is not None:
             r["features"].update(e5_features(ctx, e5))
+        if soft is not None:
+            r["features"].update(soft_features(ctx, soft))
         xrows.append({"business": "xquad", "features": r["features"], "label": bool(r["right"])})
     return rows_of, xrows
 
@@ -406,9 +476,10 @@ def left_out_figures(rows_of: dict, xrows: list, spec: list[str]) -> dict:
     return out
 
 
-def score(folder: Path, null_draws: int, with_e5: bool = False, sets: dict | None = None) -> dict:
+def score(folder: Path, null_draws: int, with_e5: bool = False, sets: dict | None = None,
+          soft: bool = False) -> dict:
     e5 = E5Cache(folder / "e5-vectors.pkl") if with_e5 else None
-    rows_of, xrows = _load(folder, e5)
+    rows_of, xrows = _load(folder, e5, WordVectors() if soft else None)
     if e5 is not None:
         e5.save()
     candidates = sets or (E5_SETS if with_e5 else CANDIDATES)
@@ -690,6 +761,7 @@ def main() -> int:
     parser.add_argument("--rerank", metavar="DIR", help="e5 as the answer ranker's signal, on a --dump folder")
     parser.add_argument("--e5", action="store_true", help="score the e5 cues (E5_SETS) instead of CANDIDATES")
     parser.add_argument("--lines", action="store_true", help="score the best-line cues (LINE_SETS) instead")
+    parser.add_argument("--soft", action="store_true", help="score the soft word-matching cues (SOFT_SETS) instead")
     args = parser.parse_args()
     if not (args.dump or args.score or args.rerank or args.ranked):
         parser.error("give --dump DIR and/or --score DIR")
@@ -709,8 +781,9 @@ def main() -> int:
         result = {"rerank": rerank(Path(args.rerank), E5Cache(Path(args.rerank) / "e5-vectors.pkl"))}
         print(json.dumps(result))
         return 0
-    result = score(Path(args.score), args.null_draws, args.e5,
-                                    LINE_SETS if args.lines else None) if args.score else {"dumped": args.dump}
+    sets = LINE_SETS if args.lines else SOFT_SETS if args.soft else None
+    result = score(Path(args.score), args.null_draws, args.e5, sets, soft=args.soft) if args.score else {
+        "dumped": args.dump}
     print(json.dumps(result))
     return 0
 

@@ -81,8 +81,9 @@ def config_export() -> dict:
         row = {"slug": d.slug, "name": d.name, "is_default": d.is_default, "active": d.is_active}
         if d.description:
             row["description"] = d.description
-        if dept_names.get(d.slug):
-            row["names"] = dept_names[d.slug]
+        names = _names_of(d, dept_names.get(d.slug))
+        if names:
+            row["names"] = names
         departments.append(row)
     settings_ = {name: getattr(cfg, name) for name in THRESHOLDS}
     settings_["default_department"] = cfg.default_department.slug if cfg.default_department_id else None
@@ -97,6 +98,9 @@ def config_export() -> dict:
                "examples": [e.text for e in t.examples.order_by("pk")],
                "collect": [{"key": f.key, "label": f.label, "prompt_en": f.prompt_en, "prompt_es": f.prompt_es,
                             "pattern": f.pattern} for f in t.required_fields.all()]}
+        names = _names_of(t)
+        if names:
+            row["names"] = names
         if t.description:
             row["description"] = t.description
         if docs or not t.answers_from_kb:  # no key: the whole knowledge base
@@ -121,6 +125,26 @@ def _str(errors, path, value, *, required=True, max_len=200, allow_empty=False) 
     if len(value) > max_len:
         errors.append(f"{path}: longer than {max_len} characters")
     return value.strip()
+
+
+def _names(errors, path, value, *, max_len: int) -> dict:
+    """``names: {es: ..., en: ...}``: the name per language of the admin's per-language fields."""
+    from apps.departments.names import LANGUAGE_CODES
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(f"{path}: must map language codes to names")
+        return {}
+    out = {}
+    for code, name in value.items():
+        if code not in LANGUAGE_CODES:
+            errors.append(f"{path}.{code}: unknown language {code!r} (one of {', '.join(LANGUAGE_CODES)})")
+            continue
+        name = _str(errors, f"{path}.{code}", name, max_len=max_len)
+        if name:
+            out[code] = name
+    return out
 
 
 def _bool(errors, path, value, default: bool) -> bool:
@@ -189,10 +213,7 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
         if slug in seen:
             errors.append(f"{path}.slug: duplicate {slug!r}")
         seen.add(slug)
-        names = row.get("names") or {}
-        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
-            errors.append(f"{path}.names: must map language codes to names")
-            names = {}
+        names = _names(errors, f"{path}.names", row.get("names"), max_len=100)
         departments.append({"slug": slug, "name": _str(errors, f"{path}.name", row.get("name"), max_len=100),
                             "description": _str(errors, f"{path}.description", row.get("description"),
                                                 required=False, max_len=5000, allow_empty=True),
@@ -307,6 +328,7 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                            "prompt_es": _str(errors, f"{fpath}.prompt_es", f.get("prompt_es"), max_len=300),
                            "pattern": pattern[:300]})
         topics.append({"slug": slug, "name": _str(errors, f"{path}.name", row.get("name"), max_len=120),
+                       "names": _names(errors, f"{path}.names", row.get("names"), max_len=120),
                        "description": _str(errors, f"{path}.description", row.get("description"), required=False,
                                            max_len=5000, allow_empty=True),
                        "department": dept_ref(f"{path}.department", row.get("department"), required=False),
@@ -340,6 +362,24 @@ def config_validate(data: dict) -> tuple[list[str], dict]:
                     "topics": topics, "transfer_rules": rules, "present": present, "company_name": company_name}
 
 
+def _name_fields(names: dict) -> dict:
+    """``{"name_es": ..., "name_en": ...}`` for every language: a language the file does not name is
+    emptied (the plain name is read then), so the file stays the whole configuration."""
+    from apps.departments.names import LANGUAGE_CODES
+
+    return {f"name_{code}": names.get(code, "") for code in LANGUAGE_CODES}
+
+
+def _names_of(obj, legacy: dict | None = None) -> dict:
+    """The per-language names of a department or topic, for export (legacy message entries under them)."""
+    from apps.departments.names import LANGUAGE_CODES
+
+    names = {code: value for code, value in (legacy or {}).items() if code in LANGUAGE_CODES and value}
+    names.update({code: getattr(obj, f"name_{code}") for code in LANGUAGE_CODES
+                  if (getattr(obj, f"name_{code}", "") or "").strip()})
+    return names
+
+
 def _document_exists(ref: str) -> bool:
     from apps.knowledge.models import Document
 
@@ -360,20 +400,19 @@ def config_import(data: dict) -> dict:
     present = doc["present"]
     with transaction.atomic():
         cfg = AgentSettings.load()
-        # Customer-facing department names live in the messages; departments are never deleted,
-        # so names of departments not in this file are kept.
-        dept_names: dict = dict((cfg.messages or {}).get("departments") or {})
+        # Names per language go to the departments' own fields (the admin's "name in Spanish" ...),
+        # the one place every page and every customer message reads them from; departments are never
+        # deleted, so departments not in this file keep theirs. (Before, they lived in the messages'
+        # "departments" entry: migration agent 0009 moved them; that entry is no longer written.)
+        legacy_names: dict = dict((cfg.messages or {}).get("departments") or {})
         if any(d["is_default"] for d in doc["departments"]):
             Department.objects.filter(is_default=True).exclude(
                 slug__in=[d["slug"] for d in doc["departments"] if d["is_default"]]).update(is_default=False)
         for d in doc["departments"]:
             Department.objects.update_or_create(slug=d["slug"], defaults={
                 "name": d["name"], "description": d["description"], "is_default": d["is_default"],
-                "is_active": d["active"]})
-            if d["names"]:
-                dept_names[d["slug"]] = d["names"]
-            else:
-                dept_names.pop(d["slug"], None)
+                "is_active": d["active"], **_name_fields(d["names"])})
+            legacy_names.pop(d["slug"], None)
             counts["departments"] += 1
         depts = {d.slug: d for d in Department.objects.all()}
 
@@ -384,7 +423,7 @@ def config_import(data: dict) -> dict:
                 setattr(cfg, key, value)
         messages = doc["messages"] if "messages" in present else \
             {k: v for k, v in (cfg.messages or {}).items() if k != "departments"}
-        cfg.messages = {**messages, **({"departments": dept_names} if dept_names else {})}
+        cfg.messages = {**messages, **({"departments": legacy_names} if legacy_names else {})}
         if doc["company_name"] is not None:
             cfg.company_name = doc["company_name"]
         cfg.save()
@@ -393,7 +432,8 @@ def config_import(data: dict) -> dict:
             Topic.objects.exclude(slug__in=[t["slug"] for t in doc["topics"]]).delete()
         for t in doc["topics"]:
             topic, _created = Topic.objects.update_or_create(slug=t["slug"], defaults={
-                "name": t["name"], "description": t["description"], "bot_may_answer": t["bot_may_answer"],
+                "name": t["name"], **_name_fields(t["names"]), "description": t["description"],
+                "bot_may_answer": t["bot_may_answer"],
                 "is_active": t["active"], "action": t["action"], "answers_from_kb": t["answers_from_kb"],
                 "department": depts.get(t["department"]) if t["department"] else None})
             topic.examples.all().delete()

@@ -81,9 +81,11 @@ class Snapshot:
         name per language, so a customer can ask for one by name."""
         from apps.departments.models import Department
 
-        per_language = (self.settings.messages or {}).get("departments", {})
-        return [(slug, [name, slug.replace("-", " "), *[n for n in per_language.get(slug, {}).values() if n]])
-                for slug, name in Department.objects.filter(is_active=True).values_list("slug", "name")]
+        per_language = (self.settings.messages or {}).get("departments", {})  # before migration agent 0009
+        return [(slug, [name, slug.replace("-", " "), *[n for n in (name_es, name_en) if n],
+                        *[n for n in per_language.get(slug, {}).values() if n]])
+                for slug, name, name_es, name_en in Department.objects.filter(is_active=True)
+                .values_list("slug", "name", "name_es", "name_en")]
 
     def _department_of(self, topic) -> list[int]:
         """The department a topic belongs to (its own, else the default one it hands off to): a

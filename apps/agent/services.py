@@ -18,11 +18,13 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from apps.conversations import services as conv_services
 from apps.conversations.models import AuthorKind, Conversation, ConversationEvent, Message, Status
 from apps.departments.models import Department
+from apps.departments.names import LANGUAGE_CODES, localized_name
 from apps.departments.services import department_default
 
 from . import builtin, policy
@@ -95,7 +97,6 @@ def route(*, cfg: AgentSettings, trigger: str, topic: Topic | None, language: st
 def department_label(cfg: AgentSettings, department: Department, language: str) -> str:
     """The department's name for a customer writing in ``language``: its own per-language name (the
     admin's field), else the agent configuration's customer-facing name, else the plain name."""
-    from apps.departments.names import localized_name
 
     own = localized_name(department, language)
     if own != department.name:
@@ -382,7 +383,11 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
     label = department_label(cfg, department, language)
     key = "agent_error" if trigger == "agent_error" else "handoff"
     body = cfg.message(key, language, department=label)
-    context = {"intent": intent, "topic": topic.slug if topic else "", "topic_name": topic.name if topic else "",
+    # The topic as the team reads it: the summary in the operation's language, the card in each reader's.
+    topic_names = {code: localized_name(topic, code) for code in LANGUAGE_CODES} if topic else {}
+    context = {"intent": intent, "topic": topic.slug if topic else "",
+               "topic_name": localized_name(topic, settings.LANGUAGE_CODE) if topic else "",
+               "topic_names": topic_names,
                "scores": scores, "collected": dict(state.collected or {}), "language": language}
     with transaction.atomic():
         conv_services.conversation_record_decision(

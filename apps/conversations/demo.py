@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.conversations.models import (AuthorKind, Channel, Contact, ContactIdentity, Conversation,
                                        ConversationEvent, Message, Status)
 from apps.departments.models import Department
+from apps.departments.names import localized_name
 from apps.departments.services import membership_set
 from apps.roles.services import roles_ensure, user_set_role
 
@@ -20,12 +21,12 @@ DEMO_PASSWORD = "asiste-demo"
 CUSTOMERS = 80_000
 
 DEPARTMENTS = [
-    # slug, name, default
-    ("customer-service", "Customer Service", True),
-    ("sales", "Sales", False),
-    ("technical-support", "Technical Support", False),
-    ("collections", "Collections", False),
-    ("cancellations", "Cancellations", False),
+    # slug, name, name in Spanish, default
+    ("customer-service", "Customer Service", "Atención al Cliente", True),
+    ("sales", "Sales", "Ventas", False),
+    ("technical-support", "Technical Support", "Soporte Técnico", False),
+    ("collections", "Collections", "Cobranzas", False),
+    ("cancellations", "Cancellations", "Bajas", False),
 ]
 
 # username, first name, role, departments, external (night shift)
@@ -66,6 +67,16 @@ HISTORY_TRIGGERS = {
 }
 
 
+# The AI Agent topic (fibrasur.yaml) a history chat of each department was about: slug, name, in Spanish.
+HISTORY_TOPICS = {
+    "technical-support": ("connectivity", "No internet and equipment", "Sin internet y equipos"),
+    "sales": ("plans", "Plans and prices", "Planes y precios"),
+    "collections": ("billing", "Billing and payments", "Facturación y pagos"),
+    "cancellations": ("cancel-service", "Cancel the service", "Dar de baja el servicio"),
+    "customer-service": ("claims", "Claims", "Reclamos"),
+}
+
+
 def log(out, text: str) -> None:
     if out is not None:
         out.write(text)
@@ -76,8 +87,9 @@ def seed_core(out=None, *, conversations: int = 300, seed: int = 7) -> dict:
     rng = random.Random(seed)
     roles_ensure()
     depts = {}
-    for slug, name, default in DEPARTMENTS:
-        depts[slug], _ = Department.objects.get_or_create(slug=slug, defaults={"name": name, "is_default": default})
+    for slug, name, name_es, default in DEPARTMENTS:
+        depts[slug], _ = Department.objects.get_or_create(slug=slug, defaults={"name": name, "name_es": name_es,
+                                                                               "is_default": default})
     if depts["cancellations"].backup_id is None:
         depts["cancellations"].backup = depts["customer-service"]
         depts["cancellations"].save(update_fields=["backup"])
@@ -146,14 +158,17 @@ def _seed_history(rng, depts, users, webchat, whatsapp, count):
         events = [ConversationEvent(conversation=conv, kind="created", actor_kind="customer", to_status="bot")]
         if dept is not None:
             rows.append(Message(conversation=conv, author_kind=AuthorKind.AI_AGENT, channel=channel,
-                                body=("Te paso con %s." if lang == "es" else "I'll pass you to %s.") % dept.name))
+                                body=("Te paso con %s." if lang == "es" else "I'll pass you to %s.")
+                                % localized_name(dept, lang)))
             trigger = rng.choice(HISTORY_TRIGGERS[slug])
             events += [ConversationEvent(conversation=conv, kind="handoff", actor_kind="ai_agent", from_status="bot",
                                          to_status="transfer", to_department=dept, reason=trigger,
-                                         payload={"trigger": trigger, "intent": slug}),
+                                         payload={"trigger": trigger, "intent": HISTORY_TOPICS[slug][0]}),
                        ConversationEvent(conversation=conv, kind="queued", actor_kind="system", from_status="transfer",
                                          to_status="unassigned", to_department=dept, from_department=dept)]
-            conv.handoff = {"trigger": trigger, "intent": slug}
+            topic_slug, topic_en, topic_es = HISTORY_TOPICS[slug]
+            conv.handoff = {"trigger": trigger, "intent": topic_slug, "topic": topic_slug, "topic_name": topic_es,
+                            "topic_names": {"en": topic_en, "es": topic_es}, "language": lang}
             conv.handoff_summary = text
             conv.queued_at = t + timedelta(seconds=40)
         else:

@@ -1,7 +1,9 @@
 """Reads for pages and APIs, always starting from the visibility module."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count, Min, QuerySet
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from . import access
@@ -52,6 +54,13 @@ HANDOFF_TRIGGER_LABELS = {
 }
 
 
+def _topic_for_reader(ctx: dict) -> str:
+    """The handoff's topic in the reader's language (the AI Agent stores it per language), else as stored."""
+    code = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+    names = ctx.get("topic_names") if isinstance(ctx.get("topic_names"), dict) else {}
+    return names.get(code) or ctx.get("topic_name") or ctx.get("intent") or ""
+
+
 def handoff_card(conversation: Conversation) -> dict | None:
     """The context card a human sees at the top of a handed-off chat, in words rather than codes.
 
@@ -82,7 +91,7 @@ def handoff_card(conversation: Conversation) -> dict | None:
     return {
         "trigger": trigger,
         "trigger_label": HANDOFF_TRIGGER_LABELS.get(trigger, trigger or "—"),
-        "intent": ctx.get("topic_name") or ctx.get("intent") or "",
+        "intent": _topic_for_reader(ctx),
         "collected": [(str(k).replace("_", " ").capitalize(), v) for k, v in (ctx.get("collected") or {}).items()],
         "language": {"es": _("Spanish"), "en": _("English")}.get(ctx.get("language") or "", ctx.get("language") or ""),
         "scores": figures,

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from apps.conversations.models import Channel
 from apps.departments.models import Department
+from apps.departments.names import localized_name
 from apps.roles.access import operators
 
 from apps.core import report_tables
@@ -147,7 +148,7 @@ def grouped_with_kinds(f: Filters, dim: str, kind_of: dict[int, str]) -> tuple[l
 
 def _names():
     User = get_user_model()
-    departments = dict(Department.objects.values_list("id", "name"))
+    departments = {d.pk: localized_name(d) for d in Department.objects.only("id", "name", "name_es", "name_en")}
     channels = {c.id: c for c in Channel.objects.all()}
     return departments, channels, User
 

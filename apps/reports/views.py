@@ -53,8 +53,8 @@ def _filter_choices():
     User = get_user_model()
     agents = [(AI_AGENT_KEY, _("AI Agent"))] + [
         (u.pk, u.public_name) for u in User.objects.filter(is_active=True).order_by("first_name", "username")]
-    return {"departments": Department.objects.order_by("name"), "channels": Channel.objects.order_by("name"),
-            "agents": agents}
+    departments = sorted(Department.objects.all(), key=lambda d: str(d).casefold())  # in the reader's language
+    return {"departments": departments, "channels": Channel.objects.order_by("name"), "agents": agents}
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -187,6 +188,12 @@ def monitor_panel(request):
 def widget_demo(request):
     """A stand-in customer site embedding the widget with one script tag (demo and browser tests)."""
     key = request.GET.get("key", "")
+    if not key:
+        # No key given: the one web chat that has a key (a public value, printed in every embedding
+        # site) is the demo; with several, the page asks for one.
+        sole = widget.sole_public_key()
+        if sole:
+            return redirect(f"{request.path}?{urlencode({'key': sole})}")
     channel = widget.channel_by_key(key)
     return render(request, "workspace/widget_demo.html", {"key": key, "channel": channel})
 

@@ -84,6 +84,13 @@ def channel_by_key(key: str) -> Channel | None:
     return Channel.objects.filter(kind=Channel.Kind.WEBCHAT, is_active=True, config__public_key=key).first()
 
 
+def sole_public_key() -> str:
+    """The public key of the only active web chat that has one ("" when none or several)."""
+    keys = [k for k in Channel.objects.filter(kind=Channel.Kind.WEBCHAT, is_active=True, config__has_key="public_key")
+            .values_list("config__public_key", flat=True)[:2] if isinstance(k, str) and k]
+    return keys[0] if len(keys) == 1 else ""
+
+
 def origin_allowed(channel: Channel, origin: str | None, scope=None) -> bool:
     """The page embedding the widget must be listed for this channel, by scheme, host and port
     (``"*"`` allows any site), or be this server itself (``scope``: the socket's ASGI scope)."""

@@ -138,3 +138,65 @@ def test_present_empty_lists_remove_all_topics_and_rules(fibrasur, tmp_path):
     path.write_text(json.dumps({"topics": [], "transfer_rules": []}))
     call_command("agent_config", "import", str(path))
     assert Topic.objects.count() == 0 and TransferRule.objects.count() == 0
+
+
+def test_names_per_language_go_to_the_admin_fields_and_come_back_on_export(fibrasur, tmp_path):
+    """`names` of departments and topics fill the per-language fields every page reads (not the
+    messages' JSON), a language left out is emptied, and export gives them back."""
+    from apps.departments.models import Department
+
+    support = Department.objects.get(slug="technical-support")
+    assert support.name_es == "Soporte Técnico"  # from fibrasur.yaml
+    assert Topic.objects.get(slug="connectivity").name_es == "Sin internet y equipos"
+    assert "departments" not in (AgentSettings.load().messages or {})
+    exported = config_export()
+    row = next(d for d in exported["departments"] if d["slug"] == "technical-support")
+    assert row["names"] == {"es": "Soporte Técnico"}
+    topic = next(t for t in exported["topics"] if t["slug"] == "connectivity")
+    assert topic["names"] == {"es": "Sin internet y equipos"}
+
+    path = tmp_path / "names.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "departments": [
+        {"slug": "technical-support", "name": "Technical Support", "names": {"en": "Tech Support"}}]}))
+    call_command("agent_config", "import", str(path))
+    support.refresh_from_db()
+    assert (support.name_es, support.name_en) == ("", "Tech Support")
+
+
+def test_unknown_language_in_names_is_an_import_error(fibrasur, tmp_path, capsys):
+    path = tmp_path / "bad-names.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "departments": [
+        {"slug": "sales", "name": "Sales", "names": {"fr": "Ventes", "es": ""}}],
+        "topics": [{"slug": "t1", "name": "T", "names": "Tema", "examples": ["hola"]}]}))
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command("agent_config", "import", str(path))
+    err = capsys.readouterr().err
+    assert "departments[0].names.fr: unknown language 'fr' (one of " in err
+    assert "departments[0].names.es: must be a non-empty string" in err
+    assert "topics[0].names: must map language codes to names" in err
+    from apps.departments.models import Department
+
+    assert Department.objects.get(slug="sales").name_es == "Ventas"  # unchanged
+
+
+def test_names_left_in_the_messages_by_an_earlier_version_move_to_the_fields(fibrasur):
+    """Migration agent 0009's function: JSON names fill empty fields only, and the entry goes."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from apps.departments.models import Department
+
+    Department.objects.filter(slug="sales").update(name_es="", name_en="")
+    Department.objects.filter(slug="collections").update(name_es="Cobros")  # set in the admin: wins
+    cfg = AgentSettings.load()
+    cfg.messages = {"handoff": {"en": "To {department}."},
+                    "departments": {"sales": {"es": "Comercial", "en": "Sales team"},
+                                    "collections": {"es": "Cobranzas"}, "ghost": {"es": "Nadie"}}}
+    cfg.save()
+    migration = import_module("apps.agent.migrations.0009_department_names_to_fields")
+    migration.to_fields(django_apps, None)
+    sales, collections = Department.objects.get(slug="sales"), Department.objects.get(slug="collections")
+    assert (sales.name_es, sales.name_en) == ("Comercial", "Sales team")
+    assert collections.name_es == "Cobros"
+    assert AgentSettings.load().messages == {"handoff": {"en": "To {department}."}}

@@ -143,7 +143,9 @@ def test_context_card_is_shown_in_words_to_the_human(fibrasur, client, accept, e
     for text in expected:
         assert text in card
     assert 'data-trigger="out_of_scope"' in card and "out_of_scope<" not in card
-    assert conv.handoff["topic_name"] in card
+    # the topic in the reader's language (fibrasur.yaml names it in Spanish), whatever the customer's
+    topic = {"en": "Cancel the service", "es": "Dar de baja el servicio"}[accept]
+    assert conv.handoff["topic_names"][accept] == topic and f"<dd>{topic}</dd>" in card
 
 
 def test_payment_plan_routes_to_collections(fibrasur):
@@ -161,6 +163,7 @@ def test_context_card_data(fibrasur):
     card = conv.handoff
     assert card["trigger"] == "explicit_request"
     assert card["topic"] == "connectivity" and card["topic_name"]
+    assert card["topic_names"] == {"en": "No internet and equipment", "es": "Sin internet y equipos"}
     assert card["language"] == "en"
     assert card["scores"]["explicit_request"] >= 0.25
     assert "collected" in card

@@ -172,6 +172,51 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
         assert not too_wide, too_wide
 
 
+    def test_operator_pages_fit_wide_and_narrow_screens(self):
+        """The monitor, reports, conversation list and notifications fit 1366 and 375 px in both
+        languages: a wide table scrolls inside its own box (its visually hidden labels too) instead
+        of widening the page; department names are read in the page's language."""
+        from playwright.sync_api import sync_playwright
+
+        from apps.conversations.models import Status
+        from apps.reports.rollups import reports_refresh
+        from tests.factories import conversation_in
+
+        cast = self.cast
+        cast.dept_a.name_es = "Soporte Técnico"
+        cast.dept_a.save()
+        for status, dept, who in ((Status.ASSIGNED, cast.dept_a, cast.collab_a), (Status.IN_PROGRESS, cast.dept_b,
+                                  cast.collab_b), (Status.ARCHIVED, cast.dept_a, cast.collab_ab),
+                                  (Status.UNASSIGNED, cast.dept_b, None)):
+            conversation_in(cast, status, department=dept, assignee=who)
+        orm(lambda: reports_refresh(settle_seconds=0))
+        pages = ["/workspace/monitor/", "/reports/", "/conversations/", "/routing/notifications/"]
+        too_wide, names = {}, {}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+            try:
+                for locale, lang in (("es-AR", "es"), ("en-US", "en")):
+                    for path in pages:
+                        page = self.login(browser, cast.operator, path, locale=locale, wait_live=False)
+                        if path in ("/workspace/monitor/", "/reports/"):
+                            names[f"{path}-{lang}"] = page.locator("main").inner_text()
+                        for width in (1366, 375):
+                            page.set_viewport_size({"width": width, "height": 900})
+                            page.wait_for_timeout(150)  # layout only
+                            wide = page.evaluate("document.documentElement.scrollWidth")
+                            if wide > width:
+                                too_wide[f"{path}-{lang}-{width}"] = wide
+                                page.screenshot(path=str(ARTIFACTS / f"too-wide-{path.strip('/').replace('/', '-')}"
+                                                                       f"-{lang}-{width}.png"), full_page=True)
+                        page.context.close()
+            finally:
+                browser.close()
+        assert not too_wide, too_wide
+        for path in ("/workspace/monitor/", "/reports/"):
+            assert "Soporte Técnico" in names[f"{path}-es"] and "Technical Support" not in names[f"{path}-es"], path
+            assert "Technical Support" in names[f"{path}-en"], path
+
+
 class WidgetPhotoTest(LiveBrowserTestCase):
     def setUp(self):
         from tests.factories import make_cast

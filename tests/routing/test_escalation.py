@@ -291,7 +291,7 @@ def test_demo_seed_is_idempotent(db):
     from apps.routing.models import AgentShift, DepartmentRouting
     from tests.factories import make_user
 
-    for slug, name, default in DEPARTMENTS:
+    for slug, name, _name_es, default in DEPARTMENTS:
         Department.objects.create(slug=slug, name=name, is_default=default)
     for username, _name, role, depts, _ext in PEOPLE:
         make_user(username, role, departments=Department.objects.filter(slug__in=depts))

@@ -194,6 +194,20 @@ def test_widget_demo_page_embeds_one_script_tag(client, cast):
     assert client.get(reverse("workspace-widget-demo"), {"key": "<b>nope"}).content.decode().count("&lt;b&gt;nope") >= 1
 
 
+def test_widget_demo_without_a_key_opens_the_only_web_chat_with_one(client, cast):
+    from apps.conversations.models import Channel
+
+    url = reverse("workspace-widget-demo")
+    assert "data-key=\"\"" in client.get(url).content.decode()  # no web chat has a key: nothing to open
+    cast.channel.config = {"public_key": "demo-key"}
+    cast.channel.save(update_fields=["config"])
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == f"{url}?key=demo-key"
+    Channel.objects.create(name="Second site", kind=Channel.Kind.WEBCHAT, config={"public_key": "other-key"})
+    response = client.get(url)  # two: the page asks for one instead of guessing
+    assert response.status_code == 200 and "data-key=\"\"" in response.content.decode()
+
+
 def test_pages_speak_spanish(client, cast):
     login(client, cast.collab_a)
     html = client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="es").content.decode()

@@ -28,9 +28,10 @@ def _label(sql: str) -> str:
     s = " ".join(sql.split())
     low = s.lower()
     for needle, name in (("django_session", "session"), ("from \"accounts_user\"", "user"),
-                         ("auth_permission", "permissions"), ("departmentuserobjectpermission", "department read"),
+                         ("departmentuserobjectpermission", "department read"), ("auth_permission", "permissions"),
                          ("json_agg", "page (ids + rows)"), ("json_group_array", "page (ids + rows)"),
-                         ("union all", "tab counts"), ("\"tab\"", "tab counts"), ("workspace_label", "label menu")):
+                         ("union all", "tab counts"), ("\"tab\"", "tab counts"), ("workspace_label", "label menu"),
+                         ("routing_agentpresence", "presence")):
         if needle in low:
             return name
     return s[:60]

@@ -376,7 +376,9 @@ def _rows_from(values: list[tuple], *, q: str = "") -> list[Row]:
 # mature inboxes' badges do: an exact count reads every row it counts (index entries and, for rows
 # changed since the last VACUUM, as the queue's always are, their heap rows), so it grew with the
 # queue (EXPLAIN ANALYZE at 1,000,000 conversations: 1,000 waiting chats, 1,234 buffers, 2.5 ms;
-# 121 buffers at 100,000), while a number past a hundred tells a person nothing more.
+# 121 buffers at 100,000), while a number past a hundred tells a person nothing more. Right after a
+# VACUUM the same exact count is an index-only scan (0.13 ms), but waiting chats are the table's
+# most recently changed rows, so their pages are the ones least often all-visible.
 TAB_COUNT_CAP = 99
 
 

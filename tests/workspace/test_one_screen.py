@@ -345,6 +345,26 @@ def test_tab_counts_are_one_query_and_match_the_lists(cast, django_assert_num_qu
         assert counts["queue"] == len(ids(page(user, tab="queue")))
 
 
+def test_tab_counts_stop_at_the_cap_and_say_so_in_both_languages(cast, client, monkeypatch):
+    """A tab counts up to ``TAB_COUNT_CAP`` and shows "99+" beyond it (the count reads at most
+    the cap + 1 rows, so it costs the same at any queue length): exact below, "N+" above, with
+    the meaning in words as its title, in the reader's language."""
+    monkeypatch.setattr(inbox, "TAB_COUNT_CAP", 2)
+    for _ in range(2):
+        conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    login(client, cast.collab_a)
+    html = client.get(reverse("inbox")).content.decode()
+    assert inbox.tab_counts(cast.collab_a)["queue"] == 2 and '<span class="count">2</span>' in html
+    for _ in range(2):
+        conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    assert inbox.tab_counts(cast.collab_a) == {"mine": 0, "queue": 3}  # "more than 2", not 4
+    english = client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<span class="count" title="More than 2 conversations">2+</span>' in english
+    spanish = client.get(reverse("inbox"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<span class="count" title="Más de 2 conversaciones">2+</span>' in spanish
+    assert len(ids(page(cast.collab_a, tab="queue"))) == 4  # the list itself is not capped
+
+
 def test_list_rows_escape_everything_people_typed(cast, client):
     """The rows are built in Python (apps/workspace/rows.py), not by an autoescaping template: a
     customer's name and message, a label and a department name with markup stay text."""

@@ -51,3 +51,20 @@ def select_options(pairs, selected, attr: str = "") -> str:
         out.append(f'<option value="{escape(value)}"{" selected" if value == chosen and chosen else ""}>'
                    f'{escape(label)}</option>')
     return mark_safe("".join(out))
+
+
+@register.simple_tag
+def tab_count(n) -> str:
+    """A tab's count badge: the number up to ``inbox.TAB_COUNT_CAP``, "99+" beyond (counted no
+    further, ``inbox.tab_counts``), with the exact meaning in words as its title."""
+    from django.utils.html import format_html
+    from django.utils.translation import gettext
+
+    from apps.workspace.inbox import TAB_COUNT_CAP
+
+    if n is None or n == "":
+        return format_html('<span class="count">{}</span>', "" if n is None else n)
+    if n > TAB_COUNT_CAP:
+        return format_html('<span class="count" title="{}">{}+</span>',
+                           gettext("More than %(count)s conversations") % {"count": TAB_COUNT_CAP}, TAB_COUNT_CAP)
+    return format_html('<span class="count">{}</span>', n)

@@ -19,8 +19,10 @@ the lexicon scorer, its neutral band (|score| < t -> neutral) chosen on val by t
 Latency: one message at a time (embedding + model, as the agent would pay it if it had no vector
 yet; and the model alone on a ready vector), over the test messages.
 
-    python bench/sentiment.py [--data DIR] [--cache FILE.npz] [--write]
+    python bench/sentiment.py [--data DIR] [--cache FILE.npz] [--write] [--val-only]
 
+``--val-only`` stops after the choice on val without loading the test split (for trying
+configurations; ``bench/sentiment_variants.py`` scores further variants on train/val only).
 ``--write`` saves the chosen model to apps/agent/data/sentiment.npz (what the product loads).
 Prints progress and figures; the last line is one JSON object.
 """
@@ -47,10 +49,10 @@ _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 PUBLISHED = {"FastText (Barbieri et al. 2022)": 50, "XLM-T (Barbieri et al. 2022)": "68-71"}
 
 
-def load(data: Path) -> dict:
+def load(data: Path, splits: tuple[str, ...] = SPLITS) -> dict:
     out = {}
     for lang, folder in LANGS.items():
-        for split in SPLITS:
+        for split in splits:
             texts = (data / folder / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()
             labels = (data / folder / f"{split}_labels.txt").read_text(encoding="utf-8").split()
             if len(texts) != len(labels):
@@ -111,6 +113,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "xlmt-sentiment"))
     parser.add_argument("--cache", default="", help="npz file to keep the embeddings between runs")
     parser.add_argument("--write", action="store_true", help="save the chosen model for the agent")
+    parser.add_argument("--val-only", action="store_true",
+                        help="score the configurations on val and stop: the test split is not even loaded")
     args = parser.parse_args()
     data_dir = Path(args.data)
     if not (data_dir / "english" / "train_text.txt").exists():
@@ -122,7 +126,7 @@ def main() -> None:
     django.setup()
     from sklearn.linear_model import LogisticRegression
 
-    data = load(data_dir)
+    data = load(data_dir, ("train", "val") if args.val_only else SPLITS)
     vectors = embed_all(data, Path(args.cache) if args.cache else None)
     train_texts = data[("en", "train")][0] + data[("es", "train")][0]
     train_y = np.concatenate([data[("en", "train")][1], data[("es", "train")][1]])
@@ -148,6 +152,10 @@ def main() -> None:
                                          ["macro_f1"] for lang in LANGS))
     print(f"chosen on val: C={chosen['C']}, signals={chosen['signals']}; "
           f"lexicon baseline neutral band |score| < {band}")
+    if args.val_only:
+        print(json.dumps({"chosen_C": chosen["C"], "chosen_signals": chosen["signals"], "val_mean": round(_mean, 2),
+                          "lexicon_band": band}))
+        return
 
     result = {}
     print("\ntest (scored once):")

@@ -203,6 +203,8 @@ def _seed_history(rng, depts, users, webchat, whatsapp, count):
                                                 from_status="archived", to_status="archived", to_department=dept,
                                                 from_department=dept, payload={"score": conv.csat_score}))
         conv.last_message_at = conv.last_customer_message_at = t
+        if status in (Status.TRANSFER, Status.UNASSIGNED, Status.ASSIGNED) and conv.queued_at:
+            conv.waiting_since = conv.queued_at  # nobody answered yet
         conv.save()
         Message.objects.bulk_create(rows)
         ConversationEvent.objects.bulk_create(events)

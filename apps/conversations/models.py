@@ -115,6 +115,11 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
     last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    # Since when the customer has been waiting for a person: set when the chat reaches a human queue
+    # (handoff, transfer, reopen) or when the customer writes again after a human answered; kept when
+    # the chat goes back to the queue unanswered (a requeue is not a new wait, unlike ``queued_at``,
+    # which keys the pick-up timer); cleared by a public human reply, the bot and the archive.
+    waiting_since = models.DateTimeField(_("waiting for a person since"), null=True, blank=True, editable=False)
     # When the AI Agent's turn for the latest customer message was put on the queue: the agent's
     # reconcile leaves a turn that is only waiting in a backlog alone instead of queueing it again.
     bot_turn_enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)

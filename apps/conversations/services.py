@@ -32,8 +32,13 @@ from apps.core.realtime import conversation_group, signal_groups_on_commit, sign
 from apps.roles.access import can_reassign
 
 from . import access
-from .models import (ACTIVE_HUMAN_STATUSES, AuthorKind, Channel, Contact, Conversation, ConversationEvent,
-                     ConversationShare, Message, Status)
+from .models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, AuthorKind, Channel, Contact, Conversation,
+                     ConversationEvent, ConversationShare, Message, Status)
+
+# The customer waits for a person once the chat is in a human queue; while assigned they still wait
+# until a public reply (``Conversation.waiting_since``).
+WAITING_FOR_A_PERSON = (Status.TRANSFER, Status.UNASSIGNED)
+HUMAN_SIDE = HUMAN_STATUSES
 
 log = logging.getLogger(__name__)
 Kind = ConversationEvent.Kind
@@ -269,6 +274,12 @@ def _transition(conv: Conversation, to: str, kind: str, actor: Actor, *, reason:
     for name, value in (extra_fields or {}).items():
         setattr(conv, name, value)
         fields.add(name)
+    if to in WAITING_FOR_A_PERSON and conv.waiting_since is None:
+        conv.waiting_since = timezone.now()
+        fields.add("waiting_since")
+    elif to in (Status.BOT, Status.ARCHIVED) and conv.waiting_since is not None:
+        conv.waiting_since = None
+        fields.add("waiting_since")
     conv.save(update_fields=sorted(fields))
     event = _event(conv, kind, actor, from_status=from_status, from_department_id=from_dept,
                    from_assignee_id=from_assignee, reason=reason, payload=payload)
@@ -360,6 +371,8 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
                                          external_id=external_id or None, channel=channel, meta=meta or {})
             _record_written(msg)
             fields = {"last_message_at": now, "last_customer_message_at": now}
+            if conv.status in HUMAN_SIDE and conv.waiting_since is None:
+                fields["waiting_since"] = now  # writing again after a person answered: waiting again
             if language and not conv.language:
                 fields["language"] = language
             if conv.status == Status.BOT:
@@ -406,11 +419,13 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
         conv.last_message_at = now
         if conv.status == Status.ASSIGNED and conv.assignee_id == user.pk:
             _transition(conv, Status.IN_PROGRESS, Kind.STARTED, Actor.human(user),
-                        extra_fields={"first_human_reply_at": conv.first_human_reply_at or now, "last_message_at": now})
+                        extra_fields={"first_human_reply_at": conv.first_human_reply_at or now, "last_message_at": now,
+                                      "waiting_since": None})
         else:
             if conv.first_human_reply_at is None:
                 conv.first_human_reply_at = now
-            conv.save(update_fields=["last_message_at", "first_human_reply_at", "updated_at"])
+            conv.waiting_since = None  # a person answered: the customer no longer waits
+            conv.save(update_fields=["last_message_at", "first_human_reply_at", "waiting_since", "updated_at"])
             _signal(conv, what="message")
         _outgoing(msg, user.pk)
     else:

@@ -201,9 +201,13 @@ def highlight(text: str, q: str, width: int = 70) -> SafeString:
 # --- the list ------------------------------------------------------------------------------------
 
 def _waiting_since():
-    """Since when the customer has been waiting for a person: the queue entry for a queued chat,
-    else their last message when nobody answered it yet (not ``updated_at``, which any change moves)."""
+    """Since when the customer has been waiting for a person (``Conversation.waiting_since``, which a
+    requeue keeps: a chat nobody answered in time is not a new wait); for rows written without it,
+    the queue entry of a queued chat, else their last message when nobody answered it yet (never
+    ``updated_at``, which any change moves)."""
     return Case(
+        When(status__in=[Status.TRANSFER, Status.UNASSIGNED, Status.ASSIGNED, Status.IN_PROGRESS],
+             waiting_since__isnull=False, then=F("waiting_since")),
         When(status=Status.UNASSIGNED, then=F("queued_at")),
         When(status__in=[Status.TRANSFER, Status.ASSIGNED, Status.IN_PROGRESS],
              last_customer_message_at__gte=F("last_message_at"), then=F("last_customer_message_at")),
@@ -243,8 +247,8 @@ def _page_ids_query(user, f: Filters) -> tuple[QuerySet, list]:
     if f.tab == "archived":
         order = [F("archived_at").desc(nulls_last=True), "-id"]
     elif f.sort == "waiting":
-        qs = qs.annotate(waiting_since=_waiting_since())
-        order = [F("waiting_since").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True), "-id"]
+        qs = qs.annotate(wait_from=_waiting_since())
+        order = [F("wait_from").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True), "-id"]
     else:
         order = [F("last_message_at").desc(nulls_last=True), "-id"]
     offset = (f.page - 1) * PAGE_SIZE
@@ -294,7 +298,7 @@ ROW_VALUES = ("id", "status", "department_id", "assignee_id", "last_message_at",
               "assignee__display_name", "assignee__first_name", "assignee__username")
 
 
-_ROW_EXTRA = ("waiting_since", "preview", "preview_kind", "unread", "labels_json", "excerpt")
+_ROW_EXTRA = ("wait_from", "preview", "preview_kind", "unread", "labels_json", "excerpt")
 
 
 def _labels_json() -> RawSQL:
@@ -341,7 +345,7 @@ def _rows_query(user_pk: int, *, q: str = "") -> QuerySet:
                                      is_internal=False, pk__gt=read_upto)
               .order_by().values("conversation_id").annotate(n=Count("id")).values("n"))
     return (Conversation.objects
-            .annotate(waiting_since=_waiting_since(), preview=Subquery(last.values("body")[:1]),
+            .annotate(wait_from=_waiting_since(), preview=Subquery(last.values("body")[:1]),
                       preview_kind=Subquery(last.values("author_kind")[:1]),
                       unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
                       labels_json=_labels_json(), excerpt=_excerpt(q))
@@ -358,7 +362,7 @@ def _rows_from(values: list[tuple], *, q: str = "") -> list[Row]:
         dept = SimpleNamespace(name=v["department__name"], name_es=v["department__name_es"],
                                name_en=v["department__name_en"]) if v["department_id"] else None
         row = Row(pk=v["id"], status=v["status"], department_id=v["department_id"], assignee_id=v["assignee_id"],
-                  last_message_at=v["last_message_at"], waiting_since=v["waiting_since"],
+                  last_message_at=v["last_message_at"], waiting_since=v["wait_from"],
                   preview=v["preview"] or "", preview_kind=v["preview_kind"] or "", unread=v["unread"],
                   labels=[RowLabel(name, color) for name, color in json.loads(v["labels_json"] or "[]")],
                   snippet=highlight(v["excerpt"], q) if q and v["excerpt"] is not None else None,

@@ -65,7 +65,8 @@ def monitor_counts(user) -> dict:
     }
     busy = (access.conversations_visible_to(user, "view").filter(status__in=OPEN_STATUSES).order_by()
             .values("department_id", "department__name", "department__name_es", "department__name_en")
-            .annotate(**per_status, oldest=Min("queued_at", filter=Q(status=Status.UNASSIGNED))))
+            .annotate(**per_status, oldest=Min(Coalesce("waiting_since", "queued_at"),
+                                               filter=Q(status=Status.UNASSIGNED))))
     zero = Value(0, output_field=IntegerField())
     quiet = (Department.objects.filter(is_active=True).order_by()
              .values("id", "name", "name_es", "name_en")
@@ -132,9 +133,11 @@ def monitor_snapshot(user) -> dict:
 
 
 def monitor_waiting(user, limit: int = 10):
+    # Longest waiting customers: a chat requeued unanswered keeps its wait (``waiting_since``).
     return list(access.conversations_visible_to(user, "view").filter(status=Status.UNASSIGNED)
                 .select_related("contact", "department")
-                .order_by("queued_at", "id")[:limit])
+                .annotate(wait_from=Coalesce("waiting_since", "queued_at"))
+                .order_by("wait_from", "id")[:limit])
 
 
 def staff_users():

@@ -40,15 +40,65 @@ def test_waiting_time_is_real_and_sorts_longest_first(cast):
     old = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
     new = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
     two_hours = timezone.now() - timedelta(hours=2)
-    Conversation.objects.filter(pk=old.pk).update(queued_at=two_hours)
-    Conversation.objects.filter(pk=new.pk).update(queued_at=timezone.now() - timedelta(minutes=3))
+    Conversation.objects.filter(pk=old.pk).update(queued_at=two_hours, waiting_since=two_hours)
+    three_minutes = timezone.now() - timedelta(minutes=3)
+    Conversation.objects.filter(pk=new.pk).update(queued_at=three_minutes, waiting_since=three_minutes)
     # Touch the old chat: updated_at moves, the waiting time must not.
     Conversation.objects.filter(pk=old.pk).update(updated_at=timezone.now())
     rows = page(cast.collab_a, tab="queue")["rows"]
     assert [c.pk for c in rows] == [old.pk, new.pk]
-    assert rows[0].waiting_since == Conversation.objects.get(pk=old.pk).queued_at
+    assert rows[0].waiting_since == two_hours
     newest = ids(page(cast.collab_a, tab="queue", sort="newest"))
     assert set(newest) == {old.pk, new.pk}
+    # Rows written without ``waiting_since`` (an older version) fall back to the queue entry.
+    Conversation.objects.filter(pk=old.pk).update(waiting_since=None)
+    assert page(cast.collab_a, tab="queue")["rows"][0].waiting_since == two_hours
+
+
+def test_a_chat_requeued_unanswered_keeps_its_wait_and_its_place(cast, client):
+    """Nobody answered in time, the chat went back to the queue: the customer has waited since the
+    handoff, not since the requeue (``queued_at``, the pick-up timer's key, is new)."""
+    neglected = conversation_in(cast, Status.ASSIGNED, department=cast.dept_a, assignee=cast.collab_ab)
+    since = timezone.now() - timedelta(minutes=95)
+    Conversation.objects.filter(pk=neglected.pk).update(waiting_since=since, queued_at=since)
+    later = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    Conversation.objects.filter(pk=later.pk).update(waiting_since=timezone.now() - timedelta(minutes=20),
+                                                    queued_at=timezone.now() - timedelta(minutes=20))
+    services.conversation_requeue(conversation=neglected.pk, reason="no human reply")
+    neglected.refresh_from_db()
+    assert neglected.status == Status.UNASSIGNED and neglected.queued_at > since
+    assert neglected.waiting_since == since
+    rows = page(cast.collab_a, tab="queue")["rows"]
+    assert [c.pk for c in rows] == [neglected.pk, later.pk]
+    html = login(client, cast.collab_a).get(reverse("inbox") + "?tab=queue", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = html[html.index(f'id="queue-row-{neglected.pk}"'):].replace("\xa0", " ")
+    assert "1 hour, 3" in row[:1500]  # 95 minutes, not the seconds since the requeue
+    client.logout()
+    login(client, cast.operator)
+    listed = client.get(reverse("conversation-list") + "?status=unassigned", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'datetime="{timezone.localtime(since).isoformat()}"' in listed  # the all-conversations list too
+
+
+def test_waiting_since_follows_who_owes_an_answer(cast):
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    conv.refresh_from_db()
+    assert conv.waiting_since is not None  # handed to a person's queue
+    first = conv.waiting_since
+    services.conversation_pickup(conversation=conv.pk, user=cast.collab_a)
+    conv.refresh_from_db()
+    assert conv.waiting_since == first  # assigned, still unanswered
+    services.message_add_note(conversation=conv, user=cast.collab_a, body="mirando")
+    conv.refresh_from_db()
+    assert conv.waiting_since == first  # a private note answers nobody
+    services.message_send_human(conversation=conv, user=cast.collab_a, body="Hola, ya lo reviso")
+    conv.refresh_from_db()
+    assert conv.status == Status.IN_PROGRESS and conv.waiting_since is None
+    services.message_receive(channel=cast.channel, contact=conv.contact, body="¿Novedades?", conversation=conv)
+    conv.refresh_from_db()
+    assert conv.waiting_since is not None and conv.waiting_since > first  # waiting again
+    services.conversation_archive(conversation=conv.pk, actor=cast.collab_a)
+    conv.refresh_from_db()
+    assert conv.waiting_since is None
 
 
 def test_preview_is_the_last_public_message_and_notes_are_not_previewed(cast):

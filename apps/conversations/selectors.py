@@ -1,10 +1,10 @@
 """Reads for pages and APIs, always starting from the visibility module."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Count, Min, QuerySet
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from apps.departments.names import language_code
 
 from . import access
 from .models import ACTIVE_HUMAN_STATUSES, Conversation, Message, Status
@@ -56,7 +56,7 @@ HANDOFF_TRIGGER_LABELS = {
 
 def _topic_for_reader(ctx: dict) -> str:
     """The handoff's topic in the reader's language (the AI Agent stores it per language), else as stored."""
-    code = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+    code = language_code()
     names = ctx.get("topic_names") if isinstance(ctx.get("topic_names"), dict) else {}
     return names.get(code) or ctx.get("topic_name") or ctx.get("intent") or ""
 

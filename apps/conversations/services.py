@@ -38,7 +38,6 @@ from .models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, AuthorKind, Channel,
 # The customer waits for a person once the chat is in a human queue; while assigned they still wait
 # until a public reply (``Conversation.waiting_since``).
 WAITING_FOR_A_PERSON = (Status.TRANSFER, Status.UNASSIGNED)
-HUMAN_SIDE = HUMAN_STATUSES
 
 log = logging.getLogger(__name__)
 Kind = ConversationEvent.Kind
@@ -371,7 +370,7 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
                                          external_id=external_id or None, channel=channel, meta=meta or {})
             _record_written(msg)
             fields = {"last_message_at": now, "last_customer_message_at": now}
-            if conv.status in HUMAN_SIDE and conv.waiting_since is None:
+            if conv.status in HUMAN_STATUSES and conv.waiting_since is None:
                 fields["waiting_since"] = now  # writing again after a person answered: waiting again
             if language and not conv.language:
                 fields["language"] = language

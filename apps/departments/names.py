@@ -10,11 +10,16 @@ from django.utils import translation
 LANGUAGE_CODES = [code for code, _label in settings.LANGUAGES]
 
 
+def language_code(language: str | None = None) -> str:
+    """``language`` (default: the active language, else the operation's) as a bare code: "es-AR" -> "es"."""
+    return (language or translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+
+
 def localized_name(obj, language: str | None = None) -> str:
     """``obj``'s name in ``language`` (default: the active language); the plain name when none."""
     if obj is None:
         return ""
-    code = (language or translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+    code = language_code(language)
     if code in LANGUAGE_CODES:
         value = getattr(obj, f"name_{code}", "") or ""
         if value.strip():

@@ -239,6 +239,12 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"
         analysis.intent, trigger = "vent", ""
+    if not trigger and policy.answers_frustrated_question(analysis, msg.body):
+        # Frustrated, and a question of its own: the passage after an apology (hedged under the
+        # threshold), not "tell me what is happening" (README, "Frustrated questions").
+        analysis.extra["answer_vent"] = True
+        analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
+        base["note"] = "frustrated question: answered with an apology"
     if not trigger:
         return _answer(conv, msg, cfg, state, analysis, topic, language, base)
     department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language,
@@ -267,7 +273,7 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
     sources = analysis.sources
     if analysis.intent in SMALLTALK:
         body, sources = cfg.message(analysis.intent, language), []
-    elif analysis.intent == "vent":
+    elif analysis.intent == "vent" and not analysis.extra.get("answer_vent"):
         body, sources = cfg.message("empathy_ask", language), []
     elif analysis.intent == "clarify":
         body, sources = cfg.message("clarify", language), []
@@ -288,7 +294,7 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
                             intent=analysis.intent, scores=base["scores"], language=language, base=base)
     else:
         body = analysis.answer
-        if policy.clearly_upset(analysis, cfg):
+        if policy.clearly_upset(analysis, cfg) or analysis.extra.get("answer_vent"):
             body = f"{cfg.message('empathy', language)} {body}"
         if analysis.extra.get("hedged"):
             body = f"{body}\n{cfg.message('hedge', language)}"

@@ -626,6 +626,38 @@ def source_line(title: str, link: str, language: str) -> str:
     return f"{label}: {title}" + (f" ({link})" if link else "")
 
 
+# "Yes, ..." / "No. ..." open an FAQ's answer to *its* question; under a question that asks what, how
+# much or when ("How much is a static IP?" -> "Yes, a static IP costs ..."), the word answers nothing
+# the customer asked. It is dropped only when the customer asked such a question and no yes/no one.
+_WH_QUESTION = re.compile(
+    r"^(?:and|so|but|y|pero|entonces)?\s*(?:what|how|when|where|which|who|whom|whose|why|qu[eé]|c[oó]mo|"
+    r"cu[aá]ndo|cu[aá]nt[oa]s?|d[oó]nde|ad[oó]nde|cu[aá]l(?:es)?|qui[eé]n(?:es)?|por ?qu[eé]|para qu[eé])\b",
+    re.IGNORECASE)
+_POLAR_QUESTION = re.compile(
+    r"^(?:and|so|but|y|pero|entonces)?\s*(?:do|does|did|is|are|was|were|can|could|will|would|should|shall|"
+    r"have|has|may|might|puedo|puede|pueden|pod[eé]s|podemos|se puede|tienen|tiene|tengo|ten[eé]s|hay|es|son|"
+    r"est[aá]|est[aá]n|acepta|aceptan|incluye|incluyen|cubre|cubren|me|se|hacen|existe)\b",
+    re.IGNORECASE)
+_POLARITY = re.compile(r"^(?:yes|no|s[ií])\s*[,.;:!]\s*(?=\S)", re.IGNORECASE)
+
+
+def _question_parts(question: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[.!?¿¡\n]+", question or "") if p.strip()]
+
+
+def drop_stray_polarity(answer: str, question: str) -> str:
+    """The answer without a leading "Yes,"/"No."/"Sí," when the customer asked a what/how/when
+    question and no yes/no question (README, "One turn": the composer)."""
+    match = _POLARITY.match(answer or "")
+    if not match:
+        return answer
+    parts = _question_parts(question)
+    if not any(_WH_QUESTION.match(p) for p in parts) or any(_POLAR_QUESTION.match(p) for p in parts):
+        return answer
+    rest = answer[match.end():]
+    return rest[:1].upper() + rest[1:]
+
+
 def compose_reply(answer: str, *, language: str, passage_language: str, title: str = "", link: str = "",
                   translated: bool = False) -> str:
     """The customer's reply: the answer (with the notice when quoted from the other language) and
@@ -695,7 +727,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         link = source if source.startswith(("http://", "https://")) else ""
     except Exception:  # noqa: BLE001
         link = ""
-    answer = compose_reply(selection.text, language=language, passage_language=selection.language,
+    answer = compose_reply(drop_stray_polarity(selection.text, question), language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "top": float(hits[0].score),

@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.agent.compose import compose_reply, declares_quote, render, select_answer, split_sentences, split_units
+from apps.agent.compose import (compose_reply, declares_quote, drop_stray_polarity, render, select_answer,
+                                split_sentences, split_units)
 from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
 from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
@@ -76,6 +77,34 @@ def test_the_units_own_words_break_a_tie_between_units_under_one_heading():
 def test_faq_markup_is_not_shown():
     units = split_units("Q: How much is installation?\nA: Installation costs $25,000. It is free with Fibra 300.")
     assert [u.text for u in units] == ["Installation costs $25,000.", "It is free with Fibra 300."]
+
+
+@pytest.mark.parametrize("answer, question, shown", [
+    ("Yes, a static IP costs $4,500 per month.", "How much is a static IP address?", "A static IP costs $4,500 per month."),
+    ("No, every plan has unlimited data.", "what plans do you have?", "Every plan has unlimited data."),
+    ("Sí, la IP fija cuesta $4.500 por mes.", "¿Cuánto sale una IP fija?", "La IP fija cuesta $4.500 por mes."),
+    ("No. Installations take place Monday to Saturday.", "Hi! How long does installation take?",
+     "Installations take place Monday to Saturday."),
+    # a yes/no question keeps its yes or no, also beside a what/when question
+    ("No, every plan has unlimited data.", "Is there a data cap on your plans?", "No, every plan has unlimited data."),
+    ("Sí, en cualquier momento.", "¿Puedo pasarme a un plan más rápido? ¿Cuándo se aplica?", "Sí, en cualquier momento."),
+    ("Yes, retirees get 15%.", "Do you have any discount for pensioners?", "Yes, retirees get 15%."),
+    ("Nosotros instalamos los sábados.", "¿Cuándo instalan?", "Nosotros instalamos los sábados."),  # a word, not "No"
+])
+def test_a_stray_yes_or_no_is_dropped_under_a_what_or_how_question(answer, question, shown):
+    """An FAQ answer opens with the yes/no of *its* question; under "How much is ...?" it answers
+    nothing the customer asked ("Yes, a static IP costs ...")."""
+    assert drop_stray_polarity(answer, question) == shown
+
+
+@pytest.mark.django_db
+def test_the_reply_to_a_how_much_question_does_not_open_with_yes(fibrasur):
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="en", history=[],
+                                                   text="How much is a static IP address?"))
+    assert "4,500" in analysis.answer
+    assert not re.match(r"(?i)yes\b", analysis.answer)
 
 
 def test_quote_from_the_other_language_is_declared_in_the_customers():

@@ -3,8 +3,8 @@
 and against the Django peer (django-helpdesk's restricted ticket list) at the same size.
 
 Generates (with a progress bar) 1,000,000 conversations over 20 departments with 100 agents on
-PostgreSQL, then measures the Collaborator inbox page and queue counts against the same page for
-an Operator (full visibility). SQL query counts are taken at 100,000 and at 1,000,000
+PostgreSQL, then measures the Collaborator inbox page and its tab counts (my chats, the queue I
+may pick up from: ``workspace.inbox.tab_counts``) against the same for an Operator (full visibility). SQL query counts are taken at 100,000 and at 1,000,000
 conversations to show they do not grow with data size, and the Collaborator's list and search are
 timed at the 100,000 mark and again at the full size, same user, same run (flat from 100k to 1M).
 Ends with one JSON line.
@@ -176,10 +176,8 @@ def main() -> None:
                      "operator_inbox": count_queries(operator_client, "/inbox/"),
                      "operator_all_list": count_queries(operator_client, "/conversations/")}
 
-    from apps.conversations import access, selectors
-
-    def queue_counts(user):
-        return selectors.queue_counts(user)
+    from apps.conversations import access
+    from apps.workspace.inbox import tab_counts
 
     print("measuring ...", flush=True)
     for client in (collab_client, operator_client):  # warm up
@@ -190,8 +188,8 @@ def main() -> None:
     list_label = timed(lambda: collab_client.get(f"/inbox/?label={label_ids[3]}"), args.requests)
     list_search = timed(lambda: collab_client.get("/inbox/?q=router"), args.requests)
     list_search_all = timed(lambda: collab_client.get("/inbox/?tab=archived&q=factura"), args.requests)
-    collab_counts = timed(lambda: queue_counts(collaborator), args.requests)
-    oper_counts = timed(lambda: queue_counts(operator), args.requests)
+    collab_counts = timed(lambda: tab_counts(collaborator), args.requests)
+    oper_counts = timed(lambda: tab_counts(operator), args.requests)
     conv_rows = Conversation.objects.count()
     perm_rows = DepartmentUserObjectPermission.objects.count()
     with connection.cursor() as cur:
@@ -205,7 +203,7 @@ def main() -> None:
         "collaborator_p95_over_operator_p95": round(summary(collab)["p95_ms"] / summary(oper)["p95_ms"], 3),
         "collaborator_list_label_filter": summary(list_label), "collaborator_list_search": summary(list_search),
         "collaborator_archived_search": summary(list_search_all),
-        "collaborator_queue_counts": summary(collab_counts), "operator_queue_counts": summary(oper_counts),
+        "collaborator_tab_counts": summary(collab_counts), "operator_tab_counts": summary(oper_counts),
         "queries_at_100k": queries_small, "queries_at_1m": queries_large,
         "collaborator_inbox_queries_with_7_departments": queries_more_depts, **flat,
         "object_permission_rows": perm_rows + generic_perm_rows,

@@ -102,6 +102,7 @@ def main() -> None:
     from apps.routing import services as rs
     from apps.routing.models import AgentPresence, Notification, Presence
     from apps.routing.schedules import agent_in_shift
+    from apps.routing.selectors import line
     from apps.routing.sweep import sweep
 
     rng = random.Random(args.seed)
@@ -229,8 +230,7 @@ def main() -> None:
                 conv.conversation_archive(conversation=rng.choice(going).pk, actor=user)
                 stats["archived"] += 1
             if user.username == "javier" and rng.random() < 0.2:  # Collections is manual: he picks up
-                waiting = Conversation.objects.filter(department=depts["collections"], status=Status.UNASSIGNED)
-                first = waiting.order_by("queued_at").first()
+                first = line(depts["collections"].pk).first()  # next in line, as routing would take it
                 if first is not None:
                     conv.conversation_pickup(conversation=first.pk, user=user)
                     stats["picked_up"] += 1

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 
@@ -84,6 +85,19 @@ HUMAN_STATUSES = (Status.TRANSFER, Status.UNASSIGNED, Status.ASSIGNED, Status.IN
 ACTIVE_HUMAN_STATUSES = (Status.ASSIGNED, Status.IN_PROGRESS)
 
 
+def line_order() -> Coalesce:
+    """A waiting chat's place in its department's line: since when the customer has waited for a
+    person (``waiting_since``, which a requeue keeps), else since it entered the queue (``queued_at``:
+    a queued chat whose wait a public reply of an Operator ended has no ``waiting_since``).
+
+    Automatic assignment drains a queue in this order (then by id), a customer's place in line
+    counts the chats before it, and the monitor lists the longest waits by it; the partial
+    expression indexes ``conv_line_dept`` and ``conv_line_all`` are built from this same function,
+    so the queries and the indexes cannot drift apart. The pick-up timer stays on ``queued_at``.
+    """
+    return Coalesce("waiting_since", "queued_at")
+
+
 class Conversation(models.Model):
     """One conversation. ``status``, ``department`` and ``assignee`` are written only by
     ``apps.conversations.services`` (DESIGN.md invariant 2)."""
@@ -135,7 +149,12 @@ class Conversation(models.Model):
             # Queues: only waiting chats are indexed, so queue reads stay small at any history size.
             models.Index(fields=["department", "queued_at"], name="conv_queue_dept",
                          condition=models.Q(status="unassigned")),
-            models.Index(fields=["queued_at"], name="conv_queue_all", condition=models.Q(status="unassigned")),
+            # The line (``line_order``): a department's queue in order, and every queue in order for
+            # the monitor (``conv_line_all`` replaced ``conv_queue_all`` on ``queued_at``, which no
+            # read orders by any more; the same rows, so no extra write cost).
+            models.Index(models.F("department"), line_order(), models.F("id"), name="conv_line_dept",
+                         condition=models.Q(status="unassigned")),
+            models.Index(line_order(), models.F("id"), name="conv_line_all", condition=models.Q(status="unassigned")),
             # The archived lists' indexes (in the list's exact order, NULLS LAST on PostgreSQL) are
             # created by workspace migration 0004, per database (SQLite has no NULLS LAST in an index).
         ]

@@ -1,7 +1,7 @@
 """Reads for pages and APIs, always starting from the visibility module."""
 from __future__ import annotations
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from apps.departments.names import language_code
@@ -14,12 +14,6 @@ LIST_LIMIT = 50
 
 def _base(qs: QuerySet) -> QuerySet:
     return qs.select_related("contact", "department", "assignee", "channel")
-
-
-def queue_counts(user) -> list[dict]:
-    """Waiting chats per department the user may pick up from, with the oldest wait (one query)."""
-    return list(access.conversations_visible_to(user, "pickup").values("department_id", "department__name")
-                .annotate(n=Count("id"), oldest=Min("queued_at")).order_by("department__name"))
 
 
 def conversation_list(user, *, status: str = "", department: str = "", q: str = "") -> QuerySet:

@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from apps.conversations.models import Conversation, Status
+from apps.conversations.models import Conversation, Status, line_order
 from apps.departments.models import Department
 
 WAITING = (Status.UNASSIGNED, Status.TRANSFER)
@@ -99,16 +99,33 @@ def _capped_count(qs) -> int:
     return qs.order_by().values("pk")[:LINE_CAP].count()
 
 
+def line(department_id: int) -> QuerySet[Conversation]:
+    """A department's queued chats in line order, next first: who has waited longest for a person
+    (``line_order``; a chat requeued after nobody picked it up keeps its place), then by id. What
+    automatic assignment drains; read in that order from the ``conv_line_dept`` index."""
+    return (Conversation.objects.filter(department_id=department_id, status=Status.UNASSIGNED)
+            .order_by(line_order(), "pk"))
+
+
+def _ahead_in_line(conversation: Conversation) -> QuerySet[Conversation]:
+    """The chats before ``conversation`` in its department's line (queued, or in transfer there)."""
+    since = conversation.waiting_since or conversation.queued_at or conversation.created_at
+    # Two index ranges (PostgreSQL: a BitmapOr): the queued chats on ``conv_line_dept``, the few in
+    # transfer to the department on ``conv_dept_status``. A tie (to the microsecond) is not worth an
+    # OR on the id that would defeat the index.
+    return (Conversation.objects.filter(Q(status=Status.UNASSIGNED) | Q(status=Status.TRANSFER),
+                                        department_id=conversation.department_id)
+            .alias(line=line_order()).filter(line__lt=since))
+
+
 def queue_position(conversation: Conversation) -> int:
-    """Place in line of a waiting chat (1 = next): chats of its department queued before it."""
+    """Place in line of a waiting chat (1 = next): the chats of its department before it in
+    ``line``, the order automatic assignment takes them in. A chat requeued after nobody picked it
+    up keeps its place instead of going to the back (``queued_at``, which a requeue resets, keys
+    only the pick-up timer)."""
     if conversation.status not in WAITING or conversation.department_id is None:
         return 0
-    since = conversation.queued_at or conversation.created_at
-    # An index range on (department, status, queued_at); a tie on queued_at (to the microsecond) is
-    # not worth an OR that would defeat the index.
-    ahead = _capped_count(Conversation.objects.filter(department_id=conversation.department_id, status__in=WAITING,
-                                                      queued_at__lt=since))
-    return ahead + 1
+    return _capped_count(_ahead_in_line(conversation)) + 1
 
 
 def expected_wait(department: Department | int, *, conversation: Conversation | None = None,

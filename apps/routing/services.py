@@ -44,6 +44,7 @@ from apps.roles.access import operators
 from .models import (AgentPresence, ConversationDeadline, DeadlineKind, DepartmentRouting, Mode, Notification,
                      Presence, Reclaim, RoutingRule, RuleAttribute, RuleTarget)
 from .schedules import agent_in_shift, department_is_open
+from .selectors import line
 
 log = logging.getLogger(__name__)
 WAITING = (Status.UNASSIGNED, Status.TRANSFER)
@@ -466,10 +467,11 @@ routing_capacity_freed = routing_agent_available
 
 
 def _drain(dept_ids: list[int], now: datetime, limit: int) -> int:
+    """Assign each department's waiting chats in line order (``selectors.line``: who has waited
+    longest for a person first; a requeued chat keeps its place)."""
     done = 0
     for dept_id in dept_ids:
-        waiting = list(Conversation.objects.filter(department_id=dept_id, status=Status.UNASSIGNED)
-                       .order_by("queued_at", "pk").values_list("pk", flat=True)[:limit])
+        waiting = list(line(dept_id).values_list("pk", flat=True)[:limit])
         for pk in waiting:
             if routing_try_assign(conversation_id=pk, now=now) is None:
                 if not available_agents(dept_id, now):

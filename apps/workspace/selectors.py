@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from apps.conversations import access
 from apps.conversations import selectors as conv_selectors
 from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, OPEN_STATUSES, AuthorKind, Conversation, Message,
-                                       Status)
+                                       Status, line_order)
 from apps.departments.models import Department, Membership
 
 from . import presence
@@ -65,7 +65,7 @@ def monitor_counts(user) -> dict:
     }
     busy = (access.conversations_visible_to(user, "view").filter(status__in=OPEN_STATUSES).order_by()
             .values("department_id", "department__name", "department__name_es", "department__name_en")
-            .annotate(**per_status, oldest=Min(Coalesce("waiting_since", "queued_at"),
+            .annotate(**per_status, oldest=Min(line_order(),
                                                filter=Q(status=Status.UNASSIGNED))))
     zero = Value(0, output_field=IntegerField())
     quiet = (Department.objects.filter(is_active=True).order_by()
@@ -132,12 +132,19 @@ def monitor_snapshot(user) -> dict:
     return {**counts, "agents": agents}
 
 
-def monitor_waiting(user, limit: int = 10):
-    # Longest waiting customers: a chat requeued unanswered keeps its wait (``waiting_since``).
-    return list(access.conversations_visible_to(user, "view").filter(status=Status.UNASSIGNED)
-                .select_related("contact", "department")
-                .annotate(wait_from=Coalesce("waiting_since", "queued_at"))
-                .order_by("wait_from", "id")[:limit])
+def monitor_waiting(user, limit: int = 10) -> list[Conversation]:
+    return list(_waiting_query(user, limit))
+
+
+def _waiting_query(user, limit: int):
+    """The longest waiting customers, in line order (``line_order``: a chat requeued unanswered keeps
+    its wait), read in that order from the ``conv_line_all`` index and stopped at ``limit``; the
+    visibility narrowed to queued chats, so a Collaborator's read walks the same index."""
+    return (access.conversations_visible_to(user, "view", statuses=[Status.UNASSIGNED])
+            .filter(status=Status.UNASSIGNED)
+            .select_related("contact", "department")
+            .annotate(wait_from=line_order())
+            .order_by("wait_from", "id")[:limit])
 
 
 def staff_users():

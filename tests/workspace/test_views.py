@@ -138,7 +138,7 @@ def test_monitor_reads_start_from_the_visibility_module(cast, monkeypatch):
     conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_b, assignee=cast.collab_b)
     asked = []
 
-    def only_tech(user, action="view"):
+    def only_tech(user, action="view", statuses=None):
         asked.append((user, action))
         return Conversation.objects.filter(pk=tech.pk)
 

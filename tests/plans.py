@@ -18,3 +18,28 @@ def query_plan(qs, *, bitmap: bool = False) -> str:
             return "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def executed_plans(fn) -> tuple[object, list[str]]:
+    """Run ``fn`` and return its result and, for each query it ran, the plan as executed: EXPLAIN
+    ANALYZE on PostgreSQL (``actual rows`` per node, so a test sees where a scan stopped; sequential
+    scans and sorts made to look expensive as in ``query_plan``, for ``fn``'s own queries too),
+    EXPLAIN QUERY PLAN on SQLite. Only for functions that read."""
+    from django.test.utils import CaptureQueriesContext
+
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgres:
+            for setting in ("enable_seqscan", "enable_sort"):
+                cursor.execute(f"SET LOCAL {setting} = off")
+        with CaptureQueriesContext(connection) as ctx:
+            result = fn()
+        plans = []
+        for query in ctx.captured_queries:
+            if postgres:
+                cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + query["sql"])
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+                plans.append("\n".join(str(row[-1]) for row in cursor.fetchall()))
+    return result, plans

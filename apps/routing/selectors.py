@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apps.conversations.models import Conversation, Status, line_order
@@ -95,10 +95,6 @@ def _pickup_seconds(department_id: int, now: datetime) -> float:
 LINE_CAP = 500
 
 
-def _capped_count(qs) -> int:
-    return qs.order_by().values("pk")[:LINE_CAP].count()
-
-
 def line(department_id: int) -> QuerySet[Conversation]:
     """A department's queued chats in line order, next first: who has waited longest for a person
     (``line_order``; a chat requeued after nobody picked it up keeps its place), then by id. What
@@ -107,25 +103,37 @@ def line(department_id: int) -> QuerySet[Conversation]:
             .order_by(line_order(), "pk"))
 
 
-def _ahead_in_line(conversation: Conversation) -> QuerySet[Conversation]:
-    """The chats before ``conversation`` in its department's line (queued, or in transfer there)."""
-    since = conversation.waiting_since or conversation.queued_at or conversation.created_at
-    # Two index ranges (PostgreSQL: a BitmapOr): the queued chats on ``conv_line_dept``, the few in
-    # transfer to the department on ``conv_dept_status``. A tie (to the microsecond) is not worth an
-    # OR on the id that would defeat the index.
-    return (Conversation.objects.filter(Q(status=Status.UNASSIGNED) | Q(status=Status.TRANSFER),
-                                        department_id=conversation.department_id)
+def _capped_count(qs) -> int:
+    return qs.order_by().values("pk")[:LINE_CAP].count()
+
+
+def _queued_ahead(department_id: int, since: datetime) -> QuerySet[Conversation]:
+    """The first ``LINE_CAP`` queued chats of the department's ``line`` before ``since``: PostgreSQL
+    walks a range of ``conv_line_dept`` in order and stops at the cap, however long the queue. (One
+    read of the queued and in-transfer chats together, ``status IN (...)``, cannot stop early: the
+    planner ANDs bitmaps of the department's whole history and of every open chat before the LIMIT.)
+    A tie (to the microsecond) is not worth an OR on the id that would defeat the index."""
+    return line(department_id).alias(line=line_order()).filter(line__lt=since).values("pk")[:LINE_CAP]
+
+
+def _in_transfer_ahead(department_id: int, since: datetime) -> QuerySet[Conversation]:
+    """The chats in transfer to the department waiting since before ``since`` (few; ``conv_dept_status``)."""
+    return (Conversation.objects.filter(department_id=department_id, status=Status.TRANSFER)
             .alias(line=line_order()).filter(line__lt=since))
 
 
 def queue_position(conversation: Conversation) -> int:
     """Place in line of a waiting chat (1 = next): the chats of its department before it in
-    ``line``, the order automatic assignment takes them in. A chat requeued after nobody picked it
-    up keeps its place instead of going to the back (``queued_at``, which a requeue resets, keys
-    only the pick-up timer)."""
+    ``line`` (or in transfer there), the order automatic assignment takes them in; at most
+    ``LINE_CAP + 1``. A chat requeued after nobody picked it up keeps its place instead of going to
+    the back (``queued_at``, which a requeue resets, keys only the pick-up timer)."""
     if conversation.status not in WAITING or conversation.department_id is None:
         return 0
-    return _capped_count(_ahead_in_line(conversation)) + 1
+    since = conversation.waiting_since or conversation.queued_at or conversation.created_at
+    ahead = _queued_ahead(conversation.department_id, since).count()
+    if ahead < LINE_CAP:  # a line already at the cap needs no second read
+        ahead = min(LINE_CAP, ahead + _capped_count(_in_transfer_ahead(conversation.department_id, since)))
+    return ahead + 1
 
 
 def expected_wait(department: Department | int, *, conversation: Conversation | None = None,
@@ -145,6 +153,7 @@ def expected_wait(department: Department | int, *, conversation: Conversation | 
         position = queue_position(conversation)
         waiting = None
     else:
+        # An index-only range of conv_dept_status under the LIMIT: stops at the cap.
         waiting = _capped_count(Conversation.objects.filter(department_id=dept.pk, status__in=WAITING))
         position = waiting + 1
     online, slots, free = _memoised(("capacity", dept.pk), lambda: _capacity(dept.pk, now))

@@ -14,7 +14,7 @@ from apps.conversations.models import Contact, Conversation, Status
 from apps.departments.models import Department
 from apps.routing import selectors
 from tests.factories import conversation_in
-from tests.plans import query_plan
+from tests.plans import executed_plans, query_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +50,43 @@ def test_automatic_assignment_reads_the_department_line_in_index_order(queued):
     assert "Sort" not in plan and "TEMP B-TREE FOR ORDER BY" not in plan, plan
 
 
-def test_place_in_line_counts_an_index_range(queued):
-    plan = query_plan(selectors._ahead_in_line(queued).order_by().values("pk")[:selectors.LINE_CAP], bitmap=True)
+def _ahead_of(conv) -> tuple[int, int]:
+    """(queued, in transfer) chats of the department before ``conv`` in line, counted in Python."""
+    since = conv.waiting_since or conv.queued_at
+    rows = Conversation.objects.filter(department_id=conv.department_id, status__in=selectors.WAITING)
+    waits = [(s, w or q) for s, w, q in rows.values_list("status", "waiting_since", "queued_at")]
+    return (sum(s == Status.UNASSIGNED and w < since for s, w in waits),
+            sum(s == Status.TRANSFER and w < since for s, w in waits))
+
+
+def test_place_in_line_counts_queued_and_transfer_chats_ahead(queued):
+    queued_ahead, in_transfer = _ahead_of(queued)
+    assert queued_ahead > 10 and in_transfer > 0  # the premise: both kinds are ahead
+    position, plans = executed_plans(lambda: selectors.queue_position(queued))
+    assert position == queued_ahead + in_transfer + 1
+    # The queued chats by a range of the line index, in its order (nothing sorted).
+    assert "conv_line_dept" in plans[0] and "Sort" not in plans[0] and "TEMP B-TREE" not in plans[0], plans
     if connection.vendor == "postgresql":
-        # The queued chats by a range of the line index, the few in transfer by (department, status).
-        assert "conv_line_dept" in plan and "COALESCE(waiting_since, queued_at) <" in plan, plan
-        assert "Seq Scan" not in plan, plan
+        assert "COALESCE(waiting_since, queued_at) <" in plans[0] and "Bitmap" not in plans[0], plans
+        # The few in transfer to the department by (department, status), never the whole table.
+        assert "conv_dept_status" in plans[1] and "Seq Scan" not in plans[1], plans
     else:
-        # SQLite (small data) narrows to the department's waiting chats by an index, never a table scan.
-        assert "USING INDEX" in plan and "SCAN conversations_conversation" not in plan, plan
+        assert "SCAN conversations_conversation" not in "\n".join(plans), plans
+
+
+def test_place_in_line_stops_reading_the_line_at_the_cap(queued, monkeypatch):
+    """A long line is counted up to ``LINE_CAP``: the index scan stops there instead of reading every
+    chat ahead (one read of queued and in-transfer chats together built bitmaps of the department's
+    whole history before the LIMIT), and the chats in transfer are not read at all."""
+    queued_ahead, _ = _ahead_of(queued)
+    monkeypatch.setattr(selectors, "LINE_CAP", 5)
+    assert queued_ahead > 5 * 4
+    position, plans = executed_plans(lambda: selectors.queue_position(queued))
+    assert position == 6
+    assert len(plans) == 1, plans
+    if connection.vendor == "postgresql":
+        scan = next(line for line in plans[0].splitlines() if "conv_line_dept" in line)
+        assert "Index Scan" in scan and "actual rows=5 " in scan, plans[0]
+        assert "Bitmap" not in plans[0] and "Sort" not in plans[0], plans[0]
+    else:
+        assert "conv_line_dept" in plans[0] and "TEMP B-TREE" not in plans[0], plans[0]

@@ -54,6 +54,20 @@ def clauses(text: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
+# A purpose or a reason after the request ("Necesito hablar con un vendedor para pasarme al plan
+# Integral", "I want to talk to a person because my card was charged twice") dilutes it: read alone,
+# the words before the marker are the request and the words after it say what it is about. Only for
+# the request for a person (the other readers keep ``clauses``). Not "to" or "as": they also open the
+# request itself ("I want to talk to someone").
+_PURPOSE = re.compile(r"\s+(?:para|porque|ya que|because|so that|in order to|since)\s+", re.IGNORECASE)
+
+
+def purpose_split(text: str) -> list[str]:
+    """The request and its purpose or reason, split at the first marker ([] when there is none)."""
+    parts = [p.strip(" ,.;") for p in _PURPOSE.split(text, maxsplit=1)]
+    return parts if len(parts) == 2 and all(len(p) >= 2 for p in parts) else []
+
+
 # --- a request for a person -----------------------------------------------------------------------
 
 @dataclass
@@ -67,10 +81,12 @@ class Explicit:
 def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_prefix: str = "topic:") -> Explicit:
     """P(the customer asks for a person), learned (the classifier's ``human_request`` class over the
     built-in examples, any wording), read on the normalised message and on each of its clauses, so
-    "Thanks. Could someone from your team call me about this?" is not diluted by its other half.
+    "Thanks. Could someone from your team call me about this?" is not diluted by its other half, and
+    on the words before a purpose or reason ("Necesito un vendedor *para* cambiar de plan", ``purpose_split``).
     Also the best topic of the clauses that do not ask for a person: where to send the request."""
     norm = normalise(text)
     texts = [norm] + [c for c in clauses(norm)]
+    texts += [p for p in purpose_split(norm) if p not in texts]
     vectors = [vector] if norm == text else []
     todo = texts[len(vectors):]
     if todo:

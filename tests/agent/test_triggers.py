@@ -11,7 +11,7 @@ from apps.agent.config import ConfigError, config_import
 from apps.agent.engine import builtin_examples
 from apps.agent.models import AgentSettings
 from apps.agent.triggers import (clauses, conversation_topic_vote, frustration, named_department, normalise,
-                                 retrieved_topics, sustained, turn_topic_probabilities)
+                                 purpose_split, retrieved_topics, sustained, turn_topic_probabilities)
 from apps.conversations.models import Status
 
 from .helpers import say, start
@@ -171,6 +171,33 @@ def test_a_request_for_a_person_after_an_answer_goes_to_the_topic_department(fib
     conv, _ = say(fibrasur, conv, "ok, thanks. But I'd rather talk to a person")
     assert conv.handoff["trigger"] == "explicit_request"
     assert conv.department.slug == "technical-support"
+
+
+def test_a_request_with_its_purpose_is_still_a_request_and_goes_where_the_purpose_says(fibrasur):
+    """The purpose clause diluted the request (P 0.27 read whole); the words before "para" ask for a
+    person, the words after it name the topic, which routes the request."""
+    conv = start(fibrasur, language="es")
+    conv, replies = say(fibrasur, conv, "Necesito hablar con un vendedor para pasarme a un plan con más megas.")
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == "sales"
+    assert replies[-1].meta["kind"] == "handoff"
+
+
+@pytest.mark.parametrize("text", ["Necesito ayuda para configurar el router",
+                                  "Quiero un plan más rápido para trabajar desde casa"])
+def test_a_purpose_clause_alone_does_not_ask_for_a_person(fibrasur, text):
+    conv = start(fibrasur, language="es")
+    conv, _ = say(fibrasur, conv, text)
+    assert (conv.handoff or {}).get("trigger") != "explicit_request"
+
+
+def test_purpose_split():
+    assert purpose_split("Necesito hablar con un vendedor para pasarme al plan Integral.") == [
+        "Necesito hablar con un vendedor", "pasarme al plan Integral"]
+    assert purpose_split("I want a person because my card was charged twice") == [
+        "I want a person", "my card was charged twice"]
+    assert purpose_split("I want to talk to someone") == []
+    assert purpose_split("para") == []
 
 
 def test_a_request_naming_a_department_goes_there(fibrasur):

@@ -62,6 +62,39 @@ def axe_inject(page) -> None:
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;window.axe = axe;")
 
 
+def axe_problems(page, label: str, *, preload: bool = True) -> list[dict]:
+    """Run axe-core on ``page``; write every violation to test-artifacts/axe-<label>.json and return
+    the serious and critical ones.
+
+    ``preload=False`` for a page with the widget: axe's CSSOM preload would copy the widget's
+    shadow-root stylesheet into an inline <style>, which the page's CSP (rightly) refuses; only
+    css-orientation-lock uses it."""
+    import json
+
+    axe_inject(page)
+    result = page.evaluate("""async (preload) => {
+        const r = await axe.run(document, {resultTypes: ['violations'], preload});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                      nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""", preload)
+    (ARTIFACTS / f"axe-{label}.json").write_text(json.dumps(result, indent=1))
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def too_wide(page, label: str, widths=(1366, 375)) -> dict[str, int]:
+    """At each width, a screenshot in test-artifacts/<label>-<width>.png; returns the widths at
+    which the document is wider than the viewport (a sideways scroll), as {"<label>-<width>": px}."""
+    wide = {}
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(150)  # layout only
+        page.screenshot(path=str(ARTIFACTS / f"{label}-{width}.png"))
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        if scroll > width:
+            wide[f"{label}-{width}"] = scroll
+    return wide
+
+
 def orm(fn, *args, **kwargs):
     """Run ORM code off the Playwright thread (its event loop makes Django refuse sync DB calls)."""
     with ThreadPoolExecutor(max_workers=1) as pool:

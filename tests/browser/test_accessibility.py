@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.browser.harness import (ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_inject, browser_marks,
+from tests.browser.harness import (ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_problems, browser_marks,
                                    orm)
 
 KEY = "a11y-test-widget"
@@ -32,18 +32,6 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
         services.message_send_human(conversation=self.mine, user=self.cast.collab_a, body="Te ayudo ahora.")
         ARTIFACTS.mkdir(exist_ok=True)
 
-    def axe(self, page, label: str) -> list[dict]:
-        axe_inject(page)
-        result = page.evaluate("""async () => {
-            // No CSSOM preload: axe would copy the widget's shadow-root stylesheet into an inline
-            // <style>, which the page's CSP (rightly) refuses; only css-orientation-lock uses it.
-            const r = await axe.run(document, {resultTypes: ['violations'], preload: false});
-            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                          nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-        }""")
-        (ARTIFACTS / f"axe-{label}.json").write_text(json.dumps(result, indent=1))
-        return [v for v in result if v["impact"] in ("serious", "critical")]
-
     def test_axe_on_every_page_in_both_languages(self):
         from playwright.sync_api import expect, sync_playwright
 
@@ -61,7 +49,7 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
                     for user, path, label in pages:
                         page = self.login(browser, user, path, locale=locale, wait_live=False)
                         assert page.evaluate("document.documentElement.lang") == lang
-                        found = self.axe(page, f"{label}-{lang}")
+                        found = axe_problems(page, f"{label}-{lang}", preload=False)
                         if found:
                             problems[f"{label}-{lang}"] = found
                         page.context.close()
@@ -76,7 +64,7 @@ class AccessibilityBrowserTest(LiveBrowserTestCase):
                     expect(widget.locator("#asiste-panel")).to_be_visible()
                     expect(launcher).to_have_attribute("aria-expanded", "true")
                     expect(widget.locator("#asiste-input")).to_be_focused()
-                    found = self.axe(widget, f"widget-{lang}")
+                    found = axe_problems(widget, f"widget-{lang}", preload=False)
                     if found:
                         problems[f"widget-{lang}"] = found
                     context.close()

@@ -9,22 +9,12 @@ import json
 import re
 from pathlib import Path
 
-from tests.browser.harness import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_inject, browser_marks, orm
+from tests.browser.harness import (ARTIFACTS, CHROMIUM, LAUNCH_ARGS, LiveBrowserTestCase, axe_problems, browser_marks, orm,
+                                   too_wide)
 
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "router-lights.jpg"
 KEY = "workspace-flow-widget"
 pytestmark = browser_marks
-
-
-def axe_problems(page, label: str) -> list[dict]:
-    axe_inject(page)  # not an inline <script>: the page's CSP stays on
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                      nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-    }""")
-    (ARTIFACTS / f"axe-{label}.json").write_text(json.dumps(result, indent=1))
-    return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
 class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
@@ -148,7 +138,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
         cast = self.cast
         pages = [("/inbox/?q=router", "ws-search"), (f"/conversations/{self.conv.pk}/", "ws-conversation"),
                  ("/workspace/saved-replies/mine/", "ws-saved-replies")]
-        problems, too_wide = {}, {}
+        problems, wide = {}, {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
             try:
@@ -159,17 +149,12 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                         found = axe_problems(page, f"{label}-{lang}")
                         if found:
                             problems[f"{label}-{lang}"] = found
-                        for width in (1366, 375):
-                            page.set_viewport_size({"width": width, "height": 900})
-                            page.screenshot(path=str(ARTIFACTS / f"{label}-{lang}-{width}.png"))
-                            wide = page.evaluate("document.documentElement.scrollWidth")
-                            if wide > width:
-                                too_wide[f"{label}-{lang}-{width}"] = wide
+                        wide.update(too_wide(page, f"{label}-{lang}"))
                         page.context.close()
             finally:
                 browser.close()
         assert not problems, json.dumps(problems, indent=1)
-        assert not too_wide, too_wide
+        assert not wide, wide
 
 
     def test_operator_pages_fit_wide_and_narrow_screens(self):
@@ -191,7 +176,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
             conversation_in(cast, status, department=dept, assignee=who)
         orm(lambda: reports_refresh(settle_seconds=0))
         pages = ["/workspace/monitor/", "/reports/", "/conversations/", "/routing/notifications/"]
-        too_wide, names = {}, {}
+        wide_pages, names = {}, {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
             try:
@@ -205,13 +190,13 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                             page.wait_for_timeout(150)  # layout only
                             wide = page.evaluate("document.documentElement.scrollWidth")
                             if wide > width:
-                                too_wide[f"{path}-{lang}-{width}"] = wide
+                                wide_pages[f"{path}-{lang}-{width}"] = wide
                                 page.screenshot(path=str(ARTIFACTS / f"too-wide-{path.strip('/').replace('/', '-')}"
                                                                        f"-{lang}-{width}.png"), full_page=True)
                         page.context.close()
             finally:
                 browser.close()
-        assert not too_wide, too_wide
+        assert not wide_pages, wide_pages
         for path in ("/workspace/monitor/", "/reports/"):
             assert "Soporte Técnico" in names[f"{path}-es"] and "Technical Support" not in names[f"{path}-es"], path
             assert "Technical Support" in names[f"{path}-en"], path
@@ -269,6 +254,8 @@ class WidgetPhotoTest(LiveBrowserTestCase):
                 response = agent.request.get(photo.url)
                 assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
                 assert response.body() == PHOTO.read_bytes()
-                agent.screenshot(path=str(ARTIFACTS / "workspace-photo-1366.png"))
+                # The agent's side, photo shown, fits 1366 and 375 px (workspace-photo-<width>.png).
+                wide = too_wide(agent, "workspace-photo")
+                assert not wide, wide
             finally:
                 browser.close()

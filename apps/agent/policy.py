@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from . import builtin
-from .triggers import sustained
+from .triggers import OPENING_MAX_SENTIMENT, sustained
 
 # Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
 # labelled data to tune them with.
@@ -209,6 +209,18 @@ def answers_frustrated_question(analysis, text: str) -> bool:
     explain."""
     return (analysis.intent == "vent" and bool(analysis.answer) and bool(analysis.sources)
             and analysis.confidence >= VENT_ANSWER_FLOOR and asks_question(text))
+
+
+def opening_question(analysis, cfg, text: str, previous_topic) -> bool:
+    """A message that opens the conversation's subject (no topic yet: the first message, or the first
+    after a greeting or a clarifying question) asks something and is not clearly upset (sentiment above
+    ``min(sentiment_threshold, OPENING_MAX_SENTIMENT)``, the bar the sustained rule sets for an opening
+    turn): a question, not a vent. When the knowledge base has no answer for it at
+    ``VENT_ANSWER_FLOOR`` it is handed off on low confidence: "tell me what is happening" would ask
+    the customer to repeat what they just asked ("Our Chilean store's settlement came in CLP 18,400
+    lower than the sales report. Why?")."""
+    return (previous_topic is None and asks_question(text)
+            and analysis.sentiment > min(cfg.sentiment_threshold, OPENING_MAX_SENTIMENT))
 
 
 def vent_not_question(analysis, cfg, previous_topic) -> bool:

@@ -245,6 +245,14 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         analysis.extra["answer_vent"] = True
         analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
         base["note"] = "frustrated question: answered with an apology"
+    if (not trigger and analysis.intent == "vent" and not analysis.extra.get("answer_vent")
+            and policy.opening_question(analysis, cfg, msg.body, previous_topic)):
+        # An opening question the knowledge base does not answer, from a customer who is not clearly
+        # upset: a person, not "tell me what is happening" (README, "Frustrated questions").
+        trigger = "low_confidence"
+        analysis.intent = base["intent"] = analysis.topic_slug or analysis.intent
+        handoff_topic = handoff_topic or topic or policy.topics_guess(analysis)
+        base["note"] = "opening question not answered: handed off"
     if not trigger:
         return _answer(conv, msg, cfg, state, analysis, topic, language, base)
     department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language,

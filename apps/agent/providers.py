@@ -183,7 +183,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     turns (``history``) (``apps.agent.triggers``)."""
     from .engine import config_get
     from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration,
-                           frustration_to_sentiment, named_department)
+                           frustration_to_sentiment, named_department, named_department_by_meaning)
 
     embedded: dict[str, np.ndarray] = {}
 
@@ -208,8 +208,12 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         votes.append(topic_vote_of(engine, text, vector, value, embed_once, search=False))
         conversation_topic, _share = conversation_topic_vote(votes)
     analysis.extra.update({"frustration": value, "rest_probability": request.rest_probability})
+    named = named_department(text, config_get().department_names)
+    if not named and request.probability >= config_get().settings.explicit_request_threshold:
+        # only for a request for a person (one more embedding call): "alguien del área de comercios"
+        named = named_department_by_meaning(text, config_get().department_names, embed_once)
     analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
-                        "named_department": named_department(text, config_get().department_names)}
+                        "named_department": named}
     label = pred.label
     if label.startswith("topic:"):
         analysis.topic_slug = analysis.intent = label.split(":", 1)[1]

@@ -309,6 +309,33 @@ def test_normalise_and_clauses():
     assert clauses("hola") == []
 
 
+def test_a_department_named_in_the_other_language_is_found_by_meaning():
+    from apps.agent.engine import embed
+    from apps.agent.triggers import named_department_by_meaning
+
+    wallet = [("cards", ["Cards"]), ("compliance", ["Compliance"]), ("customer-care", ["Customer Care"]),
+              ("merchants", ["Merchants"]), ("payments-transfers", ["Payments & Transfers"])]
+    insurer = [("member-services", ["Member Services"]), ("sales", ["Sales"]), ("billing", ["Billing"]),
+               ("authorizations", ["Authorizations"]), ("provider-network", ["Provider Network"])]
+    assert named_department_by_meaning("Quiero hablar con alguien del área de comercios", wallet, embed) == "merchants"
+    assert named_department_by_meaning("¿Me puede atender una persona de facturación?", insurer, embed) == "billing"
+    assert named_department_by_meaning("Prefiero hablar con alguien de autorizaciones", insurer, embed) == "authorizations"
+    # a person, an operator, an advisor name no department ("operador" is 0.72 from "provider")
+    for text in ("dale, pasame con un operador", "¿Podría comunicarme con un asesor?", "quiero hablar con una persona"):
+        assert named_department_by_meaning(text, insurer, embed) == "", text
+
+
+def test_a_request_naming_a_department_in_spanish_goes_there(fibrasur):
+    """The departments are configured in English only: "comercios" still names Merchants."""
+    from apps.departments.models import Department
+
+    Department.objects.create(name="Merchants", slug="merchants")
+    conv = start(fibrasur, language="es")
+    conv, _ = say(fibrasur, conv, "Quiero hablar con alguien del área de comercios, tengo un local")
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == "merchants"
+
+
 def test_named_department_by_name_or_its_own_word():
     depts = [("billing", ["Billing"]), ("cards", ["Cards"]), ("customer-care", ["Customer Care"]),
              ("payments-transfers", ["Payments & Transfers"])]

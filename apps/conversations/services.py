@@ -787,13 +787,16 @@ def conversation_wake_due(*, now=None, limit: int = SNOOZE_WAKE_BATCH) -> int:
     due = list(Conversation.objects.filter(snoozed_until__lte=now).order_by("snoozed_until")
                .values_list("pk", "snoozed_until")[:limit])
     woken = 0
-    for pk, until in due:
-        with transaction.atomic():
-            if not Conversation.objects.filter(pk=pk, snoozed_until=until).update(snoozed_until=None):
-                continue  # woken meanwhile (a message, an unsnooze, another sweep)
-            conv = Conversation.objects.get(pk=pk)
-            conv.snoozed_until = until
-            _woke(conv, cause="time", now=now)
-            _signal(conv)
-            woken += 1
+    if not due:
+        return 0  # the usual case: no batch opened, nothing sent
+    with signals_batched():  # the batch's live signals together, their audiences computed at once
+        for pk, until in due:
+            with transaction.atomic():
+                if not Conversation.objects.filter(pk=pk, snoozed_until=until).update(snoozed_until=None):
+                    continue  # woken meanwhile (a message, an unsnooze, another sweep)
+                conv = Conversation.objects.get(pk=pk)
+                conv.snoozed_until = until
+                _woke(conv, cause="time", now=now)
+                _signal(conv)
+                woken += 1
     return woken

@@ -326,8 +326,7 @@ def sweep(*, now: datetime | None = None, batch: int = 500, assign: bool = True,
         stats.update(reconcile(now=now, limit=reconcile_limit))
         # Snoozes whose time passed: the lists show them awake already; this records the wake-up
         # (event, live signal) so open inboxes refresh without a reload.
-        with conv_services.signals_batched():
-            stats["snooze_woken"] += conv_services.conversation_wake_due(now=now)
+        stats["snooze_woken"] += conv_services.conversation_wake_due(now=now)
         if assign:
             stats["assigned"] += services.routing_assign_waiting(now=now)
     return dict(stats)

@@ -213,3 +213,37 @@ def test_the_conversation_screen_renders_the_control_and_the_timeline_line(clien
     queued = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
     html = client.get(reverse("conversation-detail", args=[queued.pk])).content.decode()
     assert 'id="snooze-menu"' not in html
+
+
+@pytest.mark.parametrize("role, expected", [
+    ("operator", 302), ("collab_a", 302), ("collab_ab", 302),  # see the chat: may snooze it
+    ("collab_b", 404), ("outsider", 404), (None, 302),  # cannot see it: 404; anonymous: to the login
+])
+def test_who_may_snooze_a_chat_of_department_a(client, cast, role, expected):
+    conv = conversation_in(cast, Status.ASSIGNED, department=cast.dept_a)
+    if role:
+        login(client, getattr(cast, role))
+    resp = client.post(reverse("workspace-snooze", args=[conv.pk]), {"preset": "1h"})
+    assert resp.status_code == expected
+    snoozed = Conversation.objects.get(pk=conv.pk).snoozed_until is not None
+    assert snoozed == (role in ("operator", "collab_a", "collab_ab"))
+    if role is None:
+        assert "/login" in resp["Location"] or "next=" in resp["Location"]
+
+
+def test_the_routing_sweep_wakes_it_and_signals_the_audience(cast, monkeypatch, django_capture_on_commit_callbacks):
+    """Signals, not data: the assignee's screen is told the chat changed and re-fetches its list."""
+    from apps.core import realtime
+    from apps.routing.sweep import sweep
+
+    sent = []
+    monkeypatch.setattr(realtime, "_send_all", lambda signals: sent.extend(signals))
+    conv = _snoozed(cast)
+    _expire(conv)
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = sweep(assign=False)
+    assert stats["snooze_woken"] == 1
+    assert ConversationEvent.objects.filter(conversation=conv, kind=Kind.WOKE).count() == 1
+    pushes = [(groups, event) for groups, event in sent if event.get("conversation") == conv.pk]
+    assert pushes and f"user.{cast.collab_a.pk}" in pushes[0][0]
+    assert set(pushes[0][1]) <= {"what", "conversation", "department", "at"}  # no message text, no names

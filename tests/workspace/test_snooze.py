@@ -63,6 +63,9 @@ def test_the_snoozed_row_says_until_when(client, cast):
 
 def test_an_expired_snooze_is_awake_without_any_sweep(cast):
     conv = _snoozed(cast)
+    # The same compiled (and, on PostgreSQL, prepared) statements before and after: the clock is
+    # the database's, read at each run, not a value fixed when the statement was built.
+    assert conv.pk not in _ids(cast.collab_a, "open") and conv.pk in _ids(cast.collab_a, "snoozed")
     _expire(conv)
     assert conv.pk in _ids(cast.collab_a, "open") and conv.pk in _ids(cast.collab_a, "mine")
     assert conv.pk not in _ids(cast.collab_a, "snoozed")

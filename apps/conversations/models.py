@@ -137,6 +137,11 @@ class Conversation(models.Model):
     # When the AI Agent's turn for the latest customer message was put on the queue: the agent's
     # reconcile leaves a turn that is only waiting in a backlog alone instead of queueing it again.
     bot_turn_enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Until when the assignee put the chat aside (``conversation_snooze``). Only an assigned or in
+    # progress chat is snoozed; a time in the past means awake: the lists compare it with the
+    # database's clock, so waking never depends on a timer having run. Cleared by a customer
+    # message, by unsnoozing and by every status change (``services._transition``).
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("conversation")
@@ -249,6 +254,9 @@ class ConversationEvent(models.Model):
         SHARED = "shared", _("Shared")
         AGENT_DECISION = "agent_decision", _("AI Agent decision")
         ESCALATION = "escalation", _("Escalation rule")
+        SNOOZED = "snoozed", _("Snoozed")
+        UNSNOOZED = "unsnoozed", _("Unsnoozed")
+        WOKE = "woke", _("Woke up from snooze")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)

@@ -19,6 +19,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -279,6 +280,11 @@ def _transition(conv: Conversation, to: str, kind: str, actor: Actor, *, reason:
     elif to in (Status.BOT, Status.ARCHIVED) and conv.waiting_since is not None:
         conv.waiting_since = None
         fields.add("waiting_since")
+    if conv.snoozed_until is not None:
+        # A snooze belongs to one owner and one state: any move (requeue, transfer, reassign,
+        # archive) ends it, so a chat never comes back to someone hidden behind another's snooze.
+        conv.snoozed_until = None
+        fields.add("snoozed_until")
     conv.save(update_fields=sorted(fields))
     event = _event(conv, kind, actor, from_status=from_status, from_department_id=from_dept,
                    from_assignee_id=from_assignee, reason=reason, payload=payload)
@@ -376,6 +382,9 @@ def message_receive(*, channel: Channel, contact: Contact, body: str, external_i
                 fields["language"] = language
             if conv.status == Status.BOT:
                 fields["bot_turn_enqueued_at"] = now
+            if conv.snoozed_until is not None:
+                fields["snoozed_until"] = None
+                _woke(conv, cause="customer" if conv.snoozed_until > now else "time", now=now)
             Conversation.objects.filter(pk=conv.pk).update(**fields)
             _signal(conv, what="message")
             events.message_received.publish(conversation_id=conv.pk, message_id=msg.pk, status=conv.status)
@@ -699,3 +708,95 @@ def conversation_record_escalation(*, conversation: Conversation | int, reason: 
     event whether or not it changed the state (the state change, if any, has its own event)."""
     conv = _lock(conversation)
     return _event(conv, Kind.ESCALATION, _as_actor(actor), from_status=conv.status, reason=reason, payload=payload)
+
+
+# --- snooze ----------------------------------------------------------------------------------------
+
+SNOOZE_MAX_DAYS = 30
+SNOOZE_WAKE_BATCH = 200
+
+
+def _woke(conv: Conversation, *, cause: str, now) -> ConversationEvent:
+    """The WOKE event of a snooze that ended by itself: ``cause`` "customer" (they wrote while it
+    slept) or "time" (its time passed). The caller clears the column under its row lock or claim."""
+    until = conv.snoozed_until
+    conv.snoozed_until = None
+    return _event(conv, Kind.WOKE, CUSTOMER if cause == "customer" else SYSTEM, from_status=conv.status,
+                  reason=cause, payload={"cause": cause, "until": until.isoformat() if until else None})
+
+
+@_atomic
+def conversation_snooze(*, conversation: Conversation | int, user, until) -> Conversation:
+    """Put an assigned (or in progress) chat aside until ``until`` (aware datetime): it leaves the
+    open lists for the "Snoozed" one and comes back when the time passes or the customer writes.
+
+    Anyone who may see the chat may snooze it. A chat in a queue or with the AI Agent cannot be
+    snoozed: a customer there waits for *someone*, and hiding the chat would hide the wait from the
+    whole department (and from the pick-up timers' Operators)."""
+    conv = _lock(conversation)
+    if not access.conversation_can(user, conv, "view"):
+        raise NotAllowed(_("No such conversation."))
+    if conv.status == Status.ARCHIVED:
+        raise IllegalTransition(_("An archived conversation cannot be snoozed."))
+    if conv.status not in ACTIVE_HUMAN_STATUSES:
+        raise IllegalTransition(_("Only a conversation a person is handling can be snoozed; "
+                                  "pick it up first."))
+    if until is None or timezone.is_naive(until):
+        raise InvalidInput(_("Choose when the conversation should come back."))
+    now = timezone.now()
+    if until <= now:
+        raise InvalidInput(_("Choose a time in the future."))
+    if until > now + timedelta(days=SNOOZE_MAX_DAYS):
+        raise InvalidInput(_("A conversation can be snoozed for at most %(days)d days.") % {"days": SNOOZE_MAX_DAYS})
+    conv.snoozed_until = until
+    conv.save(update_fields=["snoozed_until", "updated_at"])
+    _event(conv, Kind.SNOOZED, Actor.human(user), from_status=conv.status,
+           payload={"until": until.isoformat()})
+    _signal(conv)
+    return conv
+
+
+@_atomic
+def conversation_unsnooze(*, conversation: Conversation | int, user) -> Conversation:
+    """Bring a snoozed chat back now. Idempotent: a chat that is awake (never snoozed, or its time
+    already passed) is left as it is, without an event."""
+    conv = _lock(conversation)
+    if not access.conversation_can(user, conv, "view"):
+        raise NotAllowed(_("No such conversation."))
+    if conv.snoozed_until is None:
+        return conv
+    if conv.snoozed_until <= timezone.now():
+        _woke(conv, cause="time", now=timezone.now())  # overdue and not recorded yet: record it
+    else:
+        until = conv.snoozed_until
+        conv.snoozed_until = None
+        _event(conv, Kind.UNSNOOZED, Actor.human(user), from_status=conv.status,
+               payload={"until": until.isoformat()})
+    conv.save(update_fields=["snoozed_until", "updated_at"])
+    _signal(conv)
+    return conv
+
+
+def conversation_wake_due(*, now=None, limit: int = SNOOZE_WAKE_BATCH) -> int:
+    """Record the wake-up of snoozes whose time passed (the periodic sweep): a WOKE event and a live
+    signal, so open inboxes refresh. The lists already show those chats as awake without it.
+
+    Each row is claimed with a conditional UPDATE on its own stored time, so two sweeps running at
+    once, a restart mid-batch or a customer message racing the sweep record one wake-up, never two."""
+    now = now or timezone.now()
+    due = list(Conversation.objects.filter(snoozed_until__lte=now).order_by("snoozed_until")
+               .values_list("pk", "snoozed_until")[:limit])
+    woken = 0
+    if not due:
+        return 0  # the usual case: no batch opened, nothing sent
+    with signals_batched():  # the batch's live signals together, their audiences computed at once
+        for pk, until in due:
+            with transaction.atomic():
+                if not Conversation.objects.filter(pk=pk, snoozed_until=until).update(snoozed_until=None):
+                    continue  # woken meanwhile (a message, an unsnooze, another sweep)
+                conv = Conversation.objects.get(pk=pk)
+                conv.snoozed_until = until
+                _woke(conv, cause="time", now=now)
+                _signal(conv)
+                woken += 1
+    return woken

@@ -324,6 +324,9 @@ def sweep(*, now: datetime | None = None, batch: int = 500, assign: bool = True,
         stats.update(sweep_presence(now=now))
         stats.update(sweep_deadlines(now=fixed, batch=batch))
         stats.update(reconcile(now=now, limit=reconcile_limit))
+        # Snoozes whose time passed: the lists show them awake already; this records the wake-up
+        # (event, live signal) so open inboxes refresh without a reload.
+        stats["snooze_woken"] += conv_services.conversation_wake_due(now=now)
         if assign:
             stats["assigned"] += services.routing_assign_waiting(now=now)
     return dict(stats)

@@ -18,11 +18,12 @@ from types import SimpleNamespace
 from django.db import connection
 from django.db.models import (BigIntegerField, BooleanField, Case, CharField, Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery,
                               Value, When)
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.conversations import access
 from apps.conversations.models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, AuthorKind, Conversation, Message,
@@ -39,6 +40,7 @@ TABS = {
     "mine": _("Mine"),
     "queue": _("Queue"),
     "open": _("All open"),
+    "snoozed": pgettext_lazy("inbox tab: the snoozed conversations", "Snoozed"),
     "archived": _("Archived"),
 }
 SORTS = {"waiting": _("Longest waiting"), "newest": _("Newest activity")}
@@ -92,16 +94,26 @@ def filters_from(params) -> Filters:
     return f
 
 
+def awake() -> Q:
+    """Not snoozed, or snoozed until a time already past, by the DATABASE's clock (``Now()``, no
+    parameter: the compiled and prepared list statements stay valid): an expired snooze is awake
+    in every list whether or not the sweep has recorded its wake-up."""
+    return Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=Now())
+
+
 def _tab_queryset(user, tab: str) -> QuerySet:
     if tab == "mine":
-        return access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES)
+        return access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES).filter(awake())
     if tab == "queue":
-        return access.conversations_visible_to(user, "pickup")
+        return access.conversations_visible_to(user, "pickup")  # a queued chat is never snoozed
+    if tab == "snoozed":
+        return access.conversations_visible_to(user, "view", statuses=ACTIVE_HUMAN_STATUSES).filter(
+            snoozed_until__gt=Now())
     if tab == "archived":
         if access.has_full_visibility(user):
             return access.conversations_visible_to(user, "view", statuses=[Status.ARCHIVED])
         return access.conversations_assigned_to(user, [Status.ARCHIVED])
-    return access.conversations_visible_to(user, "view", statuses=HUMAN_STATUSES)
+    return access.conversations_visible_to(user, "view", statuses=HUMAN_STATUSES).filter(awake())
 
 
 # --- search --------------------------------------------------------------------------------------
@@ -246,6 +258,8 @@ def _page_ids_query(user, f: Filters) -> tuple[QuerySet, list]:
         qs = qs.filter(_search_q(f.q))
     if f.tab == "archived":
         order = [F("archived_at").desc(nulls_last=True), "-id"]
+    elif f.tab == "snoozed":
+        order = [F("snoozed_until").asc(), "-id"]  # the next to wake up first
     elif f.sort == "waiting":
         qs = qs.annotate(wait_from=_waiting_since())
         order = [F("wait_from").asc(nulls_last=True), F("last_message_at").desc(nulls_last=True), "-id"]
@@ -295,7 +309,7 @@ def conversation_page(user, f: Filters) -> dict:
 ROW_VALUES = ("id", "status", "department_id", "assignee_id", "last_message_at", "contact_id",
               "contact__name", "contact__email", "contact__phone", "contact__is_vip",
               "department__name", "department__name_es", "department__name_en",
-              "assignee__display_name", "assignee__first_name", "assignee__username")
+              "assignee__display_name", "assignee__first_name", "assignee__username", "snoozed_until")
 
 
 _ROW_EXTRA = ("wait_from", "preview", "preview_kind", "unread", "labels_json", "excerpt")
@@ -369,7 +383,8 @@ def _rows_from(values: list[tuple], *, q: str = "") -> list[Row]:
                   list_name=next((x for x in contact if x), f"#{v['contact_id']}"),  # Contact.__str__
                   contact_is_vip=v["contact__is_vip"], department_name=localized_name(dept) if dept else "",
                   assignee_name=(v["assignee__display_name"] or v["assignee__first_name"]  # User.public_name
-                                 or v["assignee__username"] or "") if v["assignee_id"] else "")
+                                 or v["assignee__username"] or "") if v["assignee_id"] else "",
+                  snoozed_until=v["snoozed_until"])
         if q and not row.snippet:
             row.contact_match = highlight(" · ".join(x for x in contact if x), q)
         rows.append(row)
@@ -406,7 +421,7 @@ def tab_counts(user) -> dict[str, int]:
         return qs.annotate(tab=Value(tab, output_field=CharField())).values_list("tab")[:limit_here]
 
     def query():
-        return (capped(access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES), "mine")
+        return (capped(access.conversations_assigned_to(user, ACTIVE_HUMAN_STATUSES).filter(awake()), "mine")
                 .union(capped(access.conversations_visible_to(user, "pickup"), "queue"), all=True))
 
     counts = {"mine": 0, "queue": 0}

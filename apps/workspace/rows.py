@@ -52,6 +52,7 @@ class Row:
     department_name: str
     assignee_name: str
     contact_match: SafeString | None = None
+    snoozed_until: datetime | None = None
 
 
 def _e(value) -> str:
@@ -122,6 +123,20 @@ def _preview(c, team: str, ai: str) -> str:
     return who + _e(text if len(text) <= 90 else Truncator(text).chars(90))
 
 
+def snooze_label(until: datetime, now: datetime | None = None) -> str:
+    """A snooze's end in the reader's time zone and language, as short as it can be read: the time
+    alone today, with the weekday within a week, else the date ("9:00", "Mon 9:00", "7 Jan 9:00")."""
+    from django.utils.formats import date_format
+
+    local, today = timezone.localtime(until), timezone.localtime(now or timezone.now())
+    days = (local.date() - today.date()).days
+    if days == 0:
+        return date_format(local, "H:i")
+    if 0 < days < 7:
+        return date_format(local, "D H:i")
+    return date_format(local, "j M H:i")
+
+
 def rows_html(request, rows, *, current_pk: int | None = None, list_query: str = "") -> SafeString:
     """The ``<li>`` of every row of one page (``rows`` from ``inbox.conversation_page``).
 
@@ -165,6 +180,10 @@ def rows_html(request, rows, *, current_pk: int | None = None, list_query: str =
                 f'{_e(c.department_name or "—")}']
         if c.assignee_id and c.assignee_id != user_pk and c.assignee_name:
             meta.append(f" · {_e(c.assignee_name)}")
+        if c.snoozed_until and c.snoozed_until > now:
+            until = snooze_label(c.snoozed_until, now)
+            meta.append(f' <span class="chip chip-snoozed"><time datetime="{_e(c.snoozed_until.isoformat())}">'
+                        f'{_e(_("Snoozed until %(when)s") % {"when": until})}</time></span>')
         for lab in c.labels:
             meta.append(f'<span class="chip chip-{_e(lab.color)}">{_e(lab.name)}</span>')
         form = ""

@@ -13,11 +13,14 @@ from django.utils.translation import gettext as _
 
 from apps.conversations.models import Conversation, ConversationEvent, Message
 
+from .rows import snooze_label
+
 Kind = ConversationEvent.Kind
 
 # Kinds shown in the timeline (a first reply or a rating already shows as a message / in the card).
 SHOWN = {Kind.HANDOFF, Kind.QUEUED, Kind.ASSIGNED, Kind.PICKED_UP, Kind.REASSIGNED, Kind.TRANSFERRED,
-         Kind.REQUEUED, Kind.ARCHIVED, Kind.REOPENED, Kind.SHARED, Kind.ESCALATION}
+         Kind.REQUEUED, Kind.ARCHIVED, Kind.REOPENED, Kind.SHARED, Kind.ESCALATION,
+         Kind.SNOOZED, Kind.UNSNOOZED, Kind.WOKE}
 
 TRIGGERS = {
     "low_confidence": lambda: _("low confidence"),
@@ -46,6 +49,13 @@ def _actor(e: ConversationEvent) -> str:
     if e.actor_id:
         return _name(e.actor)
     return {"ai_agent": _("The AI Agent"), "customer": _("The customer")}.get(e.actor_kind, _("The system"))
+
+
+def _payload_time(e: ConversationEvent, key: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat((e.payload or {}).get(key) or "")
+    except (TypeError, ValueError):
+        return None
 
 
 def event_text(e: ConversationEvent) -> str:
@@ -81,6 +91,16 @@ def event_text(e: ConversationEvent) -> str:
         return _("%(actor)s shared the chat with %(user)s.") % {"actor": _actor(e), "user": to_user or "—"}
     if k == Kind.ESCALATION:
         return _("An escalation rule fired.")
+    if k == Kind.SNOOZED:
+        until = _payload_time(e, "until")
+        return _("Snoozed until %(when)s by %(actor)s.") % {
+            "when": snooze_label(until, e.created_at) if until else "—", "actor": _actor(e)}
+    if k == Kind.UNSNOOZED:
+        return _("%(actor)s unsnoozed the chat.") % {"actor": _actor(e)}
+    if k == Kind.WOKE:
+        if (e.payload or {}).get("cause") == "customer":
+            return _("Woke up: the customer wrote.")
+        return _("Woke up: the snooze time passed.")
     return str(e.get_kind_display())
 
 

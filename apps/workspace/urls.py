@@ -9,6 +9,8 @@ urlpatterns = [
     path("workspace/conversations/<int:pk>/labels/", views.conversation_label_add, name="workspace-label-add"),
     path("workspace/conversations/<int:pk>/labels/<int:label_id>/remove/", views.conversation_label_remove,
          name="workspace-label-remove"),
+    path("workspace/conversations/<int:pk>/snooze/", views.conversation_snooze, name="workspace-snooze"),
+    path("workspace/conversations/<int:pk>/unsnooze/", views.conversation_unsnooze, name="workspace-unsnooze"),
     path("workspace/attachments/<int:pk>/", views.attachment_download, name="workspace-attachment"),
     path("workspace/messages/<int:pk>/media-retry/", views.media_retry, name="workspace-media-retry"),
     path("workspace/saved-replies/", views.saved_replies, name="workspace-saved-replies"),

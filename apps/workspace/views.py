@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -20,13 +20,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.conversations import access, attachments
-from apps.conversations.models import Attachment
+from apps.conversations import services as conv_services
+from apps.conversations.models import ACTIVE_HUMAN_STATUSES, Attachment
 from apps.conversations import selectors as conv_selectors
 from apps.conversations.views import conversation_context
 from apps.core.errors import DomainError
 from apps.roles.access import can_view_monitor
 
-from . import inbox, selectors, services, widget, widget_files
+from . import inbox, selectors, services, snooze, widget, widget_files
 from .models import Label, SavedReply
 from .timeline import conversation_timeline
 
@@ -67,6 +68,11 @@ def conversation_page(request, pk: int):
                                                         .prefetch_related("attachments"))),
            "labels_on": list(Label.objects.filter(links__conversation=conv).order_by("name")),
            "saved_replies_url": reverse("workspace-saved-replies") + f"?conversation={conv.pk}"}
+    if conv.status in ACTIVE_HUMAN_STATUSES:  # anyone who sees an assigned chat may snooze it
+        ctx["snooze_presets"] = snooze.presets()
+        ctx["snooze_min"], ctx["snooze_max"] = snooze.input_bounds()
+        if conv.snoozed_until and conv.snoozed_until > timezone.now():
+            ctx["snoozed_label"] = snooze.snooze_label(conv.snoozed_until)
     on = {lab.pk for lab in ctx["labels_on"]}  # the menu holds (id, name) pairs
     ctx["labels_free"] = [{"pk": pk, "name": name} for pk, name in ctx["choices"]["labels"] if pk not in on]
     return render(request, "workspace/conversation.html", ctx)
@@ -116,6 +122,37 @@ def conversation_label_add(request, pk: int):
 def conversation_label_remove(request, pk: int, label_id: int):
     services.label_remove(user=request.user, conversation_id=pk, label_id=label_id)
     return _after_write(request, pk)
+
+
+def _snooze_write(request, pk: int, write, ok_message: str):
+    access.conversation_get_or_404(request.user, pk, "view")  # not visible: 404, like the chat
+    try:
+        write()
+    except DomainError as exc:
+        if request.headers.get("HX-Request"):
+            return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
+        messages.error(request, exc.message)
+    else:
+        if not request.headers.get("HX-Request"):
+            messages.success(request, ok_message)
+    return _after_write(request, pk)
+
+
+@login_required
+@require_POST
+def conversation_snooze(request, pk: int):
+    """Snooze from the conversation screen: a preset or a custom time (the user's time zone)."""
+    until = snooze.until_from(request.POST)
+    return _snooze_write(request, pk, lambda: conv_services.conversation_snooze(
+        conversation=pk, user=request.user, until=until),
+        _("Snoozed until %(when)s.") % {"when": snooze.snooze_label(until)} if until else "")
+
+
+@login_required
+@require_POST
+def conversation_unsnooze(request, pk: int):
+    return _snooze_write(request, pk, lambda: conv_services.conversation_unsnooze(conversation=pk, user=request.user),
+                         _("The conversation is back in the open lists."))
 
 
 @never_cache

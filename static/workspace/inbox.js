@@ -45,6 +45,10 @@
     var t = e.target;
     if (e.key === "Escape" && t && t.id === "reply-body" && menuOpen()) { closeMenu(); e.preventDefault(); return; }
     if (e.key === "Escape" && t && t.id === "reply-body") { t.blur(); return; }
+    var menu = $("snooze-menu");
+    if (e.key === "Escape" && menu && menu.open && menu.contains(t)) {
+      menu.open = false; $("snooze-toggle").focus(); e.preventDefault(); return;
+    }
     if (typingIn(t)) return;
     var key = e.key;
     if (key === "?") { toggleShortcuts(); e.preventDefault(); return; }
@@ -55,6 +59,13 @@
     else if (key === "r" && $("reply-body")) { setNote(false); $("reply-body").focus(); e.preventDefault(); }
     else if (key === "n" && $("reply-body")) { setNote(true); $("reply-body").focus(); e.preventDefault(); }
     else if (key === "l" && $("label-add-select")) { $("label-add-select").focus(); e.preventDefault(); }
+    else if (key === "z" && $("snooze-menu")) {
+      // Open the snooze menu and put the focus on its first choice (Esc closes it again).
+      $("snooze-menu").open = true;
+      var first = document.querySelector("#snooze-menu button[name=preset]");
+      (first || $("snooze-toggle")).focus();
+      e.preventDefault();
+    }
   });
 
   // --- reply box --------------------------------------------------------------------------------

@@ -104,6 +104,17 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                 page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
                 expect(page.locator("#conv-labels .chip")).to_contain_text("router")
                 expect(page.locator(f"#mine-row-{conv.pk} .chip")).to_have_text("router")
+                # Snooze: "z" opens the menu on its first choice ("In 1 hour"), Enter snoozes; the chat
+                # leaves the open list, the panel says until when, the timeline says who.
+                page.evaluate("document.activeElement && document.activeElement.blur()")
+                kb.press("z")
+                assert page.evaluate("document.activeElement.id") == "snooze-1h"
+                kb.press("Enter")
+                self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).snoozed_until is not None, "the snooze")
+                page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
+                expect(page.locator("#snoozed-note")).to_be_visible()
+                expect(page.locator(f"#mine-row-{conv.pk}")).to_have_count(0)
+                expect(page.locator('#conv-messages [data-event-kind="snoozed"]')).to_have_count(1)
                 # "?" shows the shortcuts; Esc closes them.
                 page.evaluate("document.activeElement && document.activeElement.blur()")
                 kb.press("?")
@@ -116,6 +127,12 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                     page.screenshot(path=str(ARTIFACTS / f"workspace-conversation-{width}.png"))
                     assert page.evaluate("document.documentElement.scrollWidth") <= width
                 page.set_viewport_size({"width": 1280, "height": 860})
+                # Unsnooze: back in the open list.
+                page.locator("#unsnooze-button").focus()
+                kb.press("Enter")
+                self.wait_db(lambda: Conversation.objects.get(pk=conv.pk).snoozed_until is None, "the unsnooze")
+                page.wait_for_url(f"{self.live_server_url}/conversations/{conv.pk}/")
+                expect(page.locator(f"#mine-row-{conv.pk}")).to_have_count(1)
                 # Resolve: Tab to the button, Enter.
                 page.locator("#reply-body").focus()
                 for _ in range(30):
@@ -135,9 +152,20 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
     def test_axe_and_narrow_screens_on_the_new_pages(self):
         from playwright.sync_api import sync_playwright
 
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from apps.conversations import services
+        from apps.conversations.models import Status
+        from tests.factories import conversation_in
+
         cast = self.cast
+        snoozed = conversation_in(cast, Status.ASSIGNED, department=cast.dept_a)
+        services.conversation_snooze(conversation=snoozed, user=cast.operator, until=timezone.now() + timedelta(hours=2))
         pages = [("/inbox/?q=router", "ws-search"), (f"/conversations/{self.conv.pk}/", "ws-conversation"),
-                 ("/workspace/saved-replies/mine/", "ws-saved-replies")]
+                 ("/workspace/saved-replies/mine/", "ws-saved-replies"), ("/inbox/?tab=snoozed", "ws-snoozed"),
+                 (f"/conversations/{snoozed.pk}/", "ws-snoozed-conversation")]
         problems, wide = {}, {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)

@@ -101,6 +101,15 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                 kb.type("@ope")
                 expect(page.locator("#saved-menu [role=option]")).to_have_count(1)
                 expect(page.locator("#reply-body")).to_have_attribute("aria-activedescendant", f"mention-opt-{cast.operator.pk}")
+                # The list fits a 375 px phone screen.
+                page.set_viewport_size({"width": 375, "height": 800})
+                page.locator("#reply-body").scroll_into_view_if_needed()
+                expect(page.locator("#saved-menu [role=option]")).to_be_visible()
+                menu_box = page.locator("#saved-menu").bounding_box()
+                assert menu_box["x"] >= 0 and menu_box["x"] + menu_box["width"] <= 375, menu_box
+                assert page.evaluate("document.documentElement.scrollWidth") <= 375
+                page.screenshot(path=str(ARTIFACTS / "workspace-mention-375.png"))
+                page.set_viewport_size({"width": 1280, "height": 860})
                 kb.press("Tab")
                 expect(page.locator("#reply-body")).to_have_value("Ya reinició el router antes de escribir; @operator ")
                 kb.type("revisar la OLT.")

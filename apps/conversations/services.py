@@ -411,9 +411,11 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
     if not is_internal:
         channel_policy.reply_window_check(conv)
     now = timezone.now()
+    named = mentions.mentions_resolve(conversation=conv, text=text, author=user) if is_internal else mentions.Mentions()
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
-                                 is_internal=is_internal, channel=conv.channel)
+                                 is_internal=is_internal, channel=conv.channel, meta=named.meta())
     _record_written(msg)
+    _mentioned(msg, user, named)
     if not is_internal:
         conv.last_message_at = now
         if conv.status == Status.ASSIGNED and conv.assignee_id == user.pk:
@@ -446,11 +448,16 @@ def message_add_note(*, conversation: Conversation | int, user, body: str) -> Me
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
                                  is_internal=True, channel=conv.channel, meta=named.meta())
     _record_written(msg)
-    if named.notify:
-        events.note_mentioned.publish(conversation_id=conv.pk, message_id=msg.pk, actor_id=user.pk, record=msg,
-                                      user_ids=[u.pk for u in named.notify])
+    _mentioned(msg, user, named)
     _signal(conv, what="message")
     return msg
+
+
+def _mentioned(msg: Message, user, named: mentions.Mentions) -> None:
+    """The colleagues a note mentioned (and may see it) hear of it: their notices commit with it."""
+    if named.notify:
+        events.note_mentioned.publish(conversation_id=msg.conversation_id, message_id=msg.pk, actor_id=user.pk,
+                                      record=msg, user_ids=[u.pk for u in named.notify])
 
 
 @_atomic

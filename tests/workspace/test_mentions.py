@@ -183,3 +183,12 @@ def test_the_composer_offers_the_mention_menu(client, cast):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "es"
     html = client.get(reverse("conversation-detail", args=[conv.pk])).content.decode()
     assert "menciona a un colega" in html
+
+
+def test_an_internal_message_through_the_api_path_notifies_too(cast):
+    """The integrators' API writes internal messages with ``message_send_human(is_internal=True)``."""
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    msg = services.message_send_human(conversation=conv, user=cast.collab_a, body="@operator @collab_b fyi",
+                                      is_internal=True)
+    assert [n.user for n in notices()] == [cast.operator]
+    assert [p["username"] for p in msg.meta["mentions_unseen"]] == ["collab_b"]

@@ -32,7 +32,7 @@ from apps.core.errors import AlreadyTaken, ConversationAlreadyOpen, IllegalTrans
 from apps.core.realtime import conversation_group, signal_groups_on_commit, signals_deferred, user_group
 from apps.roles.access import can_reassign
 
-from . import access
+from . import access, mentions
 from .models import (ACTIVE_HUMAN_STATUSES, HUMAN_STATUSES, AuthorKind, Channel, Contact, Conversation,
                      ConversationEvent, ConversationShare, Message, Status)
 
@@ -420,9 +420,11 @@ def message_send_human(*, conversation: Conversation | int, user, body: str, is_
     if not is_internal:
         channel_policy.reply_window_check(conv)
     now = timezone.now()
+    named = mentions.mentions_resolve(conversation=conv, text=text, author=user) if is_internal else mentions.Mentions()
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
-                                 is_internal=is_internal, channel=conv.channel)
+                                 is_internal=is_internal, channel=conv.channel, meta=named.meta())
     _record_written(msg)
+    _mentioned(msg, user, named)
     if not is_internal:
         conv.last_message_at = now
         if conv.status == Status.ASSIGNED and conv.assignee_id == user.pk:
@@ -450,11 +452,21 @@ def message_add_note(*, conversation: Conversation | int, user, body: str) -> Me
     conv = _lock(pk)
     if not access.conversations_visible_to(user, "view").filter(pk=pk).exists():
         raise NotAllowed(_("You cannot add notes to this conversation."))
+    # @mentions parsed from the text itself; only people who may see the chat are told.
+    named = mentions.mentions_resolve(conversation=conv, text=text, author=user)
     msg = Message.objects.create(conversation=conv, author_kind=AuthorKind.HUMAN, author=user, body=text,
-                                 is_internal=True, channel=conv.channel)
+                                 is_internal=True, channel=conv.channel, meta=named.meta())
     _record_written(msg)
+    _mentioned(msg, user, named)
     _signal(conv, what="message")
     return msg
+
+
+def _mentioned(msg: Message, user, named: mentions.Mentions) -> None:
+    """The colleagues a note mentioned (and may see it) hear of it: their notices commit with it."""
+    if named.notify:
+        events.note_mentioned.publish(conversation_id=msg.conversation_id, message_id=msg.pk, actor_id=user.pk,
+                                      record=msg, user_ids=[u.pk for u in named.notify])
 
 
 @_atomic

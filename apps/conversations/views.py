@@ -103,6 +103,9 @@ def reply_and_redirect(request, pk: int, *, after_send=None):
                         body=body if body.strip() or not files else attachments.attachment_body(files))
             for f in files:
                 attachments.attachment_store(message=msg, file=f)
+        for person in msg.meta.get("mentions_unseen", []) if note and not request.headers.get("HX-Request") else []:
+            # (With htmx the note itself tells its writer, under the text.)
+            messages.warning(request, _("%(name)s cannot see this conversation; not notified.") % {"name": person["name"]})
         if after_send is not None:
             after_send(msg)
 

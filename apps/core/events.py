@@ -175,3 +175,12 @@ A human's chat left them (reassigned, transferred, requeued or archived): they h
 
 Arguments: ``conversation_id``, ``extra={"user_id": <the previous assignee>}``. Routing offers
 them the next waiting chat.""")
+
+note_mentioned = _define("note.mentioned", """\
+A private note mentioned (``@username``) people who may see its conversation; the writer is
+never among them and each person appears once (``apps.conversations.mentions``). People who
+cannot see the conversation are not in the event (they must not learn of it).
+
+In-transaction receivers get ``record`` (the note) so a notice commits with it (routing's
+in-app notifications). Arguments: ``conversation_id``, ``message_id``, ``actor_id`` (the
+writer), ``extra={"user_ids": [<mentioned user ids>]}``.""")

@@ -20,6 +20,11 @@ class RoutingConfig(AppConfig):
         events.conversation_needs_routing.connect(on_needs_routing)
         events.assignee_released.connect(on_assignee_released)
 
+        from .services import notify_mentioned
+
+        # A note's @mentions become notices that commit with the note.
+        events.note_mentioned.connect_in_transaction(notify_mentioned)
+
         from apps.conversations.extensions import register_department_availability, register_reassign_choices
 
         from .selectors import online_counts

@@ -796,6 +796,24 @@ def notify_operators(*, conversation: Conversation, kind: str, minutes: int | No
     return rows
 
 
+def notify_mentioned(event, record=None) -> list[Notification]:
+    """``note.mentioned`` (in the note's transaction): one notice per mentioned colleague, in their
+    language, linking to the conversation, and a live signal so their list re-fetches. The event
+    holds only people who may see the chat, each once, never the writer (``conversations.mentions``)."""
+    User = get_user_model()
+    writer = User.objects.filter(pk=event.actor_id).first()
+    rows = []
+    for user in User.objects.filter(pk__in=event.extra.get("user_ids") or [], is_active=True):
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            text = _("%(name)s mentioned you in a note on conversation #%(id)s.") % {
+                "name": writer.public_name if writer else _("Someone"), "id": event.conversation_id}
+        rows.append(Notification(user=user, conversation_id=event.conversation_id, kind="mention", text=text[:300]))
+    Notification.objects.bulk_create(rows)
+    if rows:
+        signal_users_on_commit([r.user_id for r in rows], {"what": "notification"})
+    return rows
+
+
 def notification_mark_read(*, user, ids: list[int] | None = None, now: datetime | None = None) -> int:
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("workspace/attachments/<int:pk>/", views.attachment_download, name="workspace-attachment"),
     path("workspace/messages/<int:pk>/media-retry/", views.media_retry, name="workspace-media-retry"),
     path("workspace/saved-replies/", views.saved_replies, name="workspace-saved-replies"),
+    path("workspace/conversations/<int:pk>/mentions/", views.mention_suggestions, name="workspace-mention-suggestions"),
     path("workspace/saved-replies/mine/", views.saved_replies_manage, name="workspace-saved-replies-manage"),
     path("workspace/inbox/lists/", views.inbox_lists, name="workspace-inbox-lists"),
     path("workspace/conversations/<int:pk>/messages/", views.conversation_messages,

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.conversations import access, attachments
+from apps.conversations import access, attachments, mentions
 from apps.conversations import services as conv_services
 from apps.conversations.models import ACTIVE_HUMAN_STATUSES, Attachment
 from apps.conversations import selectors as conv_selectors
@@ -67,7 +67,8 @@ def conversation_page(request, pk: int):
            "timeline": conversation_timeline(conv, list(conv_selectors.conversation_messages(conv)
                                                         .prefetch_related("attachments"))),
            "labels_on": list(Label.objects.filter(links__conversation=conv).order_by("name")),
-           "saved_replies_url": reverse("workspace-saved-replies") + f"?conversation={conv.pk}"}
+           "saved_replies_url": reverse("workspace-saved-replies") + f"?conversation={conv.pk}",
+           "mentions_url": reverse("workspace-mention-suggestions", args=[conv.pk])}
     if conv.status in ACTIVE_HUMAN_STATUSES:  # anyone who sees an assigned chat may snooze it
         ctx["snooze_presets"] = snooze.presets()
         ctx["snooze_min"], ctx["snooze_max"] = snooze.input_bounds()
@@ -174,6 +175,19 @@ def saved_replies(request):
         if len(rows) >= 20:
             break
     return JsonResponse({"replies": rows}, json_dumps_params={"ensure_ascii": False})
+
+
+@never_cache
+@login_required
+@require_GET
+def mention_suggestions(request, pk: int):
+    """Colleagues for the "@" menu of a private note (JSON): only people who may see this chat,
+    which the asker must see too (404 otherwise, like every page of it)."""
+    conv = access.conversation_get_or_404(request.user, pk, "view")
+    q = " ".join((request.GET.get("q") or "").split())[:60]
+    people = mentions.mention_candidates(conversation=conv, user=request.user, q=q)
+    return JsonResponse({"people": [{"id": u.pk, "username": u.username, "name": u.public_name} for u in people]},
+                        json_dumps_params={"ensure_ascii": False})
 
 
 @never_cache

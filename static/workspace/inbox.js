@@ -130,9 +130,12 @@
     }
   });
 
-  // --- saved replies: "/" at the start of the reply box -------------------------------------------
+  // --- the reply box's menu: saved replies ("/" at the start) and, in a private note, colleagues
+  // ("@" before the caret). One listbox, one keyboard model; ``menuKind`` says what an item inserts.
   var menuItems = [];
   var menuIndex = -1;
+  var menuKind = "saved";
+  var mentionAt = -1; // where the "@" being completed starts in the text
   var fetchSeq = 0;
 
   function menu() { return $("saved-menu"); }
@@ -144,23 +147,30 @@
     var box = $("reply-body");
     if (box) { box.removeAttribute("aria-activedescendant"); box.setAttribute("aria-expanded", "false"); }
   }
-  function renderMenu(items) {
+  function renderMenu(items, kind) {
     var m = menu();
     var box = $("reply-body");
     if (!m || !box) return;
-    menuItems = items; menuIndex = items.length ? 0 : -1;
+    menuItems = items; menuIndex = items.length ? 0 : -1; menuKind = kind || "saved";
     m.textContent = "";
+    var label = menuKind === "mention" ? m.dataset.mentionsLabel : m.dataset.savedLabel;
+    if (label) m.setAttribute("aria-label", label);
     items.forEach(function (item, i) {
       var opt = document.createElement("div");
       opt.setAttribute("role", "option");
-      opt.id = "saved-opt-" + item.id;
+      opt.id = (menuKind === "mention" ? "mention-opt-" : "saved-opt-") + item.id;
       opt.dataset.index = String(i);
       var title = document.createElement("span");
       title.className = "saved-title";
-      title.textContent = "/" + item.shortcut + " · " + item.title + " (" + item.scope + ")";
       var text = document.createElement("span");
       text.className = "saved-text";
-      text.textContent = item.text.length > 120 ? item.text.slice(0, 120) + "…" : item.text;
+      if (menuKind === "mention") {
+        title.textContent = "@" + item.username;
+        text.textContent = item.name;
+      } else {
+        title.textContent = "/" + item.shortcut + " · " + item.title + " (" + item.scope + ")";
+        text.textContent = item.text.length > 120 ? item.text.slice(0, 120) + "…" : item.text;
+      }
       opt.appendChild(title); opt.appendChild(text);
       opt.addEventListener("mousedown", function (ev) { ev.preventDefault(); menuIndex = i; insertChosen(); });
       m.appendChild(opt);
@@ -187,10 +197,20 @@
     var box = $("reply-body");
     var item = menuItems[menuIndex];
     if (!box || !item) return false;
-    box.value = item.text;
+    var caret = box.value.length;
+    if (menuKind === "mention") {
+      // Replace the "@partial" being typed with "@username " and keep the rest of the note.
+      var end = box.selectionEnd;
+      var token = "@" + item.username + " ";
+      box.value = box.value.slice(0, mentionAt) + token + box.value.slice(end);
+      caret = mentionAt + token.length;
+    } else {
+      box.value = item.text;
+      caret = box.value.length;
+    }
     closeMenu();
     box.focus();
-    box.setSelectionRange(box.value.length, box.value.length);
+    box.setSelectionRange(caret, caret);
     box.dispatchEvent(new Event("input", { bubbles: true }));
     return true;
   }
@@ -201,11 +221,24 @@
     var form = box.form;
     var url = form && form.dataset.savedReplies;
     var v = box.value;
-    if (!url || v.charAt(0) !== "/" || v.indexOf("\n") !== -1 || v.length > 60) { closeMenu(); return; }
+    var note = $("reply-note");
+    // In a private note, an "@" not glued to a word (not an e-mail address) just before the caret.
+    var typed = note && note.checked && form.dataset.mentions
+      ? /(^|[^\p{L}\p{N}_@.+-])@([\p{L}\p{N}_.+-]{0,30})$/u.exec(v.slice(0, box.selectionEnd)) : null;
+    if (typed) {
+      var at = box.selectionEnd - typed[2].length - 1;
+      var mseq = ++fetchSeq;
+      fetch(form.dataset.mentions + "?q=" + encodeURIComponent(typed[2]), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { people: [] }; })
+        .then(function (data) { if (mseq === fetchSeq && box.value === v) { mentionAt = at; renderMenu(data.people || [], "mention"); } })
+        .catch(function () { closeMenu(); });
+      return;
+    }
+    if (!url || v.charAt(0) !== "/" || v.indexOf("\n") !== -1 || v.length > 60) { fetchSeq++; closeMenu(); return; }
     var seq = ++fetchSeq;
     fetch(url + "&q=" + encodeURIComponent(v.slice(1)), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : { replies: [] }; })
-      .then(function (data) { if (seq === fetchSeq && box.value === v) renderMenu(data.replies || []); })
+      .then(function (data) { if (seq === fetchSeq && box.value === v) renderMenu(data.replies || [], "saved"); })
       .catch(function () { closeMenu(); });
   });
 

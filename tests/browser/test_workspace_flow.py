@@ -37,6 +37,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
         from playwright.sync_api import expect, sync_playwright
 
         from apps.conversations.models import Conversation, Message, Status
+        from apps.routing.models import Notification
         from apps.workspace.models import ConversationLabel
 
         cast, conv = self.cast, self.conv
@@ -87,11 +88,38 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
                 }""")
                 expect(page.locator("#reply-note")).to_be_checked()
                 page.wait_for_function("() => document.activeElement && document.activeElement.id === 'reply-body'")
-                kb.type("Ya reinició el router antes de escribir; revisar la OLT.")
+                # "@" in a note offers the colleagues who can see the chat (not the writer, not
+                # Sales); Esc closes the list, Tab inserts the chosen "@username ".
+                kb.type("Ya reinició el router antes de escribir; @coll")
+                expect(page.locator("#saved-menu [role=option]")).to_have_count(1)
+                expect(page.locator("#saved-menu [role=option]")).to_contain_text("@collab_ab")
+                expect(page.locator("#saved-menu")).to_have_attribute("aria-label", "Colleagues who can see this conversation")
+                kb.press("Escape")
+                expect(page.locator("#saved-menu")).to_be_hidden()
+                for _ in range(5):
+                    kb.press("Backspace")
+                kb.type("@ope")
+                expect(page.locator("#saved-menu [role=option]")).to_have_count(1)
+                expect(page.locator("#reply-body")).to_have_attribute("aria-activedescendant", f"mention-opt-{cast.operator.pk}")
+                # The list fits a 375 px phone screen.
+                page.set_viewport_size({"width": 375, "height": 800})
+                page.locator("#reply-body").scroll_into_view_if_needed()
+                expect(page.locator("#saved-menu [role=option]")).to_be_visible()
+                menu_box = page.locator("#saved-menu").bounding_box()
+                assert menu_box["x"] >= 0 and menu_box["x"] + menu_box["width"] <= 375, menu_box
+                assert page.evaluate("document.documentElement.scrollWidth") <= 375
+                page.screenshot(path=str(ARTIFACTS / "workspace-mention-375.png"))
+                page.set_viewport_size({"width": 1280, "height": 860})
+                kb.press("Tab")
+                expect(page.locator("#reply-body")).to_have_value("Ya reinició el router antes de escribir; @operator ")
+                kb.type("revisar la OLT.")
                 kb.press("Enter")
                 note = self.wait_db(lambda: Message.objects.filter(conversation=conv, is_internal=True).first(),
                                     "the note")
                 expect(page.locator(f"#msg-{note.pk}.msg-internal .note-tag")).to_be_visible(timeout=10_000)
+                expect(page.locator(f"#msg-{note.pk} .mention")).to_have_text("@operator")
+                self.wait_db(lambda: Notification.objects.filter(user=cast.operator, kind="mention",
+                                                                 conversation=conv).exists(), "the mention notice")
                 # A label: Esc, "l" focuses the label picker, arrow to "router", Tab to Add, Enter.
                 kb.press("Escape")
                 kb.press("l")
@@ -147,7 +175,7 @@ class WorkspaceKeyboardFlowTest(LiveBrowserTestCase):
         sent = orm(lambda: list(Message.objects.filter(conversation=conv, author_kind="human")
                                 .values_list("body", "is_internal")))
         assert sent == [("Hola Carla Customer, soy Collab_A. Desenchufá el módem 30 segundos.", False),
-                        ("Ya reinició el router antes de escribir; revisar la OLT.", True)]
+                        ("Ya reinició el router antes de escribir; @operator revisar la OLT.", True)]
 
     def test_axe_and_narrow_screens_on_the_new_pages(self):
         from playwright.sync_api import sync_playwright

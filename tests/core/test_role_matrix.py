@@ -7,6 +7,7 @@ ROLE_MATRIX's entry points (websockets, exports); the table itself is the produc
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -215,6 +216,10 @@ def test_search_and_workspace_endpoints_follow_visibility(world, cell, role, exp
         assert client.get(reverse("workspace-attachment", args=[file.pk]), {"thumb": "1"}).status_code == want
         assert client.get(reverse("workspace-conversation-messages", args=[conv.pk])).status_code == want
         assert client.get(reverse("workspace-saved-replies"), {"conversation": conv.pk}).status_code == want
+        offered = client.get(reverse("workspace-mention-suggestions", args=[conv.pk]))
+        assert offered.status_code == want
+        for person in offered.json()["people"] if expected else []:  # "@" offers only people who see it
+            assert access.conversation_can(get_user_model().objects.get(pk=person["id"]), conv, "view"), (cell, person)
         added = client.post(reverse("workspace-label-add", args=[conv.pk]), {"label": label.pk})
         assert added.status_code == (302 if expected else 404)
         assert ConversationLabel.objects.filter(conversation=conv, label=label).exists() is expected

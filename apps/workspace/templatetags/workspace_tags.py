@@ -68,3 +68,31 @@ def tab_count(n) -> str:
         return format_html('<span class="count" title="{}">{}+</span>',
                            gettext("More than %(count)s conversations") % {"count": TAB_COUNT_CAP}, TAB_COUNT_CAP)
     return format_html('<span class="count">{}</span>', n)
+
+
+@register.filter
+def message_body(message) -> str:
+    """A message's text as the team reads it: escaped (it is user text), line breaks kept, and in a
+    private note each ``@username`` of someone it mentioned (``meta["mentions"]``, stored when the
+    note was written, so only people who may see the chat) marked as a mention."""
+    from django.template.defaultfilters import linebreaksbr
+    from django.utils.html import escape
+    from django.utils.safestring import mark_safe
+
+    from apps.conversations.mentions import MENTION_RE
+
+    body = message.body or ""
+    named = {p.get("username", "").lower() for p in (message.meta or {}).get("mentions", [])} \
+        if message.is_internal else set()
+    if not named:
+        return linebreaksbr(body, autoescape=True)
+
+    def mark(match) -> str:
+        raw = match.group(1)
+        name = raw.rstrip(".-+")
+        if name.lower() not in named:
+            return match.group(0)
+        return f'<span class="mention">@{name}</span>{raw[len(name):]}'
+
+    # Username characters are never changed by escaping, so the escaped text matches like the raw one.
+    return linebreaksbr(mark_safe(MENTION_RE.sub(mark, str(escape(body)))), autoescape=True)

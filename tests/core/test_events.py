@@ -33,7 +33,7 @@ def heard():
 
 def test_every_event_is_documented_with_its_arguments():
     assert set(events.REGISTRY) == {"record.written", "message.received", "message.outgoing",
-                                    "conversation.needs_routing", "assignee.released"}
+                                    "conversation.needs_routing", "assignee.released", "note.mentioned"}
     for event in events.REGISTRY.values():
         assert "Arguments" in (event.__doc__ or ""), event
 
@@ -42,12 +42,14 @@ def test_every_event_is_documented_with_its_arguments():
 def test_the_apps_above_subscribe_in_ready():
     from apps.agent.tasks import on_message_received
     from apps.integrations.tasks import on_message_outgoing
+    from apps.routing.services import notify_mentioned
     from apps.routing.tasks import on_assignee_released, on_needs_routing
 
     assert on_message_received in events.message_received.receivers
     assert on_message_outgoing in events.message_outgoing.receivers
     assert on_needs_routing in events.conversation_needs_routing.receivers
     assert on_assignee_released in events.assignee_released.receivers
+    assert notify_mentioned in events.note_mentioned.receivers
     assert channel_policy.policy_for(Channel.Kind.WHATSAPP) is not None
     assert channel_policy.policy_for(Channel.Kind.WEBCHAT) is None
 

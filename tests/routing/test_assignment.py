@@ -137,7 +137,12 @@ def test_offline_away_and_out_of_shift_agents_are_never_assigned(cast):
     # on THAT moment's weekday and clipped to that day (near midnight it is the next day's shift).
     now = timezone.now()
     local = timezone.localtime(now)
-    target = local + timedelta(hours=2, minutes=30)
+    ahead = timedelta(hours=2, minutes=30)
+    if (local + ahead).time() >= time(23, 58):
+        # a shift ends at the latest at 23:59 (whole minutes): a target in the day's last minutes
+        # would fall after it, so aim a few minutes later, into the next day's shift
+        ahead += timedelta(minutes=5)
+    target = local + ahead
     start = max(target - timedelta(minutes=30), target.replace(hour=0, minute=0, second=0, microsecond=0))
     end = min(target + timedelta(minutes=30), target.replace(hour=23, minute=59, second=0, microsecond=0))
     AgentShift.objects.create(presence=p, weekday=target.weekday(),
@@ -146,7 +151,7 @@ def test_offline_away_and_out_of_shift_agents_are_never_assigned(cast):
     assert arrive(cast).status == Status.UNASSIGNED
     # In shift two and a half hours later: assigned.
     conv = arrive(cast)
-    assert services.routing_try_assign(conversation_id=conv.pk, now=now + timedelta(hours=2, minutes=30)) == cast.collab_ab
+    assert services.routing_try_assign(conversation_id=conv.pk, now=now + ahead) == cast.collab_ab
 
 
 def test_assignment_announces_the_agent_in_the_customer_language(cast):

@@ -814,10 +814,15 @@ def notify_mentioned(event, record=None) -> list[Notification]:
     return rows
 
 
-def notification_mark_read(*, user, ids: list[int] | None = None, now: datetime | None = None) -> int:
+def notification_mark_read(*, user, ids: list[int] | None = None, conversation_id: int | None = None,
+                           now: datetime | None = None) -> int:
+    """Mark ``user``'s unread notices read: those of ``ids``, those about ``conversation_id`` (opening a
+    chat reads its mentions and escalation notices), or all. A live signal refreshes their badge."""
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
+    if conversation_id is not None:
+        qs = qs.filter(conversation_id=conversation_id)
     n = qs.update(read_at=_now(now))
     if n:
         signal_users_on_commit([user.pk], {"what": "notification"})

@@ -26,6 +26,7 @@ from apps.conversations import selectors as conv_selectors
 from apps.conversations.views import conversation_context
 from apps.core.errors import DomainError
 from apps.roles.access import can_view_monitor
+from apps.routing import services as routing_services
 
 from . import inbox, selectors, services, snooze, widget, widget_files
 from .models import Label, SavedReply
@@ -63,6 +64,9 @@ def inbox_page(request):
 def conversation_page(request, pk: int):
     """The one screen with a conversation open: list, conversation and side panel (deep-linkable)."""
     conv = access.conversation_get_or_404(request.user, pk, "view")
+    # Opening the chat reads its notices (a mention, an escalation): the badge rendered below and in
+    # the user's other tabs (live signal) no longer counts them.
+    routing_services.notification_mark_read(user=request.user, conversation_id=conv.pk)
     ctx = {**_list_context(request), **conversation_context(request, conv), "current_pk": conv.pk,
            "timeline": conversation_timeline(conv, list(conv_selectors.conversation_messages(conv)
                                                         .prefetch_related("attachments"))),

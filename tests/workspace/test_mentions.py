@@ -192,3 +192,18 @@ def test_an_internal_message_through_the_api_path_notifies_too(cast):
                                       is_internal=True)
     assert [n.user for n in notices()] == [cast.operator]
     assert [p["username"] for p in msg.meta["mentions_unseen"]] == ["collab_b"]
+
+
+def test_opening_the_chat_reads_its_notices_and_only_those(client, cast):
+    """The mention (and any other notice about that chat) is read once the colleague opens the chat;
+    notices about other chats, and other people's notices, stay unread."""
+    conv = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    other = conversation_in(cast, Status.UNASSIGNED, department=cast.dept_a)
+    note(conv, cast.operator, "@collab_a @collab_ab please look")
+    note(other, cast.operator, "@collab_a this one too")
+    assert len([n for n in notices(cast.collab_a) if n.read_at is None]) == 2
+    client.force_login(cast.collab_a)
+    assert client.get(reverse("conversation-detail", args=[conv.pk])).status_code == 200
+    unread = {n.conversation_id for n in notices(cast.collab_a) if n.read_at is None}
+    assert unread == {other.pk}
+    assert all(n.read_at is None for n in notices(cast.collab_ab))

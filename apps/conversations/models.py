@@ -160,6 +160,9 @@ class Conversation(models.Model):
             models.Index(models.F("department"), line_order(), models.F("id"), name="conv_line_dept",
                          condition=models.Q(status="unassigned")),
             models.Index(line_order(), models.F("id"), name="conv_line_all", condition=models.Q(status="unassigned")),
+            # The sweep's "snoozes now due" read (``conversation_wake_due``, every beat): only the few
+            # snoozed chats are in it, so it never scans the table's history.
+            models.Index(fields=["snoozed_until"], name="conv_snoozed", condition=models.Q(snoozed_until__isnull=False)),
             # The archived lists' indexes (in the list's exact order, NULLS LAST on PostgreSQL) are
             # created by workspace migration 0004, per database (SQLite has no NULLS LAST in an index).
         ]

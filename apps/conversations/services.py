@@ -789,6 +789,13 @@ def conversation_unsnooze(*, conversation: Conversation | int, user) -> Conversa
     return conv
 
 
+def snoozes_due(now):
+    """(pk, snoozed_until) of the snoozes whose time passed, the earliest first: a range of the partial
+    index ``conv_snoozed`` (only snoozed chats), never a scan of the conversations' history."""
+    return (Conversation.objects.filter(snoozed_until__lte=now).order_by("snoozed_until")
+            .values_list("pk", "snoozed_until"))
+
+
 def conversation_wake_due(*, now=None, limit: int = SNOOZE_WAKE_BATCH) -> int:
     """Record the wake-up of snoozes whose time passed (the periodic sweep): a WOKE event and a live
     signal, so open inboxes refresh. The lists already show those chats as awake without it.
@@ -796,8 +803,7 @@ def conversation_wake_due(*, now=None, limit: int = SNOOZE_WAKE_BATCH) -> int:
     Each row is claimed with a conditional UPDATE on its own stored time, so two sweeps running at
     once, a restart mid-batch or a customer message racing the sweep record one wake-up, never two."""
     now = now or timezone.now()
-    due = list(Conversation.objects.filter(snoozed_until__lte=now).order_by("snoozed_until")
-               .values_list("pk", "snoozed_until")[:limit])
+    due = list(snoozes_due(now)[:limit])
     woken = 0
     if not due:
         return 0  # the usual case: no batch opened, nothing sent

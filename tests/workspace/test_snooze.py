@@ -250,3 +250,14 @@ def test_the_routing_sweep_wakes_it_and_signals_the_audience(cast, monkeypatch, 
     pushes = [(groups, event) for groups, event in sent if event.get("conversation") == conv.pk]
     assert pushes and f"user.{cast.collab_a.pk}" in pushes[0][0]
     assert set(pushes[0][1]) <= {"what", "conversation", "department", "at"}  # no message text, no names
+
+
+def test_the_sweep_reads_due_snoozes_from_their_partial_index(cast):
+    """Every beat asks for the snoozes now due: an index range over snoozed chats only (conversations
+    migration 0010), not a scan of every conversation the operation ever had."""
+    from tests.plans import query_plan
+
+    for _ in range(3):
+        _expire(_snoozed(cast))
+    plan = query_plan(services.snoozes_due(timezone.now())[:200])
+    assert "conv_snoozed" in plan, plan

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -59,7 +60,10 @@ def conversation_context(request, conv) -> dict:
     return ctx
 
 
-def run_and_redirect(request, pk, fn, ok_message):
+def run_and_redirect(request, pk, fn, ok_message, *, keep_query: bool = False):
+    """Run a service write for the conversation screen: htmx gets 204 (the live signal refreshes the
+    page) or the error as 422 text; a plain form gets a flash message and the conversation again
+    (with the list's filters when ``keep_query``: the one screen posts them in the action's query)."""
     try:
         fn()
     except NotAllowed as exc:  # visible but not theirs to act on: 403, as the API answers
@@ -73,6 +77,8 @@ def run_and_redirect(request, pk, fn, ok_message):
             return HttpResponse(status=204)  # the live signal refreshes the message list
         if ok_message:
             messages.success(request, ok_message)
+    if keep_query and request.GET:
+        return redirect(reverse("conversation-detail", args=[pk]) + f"?{request.GET.urlencode()}")
     return redirect("conversation-detail", pk=pk)
 
 

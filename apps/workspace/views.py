@@ -23,7 +23,7 @@ from apps.conversations import access, attachments, mentions
 from apps.conversations import services as conv_services
 from apps.conversations.models import ACTIVE_HUMAN_STATUSES, Attachment
 from apps.conversations import selectors as conv_selectors
-from apps.conversations.views import conversation_context
+from apps.conversations.views import conversation_context, run_and_redirect
 from apps.core.errors import DomainError
 from apps.roles.access import can_view_monitor
 from apps.routing import services as routing_services
@@ -131,16 +131,7 @@ def conversation_label_remove(request, pk: int, label_id: int):
 
 def _snooze_write(request, pk: int, write, ok_message: str):
     access.conversation_get_or_404(request.user, pk, "view")  # not visible: 404, like the chat
-    try:
-        write()
-    except DomainError as exc:
-        if request.headers.get("HX-Request"):
-            return HttpResponse(exc.message, status=422, content_type="text/plain; charset=utf-8")
-        messages.error(request, exc.message)
-    else:
-        if not request.headers.get("HX-Request"):
-            messages.success(request, ok_message)
-    return _after_write(request, pk)
+    return run_and_redirect(request, pk, write, ok_message, keep_query=True)
 
 
 @login_required

@@ -261,3 +261,14 @@ def test_the_sweep_reads_due_snoozes_from_their_partial_index(cast):
         _expire(_snoozed(cast))
     plan = query_plan(services.snoozes_due(timezone.now())[:200])
     assert "conv_snoozed" in plan, plan
+
+
+def test_a_plain_form_comes_back_to_the_chat_with_the_lists_filters(client, cast):
+    """Without htmx the snooze form posts the list's filters in its action: the redirect keeps them."""
+    conv = conversation_in(cast, Status.IN_PROGRESS, department=cast.dept_a, assignee=cast.collab_a)
+    login(client, cast.collab_a)
+    resp = client.post(reverse("workspace-snooze", args=[conv.pk]) + "?tab=mine&sort=newest", {"preset": "1h"})
+    assert resp.status_code == 302
+    assert resp["Location"] == reverse("conversation-detail", args=[conv.pk]) + "?tab=mine&sort=newest"
+    resp = client.post(reverse("workspace-unsnooze", args=[conv.pk]))
+    assert resp["Location"] == reverse("conversation-detail", args=[conv.pk])

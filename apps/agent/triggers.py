@@ -116,6 +116,18 @@ def best_topic(pred, prefix: str = "topic:") -> tuple[str, float]:
     return label[len(prefix):], float(topics[label])
 
 
+def _name_word_owners(departments: list[tuple[str, list[str]]], *, stem: bool) -> dict[str, set[str]]:
+    """Each word of the department names (five letters or more, not a generic one; without a plural
+    "s" when ``stem``) and the departments whose names have it."""
+    owners: dict[str, set[str]] = {}
+    for slug, names in departments:
+        for name in names:
+            for w in re.findall(r"[a-z0-9]+", fold(name)):
+                if len(w) >= 5 and w not in _GENERIC_WORDS:
+                    owners.setdefault(w.rstrip("s") if stem else w, set()).add(slug)
+    return owners
+
+
 def named_department(text: str, departments: list[tuple[str, list[str]]]) -> str:
     """The department the customer names ("someone in Billing", "your cards team"), by its name in
     any configured language; a word of the name counts when no other department's name has it.
@@ -123,12 +135,7 @@ def named_department(text: str, departments: list[tuple[str, list[str]]]) -> str
     words = set(re.findall(r"[a-z0-9]+", fold(text)))
     stems = {w.rstrip("s") for w in words if len(w) > 3}
     folded = fold(text)
-    owners: dict[str, set[str]] = {}
-    for slug, names in departments:
-        for name in names:
-            for w in re.findall(r"[a-z0-9]+", fold(name)):
-                if len(w) >= 5 and w not in _GENERIC_WORDS:
-                    owners.setdefault(w.rstrip("s"), set()).add(slug)
+    owners = _name_word_owners(departments, stem=True)
     for slug, names in departments:
         if any(len(fold(n)) >= 4 and re.search(rf"\b{re.escape(fold(n))}\b", folded) for n in names):
             return slug
@@ -148,12 +155,7 @@ def named_department_by_meaning(text: str, departments: list[tuple[str, list[str
     área de comercios" for Merchants): a word of the message (five letters or more, not a generic one)
     that translates a distinctive word of exactly one department's names (cosine >= ``NAME_TRANSLATION_MIN``
     of their ``embed`` vectors). For a request for a person only (the caller decides); "" if none or several."""
-    owners: dict[str, set[str]] = {}
-    for slug, names in departments:
-        for name in names:
-            for w in re.findall(r"[a-z0-9]+", fold(name)):
-                if len(w) >= 5 and w not in _GENERIC_WORDS:
-                    owners.setdefault(w, set()).add(slug)
+    owners = _name_word_owners(departments, stem=False)
     distinctive = sorted(w for w, slugs in owners.items() if len(slugs) == 1)
     words = sorted({w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) >= 5
                     and fold(w) not in _GENERIC_WORDS and fold(w) not in owners})

@@ -109,6 +109,10 @@ class Unit:
     text: str           # what the customer reads
     block: int          # paragraph / list / table it belongs to
     kind: str           # sentence | item | row | lead
+    intro: str = ""     # an item's list lead-in ("We will never ask you for:"), shown with it
+
+
+INTRO_MAX_CHARS = 240  # a list's lead-in longer than this is a paragraph of its own, not a lead-in
 
 
 def _table_units(lines: list[str], block: int) -> list[Unit]:
@@ -155,17 +159,30 @@ def split_units(text: str) -> list[Unit]:
             units += _table_units([line for line in lines if "|" in line], block)
             continue
         current: list[str] = []
+        # the sentence announcing the list (ends with ":"), in this paragraph or closing the previous one
+        intro = units[-1].text if units and units[-1].text.rstrip().endswith(":") else ""
         for line in lines + [""]:
             if not line or _LIST_ITEM.match(line):
                 if current:
                     joined = " ".join(current)
                     units += [Unit(s, block, "sentence") for s in split_sentences(joined)]
+                    intro = units[-1].text if units[-1].text.rstrip().endswith(":") else ""
                     current = []
                 if line:
-                    units.append(Unit(_LIST_ITEM.sub("", line).strip(), block, "item"))
+                    units.append(Unit(_LIST_ITEM.sub("", line).strip(), block, "item",
+                                      intro if len(intro) <= INTRO_MAX_CHARS else ""))
             else:
                 current.append(line.strip())
     return [u for u in units if len(u.text) > 1]
+
+
+def with_intro(units: list[Unit]) -> list[Unit]:
+    """The passage with its list's lead-in first when it shows items without it: "the 6-digit codes
+    we send you by SMS" means the opposite without "No one from Pampa Pay will ever ask you for:"."""
+    intro = next((u.intro for u in units if u.kind == "item" and u.intro), "")
+    if not intro or any(u.text == intro for u in units):
+        return units
+    return [Unit(intro, units[0].block, "sentence")] + units
 
 
 # --- selection ------------------------------------------------------------------------------------
@@ -435,9 +452,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     model = ranker if ranker is not None else ranker_load()
     hand = np.array([c["hand"] for c in candidates])
     if _capture is not None:  # evaluation: every candidate's own passage, to label it for the ranker
-        _capture[:] = [{"features": c["features"], "text": render(
+        _capture[:] = [{"features": c["features"], "text": render(with_intro(
             [chunks[c["chunk"]][2][j] for j in compose_units(chunks[c["chunk"]][2], c["unit"], chunks[c["chunk"]][3],
-                                                              span=p["span"], max_chars=max_chars)])}
+                                                              span=p["span"], max_chars=max_chars)]))}
             for c in candidates]
     if model is not None and not model.get("none"):
         ranked = ranker_scores(candidates, model)
@@ -449,7 +466,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
     best_rank, hit, units, scores, sims, overlaps, own_words = chunks[c_index]
     chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
-    picked = [units[j] for j in chosen]
+    picked = with_intro([units[j] for j in chosen])
     length = sum(len(u.text) for u in picked)
     extra: list[Unit] = []
     for other in np.argsort(-ranked, kind="stable"):

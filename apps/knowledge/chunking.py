@@ -33,10 +33,57 @@ class ChunkDraft:
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+(?=[A-ZÁÉÍÓÚÑ¿¡0-9\"(-])")
 
 
-def _split_long(paragraph: str, limit: int) -> list[str]:
-    """A paragraph longer than ``limit``: split at sentences, then at words."""
+_TABLE_ROW = re.compile(r"\S\s*\|\s*\S|^\s*\|")  # a row, with or without its outer pipes
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_LIST_LINE = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s")
+LEAD_MAX_CHARS = 240  # a list's or table's lead-in line repeated on each of its pieces, when short
+
+
+def _split_lines(paragraph: str, limit: int, lead_in: str = "") -> list[str] | None:
+    """A table or a list longer than ``limit``, cut between rows / items, never inside one: each
+    piece of a table repeats its header row (and rule), each piece of a list its short lead-in
+    line ("We will never ask you for:"), so every chunk reads on its own: a row under the wrong
+    header, or items without the sentence that says what they are, tells the customer something
+    else. ``lead_in``: the paragraph before, when it announces this one ("... for:"). None when the
+    paragraph is not a table or a list."""
+    lines = paragraph.split("\n")
+    rows = [i for i, line in enumerate(lines) if _TABLE_ROW.search(line)]
+    items = [i for i, line in enumerate(lines) if _LIST_LINE.match(line)]
+    if len(rows) >= 3 and rows == list(range(rows[0], len(lines))):
+        lead, start = lines[:rows[0]], rows[0] + (2 if rows[0] + 1 < len(lines) and _TABLE_RULE.match(lines[rows[0] + 1]) else 1)
+        head = lines[rows[0]:start]
+        body = lines[start:]
+    elif len(items) >= 2 and items == list(range(items[0], len(lines))):
+        lead, head, body = lines[:items[0]], [], lines[items[0]:]
+    else:
+        return None
+    lead_text = "\n".join(lead)
+    if not lead and lead_in:
+        lead_text = lead_in
+    repeat = ([lead_text] if lead_text and len(lead_text) <= LEAD_MAX_CHARS and lead_text.rstrip().endswith(":")
+              else []) + head
+    pieces: list[str] = []
+    current = lead + head
+    fresh = False
+    for line in body:
+        if fresh and len("\n".join(current + [line])) > limit:
+            pieces.append("\n".join(current))
+            current, fresh = list(repeat), False
+        current.append(line)
+        fresh = True
+    if fresh:
+        pieces.append("\n".join(current))
+    return pieces
+
+
+def _split_long(paragraph: str, limit: int, lead_in: str = "") -> list[str]:
+    """A paragraph longer than ``limit``: a table or list between rows / items (``_split_lines``),
+    prose at sentences, then at words."""
     if len(paragraph) <= limit:
         return [paragraph]
+    by_lines = _split_lines(paragraph, limit, lead_in)
+    if by_lines is not None:
+        return by_lines
     pieces: list[str] = []
     current = ""
     for sentence in _SENTENCE.split(paragraph):
@@ -59,7 +106,12 @@ def _split_long(paragraph: str, limit: int) -> list[str]:
 
 
 def _tail(text: str, size: int) -> str:
-    """The last ``size``-ish characters, starting at a sentence or word boundary."""
+    """The last ``size``-ish characters, starting at a sentence or word boundary. Nothing after a
+    table or a list: its rows and items are never cut (``_split_lines``) and a piece of one already
+    carries its header or lead-in, so a partial row carried over would only read as noise."""
+    last_line = text.rstrip().rsplit("\n", 1)[-1]
+    if _TABLE_ROW.search(last_line) or _LIST_LINE.match(last_line):
+        return ""
     if len(text) <= size:
         return text
     window = text[-size:]
@@ -87,7 +139,8 @@ def chunk_sections(sections: list[Section], *, target: int = TARGET_CHARS, maxim
             continue
         paras: list[str] = []
         for para in section.paragraphs:
-            paras += _split_long(para, maximum - overlap)
+            lead_in = paras[-1] if paras and "\n" not in paras[-1] and paras[-1].rstrip().endswith(":") else ""
+            paras += _split_long(para, maximum - overlap, lead_in)
         current = ""
         fresh = False  # does ``current`` hold anything beyond the overlap carried over?
         for para in paras:

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.agent.compose import (compose_reply, declares_quote, drop_stray_polarity, render, select_answer,
-                                split_sentences, split_units)
+                                split_sentences, split_units, with_intro)
 from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
 from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
@@ -42,6 +42,35 @@ def test_table_rows_read_with_their_headers_and_lists_stay_lists():
     assert [u.text for u in items] == ["debit card", "Mercado Pago"]  # no Markdown left
     assert render(items) == "- debit card\n- Mercado Pago"
     assert not any("|" in t or "**" in t for t in texts)
+
+
+NEVER_ASK = ("No one from Pampa Pay will ever ask you, by phone, chat or email, for:\n\n"
+             "- your card PIN;\n- the 6-digit verification codes we send you by SMS;\n\n"
+             "If someone asks for any of these, it is a scam.")
+
+
+def test_list_items_are_shown_with_the_sentence_that_introduces_them():
+    # "the 6-digit codes we send you" alone reads as something to hand over: its lead-in says the opposite
+    units = split_units(NEVER_ASK)
+    codes = next(u for u in units if u.text.startswith("the 6-digit"))
+    assert codes.kind == "item" and codes.intro.endswith("chat or email, for:")  # across the blank line
+    assert render(with_intro([codes])) == ("No one from Pampa Pay will ever ask you, by phone, chat or email, for:\n"
+                                           "- the 6-digit verification codes we send you by SMS;")
+    # shown once when the passage already holds it; a sentence after the list has no lead-in
+    assert with_intro(units[:3]) == units[:3]
+    scam = next(u for u in units if u.text.startswith("If someone"))
+    assert with_intro([scam]) == [scam]
+    # a lead-in inside the same paragraph too, and a plain sentence before a list is no lead-in
+    same = split_units("If you pay late:\n- a 4% surcharge is added;\n- coverage continues.")
+    assert [u.intro for u in same if u.kind == "item"] == ["If you pay late:"] * 2
+    plain = split_units("We accept cards.\n- debit card\n- Mercado Pago")
+    assert [u.intro for u in plain if u.kind == "item"] == ["", ""]
+
+
+def test_the_selected_answer_keeps_its_list_lead_in():
+    answer = _select_flat("Do you need the 6-digit verification codes you send by SMS?", NEVER_ASK, "Security", {"span": 1})
+    assert answer.startswith("No one from Pampa Pay will ever ask you"), answer
+    assert "\n- " in answer
 
 
 def _select_flat(question: str, chunk: str, heading: str, params: dict) -> str:

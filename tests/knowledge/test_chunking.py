@@ -1,0 +1,53 @@
+"""Long tables and lists are cut between rows and items, never inside one, and every piece carries
+what makes it readable on its own: a table its header row, a list its lead-in line."""
+from __future__ import annotations
+
+from apps.knowledge.chunking import MAX_CHARS, chunk_sections
+from apps.knowledge.parsers import parse_markdown
+
+ROWS = [f"| Service number {i} with a long descriptive name | ARS {i},500 per month. Banelco: free | "
+        f"CLP {i},990. Redbanc: first 2 free |" for i in range(1, 16)]
+FEES_MD = ("# Fees\n\n## Fees table\n\n| Service | Argentina | Chile |\n|---|---|---|\n" + "\n".join(ROWS) + "\n").encode()
+
+ITEMS = [f"- item {i}: the 6-digit code number {i} that we send you by SMS or WhatsApp, or any password" for i in range(1, 16)]
+NEVER_MD = ("# Security\n\n## What we never ask\n\nNo one from Pampa Pay will ever ask you, by phone or chat, for:\n\n"
+            + "\n".join(ITEMS) + "\n\nIf someone asks for any of these, it is a scam.\n").encode()
+
+
+def _chunks(md: bytes) -> list[str]:
+    return [c.text for c in chunk_sections(parse_markdown(md))]
+
+
+def test_a_long_table_is_cut_between_rows_and_each_piece_repeats_its_header():
+    chunks = [c for c in _chunks(FEES_MD) if "|" in c]
+    assert len(chunks) >= 2 and all(len(c) <= MAX_CHARS for c in chunks)
+    rows_seen = []
+    for chunk in chunks:
+        lines = chunk.split("\n")
+        assert lines[0] == "Service | Argentina | Chile", chunk  # the header first, in every piece
+        for line in lines[1:]:
+            assert line.count("|") == 2, line  # whole rows only: "each. Banelco:" never ends a line
+            rows_seen.append(line.split(" | ")[0])
+    assert rows_seen == [f"Service number {i} with a long descriptive name" for i in range(1, 16)]
+
+
+def test_a_long_list_is_cut_between_items_and_each_piece_keeps_its_lead_in():
+    chunks = [c for c in _chunks(NEVER_MD) if "item " in c]
+    assert len(chunks) >= 2
+    items_seen = []
+    for chunk in chunks:
+        assert "will ever ask you, by phone or chat, for:" in chunk.split("\n")[0], chunk
+        for line in chunk.split("\n")[1:]:
+            if line.startswith("- "):
+                assert line.endswith("or any password"), line  # no item cut in two
+                items_seen.append(line)
+    assert items_seen == ITEMS  # every item once, in order: no partial item carried over
+    assert "it is a scam" in _chunks(NEVER_MD)[-1]
+
+
+def test_prose_is_still_cut_at_sentences_with_overlap():
+    text = " ".join(f"Sentence {i} explains one detail of the fibre installation." for i in range(40))
+    chunks = _chunks(f"# Guide\n\n{text}\n".encode())
+    assert len(chunks) >= 2
+    for previous, current in zip(chunks, chunks[1:]):
+        assert current.split(".")[0] in previous

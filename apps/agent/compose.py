@@ -720,14 +720,27 @@ def _known(term: str, vocabulary) -> bool:
     return all(p in vocabulary for p in parts)
 
 
+WIDER_HITS = 3  # passages from outside the topic's documents that rank above all of the topic's own
+
+
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
-                 intent_probability: float, embed) -> dict | None:
+                 intent_probability: float, embed, wider=False) -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
-    {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved."""
+    {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved.
+    ``wider`` (False: only ``document_ids``): the documents searched beyond the topic's (None: the
+    whole KB); up to ``WIDER_HITS`` of their passages join the topic's when they rank above the
+    topic's best, so a wrong topic guess does not hide the passage that answers."""
     from apps.knowledge.search import knowledge_search_vector
 
     hits = knowledge_search_vector(vector, query=question, document_ids=document_ids, departments=list(departments),
                                    language=None, k=6)
+    if wider is not False and document_ids and wider != document_ids:
+        best = max((h.relevance for h in hits), default=0.0)
+        known = {h.chunk_id for h in hits}
+        extra = [h for h in knowledge_search_vector(vector, query=question, document_ids=wider,
+                                                    departments=list(departments), language=None, k=6 + WIDER_HITS)
+                 if h.chunk_id not in known and h.relevance > best][:WIDER_HITS]
+        hits = sorted(hits + extra, key=lambda h: -h.relevance)
     if not hits:
         return None
     vocabulary = _kb_vocabulary()

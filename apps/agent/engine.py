@@ -70,6 +70,9 @@ class Snapshot:
         for slug, ids in self.documents.items():
             for pk in ids or []:
                 self.document_topics.setdefault(pk, []).append(slug)
+        # documents only topics the agent may not answer use: never searched for another topic's answer
+        answerable = {pk for slug, ids in self.documents.items() if self.topics[slug].bot_may_answer for pk in ids or []}
+        self.withheld_documents = sorted({pk for ids in self.documents.values() for pk in ids or []} - answerable)
         self.rules = list(TransferRule.objects.filter(is_active=True).select_related("department", "topic")
                           .order_by("order", "id"))
         self.topic_departments = {slug: self._department_of(t) for slug, t in self.topics.items()}

@@ -159,6 +159,28 @@ def topic_documents(slug: str) -> list[int] | None:
     return config_get().documents.get(slug)
 
 
+def answer_documents(slug: str) -> list[int] | None:
+    """The documents an answer to a turn about topic ``slug`` is retrieved from: the whole knowledge
+    base (None) for a topic the agent may answer from documents, less the documents only topics it
+    may not answer use; a topic with no documents ([]) or that the agent may not answer keeps its
+    own. The topic is the classifier's guess: its documents as a hard filter starve the answer of
+    the passage whenever the guess is wrong ("How much can I pay contactless without a PIN?" read as
+    QR payments only searched the QR page), and the ranker and verifier judge the passages anyway."""
+    from apps.knowledge.models import Document
+
+    from .engine import config_get
+
+    snapshot = config_get()
+    documents = snapshot.documents.get(slug) if slug else None
+    topic = snapshot.topics.get(slug) if slug else None
+    if documents is None or not documents or (topic is not None and not topic.bot_may_answer):
+        return documents
+    withheld = snapshot.withheld_documents
+    if not withheld:
+        return None
+    return list(Document.objects.exclude(pk__in=withheld).values_list("pk", flat=True))
+
+
 def topic_document_ids(topic) -> list[int]:
     from django.db.models import Q
 
@@ -298,7 +320,8 @@ class LocalProvider:
 
         slug = answer_topic(analysis.topic_slug, pred.probability, ctx.topic_slug)
         found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
-                             document_ids=topic_documents(slug), departments=customer_departments(slug),
+                             document_ids=topic_documents(slug), wider=answer_documents(slug),
+                             departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed)
         if found is not None:
             top = found["top"]

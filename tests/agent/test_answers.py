@@ -249,6 +249,46 @@ def test_cross_lingual_answer_quotes_with_a_notice_and_names_its_source(cast, kb
 
 
 @pytest.mark.django_db
+def test_a_passage_outside_the_guessed_topics_documents_answers_when_it_ranks_above_them(cast, kb_store):
+    """The topic is the classifier's guess: its documents are searched first, and a passage of
+    another document joins them when it ranks above all of theirs. Documents only a topic the agent
+    may not answer uses are never quoted for another topic."""
+    from apps.agent.config import config_import
+    from apps.agent.providers import LocalProvider, TurnContext
+    from apps.knowledge.services import document_create, document_ingest
+
+    pages = {
+        "kb/en-pharmacy.md": b"# Pharmacy discounts\n\nNetwork pharmacies apply a 40% discount on prescription "
+                             b"medicines at the counter.\n",
+        "kb/en-delivery.md": b"# Home delivery of medicines\n\nHome delivery of medicines costs ARS 1,500 in "
+                             b"Buenos Aires and arrives within 48 hours.\n",
+        "kb/en-fraud-desk.md": b"# Fraud desk\n\nHome delivery of medicines paid with a stolen card: the fraud "
+                               b"desk refunds ARS 99,999 to the card holder.\n",
+    }
+    for source, data in pages.items():
+        doc = document_create(title=source, filename=source.split("/")[-1], data=data, language="en", source=source)
+        document_ingest(document_id=doc.pk)
+    config_import({"version": 1, "company_name": "Vitalia",
+                   "departments": [{"slug": "member-services", "name": "Member Services", "is_default": True}],
+                   "topics": [{"slug": "pharmacy", "name": "Pharmacy", "department": "Member Services",
+                               "documents": ["kb/en-pharmacy.md"],
+                               "examples": ["pharmacy discount", "discount on medicines", "descuento en farmacia",
+                                            "how much do medicines cost", "medicines"]},
+                              {"slug": "fraud", "name": "Fraud", "department": "Member Services",
+                               "bot_may_answer": False, "documents": ["kb/en-fraud-desk.md"],
+                               "examples": ["someone used my stolen card", "identity theft", "fraude con mi tarjeta"]}]})
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="en", history=[],
+                                                   text="How much does home delivery of medicines cost?"))
+    assert analysis.topic_slug == "pharmacy"
+    assert "ARS 1,500" in analysis.answer and "99,999" not in analysis.answer
+    assert analysis.sources[0]["title"] == "kb/en-delivery.md"
+    # the topic's own page still answers what it holds
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="en", history=[],
+                                                   text="What discount do network pharmacies give?"))
+    assert "40% discount" in analysis.answer
+
+
+@pytest.mark.django_db
 def test_documents_empty_means_always_hand_off_and_departments_by_name(fibrasur):
     from apps.agent.config import config_import
     from apps.agent.engine import engine_invalidate

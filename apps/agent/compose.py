@@ -176,6 +176,33 @@ def split_units(text: str) -> list[Unit]:
     return [u for u in units if len(u.text) > 1]
 
 
+# "How do I restart the router?" / "¿Cómo pido un técnico?": a procedure, answered by its steps in order.
+_HOW_TO = re.compile(r"^\W*(?:how (?:do|can|should|would|could) (?:i|we)\b|how to\b|"
+                     r"c[oó]mo (?!es\b|son\b|est[aá]n?\b|funciona\b|va\b|anda\b)\w+)", re.IGNORECASE)
+
+
+def asks_how_to(question: str) -> bool:
+    return bool(_HOW_TO.search(question or ""))
+
+
+def whole_procedure(units: list[Unit], chosen: list[int], *, max_chars: int) -> list[int]:
+    """For a how-to question whose passage shows steps of a list: the list from its first step, in
+    order, while it fits ``max_chars`` (the chosen step always stays): one step out of five ("Plug in
+    the router and wait 2 more minutes") does not tell the customer how."""
+    items = [j for j in chosen if units[j].kind == "item"]
+    if not items:
+        return chosen
+    block = units[items[0]].block
+    steps = [j for j, u in enumerate(units) if u.block == block and u.kind == "item"]
+    out = [j for j in chosen if units[j].block != block or units[j].kind != "item"]
+    length = sum(len(units[j].text) for j in out)
+    for j in steps:
+        if j in chosen or length + len(units[j].text) <= max_chars:
+            out.append(j)
+            length += len(units[j].text)
+    return sorted(set(out))
+
+
 def with_intro(units: list[Unit]) -> list[Unit]:
     """The passage with its list's lead-in first when it shows items without it: "the 6-digit codes
     we send you by SMS" means the opposite without "No one from Pampa Pay will ever ask you for:"."""
@@ -466,6 +493,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
     best_rank, hit, units, scores, sims, overlaps, own_words = chunks[c_index]
     chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
+    how_to = asks_how_to(question)
+    if how_to:
+        chosen = whole_procedure(units, chosen, max_chars=max_chars)
     picked = with_intro([units[j] for j in chosen])
     length = sum(len(u.text) for u in picked)
     extra: list[Unit] = []
@@ -480,6 +510,15 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             continue
         if length + len(unit.text) > p["extra_chars"]:
             continue
+        if how_to and unit.kind == "item" and not any(u.kind == "item" for u in picked):
+            # a step of a procedure the passage does not show: the procedure, in order (the step kept)
+            for step in (u for u in o_units if u.block == unit.block and u.kind == "item"):
+                if step is unit or (length + len(unit.text) + len(step.text) <= p["extra_chars"]
+                                    and not any(step.text == u.text for u in picked + extra)):
+                    extra.append(step)
+                    length += len(step.text) if step is not unit else 0
+            length += len(unit.text)
+            break
         extra.append(unit)
         length += len(unit.text)
     passage = render(picked)

@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.agent.compose import (compose_reply, declares_quote, drop_stray_polarity, render, select_answer,
-                                split_sentences, split_units, with_intro)
+from apps.agent.compose import (asks_how_to, compose_reply, declares_quote, drop_stray_polarity, render,
+                                select_answer, split_sentences, split_units, whole_procedure, with_intro)
 from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
 from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
@@ -84,6 +84,26 @@ def _select_flat(question: str, chunk: str, heading: str, params: dict) -> str:
     # the hand-set score alone (no learned ranker), one passage (no supplementary unit)
     return select_answer(question, np.ones(4, dtype=np.float32) / 2.0, [hit], language="en", embed=embed,
                          params={"extra_units": 0, **params}, ranker={"none": True}).text
+
+
+RESTART = ("Restarting the router fixes slow connections and does not erase the Wi-Fi password.\n\n"
+           "1. Unplug the router from the power socket.\n2. Wait 30 seconds.\n"
+           "3. Plug the router back in and wait 2 minutes.\n\nA remote restart from the app takes 3 minutes.")
+
+
+@pytest.mark.parametrize("span", [1, 4])
+def test_a_how_to_question_gets_the_whole_procedure_in_order(span):
+    # one step out of three ("Plug the router back in") does not tell the customer how
+    answer = _select_flat("How do I restart the router?", RESTART, "Router", {"span": span, "extra_units": 2})
+    steps = [answer.find(s) for s in ("Unplug the router", "Wait 30 seconds", "Plug the router back in")]
+    assert -1 not in steps and steps == sorted(steps), answer
+    # the passage itself on a step: the list from its first step, the step kept even when space runs out
+    units = split_units(RESTART)
+    third = next(j for j, u in enumerate(units) if u.text.startswith("Plug the router back"))
+    assert [units[j].text[:6] for j in whole_procedure(units, [third], max_chars=420)] == ["Unplug", "Wait 3", "Plug t"]
+    assert whole_procedure(units, [third], max_chars=10) == [third]
+    assert asks_how_to("¿Cómo pido que venga un técnico?") and asks_how_to("how can I pay my bill")
+    assert not asks_how_to("¿Cómo funciona el cashback?") and not asks_how_to("How much is the visit?")
 
 
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():

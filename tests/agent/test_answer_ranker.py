@@ -66,9 +66,14 @@ def test_the_ranker_picks_the_supplementary_unit_that_states_the_figure():
     assert hand.text.startswith(passage.text) and "79,900" not in hand.text
     model = fit_ranker(_rows("A") + _rows("B"))
     with ranker_use(model):
-        learned = select_answer(question, VECTOR, hits, language="en", embed=_flat_embed, params={"extra_units": 1})
+        learned = select_answer(question, VECTOR, hits, language="en", embed=_flat_embed,
+                                params={"extra_units": 1, "main_by": "hand"})
     assert learned.text == f"{passage.text} {figure.text}"
     assert learned.features["answer_chars"] == len(passage.text)  # the verifier reads the passage
+    # shipped (main_by "ranker"): the ranker's pick is the passage itself, the verifier reads it
+    with ranker_use(model):
+        shipped = select_answer(question, VECTOR, hits, language="en", embed=_flat_embed, params={"extra_units": 1})
+    assert shipped.text.startswith(figure.text) and shipped.features["answer_chars"] == len(figure.text)
 
 
 def test_fit_ranker_needs_labelled_candidates():

@@ -111,11 +111,13 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     looks_off_topic = analysis.extra.get("oos_probability", 0.0) >= CONTEXT_MAX_OOS_PROBABILITY
     # A vent (frustration with no question of its own) must be frustrated: the built-in frustrated
     # class also attracts texts that are merely unlike every topic (a translation request, a role-play).
-    venting = analysis.intent == "vent" and not looks_off_topic and (
+    own_case = asks_about_own_case(analysis)
+    venting = analysis.intent == "vent" and not looks_off_topic and not own_case and (
         clearly_upset(analysis, cfg) or (frustrated_now and previous_topic is not None))
     if analysis.intent == "vent" and not venting:
         analysis.intent = "out_of_scope" if low_scope else analysis.intent
-    if venting or (low_scope and frustrated_now and previous_topic is not None and not looks_off_topic):
+    if venting or (low_scope and frustrated_now and previous_topic is not None and not looks_off_topic
+                   and not own_case):
         # A frustrated turn with no question of its own is about the conversation: acknowledge it.
         return Decision("", topic=previous_topic, note="vent", negatives=negatives)
     if low_scope and previous_topic is not None and _follow_up(analysis, previous_topic):
@@ -223,10 +225,21 @@ def opening_question(analysis, cfg, text: str, previous_topic) -> bool:
             and analysis.sentiment > min(cfg.sentiment_threshold, OPENING_MAX_SENTIMENT))
 
 
+def asks_about_own_case(analysis) -> bool:
+    """The turn names a case number or code no document contains ("Abrí la disputa DSP-482913 hace 3
+    semanas, ¿en qué estado está?"; ``unknown_terms``, set by the local provider): a question about
+    the customer's own case, which only a person can look up. Never read as a vent, however it is
+    worded: "tell me what is happening" would ask for what the customer just told."""
+    return float(analysis.extra.get("unknown_terms") or 0.0) > 0
+
+
 def vent_not_question(analysis, cfg, previous_topic) -> bool:
     """A turn the knowledge base cannot answer that is frustration rather than a new question: a
     frustrated follow-up ("Two days?! I sent it a week ago") or a clearly upset first message. It
     gets "tell me what is happening" instead of a low-confidence handoff: sustained frustration has
-    its own trigger, and one or two frustrated turns are not a handoff."""
+    its own trigger, and one or two frustrated turns are not a handoff. Not a question about the
+    customer's own case (``asks_about_own_case``)."""
+    if asks_about_own_case(analysis):
+        return False
     frustrated = analysis.sentiment <= cfg.sentiment_threshold
     return clearly_upset(analysis, cfg) or (frustrated and previous_topic is not None)

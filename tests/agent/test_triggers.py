@@ -560,6 +560,27 @@ def test_after_a_greeting_it_still_opens_the_subject_but_a_follow_up_is_a_vent(f
     assert replies[-1].body == cfg.message("empathy_ask", "es")
 
 
+def test_a_follow_up_about_the_customers_own_case_goes_to_a_person_not_asked_what_is_happening(fibrasur, monkeypatch):
+    """A frustrated follow-up that names a case number no document contains asks about the
+    customer's own case: a low-confidence handoff, not "tell me what is happening" (which the same
+    follow-up without the number still gets, test above)."""
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75
+    cfg.save()
+    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.95)
+    conv, _ = say(fibrasur, _fresh(fibrasur, "es"), "Hay un cargo que no reconozco en la factura, ¿qué es?")
+    assert conv.status == Status.BOT and _last_decision(conv)["topic"] == "billing"
+    conv, replies = say(fibrasur, conv, "Hice el reclamo REC-558201 hace dos semanas y nadie me responde, "
+                                        "¿en qué estado está?")
+    decision = _last_decision(conv)
+    assert decision["scores"]["unknown_terms"] > 0
+    assert decision["scores"]["sentiment"] <= cfg.sentiment_threshold  # frustrated: the vent path was open
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+    assert cfg.message("empathy_ask", "es") not in [r.body for r in replies]
+
+
 @pytest.mark.parametrize("text, asks", [
     ("What is the damn emergency number in Buenos Aires?", True),
     ("Son unos chantas. ¿Qué tengo que hacer para que me lo reactiven", True),

@@ -57,6 +57,8 @@ def _split_lines(paragraph: str, limit: int, lead_in: str = "") -> list[str] | N
         lead, head, body = lines[:items[0]], [], lines[items[0]:]
     else:
         return None
+    if any(len(line) > limit for line in body):
+        return None  # a row or item longer than a chunk: cut at sentences like prose, or no chunk fits
     lead_text = "\n".join(lead)
     if not lead and lead_in:
         lead_text = lead_in

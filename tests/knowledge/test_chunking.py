@@ -51,3 +51,9 @@ def test_prose_is_still_cut_at_sentences_with_overlap():
     assert len(chunks) >= 2
     for previous, current in zip(chunks, chunks[1:]):
         assert current.split(".")[0] in previous
+
+
+def test_a_row_longer_than_a_chunk_is_still_cut_so_every_chunk_fits():
+    long_item = "- " + " ".join(f"Clause {i} of a very long list item about the fibre installation." for i in range(30))
+    chunks = _chunks(f"# Terms\n\nThe terms:\n\n- short item\n{long_item}\n- last item\n".encode())
+    assert len(chunks) >= 2 and all(len(c) <= MAX_CHARS for c in chunks)

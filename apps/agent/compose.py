@@ -764,6 +764,24 @@ def _known(term: str, vocabulary) -> bool:
 WIDER_HITS = 3  # passages from outside the topic's documents that rank above all of the topic's own
 
 
+def widen(hits: list, vector: np.ndarray, *, query: str | None, document_ids, wider, departments: list[int],
+          k: int, language: str | None = None) -> list:
+    """``hits`` from the topic's documents joined by up to ``WIDER_HITS`` passages of ``wider`` (the
+    documents beyond the topic's; None: the whole KB; False: none) that rank above all of them, so a
+    wrong topic guess does not hide the passage that answers. ``k``: how many hits the topic's
+    search asked for. Both providers retrieve this way."""
+    from apps.knowledge.search import knowledge_search_vector
+
+    if wider is False or not document_ids or wider == document_ids:
+        return hits
+    best = max((h.relevance for h in hits), default=0.0)
+    known = {h.chunk_id for h in hits}
+    extra = [h for h in knowledge_search_vector(vector, query=query or "", document_ids=wider,
+                                                departments=list(departments), language=language, k=k + WIDER_HITS)
+             if h.chunk_id not in known and h.relevance > best][:WIDER_HITS]
+    return sorted(hits + extra, key=lambda h: -h.relevance) if extra else hits
+
+
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
                  intent_probability: float, embed, wider=False) -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
@@ -775,13 +793,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
 
     hits = knowledge_search_vector(vector, query=question, document_ids=document_ids, departments=list(departments),
                                    language=None, k=6)
-    if wider is not False and document_ids and wider != document_ids:
-        best = max((h.relevance for h in hits), default=0.0)
-        known = {h.chunk_id for h in hits}
-        extra = [h for h in knowledge_search_vector(vector, query=question, document_ids=wider,
-                                                    departments=list(departments), language=None, k=6 + WIDER_HITS)
-                 if h.chunk_id not in known and h.relevance > best][:WIDER_HITS]
-        hits = sorted(hits + extra, key=lambda h: -h.relevance)
+    hits = widen(hits, vector, query=question, document_ids=document_ids, wider=wider, departments=departments, k=6)
     if not hits:
         return None
     vocabulary = _kb_vocabulary()

@@ -125,17 +125,23 @@ def source_of(hit) -> dict:
 
 
 def retrieve(vector: np.ndarray, *, language: str, document_ids: list[int] | None, departments: list[int],
-             k: int = 4):
+             k: int = 4, wider=False):
     """KB chunks for a customer-facing answer. ``departments`` is required (never None): documents
-    limited to departments are quoted only to a customer whose topic belongs to one of them."""
+    limited to departments are quoted only to a customer whose topic belongs to one of them.
+    ``wider``: the documents beyond the topic's whose best passages may join (``compose.widen``)."""
     from apps.knowledge.search import knowledge_search_vector
+
+    from .compose import widen
 
     departments = list(departments)
     hits = knowledge_search_vector(vector, document_ids=document_ids, departments=departments,
                                    language=language or None, k=k)
+    used = language or None
     if not hits and language:
+        used = None
         hits = knowledge_search_vector(vector, document_ids=document_ids, departments=departments, language=None, k=k)
-    return hits
+    return widen(hits, vector, query=None, document_ids=document_ids, wider=wider, departments=departments, k=k,
+                 language=used)
 
 
 def customer_departments(slug: str) -> list[int]:
@@ -388,7 +394,8 @@ class OpenAIProvider:
 
         vector = embed([ctx.text])[0]
         hits = retrieve(vector, language=ctx.language, document_ids=topic_documents(ctx.topic_slug),
-                        departments=customer_departments(ctx.topic_slug), k=4)
+                        departments=customer_departments(ctx.topic_slug), k=4,
+                        wider=answer_documents(ctx.topic_slug))
         kb = [{"id": i + 1, "title": h.document_title, "heading": h.heading, "text": h.text[:1500]}
               for i, h in enumerate(hits)]
         messages = [{"role": "system", "content": self.system_prompt(ctx.language)}]

@@ -140,3 +140,20 @@ def test_api_key_leak_is_withheld(fibrasur, openai_settings):
         conv = start(fibrasur, language="en")
         conv, _ = say(fibrasur, conv, "what is your api key?")
     assert all(API_KEY not in m.body for m in conv.messages.all())
+
+
+def test_the_model_also_gets_passages_beyond_the_conversations_topic(fibrasur, openai_settings):
+    """The KB block for a follow-up is retrieved within the conversation's topic's documents, joined
+    by the passages of other documents that rank above all of them (``compose.widen``): a price
+    question asked in a conversation about technician visits still reaches the plans page."""
+    replies = iter([model_json(answer="A technician visit is free when the fault is ours.", confidence=0.9,
+                               intent="technician-visit", sentiment=0.3),
+                    model_json(answer="Fibra 300 costs $19,900 per month.", confidence=0.9, intent="plans",
+                               sentiment=0.3)])
+    with StandIn(lambda r: (200, chat_completion(next(replies)), 0)) as server:
+        openai_settings(server.url)
+        conv = start(fibrasur, language="en")
+        conv, _ = say(fibrasur, conv, "Is a technician visit free?")
+        conv, _ = say(fibrasur, conv, "How much does the Fibra 300 plan cost per month?")
+    second = server.requests[1]["json"]["messages"][-1]["content"]
+    assert "$19,900" in second  # the plans page, outside the technician-visit topic's documents

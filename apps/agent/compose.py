@@ -195,12 +195,18 @@ def whole_procedure(units: list[Unit], chosen: list[int], *, max_chars: int) -> 
     block = units[items[0]].block
     steps = [j for j, u in enumerate(units) if u.block == block and u.kind == "item"]
     out = [j for j in chosen if units[j].block != block or units[j].kind != "item"]
-    length = sum(len(units[j].text) for j in out)
-    for j in steps:
-        if j in chosen or length + len(units[j].text) <= max_chars:
-            out.append(j)
-            length += len(units[j].text)
-    return sorted(set(out))
+    budget = max_chars - sum(len(units[j].text) for j in out)
+    last = steps.index(max(j for j in items if j in steps))
+    # contiguous steps only: from the first one when the chosen ones fit after it, else the longest
+    # run that ends with them ("steps 1-3, then 7" would read as a procedure missing its middle)
+    start = last
+    while start > 0 and sum(len(units[j].text) for j in steps[start - 1:last + 1]) <= budget:
+        start -= 1
+    end = last
+    if start == 0:
+        while end + 1 < len(steps) and sum(len(units[j].text) for j in steps[:end + 2]) <= budget:
+            end += 1
+    return sorted(set(out) | set(steps[start:end + 1]) | set(items))
 
 
 def with_intro(units: list[Unit]) -> list[Unit]:

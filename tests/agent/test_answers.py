@@ -102,6 +102,10 @@ def test_a_how_to_question_gets_the_whole_procedure_in_order(span):
     third = next(j for j, u in enumerate(units) if u.text.startswith("Plug the router back"))
     assert [units[j].text[:6] for j in whole_procedure(units, [third], max_chars=420)] == ["Unplug", "Wait 3", "Plug t"]
     assert whole_procedure(units, [third], max_chars=10) == [third]
+    # never a gap: when the first steps do not fit before the chosen one, the run that ends with it
+    long = split_units("\n".join(f"{n}. Step {n}: " + "do this carefully " * 6 for n in range(1, 8)))
+    picked = whole_procedure(long, [6], max_chars=320)
+    assert picked == list(range(picked[0], 7)) and picked[0] > 0
     assert asks_how_to("¿Cómo pido que venga un técnico?") and asks_how_to("how can I pay my bill")
     assert not asks_how_to("¿Cómo funciona el cashback?") and not asks_how_to("How much is the visit?")
 

@@ -1,6 +1,6 @@
 """Why does the agent hand off conversations it should have answered? (issue 12: false handoffs)
 
-Run:  python bench/handoff_causes.py DETAILS_DIR [--list] [--floors 0.55,0.5,0.45]
+Run:  python bench/handoff_causes.py DETAILS_DIR [--list] [--floors 0.55,0.5,0.45] [--kb NAME=DIR ...]
 
 DETAILS_DIR is the ``--details`` folder of ``evaluate_agent --business ... --leave-one-out`` (one
 ``<business>.jsonl`` per left-out business; each turn carries ``read``: the draft answer the decision
@@ -18,6 +18,10 @@ conversation expected resolved that was handed off is put in exactly one class:
 
 Confidence of b/c cases is summarised too (how far under the hedge floor 0.6 / threshold 0.75).
 ``--floors``: what a lower hedge floor would have changed on the labelled last turns (offline).
+``--kb NAME=DIR`` (repeatable): where the facts of each conversation the KB answers were (the draft, only
+another candidate, only a file of DIR: retrieval missed them, or nowhere as written). Without it the demo
+(FibraSur: apps/knowledge/demo_kb) and the packs found in ../shared/data/business-packs (by the name in
+their business.json) are used; a business with no KB folder found is said and skipped.
 Prints a table per business and ends with ONE JSON line.
 """
 from __future__ import annotations
@@ -36,6 +40,8 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="print every false handoff")
     parser.add_argument("--floors", default="", metavar="F,F,...",
                         help="also simulate lower hedge floors on the labelled turns (e.g. 0.55,0.5,0.45,0.4,0.3)")
+    parser.add_argument("--kb", action="append", default=[], metavar="NAME=DIR",
+                        help="a business's knowledge-base folder, for where the facts were (repeatable)")
     args = parser.parse_args()
     import os
 
@@ -44,7 +50,9 @@ def main() -> int:
     import django
 
     django.setup()
-    from apps.agent.evaluation.causes import CLASSES, NAMES, classify, hedge_floor_effect, summarise
+    from apps.agent.evaluation.causes import CLASSES, NAMES, classify, hedge_floor_effect, summarise, where_facts
+
+    kb_dirs = _kb_dirs(args.kb)
 
     folder = Path(args.details)
     files = sorted(p for p in folder.glob("*.jsonl") if not p.name.startswith("turns-"))
@@ -76,6 +84,12 @@ def main() -> int:
                 print(f"  hedge floor {e['floor']}: +{e['right']} answers with facts, +{e['wrong']} without, "
                       f"{e['due_answered']} low-confidence handoffs due answered; answers with facts (of given) "
                       f"{e['answers_with_facts_before']} -> {e['answers_with_facts_after']}")
+        kb = kb_dirs.get(path.stem)
+        if kb is None:
+            print(f"  where the facts were: no knowledge-base folder for {path.stem!r} (--kb NAME=DIR)")
+        else:
+            summary["where"] = where_facts(rows, _kb_texts(kb))
+            print(f"  where the facts were (of the conversations the KB answers): {summary['where']}")
         if args.list:
             for c in sorted(cases, key=lambda c: (c["class"], c["id"])):
                 conf = "-" if c["confidence"] is None else f"{c['confidence']:.2f}"
@@ -84,6 +98,37 @@ def main() -> int:
     total = {k: sum(s[k] for s in result.values()) for k in ("false_handoffs", "expected_resolved", *CLASSES)}
     print(json.dumps({"businesses": result, "total": total}, ensure_ascii=False))
     return 0
+
+
+def _kb_dirs(given: list[str]) -> dict[str, Path]:
+    """Business name -> KB folder: the ``--kb`` pairs, else the demo's and the shared packs' own."""
+    dirs: dict[str, Path] = {}
+    for pair in given:
+        name, _sep, where = pair.partition("=")
+        dirs[name] = Path(where)
+    if given:
+        return dirs
+    dirs["FibraSur"] = ROOT / "apps" / "knowledge" / "demo_kb"
+    packs = ROOT.parent / "shared" / "data" / "business-packs"
+    if not packs.is_dir():
+        packs = ROOT.parent.parent / "shared" / "data" / "business-packs"
+    for business in sorted(packs.glob("*/business.json")) if packs.is_dir() else []:
+        try:
+            dirs[json.loads(business.read_text(encoding="utf-8"))["name"]] = business.parent / "kb"
+        except (OSError, ValueError, KeyError):
+            continue
+    return dirs
+
+
+def _kb_texts(folder: Path) -> list[str]:
+    texts = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            try:
+                texts.append(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+    return texts
 
 
 if __name__ == "__main__":

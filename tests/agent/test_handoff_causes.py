@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.agent.evaluation.causes import classify, summarise, turn_kind
+from apps.agent.evaluation.causes import classify, summarise, turn_kind, where_facts
 
 
 def _row(messages, facts, turns, *, handoff_turn):
@@ -85,3 +85,20 @@ def test_a_lower_hedge_floor_is_simulated_on_the_labelled_turns_only():
     effect = hedge_floor_effect([right, wrong, below, due, answered], 0.5)
     assert (effect["right"], effect["wrong"], effect["due_answered"]) == (1, 1, 1)
     assert effect["answers_with_facts_before"] == 1.0 and effect["answers_with_facts_after"] == pytest.approx(2 / 3, abs=1e-3)
+
+
+def test_where_the_facts_were_draft_candidate_kb_file_or_nowhere():
+    kb = ["# Plans\n\n| Plan | Price |\n| 300 Mb | ARS 15,000 |\n", "Installation takes 5 days."]
+
+    def answered(draft, candidates=()):
+        return _row(["How much is the 300 mega plan?"], FACTS, [_turn("How much?", trigger="", draft=draft,
+                                                                       candidates=candidates)], handoff_turn=None)
+
+    rows = [answered("The 300 Mb plan costs ARS 15.000 per month."),        # draft (separators ignored)
+            answered("Installation takes 5 days.", ["300 Mb: ARS 15,000"]),  # only another candidate
+            answered("Installation takes 5 days.", ["Installation takes 5 days."]),  # only the KB file
+            _row(["How much?"], ["USD 99"], [_turn("How much?", draft="Installation takes 5 days.")],
+                 handoff_turn=0),                                          # nowhere as written
+            _row(["Hi", "How much?"], FACTS, [_turn("Hi", trigger="low_confidence")], handoff_turn=0),  # not reached
+            {**answered("ARS 15,000"), "expected": {"outcome": "handoff", "trigger": "low_confidence", "facts": FACTS}}]
+    assert where_facts(rows, kb) == {"draft": 1, "candidate": 1, "kb_file": 1, "nowhere": 1}

@@ -120,3 +120,28 @@ def hedge_floor_effect(rows: list[dict], floor: float, *, current_floor: float =
             "answers_with_facts_before": round(with_facts / given, 4) if given else None,
             "answers_with_facts_after": round((with_facts + right) / (given + right + wrong), 4)
             if given + right + wrong else None}
+
+
+WHERE = ("draft", "candidate", "kb_file", "nowhere")
+
+
+def where_facts(rows: list[dict], kb_texts: list[str]) -> dict:
+    """Where the facts of every conversation the knowledge base answers were, on its labelled (last)
+    turn when the conversation reached it: in the composed draft, only in another candidate passage
+    of the selection, only in a file of the knowledge base (retrieval missed them: no chunk that
+    holds them was among the candidates), or nowhere as written. Counts per place."""
+    counts = Counter({k: 0 for k in WHERE})
+    for row in rows:
+        facts = list(row["expected"].get("facts") or [])
+        if row["expected"]["outcome"] != "resolved" or not facts or len(row["turns"]) != len(row["messages"]):
+            continue
+        read = row["turns"][-1].get("read") or {}
+        if _facts_in(facts, read.get("draft") or ""):
+            counts["draft"] += 1
+        elif any(_facts_in(facts, c) for c in read.get("candidates") or []):
+            counts["candidate"] += 1
+        elif any(_facts_in(facts, t) for t in kb_texts):
+            counts["kb_file"] += 1
+        else:
+            counts["nowhere"] += 1
+    return dict(counts)

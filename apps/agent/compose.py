@@ -772,18 +772,20 @@ WIDER_HITS = 3  # passages from outside the topic's documents that rank above al
 
 def widen(hits: list, vector: np.ndarray, *, query: str | None, document_ids, wider, departments: list[int],
           k: int, language: str | None = None) -> list:
-    """``hits`` from the topic's documents joined by up to ``WIDER_HITS`` passages of ``wider`` (the
-    documents beyond the topic's; None: the whole KB; False: none) that rank above all of them, so a
-    wrong topic guess does not hide the passage that answers. ``k``: how many hits the topic's
-    search asked for. Both providers retrieve this way."""
+    """``hits`` from the topic's documents joined by up to ``WIDER_HITS`` passages of the rest of the
+    KB that rank above all of them, so a wrong topic guess does not hide the passage that answers.
+    ``wider``: False (no search beyond the topic's documents) or the documents never searched beyond
+    them (``providers.answer_documents``). ``k``: how many hits the topic's search asked for. Both
+    providers retrieve this way."""
     from apps.knowledge.search import knowledge_search_vector
 
-    if wider is False or not document_ids or wider == document_ids:
+    if wider is False or not document_ids:
         return hits
     best = max((h.relevance for h in hits), default=0.0)
     known = {h.chunk_id for h in hits}
-    extra = [h for h in knowledge_search_vector(vector, query=query or "", document_ids=wider,
-                                                departments=list(departments), language=language, k=k + WIDER_HITS)
+    extra = [h for h in knowledge_search_vector(vector, query=query or "", document_ids=None,
+                                                exclude_document_ids=list(wider), departments=list(departments),
+                                                language=language, k=k + WIDER_HITS)
              if h.chunk_id not in known and h.relevance > best][:WIDER_HITS]
     return sorted(hits + extra, key=lambda h: -h.relevance) if extra else hits
 
@@ -792,9 +794,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                  intent_probability: float, embed, wider=False) -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
     {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved.
-    ``wider`` (False: only ``document_ids``): the documents searched beyond the topic's (None: the
-    whole KB); up to ``WIDER_HITS`` of their passages join the topic's when they rank above the
-    topic's best, so a wrong topic guess does not hide the passage that answers."""
+    ``wider`` (False: only ``document_ids``): how far beyond the topic's documents up to
+    ``WIDER_HITS`` passages may join the topic's when they rank above its best (``widen``)."""
     from apps.knowledge.search import knowledge_search_vector
 
     hits = knowledge_search_vector(vector, query=question, document_ids=document_ids, departments=list(departments),

@@ -128,7 +128,7 @@ def retrieve(vector: np.ndarray, *, language: str, document_ids: list[int] | Non
              k: int = 4, wider=False):
     """KB chunks for a customer-facing answer. ``departments`` is required (never None): documents
     limited to departments are quoted only to a customer whose topic belongs to one of them.
-    ``wider``: the documents beyond the topic's whose best passages may join (``compose.widen``)."""
+    ``wider``: how far beyond the topic's documents passages may join (``compose.widen``)."""
     from apps.knowledge.search import knowledge_search_vector
 
     from .compose import widen
@@ -165,26 +165,22 @@ def topic_documents(slug: str) -> list[int] | None:
     return config_get().documents.get(slug)
 
 
-def answer_documents(slug: str) -> list[int] | None:
-    """The documents an answer to a turn about topic ``slug`` is retrieved from: the whole knowledge
-    base (None) for a topic the agent may answer from documents, less the documents only topics it
-    may not answer use; a topic with no documents ([]) or that the agent may not answer keeps its
-    own. The topic is the classifier's guess: its documents as a hard filter starve the answer of
-    the passage whenever the guess is wrong ("How much can I pay contactless without a PIN?" read as
-    QR payments only searched the QR page), and the ranker and verifier judge the passages anyway."""
-    from apps.knowledge.models import Document
-
+def answer_documents(slug: str) -> list[int] | bool:
+    """How far an answer to a turn about topic ``slug`` may search beyond the topic's documents: False
+    (not at all: the topic names no documents, so the whole KB is already searched; it names none to
+    answer from, ``documents: []``; or the agent may not answer it), else the documents never searched
+    beyond it (those only topics the agent may not answer use; usually none). The topic is the
+    classifier's guess: its documents as a hard filter starve the answer of the passage whenever the
+    guess is wrong ("How much can I pay contactless without a PIN?" read as QR payments only searched
+    the QR page), and the ranker and verifier judge the passages anyway."""
     from .engine import config_get
 
     snapshot = config_get()
     documents = snapshot.documents.get(slug) if slug else None
     topic = snapshot.topics.get(slug) if slug else None
-    if documents is None or not documents or (topic is not None and not topic.bot_may_answer):
-        return documents
-    withheld = snapshot.withheld_documents
-    if not withheld:
-        return None
-    return list(Document.objects.exclude(pk__in=withheld).values_list("pk", flat=True))
+    if not documents or (topic is not None and not topic.bot_may_answer):
+        return False
+    return list(snapshot.withheld_documents)
 
 
 def topic_document_ids(topic) -> list[int]:

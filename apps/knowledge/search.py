@@ -97,12 +97,15 @@ def cache_clear() -> None:
         _cache = None
 
 
-def allowed_document_ids(*, departments: list[int] | None = None,
-                         document_ids: list[int] | None = None) -> list[int]:
-    """Active documents in scope. ``departments``: documents limited to one of them, or to none."""
+def allowed_document_ids(*, departments: list[int] | None = None, document_ids: list[int] | None = None,
+                         exclude_document_ids: list[int] | None = None) -> list[int]:
+    """Active documents in scope. ``departments``: documents limited to one of them, or to none.
+    ``exclude_document_ids``: never these (the agent's documents only for topics it may not answer)."""
     docs = Document.objects.filter(is_active=True, chunk_count__gt=0)
     if document_ids is not None:
         docs = docs.filter(pk__in=list(document_ids))
+    if exclude_document_ids:
+        docs = docs.exclude(pk__in=list(exclude_document_ids))
     if departments is not None:
         restricted = Document.departments.through.objects.values("document_id")
         docs = docs.filter(~Q(pk__in=restricted) | Q(departments__in=list(departments))).distinct()
@@ -130,9 +133,10 @@ def knowledge_search(query: str, *, departments: list[int] | None = None, docume
 
 def knowledge_search_vector(vector: np.ndarray, *, query: str = "", departments: list[int] | None = None,
                             document_ids: list[int] | None = None, language: str | None = None,
-                            k: int = 5) -> list[SearchHit]:
+                            k: int = 5, exclude_document_ids: list[int] | None = None) -> list[SearchHit]:
     """:func:`knowledge_search` with a precomputed query vector (``query`` text adds lexical scoring)."""
-    allowed = allowed_document_ids(departments=departments, document_ids=document_ids)
+    allowed = allowed_document_ids(departments=departments, document_ids=document_ids,
+                                   exclude_document_ids=exclude_document_ids)
     if not allowed:
         return []
     cache = _matrix()

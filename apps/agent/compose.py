@@ -514,6 +514,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         o_hit, o_units = chunks[oc][1], chunks[oc][2]
         unit = o_units[oi]
         if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
+                or (oc != c_index and (is_faq_entry(hit) or is_faq_entry(o_hit))) \
                 or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
             continue
         if length + len(unit.text) > p["extra_chars"]:
@@ -565,6 +566,18 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     }
     return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
                      overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
+
+
+_FAQ_ENTRY = re.compile(r"^\s*(?:Q|P|Question|Pregunta)\s*:.+?\n\s*(?:A|R|Answer|Respuesta)\s*:", re.S)
+
+
+def is_faq_entry(hit) -> bool:
+    """The hit is one question-and-answer entry of an FAQ (a spreadsheet row, ``Q: ... / A: ...``): a
+    whole answer to its own question. Another entry of the same FAQ answers another question ("¿Tienen
+    permanencia mínima?" -> "No. Ningún plan..."), so it never supplements it: joined, the customer
+    read "No, todos los planes son sin límite de datos. No. Ningún plan de FibraSur tiene permanencia
+    mínima..." for "¿Tienen planes para pymes?"."""
+    return bool(_FAQ_ENTRY.match(getattr(hit, "text", "") or ""))
 
 
 def render_with_extra(passage: list[Unit], extra: list[Unit]) -> str:

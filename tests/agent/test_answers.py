@@ -132,6 +132,33 @@ def test_faq_markup_is_not_shown():
     assert [u.text for u in units] == ["Installation costs $25,000.", "It is free with Fibra 300."]
 
 
+def test_an_faq_entry_is_never_supplemented_by_another_entrys_answer():
+    """Each FAQ row answers its own question: joining another row's answer made "¿Tienen planes para
+    pymes?" read "No, todos los planes son sin límite de datos. No. Ningún plan de FibraSur tiene
+    permanencia mínima..."; units of another document's prose may still supplement a passage."""
+    def hit(chunk_id, text, score):
+        return SearchHit(chunk_id=chunk_id, document_id=7, document_title="FAQ", heading=text.split("\n")[0][3:],
+                         text=text, score=score, language="en")
+
+    hits = [hit(987201, "Q: Do you have business plans?\nA: Yes. Business plans include a static IP.", 0.62),
+            hit(987202, "Q: Is there a data cap?\nA: No, every plan has unlimited data.", 0.61),
+            hit(987203, "Q: Is there a minimum term?\nA: No. No plan has a minimum term.", 0.60)]
+
+    def embed(texts):
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    vector = np.ones(4, dtype=np.float32) / 2.0
+    faq = select_answer("Do you have business plans?", vector, hits, language="en", embed=embed,
+                        params={"extra_units": 2}, ranker={"none": True})
+    assert faq.text == "Yes. Business plans include a static IP.", faq.text
+    prose = [SearchHit(chunk_id=987211 + n, document_id=8, document_title="Plans", heading="Plans", text=t,
+                       score=0.62 - n / 100, language="en")
+             for n, t in enumerate(["Business plans include a static IP.", "Business plans are billed with VAT."])]
+    joined = select_answer("Do you have business plans?", vector, prose, language="en", embed=embed,
+                           params={"extra_units": 2}, ranker={"none": True})
+    assert "static IP" in joined.text and "billed with VAT" in joined.text, joined.text
+
+
 @pytest.mark.parametrize("answer, question, shown", [
     ("Yes, a static IP costs $4,500 per month.", "How much is a static IP address?", "A static IP costs $4,500 per month."),
     ("No, every plan has unlimited data.", "what plans do you have?", "Every plan has unlimited data."),

@@ -71,7 +71,7 @@ def topics_guess(analysis):
     return analysis.signals.get("topic_guess_object")
 
 
-def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_turn: bool) -> Decision:
+def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_turn: bool, text: str = "") -> Decision:
     """The trigger of one turn (``""``: answer). ``topic``: this turn's topic (or None);
     ``previous_topic``: the conversation's topic before it; ``state.sentiments`` already holds this
     turn's sentiment."""
@@ -112,12 +112,13 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     # A vent (frustration with no question of its own) must be frustrated: the built-in frustrated
     # class also attracts texts that are merely unlike every topic (a translation request, a role-play).
     own_case = asks_about_own_case(analysis)
+    calm_question = follow_up_question(analysis, cfg, text)
     venting = analysis.intent == "vent" and not looks_off_topic and not own_case and (
-        clearly_upset(analysis, cfg) or (frustrated_now and previous_topic is not None))
+        clearly_upset(analysis, cfg) or (frustrated_now and previous_topic is not None and not calm_question))
     if analysis.intent == "vent" and not venting:
         analysis.intent = "out_of_scope" if low_scope else analysis.intent
     if venting or (low_scope and frustrated_now and previous_topic is not None and not looks_off_topic
-                   and not own_case):
+                   and not own_case and not calm_question):
         # A frustrated turn with no question of its own is about the conversation: acknowledge it.
         return Decision("", topic=previous_topic, note="vent", negatives=negatives)
     if low_scope and previous_topic is not None and _follow_up(analysis, previous_topic):
@@ -233,7 +234,21 @@ def asks_about_own_case(analysis) -> bool:
     return float(analysis.extra.get("unknown_terms") or 0.0) > 0
 
 
-def vent_not_question(analysis, cfg, previous_topic) -> bool:
+# Emphatic punctuation ("D+3?? For a whole month?", "Are you kidding me?!") marks an indignant,
+# rhetorical question rather than a request for information.
+_EMPHATIC = re.compile(r"[?!¡¿]{2,}")
+
+
+def follow_up_question(analysis, cfg, text: str) -> bool:
+    """A plain question (``asks_question``, no emphatic "??"/"?!") from a customer who is not clearly
+    upset: "Got it. And what's the rate today?" asks for information even when the frustration model
+    reads it as mildly negative, so it gets the usual answer-or-handoff rule (a low-confidence handoff
+    under the hedge floor), never "tell me what is happening" nor the frustrated question's lower
+    answer floor (``VENT_ANSWER_FLOOR``)."""
+    return asks_question(text) and not _EMPHATIC.search(text or "") and not clearly_upset(analysis, cfg)
+
+
+def vent_not_question(analysis, cfg, previous_topic, text: str = "") -> bool:
     """A turn the knowledge base cannot answer that is frustration rather than a new question: a
     frustrated follow-up ("Two days?! I sent it a week ago") or a clearly upset first message. It
     gets "tell me what is happening" instead of a low-confidence handoff: sustained frustration has
@@ -242,4 +257,5 @@ def vent_not_question(analysis, cfg, previous_topic) -> bool:
     if asks_about_own_case(analysis):
         return False
     frustrated = analysis.sentiment <= cfg.sentiment_threshold
-    return clearly_upset(analysis, cfg) or (frustrated and previous_topic is not None)
+    return clearly_upset(analysis, cfg) or (frustrated and previous_topic is not None
+                                            and not follow_up_question(analysis, cfg, text))

@@ -205,7 +205,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         return _continue_collection(conv, msg, cfg, state, analysis, language, started)
 
     decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topic, previous_topic=previous_topic,
-                             topics=snapshot.topics, first_turn=state.turns == 1)
+                             topics=snapshot.topics, first_turn=state.turns == 1, text=msg.body)
     trigger, negatives = decision.trigger, decision.negatives
     topic = snapshot.topics.get(analysis.topic_slug) if analysis.topic_slug else None
     state.topic = policy.conversation_topic(previous_topic, topic, analysis,
@@ -234,7 +234,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
-    if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic):
+    if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic, msg.body):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"

@@ -581,6 +581,54 @@ def test_a_follow_up_about_the_customers_own_case_goes_to_a_person_not_asked_wha
     assert cfg.message("empathy_ask", "es") not in [r.body for r in replies]
 
 
+def _follow_up_turn(text, *, sentiment, intent="vent", scope=0.6):
+    from types import SimpleNamespace
+
+    from apps.agent import policy
+
+    billing = SimpleNamespace(slug="billing", bot_may_answer=True)
+    analysis = SimpleNamespace(intent=intent, topic_slug="", scope=scope, explicit=0.01, sentiment=sentiment,
+                               extra={"intent_probability": 0.3, "oos_probability": 0.02}, signals={},
+                               probabilities={"topic:billing": 0.3})
+    cfg = SimpleNamespace(sentiment_threshold=0.5, sentiment_window=3, sentiment_min_negative=3,
+                          explicit_request_threshold=0.5, out_of_scope_threshold=0.5)
+    state = SimpleNamespace(sentiments=[0.8, sentiment], turns=2)
+    decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=billing,
+                             topics={"billing": billing}, first_turn=False, text=text)
+    return decision, policy.vent_not_question(analysis, cfg, billing, text)
+
+
+def test_a_calm_follow_up_question_is_a_question_not_a_vent():
+    """Pampa Pay p078 "Got it. And what's the rate today? Is it still 30%?" (frustration 0.36: over
+    the per-turn bar of the sustained rule, not clearly upset) got "I'm sorry about the trouble" and a
+    passage at 0.54; a plain question gets the usual rule (an answer, hedged, or a low-confidence
+    handoff), not the vent reply nor the frustrated question's lower floor. Emphatic ("D+3?? For a
+    whole month?"), clearly upset or not a question: still a vent."""
+    mild, upset = 0.3, -0.3
+    decision, vent = _follow_up_turn("Got it. And what's the rate today? Is it still 30%?", sentiment=mild)
+    assert decision.note != "vent" and decision.trigger == "" and vent is False
+    for text, sentiment in [("D+3?? For a whole month? How am I supposed to pay?", mild),
+                            ("¡¿Cómo que no puedo?!", mild),
+                            ("That's way too slow for me.", mild),
+                            ("And what's the rate today?", upset)]:
+        decision, vent = _follow_up_turn(text, sentiment=sentiment)
+        assert decision.note == "vent" and vent is True, text
+    # a low-scope calm question is not acknowledged as a vent either
+    decision, _ = _follow_up_turn("And what's the rate today?", sentiment=mild, intent="billing", scope=0.3)
+    assert decision.note != "vent"
+
+
+def test_the_turn_s_words_reach_the_policy(fibrasur, monkeypatch):
+    from apps.agent import policy
+
+    seen = []
+    real = policy.follow_up_question
+    monkeypatch.setattr(policy, "follow_up_question", lambda a, c, text: seen.append(text) or real(a, c, text))
+    conv, _ = say(fibrasur, _fresh(fibrasur, "en"), "How much is a static IP address?")
+    say(fibrasur, conv, "OK. And does it work with Fibra 100?")
+    assert "OK. And does it work with Fibra 100?" in seen
+
+
 @pytest.mark.parametrize("text, asks", [
     ("What is the damn emergency number in Buenos Aires?", True),
     ("Son unos chantas. ¿Qué tengo que hacer para que me lo reactiven", True),

@@ -337,7 +337,7 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # answers but made the verifier's most confident answers less often right); with the retrieval beyond
 # the topic's documents (``WIDER_HITS``) the ranker's pick raised fully correct on all three businesses
 # left out (README, "Retrieval beyond the guessed topic ... (stop 28)", every configuration listed).
-PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 6, "window": 0.2, "hit_weight": 0.25,
+PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 10, "window": 0.2, "hit_weight": 0.25,
           "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "main_by": "ranker",
           "extra_units": 2, "extra_chars": 600}
 
@@ -812,8 +812,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     from apps.knowledge.search import knowledge_search_vector
 
     hits = knowledge_search_vector(vector, query=question, document_ids=document_ids, departments=list(departments),
-                                   language=None, k=6)
-    hits = widen(hits, vector, query=question, document_ids=document_ids, wider=wider, departments=departments, k=6)
+                                   language=None, k=10)
+    hits = widen(hits, vector, query=question, document_ids=document_ids, wider=wider, departments=departments, k=10)
     if not hits:
         return None
     vocabulary = _kb_vocabulary()

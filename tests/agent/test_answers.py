@@ -132,6 +132,25 @@ def test_faq_markup_is_not_shown():
     assert [u.text for u in units] == ["Installation costs $25,000.", "It is free with Fibra 300."]
 
 
+def test_a_passage_ranked_below_the_first_six_chunks_is_still_read():
+    """Bilingual pages fill the first places with both languages' copies of the same paragraphs
+    ("¿Cuánto sale el plan Esencial en Uruguay?": the price table was not among the first six chunks): the
+    answer reads the units of the first ``max_hits`` (10) chunks."""
+    target = "Vitalia Esencial: Argentina ARS 48.500; Uruguay UYU 2.350"
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if "UYU 2.350" in t else [0.6, 0.8] for t in texts], dtype=np.float32)
+
+    hits = [SearchHit(chunk_id=987300 + n, document_id=1 + n % 2, document_title="Planes", heading="Planes",
+                      text=f"Paragraph {n} about the plans and how they change.", score=0.40 - n / 200, language="es")
+            for n in range(8)]
+    hits.append(SearchHit(chunk_id=987399, document_id=1, document_title="Planes", heading="Cuotas", score=0.355,
+                          text=target, language="es"))
+    chosen = select_answer("¿Cuánto sale el plan Esencial en Uruguay?", np.array([1.0, 0.0], dtype=np.float32), hits,
+                           language="es", embed=embed, params={"extra_units": 0}, ranker={"none": True})
+    assert "UYU 2.350" in chosen.text, chosen.text
+
+
 def test_an_faq_entry_is_never_supplemented_by_another_entrys_answer():
     """Each FAQ row answers its own question: joining another row's answer made "¿Tienen planes para
     pymes?" read "No, todos los planes son sin límite de datos. No. Ningún plan de FibraSur tiene

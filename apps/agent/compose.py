@@ -803,17 +803,47 @@ def widen(hits: list, vector: np.ndarray, *, query: str | None, document_ids, wi
     return sorted(hits + extra, key=lambda h: -h.relevance) if extra else hits
 
 
+# A follow-up this short ("¿Y cuánto tardan en contestar?", "ok and how long until I get the money?")
+# leans on the conversation for its subject: it is read together with the customer's previous question.
+FOLLOW_UP_MAX_WORDS = 14
+
+
+def question_in_context(text: str, history: list[dict] | None) -> str:
+    """The words the answer is searched and chosen with: a short follow-up is read after the
+    customer's previous message that says something (not a greeting: two content words or more),
+    "¿Necesito autorización para una resonancia? ¿Y cuánto tardan en contestar?"; "" when the turn
+    stands alone (long, or the conversation's first message)."""
+    if len((text or "").split()) > FOLLOW_UP_MAX_WORDS:
+        return ""
+    earlier = [h.get("text") or "" for h in (history or []) if h.get("role") == "customer"]
+    previous = next((t for t in reversed(earlier)
+                     if len([w for w in content_words(t) if w not in _GREETING_WORDS]) >= 2), "")
+    return previous.strip()
+
+
+_GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks thank cheers hola buenas buenos buen dia
+dias tardes noches gracias saludos""".split())
+
+
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
-                 intent_probability: float, embed, wider=False) -> dict | None:
+                 intent_probability: float, embed, wider=False, context: str = "") -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
     {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved.
     ``wider`` (False: only ``document_ids``): how far beyond the topic's documents up to
-    ``WIDER_HITS`` passages may join the topic's when they rank above its best (``widen``)."""
+    ``WIDER_HITS`` passages may join the topic's when they rank above its best (``widen``).
+    ``context``: the customer's previous question for a follow-up (``question_in_context``): the
+    search and the choice of passage read both; the reply's wording answers this turn."""
     from apps.knowledge.search import knowledge_search_vector
 
-    hits = knowledge_search_vector(vector, query=question, document_ids=document_ids, departments=list(departments),
-                                   language=None, k=10)
-    hits = widen(hits, vector, query=question, document_ids=document_ids, wider=wider, departments=departments, k=10)
+    asked = question
+    search, search_vector = question, vector
+    if context:
+        search = f"{context} {question}"
+        search_vector = np.asarray(embed([search])[0], dtype=np.float32)
+    hits = knowledge_search_vector(search_vector, query=search, document_ids=document_ids,
+                                   departments=list(departments), language=None, k=10)
+    hits = widen(hits, search_vector, query=search, document_ids=document_ids, wider=wider, departments=departments,
+                 k=10)
     if not hits:
         return None
     vocabulary = _kb_vocabulary()
@@ -830,7 +860,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         link = source if source.startswith(("http://", "https://")) else ""
     except Exception:  # noqa: BLE001
         link = ""
-    answer = compose_reply(drop_stray_polarity(selection.text, question), language=language, passage_language=selection.language,
+    answer = compose_reply(drop_stray_polarity(selection.text, asked), language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "top": float(hits[0].score),

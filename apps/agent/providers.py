@@ -318,13 +318,14 @@ class LocalProvider:
         local_signals(engine, analysis, pred, ctx.text, vector, ctx.history)
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
-        from .compose import local_answer
+        from .compose import local_answer, question_in_context
 
         slug = answer_topic(analysis.topic_slug, pred.probability, ctx.topic_slug)
         found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
                              document_ids=topic_documents(slug), wider=answer_documents(slug),
                              departments=customer_departments(slug),
-                             intent_probability=pred.probability, embed=embed)
+                             intent_probability=pred.probability, embed=embed,
+                             context=question_in_context(ctx.text, ctx.history))
         if found is not None:
             top = found["top"]
             analysis.confidence = found["confidence"]

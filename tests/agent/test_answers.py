@@ -151,6 +151,34 @@ def test_a_passage_ranked_below_the_first_six_chunks_is_still_read():
     assert "UYU 2.350" in chosen.text, chosen.text
 
 
+def test_a_short_follow_up_is_searched_with_the_customers_previous_question():
+    from apps.agent.compose import question_in_context
+
+    history = [{"role": "customer", "text": "¿Necesito autorización para una resonancia?"},
+               {"role": "agent", "text": "Sí, ..."}]
+    assert question_in_context("¿Y cuánto tardan en contestar?", history) == "¿Necesito autorización para una resonancia?"
+    # the conversation's first message, a long turn that stands alone, a greeting before it: no context
+    assert question_in_context("¿Y cuánto tardan en contestar?", []) == ""
+    assert question_in_context("How long does the authorization of a scheduled surgery take when the clinic "
+                               "sends the request on a Friday afternoon?", history) == ""
+    assert question_in_context("how do I pay with a bank transfer?",
+                               [{"role": "customer", "text": "good morning"}]) == ""
+
+
+@pytest.mark.django_db
+def test_the_local_provider_reads_a_follow_up_with_its_context(fibrasur, monkeypatch):
+    from apps.agent import compose
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    seen = []
+    real = compose.local_answer
+    monkeypatch.setattr(compose, "local_answer", lambda **kw: seen.append(kw["context"]) or real(**kw))
+    history = [{"role": "customer", "text": "¿Cuánto cuesta la instalación?"}, {"role": "agent", "text": "..."}]
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="es", history=history,
+                                                   text="¿Y con débito automático?"))
+    assert seen == ["¿Cuánto cuesta la instalación?"] and analysis.answer
+
+
 def test_an_faq_entry_is_never_supplemented_by_another_entrys_answer():
     """Each FAQ row answers its own question: joining another row's answer made "¿Tienen planes para
     pymes?" read "No, todos los planes son sin límite de datos. No. Ningún plan de FibraSur tiene

@@ -38,6 +38,8 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "empathy": {"en": "I'm sorry about the trouble.", "es": "Lamento el inconveniente."},
     "clarify": {"en": "Sure, I can help. What exactly would you like to know? Tell me in a few words what it is about.",
                 "es": "Claro, te ayudo. ¿Qué querés saber exactamente? Contame en pocas palabras de qué se trata."},
+    "context_ask": {"en": "Got it. How can I help you with that?",
+                    "es": "Entendido. ¿En qué te puedo ayudar con eso?"},
     "agent_error": {"en": "I'm having a technical problem, so I'll pass you to a person from {department}.",
                     "es": "Tengo un problema técnico, así que te paso con una persona de {department}."},
     "not_identified": {"en": "I couldn't identify your account in this chat, so I can't look that up for you.",

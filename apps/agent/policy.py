@@ -196,7 +196,7 @@ def clearly_upset(analysis, cfg) -> bool:
 VENT_ANSWER_FLOOR = 0.4
 
 _QUESTION = re.compile(
-    r"[?¿]|^\W*(?:what|how|why|when|where|which|who|can|could|do|does|did|is|are|will|"
+    r"[?¿]|^\W*(?:what|whats|how|hows|why|when|where|wheres|which|who|can|could|do|does|did|is|are|will|"
     r"qu[eé]|c[oó]mo|cu[aá]ndo|d[oó]nde|por ?qu[eé]|cu[aá]l|cu[aá]nto|cu[aá]nta|puedo|pueden|hay)\b",
     re.IGNORECASE)
 
@@ -246,6 +246,15 @@ def follow_up_question(analysis, cfg, text: str) -> bool:
     under the hedge floor), never "tell me what is happening" nor the frustrated question's lower
     answer floor (``VENT_ANSWER_FLOOR``)."""
     return asks_question(text) and not _EMPHATIC.search(text or "") and not clearly_upset(analysis, cfg)
+
+
+def gives_context(analysis, cfg, text: str) -> bool:
+    """A calm statement with no question of its own ("I'm travelling to Brazil next month.", "Quiero
+    cargar efectivo.", "Hola, estoy embarazada de 12 semanas, tengo el plan Plus"): the customer is
+    setting up the question, so a draft the knowledge base is unsure of is no reason for a person
+    yet; the agent asks what they want to know. Not when clearly upset (the vent reply), nor about
+    the customer's own case (a person)."""
+    return not asks_question(text) and not clearly_upset(analysis, cfg) and not asks_about_own_case(analysis)
 
 
 def vent_not_question(analysis, cfg, previous_topic, text: str = "") -> bool:

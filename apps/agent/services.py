@@ -112,6 +112,13 @@ def _history(conv: Conversation, exclude_id: int) -> list[dict]:
             for m in reversed(list(rows))]
 
 
+def _last_agent_intent(conv: Conversation, exclude_id: int) -> str:
+    """The intent the bot's last message answered (its meta), "" if none."""
+    last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
+            .order_by("-created_at", "-id").first())
+    return str((last.meta or {}).get("intent") or "") if last else ""
+
+
 def _last_answer_hedged(conv: Conversation, exclude_id: int) -> bool:
     """The bot's last message was a hedged answer ("not sure; tell me and I'll pass you to a person")."""
     last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
@@ -234,6 +241,12 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
+    if (trigger == "low_confidence" and not declined and policy.gives_context(analysis, cfg, msg.body)
+            and _last_agent_intent(conv, msg.pk) != "context_ask"):
+        # Context with no question yet ("I'm travelling to Brazil next month."): ask what they want to
+        # know (once in a row), instead of a person for a question not asked.
+        base["note"] = "context without a question: asked what the customer wants to know"
+        analysis.intent, trigger = "context_ask", ""
     if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic, msg.body):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.
@@ -285,6 +298,8 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
         body, sources = cfg.message("empathy_ask", language), []
     elif analysis.intent == "clarify":
         body, sources = cfg.message("clarify", language), []
+    elif analysis.intent == "context_ask":
+        body, sources = cfg.message("context_ask", language), []
     elif _action_for(topic, analysis):
         action = _action_for(topic, analysis)
         try:

@@ -629,12 +629,41 @@ def test_the_turn_s_words_reach_the_policy(fibrasur, monkeypatch):
     assert "OK. And does it work with Fibra 100?" in seen
 
 
+def test_a_calm_statement_without_a_question_is_asked_how_to_help_not_handed_off(fibrasur):
+    """"I'm travelling to Brazil next month." sets up a question the customer has not asked yet: a
+    draft the KB is unsure of is no reason for a person. The agent asks how it can help (once in a
+    row); a second statement, a statement about the customer's own case or a question under the
+    threshold still goes to a person."""
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99  # nothing is answered outright: every turn is a low-confidence draft
+    cfg.save()
+    conv, replies = say(fibrasur, _fresh(fibrasur, "en"), "I'm moving to a new flat in Villa Mitre next month.")
+    decision = _last_decision(conv)
+    assert conv.status == Status.BOT and replies[-1].body == cfg.message("context_ask", "en")
+    assert decision["note"].startswith("context without a question") and not replies[-1].sources
+    assert replies[-1].meta["intent"] == "context_ask" and decision["topic"] == "coverage"
+    conv, _ = say(fibrasur, conv, "I work from home and need a stable connection.")
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+
+    conv, replies = say(fibrasur, _fresh(fibrasur, "es"), "Quiero cambiar la forma de pago de la factura.")
+    assert conv.status == Status.BOT and replies[-1].body == cfg.message("context_ask", "es")
+    conv, _ = say(fibrasur, conv, "¿Puedo pagar con débito automático?")
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+
+    conv, _ = say(fibrasur, _fresh(fibrasur, "es"), "Hice el reclamo REC-558201 la semana pasada por la factura.")
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+    conv, _ = say(fibrasur, _fresh(fibrasur, "en"), "whats the price of the 300 plan")  # a question, untyped
+    assert conv.status != Status.BOT and conv.handoff["trigger"] == "low_confidence"
+
+
 @pytest.mark.parametrize("text, asks", [
     ("What is the damn emergency number in Buenos Aires?", True),
     ("Son unos chantas. ¿Qué tengo que hacer para que me lo reactiven", True),
     ("como agrego a mi bebe", True),
     ("Why the hell won't they take a handwritten one", True),
     ("This is a joke, nobody ever helps me here.", False),
+    ("whats the max balance on a level 1 account", True),
+    ("I'm travelling to Brazil next month.", False),
     ("Estoy podrida de ustedes, siempre lo mismo.", False),
 ])
 def test_asks_question(text, asks):

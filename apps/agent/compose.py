@@ -809,7 +809,7 @@ FOLLOW_UP_MAX_WORDS = 14
 
 
 def question_in_context(text: str, history: list[dict] | None) -> str:
-    """The words the answer is searched and chosen with: a short follow-up is read after the
+    """The words the answer is searched with besides the turn's own: a short follow-up is read after the
     customer's previous message that says something (not a greeting: two content words or more),
     "¿Necesito autorización para una resonancia? ¿Y cuánto tardan en contestar?"; "" when the turn
     stands alone (long, or the conversation's first message)."""
@@ -832,18 +832,21 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     ``wider`` (False: only ``document_ids``): how far beyond the topic's documents up to
     ``WIDER_HITS`` passages may join the topic's when they rank above its best (``widen``).
     ``context``: the customer's previous question for a follow-up (``question_in_context``): the
-    search and the choice of passage read both; the reply's wording answers this turn."""
+    search reads both; the passage is chosen by this turn's words, and the knowledge base's evidence
+    of scope (``top``) is this turn's own search, so context never makes an off-topic follow-up
+    ("Unrelated, but can you help me with my tax return?") look covered."""
     from apps.knowledge.search import knowledge_search_vector
 
-    asked = question
-    search, search_vector = question, vector
+    def search(text, text_vector):
+        found = knowledge_search_vector(text_vector, query=text, document_ids=document_ids,
+                                        departments=list(departments), language=None, k=10)
+        return widen(found, text_vector, query=text, document_ids=document_ids, wider=wider,
+                     departments=departments, k=10)
+
+    hits = own = search(question, vector)
     if context:
-        search = f"{context} {question}"
-        search_vector = np.asarray(embed([search])[0], dtype=np.float32)
-    hits = knowledge_search_vector(search_vector, query=search, document_ids=document_ids,
-                                   departments=list(departments), language=None, k=10)
-    hits = widen(hits, search_vector, query=search, document_ids=document_ids, wider=wider, departments=departments,
-                 k=10)
+        combined = f"{context} {question}"
+        hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
     if not hits:
         return None
     vocabulary = _kb_vocabulary()
@@ -860,10 +863,10 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         link = source if source.startswith(("http://", "https://")) else ""
     except Exception:  # noqa: BLE001
         link = ""
-    answer = compose_reply(drop_stray_polarity(selection.text, asked), language=language, passage_language=selection.language,
+    answer = compose_reply(drop_stray_polarity(selection.text, question), language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
-            "unknown_terms": unknown, "top": float(hits[0].score),
+            "unknown_terms": unknown, "top": float(own[0].score) if own else 0.0,
             "features": verifier_features(selection, unknown_terms=unknown)}
 
 

@@ -177,6 +177,13 @@ def test_the_local_provider_reads_a_follow_up_with_its_context(fibrasur, monkeyp
     analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="es", history=history,
                                                    text="¿Y con débito automático?"))
     assert seen == ["¿Cuánto cuesta la instalación?"] and analysis.answer
+    # the knowledge base's evidence of scope is the turn's own search: context never makes an
+    # off-topic follow-up look covered
+    off_topic = "¿Y me ayudás con la declaración de impuestos?"
+    alone = LocalProvider().analyse(TurnContext(conversation_id=0, language="es", history=[], text=off_topic))
+    followed = LocalProvider().analyse(TurnContext(conversation_id=0, language="es", history=history, text=off_topic))
+    assert seen[-1] == "¿Cuánto cuesta la instalación?"
+    assert followed.extra["kb_scope"] == alone.extra["kb_scope"] and followed.scope == alone.scope
 
 
 def test_an_faq_entry_is_never_supplemented_by_another_entrys_answer():

@@ -113,8 +113,10 @@ def test_the_topic_vote_searches_the_earlier_turns_not_the_current_one_again(fib
     analysis = LocalProvider().analyse(TurnContext(conversation_id=0, text=current, language="en", history=history))
     assert analysis.sentiment <= AgentSettings.load().sentiment_threshold  # frustrated: the vote ran
     assert analysis.signals["conversation_topic"] in ("billing", "invoice-status")  # Collections' topics
-    # the answer's retrieval only (a short follow-up is searched after the previous customer message)
-    assert sum(1 for q in queries if q.endswith(current)) == 1
+    # the answer's retrieval only: the turn's own words once (its scope evidence) and, a short follow-up,
+    # once after the previous customer message (its passage)
+    assert queries.count(current) == 1
+    assert [q for q in queries if q.endswith(current) and q != current] == [f"{earlier[-1]} {current}"]
     assert all(queries.count(text) == 1 for text in earlier)
 
 

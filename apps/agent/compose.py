@@ -78,11 +78,15 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS and (len(w) > 2 or w.isdigit())]
 
 
+# One FAQ entry as the spreadsheet parser writes it ("Q: ...\nA: ..."): its question, its answer.
+_FAQ_ENTRY = re.compile(r"^\s*(?:Q|P|Question|Pregunta)\s*:\s*(.+?)\n\s*(?:A|R|Answer|Respuesta)\s*:\s*(.+)$", re.S)
+
+
 def clean_markup(text: str) -> str:
     """Markdown emphasis and links out, FAQ "Q:/A:" markup out (the answer part stays)."""
     text = _LINK.sub(r"\1", text or "")
     text = _MD.sub("", text)
-    faq = re.match(r"^\s*(?:Q|P|Question|Pregunta)\s*:\s*(.+?)\n\s*(?:A|R|Answer|Respuesta)\s*:\s*(.+)$", text, re.S)
+    faq = _FAQ_ENTRY.match(text)
     if faq:
         text = faq.group(2)
     return text.strip()
@@ -507,6 +511,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     picked = with_intro([units[j] for j in chosen])
     length = sum(len(u.text) for u in picked)
     extra: list[Unit] = []
+    faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
     for other in np.argsort(-ranked, kind="stable"):
         if len(extra) >= p["extra_units"]:
             break
@@ -514,7 +519,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         o_hit, o_units = chunks[oc][1], chunks[oc][2]
         unit = o_units[oi]
         if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
-                or (oc != c_index and (is_faq_entry(hit) or is_faq_entry(o_hit))) \
+                or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
                 or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
             continue
         if length + len(unit.text) > p["extra_chars"]:
@@ -566,9 +571,6 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     }
     return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
                      overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
-
-
-_FAQ_ENTRY = re.compile(r"^\s*(?:Q|P|Question|Pregunta)\s*:.+?\n\s*(?:A|R|Answer|Respuesta)\s*:", re.S)
 
 
 def is_faq_entry(hit) -> bool:
@@ -839,9 +841,9 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
 
     def search(text, text_vector):
         found = knowledge_search_vector(text_vector, query=text, document_ids=document_ids,
-                                        departments=list(departments), language=None, k=10)
+                                        departments=list(departments), language=None, k=PARAMS["max_hits"])
         return widen(found, text_vector, query=text, document_ids=document_ids, wider=wider,
-                     departments=departments, k=10)
+                     departments=departments, k=PARAMS["max_hits"])
 
     hits = own = search(question, vector)
     if context:

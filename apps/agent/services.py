@@ -112,18 +112,21 @@ def _history(conv: Conversation, exclude_id: int) -> list[dict]:
             for m in reversed(list(rows))]
 
 
-def _last_agent_intent(conv: Conversation, exclude_id: int) -> str:
-    """The intent the bot's last message answered (its meta), "" if none."""
+def _last_agent_meta(conv: Conversation, exclude_id: int) -> dict:
+    """The meta of the bot's last message before this turn's ({} if none)."""
     last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
             .order_by("-created_at", "-id").first())
-    return str((last.meta or {}).get("intent") or "") if last else ""
+    return (last.meta or {}) if last else {}
+
+
+def _last_agent_intent(conv: Conversation, exclude_id: int) -> str:
+    """The intent the bot's last message answered, "" if none."""
+    return str(_last_agent_meta(conv, exclude_id).get("intent") or "")
 
 
 def _last_answer_hedged(conv: Conversation, exclude_id: int) -> bool:
     """The bot's last message was a hedged answer ("not sure; tell me and I'll pass you to a person")."""
-    last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
-            .order_by("-created_at", "-id").first())
-    return bool(last and (last.meta or {}).get("hedged"))
+    return bool(_last_agent_meta(conv, exclude_id).get("hedged"))
 
 
 def _already_handled(conv: Conversation, message_id: int) -> bool:

@@ -94,3 +94,14 @@ def fibrasur(cast, kb_store):
     cfg.save()
     cast.extra["depts"] = {d.slug: d for d in Department.objects.all()}
     return cast
+
+
+@pytest.fixture
+def no_hedged_band():
+    """The shipped verifier without its hedged band: a draft under ``confidence_threshold`` is handed
+    off, whatever its confidence (tests of the threshold itself, not of the band; the band has its own
+    tests in test_answer_confidence.py)."""
+    from apps.agent.compose import verifier_load, verifier_use
+
+    with verifier_use({k: v for k, v in verifier_load().items() if k != "hedge_probability"}):
+        yield

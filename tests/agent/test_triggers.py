@@ -467,7 +467,7 @@ def test_greetings_with_no_off_topic_evidence_get_the_small_talk_reply():
 
 # --- a frustrated message that asks something (README, "Frustrated questions") -----------------------
 
-ANGRY_QUESTION = "This is ridiculous, I've been waiting all week!! How long does installation take?"
+ANGRY_QUESTION = "This is ridiculous, I've been waiting all week!! When do you install on weekends?"
 
 
 def _fresh(cast, language):
@@ -632,13 +632,13 @@ def test_the_turn_s_words_reach_the_policy(fibrasur, monkeypatch):
     assert "OK. And does it work with Fibra 100?" in seen
 
 
-def test_a_calm_statement_without_a_question_is_asked_how_to_help_not_handed_off(fibrasur):
+def test_a_calm_statement_without_a_question_is_asked_how_to_help_not_handed_off(fibrasur, no_hedged_band):
     """"I'm travelling to Brazil next month." sets up a question the customer has not asked yet: a
     draft the KB is unsure of is no reason for a person. The agent asks how it can help (once in a
     row); a second statement, a statement about the customer's own case or a question under the
     threshold still goes to a person."""
     cfg = AgentSettings.load()
-    cfg.confidence_threshold = 0.99  # nothing is answered outright: every turn is a low-confidence draft
+    cfg.confidence_threshold = 0.99  # nothing is answered, outright or hedged: every turn is a low-confidence draft
     cfg.save()
     conv, replies = say(fibrasur, _fresh(fibrasur, "en"), "I'm moving to a new flat in Villa Mitre next month.")
     decision = _last_decision(conv)

@@ -84,7 +84,7 @@ def test_out_of_scope_goes_to_default_department(fibrasur):
     assert not any(r.meta.get("kind") == "answer" for r in replies)
 
 
-def test_low_confidence_threshold_hands_off_to_topic_department(fibrasur):
+def test_low_confidence_threshold_hands_off_to_topic_department(fibrasur, no_hedged_band):
     cfg = AgentSettings.load()
     cfg.confidence_threshold = 0.999
     cfg.save()

@@ -33,7 +33,8 @@ class ChunkDraft:
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+(?=[A-ZÁÉÍÓÚÑ¿¡0-9\"(-])")
 
 
-_TABLE_ROW = re.compile(r"\S\s*\|\s*\S|^\s*\|")  # a row, with or without its outer pipes
+# a row, with or without its outer pipes, its last cell possibly empty ("Rapipago y Pago Fácil |")
+_TABLE_ROW = re.compile(r"\S\s*\|\s*\S|^\s*\||\S\s*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _LIST_LINE = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s")
 LEAD_MAX_CHARS = 240  # a list's or table's lead-in line repeated on each of its pieces, when short

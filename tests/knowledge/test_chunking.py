@@ -57,3 +57,20 @@ def test_a_row_longer_than_a_chunk_is_still_cut_so_every_chunk_fits():
     long_item = "- " + " ".join(f"Clause {i} of a very long list item about the fibre installation." for i in range(30))
     chunks = _chunks(f"# Terms\n\nThe terms:\n\n- short item\n{long_item}\n- last item\n".encode())
     assert len(chunks) >= 2 and all(len(c) <= MAX_CHARS for c in chunks)
+
+
+def test_a_table_whose_last_cells_are_empty_is_not_carried_into_the_next_chunk():
+    """A row ending in an empty cell ("Rapipago y Pago Fácil |") is still a row: the overlap carried
+    into the next chunk never starts with orphan rows, whose first one would read as a header."""
+    rows = "\n".join(f"| Way to pay number {i} in Argentina | Way {i} in Uruguay |" for i in range(1, 9))
+    md = ("# Billing\n\n## Ways to pay\n\n| Argentina | Uruguay |\n|---|---|\n" + rows
+          + "\n| Pago Mis Cuentas y Red Link | |\n| Rapipago y Pago Fácil | |\n\n"
+          + "\n".join(f"- Note {i}: payments in cash are credited within 48 business hours, transfers in 24." for i in range(6))
+          + "\n").encode()
+    chunks = _chunks(md)
+    assert len(chunks) >= 2
+    table = [c for c in chunks if "Way to pay number 1 " in c]
+    assert len(table) == 1 and table[0].split("\n")[0] == "Argentina | Uruguay"
+    for chunk in chunks:
+        if chunk is not table[0]:
+            assert "|" not in chunk, chunk  # no row of the table outside its own chunk

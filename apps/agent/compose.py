@@ -119,6 +119,28 @@ class Unit:
 INTRO_MAX_CHARS = 240  # a list's lead-in longer than this is a paragraph of its own, not a lead-in
 
 
+def _column_lists(header: list[str], body: list[list[str]]) -> bool:
+    """The table's columns are lists side by side, not records ("| Argentina | Uruguay |" over the ways
+    to pay in each country): every column is named, no cell holds a figure (a record table's values
+    are mostly amounts, terms, limits), no column repeats a cell ("Sí", "Sí": values) nor has a gap
+    above a filled cell, and one ends at least two rows before another. Its first column is then a list like the others, not the rows'
+    names: "Mercado Pago" is a way to pay in Argentina, not a row whose Uruguay value is
+    "Transferencia bancaria"."""
+    if len(header) < 2 or len(body) < 3 or not all(header):
+        return False
+    if any(re.search(r"\d", cell) for row in body for cell in row):
+        return False
+    lengths = []
+    for j in range(len(header)):
+        filled = [j < len(row) and bool(row[j]) for row in body]
+        length = filled.index(False) if not all(filled) else len(filled)
+        cells = [body[i][j] for i in range(length)]
+        if length == 0 or any(filled[length:]) or len(set(cells)) < length:  # "Sí, Sí, Sí": values, not a list
+            return False
+        lengths.append(length)
+    return max(lengths) - min(lengths) >= 2
+
+
 def _table_units(lines: list[str], block: int) -> list[Unit]:
     def cells(line: str) -> list[str]:
         line = line.strip()
@@ -141,6 +163,9 @@ def _table_units(lines: list[str], block: int) -> list[Unit]:
         header = [""] * (width - len(header)) + header
     if not body:
         return [Unit(" · ".join(c for c in header if c), block, "row")]
+    if _column_lists(header, body):
+        return [Unit(f"{name}: {row[j]}", block, "row")
+                for j, name in enumerate(header) for row in body if j < len(row) and row[j]]
     units = []
     for row in body:
         label = row[0]

@@ -44,6 +44,30 @@ def test_table_rows_read_with_their_headers_and_lists_stay_lists():
     assert not any("|" in t or "**" in t for t in texts)
 
 
+PAY_BY_COUNTRY = ("Argentina | Uruguay\n"
+                  "Débito automático con tarjeta (Visa, Mastercard) | Débito automático con tarjeta (Visa, OCA)\n"
+                  "Mercado Pago | Transferencia bancaria\n"
+                  "Transferencia bancaria | Abitab y Redpagos\n"
+                  "Pago Mis Cuentas y Red Link | \n"
+                  "Rapipago y Pago Fácil |")
+
+
+def test_a_table_of_lists_side_by_side_reads_each_cell_under_its_column():
+    """Columns that are lists (the ways to pay in each country, one column ending before the other):
+    "Mercado Pago" is a way to pay in Argentina, never "Mercado Pago: Uruguay Transferencia bancaria"."""
+    texts = [u.text for u in split_units(PAY_BY_COUNTRY)]
+    assert "Argentina: Mercado Pago" in texts and "Uruguay: Abitab y Redpagos" in texts
+    assert texts.index("Argentina: Rapipago y Pago Fácil") < texts.index("Uruguay: Débito automático con tarjeta (Visa, OCA)")
+    assert not any("Uruguay Transferencia" in t for t in texts) and len(texts) == 8  # 5 + 3 ways to pay
+    # records keep their row names: figures, repeated values, or columns of the same length
+    prices = "Plan | Argentina | Uruguay\nEsencial | ARS 49,900 | UYU 2,490\nPlus | ARS 79,900 | \nIntegral | ARS 99,900 |"
+    assert [u.text for u in split_units(prices)][1] == "Plus: Argentina ARS 79,900"
+    services = "Servicio | Argentina | Uruguay\nTelemedicina | Sí | Sí\nFarmacia | Sí | \nÓptica | Sí |"
+    assert [u.text for u in split_units(services)][1] == "Farmacia: Argentina Sí"
+    square = "Argentina | Uruguay\nMercado Pago | Abitab\nRapipago | Redpagos\nPago Fácil | BROU"
+    assert [u.text for u in split_units(square)][0] == "Mercado Pago: Uruguay Abitab"  # nothing says they are lists
+
+
 NEVER_ASK = ("No one from Pampa Pay will ever ask you, by phone, chat or email, for:\n\n"
              "- your card PIN;\n- the 6-digit verification codes we send you by SMS;\n\n"
              "If someone asks for any of these, it is a scam.")

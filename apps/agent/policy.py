@@ -201,9 +201,20 @@ _QUESTION = re.compile(
     re.IGNORECASE)
 
 
+# A question put as a request ("Tell me how to change my plan.", "Decime cómo entrar a la cuenta"),
+# at the start of the message or of any of its sentences (a question word there is not enough: "Qué
+# bronca." is an exclamation).
+_REQUEST = re.compile(
+    r"(?:^|[.!?;:]\s+|\n)\W*(?:tell me|explain|show me|let me know|i(?: want| need| would like|'d like|’d like) to know|"
+    r"dec[ií]me|dime|d[ií]game|expl[ií]c(?:a|ame)|expl[ií]queme|mostrame|mu[eé]strame|ens[eé][ñn]ame|"
+    r"quiero saber|necesito saber|me (?:podr[ií]as|pod[eé]s|puede|podr[ií]a) (?:decir|explicar|indicar))\b",
+    re.IGNORECASE)
+
+
 def asks_question(text: str) -> bool:
-    """The message asks something of its own (a question mark, or an opening question word)."""
-    return bool(_QUESTION.search(text or ""))
+    """The message asks something of its own: a question mark, an opening question word, or a request
+    for information in any of its sentences ("Tell me how...", "Decime cómo...")."""
+    return bool(_QUESTION.search(text or "") or _REQUEST.search(text or ""))
 
 
 def answers_frustrated_question(analysis, text: str) -> bool:

@@ -123,9 +123,9 @@ def _column_lists(header: list[str], body: list[list[str]]) -> bool:
     """The table's columns are lists side by side, not records ("| Argentina | Uruguay |" over the ways
     to pay in each country): every column is named, no cell holds a figure (a record table's values
     are mostly amounts, terms, limits), no column repeats a cell ("Sí", "Sí": values) nor has a gap
-    above a filled cell, and one ends at least two rows before another. Its first column is then a list like the others, not the rows'
-    names: "Mercado Pago" is a way to pay in Argentina, not a row whose Uruguay value is
-    "Transferencia bancaria"."""
+    above a filled cell, and one ends at least two rows before another. Its first column is then a
+    list like the others, not the rows' names: "Mercado Pago" is a way to pay in Argentina, not a
+    row whose Uruguay value is "Transferencia bancaria"."""
     if len(header) < 2 or len(body) < 3 or not all(header):
         return False
     if any(re.search(r"\d", cell) for row in body for cell in row):

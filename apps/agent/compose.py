@@ -368,7 +368,7 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # left out (README, "Retrieval beyond the guessed topic ... (stop 28)", every configuration listed).
 PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 10, "window": 0.2, "hit_weight": 0.25,
           "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "main_by": "ranker",
-          "extra_units": 2, "extra_chars": 600}
+          "extra_units": 2, "extra_chars": 600, "translation_cosine": 0.7}
 
 
 RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap", "own_gap", "heading_overlap",
@@ -406,7 +406,7 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
             scores = scores + SAME_LANGUAGE_BONUS
         heading_overlap = _overlap(query_words, frozenset(content_words(hit.heading or "")), idf)
         c = len(chunks)
-        chunks.append((rank, hit, units, scores, sims, overlaps, own_words))
+        chunks.append((rank, hit, units, scores, sims, overlaps, own_words, vectors))
         for i, unit in enumerate(units):
             rows.append((c, i, float(sims[i]), float(overlaps[i]), float(own[i]), heading_overlap,
                          looks is not None and bool(looks.search(unit.text)), looks is not None,
@@ -500,6 +500,41 @@ def compose_units(units: list[Unit], i: int, scores: np.ndarray, *, span: int, m
     return chosen
 
 
+def _figures(text: str) -> list[str]:
+    """The numbers a text states, thousands separators and decimal marks aside ("$3,500" = "$3.500")."""
+    return sorted(re.findall(r"\d+", re.sub(r"(?<=\d)[.,](?=\d)", "", text)))
+
+
+def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], language: str, *,
+                         min_cosine: float) -> int:
+    """Candidate ``k``, or its translation in the customer's language when the knowledge base has one
+    among the candidates: a unit of a chunk in ``language`` whose embedding is at least ``min_cosine``
+    from the chosen one's (the multilingual encoder puts a sentence and its translation close) and
+    that states the same figures. A bilingual knowledge base holds most pages twice, and the two
+    copies score a few hundredths apart: the other language's copy winning by 0.003 quoted Spanish to
+    an English customer, under a notice that the help pages only have it in Spanish."""
+    chosen = candidates[k]
+    chunk = chunks[chosen["chunk"]]
+    if (getattr(chunk[1], "language", "") or language) == language:
+        return k
+    unit = chunk[2][chosen["unit"]]
+    if unit.kind == "row":  # rows of one table share a template ("Virtual card: Argentina Free; Chile Free"):
+        min_cosine = max(min_cosine, TRANSLATION_ROW_COSINE)  # close without being translations
+    vector, figures = chunk[7][chosen["unit"]], _figures(unit.text)
+    best, best_cosine = k, min_cosine
+    for n, other in enumerate(candidates):
+        other_chunk = chunks[other["chunk"]]
+        if getattr(other_chunk[1], "language", "") != language:
+            continue
+        cosine = float(other_chunk[7][other["unit"]] @ vector)
+        if cosine >= best_cosine and _figures(other_chunk[2][other["unit"]].text) == figures:
+            best, best_cosine = n, cosine
+    return best
+
+
+TRANSLATION_ROW_COSINE = 0.85
+
+
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
                   max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
                   ranker: dict | None = None) -> Selection | None:
@@ -527,75 +562,92 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     k = int(np.argmax(hand if p.get("main_by") == "hand" else ranked))
     ordered_ranked = np.sort(ranked)[::-1]
     ranker_margin = float(ordered_ranked[0] - ordered_ranked[1]) if len(ranked) > 1 else 1.0
-    c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
-    best_rank, hit, units, scores, sims, overlaps, own_words = chunks[c_index]
-    chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
-    how_to = asks_how_to(question)
-    if how_to:
-        chosen = whole_procedure(units, chosen, max_chars=max_chars)
-    picked = with_intro([units[j] for j in chosen])
-    length = sum(len(u.text) for u in picked)
-    extra: list[Unit] = []
-    faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
-    for other in np.argsort(-ranked, kind="stable"):
-        if len(extra) >= p["extra_units"]:
-            break
-        oc, oi = candidates[other]["chunk"], candidates[other]["unit"]
-        o_hit, o_units = chunks[oc][1], chunks[oc][2]
-        unit = o_units[oi]
-        if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
-                or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
-                or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
-            continue
-        if length + len(unit.text) > p["extra_chars"]:
-            continue
-        if how_to and unit.kind == "item" and not any(u.kind == "item" for u in picked):
-            # a step of a procedure the passage does not show: the procedure, in order (the step kept)
-            for step in (u for u in o_units if u.block == unit.block and u.kind == "item"):
-                if step is unit or (length + len(unit.text) + len(step.text) <= p["extra_chars"]
-                                    and not any(step.text == u.text for u in picked + extra)):
-                    extra.append(step)
-                    length += len(step.text) if step is not unit else 0
+
+    def compose_at(k: int) -> Selection:
+        c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
+        best_rank, hit, units, scores, sims, overlaps, own_words, _vectors = chunks[c_index]
+        chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
+        how_to = asks_how_to(question)
+        if how_to:
+            chosen = whole_procedure(units, chosen, max_chars=max_chars)
+        picked = with_intro([units[j] for j in chosen])
+        length = sum(len(u.text) for u in picked)
+        extra: list[Unit] = []
+        faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
+        for other in np.argsort(-ranked, kind="stable"):
+            if len(extra) >= p["extra_units"]:
+                break
+            oc, oi = candidates[other]["chunk"], candidates[other]["unit"]
+            o_hit, o_units = chunks[oc][1], chunks[oc][2]
+            unit = o_units[oi]
+            if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
+                    or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
+                    or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
+                continue
+            if length + len(unit.text) > p["extra_chars"]:
+                continue
+            if how_to and unit.kind == "item" and not any(u.kind == "item" for u in picked):
+                # a step of a procedure the passage does not show: the procedure, in order (the step kept)
+                for step in (u for u in o_units if u.block == unit.block and u.kind == "item"):
+                    if step is unit or (length + len(unit.text) + len(step.text) <= p["extra_chars"]
+                                        and not any(step.text == u.text for u in picked + extra)):
+                        extra.append(step)
+                        length += len(step.text) if step is not unit else 0
+                length += len(unit.text)
+                break
+            extra.append(unit)
             length += len(unit.text)
-            break
-        extra.append(unit)
-        length += len(unit.text)
-    passage = render(picked)
-    text = passage if not extra else render_with_extra(picked, extra)
-    query_words = set(content_words(question))
-    idf = idf if p["idf"] else None
-    # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
-    # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
-    overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs
-    same_language = bool(language and getattr(hit, "language", "") == language)
-    # every chunk's best hand total, for the margin to the runner-up chunk
-    totals = sorted((max(float(c["hand"]) for c in candidates if c["chunk"] == n) for n in range(len(chunks))),
-                    reverse=True)
-    others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
-    looks = answer_type_asked(question)
-    hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
-    features = {
-        "unit_similarity": float(sims[i]),
-        "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),
-        "overlap": overlap,
-        "idf_overlap": float(overlaps[i]),
-        "own_overlap": _overlap(query_words, own_words[i], idf),
-        "hit_score": float(hit.score),
-        "top_hit_score": max(hit_scores),
-        "hit_margin": max(hit_scores) - (sorted(hit_scores)[-2] if len(hit_scores) > 1 else 0.0),
-        "chunk_margin": totals[0] - totals[1] if len(totals) > 1 else 0.5,
-        "unit_margin": float(scores[i] - np.max(others)),
-        "rank": float(best_rank),
-        "type_asked": float(looks is not None),
-        "type_match": float(looks is not None and bool(looks.search(passage))),
-        "same_language": float(same_language),
-        "question_words": float(len(query_words)),
-        "answer_chars": float(len(passage)),
-        "ranker_score": float(ranked[k]) if model is not None else 0.0,
-        "ranker_margin": min(ranker_margin, 5.0) if model is not None else 0.0,
-    }
-    return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
-                     overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
+        passage = render(picked)
+        text = passage if not extra else render_with_extra(picked, extra)
+        query_words = set(content_words(question))
+        weights = idf if p["idf"] else None
+        # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
+        # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
+        overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs
+        same_language = bool(language and getattr(hit, "language", "") == language)
+        # every chunk's best hand total, for the margin to the runner-up chunk
+        totals = sorted((max(float(c["hand"]) for c in candidates if c["chunk"] == n) for n in range(len(chunks))),
+                        reverse=True)
+        others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
+        looks = answer_type_asked(question)
+        hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
+        features = {
+            "unit_similarity": float(sims[i]),
+            "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),
+            "overlap": overlap,
+            "idf_overlap": float(overlaps[i]),
+            "own_overlap": _overlap(query_words, own_words[i], weights),
+            "hit_score": float(hit.score),
+            "top_hit_score": max(hit_scores),
+            "hit_margin": max(hit_scores) - (sorted(hit_scores)[-2] if len(hit_scores) > 1 else 0.0),
+            "chunk_margin": totals[0] - totals[1] if len(totals) > 1 else 0.5,
+            "unit_margin": float(scores[i] - np.max(others)),
+            "rank": float(best_rank),
+            "type_asked": float(looks is not None),
+            "type_match": float(looks is not None and bool(looks.search(passage))),
+            "same_language": float(same_language),
+            "question_words": float(len(query_words)),
+            "answer_chars": float(len(passage)),
+            "ranker_score": float(ranked[k]) if model is not None else 0.0,
+            "ranker_margin": min(ranker_margin, 5.0) if model is not None else 0.0,
+        }
+        return Selection(text=text, hit=hit, unit_score=features["unit_score"], similarity=float(sims[i]),
+                         overlap=overlap, language=getattr(hit, "language", "") or "", features=features)
+
+    selection = compose_at(k)
+    if p.get("translation_cosine") and language:
+        t = in_customer_language(k, candidates, chunks, language, min_cosine=p["translation_cosine"])
+        if t != k:
+            # The same passage in the customer's language: shown instead of the quote, judged as the
+            # match the ranker chose (the verifier's features, "same_language" included, describe that
+            # match; the copies say the same, and the translation's own retrieval scores are those of
+            # a runner-up).
+            translated = compose_at(t)
+            translated.features = selection.features
+            translated.unit_score, translated.similarity = selection.unit_score, selection.similarity
+            translated.overlap = selection.overlap
+            return translated
+    return selection
 
 
 def is_faq_entry(hit) -> bool:

@@ -573,3 +573,43 @@ def test_a_spanish_question_prefers_the_spanish_passage_of_a_bilingual_page():
     chosen = select_answer("How long is the warranty of a refurbished phone?", vector, [es, en], language="en",
                            embed=embed)
     assert chosen.language == "en" and chosen.features["same_language"] == 1.0
+
+
+def test_the_customer_reads_the_copy_in_their_language_when_the_other_copy_wins():
+    """Both copies of a bilingual FAQ entry, the Spanish one ranked first by a hair (en-010, "Can I move
+    to a faster plan?", was quoted in Spanish under "our help pages only have this in Spanish"): the
+    answer is the English copy (a unit close to the winner in the encoder's space, stating the same
+    figures), judged as the winner was. A passage that only resembles it (other figures) is no copy."""
+    es = SearchHit(chunk_id=987201, document_id=1, document_title="Preguntas frecuentes", heading="¿Puedo subir de plan?",
+                   language="es", score=0.52,
+                   text="Q: ¿Puedo subir de plan?\nA: Sí, en cualquier momento. El cambio se aplica en menos de 2 horas.")
+    en = SearchHit(chunk_id=987202, document_id=2, document_title="Frequently asked questions",
+                   heading="Can I upgrade my plan?", language="en", score=0.50,
+                   text="Q: Can I upgrade my plan?\nA: Yes, at any time. The change takes effect within 2 hours.")
+    other = SearchHit(chunk_id=987203, document_id=2, document_title="Frequently asked questions",
+                      heading="How long does installation take?", language="en", score=0.49,
+                      text="Q: How long does installation take?\nA: Installation takes 3 hours.")
+    question = "Can I move to a faster plan and when does it apply?"
+    vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+
+    def embed(texts):  # the Spanish copy closest to the question; its English copy 0.81 from it
+        rows = []
+        for t in texts:
+            if "cambio se aplica" in t:
+                rows.append([0.9, 0.4359, 0.0])
+            elif "takes effect" in t:
+                rows.append([0.8, 0.2, 0.5657])
+            elif "Installation takes" in t:
+                rows.append([0.8, 0.6, 0.0])  # closer to the winner than the copy (0.98), other figures
+            else:
+                rows.append([0.1, 0.0, 0.995])
+        return np.array(rows, dtype=np.float32)
+
+    picked = select_answer(question, vector, [es, en, other], language="en", embed=embed, ranker={"none": True},
+                           params={"extra_units": 0, "translation_cosine": 0.0})
+    assert picked.language == "es" and "2 horas" in picked.text  # without the preference: the Spanish copy
+    chosen = select_answer(question, vector, [es, en, other], language="en", embed=embed, ranker={"none": True},
+                           params={"extra_units": 0})
+    assert chosen.language == "en" and "within 2 hours" in chosen.text and "Installation" not in chosen.text
+    assert chosen.hit.chunk_id == 987202
+    assert chosen.features == picked.features  # judged as the match the ranker chose

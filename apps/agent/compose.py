@@ -14,7 +14,8 @@ similarity, overlaps, margins to the runner-up, answer type asked and found, lan
 question that no document contains), fitted on labelled turns of the development businesses and
 XQuAD's tuning half (``apps.agent.evaluation.verifier``), shipped in ``answer_verifier.json``.
 
-Language: a passage in the customer's language is preferred (a small bonus in the ranking). When
+Language: a passage in the customer's language is preferred (a small bonus in the ranking, and the
+copy in the customer's language of a bilingual page's winning unit: :func:`in_customer_language`). When
 the answer can only come from a document in the other language, the local provider (no
 translation model ships in a package here) says so in the customer's language and quotes the
 passage (:func:`quote_notice`); it never switches language silently.

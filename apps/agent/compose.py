@@ -501,6 +501,12 @@ def compose_units(units: list[Unit], i: int, scores: np.ndarray, *, span: int, m
     return chosen
 
 
+# A sentence that leans on the one before it ("It costs $12,000 when the problem was caused by the
+# customer", "Esto no aplica a los copagos"): never a supplementary unit without that sentence.
+_ANAPHORA = re.compile(r"^\W*(?:it|this|that|they|these|those|esto|eso|ello|este|esta|estos|estas|ese|esa|esos|esas)\b",
+                       re.IGNORECASE)
+
+
 def _figures(text: str) -> list[str]:
     """The numbers a text states, thousands separators and decimal marks aside ("$3,500" = "$3.500")."""
     return sorted(re.findall(r"\d+", re.sub(r"(?<=\d)[.,](?=\d)", "", text)))
@@ -583,7 +589,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             unit = o_units[oi]
             if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
                     or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
-                    or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra):
+                    or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra) \
+                    or (_ANAPHORA.match(unit.text) and not (oi > 0 and any(o_units[oi - 1] is u for u in picked + extra))):
                 continue
             if length + len(unit.text) > p["extra_chars"]:
                 continue

@@ -613,3 +613,24 @@ def test_the_customer_reads_the_copy_in_their_language_when_the_other_copy_wins(
     assert chosen.language == "en" and "within 2 hours" in chosen.text and "Installation" not in chosen.text
     assert chosen.hit.chunk_id == 987202
     assert chosen.features == picked.features  # judged as the match the ranker chose
+
+
+def test_a_sentence_that_leans_on_the_one_before_it_is_never_supplementary_alone():
+    """"It costs $12,000 when the customer caused the damage" after a passage about something else reads
+    as the price of that something: a sentence opening with "it", "this", "esto"... joins the answer
+    only with the sentence it leans on."""
+    passage = SearchHit(chunk_id=987401, document_id=7, document_title="Technician visits", heading="Visits",
+                        language="en", score=0.6, text="A technician visit is free when the fault is ours.")
+    other = SearchHit(chunk_id=987402, document_id=7, document_title="Technician visits", heading="Routers",
+                      language="en", score=0.5,
+                      text="Replacing a router needs a new unit from the warehouse. "
+                           "It costs $12,000 when the customer caused the damage.")
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if "visit is free" in t else [0.9, 0.436] if "It costs" in t else [0.1, 0.995]
+                         for t in texts], dtype=np.float32)
+
+    chosen = select_answer("How much does a technician visit cost?", np.array([1.0, 0.0], dtype=np.float32),
+                           [passage, other], language="en", embed=embed, ranker={"none": True})
+    assert chosen.text.startswith("A technician visit is free when the fault is ours.")
+    assert "It costs" not in chosen.text, chosen.text

@@ -1,7 +1,7 @@
 """manage.py evaluate_agent: score the AI Agent on scripted conversations.
 
     evaluate_agent --business DIR|demo [--business ...] [--leave-one-out] [--fit module:function]
-                   [--ranker module:function|none] [--json] [--details FILE|DIR] [--provider local|openai] [--record FILE]
+                   [--ranker module:function|none] [--json] [--details FILE|DIR] [--provider local|openai] [--record FILE [--note TEXT]]
     evaluate_agent --dataset FILE          (against the configured KB and topics, rolled back)
 
 ``--business`` installs each business (a business pack, an agent folder or ``demo``) into its own
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--details", help="one JSON line per conversation (a folder with --leave-one-out)")
         parser.add_argument("--provider", choices=["local", "openai"], default=None)
         parser.add_argument("--record", help="append the configuration and its figures to this JSONL file")
+        parser.add_argument("--note", default="", help="with --record: what this configuration is (kept or not, why)")
         parser.add_argument("--ranker", default="apps.agent.evaluation.ranker:fit_ranker", metavar="MODULE:FUNCTION",
                             help="--leave-one-out: the answer ranker's fitting hook ('none': the hand-set unit score)")
 
@@ -122,21 +123,14 @@ class Command(BaseCommand):
     def _record(self, opts, result):
         import subprocess
 
+        from apps.agent.evaluation.runs import record
+
         try:
             commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                     timeout=5).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             commit = ""
-        line = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit, "argv": sys.argv[1:],
-                "mode": result["mode"], "provider": result["provider"],
-                "businesses": {name: {"settings": s.get("settings"), "fitted": s.get("fitted"),
-                                      "correct": s["scores"]["correct"],
-                                      "answered_with_facts": s["scores"]["answered_with_facts"],
-                                      "answers_with_facts": s["scores"]["answers_with_facts"],
-                                      "silent_language_switches": s["scores"]["silent_language_switches"],
-                                      "latency_ms_p95": s["latency_ms_p95"],
-                                      "ranker": (s.get("ranker") or {}).get("coef")}
-                               for name, s in result["businesses"].items()}}
+        line = record(result, commit=commit, note=opts.get("note") or "", argv=sys.argv[1:])
         with open(opts["record"], "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 

@@ -512,6 +512,9 @@ def _figures(text: str) -> list[str]:
     return sorted(re.findall(r"\d+", re.sub(r"(?<=\d)[.,](?=\d)", "", text)))
 
 
+TRANSLATION_ROW_COSINE = 0.85  # a table row's copy: rows of one table share a template
+
+
 def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], language: str, *,
                          min_cosine: float) -> int:
     """Candidate ``k``, or its translation in the customer's language when the knowledge base has one
@@ -537,9 +540,6 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
         if cosine >= best_cosine and _figures(other_chunk[2][other["unit"]].text) == figures:
             best, best_cosine = n, cosine
     return best
-
-
-TRANSLATION_ROW_COSINE = 0.85
 
 
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
@@ -569,18 +569,28 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     k = int(np.argmax(hand if p.get("main_by") == "hand" else ranked))
     ordered_ranked = np.sort(ranked)[::-1]
     ranker_margin = float(ordered_ranked[0] - ordered_ranked[1]) if len(ranked) > 1 else 1.0
+    # what does not depend on the pick (computed once, though a translation composes twice)
+    how_to = asks_how_to(question)
+    faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
+    query_words = set(content_words(question))
+    weights = idf if p["idf"] else None
+    # every chunk's best hand total, for the margin to the runner-up chunk (one pass over the candidates)
+    best_hand: dict[int, float] = {}
+    for c in candidates:
+        best_hand[c["chunk"]] = max(best_hand.get(c["chunk"], float("-inf")), float(c["hand"]))
+    totals = sorted((best_hand[n] for n in range(len(chunks))), reverse=True)
+    looks = answer_type_asked(question)
+    hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
 
     def compose_at(k: int) -> Selection:
         c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
         best_rank, hit, units, scores, sims, overlaps, own_words, _vectors = chunks[c_index]
         chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
-        how_to = asks_how_to(question)
         if how_to:
             chosen = whole_procedure(units, chosen, max_chars=max_chars)
         picked = with_intro([units[j] for j in chosen])
         length = sum(len(u.text) for u in picked)
         extra: list[Unit] = []
-        faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
         for other in np.argsort(-ranked, kind="stable"):
             if len(extra) >= p["extra_units"]:
                 break
@@ -607,18 +617,11 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             length += len(unit.text)
         passage = render(picked)
         text = passage if not extra else render_with_extra(picked, extra)
-        query_words = set(content_words(question))
-        weights = idf if p["idf"] else None
         # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
         # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
         overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs
         same_language = bool(language and getattr(hit, "language", "") == language)
-        # every chunk's best hand total, for the margin to the runner-up chunk
-        totals = sorted((max(float(c["hand"]) for c in candidates if c["chunk"] == n) for n in range(len(chunks))),
-                        reverse=True)
         others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
-        looks = answer_type_asked(question)
-        hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
         features = {
             "unit_similarity": float(sims[i]),
             "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),

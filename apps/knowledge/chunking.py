@@ -116,14 +116,26 @@ def _tail(text: str, size: int) -> str:
     if _TABLE_ROW.search(last_line) or _LIST_LINE.match(last_line):
         return ""
     if len(text) <= size:
-        return text
-    window = text[-size:]
-    for sep in (". ", "? ", "! ", "\n"):
-        idx = window.find(sep)
-        if 0 <= idx < size // 2:
-            return window[idx + len(sep):].strip()
-    idx = window.find(" ")
-    return window[idx + 1:].strip() if idx >= 0 else window
+        tail = text
+    else:
+        window = text[-size:]
+        for sep in (". ", "? ", "! ", "\n"):
+            idx = window.find(sep)
+            if 0 <= idx < size // 2:
+                tail = window[idx + len(sep):].strip()
+                break
+        else:
+            idx = window.find(" ")
+            tail = window[idx + 1:].strip() if idx >= 0 else window
+    # A table's last rows followed by a short line ("Detalles importantes:") would start the next
+    # chunk as a table without its header, where the first carried row reads as the header and the
+    # customer is told "Cirugía refractiva: no no; no no; sí, dentro del mismo tope 50%". Only what
+    # follows the table is carried.
+    lines = tail.split("\n")
+    rows = [i for i, line in enumerate(lines) if _TABLE_ROW.search(line)]
+    if rows:
+        tail = "\n".join(lines[rows[-1] + 1:]).strip()
+    return tail
 
 
 def chunk_sections(sections: list[Section], *, target: int = TARGET_CHARS, maximum: int = MAX_CHARS,

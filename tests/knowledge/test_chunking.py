@@ -74,3 +74,22 @@ def test_a_table_whose_last_cells_are_empty_is_not_carried_into_the_next_chunk()
     for chunk in chunks:
         if chunk is not table[0]:
             assert "|" not in chunk, chunk  # no row of the table outside its own chunk
+
+
+def test_a_table_followed_by_a_lead_in_line_is_not_carried_into_the_next_chunk():
+    """The chunk ends with the line after the table ("Important details:"), so its last line is no
+    row, but the overlap must still not carry the table's last rows: the next chunk would start with
+    a headerless table whose first row reads as the header ("Laser surgery: no no; no no; yes...")."""
+    rows = "\n".join(f"| Benefit number {i} of the optics plan | no | yes | yes, within the same cap |" for i in range(1, 8))
+    md = ("# Optics\n\n## Optics\n\n| | Basic | Plus | Full |\n|---|---|---|---|\n" + rows
+          + "\n| Laser surgery | no | no | 50%, with prior authorisation |\n\nImportant details:\n\n"
+          + "\n".join(f"- Detail {i}: the prescription must be less than 60 days old when you buy." for i in range(8))
+          + "\n").encode()
+    chunks = _chunks(md)
+    assert len(chunks) >= 2
+    table = [c for c in chunks if "Benefit number 1 " in c]
+    assert len(table) == 1
+    for chunk in chunks:
+        if chunk is not table[0]:
+            assert "|" not in chunk, chunk
+    assert any(c.startswith("Important details:") for c in chunks if c is not table[0])

@@ -18,6 +18,17 @@ def _chunks(md: bytes) -> list[str]:
     return [c.text for c in chunk_sections(parse_markdown(md))]
 
 
+def _rows_only_in_their_own_chunk(chunks: list[str], first_row: str) -> str:
+    """The one chunk holding the table (found by its first row); no other chunk holds a row of it."""
+    assert len(chunks) >= 2
+    table = [c for c in chunks if first_row in c]
+    assert len(table) == 1
+    for chunk in chunks:
+        if chunk is not table[0]:
+            assert "|" not in chunk, chunk  # no row of the table outside its own chunk
+    return table[0]
+
+
 def test_a_long_table_is_cut_between_rows_and_each_piece_repeats_its_header():
     chunks = [c for c in _chunks(FEES_MD) if "|" in c]
     assert len(chunks) >= 2 and all(len(c) <= MAX_CHARS for c in chunks)
@@ -68,12 +79,8 @@ def test_a_table_whose_last_cells_are_empty_is_not_carried_into_the_next_chunk()
           + "\n".join(f"- Note {i}: payments in cash are credited within 48 business hours, transfers in 24." for i in range(6))
           + "\n").encode()
     chunks = _chunks(md)
-    assert len(chunks) >= 2
-    table = [c for c in chunks if "Way to pay number 1 " in c]
-    assert len(table) == 1 and table[0].split("\n")[0] == "Argentina | Uruguay"
-    for chunk in chunks:
-        if chunk is not table[0]:
-            assert "|" not in chunk, chunk  # no row of the table outside its own chunk
+    table = _rows_only_in_their_own_chunk(chunks, "Way to pay number 1 ")
+    assert table.split("\n")[0] == "Argentina | Uruguay"
 
 
 def test_a_table_followed_by_a_lead_in_line_is_not_carried_into_the_next_chunk():
@@ -86,10 +93,5 @@ def test_a_table_followed_by_a_lead_in_line_is_not_carried_into_the_next_chunk()
           + "\n".join(f"- Detail {i}: the prescription must be less than 60 days old when you buy." for i in range(8))
           + "\n").encode()
     chunks = _chunks(md)
-    assert len(chunks) >= 2
-    table = [c for c in chunks if "Benefit number 1 " in c]
-    assert len(table) == 1
-    for chunk in chunks:
-        if chunk is not table[0]:
-            assert "|" not in chunk, chunk
-    assert any(c.startswith("Important details:") for c in chunks if c is not table[0])
+    table = _rows_only_in_their_own_chunk(chunks, "Benefit number 1 ")
+    assert any(c.startswith("Important details:") for c in chunks if c is not table)

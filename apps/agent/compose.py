@@ -169,9 +169,14 @@ def _table_units(lines: list[str], block: int) -> list[Unit]:
                 for j, name in enumerate(header) for row in body if j < len(row) and row[j]]
     units = []
     for row in body:
+        # "Card purchase — Deadline to open a dispute: 120 calendar days": each value under its
+        # column's name, so a long header never runs into its value ("Deadline to open a dispute 120
+        # calendar days", "What we ask for photos of your ID")
         label = row[0]
-        cells = [f"{h} {v}".strip() if h else v for h, v in zip(header[1:], row[1:]) if v]
-        units.append(Unit(f"{label}: " + "; ".join(cells) if cells else label, block, "row"))
+        cells = [f"{h}: {v}" if h else v for h, v in zip(header[1:], row[1:]) if v]
+        named = any(h for h, v in zip(header[1:], row[1:]) if v)
+        lead = (f"{label} — " if named else f"{label}: ") if label else ""
+        units.append(Unit(lead + "; ".join(cells) if cells else label, block, "row"))
     return units
 
 
@@ -528,7 +533,7 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
     if (getattr(chunk[1], "language", "") or language) == language:
         return k
     unit = chunk[2][chosen["unit"]]
-    if unit.kind == "row":  # rows of one table share a template ("Virtual card: Argentina Free; Chile Free"):
+    if unit.kind == "row":  # rows of one table share a template ("Virtual card — Argentina: Free; Chile: Free"):
         min_cosine = max(min_cosine, TRANSLATION_ROW_COSINE)  # close without being translations
     vector, figures = chunk[7][chosen["unit"]], _figures(unit.text)
     best, best_cosine = k, min_cosine

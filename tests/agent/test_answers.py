@@ -36,12 +36,24 @@ def test_table_rows_read_with_their_headers_and_lists_stay_lists():
              "You can pay with:\n- **debit** card\n- [Mercado Pago](https://example.com)\n")
     units = split_units(chunk)
     texts = [u.text for u in units]
-    assert "Vitalia Plus: Argentina ARS 79,900; Uruguay UYU 3,890" in texts
-    assert "Pharmacy discount: Esencial 40%; Plus 50%" in texts  # empty corner cell aligned
+    assert "Vitalia Plus — Argentina: ARS 79,900; Uruguay: UYU 3,890" in texts
+    assert "Pharmacy discount — Esencial: 40%; Plus: 50%" in texts  # empty corner cell aligned
     items = [u for u in units if u.kind == "item"]
     assert [u.text for u in items] == ["debit card", "Mercado Pago"]  # no Markdown left
     assert render(items) == "- debit card\n- Mercado Pago"
     assert not any("|" in t or "**" in t for t in texts)
+
+
+def test_a_long_column_name_never_runs_into_its_value():
+    """"Deadline to open a dispute 120 calendar days", "What we ask for photos of your ID": each value
+    reads after its column's name and a colon, the row's name first."""
+    table = ("Payment | Deadline to open a dispute | What we ask for\n"
+             "Card purchase | 120 calendar days from the transaction date | photos of both sides of your ID\n"
+             "QR payment | 30 calendar days from the payment |")
+    texts = [u.text for u in split_units(table)]
+    assert texts == ["Card purchase — Deadline to open a dispute: 120 calendar days from the transaction date; "
+                     "What we ask for: photos of both sides of your ID",
+                     "QR payment — Deadline to open a dispute: 30 calendar days from the payment"]
 
 
 PAY_BY_COUNTRY = ("Argentina | Uruguay\n"
@@ -54,18 +66,18 @@ PAY_BY_COUNTRY = ("Argentina | Uruguay\n"
 
 def test_a_table_of_lists_side_by_side_reads_each_cell_under_its_column():
     """Columns that are lists (the ways to pay in each country, one column ending before the other):
-    "Mercado Pago" is a way to pay in Argentina, never "Mercado Pago: Uruguay Transferencia bancaria"."""
+    "Mercado Pago" is a way to pay in Argentina, never "Mercado Pago — Uruguay: Transferencia bancaria"."""
     texts = [u.text for u in split_units(PAY_BY_COUNTRY)]
     assert "Argentina: Mercado Pago" in texts and "Uruguay: Abitab y Redpagos" in texts
     assert texts.index("Argentina: Rapipago y Pago Fácil") < texts.index("Uruguay: Débito automático con tarjeta (Visa, OCA)")
-    assert not any("Uruguay Transferencia" in t for t in texts) and len(texts) == 8  # 5 + 3 ways to pay
+    assert not any(" — " in t for t in texts) and len(texts) == 8  # no row names; 5 + 3 ways to pay
     # records keep their row names: figures, repeated values, or columns of the same length
     prices = "Plan | Argentina | Uruguay\nEsencial | ARS 49,900 | UYU 2,490\nPlus | ARS 79,900 | \nIntegral | ARS 99,900 |"
-    assert [u.text for u in split_units(prices)][1] == "Plus: Argentina ARS 79,900"
+    assert [u.text for u in split_units(prices)][1] == "Plus — Argentina: ARS 79,900"
     services = "Servicio | Argentina | Uruguay\nTelemedicina | Sí | Sí\nFarmacia | Sí | \nÓptica | Sí |"
-    assert [u.text for u in split_units(services)][1] == "Farmacia: Argentina Sí"
+    assert [u.text for u in split_units(services)][1] == "Farmacia — Argentina: Sí"
     square = "Argentina | Uruguay\nMercado Pago | Abitab\nRapipago | Redpagos\nPago Fácil | BROU"
-    assert [u.text for u in split_units(square)][0] == "Mercado Pago: Uruguay Abitab"  # nothing says they are lists
+    assert [u.text for u in split_units(square)][0] == "Mercado Pago — Uruguay: Abitab"  # nothing says they are lists
 
 
 NEVER_ASK = ("No one from Pampa Pay will ever ask you, by phone, chat or email, for:\n\n"

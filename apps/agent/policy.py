@@ -217,12 +217,22 @@ def asks_question(text: str) -> bool:
     return bool(_QUESTION.search(text or "") or _REQUEST.search(text or ""))
 
 
-def answers_frustrated_question(analysis, text: str) -> bool:
+def answers_frustrated_question(analysis, text: str, previous_documents=frozenset()) -> bool:
     """A turn read as a vent that asks a question the knowledge base has a passage for, at a
     confidence of at least ``VENT_ANSWER_FLOOR``: answered (with an apology) rather than asked to
-    explain."""
+    explain. Not a reaction to the bot's last answer ("Six more months of waiting after paying more?
+    That's a scam." after the optics page) whose passage comes from another page than that answer
+    (``previous_documents``, its sources' documents): under the answer threshold that passage is
+    about something else (late payments), and the customer is reacting to what they were told."""
+    if previous_documents and _source_documents(analysis.sources) and \
+            not _source_documents(analysis.sources) & set(previous_documents):
+        return False
     return (analysis.intent == "vent" and bool(analysis.answer) and bool(analysis.sources)
             and analysis.confidence >= VENT_ANSWER_FLOOR and asks_question(text))
+
+
+def _source_documents(sources) -> set:
+    return {s.get("document_id") for s in sources or [] if isinstance(s, dict) and s.get("document_id") is not None}
 
 
 def opening_question(analysis, cfg, text: str, previous_topic) -> bool:

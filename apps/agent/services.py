@@ -129,6 +129,22 @@ def _last_answer_hedged(conv: Conversation, exclude_id: int) -> bool:
     return bool(_last_agent_meta(conv, exclude_id).get("hedged"))
 
 
+def _last_answer_documents(conv: Conversation, exclude_id: int, analysis) -> frozenset:
+    """The documents the bot's last answer from the knowledge base quoted (its latest message with
+    sources; a "Got it, how can I help?" in between quotes none), empty when it has not answered
+    from it yet. Read only for a frustrated turn the knowledge base might answer
+    (``policy.answers_frustrated_question``)."""
+    if analysis.intent != "vent" or not analysis.sources:
+        return frozenset()
+    for message in (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
+                    .order_by("-created_at", "-id")[:10]):
+        documents = frozenset(s.get("document_id") for s in message.sources or []
+                              if isinstance(s, dict) and s.get("document_id") is not None)
+        if documents:
+            return documents
+    return frozenset()
+
+
 def _already_handled(conv: Conversation, message_id: int) -> bool:
     return ConversationEvent.objects.filter(conversation=conv, kind=ConversationEvent.Kind.AGENT_DECISION,
                                             payload__message_id=message_id).exists()
@@ -255,7 +271,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"
         analysis.intent, trigger = "vent", ""
-    if not trigger and policy.answers_frustrated_question(analysis, msg.body):
+    if not trigger and policy.answers_frustrated_question(analysis, msg.body,
+                                                          _last_answer_documents(conv, msg.pk, analysis)):
         # Frustrated, and a question of its own: the passage after an apology (hedged under the
         # threshold), not "tell me what is happening" (README, "Frustrated questions").
         analysis.extra["answer_vent"] = True

@@ -1,0 +1,84 @@
+"""A frustrated reaction to the bot's last answer is about that answer.
+
+"Six more months of waiting after paying more? That's a scam." after the optics page asks something
+(a question mark), so a frustrated question the knowledge base has a passage for gets the apology and
+the passage (``policy.answers_frustrated_question``). Under the answer threshold a passage from another
+page than the last answer's is about something else (late payments): the customer gets "tell me what is
+happening", not a page they did not ask about. The provider is a scripted stand-in: these tests are
+about the decision on its reading, not the reading.
+"""
+from __future__ import annotations
+
+import pytest
+
+from apps.agent.models import AgentSettings
+from apps.agent.providers import Analysis
+from apps.agent.services import agent_handle_message
+from apps.conversations import services
+from apps.conversations.models import Conversation, ConversationEvent, Message, Status
+
+OPTICS = {"chunk_id": 11, "document_id": 1, "title": "Dental and optical cover", "heading": "Optical", "score": 0.6}
+LATE = {"chunk_id": 22, "document_id": 2, "title": "Late payment", "heading": "Late payment", "score": 0.4}
+OPTICS_WAIT = {**OPTICS, "chunk_id": 12, "heading": "Waiting periods"}
+
+
+class Scripted:
+    name = "standin"
+
+    def __init__(self, *analyses: Analysis):
+        self.analyses = list(analyses)
+
+    def analyse(self, ctx):
+        return self.analyses.pop(0)
+
+
+def _turn(cast, conv, text, provider):
+    msg = Message.objects.create(conversation=conv, author_kind="customer", body=text, channel=cast.channel)
+    result = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk, provider=provider)
+    reply = conv.messages.filter(author_kind="ai_agent").order_by("-created_at", "-id").first()
+    decision = ConversationEvent.objects.get(conversation=conv, kind=ConversationEvent.Kind.AGENT_DECISION,
+                                             payload__message_id=msg.pk)
+    return result, reply, decision.payload
+
+
+def _reaction(source: dict) -> Analysis:
+    """A frustrated question read as a vent, with a draft at calibrated confidence 0.5 (over the
+    frustrated question's floor 0.4, under the answer threshold 0.75)."""
+    return Analysis(intent="vent", answer=f"Passage from {source['title']}.", sources=[source], confidence=0.5,
+                    sentiment=-0.9, provider="standin", extra={"intent_probability": 0.9, "oos_probability": 0.01})
+
+
+def _conversation(cast, reaction_source: dict):
+    conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="en")
+    first = Analysis(intent="plans", answer="Glasses: one pair per calendar year on Plus.", sources=[OPTICS],
+                     confidence=0.95, provider="standin")
+    provider = Scripted(first, _reaction(reaction_source))
+    result, reply, _ = _turn(cast, conv, "If I upgrade to Plus, can I get glasses right away?", provider)
+    assert result.decision == "answer" and reply.sources[0]["document_id"] == 1
+    return conv, provider
+
+
+@pytest.mark.django_db
+def test_a_frustrated_reaction_is_not_answered_from_another_page_than_the_last_answer(cast):
+    conv, provider = _conversation(cast, LATE)
+    # a reply quoting no page in between ("Got it. How can I help you with that?") changes nothing:
+    # the last answer from the knowledge base is still the optics page
+    services.message_post_agent(conversation=conv, body="Got it. How can I help you with that?",
+                                meta={"ai": True, "kind": "answer"})
+    result, reply, decision = _turn(cast, conv, "Six more months of waiting after paying more? That's a scam.", provider)
+    cfg = AgentSettings.load()
+    assert result.decision == "answer" and reply.body == cfg.message("empathy_ask", "en")
+    assert not reply.sources and "Late payment" not in reply.body
+    assert Conversation.objects.get(pk=conv.pk).status == Status.BOT
+    assert decision["intent"] == "vent" and decision.get("note") != "frustrated question: answered with an apology"
+
+
+@pytest.mark.django_db
+def test_a_frustrated_reaction_answered_from_the_same_page_gets_the_apology_and_the_passage(cast):
+    conv, provider = _conversation(cast, OPTICS_WAIT)
+    result, reply, decision = _turn(cast, conv, "Six more months of waiting after paying more? That's a scam.", provider)
+    cfg = AgentSettings.load()
+    assert decision["note"] == "frustrated question: answered with an apology"
+    assert result.decision == "answer" and reply.body.startswith(cfg.message("empathy", "en"))
+    assert "Passage from Dental and optical cover." in reply.body and reply.sources[0]["document_id"] == 1
+    assert reply.meta["hedged"] is True

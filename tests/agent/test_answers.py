@@ -308,6 +308,10 @@ def test_quote_from_the_other_language_is_declared_in_the_customers():
     ("ARS 79,900", "Vitalia Plus costs ARS 48,500", False),
     ("60 días corridos", "within 60 business days", False),
     ("FS-", "Your customer number looks like FS-0012345.", True),
+    ("electronic prescription", "Only electronic prescriptions are accepted.", True),  # a plural ending
+    ("receta electrónica", "Solo se aceptan recetas electrónicas.", False),  # not an inflection inside
+    ("Plus", "the Plusvalía fee", False),                            # still a whole word
+    ("card", "your cardholder number", False),
 ])
 def test_fact_present(fact, reply, found):
     assert fact_present(fact, reply) is found

@@ -56,11 +56,17 @@ def fold(text: str) -> str:
 
 
 def _bounded(needle: str, haystack: str) -> bool:
-    """``needle`` in ``haystack`` not glued to more letters or digits ("25" is not in "250")."""
+    """``needle`` in ``haystack`` not glued to more letters or digits ("25" is not in "250"), but
+    for a plural ending of its last word ("electronic prescription" is in "Only electronic
+    prescriptions are accepted")."""
     if not needle:
         return False
-    pattern = (r"(?<![\w])" if needle[0].isalnum() else "") + re.escape(needle) + \
-        (r"(?![\w])" if needle[-1].isalnum() else "")
+    end = ""
+    if needle[-1].isalpha():
+        end = r"(?:e?s)?(?![\w])"
+    elif needle[-1].isalnum():
+        end = r"(?![\w])"
+    pattern = (r"(?<![\w])" if needle[0].isalnum() else "") + re.escape(needle) + end
     return re.search(pattern, haystack) is not None
 
 

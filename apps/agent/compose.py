@@ -211,9 +211,14 @@ def split_units(text: str) -> list[Unit]:
     return [u for u in units if len(u.text) > 1]
 
 
-# "How do I restart the router?" / "¿Cómo pido un técnico?": a procedure, answered by its steps in order.
-_HOW_TO = re.compile(r"^\W*(?:how (?:do|can|should|would|could) (?:i|we)\b|how to\b|"
-                     r"c[oó]mo (?!es\b|son\b|est[aá]n?\b|funciona\b|va\b|anda\b)\w+)", re.IGNORECASE)
+# "How do I restart the router?" / "¿Cómo pido un técnico?" / "What do I need to sign up?" / "¿Qué tengo
+# que hacer para...?": a procedure, answered by its steps in order. At the start of the message or of any
+# of its sentences ("I run a bakery in Valparaíso. What do I need?").
+_HOW_TO = re.compile(r"(?:^|[.!?;:]\s+|\n)\W*(?:how (?:do|can|should|would|could) (?:i|we)\b|how to\b|"
+                     r"what (?:do|would|will) (?:i|we) (?:need|have) to do\b|what (?:do|would|will) (?:i|we) need\b|"
+                     r"what are the steps\b|"
+                     r"qu[eé] (?:necesito|necesitamos|tengo que hacer|tenemos que hacer|hay que hacer|pasos)\b|"
+                     r"c[oó]mo (?!es\b|son\b|est[aá]n?\b|funciona\b|va\b|anda\b|que\b)\w+)", re.IGNORECASE)
 
 
 def asks_how_to(question: str) -> bool:

@@ -144,6 +144,11 @@ def test_a_how_to_question_gets_the_whole_procedure_in_order(span):
     assert picked == list(range(picked[0], 7)) and picked[0] > 0
     assert asks_how_to("¿Cómo pido que venga un técnico?") and asks_how_to("how can I pay my bill")
     assert not asks_how_to("¿Cómo funciona el cashback?") and not asks_how_to("How much is the visit?")
+    # what it takes, and a question after the customer's context
+    assert asks_how_to("What do I need to sign up for the service?") and asks_how_to("¿Qué necesito para contratar?")
+    assert asks_how_to("I run a bakery in Valparaíso and want to accept QR payments. What do I need?")
+    assert asks_how_to("Me mudé. ¿Qué tengo que hacer para cambiar el domicilio?")
+    assert not asks_how_to("¿Cómo que no me lo pueden mostrar?") and not asks_how_to("What do I get on Plus?")
 
 
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():

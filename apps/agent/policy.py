@@ -224,8 +224,8 @@ def answers_frustrated_question(analysis, text: str, previous_documents=frozense
     That's a scam." after the optics page) whose passage comes from another page than that answer
     (``previous_documents``, its sources' documents): under the answer threshold that passage is
     about something else (late payments), and the customer is reacting to what they were told."""
-    if previous_documents and _source_documents(analysis.sources) and \
-            not _source_documents(analysis.sources) & set(previous_documents):
+    documents = _source_documents(analysis.sources)
+    if previous_documents and documents and not documents & set(previous_documents):
         return False
     return (analysis.intent == "vent" and bool(analysis.answer) and bool(analysis.sources)
             and analysis.confidence >= VENT_ANSWER_FLOOR and asks_question(text))

@@ -152,6 +152,25 @@ class LiveBrowserTestCase(ChannelsLiveServerTestCase):
 
         celery_app.conf.task_always_eager = cls._eager
 
+    def _fixture_teardown(self):
+        """Flush the test database, again when PostgreSQL broke a deadlock by aborting the flush: the
+        server process may still be finishing the last request of the closed browser (a websocket's
+        disconnect, an htmx poll) on tables the TRUNCATE is locking one by one. The aborted flush
+        rolled back, so it is simply retried once that request is done."""
+        from django.core.management.base import CommandError
+
+        for attempt in range(5):
+            try:
+                return super()._fixture_teardown()
+            except CommandError as exc:
+                cause = exc.__cause__
+                while cause is not None and "deadlock detected" not in str(cause):
+                    cause = cause.__cause__
+                if cause is None or attempt == 4:
+                    raise
+                connections.close_all()
+                time.sleep(0.5 * (attempt + 1))
+
     def _callTestMethod(self, method):
         """Every page any test opens is watched: a Content-Security-Policy violation in the browser
         console (an inline script or style, a foreign host) fails the test.

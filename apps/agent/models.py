@@ -32,6 +32,11 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                            "you can also ask for a person at any time.",
                     "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "
                           "hablar con una persona cuando quieras."},
+    "empathy_question": {"en": "I'm sorry about the trouble. I couldn't find a sure answer to that in our help "
+                                "pages. Tell me a bit more and I'll try again, or ask for a person at any time.",
+                         "es": "Lamento el inconveniente. No encontré una respuesta segura a eso en nuestras "
+                               "páginas de ayuda. Contame un poco más y lo intento de nuevo, o pedí hablar con una "
+                               "persona cuando quieras."},
     "hedge": {"en": "I'm not sure this is exactly what you asked. If it isn't, tell me and I'll pass you to a person.",
               "es": "No estoy seguro de que esto sea justo lo que preguntaste. Si no lo es, decímelo y te paso con "
                     "una persona."},

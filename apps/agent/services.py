@@ -129,13 +129,10 @@ def _last_answer_hedged(conv: Conversation, exclude_id: int) -> bool:
     return bool(_last_agent_meta(conv, exclude_id).get("hedged"))
 
 
-def _last_answer_documents(conv: Conversation, exclude_id: int, analysis) -> frozenset:
+def _last_answer_documents(conv: Conversation, exclude_id: int) -> frozenset:
     """The documents the bot's last answer from the knowledge base quoted (its latest message with
     sources; a "Got it, how can I help?" in between quotes none), empty when it has not answered
-    from it yet. Read only for a frustrated turn the knowledge base might answer
-    (``policy.answers_frustrated_question``)."""
-    if analysis.intent != "vent" or not analysis.sources:
-        return frozenset()
+    from it yet (``policy.answers_frustrated_question``; an opening question)."""
     for message in (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
                     .order_by("-created_at", "-id")[:10]):
         documents = frozenset(s.get("document_id") for s in message.sources or []
@@ -271,8 +268,9 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         # acknowledge and ask what is happening instead of handing off on low confidence.
         base["note"] = "single negative message: asked to describe the problem"
         analysis.intent, trigger = "vent", ""
-    if not trigger and policy.answers_frustrated_question(analysis, msg.body,
-                                                          _last_answer_documents(conv, msg.pk, analysis)):
+    answered = (_last_answer_documents(conv, msg.pk)
+                if not trigger and analysis.intent == "vent" else frozenset())  # read for a vent only
+    if not trigger and policy.answers_frustrated_question(analysis, msg.body, answered):
         # Frustrated, and a question of its own: the passage after an apology (hedged under the
         # threshold), not "tell me what is happening" (README, "Frustrated questions").
         analysis.extra["answer_vent"] = True
@@ -286,6 +284,13 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         analysis.intent = base["intent"] = analysis.topic_slug or analysis.intent
         handoff_topic = handoff_topic or topic or policy.topics_guess(analysis)
         base["note"] = "opening question not answered: handed off"
+    if (not trigger and analysis.intent == "vent" and not analysis.extra.get("answer_vent")
+            and previous_topic is None and not answered and policy.asks_question(msg.body)):
+        # The conversation's opening question (no topic yet, nothing answered from the knowledge base),
+        # upset and not answered: say so, instead of "tell me what is happening", which ignores the
+        # question just asked.
+        analysis.extra["unanswered_question"] = True
+        base["note"] = "opening question not answered: asked for more"
     if not trigger:
         return _answer(conv, msg, cfg, state, analysis, topic, language, base)
     department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language,
@@ -315,7 +320,8 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
     if analysis.intent in SMALLTALK:
         body, sources = cfg.message(analysis.intent, language), []
     elif analysis.intent == "vent" and not analysis.extra.get("answer_vent"):
-        body, sources = cfg.message("empathy_ask", language), []
+        key = "empathy_question" if analysis.extra.get("unanswered_question") else "empathy_ask"
+        body, sources = cfg.message(key, language), []
     elif analysis.intent == "clarify":
         body, sources = cfg.message("clarify", language), []
     elif analysis.intent == "context_ask":

@@ -509,15 +509,22 @@ def test_a_frustrated_message_without_a_question_is_still_asked_what_is_happenin
     assert not replies[-1].sources
 
 
-def test_a_frustrated_question_under_the_floor_is_asked_what_is_happening(fibrasur, monkeypatch):
-    """Under ``VENT_ANSWER_FLOOR`` the passage is more likely wrong than right: no answer."""
+def test_a_frustrated_opening_question_under_the_floor_is_told_there_is_no_sure_answer(fibrasur, monkeypatch):
+    """Under ``VENT_ANSWER_FLOOR`` the passage is more likely wrong than right: no answer. The
+    conversation's opening question is acknowledged as a question ("I couldn't find a sure answer to
+    that... tell me a bit more, or ask for a person"), not met with "tell me what is happening",
+    which ignores what the customer just asked."""
     from apps.agent import policy
     from apps.agent.models import AgentSettings
 
     monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.95)
     conv, replies = say(fibrasur, _fresh(fibrasur, "en"), ANGRY_QUESTION)
-    assert _last_decision(conv)["intent"] == "vent"
-    assert replies[-1].body == AgentSettings.load().message("empathy_ask", "en")
+    decision = _last_decision(conv)
+    assert decision["intent"] == "vent" and decision["note"] == "opening question not answered: asked for more"
+    cfg = AgentSettings.load()
+    assert conv.status == Status.BOT and not replies[-1].sources
+    assert replies[-1].body == cfg.message("empathy_question", "en") != cfg.message("empathy_ask", "en")
+    assert "couldn't find a sure answer" in replies[-1].body
 
 
 MILD_OPENING_QUESTION = "Pagué dos veces la factura por error. ¿Puedo anular uno de los pagos?"

@@ -224,15 +224,17 @@ def answers_frustrated_question(analysis, text: str, previous_documents=frozense
     That's a scam." after the optics page) whose passage comes from another page than that answer
     (``previous_documents``, its sources' documents): under the answer threshold that passage is
     about something else (late payments), and the customer is reacting to what they were told."""
-    documents = _source_documents(analysis.sources)
-    if previous_documents and documents and not documents & set(previous_documents):
+    documents = source_documents(analysis.sources)
+    if previous_documents and documents and not documents & frozenset(previous_documents):
         return False
     return (analysis.intent == "vent" and bool(analysis.answer) and bool(analysis.sources)
             and analysis.confidence >= VENT_ANSWER_FLOOR and asks_question(text))
 
 
-def _source_documents(sources) -> set:
-    return {s.get("document_id") for s in sources or [] if isinstance(s, dict) and s.get("document_id") is not None}
+def source_documents(sources) -> frozenset:
+    """The documents a reply's sources (or a draft's) quote."""
+    return frozenset(s.get("document_id") for s in sources or []
+                     if isinstance(s, dict) and s.get("document_id") is not None)
 
 
 def opening_question(analysis, cfg, text: str, previous_topic) -> bool:

@@ -135,8 +135,7 @@ def _last_answer_documents(conv: Conversation, exclude_id: int) -> frozenset:
     from it yet (``policy.answers_frustrated_question``; an opening question)."""
     for message in (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
                     .order_by("-created_at", "-id")[:10]):
-        documents = frozenset(s.get("document_id") for s in message.sources or []
-                              if isinstance(s, dict) and s.get("document_id") is not None)
+        documents = policy.source_documents(message.sources)
         if documents:
             return documents
     return frozenset()

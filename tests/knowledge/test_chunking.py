@@ -18,6 +18,12 @@ def _chunks(md: bytes) -> list[str]:
     return [c.text for c in chunk_sections(parse_markdown(md))]
 
 
+def _table_then_list(title: str, section: str, header: str, rows: list[str], between: str, items: list[str]) -> bytes:
+    """A page whose section holds a table, then (after an optional lead-in line) a bulleted list."""
+    return (f"# {title}\n\n## {section}\n\n{header}\n" + "\n".join(rows) + "\n\n"
+            + (f"{between}\n\n" if between else "") + "\n".join(f"- {item}" for item in items) + "\n").encode()
+
+
 def _rows_only_in_their_own_chunk(chunks: list[str], first_row: str) -> str:
     """The one chunk holding the table (found by its first row); no other chunk holds a row of it."""
     assert len(chunks) >= 2
@@ -73,12 +79,11 @@ def test_a_row_longer_than_a_chunk_is_still_cut_so_every_chunk_fits():
 def test_a_table_whose_last_cells_are_empty_is_not_carried_into_the_next_chunk():
     """A row ending in an empty cell ("Rapipago y Pago Fácil |") is still a row: the overlap carried
     into the next chunk never starts with orphan rows, whose first one would read as a header."""
-    rows = "\n".join(f"| Way to pay number {i} in Argentina | Way {i} in Uruguay |" for i in range(1, 9))
-    md = ("# Billing\n\n## Ways to pay\n\n| Argentina | Uruguay |\n|---|---|\n" + rows
-          + "\n| Pago Mis Cuentas y Red Link | |\n| Rapipago y Pago Fácil | |\n\n"
-          + "\n".join(f"- Note {i}: payments in cash are credited within 48 business hours, transfers in 24." for i in range(6))
-          + "\n").encode()
-    chunks = _chunks(md)
+    rows = [f"| Way to pay number {i} in Argentina | Way {i} in Uruguay |" for i in range(1, 9)]
+    rows += ["| Pago Mis Cuentas y Red Link | |", "| Rapipago y Pago Fácil | |"]
+    chunks = _chunks(_table_then_list("Billing", "Ways to pay", "| Argentina | Uruguay |\n|---|---|", rows, "",
+                                      [f"Note {i}: payments in cash are credited within 48 business hours, "
+                                       "transfers in 24." for i in range(6)]))
     table = _rows_only_in_their_own_chunk(chunks, "Way to pay number 1 ")
     assert table.split("\n")[0] == "Argentina | Uruguay"
 
@@ -87,11 +92,11 @@ def test_a_table_followed_by_a_lead_in_line_is_not_carried_into_the_next_chunk()
     """The chunk ends with the line after the table ("Important details:"), so its last line is no
     row, but the overlap must still not carry the table's last rows: the next chunk would start with
     a headerless table whose first row reads as the header ("Laser surgery: no no; no no; yes...")."""
-    rows = "\n".join(f"| Benefit number {i} of the optics plan | no | yes | yes, within the same cap |" for i in range(1, 8))
-    md = ("# Optics\n\n## Optics\n\n| | Basic | Plus | Full |\n|---|---|---|---|\n" + rows
-          + "\n| Laser surgery | no | no | 50%, with prior authorisation |\n\nImportant details:\n\n"
-          + "\n".join(f"- Detail {i}: the prescription must be less than 60 days old when you buy." for i in range(8))
-          + "\n").encode()
-    chunks = _chunks(md)
+    rows = [f"| Benefit number {i} of the optics plan | no | yes | yes, within the same cap |" for i in range(1, 8)]
+    rows += ["| Laser surgery | no | no | 50%, with prior authorisation |"]
+    chunks = _chunks(_table_then_list("Optics", "Optics", "| | Basic | Plus | Full |\n|---|---|---|---|", rows,
+                                      "Important details:",
+                                      [f"Detail {i}: the prescription must be less than 60 days old when you buy."
+                                       for i in range(8)]))
     table = _rows_only_in_their_own_chunk(chunks, "Benefit number 1 ")
     assert any(c.startswith("Important details:") for c in chunks if c is not table)

@@ -323,6 +323,17 @@ def _overlap(query_words: set[str], text, idf=None) -> float:
     return hits / total if total else 0.0
 
 
+_IMPERATIVES = (
+    r"go to|open|tap|click|select|choose|enter|call|send|write|email|upload|download|fill in|fill out|visit|sign in|"
+    r"log in|press|restart|unplug|plug|request|contact|follow|book|attach|take|bring|scan|"
+    r"entr[aáe]|ingres[aáe]|abr[ií]|abre|toc[aáe]|eleg[ií]|elige|seleccion[aáe]|llam[aáe]|env[ií][aáe]|escrib[ií]|"
+    r"escribe|sub[ií]|sube|descarg[aáe]|complet[aáe]|adjunt[aáe]|ped[ií]|pide|solicit[aáe]|present[aáe]|"
+    r"reinici[aáe]|desenchuf[aáe]|conect[aáe]|and[aá] a|ve a|vaya a|visit[aáe]|escane[aáe]|reserv[aáe]|"
+    r"carg[aáe]|trae|tra[eé]|llev[aáe]")
+_INSTRUCTION = re.compile(rf"\S\s+>\s+\S|^\W*(?:in the app,?\s+|en la app,?\s+|desde la app,?\s+|first,?\s+|"
+                          rf"primero,?\s+)?(?:{_IMPERATIVES})\b|\b(?:in|from) the (?:app|website)\b|"
+                          rf"\b(?:en|desde) la (?:app|web|p[aá]gina)\b", re.IGNORECASE)
+
 # What kind of thing the question asks for, and how a unit that holds one looks (EN/ES).
 ANSWER_TYPES = [
     (re.compile(r"\b(how much|how many|cu[aá]nt[oa]s?|price|precio|cost|costo|cuesta|sale|fee|comisi[oó]n|tope|"
@@ -334,6 +345,10 @@ ANSWER_TYPES = [
     (re.compile(r"\b(phone|number|n[uú]mero|tel[eé]fono|call|llam|e-?mail|correo|whatsapp|address|direcci[oó]n|"
                 r"website|web|p[aá]gina)\b", re.I),
      re.compile(r"\d{3,}|@|\bwww\.|https?://|\.(com|gob|org)\b", re.I)),
+    # "How do I upgrade to Level 3?" / "¿Cómo pido un técnico?": an instruction, i.e. a path through
+    # the app or the website ("Profile > Verification > Level 3") or a sentence or step that opens
+    # with an imperative ("Go to...", "Entra en...", "Tap...") or says where to do it ("in the app").
+    (_HOW_TO, _INSTRUCTION),
 ]
 
 

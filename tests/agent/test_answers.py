@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.agent.compose import (asks_how_to, compose_reply, declares_quote, drop_stray_polarity, render,
+from apps.agent.compose import (answer_type_asked, asks_how_to, compose_reply, declares_quote, drop_stray_polarity, render,
                                 select_answer, split_sentences, split_units, whole_procedure, with_intro)
 from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
@@ -149,6 +149,24 @@ def test_a_how_to_question_gets_the_whole_procedure_in_order(span):
     assert asks_how_to("I run a bakery in Valparaíso and want to accept QR payments. What do I need?")
     assert asks_how_to("Me mudé. ¿Qué tengo que hacer para cambiar el domicilio?")
     assert not asks_how_to("¿Cómo que no me lo pueden mostrar?") and not asks_how_to("What do I get on Plus?")
+
+
+def test_a_how_to_question_is_answered_with_the_instruction_not_a_remark_on_the_same_words():
+    # both paragraphs hold the question's words: only "Go to ... >" says how (Pampa Pay p119 got "If a
+    # check fails, the app shows the result" to "How do I upgrade to Level 3?")
+    chunk = ("An upgrade to Level 3 is reviewed by our team.\n\n"
+             "Go to Profile > Verification and request the upgrade to Level 3.")
+    assert _select_flat("How do I upgrade to Level 3?", chunk, "", {}).startswith("Go to Profile")
+    # not for a question that asks something else
+    assert _select_flat("Is an upgrade to Level 3 reviewed?", chunk, "", {}).startswith("An upgrade")
+    looks = answer_type_asked("¿Cómo paso al Nivel 3?")
+    assert looks is not None
+    for instruction in ("Entra en Perfil > Verificación > Nivel 3 y sube un comprobante.", "Tocá Pagar y escaneá el QR.",
+                        "In the app, tap Card > Pause card.", "Puedes pedirlo desde la app o en una sucursal."):
+        assert looks.search(instruction), instruction
+    for remark in ("If a check fails, the app shows the result.", "Our Compliance team reviews it within 3 days.",
+                   "La verificación tarda 3 días hábiles."):
+        assert not looks.search(remark), remark
 
 
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():

@@ -213,12 +213,14 @@ def split_units(text: str) -> list[Unit]:
 
 # "How do I restart the router?" / "¿Cómo pido un técnico?" / "What do I need to sign up?" / "¿Qué tengo
 # que hacer para...?": a procedure, answered by its steps in order. At the start of the message or of any
-# of its sentences ("I run a bakery in Valparaíso. What do I need?").
+# of its sentences ("I run a bakery in Valparaíso. What do I need?"). In Spanish, "cómo" with a verb in the
+# first person, an infinitive or "se" ("¿Cómo pido...?", "¿Cómo activar...?", "¿Cómo se pide...?"): "¿Cómo
+# calculan el rendimiento?" asks for an explanation, "¿Cómo que...?" is indignation.
 _HOW_TO = re.compile(r"(?:^|[.!?;:]\s+|\n)\W*(?:how (?:do|can|should|would|could) (?:i|we)\b|how to\b|"
                      r"what (?:do|would|will) (?:i|we) (?:need|have) to do\b|what (?:do|would|will) (?:i|we) need\b|"
                      r"what are the steps\b|"
                      r"qu[eé] (?:necesito|necesitamos|tengo que hacer|tenemos que hacer|hay que hacer|pasos)\b|"
-                     r"c[oó]mo (?!es\b|son\b|est[aá]n?\b|funciona\b|va\b|anda\b|que\b)\w+)", re.IGNORECASE)
+                     r"c[oó]mo (?:se \w+|\w+o|doy|voy|estoy|s[eé]|\w+(?:ar|er|ir))\b)", re.IGNORECASE)
 
 
 def asks_how_to(question: str) -> bool:
@@ -334,6 +336,21 @@ _INSTRUCTION = re.compile(rf"\S\s+>\s+\S|^\W*(?:in the app,?\s+|en la app,?\s+|d
                           rf"primero,?\s+)?(?:{_IMPERATIVES})\b|\b(?:in|from) the (?:app|website)\b|"
                           rf"\b(?:en|desde) la (?:app|web|p[aá]gina)\b", re.IGNORECASE)
 
+# A time or a term: a figure with its unit ("3–5 business days", "48 horas", "within 24 h"), a time of
+# day ("8 am", "20:00"), a day of the month ("the 10th", "el 10 de cada mes"), a weekday, a month or a
+# year, or a word for at once ("instantly", "en el acto"). A bare figure is not one: "Physical card: requires
+# Level 2" does not say how long the card takes to arrive.
+_TIME_VALUE = re.compile(
+    r"\d+(?:[.,]\d+)?\s*(?:[-–]|to|a|y|or|o)?\s*(?:\d+\s*)?(?:business |calendar |working |natural )?"
+    r"(?:min(?:ute)?s?|hours?|hrs?|h|hs|days?|weeks?|months?|years?|minutos?|horas?|d[ií]as?|semanas?|mes(?:es)?|"
+    r"años?)\b|\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.\s?m\.|p\.\s?m\.)|\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:st|nd|rd|th)\b|"
+    r"\b\d{1,2} de (?:cada|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)\b|"
+    r"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|weekdays?|weekends?|lunes|martes|mi[eé]rcoles|"
+    r"jueves|viernes|s[aá]bados?|domingos?|feriados?|holidays?|january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|"
+    r"noviembre|diciembre|immediately|instantly|right away|same day|next day|overnight|inmediat\w*|al instante|"
+    r"en el acto|en el d[ií]a|al d[ií]a siguiente|24/7)\b|\b(?:1[5-9]|20)\d{2}\b", re.IGNORECASE)
+
 # What kind of thing the question asks for, and how a unit that holds one looks (EN/ES).
 ANSWER_TYPES = [
     (re.compile(r"\b(how much|how many|cu[aá]nt[oa]s?|price|precio|cost|costo|cuesta|sale|fee|comisi[oó]n|tope|"
@@ -341,7 +358,7 @@ ANSWER_TYPES = [
      re.compile(r"\d")),
     (re.compile(r"\b(how long|when|cu[aá]ndo|tarda|demora|plazo|deadline|until|hasta cu[aá]ndo|what time|"
                 r"a qu[eé] hora|hours|horario|days?|d[ií]as?)\b", re.I),
-     re.compile(r"\d|\b(lunes|monday|friday|viernes|january|enero|day|d[ií]a|month|mes|hour|hora)\b", re.I)),
+     _TIME_VALUE),
     (re.compile(r"\b(phone|number|n[uú]mero|tel[eé]fono|call|llam|e-?mail|correo|whatsapp|address|direcci[oó]n|"
                 r"website|web|p[aá]gina)\b", re.I),
      re.compile(r"\d{3,}|@|\bwww\.|https?://|\.(com|gob|org)\b", re.I)),
@@ -352,9 +369,11 @@ ANSWER_TYPES = [
 ]
 
 
-def answer_type_asked(question: str):
-    """The pattern a unit answering ``question`` looks like (an amount, a time, a contact), or None."""
-    for asks, looks in ANSWER_TYPES:
+def answer_type_asked(question: str, *, instructions: bool = True):
+    """The pattern a unit answering ``question`` looks like (an amount, a time, a contact, an
+    instruction), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
+    was fitted on the other three, and an instruction is a way to answer, not a fact to check)."""
+    for asks, looks in (ANSWER_TYPES if instructions else ANSWER_TYPES[:-1]):
         if asks.search(question or ""):
             return looks
     return None
@@ -604,7 +623,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     for c in candidates:
         best_hand[c["chunk"]] = max(best_hand.get(c["chunk"], float("-inf")), float(c["hand"]))
     totals = sorted((best_hand[n] for n in range(len(chunks))), reverse=True)
-    looks = answer_type_asked(question)
+    looks = answer_type_asked(question, instructions=False)  # the verifier's type features
     hit_scores = [float(h.score) for h in hits[:p["max_hits"]]]
 
     def compose_at(k: int) -> Selection:

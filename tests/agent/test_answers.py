@@ -149,6 +149,9 @@ def test_a_how_to_question_gets_the_whole_procedure_in_order(span):
     assert asks_how_to("I run a bakery in Valparaíso and want to accept QR payments. What do I need?")
     assert asks_how_to("Me mudé. ¿Qué tengo que hacer para cambiar el domicilio?")
     assert not asks_how_to("¿Cómo que no me lo pueden mostrar?") and not asks_how_to("What do I get on Plus?")
+    # "how do you work it out" asks for an explanation, not for steps
+    assert asks_how_to("¿Cómo paso al Nivel 3?") and asks_how_to("¿Cómo se pide un reintegro?")
+    assert not asks_how_to("¿Cómo calculan el rendimiento de la cuenta?")
 
 
 def test_a_how_to_question_is_answered_with_the_instruction_not_a_remark_on_the_same_words():
@@ -167,6 +170,19 @@ def test_a_how_to_question_is_answered_with_the_instruction_not_a_remark_on_the_
     for remark in ("If a check fails, the app shows the result.", "Our Compliance team reviews it within 3 days.",
                    "La verificación tarda 3 días hábiles."):
         assert not looks.search(remark), remark
+
+
+def test_a_how_long_question_is_answered_with_a_term_not_with_any_figure():
+    # "Level 2" is a figure, not a time: the delivery time wins (Pampa Pay: "How long does the physical
+    # card take to arrive?" got "Physical card: requires Level 2")
+    chunk = "Physical cards need Level 2 to arrive.\n\nPhysical cards arrive in 3 to 5 business days."
+    assert _select_flat("How long do physical cards take to arrive?", chunk, "", {}).endswith("business days.")
+    looks = answer_type_asked("¿Cuándo me llega la tarjeta?")
+    for term in ("de 3 a 5 días hábiles", "within 24 h", "from 8 am to 10 pm", "el 10 de cada mes", "on Saturdays",
+                 "al instante", "in 1848"):
+        assert looks.search(term), term
+    for figure in ("Physical card: requires Level 2.", "ARS 4,500", "Tienes 3 intentos cada vez"):
+        assert not looks.search(figure), figure
 
 
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():

@@ -308,10 +308,11 @@ def _unit_words(key, heading: str, units: list[Unit]) -> tuple[list[frozenset], 
     return cached
 
 
-def _overlap(query_words: set[str], text, idf=None) -> float:
+def _overlap(query_words: set[str], text, idf=None, translations: dict | None = None) -> float:
     """Share of the question's content words in ``text`` (a text or its content words; weighted by
     rarity when ``idf`` is given: "Schengen" counts more than "plan"); a long word matches its
-    inflections by prefix."""
+    inflections by prefix, and, with ``translations`` ({question word: its translations}, from
+    :func:`word_translations`), a word whose translation ``text`` has."""
     if not query_words:
         return 0.0
     words = text if isinstance(text, frozenset) else set(content_words(text))
@@ -321,8 +322,40 @@ def _overlap(query_words: set[str], text, idf=None) -> float:
 
     total = sum(weight(w) for w in query_words)
     hits = sum(weight(w) for w in query_words
-               if w in words or (len(w) >= 6 and any(x.startswith(w[:5]) for x in words)))
+               if w in words or (len(w) >= 6 and any(x.startswith(w[:5]) for x in words))
+               or (translations is not None and not translations.get(w, frozenset()).isdisjoint(words)))
     return hits / total if total else 0.0
+
+
+# A word and its translation are this close in the agent's multilingual encoder (single words):
+# translations score 0.82-0.94, related words under it (``triggers.NAME_TRANSLATION_MIN``, measured on a
+# word list). Words are embedded once per process and encoder (a cache of what the knowledge base and
+# the customers say, not of state).
+WORD_TRANSLATION_MIN = 0.8
+_word_vectors_by_encoder: dict = {}
+
+
+def word_translations(query_words: set[str], words: frozenset, embed) -> dict[str, frozenset]:
+    """For each question word (four letters or more, not a figure), the words of ``words`` that
+    translate it (cosine >= ``WORD_TRANSLATION_MIN``)."""
+    asked = sorted(w for w in query_words if len(w) >= 4 and not w.isdigit())
+    pool = sorted(w for w in words if len(w) >= 4 and not w.isdigit())
+    if not asked or not pool:
+        return {}
+    if embed not in _word_vectors_by_encoder and len(_word_vectors_by_encoder) >= 4:
+        _word_vectors_by_encoder.clear()
+    _word_vectors = _word_vectors_by_encoder.setdefault(embed, {})
+    todo = [w for w in dict.fromkeys(asked + pool) if w not in _word_vectors]
+    if todo:
+        if len(_word_vectors) > 50000:
+            _word_vectors.clear()
+            todo = list(dict.fromkeys(asked + pool))
+        vectors = np.asarray(embed(todo), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        _word_vectors.update(zip(todo, vectors))
+    similar = np.array([_word_vectors[w] for w in asked]) @ np.array([_word_vectors[w] for w in pool]).T
+    return {w: frozenset(pool[j] for j in np.flatnonzero(similar[i] >= WORD_TRANSLATION_MIN))
+            for i, w in enumerate(asked)}
 
 
 _IMPERATIVES = (
@@ -413,7 +446,7 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # left out (README, "Retrieval beyond the guessed topic ... (stop 28)", every configuration listed).
 PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 10, "window": 0.2, "hit_weight": 0.25,
           "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "main_by": "ranker",
-          "extra_units": 2, "extra_chars": 600, "translation_cosine": 0.7}
+          "extra_units": 2, "extra_chars": 600, "translation_cosine": 0.7, "translated_overlap": True}
 
 
 RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap", "own_gap", "heading_overlap",
@@ -442,7 +475,14 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
         units, vectors = _units_with_vectors(key, hit.heading, hit.text, embed)
         with_heading, own_words = _unit_words(key, hit.heading, units)
         sims = vectors @ np.asarray(query_vector, dtype=np.float32)
-        overlaps = np.array([_overlap(query_words, words, idf) for words in with_heading])
+        other_language = bool(language and getattr(hit, "language", "") and hit.language != language)
+        if other_language and p["translated_overlap"]:
+            # the question's words are not the passage's words in the other language: count a word
+            # whose translation the passage (or its heading) has ("authorization" / "autorizaciones")
+            translations = word_translations(query_words, frozenset().union(*with_heading), embed)
+            overlaps = np.array([_overlap(query_words, words, idf, translations) for words in with_heading])
+        else:
+            overlaps = np.array([_overlap(query_words, words, idf) for words in with_heading])
         own = np.array([_overlap(query_words, words, idf) for words in own_words])
         scores = (sims + p["lexical_weight"] * overlaps + p["unit_overlap_weight"] * own
                   + answer_type_bonus(question, units, p["type_bonus"]) + specific_bonus(units, p["specific_bonus"]))

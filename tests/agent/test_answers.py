@@ -185,6 +185,32 @@ def test_a_how_long_question_is_answered_with_a_term_not_with_any_figure():
         assert not looks.search(figure), figure
 
 
+def test_a_passage_in_the_other_language_counts_the_question_words_it_translates():
+    # an English question, a Spanish-only page: "authorization" is not "autorización" letter by letter,
+    # but the encoder puts a word and its translation close, so the sentence about the authorization
+    # wins over the one about the account (every sentence embeds alike here: only the words decide)
+    axes: dict[str, int] = {}
+
+    def embed(texts):
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for n, text in enumerate(texts):
+            word = {"autorizacion": "authorization"}.get(text, text)
+            out[n, 0 if " " in text else 1 + axes.setdefault(word, len(axes))] = 1.0
+        return out
+
+    chunk = "La cuenta se revisa en tres días.\n\nLa autorización se revisa en tres días."
+    hit = SearchHit(chunk_id=987002, document_id=2, document_title="Ayuda", heading="", text=chunk, score=0.6,
+                    language="es")
+    vector = np.eye(64, dtype=np.float32)[0]
+
+    def pick(**params):
+        return select_answer("Is the authorization reviewed?", vector, [hit], language="en", embed=embed,
+                             params={"extra_units": 0, "span": 1, **params}, ranker={"none": True}).text
+
+    assert pick() == "La autorización se revisa en tres días."
+    assert pick(translated_overlap=False) == "La cuenta se revisa en tres días."
+
+
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():
     # both paragraphs share the question's words: only the figure tells them apart
     chunk = "Fees are updated regularly.\n\nFees are updated every 30 days."
@@ -615,11 +641,19 @@ def test_a_spanish_question_prefers_the_spanish_passage_of_a_bilingual_page():
                    text="Refurbished phones have a 6-month warranty.")
     es = SearchHit(chunk_id=987102, document_id=2, document_title="Garantía", heading="", language="es", score=0.6,
                    text="Los teléfonos reacondicionados tienen 6 meses de garantía.")
+    words: dict[str, int] = {}
 
-    def embed(texts):
-        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+    def embed(texts):  # every passage alike; single words (the translation check) each their own
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for n, text in enumerate(texts):
+            if " " in text:
+                out[n, :4] = 0.5
+            else:
+                out[n, 4 + words.setdefault(text, len(words)) % 60] = 1.0
+        return out
 
-    vector = np.ones(4, dtype=np.float32) / 2.0
+    vector = np.zeros(64, dtype=np.float32)
+    vector[:4] = 0.5
     for hits in ([en, es], [es, en]):
         chosen = select_answer("¿Cuánta garantía tiene un teléfono reacondicionado?", vector, hits, language="es",
                                embed=embed)

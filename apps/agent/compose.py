@@ -384,8 +384,14 @@ _TIME_VALUE = re.compile(
     r"noviembre|diciembre|immediately|instantly|right away|same day|next day|overnight|inmediat\w*|al instante|"
     r"en el acto|en el d[ií]a|al d[ií]a siguiente|24/7)\b|\b(?:1[5-9]|20)\d{2}\b", re.IGNORECASE)
 
-# What kind of thing the question asks for, and how a unit that holds one looks (EN/ES).
+# What kind of thing the question asks for, and how a unit that holds one looks (EN/ES). The first
+# that matches wins: "¿Cuánto tardan en instalar?" asks for a time, not an amount, though "cuánto" is
+# also "how much" (it got "La instalación cuesta $25.000 en hasta 3 cuotas").
 ANSWER_TYPES = [
+    (re.compile(r"\b(how long|how many (?:days|hours|weeks|months|years)|how soon|"
+                r"cu[aá]nto (?:tiempo|tarda\w*|demora\w*|hay que esperar|falta\w*)|"
+                r"cu[aá]nt[oa]s (?:d[ií]as|horas|semanas|meses|años))\b", re.I),
+     _TIME_VALUE),
     (re.compile(r"\b(how much|how many|cu[aá]nt[oa]s?|price|precio|cost|costo|cuesta|sale|fee|comisi[oó]n|tope|"
                 r"limit|l[ií]mite|cap|discount|descuento|pay back|reintegr|percent|porcentaje)\b", re.I),
      re.compile(r"\d")),

@@ -183,6 +183,10 @@ def test_a_how_long_question_is_answered_with_a_term_not_with_any_figure():
         assert looks.search(term), term
     for figure in ("Physical card: requires Level 2.", "ARS 4,500", "Tienes 3 intentos cada vez"):
         assert not looks.search(figure), figure
+    # "¿Cuánto tardan...?" asks how long, though "cuánto" is also "how much"
+    chunk = "La instalación cuesta 3 cuotas.\n\nLa instalación se hace en 48 horas."
+    assert _select_flat("¿Cuánto tardan en instalar?", chunk, "", {}) == "La instalación se hace en 48 horas."
+    assert _select_flat("¿Cuánto cuesta instalar?", chunk, "", {}) == "La instalación cuesta 3 cuotas."
 
 
 def test_a_passage_in_the_other_language_counts_the_question_words_it_translates():

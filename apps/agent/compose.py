@@ -327,6 +327,25 @@ def _overlap(query_words: set[str], text, idf=None, translations: dict | None = 
     return hits / total if total else 0.0
 
 
+def unasked_share(entry_words: set[str], query_words: set[str], idf=None, *, embed=None) -> float:
+    """Share of an FAQ entry's question words (weighted by rarity) that the customer's question does
+    not have: the same word, one the prefix of the other ("plan" / "plans"), or, with ``embed`` (an
+    entry in the other language), its translation."""
+    if not entry_words:
+        return 0.0
+    translations = word_translations(entry_words, frozenset(query_words), embed) if embed is not None else {}
+
+    def asked(w: str) -> bool:
+        return any(w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w))) for q in query_words) \
+            or bool(translations.get(w))
+
+    def weight(w: str) -> float:
+        return float(idf.get(w, idf.get("__max__", 1.0))) if idf else 1.0
+
+    total = sum(weight(w) for w in entry_words)
+    return sum(weight(w) for w in entry_words if not asked(w)) / total if total else 0.0
+
+
 # A word and its translation are this close in the agent's multilingual encoder (single words):
 # translations score 0.82-0.94, related words under it (``triggers.NAME_TRANSLATION_MIN``, measured on a
 # word list). Words are embedded once per process and encoder (a cache of what the knowledge base and
@@ -452,7 +471,8 @@ def specific_bonus(units: list, bonus: float) -> np.ndarray:
 # left out (README, "Retrieval beyond the guessed topic ... (stop 28)", every configuration listed).
 PARAMS = {"type_bonus": 0.12, "specific_bonus": 0.0, "span": 4, "max_hits": 10, "window": 0.2, "hit_weight": 0.25,
           "lexical_weight": LEXICAL_WEIGHT, "unit_overlap_weight": 0.0, "idf": True, "main_by": "ranker",
-          "extra_units": 2, "extra_chars": 600, "translation_cosine": 0.7, "translated_overlap": True}
+          "extra_units": 2, "extra_chars": 600, "translation_cosine": 0.7, "translated_overlap": True,
+          "faq_unasked_weight": LEXICAL_WEIGHT}
 
 
 RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap", "own_gap", "heading_overlap",
@@ -495,6 +515,13 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
         same = bool(language and getattr(hit, "language", "") == language)
         if same:
             scores = scores + SAME_LANGUAGE_BONUS
+        faq = _FAQ_ENTRY.match(getattr(hit, "text", "") or "") if p["faq_unasked_weight"] else None
+        if faq:
+            # an FAQ entry answers its own question: the words of that question the customer did not
+            # ask count against it, as the customer's words missing from a passage count against that
+            # passage ("What is the *cheapest* plan?" is not "Which plans do you offer?")
+            scores = scores - p["faq_unasked_weight"] * unasked_share(
+                set(content_words(faq.group(1))), query_words, idf, embed=embed if other_language else None)
         heading_overlap = _overlap(query_words, frozenset(content_words(hit.heading or "")), idf)
         c = len(chunks)
         chunks.append((rank, hit, units, scores, sims, overlaps, own_words, vectors))

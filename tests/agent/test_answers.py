@@ -215,6 +215,27 @@ def test_a_passage_in_the_other_language_counts_the_question_words_it_translates
     assert pick(translated_overlap=False) == "La cuenta se revisa en tres días."
 
 
+def test_an_faq_entry_for_a_narrower_question_loses_to_the_entry_the_customer_asked():
+    # both entries hold every word of "Which plans do you offer?"; the first answers a narrower question
+    # (the demo's "What plans do you have?" got "No, every plan has unlimited data")
+    def entry(n, question, answer):
+        return SearchHit(chunk_id=987200 + n, document_id=7, document_title="FAQ", heading=question,
+                         text=f"Q: {question}\nA: {answer}", score=0.6, language="en")
+
+    hits = [entry(1, "Which plans do you offer with a data cap?", "None: no plan has a data cap."),
+            entry(2, "Which plans do you offer?", "Fibra 100 and Fibra 300.")]
+
+    def embed(texts):
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    def pick(**params):
+        return select_answer("Which plans do you offer?", np.ones(4, dtype=np.float32) / 2.0, hits, language="en",
+                             embed=embed, params={"extra_units": 0, **params}, ranker={"none": True}).text
+
+    assert pick() == "Fibra 100 and Fibra 300."
+    assert pick(faq_unasked_weight=0.0) == "None: no plan has a data cap."
+
+
 def test_a_unit_stating_a_figure_wins_a_tie_with_one_that_only_names_the_topic():
     # both paragraphs share the question's words: only the figure tells them apart
     chunk = "Fees are updated regularly.\n\nFees are updated every 30 days."

@@ -431,7 +431,9 @@ def answer_type_asked(question: str, *, instructions: bool = True):
     """The pattern a unit answering ``question`` looks like (an amount, a time, a contact, an
     instruction), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
     was fitted on the other three, and an instruction is a way to answer, not a fact to check)."""
-    for asks, looks in (ANSWER_TYPES if instructions else ANSWER_TYPES[:-1]):
+    for asks, looks in ANSWER_TYPES:
+        if looks is _INSTRUCTION and not instructions:
+            continue
         if asks.search(question or ""):
             return looks
     return None

@@ -164,6 +164,8 @@ def test_a_how_to_question_is_answered_with_the_instruction_not_a_remark_on_the_
     assert _select_flat("Is an upgrade to Level 3 reviewed?", chunk, "", {}).startswith("An upgrade")
     looks = answer_type_asked("¿Cómo paso al Nivel 3?")
     assert looks is not None
+    # what the verifier reads leaves the how-to type out
+    assert answer_type_asked("How do I upgrade to Level 3?", instructions=False) is None
     for instruction in ("Entra en Perfil > Verificación > Nivel 3 y sube un comprobante.", "Tocá Pagar y escaneá el QR.",
                         "In the app, tap Card > Pause card.", "Puedes pedirlo desde la app o en una sucursal."):
         assert looks.search(instruction), instruction

@@ -308,6 +308,12 @@ def _unit_words(key, heading: str, units: list[Unit]) -> tuple[list[frozenset], 
     return cached
 
 
+def _rarity(word: str, idf=None) -> float:
+    """A word's weight in an overlap: its inverse document frequency (the rarest known weight for a word
+    the knowledge base never uses), 1 without ``idf``."""
+    return float(idf.get(word, idf.get("__max__", 1.0))) if idf else 1.0
+
+
 def _overlap(query_words: set[str], text, idf=None, translations: dict | None = None) -> float:
     """Share of the question's content words in ``text`` (a text or its content words; weighted by
     rarity when ``idf`` is given: "Schengen" counts more than "plan"); a long word matches its
@@ -316,12 +322,8 @@ def _overlap(query_words: set[str], text, idf=None, translations: dict | None = 
     if not query_words:
         return 0.0
     words = text if isinstance(text, frozenset) else set(content_words(text))
-
-    def weight(w: str) -> float:
-        return float(idf.get(w, idf.get("__max__", 1.0))) if idf else 1.0
-
-    total = sum(weight(w) for w in query_words)
-    hits = sum(weight(w) for w in query_words
+    total = sum(_rarity(w, idf) for w in query_words)
+    hits = sum(_rarity(w, idf) for w in query_words
                if w in words or (len(w) >= 6 and any(x.startswith(w[:5]) for x in words))
                or (translations is not None and not translations.get(w, frozenset()).isdisjoint(words)))
     return hits / total if total else 0.0
@@ -339,11 +341,8 @@ def unasked_share(entry_words: set[str], query_words: set[str], idf=None, *, emb
         return any(w == q or (min(len(w), len(q)) >= 4 and (w.startswith(q) or q.startswith(w))) for q in query_words) \
             or bool(translations.get(w))
 
-    def weight(w: str) -> float:
-        return float(idf.get(w, idf.get("__max__", 1.0))) if idf else 1.0
-
-    total = sum(weight(w) for w in entry_words)
-    return sum(weight(w) for w in entry_words if not asked(w)) / total if total else 0.0
+    total = sum(_rarity(w, idf) for w in entry_words)
+    return sum(_rarity(w, idf) for w in entry_words if not asked(w)) / total if total else 0.0
 
 
 # A word and its translation are this close in the agent's multilingual encoder (single words):

@@ -402,6 +402,32 @@ _TIME_VALUE = re.compile(
     r"noviembre|diciembre|immediately|instantly|right away|same day|next day|overnight|inmediat\w*|al instante|"
     r"en el acto|en el d[ií]a|al d[ií]a siguiente|24/7)\b|\b(?:1[5-9]|20)\d{2}\b", re.IGNORECASE)
 
+# "What plans do you have?", "Which payment methods do you accept?", "¿Qué documentos necesito?":
+# the question asks for the things of a kind, and the answer names several of them: a list or a
+# table (what a unit of kind "item" or "row" is, ``type_matches``), or a sentence that enumerates
+# ("by bank transfer, with Mercado Pago, at Rapipago or by direct debit"). A paragraph about one of
+# them is not that answer: "You can upgrade at any time at no cost" answered "What plans do you have?"
+# at confidence 0.85.
+_LIST_ASKED = re.compile(
+    r"\b(?:what|which)\s+(?:[a-z-]+\s+){0,2}?[a-z-]+s\s+(?:do|does|can|could|are|is|will|would|should)\b|"
+    r"\bwhat are (?:the|your)\b|\b(?:what|which) (?:kinds?|types?|sorts?) of\b|\bwhat options\b|"
+    r"\bqu[eé]\s+(?:[a-záéíóúñ]+\s+){0,2}?[a-záéíóúñ]+s\s+(?:tienen|ten[eé]s|tiene|ofrecen|ofrece|hay|aceptan|acepta|"
+    r"existen|necesito|necesita|debo|puedo|se pueden|incluye|incluyen|cubre|cubren)\b|"
+    r"\bcu[aá]les son\b|\bqu[eé] (?:tipos?|clases?) de\b|\bqu[eé] opciones\b", re.IGNORECASE)
+_LIST_VALUE = re.compile(r"(?:^|\n)\s*[-•*]\s+\S|(?:\b(?!(?:yes|no|s[ií]|if|si|when|cuando|but|pero)\b)[^,;:.\n]{1,40},\s+)+[^,;:.\n]{1,40}?,?\s+(?:and|or|y|o|e|u)\s+\w",
+                         re.IGNORECASE)
+
+
+def type_matches(looks, unit) -> bool:
+    """The unit looks like what the question asks for: a list or table row answers a list question
+    (``_LIST_VALUE``); every other type is read off the unit's words."""
+    if looks is None:
+        return False
+    if looks is _LIST_VALUE and getattr(unit, "kind", "") in ("item", "row"):
+        return True
+    return bool(looks.search(unit.text))
+
+
 # What kind of thing the question asks for, and how a unit that holds one looks (EN/ES). The first
 # that matches wins: "¿Cuánto tardan en instalar?" asks for a time, not an amount, though "cuánto" is
 # also "how much" (it got "La instalación cuesta $25.000 en hasta 3 cuotas").
@@ -423,12 +449,13 @@ ANSWER_TYPES = [
     # the app or the website ("Profile > Verification > Level 3") or a sentence or step that opens
     # with an imperative ("Go to...", "Entra en...", "Tap...") or says where to do it ("in the app").
     (_HOW_TO, _INSTRUCTION),
+    (_LIST_ASKED, _LIST_VALUE),
 ]
 
 
 def answer_type_asked(question: str, *, instructions: bool = True):
-    """The pattern a unit answering ``question`` looks like (an amount, a time, a contact, an
-    instruction), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
+    """The pattern a unit answering ``question`` looks like (a time, an amount, a contact, an
+    instruction, a list), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
     was fitted on the other three, and an instruction is a way to answer, not a fact to check)."""
     for asks, looks in ANSWER_TYPES:
         if looks is _INSTRUCTION and not instructions:
@@ -444,7 +471,7 @@ def answer_type_bonus(question: str, units: list, bonus: float) -> np.ndarray:
         return out
     for asks, looks in ANSWER_TYPES:
         if asks.search(question or ""):
-            out += np.array([bonus if looks.search(u.text) else 0.0 for u in units], dtype=np.float32)
+            out += np.array([bonus if type_matches(looks, u) else 0.0 for u in units], dtype=np.float32)
             break
     return out
 
@@ -528,7 +555,7 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
         chunks.append((rank, hit, units, scores, sims, overlaps, own_words, vectors))
         for i, unit in enumerate(units):
             rows.append((c, i, float(sims[i]), float(overlaps[i]), float(own[i]), heading_overlap,
-                         looks is not None and bool(looks.search(unit.text)), looks is not None,
+                         type_matches(looks, unit), looks is not None,
                          bool(_SPECIFIC_VALUE.search(unit.text)), float(hit.score), rank, same, unit.kind,
                          len(unit.text), float(scores[i]) + p["hit_weight"] * float(hit.score)))
     if not rows:

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.agent.compose import (answer_type_asked, asks_how_to, compose_reply, declares_quote, drop_stray_polarity, render,
-                                select_answer, split_sentences, split_units, whole_procedure, with_intro)
+                                select_answer, split_sentences, split_units, type_matches, whole_procedure, with_intro)
 from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
 from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
@@ -189,6 +189,36 @@ def test_a_how_long_question_is_answered_with_a_term_not_with_any_figure():
     chunk = "La instalación cuesta 3 cuotas.\n\nLa instalación se hace en 48 horas."
     assert _select_flat("¿Cuánto tardan en instalar?", chunk, "", {}) == "La instalación se hace en 48 horas."
     assert _select_flat("¿Cuánto cuesta instalar?", chunk, "", {}) == "La instalación cuesta 3 cuotas."
+
+
+def test_a_question_for_the_things_of_a_kind_is_answered_with_a_list():
+    # "Which payment methods do you accept?" names no figure and no term: the list of methods answers
+    # it, not a sentence about one of them (the demo's "What plans do you have?" got "You can upgrade
+    # at any time at no cost" at confidence 0.85)
+    chunk = ("Card payments are credited at once and you get an email.\n\n"
+             "You can pay with:\n\n- a debit card\n- a credit card\n- a bank transfer")
+    assert _select_flat("Which payment methods do you accept?", chunk, "", {"span": 1}).startswith(
+        "You can pay with:\n- a debit card")
+    # not for a question that asks something else
+    assert _select_flat("Are card payments credited at once?", chunk, "", {"span": 1}).startswith("Card payments")
+    looks = answer_type_asked("Which payment methods do you accept?")
+    for question in ("What plans do you have?", "¿Qué planes tienen?", "¿Qué documentos necesito para la portabilidad?",
+                     "¿Cuáles son los medios de pago?", "What kinds of cards are there?"):
+        assert answer_type_asked(question) is looks, question
+    for question in ("What is your cancellation policy?", "Can I keep my number?", "¿Qué pasa si pago tarde?",
+                     "What does the Plus plan cover?", "What time slots are there?"):
+        assert answer_type_asked(question) is not looks, question
+    for enumeration in ("You can pay by card, Mercado Pago, bank transfer or cash.",
+                        "Podés pagar con tarjeta, Mercado Pago o transferencia.", "- a spouse\n- children under 21"):
+        assert looks.search(enumeration), enumeration
+    for remark in ("Yes, at any time and at no cost.", "Sí, en cualquier momento y sin costo.",
+                   "Collections reviews it within 10 business days and, if it applies, the amount is refunded."):
+        assert not looks.search(remark), remark
+    # a list item or a table row is one, whatever its words
+    units = split_units("| Plan | Speed |\n|---|---|\n| Fibra 100 | 100 Mbps |\n| Fibra 300 | 300 Mbps |")
+    rows = [u for u in units if u.kind == "row"]
+    assert len(rows) == 2 and all(type_matches(looks, u) for u in rows)
+    assert not type_matches(looks, split_units("Every plan includes a router on loan.")[0])
 
 
 def test_a_passage_in_the_other_language_counts_the_question_words_it_translates():

@@ -414,8 +414,9 @@ _LIST_ASKED = re.compile(
     r"\bqu[eé]\s+(?:[a-záéíóúñ]+\s+){0,2}?[a-záéíóúñ]+s\s+(?:tienen|ten[eé]s|tiene|ofrecen|ofrece|hay|aceptan|acepta|"
     r"existen|necesito|necesita|debo|puedo|se pueden|incluye|incluyen|cubre|cubren)\b|"
     r"\bcu[aá]les son\b|\bqu[eé] (?:tipos?|clases?) de\b|\bqu[eé] opciones\b", re.IGNORECASE)
-_LIST_VALUE = re.compile(r"(?:^|\n)\s*[-•*]\s+\S|(?:\b(?!(?:yes|no|s[ií]|if|si|when|cuando|but|pero)\b)[^,;:.\n]{1,40},\s+)+[^,;:.\n]{1,40}?,?\s+(?:and|or|y|o|e|u)\s+\w",
-                         re.IGNORECASE)
+_LIST_VALUE = re.compile(r"(?:^|\n)\s*[-•*]\s+\S|"  # a bullet, or "A, B and C" (not "Yes, at once and free")
+                         r"(?:\b(?!(?:yes|no|s[ií]|if|si|when|cuando|but|pero)\b)[^,;:.\n]{1,40},\s+)+"
+                         r"[^,;:.\n]{1,40}?,?\s+(?:and|or|y|o|e|u)\s+\w", re.IGNORECASE)
 
 
 def type_matches(looks, unit) -> bool:
@@ -456,7 +457,7 @@ ANSWER_TYPES = [
 def answer_type_asked(question: str, *, instructions: bool = True):
     """The pattern a unit answering ``question`` looks like (a time, an amount, a contact, an
     instruction, a list), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
-    was fitted on the other three, and an instruction is a way to answer, not a fact to check)."""
+    was fitted on the other types, and an instruction is a way to answer, not a fact to check)."""
     for asks, looks in ANSWER_TYPES:
         if looks is _INSTRUCTION and not instructions:
             continue

@@ -848,8 +848,8 @@ def _transform(name: str, value: float) -> float:
     return float(value)
 
 
-def verifier_features(selection: Selection, *, unknown_terms: int = 0) -> dict:
-    return {**(selection.features or {}), "unknown_terms": float(unknown_terms)}
+def verifier_features(selection: Selection, *, unknown_terms: int = 0, unknown_names: int = 0) -> dict:
+    return {**(selection.features or {}), "unknown_terms": float(unknown_terms), "unknown_names": float(unknown_names)}
 
 
 def verifier_load() -> dict:
@@ -905,12 +905,12 @@ def hedge_floor() -> float | None:
 
 
 def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, unknown_terms: int = 0,
-                      model: dict | None = None) -> float:
+                      unknown_names: int = 0, model: dict | None = None) -> float:
     """0..1: the learned verifier's probability that the selected answer holds what was asked (not only
     its topic), calibrated on businesses the model had not seen (``calibration`` of the model; the
     raw score without one). The threshold on it, ``confidence_threshold``, ships with the verifier."""
     model = model or verifier_load()
-    raw = verifier_score(verifier_features(selection, unknown_terms=unknown_terms), model)
+    raw = verifier_score(verifier_features(selection, unknown_terms=unknown_terms, unknown_names=unknown_names), model)
     return calibrated(raw, model.get("calibration"))
 
 
@@ -920,6 +920,39 @@ _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
 def unknown_specific_terms(question: str, vocabulary) -> int:
     """Codes and case numbers in the question (AUT-4471902, 583920) that no document contains."""
     return sum(1 for term in _SPECIFIC.findall(question or "") if fold(term) not in vocabulary)
+
+
+# A name inside a sentence (a capitalised word that does not open it): "Can I add the card to Google Pay?",
+# "¿El Sanatorio Los Robles está en la cartilla?", "Derivo aportes desde Metalúrgica Bianchi".
+_SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:;\n]\s*)$")
+_CAPITALISED = re.compile(r"(?<![\w-])([A-ZÁÉÍÓÚÑ][a-záéíóúñü]{2,})\b")
+_prefix_cache: dict[int, frozenset] = {}
+# English writes these with a capital; they are not names ("My baby was born on Monday").
+_CAPITALISED_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april
+may june july august september october november december""".split())
+
+
+def unknown_names(question: str, vocabulary) -> int:
+    """The names in the question that the knowledge base never mentions (its words, or a word sharing
+    the first five letters: "Europe" / "Europa"): the help pages have nothing on that provider, app or
+    company, whatever passage the words around the name find. A verifier feature (``unknown_names``)."""
+    if vocabulary is None or not question:
+        return 0
+    key = id(vocabulary)
+    if key not in _prefix_cache:
+        _prefix_cache.clear()
+        _prefix_cache[key] = frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5)
+    prefixes = _prefix_cache[key]
+    count = 0
+    for match in _CAPITALISED.finditer(question):
+        if _SENTENCE_START.search(question[:match.start()]):
+            continue
+        word = fold(match.group(1))
+        if word in _CAPITALISED_WORDS:
+            continue
+        if word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes):
+            count += 1
+    return count
 
 
 # --- the reply ------------------------------------------------------------------------------------
@@ -1090,7 +1123,9 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     if selection is None:
         return None
     unknown = sum(1 for t in _SPECIFIC.findall(question or "") if vocabulary is not None and not _known(t, vocabulary))
-    confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown)
+    names = unknown_names(question, vocabulary)
+    confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
+                                   unknown_names=names)
     link = ""
     try:
         from apps.knowledge.models import Document
@@ -1103,7 +1138,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "top": float(own[0].score) if own else 0.0,
-            "features": verifier_features(selection, unknown_terms=unknown)}
+            "features": verifier_features(selection, unknown_terms=unknown, unknown_names=names)}
 
 
 def units_warm(limit: int = 20000) -> int:

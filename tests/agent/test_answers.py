@@ -12,8 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.agent.compose import (answer_type_asked, asks_how_to, compose_reply, declares_quote, drop_stray_polarity, render,
-                                select_answer, split_sentences, split_units, type_matches, whole_procedure, with_intro)
+from apps.agent.compose import (answer_confidence, answer_type_asked, asks_how_to, compose_reply, declares_quote, drop_stray_polarity, render,
+                                select_answer, split_sentences, split_units, type_matches, unknown_names, verifier_load,
+                                whole_procedure, with_intro)
 from apps.knowledge.search import SearchHit
 from apps.agent.evaluation import ScenarioError, load_scenarios
 from apps.agent.evaluation.scoring import fact_present, reply_language_ok, scenario_score
@@ -219,6 +220,35 @@ def test_a_question_for_the_things_of_a_kind_is_answered_with_a_list():
     rows = [u for u in units if u.kind == "row"]
     assert len(rows) == 2 and all(type_matches(looks, u) for u in rows)
     assert not type_matches(looks, split_units("Every plan includes a router on loan.")[0])
+
+
+def test_a_name_the_knowledge_base_never_mentions_lowers_the_confidence():
+    # "Can I add the card to Google Pay?": the help pages say nothing about Google Pay, whatever passage
+    # the words around the name find (Pampa Pay p015 was answered at 0.61 where a person was due)
+    vocabulary = {w: 1.0 for w in "pampa card add can you the santiago region europa monday".split()}
+    assert unknown_names("¿Puedo agregar la tarjeta Pampa a Google Pay o Apple Pay?", vocabulary) == 4
+    assert unknown_names("Can I use the Pampa card in Santiago?", vocabulary) == 0  # the pages name it
+    assert unknown_names("I'm travelling to Europe next month", vocabulary) == 0  # "Europa": the same first five letters
+    # a sentence's first word, weekdays and months are capitalised without being names
+    assert unknown_names("Thanks. Can I add it? Where do I go?", vocabulary) == 0
+    assert unknown_names("My baby was born on Monday in March.", vocabulary) == 0
+    assert unknown_names("My card was declined at the Shell station", vocabulary) == 1
+    assert unknown_names("Any question", None) == 0
+    # the verifier reads it, and the shipped one weighs it against the answer
+    assert "unknown_names" in verifier_load()["features"]
+    selection = _selection_for("How long does the card take?", "The card arrives in 3 to 5 business days.")
+    assert answer_confidence(selection, unknown_names=2) < answer_confidence(selection, unknown_names=0)
+
+
+def _selection_for(question: str, chunk: str):
+    hit = SearchHit(chunk_id=987002, document_id=1, document_title="Help", heading="", text=chunk, score=0.6,
+                    language="en")
+
+    def embed(texts):
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    return select_answer(question, np.ones(4, dtype=np.float32) / 2.0, [hit], language="en", embed=embed,
+                         params={"extra_units": 0}, ranker={"none": True})
 
 
 def test_a_passage_in_the_other_language_counts_the_question_words_it_translates():

@@ -926,7 +926,7 @@ def unknown_specific_terms(question: str, vocabulary) -> int:
 # "¿El Sanatorio Los Robles está en la cartilla?", "Derivo aportes desde Metalúrgica Bianchi".
 _SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:;\n]\s*)$")
 _CAPITALISED = re.compile(r"(?<![\w-])([A-ZÁÉÍÓÚÑ][a-záéíóúñü]{2,})\b")
-_prefix_cache: dict[int, frozenset] = {}
+_prefix_cache: tuple = (None, frozenset())  # (the vocabulary object, its words' first five letters)
 # English writes these with a capital; they are not names ("My baby was born on Monday").
 _CAPITALISED_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april
 may june july august september october november december""".split())
@@ -938,11 +938,11 @@ def unknown_names(question: str, vocabulary) -> int:
     company, whatever passage the words around the name find. A verifier feature (``unknown_names``)."""
     if vocabulary is None or not question:
         return 0
-    key = id(vocabulary)
-    if key not in _prefix_cache:
-        _prefix_cache.clear()
-        _prefix_cache[key] = frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5)
-    prefixes = _prefix_cache[key]
+    global _prefix_cache
+    cached = _prefix_cache  # read once: another thread may replace it
+    if cached[0] is not vocabulary:  # a new knowledge-base generation has a new vocabulary object
+        cached = _prefix_cache = (vocabulary, frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5))
+    prefixes = cached[1]
     count = 0
     for match in _CAPITALISED.finditer(question):
         if _SENTENCE_START.search(question[:match.start()]):
@@ -1028,20 +1028,21 @@ def _kb_vocabulary():
     return lexical.idf if lexical is not None else None
 
 
-_idf_cache: dict[int, dict] = {}
+_idf_cache: tuple = (None, None)  # (the vocabulary object, its words' rarity)
 
 
 def word_idf(vocabulary) -> dict | None:
-    """Word rarity in the knowledge base (the lexical index's words, not its trigrams)."""
+    """Word rarity in the knowledge base (the lexical index's words, not its trigrams). Cached for the
+    vocabulary *object* (held, so a new generation's vocabulary never reuses a freed one's id)."""
     if vocabulary is None:
         return None
-    key = id(vocabulary)
-    if key not in _idf_cache:
+    global _idf_cache
+    cached = _idf_cache  # read once: another thread may replace it
+    if cached[0] is not vocabulary:
         words = {g: v for g, v in vocabulary.items() if " " not in g}
         words["__max__"] = max(words.values(), default=1.0)
-        _idf_cache.clear()
-        _idf_cache[key] = words
-    return _idf_cache[key]
+        cached = _idf_cache = (vocabulary, words)
+    return cached[1]
 
 
 def _known(term: str, vocabulary) -> bool:

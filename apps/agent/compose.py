@@ -918,8 +918,11 @@ _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
 
 
 def unknown_specific_terms(question: str, vocabulary) -> int:
-    """Codes and case numbers in the question (AUT-4471902, 583920) that no document contains."""
-    return sum(1 for term in _SPECIFIC.findall(question or "") if fold(term) not in vocabulary)
+    """Codes and case numbers in the question (AUT-4471902, 583920) that no document contains (every
+    part of the code, ``_known``). A verifier feature (``unknown_terms``), beside ``unknown_names``."""
+    if vocabulary is None:
+        return 0
+    return sum(1 for term in _SPECIFIC.findall(question or "") if not _known(term, vocabulary))
 
 
 # A name inside a sentence (a capitalised word that does not open it): "Can I add the card to Google Pay?",
@@ -1123,7 +1126,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
     if selection is None:
         return None
-    unknown = sum(1 for t in _SPECIFIC.findall(question or "") if vocabulary is not None and not _known(t, vocabulary))
+    unknown = unknown_specific_terms(question, vocabulary)
     names = unknown_names(question, vocabulary)
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)

@@ -284,6 +284,32 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
 
 
+def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray) -> str:
+    """The topic a low-confidence handoff goes to: the conversation's topic voted over its customer
+    turns (``triggers.conversation_topic_vote``), this one included, each with its topic
+    probabilities and the topics of the documents the knowledge base finds for it. A question the
+    topic examples barely cover ("¿La óptica Visión Sur de Pocitos es de la red?", its best topic at
+    0.13) is usually covered by the documents of the right department, even when they do not hold
+    the answer; a confident topic reading (its probability squared) still outweighs them."""
+    from .triggers import conversation_topic_vote, frustration
+
+    earlier = [h["text"] for h in (ctx.history or []) if h.get("role") == "customer" and h.get("text")][-3:]
+    texts = earlier + [ctx.text]
+    vectors = np.vstack([embed(earlier), vector[None, :]]) if earlier else vector[None, :]
+    cache: dict[str, np.ndarray] = {}
+
+    def embed_once(items):
+        todo = [t for t in items if t not in cache]
+        if todo:
+            cache.update(zip(todo, embed(todo)))
+        return np.asarray([cache[t] for t in items])
+
+    votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
+             for t, v in zip(texts, vectors)]
+    slug, _share = conversation_topic_vote(votes)
+    return slug
+
+
 def answer_topic(slug: str, probability: float, previous_slug: str = "") -> str:
     """The topic whose documents the answer is retrieved from. A topic the bot may not answer catches
     a turn only when the classifier is sure enough (``policy.RESTRICTED_MIN_PROBABILITY``); under
@@ -341,6 +367,12 @@ class LocalProvider:
             analysis.sources = [source_of(found["hit"])]
         else:
             analysis.extra["retrieval"] = 0.0
+        from .engine import config_get
+
+        if analysis.confidence < config_get().settings.confidence_threshold:
+            # A draft the agent may not give: where a low-confidence handoff would go, voted with
+            # what the knowledge base finds (``handoff_topic_vote``).
+            analysis.signals["handoff_topic"] = handoff_topic_vote(engine, ctx, vector)
         return analysis
 
 

@@ -292,6 +292,11 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         base["note"] = "opening question not answered: asked for more"
     if not trigger:
         return _answer(conv, msg, cfg, state, analysis, topic, language, base)
+    voted = snapshot.topics.get(analysis.signals.get("handoff_topic") or "")
+    if trigger == "low_confidence" and voted is not None:
+        # The knowledge base's documents vote where a question it cannot answer goes (the local
+        # provider's ``handoff_topic_vote``), not only the topic examples.
+        handoff_topic, base["topic"] = voted, voted.slug
     department = route(cfg=cfg, trigger=trigger, topic=handoff_topic, language=language,
                        named=decision.department_slug)
     missing = _missing_fields(handoff_topic, state) if trigger in ("out_of_scope", "low_confidence") else []

@@ -718,3 +718,20 @@ def test_asks_question(text, asks):
     from apps.agent.policy import asks_question
 
     assert asks_question(text) is asks
+
+
+@pytest.mark.parametrize("text", ["Do you sell routers so I can own one instead of renting?",
+                                  "¿Venden routers para comprarlo en vez de alquilarlo?"])
+def test_a_question_the_knowledge_base_cannot_answer_goes_where_its_documents_are(fibrasur, no_hedged_band, text):
+    """The topic examples read buying a router as connectivity (Technical Support, at 0.16-0.21);
+    the knowledge base finds the plans and equipment pages, Sales' documents. A low-confidence
+    handoff goes where those documents are (``providers.handoff_topic_vote``), not to the weak
+    topic reading."""
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99  # no draft is sure enough: every question here is handed off
+    cfg.save()
+    conv = start(fibrasur, language="en" if text.startswith("Do") else "es")
+    conv, _ = say(fibrasur, conv, text)
+    assert conv.status == Status.UNASSIGNED
+    assert conv.handoff["trigger"] == "low_confidence"
+    assert conv.department.slug == "sales"

@@ -917,6 +917,25 @@ def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, 
 _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
 
 
+# An amount of money as a customer writes it: "ARS 97,340", "$ 18.400", "CLP 18,400", "60.000 pesos"
+# (at least three digits: "$5" is no one's invoice).
+_AMOUNT = re.compile(
+    r"(?:\b(?:ars|clp|uyu|usd|us\$|u\$s|eur)\s?|[$€£]\s?)(\d{1,3}(?:[.,]\d{3})+|\d{3,})(?![\d])"
+    r"|(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d{3,})\s?(?:pesos|d[oó]lares|dollars|euros)\b",
+    re.IGNORECASE)
+
+
+def unknown_amounts(question: str, figures) -> int:
+    """Amounts of money in the question that no document states ("My November invoice is ARS 97,340",
+    "the settlement came in CLP 18,400 lower"): the customer's own invoice, balance or settlement,
+    which only a person can look up. ``figures``: the knowledge base's figures
+    (``apps.knowledge.lexical.figures``)."""
+    if figures is None or not question:
+        return 0
+    return sum(1 for m in _AMOUNT.finditer(question)
+               if re.sub(r"[.,]", "", m.group(1) or m.group(2)) not in figures)
+
+
 def unknown_specific_terms(question: str, vocabulary) -> int:
     """Codes and case numbers in the question (AUT-4471902, 583920) that no document contains (every
     part of the code, ``_known``). A verifier feature (``unknown_terms``), beside ``unknown_names``."""
@@ -1021,14 +1040,13 @@ def compose_reply(answer: str, *, language: str, passage_language: str, title: s
 
 # --- the local provider's answer ------------------------------------------------------------------
 
-def _kb_vocabulary():
+def _kb_lexical():
     from apps.knowledge import search
 
     try:  # the search just validated the cached matrix: no second generation check
-        lexical = (search._cache or search._matrix()).lexical
+        return (search._cache or search._matrix()).lexical
     except Exception:  # noqa: BLE001 (no KB yet)
         return None
-    return lexical.idf if lexical is not None else None
 
 
 _idf_cache: tuple = (None, None)  # (the vocabulary object, its words' rarity)
@@ -1122,7 +1140,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
     if not hits:
         return None
-    vocabulary = _kb_vocabulary()
+    lexical = _kb_lexical()
+    vocabulary = lexical.idf if lexical is not None else None
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
     if selection is None:
         return None
@@ -1141,7 +1160,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     answer = compose_reply(drop_stray_polarity(selection.text, question), language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
-            "unknown_terms": unknown, "top": float(own[0].score) if own else 0.0,
+            "unknown_terms": unknown, "unknown_amounts": unknown_amounts(question, getattr(lexical, "figures", None)),
+            "top": float(own[0].score) if own else 0.0,
             "features": verifier_features(selection, unknown_terms=unknown, unknown_names=names)}
 
 

@@ -251,10 +251,14 @@ def opening_question(analysis, cfg, text: str, previous_topic) -> bool:
 
 def asks_about_own_case(analysis) -> bool:
     """The turn names a case number or code no document contains ("Abrí la disputa DSP-482913 hace 3
-    semanas, ¿en qué estado está?"; ``unknown_terms``, set by the local provider): a question about
-    the customer's own case, which only a person can look up. Never read as a vent, however it is
-    worded: "tell me what is happening" would ask for what the customer just told."""
-    return float(analysis.extra.get("unknown_terms") or 0.0) > 0
+    semanas, ¿en qué estado está?"; ``unknown_terms``, set by the local provider), or an amount of
+    money no document states ("My November invoice is ARS 97,340 but I expected less. Why?";
+    ``unknown_amounts``): a question about the customer's own case, which only a person can look up.
+    Never read as a vent, however it is worded: "tell me what is happening" would ask for what the
+    customer just told; and never given a hedged passage (``hedged_band`` is not offered): a help
+    page the agent is unsure of does not explain the customer's own invoice or settlement."""
+    return (float(analysis.extra.get("unknown_terms") or 0.0) > 0
+            or float(analysis.extra.get("unknown_amounts") or 0.0) > 0)
 
 
 # Emphatic punctuation ("D+3?? For a whole month?", "Are you kidding me?!") marks an indignant,

@@ -361,6 +361,7 @@ class LocalProvider:
                                   unit_similarity=found["selection"].similarity,
                                   unit_overlap=found["selection"].overlap,
                                   unknown_terms=float(found["unknown_terms"]),
+                                  unknown_amounts=float(found["unknown_amounts"]),
                                   verifier_features=found["features"])
             analysis.scope = max(analysis.scope, kb_scope(top))
             analysis.answer = found["answer"]

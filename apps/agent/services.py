@@ -241,7 +241,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     else:
         topic = decision.topic if decision.note == "context" else topic
         if analysis.confidence < cfg.confidence_threshold or not analysis.answer:
-            if analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, hedge_floor()):
+            if (analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, hedge_floor())
+                    and not policy.asks_about_own_case(analysis)):
                 # Medium confidence: the passage, then "not sure; tell me and I'll pass you to a person"
                 # (README, "Answer confidence"), not an immediate handoff.
                 analysis.extra["hedged"] = True

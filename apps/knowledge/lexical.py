@@ -15,6 +15,13 @@ from collections import Counter, defaultdict
 import numpy as np
 
 _WORD = re.compile(r"[a-z0-9]+")
+# A figure as written ("97,340", "1.200", "45000"): its digits, thousands separators dropped.
+_FIGURE = re.compile(r"(?<![\w.,])\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+")
+
+
+def figures(text: str) -> set[str]:
+    """The whole numbers a text states, as digit strings ("ARS 97.340" and "97,340" -> "97340")."""
+    return {re.sub(r"[.,]", "", m.group(0)) for m in _FIGURE.finditer(text or "")}
 
 
 def grams(text: str) -> list[str]:
@@ -31,6 +38,8 @@ def grams(text: str) -> list[str]:
 class LexicalIndex:
     def __init__(self, texts: list[str]):
         self.size = len(texts)
+        # every figure the texts state, for "an amount no page states" (apps.agent.compose)
+        self.figures = frozenset().union(*(figures(t) for t in texts)) if texts else frozenset()
         counts = [Counter(grams(t)) for t in texts]
         df: Counter = Counter()
         for c in counts:

@@ -735,3 +735,46 @@ def test_a_question_the_knowledge_base_cannot_answer_goes_where_its_documents_ar
     assert conv.status == Status.UNASSIGNED
     assert conv.handoff["trigger"] == "low_confidence"
     assert conv.department.slug == "sales"
+
+
+def test_an_amount_no_page_states_is_the_customers_own_case():
+    """"ARS 97,340" on the customer's invoice is no figure of the help pages; "ARS 45.000" (a page's
+    limit, written with the other separator) and a bare "600 lucas" are not amounts of their own case."""
+    from apps.agent.compose import unknown_amounts
+    from apps.knowledge.lexical import LexicalIndex, figures
+
+    index = LexicalIndex(["Contactless payments over ARS 45,000 ask for the PIN.", "Fibra 300: $19.900 per month."])
+    assert index.figures >= {"45000", "19900", "300"}
+    assert figures("CLP 18.400 y 1.200,50") == {"18400", "1200", "50"}
+    assert unknown_amounts("My November invoice is ARS 97,340 but I expected less. Why?", index.figures) == 1
+    assert unknown_amounts("The settlement came in CLP 18,400 lower and $ 2.300 short", index.figures) == 2
+    assert unknown_amounts("Why the PIN on an ARS 45.000 tap payment?", index.figures) == 0
+    assert unknown_amounts("¿Pago $19,900 por la Fibra 300?", index.figures) == 0
+    assert unknown_amounts("Mi viejo me mandó 600 lucas y no llegaron", index.figures) == 0
+    assert unknown_amounts("Me cobraron 31.450 pesos", index.figures) == 1
+    assert unknown_amounts("My invoice is ARS 97,340", None) == 0  # no knowledge base yet
+
+
+@pytest.mark.parametrize("text,handed_off", [
+    ("My bill this month says $31,450. When is the bill due?", True),   # an amount no page states
+    ("My bill this month says $19,900. When is the bill due?", False),  # the Fibra 300 price: a page states it
+    ("When is the bill due?", False),
+])
+def test_a_question_about_the_customers_own_amount_gets_a_person_not_a_hedged_passage(fibrasur, text, handed_off):
+    """Under the answer threshold a draft in the hedged band is given with "not sure; tell me and I'll
+    pass you to a person". A question quoting an amount of money no help page states is about the
+    customer's own invoice: a low-confidence handoff instead (``policy.asks_about_own_case``)."""
+    from apps.agent.compose import hedge_floor
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99  # every draft under the threshold: the hedged band or a handoff
+    cfg.save()
+    conv, _ = say(fibrasur, start(fibrasur, language="en"), text)
+    decision = _last_decision(conv)
+    assert decision["scores"]["confidence"] >= hedge_floor()  # a draft the band would give
+    assert (decision["scores"]["unknown_amounts"] > 0) is handed_off
+    if handed_off:
+        assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
+        assert conv.department.slug == "collections"
+    else:
+        assert conv.status == Status.BOT and decision["decision"] == "answer"

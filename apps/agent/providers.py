@@ -200,6 +200,20 @@ def topic_document_ids(topic) -> list[int]:
 VENT_TOPIC_MIN_SHARE = 0.5
 
 
+def embedder():
+    """``embed`` for one turn, each distinct text embedded once (a turn's clauses are read for several
+    signals)."""
+    embedded: dict[str, np.ndarray] = {}
+
+    def embed_once(texts):
+        todo = [t for t in texts if t not in embedded]
+        if todo:
+            embedded.update(zip(todo, embed(todo)))
+        return np.asarray([embedded[t] for t in texts])
+
+    return embed_once
+
+
 def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray,
                   history: list[dict] | None = None) -> None:
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
@@ -209,14 +223,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration,
                            frustration_to_sentiment, named_department, named_department_by_meaning)
 
-    embedded: dict[str, np.ndarray] = {}
-
-    def embed_once(texts):  # the clauses are read twice (a person? frustrated?): embedded once
-        todo = [t for t in texts if t not in embedded]
-        if todo:
-            embedded.update(zip(todo, embed(todo)))
-        return np.asarray([embedded[t] for t in texts])
-
+    embed_once = embedder()  # the clauses are read twice (a person? frustrated?): embedded once
     request = explicit_request(engine.classifier, text, vector, embed_once)
     analysis.explicit = request.probability
     value = frustration(vector, text, engine.frustration, embed_once)
@@ -288,22 +295,16 @@ def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray) -> str:
     """The topic a low-confidence handoff goes to: the conversation's topic voted over its customer
     turns (``triggers.conversation_topic_vote``), this one included, each with its topic
     probabilities and the topics of the documents the knowledge base finds for it. A question the
-    topic examples barely cover ("¿La óptica Visión Sur de Pocitos es de la red?", its best topic at
-    0.13) is usually covered by the documents of the right department, even when they do not hold
-    the answer; a confident topic reading (its probability squared) still outweighs them."""
+    topic examples barely cover ("Do you sell routers so I can own one instead of renting?", read as
+    connectivity at 0.16) is often covered by the documents of the right department (Sales' plans and
+    equipment pages), even when they do not hold the answer; a confident topic reading (its
+    probability squared) still outweighs them."""
     from .triggers import conversation_topic_vote, frustration
 
     earlier = [h["text"] for h in (ctx.history or []) if h.get("role") == "customer" and h.get("text")][-3:]
     texts = earlier + [ctx.text]
     vectors = np.vstack([embed(earlier), vector[None, :]]) if earlier else vector[None, :]
-    cache: dict[str, np.ndarray] = {}
-
-    def embed_once(items):
-        todo = [t for t in items if t not in cache]
-        if todo:
-            cache.update(zip(todo, embed(todo)))
-        return np.asarray([cache[t] for t in items])
-
+    embed_once = embedder()
     votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
              for t, v in zip(texts, vectors)]
     slug, _share = conversation_topic_vote(votes)

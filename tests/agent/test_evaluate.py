@@ -21,6 +21,9 @@ def test_evaluate_agent_reports_and_leaves_nothing(fibrasur, tmp_path):
          "expected": {"outcome": "handoff", "trigger": "explicit_request", "department": "Customer Service"}},
         {"id": "c", "messages": ["what's the weather tomorrow?"],
          "expected": {"outcome": "handoff", "trigger": "out_of_scope", "department": "customer-service"}},
+        # the right trigger to the wrong department: a hit of the trigger's recall, not of the strict one
+        {"id": "d", "messages": ["quiero hablar con un humano"],
+         "expected": {"outcome": "handoff", "trigger": "explicit_request", "department": "Sales"}},
     ]
     dataset.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     details = tmp_path / "details.jsonl"
@@ -34,14 +37,16 @@ def test_evaluate_agent_reports_and_leaves_nothing(fibrasur, tmp_path):
     out = StringIO()
     call_command("evaluate_agent", "--dataset", str(dataset), "--json", "--details", str(details), stdout=out)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert summary["conversations"] == 3
-    assert summary["deflection_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert summary["conversations"] == 4
+    assert summary["deflection_rate"] == pytest.approx(1 / 4, abs=1e-3)
     assert summary["per_trigger"]["explicit_request"]["recall"] == 1.0
-    assert summary["routing_accuracy"] == 1.0  # a department given by name (packs) or by slug
+    assert summary["per_trigger"]["explicit_request"]["recall_on_time_and_department"] == 0.5
+    assert summary["per_trigger"]["out_of_scope"]["recall_on_time_and_department"] == 1.0
+    assert summary["routing_accuracy"] == pytest.approx(2 / 3, abs=1e-3)  # by name (packs) or by slug; d is wrong
     assert summary["wrong_answers_explicit_or_out_of_scope"] == 0
     assert summary["latency_ms_p95"] > 0
     audit = [json.loads(line) for line in details.read_text().splitlines()]
-    assert [a["id"] for a in audit] == ["a", "b", "c"]
+    assert [a["id"] for a in audit] == ["a", "b", "c", "d"]
     assert audit[0]["turns"][0]["sources"] and audit[0]["turns"][0]["replies"]
     assert (Conversation.objects.count(), Message.objects.count()) == before
 

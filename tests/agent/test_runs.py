@@ -16,7 +16,8 @@ def _summary(correct, *, recall_explicit=1.0, latency=(14.2, 22.4)):
                        "answers_with_facts": 0.829, "answers_given": 76, "false_handoffs": 26, "premature_handoffs": 0,
                        "silent_language_switches": 0},
             "handoff_precision": 0.662, "routing_accuracy": 0.882, "wrong_answers_explicit_or_out_of_scope": 1,
-            "per_trigger": {"explicit_request": {"recall": recall_explicit}, "low_confidence": {"recall": 0.6},
+            "per_trigger": {"explicit_request": {"recall": recall_explicit, "recall_on_time_and_department": 0.5},
+                            "low_confidence": {"recall": 0.6},
                             "negative_sentiment": {"recall": 0.9}, "out_of_scope": {"recall": 1.0}},
             "latency_ms_p50": latency[0], "latency_ms_p95": latency[1], "settings": {"confidence_threshold": 0.75},
             "fitted": {"confidence_threshold": 0.75}, "ranker": {"coef": [0.6]}}
@@ -34,6 +35,9 @@ def test_the_run_is_read_from_its_last_json_line(tmp_path):
     with pytest.raises(ValueError, match="no JSON line"):
         last_json_line(tmp_path / "empty.log")
     assert figures(RUN)["Pampa Pay"]["recall"]["explicit_request"] == 0.722
+    # the strict recall (the due turn, the right department); runs before it was logged have none
+    assert figures(RUN)["Pampa Pay"]["recall_strict"] == {"explicit_request": 0.5, "low_confidence": None,
+                                                          "negative_sentiment": None, "out_of_scope": None}
 
 
 def test_readme_rows_carry_every_figure_of_the_tables():

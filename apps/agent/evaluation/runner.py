@@ -200,9 +200,12 @@ def evaluate(rows: list[dict], *, provider=None, on_progress=None, details=None,
         predicted = [i for i, o in enumerate(outcomes) if o.outcome == "handoff" and o.trigger == trig]
         expected = [i for i in exp_handoff if rows[i]["expected"].get("trigger") == trig]
         tp = len(set(predicted) & set(expected))
+        # the measure: this trigger, on the turn it was due, to the right department
+        strict = sum(1 for i in expected if verdicts[i]["trigger_ok"] and verdicts[i]["department_ok"])
         if predicted or expected:
             per_trigger[trig] = {"expected": len(expected), "predicted": len(predicted), "correct": tp,
                                  "precision": _ratio(tp, len(predicted)), "recall": _ratio(tp, len(expected)),
+                                 "recall_on_time_and_department": _ratio(strict, len(expected)),
                                  "wrong_answers": sum(1 for i in expected if outcomes[i].wrong_answer)}
     routed = [i for i in exp_handoff if outcomes[i].outcome == "handoff" and rows[i]["expected"].get("department")]
     routing_ok = sum(1 for i in routed if department_matches(rows[i]["expected"]["department"], outcomes[i].department,

@@ -41,6 +41,8 @@ def figures(run: dict) -> dict[str, dict]:
             "silent_language_switches": scores.get("silent_language_switches"),
             "handoff_precision": summary["handoff_precision"], "routing_accuracy": summary["routing_accuracy"],
             "recall": {t: triggers[t]["recall"] for t in TRIGGERS if t in triggers},
+            # the trigger on the turn it was due and to the right department (runs before stop 34 lack it)
+            "recall_strict": {t: triggers[t].get("recall_on_time_and_department") for t in TRIGGERS if t in triggers},
             "wrong_answers_explicit_or_out_of_scope": summary["wrong_answers_explicit_or_out_of_scope"],
             "latency_ms_p50": summary.get("latency_ms_p50"), "latency_ms_p95": summary.get("latency_ms_p95"),
         }
@@ -55,7 +57,8 @@ def summary_lines(run: dict) -> list[str]:
     """One terse line per business (for the terminal)."""
     lines = []
     for name, f in figures(run).items():
-        recall = " ".join(f"{t.split('_')[0]} {_pct(v)}" for t, v in f["recall"].items())
+        recall = " ".join(f"{t.split('_')[0]} {_pct(v)} ({_pct(f['recall_strict'].get(t))})"
+                          for t, v in f["recall"].items())
         lines.append(f"{name:14s} correct {_pct(f['correct'])}  with facts {_pct(f['answered_with_facts'])} of "
                      f"{f['resolved_expected']}  of given {_pct(f['answers_with_facts'])} of {f['answers_given']}  "
                      f"false handoffs {f['false_handoffs']}  precision {_pct(f['handoff_precision'])}  "
@@ -97,6 +100,8 @@ def record(run: dict, *, commit: str, note: str, argv: list[str], at: datetime |
             "routing_accuracy": summary["routing_accuracy"],
             "wrong_answers_explicit_or_out_of_scope": summary["wrong_answers_explicit_or_out_of_scope"],
             "per_trigger_recall": {t: v["recall"] for t, v in summary.get("per_trigger", {}).items()},
+            "per_trigger_recall_on_time_and_department": {t: v.get("recall_on_time_and_department")
+                                                           for t, v in summary.get("per_trigger", {}).items()},
         }
     return {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "commit": commit, "argv": list(argv),
             "mode": run.get("mode"), "provider": run.get("provider"), "note": note, "businesses": businesses}

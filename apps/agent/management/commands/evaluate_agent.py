@@ -160,6 +160,7 @@ class Command(BaseCommand):
         self.stdout.write(f"handoff precision:    {summary['handoff_precision']}  recall: {summary['handoff_recall']}")
         for trig, row in summary["per_trigger"].items():
             self.stdout.write(f"  {trig:20s} precision {row['precision']}  recall {row['recall']}  "
+                              f"(on the due turn, right department: {row.get('recall_on_time_and_department')})  "
                               f"(expected {row['expected']}, predicted {row['predicted']}, wrong answers {row['wrong_answers']})")
         self.stdout.write(f"routing accuracy:     {summary['routing_accuracy']} ({summary['routing_checked']} handoffs)")
         if opts["json"]:

@@ -231,6 +231,23 @@ def answers_frustrated_question(analysis, text: str, previous_documents=frozense
             and analysis.confidence >= VENT_ANSWER_FLOOR and asks_question(text))
 
 
+def reports_problem(analysis, cfg, text: str, previous_topic) -> bool:
+    """The message that opens the conversation's subject describes a problem without asking anything
+    ("My internet isn't working since this morning", "Complaint: you charged me for a Banelco withdrawal
+    when the first 3 are supposed to be free!"): the customer has said what is happening, and asking them
+    to say it (or "how can I help you with that?") ignores it. When the knowledge base has a passage for
+    it at ``VENT_ANSWER_FLOOR`` or more, the passage is the help asked for: given after an apology,
+    hedged under the answer threshold, like a frustrated question's. A negative turn only (sentiment at
+    or below ``sentiment_threshold``): a calm statement is context for a question still to come ("I'm
+    travelling to Brazil next month.", ``gives_context``). Not the customer's own case, not off-topic."""
+    return (previous_topic is None and not asks_question(text)
+            and analysis.sentiment <= cfg.sentiment_threshold
+            and bool(analysis.answer) and bool(analysis.sources) and analysis.confidence >= VENT_ANSWER_FLOOR
+            and not asks_about_own_case(analysis)
+            and analysis.extra.get("oos_probability", 0.0) < CONTEXT_MAX_OOS_PROBABILITY
+            and not analysis.extra.get("withheld"))
+
+
 def source_documents(sources) -> frozenset:
     """The documents a reply's sources (or a draft's) quote."""
     return frozenset(s.get("document_id") for s in sources or []

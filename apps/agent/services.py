@@ -257,6 +257,14 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
+    if ((trigger == "low_confidence" and not declined) or (not trigger and analysis.intent == "vent")) \
+            and policy.reports_problem(analysis, cfg, msg.body, previous_topic):
+        # An opening message that describes a problem: the passage after an apology (hedged under the
+        # threshold), not "tell me what is happening" nor a person for a draft a frustrated question
+        # would get (README, "Frustrated questions").
+        analysis.extra["answer_vent"] = True
+        analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
+        trigger, base["note"] = "", "problem reported: answered with an apology"
     if (trigger == "low_confidence" and not declined and policy.gives_context(analysis, cfg, msg.body)
             and _last_agent_intent(conv, msg.pk) != "context_ask"):
         # Context with no question yet ("I'm travelling to Brazil next month."): ask what they want to

@@ -17,6 +17,8 @@ from apps.agent.services import agent_handle_message
 from apps.conversations import services
 from apps.conversations.models import Conversation, ConversationEvent, Message, Status
 
+from .helpers import say
+
 OPTICS = {"chunk_id": 11, "document_id": 1, "title": "Dental and optical cover", "heading": "Optical", "score": 0.6}
 LATE = {"chunk_id": 22, "document_id": 2, "title": "Late payment", "heading": "Late payment", "score": 0.4}
 OPTICS_WAIT = {**OPTICS, "chunk_id": 12, "heading": "Waiting periods"}
@@ -82,3 +84,43 @@ def test_a_frustrated_reaction_answered_from_the_same_page_gets_the_apology_and_
     assert result.decision == "answer" and reply.body.startswith(cfg.message("empathy", "en"))
     assert "Passage from Dental and optical cover." in reply.body and reply.sources[0]["document_id"] == 1
     assert reply.meta["hedged"] is True
+
+
+@pytest.mark.parametrize("text,language", [("My internet isn't working since this morning", "en"),
+                                           ("No me anda internet desde esta mañana, qué bronca", "es")])
+def test_an_opening_message_that_reports_a_problem_gets_the_passage_not_a_request_to_describe_it(
+        fibrasur, monkeypatch, text, language):
+    """The customer said what is happening; "tell me what is happening" or "how can I help you with
+    that?" ignores it. The knowledge base's passage comes after an apology, hedged under the answer
+    threshold (``policy.reports_problem``)."""
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99  # under the threshold: before this rule, a vent reply or "context_ask"
+    cfg.save()
+    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)  # the rule, not the verifier's reading of the draft
+    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language=language)
+    conv, replies = say(fibrasur, conv, text)
+    decision = _decision_of(conv)
+    assert conv.status == Status.BOT and decision["decision"] == "answer"
+    assert decision["note"] == "problem reported: answered with an apology"
+    assert replies[-1].body.startswith(cfg.message("empathy", language))
+    assert cfg.message("hedge", language) in replies[-1].body and replies[-1].sources
+    assert cfg.message("empathy_ask", language) not in replies[-1].body
+
+
+def test_a_calm_statement_is_still_context_for_a_question_to_come(fibrasur, monkeypatch):
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99
+    cfg.save()
+    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)
+    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language="en")
+    conv, replies = say(fibrasur, conv, "I'm moving to a new flat in Bahía Blanca next month.")
+    assert _decision_of(conv).get("note") != "problem reported: answered with an apology"
+    assert not replies[-1].sources
+
+
+def _decision_of(conv):
+    return conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload

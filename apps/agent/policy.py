@@ -231,6 +231,10 @@ def answers_frustrated_question(analysis, text: str, previous_documents=frozense
             and analysis.confidence >= VENT_ANSWER_FLOOR and asks_question(text))
 
 
+# The frustrated class holds most of the probability: the message is venting, not describing a problem.
+PURE_VENT_MIN_PROBABILITY = 0.5
+
+
 def reports_problem(analysis, cfg, text: str, previous_topic) -> bool:
     """The message that opens the conversation's subject describes a problem without asking anything
     ("My internet isn't working since this morning", "Complaint: you charged me for a Banelco withdrawal
@@ -239,8 +243,13 @@ def reports_problem(analysis, cfg, text: str, previous_topic) -> bool:
     it at ``VENT_ANSWER_FLOOR`` or more, the passage is the help asked for: given after an apology,
     hedged under the answer threshold, like a frustrated question's. A negative turn only (sentiment at
     or below ``sentiment_threshold``): a calm statement is context for a question still to come ("I'm
-    travelling to Brazil next month.", ``gives_context``). Not the customer's own case, not off-topic."""
-    return (previous_topic is None and not asks_question(text)
+    travelling to Brazil next month.", ``gives_context``). Not the customer's own case, not off-topic,
+    and not a pure vent: a message the built-in frustrated class dominates ("This service is garbage",
+    P >= ``PURE_VENT_MIN_PROBABILITY``) describes no problem a passage could be about (its best passage
+    was how to cancel the service)."""
+    pure_vent = (analysis.intent == "vent"
+                 and analysis.extra.get("intent_probability", 0.0) >= PURE_VENT_MIN_PROBABILITY)
+    return (previous_topic is None and not asks_question(text) and not pure_vent
             and analysis.sentiment <= cfg.sentiment_threshold
             and bool(analysis.answer) and bool(analysis.sources) and analysis.confidence >= VENT_ANSWER_FLOOR
             and not asks_about_own_case(analysis)

@@ -124,3 +124,18 @@ def test_a_calm_statement_is_still_context_for_a_question_to_come(fibrasur, monk
 
 def _decision_of(conv):
     return conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+
+
+def test_a_pure_vent_at_the_opening_still_gets_asked_what_is_happening(fibrasur, monkeypatch):
+    """"This service is garbage" describes no problem: its best passage (how to cancel) is no help, so
+    it keeps "tell me what is happening"."""
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99
+    cfg.save()
+    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)
+    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language="en")
+    conv, replies = say(fibrasur, conv, "This service is garbage")
+    assert _decision_of(conv)["intent"] == "vent"
+    assert replies[-1].body == cfg.message("empathy_ask", "en") and not replies[-1].sources

@@ -86,6 +86,22 @@ def test_a_frustrated_reaction_answered_from_the_same_page_gets_the_apology_and_
     assert reply.meta["hedged"] is True
 
 
+def _opening(cast, monkeypatch, text, language="en"):
+    """The conversation's first message under the answer threshold (every draft below it), with the
+    frustrated question's floor at 0: the rules under test, not the verifier's reading of the draft.
+    Returns (the agent settings, the conversation, the bot's replies, the decision)."""
+    from apps.agent import policy
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.99  # before the rule: a vent reply or "context_ask"
+    cfg.save()
+    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)
+    conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language=language)
+    conv, replies = say(cast, conv, text)
+    decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+    return cfg, conv, replies, decision
+
+
 @pytest.mark.parametrize("text,language", [("My internet isn't working since this morning", "en"),
                                            ("No me anda internet desde esta mañana, qué bronca", "es")])
 def test_an_opening_message_that_reports_a_problem_gets_the_passage_not_a_request_to_describe_it(
@@ -93,15 +109,7 @@ def test_an_opening_message_that_reports_a_problem_gets_the_passage_not_a_reques
     """The customer said what is happening; "tell me what is happening" or "how can I help you with
     that?" ignores it. The knowledge base's passage comes after an apology, hedged under the answer
     threshold (``policy.reports_problem``)."""
-    from apps.agent import policy
-
-    cfg = AgentSettings.load()
-    cfg.confidence_threshold = 0.99  # under the threshold: before this rule, a vent reply or "context_ask"
-    cfg.save()
-    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)  # the rule, not the verifier's reading of the draft
-    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language=language)
-    conv, replies = say(fibrasur, conv, text)
-    decision = _decision_of(conv)
+    cfg, conv, replies, decision = _opening(fibrasur, monkeypatch, text, language)
     assert conv.status == Status.BOT and decision["decision"] == "answer"
     assert decision["note"] == "problem reported: answered with an apology"
     assert replies[-1].body.startswith(cfg.message("empathy", language))
@@ -110,32 +118,14 @@ def test_an_opening_message_that_reports_a_problem_gets_the_passage_not_a_reques
 
 
 def test_a_calm_statement_is_still_context_for_a_question_to_come(fibrasur, monkeypatch):
-    from apps.agent import policy
-
-    cfg = AgentSettings.load()
-    cfg.confidence_threshold = 0.99
-    cfg.save()
-    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)
-    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language="en")
-    conv, replies = say(fibrasur, conv, "I'm moving to a new flat in Bahía Blanca next month.")
-    assert _decision_of(conv).get("note") != "problem reported: answered with an apology"
+    _cfg, _conv, replies, decision = _opening(fibrasur, monkeypatch, "I'm moving to a new flat in Bahía Blanca next month.")
+    assert decision.get("note") != "problem reported: answered with an apology"
     assert not replies[-1].sources
-
-
-def _decision_of(conv):
-    return conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
 
 
 def test_a_pure_vent_at_the_opening_still_gets_asked_what_is_happening(fibrasur, monkeypatch):
     """"This service is garbage" describes no problem: its best passage (how to cancel) is no help, so
     it keeps "tell me what is happening"."""
-    from apps.agent import policy
-
-    cfg = AgentSettings.load()
-    cfg.confidence_threshold = 0.99
-    cfg.save()
-    monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)
-    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language="en")
-    conv, replies = say(fibrasur, conv, "This service is garbage")
-    assert _decision_of(conv)["intent"] == "vent"
+    cfg, _conv, replies, decision = _opening(fibrasur, monkeypatch, "This service is garbage")
+    assert decision["intent"] == "vent"
     assert replies[-1].body == cfg.message("empathy_ask", "en") and not replies[-1].sources

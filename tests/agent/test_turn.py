@@ -207,3 +207,19 @@ def test_same_message_is_handled_once(fibrasur):
     again = agent_handle_message(conversation_id=conv.pk, message_id=msg.pk)
     assert again.decision == "skipped"
     assert conv.messages.filter(author_kind="ai_agent").count() == 1
+
+
+@pytest.mark.parametrize("text", ["My internet isn't working since this morning, I'm fed up",
+                                  "My November invoice is ARS 97,340 but I expected less. Why?"])
+def test_a_fresh_install_with_no_knowledge_base_hands_off_without_an_error(cast, kb_store, text):
+    """Nothing ingested, no topics: the handoff vote, the own amounts and the reported problem read an
+    empty knowledge base (no lexical index, no figures, no hits) without an error, and the customer gets
+    a reply (here "tell me what is happening": both messages read upset and no page can answer)."""
+    from apps.conversations.models import ConversationEvent
+
+    conv = start(cast, language="en")
+    conv, _ = say(cast, conv, text)
+    decisions = list(conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).values_list("payload", flat=True))
+    assert decisions and all(d.get("trigger") != "agent_error" for d in decisions)
+    last = conv.messages.order_by("-created_at", "-id").first()
+    assert last.author_kind == "ai_agent" and last.body and not last.sources

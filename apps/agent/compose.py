@@ -929,11 +929,12 @@ def unknown_amounts(question: str, figures) -> int:
     """Amounts of money in the question that no document states ("My November invoice is ARS 97,340",
     "the settlement came in CLP 18,400 lower"): the customer's own invoice, balance or settlement,
     which only a person can look up. ``figures``: the knowledge base's figures
-    (``apps.knowledge.lexical.figures``)."""
+    (``apps.knowledge.lexical.LexicalIndex.figures``)."""
+    from apps.knowledge.lexical import figure_digits
+
     if figures is None or not question:
         return 0
-    return sum(1 for m in _AMOUNT.finditer(question)
-               if re.sub(r"[.,]", "", m.group(1) or m.group(2)) not in figures)
+    return sum(1 for m in _AMOUNT.finditer(question) if figure_digits(m.group(1) or m.group(2)) not in figures)
 
 
 def unknown_specific_terms(question: str, vocabulary) -> int:

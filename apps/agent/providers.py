@@ -215,7 +215,7 @@ def embedder():
 
 
 def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray,
-                  history: list[dict] | None = None) -> None:
+                  history: list[dict] | None = None, embed_once=None) -> None:
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
     per clause, frustration per clause, and the conversation's topic voted over the customer's
     turns (``history``) (``apps.agent.triggers``)."""
@@ -223,7 +223,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration,
                            frustration_to_sentiment, named_department, named_department_by_meaning)
 
-    embed_once = embedder()  # the clauses are read twice (a person? frustrated?): embedded once
+    embed_once = embed_once or embedder()  # the clauses are read for several signals: embedded once
     request = explicit_request(engine.classifier, text, vector, embed_once)
     analysis.explicit = request.probability
     value = frustration(vector, text, engine.frustration, embed_once)
@@ -291,20 +291,21 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
 
 
-def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray) -> str:
+def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray, embed_once=None) -> str:
     """The topic a low-confidence handoff goes to: the conversation's topic voted over its customer
     turns (``triggers.conversation_topic_vote``), this one included, each with its topic
     probabilities and the topics of the documents the knowledge base finds for it. A question the
     topic examples barely cover ("Do you sell routers so I can own one instead of renting?", read as
     connectivity at 0.16) is often covered by the documents of the right department (Sales' plans and
     equipment pages), even when they do not hold the answer; a confident topic reading (its
-    probability squared) still outweighs them."""
+    probability squared) still outweighs them. ``embed_once``: the turn's embedder (``embedder``), so
+    the clauses and earlier turns ``local_signals`` read are not embedded again."""
     from .triggers import conversation_topic_vote, frustration
 
     earlier = [h["text"] for h in (ctx.history or []) if h.get("role") == "customer" and h.get("text")][-3:]
     texts = earlier + [ctx.text]
-    vectors = np.vstack([embed(earlier), vector[None, :]]) if earlier else vector[None, :]
-    embed_once = embedder()
+    embed_once = embed_once or embedder()
+    vectors = np.vstack([embed_once(earlier), vector[None, :]]) if earlier else vector[None, :]
     votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
              for t, v in zip(texts, vectors)]
     slug, _share = conversation_topic_vote(votes)
@@ -342,7 +343,8 @@ class LocalProvider:
                             extra={"intent_probability": pred.probability, "nearest_example": pred.similarity,
                                    "oos_probability": pred.oos_probability},
                             probabilities=pred.probabilities)
-        local_signals(engine, analysis, pred, ctx.text, vector, ctx.history)
+        embed_once = embedder()  # one per turn: local_signals and the handoff vote read the same clauses
+        local_signals(engine, analysis, pred, ctx.text, vector, ctx.history, embed_once)
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer, question_in_context
@@ -374,7 +376,7 @@ class LocalProvider:
         if analysis.confidence < config_get().settings.confidence_threshold:
             # A draft the agent may not give: where a low-confidence handoff would go, voted with
             # what the knowledge base finds (``handoff_topic_vote``).
-            analysis.signals["handoff_topic"] = handoff_topic_vote(engine, ctx, vector)
+            analysis.signals["handoff_topic"] = handoff_topic_vote(engine, ctx, vector, embed_once)
         return analysis
 
 

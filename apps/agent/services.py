@@ -262,9 +262,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         # An opening message that describes a problem: the passage after an apology (hedged under the
         # threshold), not "tell me what is happening" nor a person for a draft a frustrated question
         # would get (README, "Frustrated questions").
-        analysis.extra["answer_vent"] = True
-        analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
-        trigger, base["note"] = "", "problem reported: answered with an apology"
+        trigger = ""
+        _answer_with_apology(analysis, cfg, base, "problem reported: answered with an apology")
     if (trigger == "low_confidence" and not declined and policy.gives_context(analysis, cfg, msg.body)
             and _last_agent_intent(conv, msg.pk) != "context_ask"):
         # Context with no question yet ("I'm travelling to Brazil next month."): ask what they want to
@@ -281,9 +280,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     if not trigger and policy.answers_frustrated_question(analysis, msg.body, answered):
         # Frustrated, and a question of its own: the passage after an apology (hedged under the
         # threshold), not "tell me what is happening" (README, "Frustrated questions").
-        analysis.extra["answer_vent"] = True
-        analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
-        base["note"] = "frustrated question: answered with an apology"
+        _answer_with_apology(analysis, cfg, base, "frustrated question: answered with an apology")
     if (not trigger and analysis.intent == "vent" and not analysis.extra.get("answer_vent")
             and policy.opening_question(analysis, cfg, msg.body, previous_topic)):
         # An opening question the knowledge base does not answer, from a customer who is not clearly
@@ -326,6 +323,14 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
                           replies=[prompt], scores=scores, latency_ms=latency_ms)
     return _handoff(conv, cfg, state, trigger=trigger, department=department, topic=handoff_topic,
                     intent=analysis.intent, scores=scores, language=language, base=base)
+
+
+def _answer_with_apology(analysis: Analysis, cfg: AgentSettings, base: dict, note: str) -> None:
+    """The draft is given after an apology, hedged under the answer threshold (a frustrated question, a
+    problem reported at the opening): ``_answer`` reads these flags."""
+    analysis.extra["answer_vent"] = True
+    analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
+    base["note"] = note
 
 
 def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) -> TurnResult:

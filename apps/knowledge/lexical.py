@@ -19,9 +19,14 @@ _WORD = re.compile(r"[a-z0-9]+")
 _FIGURE = re.compile(r"(?<![\w.,])\d{1,3}(?:[.,]\d{3})+(?![\d])|\d+")
 
 
+def figure_digits(figure: str) -> str:
+    """A figure as written, as its digits: "97,340" and "97.340" -> "97340"."""
+    return re.sub(r"[.,]", "", figure)
+
+
 def figures(text: str) -> set[str]:
     """The whole numbers a text states, as digit strings ("ARS 97.340" and "97,340" -> "97340")."""
-    return {re.sub(r"[.,]", "", m.group(0)) for m in _FIGURE.finditer(text or "")}
+    return {figure_digits(m.group(0)) for m in _FIGURE.finditer(text or "")}
 
 
 def grams(text: str) -> list[str]:

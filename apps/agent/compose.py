@@ -1053,6 +1053,11 @@ def _kb_lexical():
 _idf_cache: tuple = (None, None)  # (the vocabulary object, its words' rarity)
 
 
+def _vocabulary():
+    lexical = _kb_lexical()
+    return lexical.idf if lexical is not None else None
+
+
 def word_idf(vocabulary) -> dict | None:
     """Word rarity in the knowledge base (the lexical index's words, not its trigrams). Cached for the
     vocabulary *object* (held, so a new generation's vocabulary never reuses a freed one's id)."""
@@ -1117,8 +1122,26 @@ _GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks t
 dias tardes noches gracias saludos""".split())
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?¡¿])\s+|(?<=[!?]{2})\s*")
+
+
+def question_focus(text: str, vocabulary) -> str:
+    """The message without its sentences that share no word with the knowledge base ("Estoy harta!!!
+    ¿cuánto tarda en pagarse un reintegro?" -> the question; "Are you KIDDING me? My fee went up AGAIN.
+    How often do you raise prices??" -> the last two): venting the help pages never word cannot find
+    their passage, and it dilutes the question's meaning and its share of words in the answer. The
+    whole message when every sentence, or none, shares a word with them."""
+    if vocabulary is None or not text:
+        return text
+    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    if len(sentences) < 2:
+        return text
+    kept = [p for p in sentences if any(w in vocabulary for w in content_words(p) if len(w) > 3)]
+    return " ".join(kept) if kept and len(kept) < len(sentences) else text
+
+
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
-                 intent_probability: float, embed, wider=False, context: str = "") -> dict | None:
+                 intent_probability: float, embed, wider=False, context: str = "", upset: bool = False) -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
     {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved.
     ``wider`` (False: only ``document_ids``): how far beyond the topic's documents up to
@@ -1126,7 +1149,10 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     ``context``: the customer's previous question for a follow-up (``question_in_context``): the
     search reads both; the passage is chosen by this turn's words, and the knowledge base's evidence
     of scope (``top``) is this turn's own search, so context never makes an off-topic follow-up
-    ("Unrelated, but can you help me with my tax return?") look covered."""
+    ("Unrelated, but can you help me with my tax return?") look covered.
+    ``upset``: the customer is clearly upset (frustration >= 0.5, ``policy.UPSET_MAX_SENTIMENT``): the
+    passage is searched and chosen without the message's sentences that share no word with the
+    knowledge base (``question_focus``); the whole message still marks the customer's own case."""
     from apps.knowledge.search import knowledge_search_vector
 
     def search(text, text_vector):
@@ -1135,6 +1161,10 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return widen(found, text_vector, query=text, document_ids=document_ids, wider=wider,
                      departments=departments, k=PARAMS["max_hits"])
 
+    asked = question  # the whole message: its codes, names and amounts mark the customer's own case
+    focus = question_focus(question, _vocabulary()) if upset else question
+    if focus != question:
+        question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
     hits = own = search(question, vector)
     if context:
         combined = f"{context} {question}"
@@ -1146,8 +1176,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
     if selection is None:
         return None
-    unknown = unknown_specific_terms(question, vocabulary)
-    names = unknown_names(question, vocabulary)
+    unknown = unknown_specific_terms(asked, vocabulary)
+    names = unknown_names(asked, vocabulary)
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
     link = ""
@@ -1161,7 +1191,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     answer = compose_reply(drop_stray_polarity(selection.text, question), language=language, passage_language=selection.language,
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
-            "unknown_terms": unknown, "unknown_amounts": unknown_amounts(question, getattr(lexical, "figures", None)),
+            "unknown_terms": unknown, "unknown_amounts": unknown_amounts(asked, getattr(lexical, "figures", None)),
             "top": float(own[0].score) if own else 0.0,
             "features": verifier_features(selection, unknown_terms=unknown, unknown_names=names)}
 

@@ -354,7 +354,8 @@ class LocalProvider:
                              document_ids=topic_documents(slug), wider=answer_documents(slug),
                              departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed,
-                             context=question_in_context(ctx.text, ctx.history))
+                             context=question_in_context(ctx.text, ctx.history),
+                             upset=float(analysis.extra.get("frustration") or 0.0) >= 0.5)
         if found is not None:
             top = found["top"]
             analysis.confidence = found["confidence"]

@@ -810,3 +810,37 @@ def test_a_sentence_that_leans_on_the_one_before_it_is_never_supplementary_alone
                            [passage, other], language="en", embed=embed, ranker={"none": True})
     assert chosen.text.startswith("A technician visit is free when the fault is ours.")
     assert "It costs" not in chosen.text, chosen.text
+
+
+def test_sentences_sharing_no_word_with_the_knowledge_base_are_left_out_of_an_upset_question():
+    from apps.agent.compose import question_focus
+
+    vocabulary = {"long", "tarda", "pagarse", "reintegro", "semanas", "reconnection", "fee", "went", "prices", "raise"}
+    assert question_focus("Estoy harta!!! cuanto tarda en pagarse un reintegro?? ya pasaron 2 semanas",
+                          vocabulary) == "cuanto tarda en pagarse un reintegro?? ya pasaron 2 semanas"
+    assert question_focus("This is a joke!!! I'm furious. How much is the reconnection fee??",
+                          vocabulary) == "How much is the reconnection fee??"
+    # nothing to leave out: one sentence, or every sentence (or none) shares a word with the pages
+    assert question_focus("How much is the reconnection fee??", vocabulary) == "How much is the reconnection fee??"
+    assert question_focus("Unbelievable!!! Useless!!!", vocabulary) == "Unbelievable!!! Useless!!!"
+    assert question_focus("My fee went up. Why do you raise prices?", vocabulary) == "My fee went up. Why do you raise prices?"
+    assert question_focus("Estoy harta!!! cuanto tarda?", None) == "Estoy harta!!! cuanto tarda?"  # no knowledge base yet
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("upset, calm", [
+    ("This is a joke!!! I'm furious. How much is the reconnection fee??", "How much is the reconnection fee??"),
+    ("Unbelievable!!! Useless!!! What is the phone number for claims??", "What is the phone number for claims??"),
+])
+def test_venting_around_a_question_does_not_change_its_answer(fibrasur, upset, calm):
+    """An upset customer's question gets the passage and the confidence the same question gets asked
+    calmly: the venting sentences (words the help pages never use) are not searched with it."""
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    def analyse(text):
+        return LocalProvider().analyse(TurnContext(conversation_id=0, language="en", history=[], text=text))
+
+    angry, plain = analyse(upset), analyse(calm)
+    assert angry.extra["frustration"] >= 0.5
+    assert angry.answer == plain.answer
+    assert abs(angry.confidence - plain.confidence) < 0.02

@@ -1122,7 +1122,8 @@ _GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks t
 dias tardes noches gracias saludos""".split())
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?¡¿])\s+|(?<=[!?]{2})\s*")
+# after a sentence's end and its spaces, or after "!!" / "?!" run straight into the next word
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[!?]{2})(?![!?\s])")
 
 
 def question_focus(text: str, vocabulary) -> str:

@@ -844,3 +844,12 @@ def test_venting_around_a_question_does_not_change_its_answer(fibrasur, upset, c
     assert angry.extra["frustration"] >= 0.5
     assert angry.answer == plain.answer
     assert abs(angry.confidence - plain.confidence) < 0.02
+
+
+def test_the_focus_splits_sentences_at_runs_of_marks_without_breaking_them():
+    from apps.agent.compose import question_focus
+
+    vocabulary = {"reintegro", "tarda"}
+    assert question_focus("Estoy harta!!!cuanto tarda un reintegro??", vocabulary) == "cuanto tarda un reintegro??"
+    # every sentence shares a word with the pages: the message is kept as written, marks included
+    assert question_focus("Reintegro!!! Cuanto tarda??", vocabulary) == "Reintegro!!! Cuanto tarda??"

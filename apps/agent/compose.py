@@ -1053,11 +1053,6 @@ def _kb_lexical():
 _idf_cache: tuple = (None, None)  # (the vocabulary object, its words' rarity)
 
 
-def _vocabulary():
-    lexical = _kb_lexical()
-    return lexical.idf if lexical is not None else None
-
-
 def word_idf(vocabulary) -> dict | None:
     """Word rarity in the knowledge base (the lexical index's words, not its trigrams). Cached for the
     vocabulary *object* (held, so a new generation's vocabulary never reuses a freed one's id)."""
@@ -1151,7 +1146,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     search reads both; the passage is chosen by this turn's words, and the knowledge base's evidence
     of scope (``top``) is this turn's own search, so context never makes an off-topic follow-up
     ("Unrelated, but can you help me with my tax return?") look covered.
-    ``upset``: the customer is clearly upset (frustration >= 0.5, ``policy.UPSET_MAX_SENTIMENT``): the
+    ``upset``: the customer is clearly upset (sentiment at or under ``policy.UPSET_MAX_SENTIMENT``): the
     passage is searched and chosen without the message's sentences that share no word with the
     knowledge base (``question_focus``); the whole message still marks the customer's own case."""
     from apps.knowledge.search import knowledge_search_vector
@@ -1162,8 +1157,10 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return widen(found, text_vector, query=text, document_ids=document_ids, wider=wider,
                      departments=departments, k=PARAMS["max_hits"])
 
+    lexical = _kb_lexical()
+    vocabulary = lexical.idf if lexical is not None else None
     asked = question  # the whole message: its codes, names and amounts mark the customer's own case
-    focus = question_focus(question, _vocabulary()) if upset else question
+    focus = question_focus(question, vocabulary) if upset else question
     if focus != question:
         question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
     hits = own = search(question, vector)
@@ -1172,8 +1169,6 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
     if not hits:
         return None
-    lexical = _kb_lexical()
-    vocabulary = lexical.idf if lexical is not None else None
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
     if selection is None:
         return None

@@ -348,6 +348,7 @@ class LocalProvider:
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer, question_in_context
+        from .policy import UPSET_MAX_SENTIMENT
 
         slug = answer_topic(analysis.topic_slug, pred.probability, ctx.topic_slug)
         found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
@@ -355,7 +356,7 @@ class LocalProvider:
                              departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed,
                              context=question_in_context(ctx.text, ctx.history),
-                             upset=float(analysis.extra.get("frustration") or 0.0) >= 0.5)
+                             upset=analysis.sentiment <= UPSET_MAX_SENTIMENT)
         if found is not None:
             top = found["top"]
             analysis.confidence = found["confidence"]

@@ -17,7 +17,8 @@ The priority, written once (README, "Triggers and their priority"):
    topic (frustrated, or still about that topic) is in scope; an unclear *first* message gets one
    clarifying question instead; a low scope score with no evidence of being off-topic (the
    out-of-scope class under ``OUT_OF_SCOPE_MIN_OOS_PROBABILITY``) is left to the answer and its
-   confidence. To the default department.
+   confidence, and so is one the knowledge base answers at the answer threshold without resembling
+   the out-of-scope examples (``answered_confidently``). To the default department.
 5. ``low_confidence``: in scope but the knowledge base does not answer it; to the topic's department.
 
 One frustrated turn (or two) is answered, with an apology, never escalated on its own.
@@ -105,7 +106,7 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
 
     smalltalk = analysis.intent in (builtin.GREETING, builtin.THANKS)
     below_scope = analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold
-    low_scope = below_scope and not uncovered_question(analysis)
+    low_scope = below_scope and not uncovered_question(analysis) and not answered_confidently(analysis, cfg)
     if smalltalk and not low_scope:
         return Decision("", topic=None, note="smalltalk", negatives=negatives)
     off_topic = looks_off_topic(analysis)
@@ -137,6 +138,18 @@ def looks_off_topic(analysis) -> bool:
     the classifier's out-of-scope class at ``CONTEXT_MAX_OOS_PROBABILITY`` or more. Only for a provider
     that reports that class (local)."""
     return float(analysis.extra.get("oos_probability") or 0.0) >= CONTEXT_MAX_OOS_PROBABILITY
+
+
+def answered_confidently(analysis, cfg) -> bool:
+    """The knowledge base answers the turn at the answer threshold (``confidence_threshold``) and the
+    turn does not resemble the out-of-scope examples (``looks_off_topic``): what the business's own
+    pages answer with confidence is in scope, however unlike the topic examples its words are ("cuanto
+    es lo minimo para recargar un entel", a row of the top-ups table). The verifier's confidence is
+    stronger evidence than the retrieval score the provider already reads as scope (``kb_scope``).
+    Only for a provider that reports the out-of-scope class (local)."""
+    return (analysis.extra.get("oos_probability") is not None and bool(getattr(analysis, "answer", ""))
+            and float(getattr(analysis, "confidence", 0.0)) >= cfg.confidence_threshold
+            and not looks_off_topic(analysis))
 
 
 def uncovered_question(analysis) -> bool:
@@ -192,6 +205,7 @@ def hedged_band(confidence: float, threshold: float, floor: float | None) -> boo
 
 def clearly_upset(analysis, cfg) -> bool:
     return analysis.sentiment <= min(cfg.sentiment_threshold, UPSET_MAX_SENTIMENT)
+
 
 
 # A frustrated message that also asks something ("I've been on hold for 40 minutes. What is the

@@ -797,3 +797,33 @@ def test_an_unanswered_role_play_is_out_of_scope_for_the_default_department(fibr
     assert conv.status == Status.UNASSIGNED
     assert conv.handoff["trigger"] == "out_of_scope"
     assert conv.department.slug == "customer-service"
+
+
+@pytest.mark.parametrize("text,answered", [
+    ("Is there coverage in Ingeniero White?", True),
+    ("What ping should I get to game servers in Chile?", False),
+])
+def test_a_question_the_knowledge_base_answers_confidently_is_in_scope_however_it_is_worded(fibrasur, no_hedged_band,
+                                                                                          text, answered):
+    """A question under the scope threshold (no topic example resembles "coverage in Ingeniero White")
+    that the knowledge base answers at the shipped answer threshold, and that does not resemble the
+    out-of-scope examples, is answered from the coverage page, without an apology (a calm question):
+    not an out-of-scope handoff. An off-topic question the pages do not answer is still out of scope."""
+    from apps.conversations.models import ConversationEvent
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75  # the shipped default, not the fixture's 0.05
+    cfg.save()
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, text)
+    scores = next(e.payload["scores"] for e in ConversationEvent.objects.filter(conversation=conv).order_by("-id")
+                  if "scores" in (e.payload or {}))
+    if answered:
+        assert scores["scope"] < cfg.out_of_scope_threshold  # the case: low scope by the topic examples
+        assert conv.status == Status.BOT
+        assert len(replies) == 1 and "Ingeniero White" in replies[0].body
+        assert not replies[0].body.startswith("I'm sorry")
+    else:
+        assert conv.status == Status.UNASSIGNED
+        assert conv.handoff["trigger"] == "out_of_scope"
+        assert conv.department.slug == "customer-service"

@@ -207,6 +207,15 @@ def clearly_upset(analysis, cfg) -> bool:
     return analysis.sentiment <= min(cfg.sentiment_threshold, UPSET_MAX_SENTIMENT)
 
 
+def apologises(analysis, cfg) -> bool:
+    """The answer opens with an apology: the customer is clearly upset, or the turn took the frustrated
+    path (a frustrated question, a problem reported: ``answer_vent``) and this message is frustrated
+    (sentiment at or below ``sentiment_threshold``). A calm question the classifier's frustrated class
+    happened to win ("cuanto es lo minimo para recargar un entel", sentiment 0.53) is answered
+    without "I'm sorry about the trouble"."""
+    return clearly_upset(analysis, cfg) or (bool(analysis.extra.get("answer_vent"))
+                                            and analysis.sentiment <= cfg.sentiment_threshold)
+
 
 # A frustrated message that also asks something ("I've been on hold for 40 minutes. What is the
 # emergency number?") gets the knowledge base's answer after the apology, hedged under the answer

@@ -366,7 +366,7 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
                             intent=analysis.intent, scores=base["scores"], language=language, base=base)
     else:
         body = analysis.answer
-        if policy.clearly_upset(analysis, cfg) or analysis.extra.get("answer_vent"):
+        if policy.apologises(analysis, cfg):
             body = f"{cfg.message('empathy', language)} {body}"
         if analysis.extra.get("hedged"):
             body = f"{body}\n{cfg.message('hedge', language)}"

@@ -47,10 +47,27 @@ _CLAUSE = re.compile(r"(?<=[.!?¿¡;,])\s+|\s+(?:but|pero|although|aunque|about|
                      r"por el tema de|por lo de|con respecto a|respecto de)\s+|\s*[—–]\s*", re.IGNORECASE)
 
 
+# A period after an abbreviation ends no sentence ("on Av. Libertador", "Dr. Quiroga"): held as a one-dot
+# leader while the message is split, so the clause keeps its words.
+_ABBREVIATION_DOT = re.compile(r"(?<![\w.])([A-Za-zÁÉÍÓÚáéíóúÑñ]{2,5})\.(?=\s+\S)")
+_HELD_DOT = "\u2024"
+_SENTENCES_OF_THEIR_OWN = frozenset({"no", "etc"})  # "No. That's not it": in a chat, "No." is an answer
+
+
+def _hold_abbreviation_dots(text: str) -> str:
+    from .compose import ABBREVIATIONS
+
+    return _ABBREVIATION_DOT.sub(lambda m: m.group(1) + (_HELD_DOT if fold(m.group(1)) in ABBREVIATIONS
+                                                         and fold(m.group(1)) not in _SENTENCES_OF_THEIR_OWN else "."),
+                                 text)
+
+
 def clauses(text: str) -> list[str]:
     """The message's sentences and contrastive clauses ("ok thanks, but I'd rather talk to a person"),
-    each long enough to mean something. A request for a person is usually one of them."""
-    parts = [p.strip(" ,.;") for p in _CLAUSE.split(text) if p and len(p.strip(" ,.;")) >= 2]
+    each long enough to mean something, not cut after an abbreviation ("Av. Libertador"). A request for
+    a person is usually one of them."""
+    held = _hold_abbreviation_dots(text)
+    parts = [p.strip(" ,.;").replace(_HELD_DOT, ".") for p in _CLAUSE.split(held) if p and len(p.strip(" ,.;")) >= 2]
     return parts if len(parts) > 1 else []
 
 

@@ -312,6 +312,15 @@ def test_normalise_and_clauses():
     assert clauses("hola") == []
 
 
+def test_a_clause_is_not_cut_after_an_abbreviation():
+    """The period of "Av." or "Dr." ends no clause (the turn's topic, frustration and request for a person
+    are read per clause); "No." in a chat is a sentence of its own."""
+    assert clauses("My card got declined at the Shell station on Av. Libertador this morning. Why?") == [
+        "My card got declined at the Shell station on Av. Libertador this morning", "Why?"]
+    assert clauses("Quiero que me atienda el Dr. Pérez, por favor") == ["Quiero que me atienda el Dr. Pérez", "por favor"]
+    assert clauses("I paid. No. Wait.") == ["I paid", "No", "Wait"]
+
+
 def test_a_department_named_in_the_other_language_is_found_by_meaning():
     from apps.agent.engine import embed
     from apps.agent.triggers import named_department_by_meaning

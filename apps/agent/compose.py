@@ -1117,8 +1117,9 @@ _GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks t
 dias tardes noches gracias saludos""".split())
 
 
-# after a sentence's end and its spaces, or after "!!" / "?!" run straight into the next word
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[!?]{2})(?![!?\s])")
+# after a sentence's end and its spaces, or after "!!" / "?!" run straight into the next word (a customer's
+# message: any next word, lower case included; ``split_sentences``'s ``_SENTENCE_END`` is for the pages)
+_FOCUS_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[!?]{2})(?![!?\s])")
 
 
 def question_focus(text: str, vocabulary) -> str:
@@ -1129,7 +1130,7 @@ def question_focus(text: str, vocabulary) -> str:
     whole message when every sentence, or none, shares a word with them."""
     if vocabulary is None or not text:
         return text
-    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    sentences = [p.strip() for p in _FOCUS_SENTENCE_END.split(text) if p and p.strip()]
     if len(sentences) < 2:
         return text
     kept = [p for p in sentences if any(w in vocabulary for w in content_words(p) if len(w) > 3)]

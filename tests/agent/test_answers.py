@@ -30,6 +30,13 @@ def test_sentences_keep_abbreviations_whole():
     assert split_sentences("Ask Dr. Smith. He knows.") == ["Ask Dr. Smith.", "He knows."]
 
 
+def test_a_page_sentence_ends_only_before_a_capital_or_a_figure():
+    """A period followed by a lower-case word ends no sentence of a page ("18 hs. sábados"): the
+    composer's splitter, not the customer-message splitter of ``question_focus`` (which splits there)."""
+    assert split_sentences("Atendemos de lunes a viernes de 9 a 18 hs. sábados de 9 a 13 hs. Feriados cerrado.") == [
+        "Atendemos de lunes a viernes de 9 a 18 hs. sábados de 9 a 13 hs.", "Feriados cerrado."]
+
+
 def test_table_rows_read_with_their_headers_and_lists_stay_lists():
     chunk = ("Fees per person and month.\n\nPlan | Argentina | Uruguay\nVitalia Plus | ARS 79,900 | UYU 3,890\n"
              "Vitalia Integral | ARS 126,400 | UYU 5,970\n\n"

@@ -1158,18 +1158,22 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return widen(found, text_vector, query=text, document_ids=document_ids, wider=wider,
                      departments=departments, k=PARAMS["max_hits"])
 
-    lexical = _kb_lexical()
-    vocabulary = lexical.idf if lexical is not None else None
     asked = question  # the whole message: its codes, names and amounts mark the customer's own case
-    focus = question_focus(question, vocabulary) if upset else question
-    if focus != question:
-        question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
+    if upset:
+        # the vocabulary of the matrix last searched (at most one knowledge-base generation behind: the
+        # search below checks the generation); only which sentences are kept depends on it
+        before = _kb_lexical()
+        focus = question_focus(question, before.idf if before is not None else None)
+        if focus != question:
+            question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
     hits = own = search(question, vector)
     if context:
         combined = f"{context} {question}"
         hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
     if not hits:
         return None
+    lexical = _kb_lexical()  # the search just validated the matrix's generation
+    vocabulary = lexical.idf if lexical is not None else None
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
     if selection is None:
         return None

@@ -737,8 +737,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         picked = with_intro([units[j] for j in chosen])
         length = sum(len(u.text) for u in picked)
         extra: list[Unit] = []
+        groups = 0  # supplementary units, a whole list counting as one
         for other in np.argsort(-ranked, kind="stable"):
-            if len(extra) >= p["extra_units"]:
+            if groups >= p["extra_units"]:
                 break
             oc, oi = candidates[other]["chunk"], candidates[other]["unit"]
             o_hit, o_units = chunks[oc][1], chunks[oc][2]
@@ -759,6 +760,17 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                         length += len(step.text) if step is not unit else 0
                 length += len(unit.text)
                 break
+            groups += 1
+            if unit.kind == "item" and not (oc == c_index and any(units[j].block == unit.block for j in chosen)):
+                # an item of a list the passage is not from: the whole list, in order, when it fits ("Technical fault with no
+                # service: 24 hours." ... "Anything else: 5 business days."), never two items of it
+                # out of order with the rest missing; the list counts as one supplementary unit
+                items = [u for u in o_units if u.block == unit.block and u.kind == "item"
+                         and not any(u.text == v.text for v in picked + extra)]
+                if len(items) > 1 and length + sum(len(u.text) for u in items) <= p["extra_chars"]:
+                    extra.extend(items)
+                    length += sum(len(u.text) for u in items)
+                    continue
             extra.append(unit)
             length += len(unit.text)
         passage = render(picked)

@@ -860,3 +860,27 @@ def test_the_focus_splits_sentences_at_runs_of_marks_without_breaking_them():
     assert question_focus("Estoy harta!!!cuanto tarda un reintegro??", vocabulary) == "cuanto tarda un reintegro??"
     # every sentence shares a word with the pages: the message is kept as written, marks included
     assert question_focus("Reintegro!!! Cuanto tarda??", vocabulary) == "Reintegro!!! Cuanto tarda??"
+
+
+def test_a_list_item_that_supplements_a_passage_brings_its_whole_list_in_order():
+    """Two items of a four-item list as supplementary units ("- Anything else: 5 business days.",
+    "- Slow or intermittent service: 48 hours.") answered "How long do you take to answer a claim?"
+    with half the list, backwards: a list item brings its whole list, in the page's order, when it fits."""
+    passage = SearchHit(chunk_id=987501, document_id=7, document_title="How to file a claim", heading="Claims",
+                        language="en", score=0.6, text="You receive the claim number by email when the claim is recorded.")
+    times = SearchHit(chunk_id=987502, document_id=7, document_title="How to file a claim",
+                      heading="Claims › Response times", language="en", score=0.5,
+                      text="- Technical fault with no service: 24 hours.\n- Slow or intermittent service: 48 hours.\n"
+                           "- Billing: 10 business days.\n- Anything else: 5 business days.")
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if "claim number" in t else [0.9, 0.436] if "Anything else" in t
+                         else [0.85, 0.527] if "Slow or" in t else [0.1, 0.995] for t in texts], dtype=np.float32)
+
+    chosen = select_answer("How long do you take to answer a claim?", np.array([1.0, 0.0], dtype=np.float32),
+                           [passage, times], language="en", embed=embed, ranker={"none": True})
+    assert chosen.text.startswith("You receive the claim number"), chosen.text
+    items = [chosen.text.find(s) for s in ("- Technical fault", "- Slow or", "- Billing", "- Anything else")]
+    assert -1 not in items and items == sorted(items), chosen.text
+    # the verifier still reads the passage the ranker chose, not the list that supplements it
+    assert chosen.features["answer_chars"] == len(passage.text)

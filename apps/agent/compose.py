@@ -737,6 +737,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         picked = with_intro([units[j] for j in chosen])
         length = sum(len(u.text) for u in picked)
         extra: list[Unit] = []
+        inserted: set[int] = set()  # items of the passage's own list, shown in their place in it
         groups = 0  # supplementary units, a whole list counting as one
         for other in np.argsort(-ranked, kind="stable"):
             if groups >= p["extra_units"]:
@@ -746,7 +747,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             unit = o_units[oi]
             if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
                     or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
-                    or unit.text.rstrip().endswith(":") or any(unit.text == u.text for u in picked + extra) \
+                    or unit.text.rstrip().endswith(":") \
+                    or any(unit.text == u.text for u in picked + extra + [units[j] for j in inserted]) \
                     or (_ANAPHORA.match(unit.text) and not (oi > 0 and any(o_units[oi - 1] is u for u in picked + extra))):
                 continue
             if length + len(unit.text) > p["extra_chars"]:
@@ -761,10 +763,15 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                 length += len(unit.text)
                 break
             groups += 1
-            if unit.kind == "item" and not (oc == c_index and any(units[j].block == unit.block for j in chosen)):
-                # an item of a list the passage is not from: the whole list, in order, when it fits ("Technical fault with no
-                # service: 24 hours." ... "Anything else: 5 business days."), never two items of it
-                # out of order with the rest missing; the list counts as one supplementary unit
+            if unit.kind == "item" and oc == c_index and any(units[j].block == unit.block for j in chosen):
+                # another item of the passage's own list: in its place in the list, not after it
+                inserted.add(oi)
+                length += len(unit.text)
+                continue
+            if unit.kind == "item":
+                # an item of another list: the whole list, in order, when it fits ("Technical fault with
+                # no service: 24 hours." ... "Anything else: 5 business days."), never two items of it out
+                # of order with the rest missing; the list counts as one supplementary unit
                 items = [u for u in o_units if u.block == unit.block and u.kind == "item"
                          and not any(u.text == v.text for v in picked + extra)]
                 if len(items) > 1 and length + sum(len(u.text) for u in items) <= p["extra_chars"]:
@@ -774,7 +781,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             extra.append(unit)
             length += len(unit.text)
         passage = render(picked)
-        text = passage if not extra else render_with_extra(picked, extra)
+        shown = with_intro([units[j] for j in sorted(set(chosen) | inserted)]) if inserted else picked
+        text = render(shown) if not extra else render_with_extra(shown, extra)
         # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
         # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
         overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs

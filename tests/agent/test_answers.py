@@ -884,3 +884,22 @@ def test_a_list_item_that_supplements_a_passage_brings_its_whole_list_in_order()
     assert -1 not in items and items == sorted(items), chosen.text
     # the verifier still reads the passage the ranker chose, not the list that supplements it
     assert chosen.features["answer_chars"] == len(passage.text)
+
+
+def test_an_item_of_the_passages_own_list_is_shown_in_its_place_in_the_list():
+    """The passage is two items of a list and a third item supplements it: the three in the page's
+    order ("Fibra 100", "Fibra 300", "Fibra 600"), not the first one appended after the others."""
+    plans = SearchHit(chunk_id=987601, document_id=8, document_title="Plans and prices", heading="Plans",
+                      language="en", score=0.6,
+                      text="- Fibra 100 costs $14,900 per month.\n- Fibra 300 costs $19,900 per month.\n"
+                           "- Fibra 600 costs $26,500 per month.\n- Fibra 1000 costs $34,900 per month.")
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if "Fibra 600" in t else [0.95, 0.312] if "Fibra 300" in t
+                         else [0.9, 0.436] if "Fibra 100 " in t else [0.1, 0.995] for t in texts], dtype=np.float32)
+
+    chosen = select_answer("How much is Fibra 600?", np.array([1.0, 0.0], dtype=np.float32), [plans],
+                           language="en", embed=embed, params={"span": 2, "extra_units": 1}, ranker={"none": True})
+    shown = [chosen.text.find(f"- Fibra {n} costs") for n in (100, 300, 600)]
+    assert -1 not in shown and shown == sorted(shown), chosen.text
+    assert "Fibra 1000" not in chosen.text, chosen.text

@@ -510,8 +510,9 @@ RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap"
 
 
 def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: str, embed, params: dict | None = None,
-                    idf=None) -> tuple[list[dict], list[tuple]]:
-    """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads.
+                    idf=None, section: int | None = None) -> tuple[list[dict], list[tuple]]:
+    """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads. ``section``: a
+    chunk kept whatever its score (the section a list question names, ``listed_section``).
 
     Returns (candidates, chunks): a candidate is {chunk (index into chunks), unit, features}; a
     chunk is (rank, hit, units, scores) with the hand-set unit scores (similarity + rarity-weighted
@@ -524,7 +525,7 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
     chunks: list[tuple] = []
     rows: list[tuple] = []
     for rank, hit in enumerate(hits[:p["max_hits"]]):
-        if float(hit.score) < top - p["window"]:
+        if float(hit.score) < top - p["window"] and getattr(hit, "chunk_id", None) != section:
             continue
         key = _unit_key(hit.chunk_id, hit.heading, hit.text)
         units, vectors = _units_with_vectors(key, hit.heading, hit.text, embed)
@@ -690,15 +691,16 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
 
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
                   max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
-                  ranker: dict | None = None) -> Selection | None:
+                  ranker: dict | None = None, section: int | None = None) -> Selection | None:
     """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
     the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
-    score's when no ranker ships."""
+    score's when no ranker ships. ``section``: the chunk a list question names (``listed_section``):
+    the pick is its best unit."""
     if not hits:
         return None
     p = {**PARAMS, **(params or {})}
     candidates, chunks = unit_candidates(question, query_vector, hits, language=language, embed=embed, params=p,
-                                         idf=idf)
+                                         idf=idf, section=section)
     if not candidates:
         return None
     model = ranker if ranker is not None else ranker_load()
@@ -713,6 +715,23 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     else:
         ranked = hand
     k = int(np.argmax(hand if p.get("main_by") == "hand" else ranked))
+    listed: tuple[int, list[int]] | None = None  # (candidate, its whole list or table) for a named section
+    if section is not None:
+        own = sorted((n for n, c in enumerate(candidates)
+                      if getattr(chunks[c["chunk"]][1], "chunk_id", None) == section), key=lambda n: -float(ranked[n]))
+        if own:
+            k = own[0]
+            # the answer is the section's list or table, whole and in order: the one of its best-ranked
+            # item or row that fits the answer (the four plans' table rows when the four described plans
+            # would not fit)
+            units = chunks[candidates[k]["chunk"]][2]
+            for n in own:
+                unit = units[candidates[n]["unit"]]
+                members = [j for j, u in enumerate(units) if u.block == unit.block and u.kind == unit.kind]
+                if unit.kind in ("item", "row") and len(members) > 1 \
+                        and sum(len(units[j].text) for j in members) <= max_chars:
+                    k, listed = n, (n, members)
+                    break
     ordered_ranked = np.sort(ranked)[::-1]
     ranker_margin = float(ordered_ranked[0] - ordered_ranked[1]) if len(ranked) > 1 else 1.0
     # what does not depend on the pick (computed once, though a translation composes twice)
@@ -732,7 +751,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
         best_rank, hit, units, scores, sims, overlaps, own_words, _vectors = chunks[c_index]
         chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
-        if how_to:
+        if listed is not None and listed[0] == k:
+            chosen = list(listed[1])
+        elif how_to:
             chosen = whole_procedure(units, chosen, max_chars=max_chars)
         picked = with_intro([units[j] for j in chosen])
         length = sum(len(u.text) for u in picked)
@@ -740,8 +761,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         inserted: set[int] = set()  # items of the passage's own list, shown in their place in it
         groups = 0  # supplementary units, a whole list counting as one
         for other in np.argsort(-ranked, kind="stable"):
-            if groups >= p["extra_units"]:
-                break
+            if groups >= p["extra_units"] or (listed is not None and listed[0] == k):
+                break  # a named section's list is the whole answer
             oc, oi = candidates[other]["chunk"], candidates[other]["unit"]
             o_hit, o_units = chunks[oc][1], chunks[oc][2]
             unit = o_units[oi]
@@ -1115,6 +1136,49 @@ def widen(hits: list, vector: np.ndarray, *, query: str | None, document_ids, wi
     return sorted(hits + extra, key=lambda h: -h.relevance) if extra else hits
 
 
+# A list question's section: how many chunks of the topic's documents are looked through for a section
+# named by the question, and the lines that make a chunk hold a list or a table.
+LISTED_SECTION_POOL = 60
+_LISTED_LINE = re.compile(r"^\s*(?:[-*•]\s+\S|\|.*\|\s*$|\d+[.)]\s+\S)", re.M)
+
+
+def _name_key(word: str) -> str:
+    """A word as a section name is compared: without a plural ending, its first five letters ("plans",
+    "planes", "plan" -> "plan"; "methods" / "método" differ, as English and Spanish headings do)."""
+    if len(word) > 4 and word.endswith("es"):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s"):
+        word = word[:-1]
+    return word[:5]
+
+
+def listed_section(hits: list, vector: np.ndarray, *, question: str, document_ids,
+                   departments: list[int]) -> tuple[list, int | None]:
+    """The section that lists what a list question asks for, joined to ``hits`` when the search missed
+    it: "What plans do you have?" / "¿Qué planes tienen?" name the section "Home internet plans" (a table
+    of the four plans), but short FAQ entries that merely mention plans ("Do the plans have a data cap?")
+    outrank a table whose rows share no word with the question. Among the topic's documents (the same
+    departments), the most relevant chunk whose own heading (its last level) names a word of the question
+    and that holds a list or a table (two lines at least). Only for a question that asks for a list
+    (``_LIST_ASKED``) within a topic's documents. Returns the hits (that chunk first when it was not
+    among them) and its id, or None: the answer is the chunk's best unit (``select_answer``'s
+    ``section``), judged by the verifier as any other."""
+    from apps.knowledge.search import knowledge_search_vector
+
+    if not document_ids or not _LIST_ASKED.search(question or ""):
+        return hits, None
+    keys = {_name_key(w) for w in content_words(question) if len(w) > 3 and not w.isdigit()}
+    if not keys:
+        return hits, None
+    known = {h.chunk_id for h in hits}
+    for hit in knowledge_search_vector(vector, query=question, document_ids=document_ids,
+                                       departments=list(departments), language=None, k=LISTED_SECTION_POOL):
+        heading = (hit.heading or "").split("›")[-1]
+        if keys & {_name_key(w) for w in content_words(heading)} and len(_LISTED_LINE.findall(hit.text or "")) >= 2:
+            return (hits if hit.chunk_id in known else [hit, *hits]), hit.chunk_id
+    return hits, None
+
+
 # A follow-up this short ("¿Y cuánto tardan en contestar?", "ok and how long until I get the money?")
 # leans on the conversation for its subject: it is read together with the customer's previous question.
 FOLLOW_UP_MAX_WORDS = 14
@@ -1187,14 +1251,20 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         if focus != question:
             question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
     hits = own = search(question, vector)
+    # the section a list question names, read on the turn's own words (``listed_section``)
+    hits, section = listed_section(hits, vector, question=question, document_ids=document_ids,
+                                   departments=departments)
     if context:
         combined = f"{context} {question}"
         hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
+        if section is not None and all(h.chunk_id != section for h in hits):
+            section = None
     if not hits:
         return None
     lexical = _kb_lexical()  # the search just validated the matrix's generation
     vocabulary = lexical.idf if lexical is not None else None
-    selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary))
+    selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary),
+                              section=section)
     if selection is None:
         return None
     unknown = unknown_specific_terms(asked, vocabulary)

@@ -903,3 +903,43 @@ def test_an_item_of_the_passages_own_list_is_shown_in_its_place_in_the_list():
     shown = [chosen.text.find(f"- Fibra {n} costs") for n in (100, 300, 600)]
     assert -1 not in shown and shown == sorted(shown), chosen.text
     assert "Fibra 1000" not in chosen.text, chosen.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("question, language", [
+    ("What plans do you have?", "en"), ("Which plans do you offer?", "en"), ("¿Qué planes tienen?", "es"),
+])
+def test_a_list_question_is_answered_with_the_whole_list_of_the_section_it_names(fibrasur, question, language):
+    """"What plans do you have?" names the section "Home internet plans" (the four plans), which the
+    search missed: short FAQ entries that merely mention plans outranked it, and the demo answered "You
+    can upgrade at any time at no cost" / "Todos los planes son sin límite de datos". The answer is the
+    section's table, the four plans in order (its described list would not fit), and nothing else."""
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language=language, history=[], text=question))
+    body = analysis.answer.split("\n\n")[0]
+    assert re.findall(r"Fibra (\d+)\b", body) == ["100", "300", "600", "1000"], analysis.answer
+    assert all(line.startswith("- Fibra ") for line in body.splitlines()), analysis.answer
+    assert analysis.sources and "plan" in analysis.sources[0]["title"].lower()
+
+
+@pytest.mark.django_db
+def test_only_a_list_question_is_given_the_section_its_words_name(fibrasur):
+    from apps.agent.compose import listed_section
+    from apps.agent.providers import embed, topic_documents
+    from apps.knowledge.models import Chunk
+
+    documents = topic_documents("plans")
+    for question in ("What plans do you have?", "Which plans do you offer?", "¿Qué planes tienen?"):
+        hits, section = listed_section([], embed([question])[0], question=question, document_ids=documents,
+                                       departments=[])
+        chunk = Chunk.objects.get(pk=section)
+        assert chunk.heading.split("›")[-1].strip() in ("Home internet plans", "Planes de internet para el hogar")
+        assert [h.chunk_id for h in hits] == [section]
+    # not a question for a list, and not a list question whose words name no section with a list
+    for question in ("How much does the 300 plan cost?", "What colours do you have?"):
+        assert listed_section([], embed([question])[0], question=question, document_ids=documents,
+                              departments=[]) == ([], None), question
+    # outside a topic's documents (the whole knowledge base) it does nothing
+    assert listed_section([], embed(["What plans do you have?"])[0], question="What plans do you have?",
+                          document_ids=None, departments=[]) == ([], None)

@@ -157,3 +157,18 @@ def test_the_model_also_gets_passages_beyond_the_conversations_topic(fibrasur, o
         conv, _ = say(fibrasur, conv, "How much does the Fibra 300 plan cost per month?")
     second = server.requests[1]["json"]["messages"][-1]["content"]
     assert "$19,900" in second  # the plans page, outside the technician-visit topic's documents
+
+
+def test_a_list_question_sends_the_model_the_section_it_names(fibrasur, openai_settings):
+    """In a conversation about plans, "Which plans do you have?" sends the model the section that lists
+    them (the plans table, which the search alone ranked under FAQ entries that mention plans)."""
+    replies = iter([model_json(answer="Upgrades are free.", confidence=0.9, intent="plans", sentiment=0.3),
+                    model_json(answer="Fibra 100, 300, 600 and 1000.", confidence=0.9, intent="plans",
+                               sentiment=0.3)])
+    with StandIn(lambda r: (200, chat_completion(next(replies)), 0)) as server:
+        openai_settings(server.url)
+        conv = start(fibrasur, language="en")
+        conv, _ = say(fibrasur, conv, "Can I upgrade my plan?")
+        conv, _ = say(fibrasur, conv, "Which plans do you have?")
+    second = server.requests[1]["json"]["messages"][-1]["content"]
+    assert "Home internet plans" in second and "$34,900" in second, second

@@ -142,33 +142,30 @@ def test_api_key_leak_is_withheld(fibrasur, openai_settings):
     assert all(API_KEY not in m.body for m in conv.messages.all())
 
 
+def _second_request(fibrasur, openai_settings, first: tuple[str, str], second: str) -> str:
+    """The KB block the model gets for the second of two customer turns (``first``: the opening
+    message and the topic the model reads in it)."""
+    replies = iter([model_json(answer="First answer.", confidence=0.9, intent=first[1], sentiment=0.3),
+                    model_json(answer="Second answer.", confidence=0.9, intent="plans", sentiment=0.3)])
+    with StandIn(lambda r: (200, chat_completion(next(replies)), 0)) as server:
+        openai_settings(server.url)
+        conv = start(fibrasur, language="en")
+        conv, _ = say(fibrasur, conv, first[0])
+        conv, _ = say(fibrasur, conv, second)
+    return server.requests[1]["json"]["messages"][-1]["content"]
+
+
 def test_the_model_also_gets_passages_beyond_the_conversations_topic(fibrasur, openai_settings):
     """The KB block for a follow-up is retrieved within the conversation's topic's documents, joined
     by the passages of other documents that rank above all of them (``compose.widen``): a price
     question asked in a conversation about technician visits still reaches the plans page."""
-    replies = iter([model_json(answer="A technician visit is free when the fault is ours.", confidence=0.9,
-                               intent="technician-visit", sentiment=0.3),
-                    model_json(answer="Fibra 300 costs $19,900 per month.", confidence=0.9, intent="plans",
-                               sentiment=0.3)])
-    with StandIn(lambda r: (200, chat_completion(next(replies)), 0)) as server:
-        openai_settings(server.url)
-        conv = start(fibrasur, language="en")
-        conv, _ = say(fibrasur, conv, "Is a technician visit free?")
-        conv, _ = say(fibrasur, conv, "How much does the Fibra 300 plan cost per month?")
-    second = server.requests[1]["json"]["messages"][-1]["content"]
+    second = _second_request(fibrasur, openai_settings, ("Is a technician visit free?", "technician-visit"),
+                             "How much does the Fibra 300 plan cost per month?")
     assert "$19,900" in second  # the plans page, outside the technician-visit topic's documents
 
 
 def test_a_list_question_sends_the_model_the_section_it_names(fibrasur, openai_settings):
     """In a conversation about plans, "Which plans do you have?" sends the model the section that lists
     them (the plans table, which the search alone ranked under FAQ entries that mention plans)."""
-    replies = iter([model_json(answer="Upgrades are free.", confidence=0.9, intent="plans", sentiment=0.3),
-                    model_json(answer="Fibra 100, 300, 600 and 1000.", confidence=0.9, intent="plans",
-                               sentiment=0.3)])
-    with StandIn(lambda r: (200, chat_completion(next(replies)), 0)) as server:
-        openai_settings(server.url)
-        conv = start(fibrasur, language="en")
-        conv, _ = say(fibrasur, conv, "Can I upgrade my plan?")
-        conv, _ = say(fibrasur, conv, "Which plans do you have?")
-    second = server.requests[1]["json"]["messages"][-1]["content"]
+    second = _second_request(fibrasur, openai_settings, ("Can I upgrade my plan?", "plans"), "Which plans do you have?")
     assert "Home internet plans" in second and "$34,900" in second, second

@@ -654,6 +654,28 @@ _ANAPHORA = re.compile(r"^\W*(?:it|this|that|they|these|those|esto|eso|ello|este
                        re.IGNORECASE)
 
 
+# A sentence that states an exception to the list or table right before it ("Exception: deliveries to
+# Tierra del Fuego take up to 15 business days."): read alone, it hides the rule it is an exception to.
+_EXCEPTION = re.compile(r"^\W*(?:exceptions?|excepci[oó]n|excepciones|except|excepto|salvo)\b", re.IGNORECASE)
+
+
+def with_its_rule(units: list[Unit], chosen: list[int], *, max_chars: int) -> list[int]:
+    """The passage with the list or table its exception refers to: when the passage opens with a
+    sentence stating an exception (``_EXCEPTION``) right after a list or table, that list or table
+    comes first, whole and in order, when both fit ``max_chars`` ("How long does the card take to get
+    to Córdoba?" got the Tierra del Fuego exception without the delivery times by region)."""
+    first = min(chosen)
+    if first == 0 or units[first].kind != "sentence" or not _EXCEPTION.match(units[first].text):
+        return chosen
+    before = units[first - 1]
+    if before.kind not in ("item", "row") or before.block == units[first].block:
+        return chosen
+    rule = [j for j, u in enumerate(units) if u.block == before.block and u.kind == before.kind]
+    if sum(len(units[j].text) for j in set(rule) | set(chosen)) > max_chars:
+        return chosen
+    return sorted(set(rule) | set(chosen))
+
+
 def _figures(text: str) -> list[str]:
     """The numbers a text states, thousands separators and decimal marks aside ("$3,500" = "$3.500")."""
     return sorted(re.findall(r"\d+", re.sub(r"(?<=\d)[.,](?=\d)", "", text)))
@@ -755,6 +777,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             chosen = list(listed[1])
         elif how_to:
             chosen = whole_procedure(units, chosen, max_chars=max_chars)
+        chosen = with_its_rule(units, chosen, max_chars=max_chars)
         picked = with_intro([units[j] for j in chosen])
         length = sum(len(u.text) for u in picked)
         extra: list[Unit] = []

@@ -943,3 +943,19 @@ def test_only_a_list_question_is_given_the_section_its_words_name(fibrasur):
     # outside a topic's documents (the whole knowledge base) it does nothing
     assert listed_section([], embed(["What plans do you have?"])[0], question="What plans do you have?",
                           document_ids=None, departments=[]) == ([], None)
+
+
+def test_an_exception_is_shown_with_the_table_it_is_an_exception_to():
+    """"How long does the physical card take to get to Córdoba?" picked "Exception: deliveries to Tierra
+    del Fuego ... take up to 15 business days." alone: the delivery times by region it is an exception to
+    come first, whole and in order."""
+    chunk = ("Order it in Card > Order physical card.\n\n| Destination | Delivery time |\n|---|---|\n"
+             "| Argentina: AMBA | 3–5 business days |\n| Argentina: rest of the country | 5–10 business days |\n\n"
+             "Exception: deliveries to Tierra del Fuego take up to 15 business days.")
+    shown = _select_flat("How long do deliveries to Córdoba take?", chunk, "Ordering and delivery", {"span": 1})
+    assert shown.splitlines() == ["- Argentina: AMBA — Delivery time: 3–5 business days",
+                                  "- Argentina: rest of the country — Delivery time: 5–10 business days",
+                                  "Exception: deliveries to Tierra del Fuego take up to 15 business days."], shown
+    # an exception with no list or table before it stays as it is
+    plain = "Deliveries take 5 business days.\n\nException: deliveries to Tierra del Fuego take up to 15 business days."
+    assert _select_flat("How long do deliveries to Tierra del Fuego take?", plain, "", {"span": 1}).startswith("Exception")

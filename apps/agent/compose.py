@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -314,17 +316,28 @@ def _rarity(word: str, idf=None) -> float:
     return float(idf.get(word, idf.get("__max__", 1.0))) if idf else 1.0
 
 
+def inflection_of(word: str, other: str) -> bool:
+    """``other`` is an inflection of ``word`` (six letters or more): they share their first five letters
+    and a prefix of three quarters of the shorter one ("transfer" / "transferencia", "autorización" /
+    "autorizaciones", "cancel" / "cancellation"), not only five letters ("contactless" is not
+    "contactamos", "internet" not "international", "service" not "servidor")."""
+    if len(word) < 6 or other[:5] != word[:5]:
+        return False
+    shared = len(os.path.commonprefix([word, other]))
+    return shared >= max(5, math.ceil(0.75 * min(len(word), len(other))))
+
+
 def _overlap(query_words: set[str], text, idf=None, translations: dict | None = None) -> float:
     """Share of the question's content words in ``text`` (a text or its content words; weighted by
     rarity when ``idf`` is given: "Schengen" counts more than "plan"); a long word matches its
-    inflections by prefix, and, with ``translations`` ({question word: its translations}, from
+    inflections (``inflection_of``), and, with ``translations`` ({question word: its translations}, from
     :func:`word_translations`), a word whose translation ``text`` has."""
     if not query_words:
         return 0.0
     words = text if isinstance(text, frozenset) else set(content_words(text))
     total = sum(_rarity(w, idf) for w in query_words)
     hits = sum(_rarity(w, idf) for w in query_words
-               if w in words or (len(w) >= 6 and any(x.startswith(w[:5]) for x in words))
+               if w in words or (len(w) >= 6 and any(inflection_of(w, x) for x in words))
                or (translations is not None and not translations.get(w, frozenset()).isdisjoint(words)))
     return hits / total if total else 0.0
 

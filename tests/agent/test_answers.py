@@ -959,3 +959,17 @@ def test_an_exception_is_shown_with_the_table_it_is_an_exception_to():
     # an exception with no list or table before it stays as it is
     plain = "Deliveries take 5 business days.\n\nException: deliveries to Tierra del Fuego take up to 15 business days."
     assert _select_flat("How long do deliveries to Tierra del Fuego take?", plain, "", {"span": 1}).startswith("Exception")
+
+
+def test_a_long_word_matches_its_inflections_not_every_word_sharing_five_letters():
+    """"¿Por qué no me anda el contactless?" matched "Contactamos a la entidad de destino" (the first
+    five letters, "conta"), which then outranked the page on contactless payments."""
+    from apps.agent.compose import _overlap, inflection_of
+
+    assert _overlap({"contactless"}, "Contactamos a la entidad de destino dentro de los 2 días hábiles.") == 0.0
+    assert _overlap({"contactless"}, "Contactless payments are enabled after your first purchase.") == 1.0
+    for word, other in (("transfer", "transferencia"), ("autorizacion", "autorizaciones"), ("cancel", "cancellation"),
+                        ("payment", "payments"), ("consultation", "consulta"), ("demora", "demoran")):
+        assert inflection_of(word, other), (word, other)
+    for word, other in (("contactless", "contactamos"), ("service", "servidor"), ("consulta", "consumo")):
+        assert not inflection_of(word, other), (word, other)

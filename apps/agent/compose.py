@@ -730,7 +730,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
     the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
     score's when no ranker ships. ``section``: the chunk a list question names (``listed_section``):
-    the pick is its best unit."""
+    the answer is its list or table, whole and in order, when it fits ``max_chars`` (else its best unit),
+    with no supplementary unit."""
     if not hits:
         return None
     p = {**PARAMS, **(params or {})}
@@ -1197,8 +1198,8 @@ def listed_section(hits: list, vector: np.ndarray, *, question: str, document_id
     departments), the most relevant chunk whose own heading (its last level) names a word of the question
     and that holds a list or a table (two lines at least). Only for a question that asks for a list
     (``_LIST_ASKED``) within a topic's documents. Returns the hits (that chunk first when it was not
-    among them) and its id, or None: the answer is the chunk's best unit (``select_answer``'s
-    ``section``), judged by the verifier as any other."""
+    among them) and its id, or None: the answer is the chunk's list or table (``select_answer``'s
+    ``section``), judged by the verifier as any other passage."""
     from apps.knowledge.search import knowledge_search_vector
 
     if not document_ids or not _LIST_ASKED.search(question or ""):

@@ -758,14 +758,15 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         if own:
             k = own[0]
             # the answer is the section's list or table, whole and in order: the one of its best-ranked
-            # item or row that fits the answer (the four plans' table rows when the four described plans
-            # would not fit)
+            # item or row that fits a whole answer (``extra_chars``, the passage and its supplementary
+            # units; the four plans' table rows when the four described plans would not fit; the six ways
+            # to pay)
             units = chunks[candidates[k]["chunk"]][2]
             for n in own:
                 unit = units[candidates[n]["unit"]]
                 members = [j for j, u in enumerate(units) if u.block == unit.block and u.kind == unit.kind]
                 if unit.kind in ("item", "row") and len(members) > 1 \
-                        and sum(len(units[j].text) for j in members) <= max_chars:
+                        and sum(len(units[j].text) for j in members) <= max(max_chars, p["extra_chars"]):
                     k, listed = n, (n, members)
                     break
     ordered_ranked = np.sort(ranked)[::-1]
@@ -1195,14 +1196,15 @@ def listed_section(hits: list, vector: np.ndarray, *, question: str, document_id
     it: "What plans do you have?" / "¿Qué planes tienen?" name the section "Home internet plans" (a table
     of the four plans), but short FAQ entries that merely mention plans ("Do the plans have a data cap?")
     outrank a table whose rows share no word with the question. Among the topic's documents (the same
-    departments), the most relevant chunk whose own heading (its last level) names a word of the question
-    and that holds a list or a table (two lines at least). Only for a question that asks for a list
-    (``_LIST_ASKED``) within a topic's documents. Returns the hits (that chunk first when it was not
+    departments), or among every document the answer may quote when the turn has no topic
+    (``document_ids`` None, as the answer's own search), the most relevant chunk whose own heading (its
+    last level) names a word of the question and that holds a list or a table (two lines at least). Only
+    for a question that asks for a list (``_LIST_ASKED``). Returns the hits (that chunk first when it was not
     among them) and its id, or None: the answer is the chunk's list or table (``select_answer``'s
     ``section``), judged by the verifier as any other passage."""
     from apps.knowledge.search import knowledge_search_vector
 
-    if not document_ids or not _LIST_ASKED.search(question or ""):
+    if not _LIST_ASKED.search(question or ""):
         return hits, None
     keys = {_name_key(w) for w in content_words(question) if len(w) > 3 and not w.isdigit()}
     if not keys:

@@ -940,9 +940,11 @@ def test_only_a_list_question_is_given_the_section_its_words_name(fibrasur):
     for question in ("How much does the 300 plan cost?", "What colours do you have?"):
         assert listed_section([], embed([question])[0], question=question, document_ids=documents,
                               departments=[]) == ([], None), question
-    # outside a topic's documents (the whole knowledge base) it does nothing
-    assert listed_section([], embed(["What plans do you have?"])[0], question="What plans do you have?",
-                          document_ids=None, departments=[]) == ([], None)
+    # a turn with no topic: among every document the answer may quote ("What add-ons do you offer?" read
+    # as no topic got the billing page's "an add-on you did not order" instead of the plans page's add-ons)
+    hits, section = listed_section([], embed(["What add-ons do you offer?"])[0], question="What add-ons do you offer?",
+                                   document_ids=None, departments=[])
+    assert Chunk.objects.get(pk=section).heading.split("›")[-1].strip() == "Add-ons"
 
 
 def test_an_exception_is_shown_with_the_table_it_is_an_exception_to():
@@ -973,3 +975,16 @@ def test_a_long_word_matches_its_inflections_not_every_word_sharing_five_letters
         assert inflection_of(word, other), (word, other)
     for word, other in (("contactless", "contactamos"), ("service", "servidor"), ("consulta", "consumo")):
         assert not inflection_of(word, other), (word, other)
+
+
+@pytest.mark.django_db
+def test_a_named_list_longer_than_a_passage_is_shown_whole_within_a_whole_answers_length(fibrasur):
+    """The six ways to pay (about 520 characters) do not fit one passage (420) but fit a whole answer
+    with its supplementary units (600): "What payment methods do you accept?" got the sentence on when
+    payments are credited and one item of the list."""
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="en", history=[],
+                                                   text="What payment methods do you accept?"))
+    lines = analysis.answer.split("\n\n")[0].splitlines()
+    assert [line.split()[1] for line in lines] == ["Direct", "Debit", "Mercado", "Bank", "Cash", "At"], analysis.answer

@@ -1180,14 +1180,12 @@ LISTED_SECTION_POOL = 60
 _LISTED_LINE = re.compile(r"^\s*(?:[-*•]\s+\S|\|.*\|\s*$|\d+[.)]\s+\S)", re.M)
 
 
-def _name_key(word: str) -> str:
-    """A word as a section name is compared: without a plural ending, its first five letters ("plans",
-    "planes", "plan" -> "plan"; "methods" / "método" differ, as English and Spanish headings do)."""
-    if len(word) > 4 and word.endswith("es"):
-        word = word[:-2]
-    elif len(word) > 3 and word.endswith("s"):
-        word = word[:-1]
-    return word[:5]
+def listed_things(question: str) -> set[str]:
+    """The plural nouns a list question asks for ("What *plans* do you have?", "¿Qué *medios* de pago
+    aceptan?", "What *add-ons* do you offer?"): the section that lists them names them in the same form
+    ("Home internet plans", "Medios de pago"), not the singular of a section about one of them
+    ("Changing plan", "What each plan includes")."""
+    return {w for w in content_words(question) if len(w) > 3 and w.endswith("s") and not w.isdigit()}
 
 
 def listed_section(hits: list, vector: np.ndarray, *, question: str, document_ids,
@@ -1198,7 +1196,8 @@ def listed_section(hits: list, vector: np.ndarray, *, question: str, document_id
     outrank a table whose rows share no word with the question. Among the topic's documents (the same
     departments), or among every document the answer may quote when the turn has no topic
     (``document_ids`` None, as the answer's own search), the most relevant chunk whose own heading (its
-    last level) names a word of the question and that holds a list or a table (two lines at least). Only
+    last level) names what the question asks to have listed (``listed_things``) and that holds a list or a
+    table (two lines at least). Only
     for a question that asks for a list (``_LIST_ASKED``). Returns the hits (that chunk first when it was not
     among them) and its id, or None: the answer is the chunk's list or table (``select_answer``'s
     ``section``), judged by the verifier as any other passage."""
@@ -1206,14 +1205,14 @@ def listed_section(hits: list, vector: np.ndarray, *, question: str, document_id
 
     if not _LIST_ASKED.search(question or ""):
         return hits, None
-    keys = {_name_key(w) for w in content_words(question) if len(w) > 3 and not w.isdigit()}
+    keys = listed_things(question)
     if not keys:
         return hits, None
     known = {h.chunk_id for h in hits}
     for hit in knowledge_search_vector(vector, query=question, document_ids=document_ids,
                                        departments=list(departments), language=None, k=LISTED_SECTION_POOL):
         heading = (hit.heading or "").split("›")[-1]
-        if keys & {_name_key(w) for w in content_words(heading)} and len(_LISTED_LINE.findall(hit.text or "")) >= 2:
+        if keys & set(content_words(heading)) and len(_LISTED_LINE.findall(hit.text or "")) >= 2:
             return (hits if hit.chunk_id in known else [hit, *hits]), hit.chunk_id
     return hits, None
 

@@ -925,9 +925,15 @@ def test_a_list_question_is_answered_with_the_whole_list_of_the_section_it_names
 
 @pytest.mark.django_db
 def test_only_a_list_question_is_given_the_section_its_words_name(fibrasur):
-    from apps.agent.compose import listed_section
+    from apps.agent.compose import listed_section, listed_things
     from apps.agent.providers import embed, topic_documents
     from apps.knowledge.models import Chunk
+
+    # what is asked to be listed is named in the plural, as the section that lists it: "Changing plan" or
+    # "What each plan includes" (a list about one plan) is not the list of plans
+    assert listed_things("What plans do you have?") == {"plans"}
+    assert listed_things("¿Qué medios de pago aceptan?") == {"medios"}
+    assert listed_things("What add-ons do you offer?") == {"add-ons"}
 
     documents = topic_documents("plans")
     for question in ("What plans do you have?", "Which plans do you offer?", "¿Qué planes tienen?"):

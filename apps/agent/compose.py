@@ -229,6 +229,11 @@ def asks_how_to(question: str) -> bool:
     return bool(_HOW_TO.search(question or ""))
 
 
+def same_block(units: list[Unit], unit: Unit) -> list[int]:
+    """The indices of ``unit``'s list or table (its block's units of its kind), in the page's order."""
+    return [j for j, u in enumerate(units) if u.block == unit.block and u.kind == unit.kind]
+
+
 def whole_procedure(units: list[Unit], chosen: list[int], *, max_chars: int) -> list[int]:
     """For a how-to question whose passage shows steps of a list: the list from its first step, in
     order, while it fits ``max_chars`` (the chosen step always stays): one step out of five ("Plug in
@@ -237,7 +242,7 @@ def whole_procedure(units: list[Unit], chosen: list[int], *, max_chars: int) -> 
     if not items:
         return chosen
     block = units[items[0]].block
-    steps = [j for j, u in enumerate(units) if u.block == block and u.kind == "item"]
+    steps = same_block(units, units[items[0]])
     out = [j for j in chosen if units[j].block != block or units[j].kind != "item"]
     budget = max_chars - sum(len(units[j].text) for j in out)
     last = steps.index(max(j for j in items if j in steps))
@@ -683,7 +688,7 @@ def with_its_rule(units: list[Unit], chosen: list[int], *, max_chars: int) -> li
     before = units[first - 1]
     if before.kind not in ("item", "row") or before.block == units[first].block:
         return chosen
-    rule = [j for j, u in enumerate(units) if u.block == before.block and u.kind == before.kind]
+    rule = same_block(units, before)
     if sum(len(units[j].text) for j in set(rule) | set(chosen)) > max_chars:
         return chosen
     return sorted(set(rule) | set(chosen))
@@ -764,7 +769,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             units = chunks[candidates[k]["chunk"]][2]
             for n in own:
                 unit = units[candidates[n]["unit"]]
-                members = [j for j, u in enumerate(units) if u.block == unit.block and u.kind == unit.kind]
+                members = same_block(units, unit)
                 if unit.kind in ("item", "row") and len(members) > 1 \
                         and sum(len(units[j].text) for j in members) <= max(max_chars, p["extra_chars"]):
                     k, listed = n, (n, members)
@@ -814,7 +819,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                 continue
             if how_to and unit.kind == "item" and not any(u.kind == "item" for u in picked):
                 # a step of a procedure the passage does not show: the procedure, in order (the step kept)
-                for step in (u for u in o_units if u.block == unit.block and u.kind == "item"):
+                for step in (o_units[j] for j in same_block(o_units, unit)):
                     if step is unit or (length + len(unit.text) + len(step.text) <= p["extra_chars"]
                                         and not any(step.text == u.text for u in picked + extra)):
                         extra.append(step)
@@ -831,8 +836,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                 # an item of another list: the whole list, in order, when it fits ("Technical fault with
                 # no service: 24 hours." ... "Anything else: 5 business days."), never two items of it out
                 # of order with the rest missing; the list counts as one supplementary unit
-                items = [u for u in o_units if u.block == unit.block and u.kind == "item"
-                         and not any(u.text == v.text for v in picked + extra)]
+                items = [o_units[j] for j in same_block(o_units, unit)
+                         if not any(o_units[j].text == v.text for v in picked + extra)]
                 if len(items) > 1 and length + sum(len(u.text) for u in items) <= p["extra_chars"]:
                     extra.extend(items)
                     length += sum(len(u.text) for u in items)
@@ -1197,10 +1202,9 @@ def listed_section(hits: list, vector: np.ndarray, *, question: str, document_id
     departments), or among every document the answer may quote when the turn has no topic
     (``document_ids`` None, as the answer's own search), the most relevant chunk whose own heading (its
     last level) names what the question asks to have listed (``listed_things``) and that holds a list or a
-    table (two lines at least). Only
-    for a question that asks for a list (``_LIST_ASKED``). Returns the hits (that chunk first when it was not
-    among them) and its id, or None: the answer is the chunk's list or table (``select_answer``'s
-    ``section``), judged by the verifier as any other passage."""
+    table (two lines at least). Only for a question that asks for a list (``_LIST_ASKED``). Returns the
+    hits (that chunk first when it was not among them) and its id, or None: the answer is the chunk's list
+    or table (``select_answer``'s ``section``), judged by the verifier as any other passage."""
     from apps.knowledge.search import knowledge_search_vector
 
     if not _LIST_ASKED.search(question or ""):

@@ -430,13 +430,13 @@ class OpenAIProvider:
         from .compose import listed_section
 
         vector = embed([ctx.text])[0]
-        hits = retrieve(vector, language=ctx.language, document_ids=topic_documents(ctx.topic_slug),
-                        departments=customer_departments(ctx.topic_slug), k=4,
+        documents, departments = topic_documents(ctx.topic_slug), customer_departments(ctx.topic_slug)
+        hits = retrieve(vector, language=ctx.language, document_ids=documents, departments=departments, k=4,
                         wider=answer_documents(ctx.topic_slug))
-        # a list question in a conversation with a topic also gets the section it names ("Which plans do
-        # you have?": the plans table), as the local provider does
-        hits, _section = listed_section(hits, vector, question=ctx.text, document_ids=topic_documents(ctx.topic_slug),
-                                        departments=customer_departments(ctx.topic_slug))
+        # a list question also gets the section it names ("Which plans do you have?": the plans table), as
+        # the local provider does
+        hits, _section = listed_section(hits, vector, question=ctx.text, document_ids=documents,
+                                        departments=departments)
         kb = [{"id": i + 1, "title": h.document_title, "heading": h.heading, "text": h.text[:1500]}
               for i, h in enumerate(hits)]
         messages = [{"role": "system", "content": self.system_prompt(ctx.language)}]

@@ -208,12 +208,15 @@ def clearly_upset(analysis, cfg) -> bool:
 
 
 def apologises(analysis, cfg) -> bool:
-    """The answer opens with an apology: the customer is clearly upset, or the turn took the frustrated
-    path (a frustrated question, a problem reported: ``answer_vent``) and this message is frustrated
-    (sentiment at or below ``sentiment_threshold``). A calm question the classifier's frustrated class
-    happened to win ("cuanto es lo minimo para recargar un entel", sentiment 0.53) is answered
-    without "I'm sorry about the trouble"."""
-    return clearly_upset(analysis, cfg) or (bool(analysis.extra.get("answer_vent"))
+    """The answer opens with an apology: the customer is clearly upset, or the turn reports a problem
+    (``reports_problem``: "My internet isn't working since this morning", no question) and this
+    message is frustrated (sentiment at or below ``sentiment_threshold``). A question needs the
+    customer clearly upset: the per-turn bar of the sustained rule also takes calm questions the
+    sentiment models read as mildly negative ("Is there a minimum term?" at 0.499, "¿Hay permanencia
+    mínima?" at 0.10), and "I'm sorry about the trouble. No." answers trouble nobody mentioned. A calm
+    question the classifier's frustrated class happened to win ("cuanto es lo minimo para recargar un
+    entel", sentiment 0.53) is answered without it too."""
+    return clearly_upset(analysis, cfg) or (bool(analysis.extra.get("problem_reported"))
                                             and analysis.sentiment <= cfg.sentiment_threshold)
 
 

@@ -268,6 +268,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         # threshold), not "tell me what is happening" nor a person for a draft a frustrated question
         # would get (README, "Frustrated questions").
         trigger = ""
+        analysis.extra["problem_reported"] = True
         _answer_with_apology(analysis, cfg, base, "problem reported: answered with an apology")
     if (trigger == "low_confidence" and not declined and policy.gives_context(analysis, cfg, msg.body)
             and _last_agent_intent(conv, msg.pk) != "context_ask"):

@@ -133,3 +133,24 @@ def test_a_pure_vent_at_the_opening_still_gets_asked_what_is_happening(fibrasur,
     cfg, _conv, replies, decision = _opening(fibrasur, monkeypatch, "This service is garbage")
     assert decision["intent"] == "vent"
     assert replies[-1].body == cfg.message("empathy_ask", "en") and not replies[-1].sources
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text,sentiment,apology", [
+    ("Is there a minimum term?", 0.45, False),         # a calm question the models read as mildly negative
+    ("¿Hay permanencia mínima?", 0.1, False),
+    ("Is there a minimum term?? I was never told!", -0.4, True),  # a question from a clearly upset customer
+])
+def test_a_question_gets_an_apology_only_from_a_clearly_upset_customer(cast, text, sentiment, apology):
+    """"Is there a minimum term?" read as the frustrated class (a vent with a question) at sentiment 0.499
+    got "I'm sorry about the trouble. No. No FibraSur plan has a minimum term": the apology answers
+    trouble nobody mentioned. A question is answered with an apology only when the customer is clearly
+    upset (``policy.clearly_upset``)."""
+    conv = services.conversation_start(contact=cast.customer, channel=cast.channel, language="en")
+    draft = Analysis(intent="vent", answer="No. No plan has a minimum term.", sources=[OPTICS], confidence=0.93,
+                     sentiment=sentiment, provider="standin", extra={"intent_probability": 0.5, "oos_probability": 0.01})
+    result, reply, decision = _turn(cast, conv, text, Scripted(draft))
+    cfg = AgentSettings.load()
+    assert result.decision == "answer" and decision["note"] == "frustrated question: answered with an apology"
+    assert reply.body.startswith("No. No plan has a minimum term.") is not apology
+    assert reply.body.startswith(cfg.message("empathy", "en")) is apology

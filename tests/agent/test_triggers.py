@@ -839,19 +839,23 @@ def test_a_question_the_knowledge_base_answers_confidently_is_in_scope_however_i
 
 
 def test_an_answer_opens_with_an_apology_only_for_a_frustrated_message():
-    """The frustrated path's answer (``answer_vent``) apologises when the message is frustrated, not
-    when the classifier's frustrated class merely won a calm question; a clearly upset customer gets
-    the apology on any answer."""
+    """A problem reported (``problem_reported``) is answered with an apology when the message is
+    frustrated, not when the classifier's frustrated class merely won a calm message; a question on the
+    frustrated path only when the customer is clearly upset ("Is there a minimum term?" at 0.499 got
+    "I'm sorry about the trouble. No."); a clearly upset customer gets the apology on any answer."""
     from types import SimpleNamespace
 
     from apps.agent.policy import apologises
 
     cfg = SimpleNamespace(sentiment_threshold=0.5)
-    calm_on_vent_path = SimpleNamespace(sentiment=0.53, extra={"answer_vent": True})
-    frustrated_on_vent_path = SimpleNamespace(sentiment=0.3, extra={"answer_vent": True})
+    calm_problem = SimpleNamespace(sentiment=0.53, extra={"answer_vent": True, "problem_reported": True})
+    frustrated_problem = SimpleNamespace(sentiment=0.3, extra={"answer_vent": True, "problem_reported": True})
+    mild_question_on_vent_path = SimpleNamespace(sentiment=0.3, extra={"answer_vent": True})
     upset = SimpleNamespace(sentiment=-0.6, extra={})
     calm = SimpleNamespace(sentiment=0.8, extra={})
-    assert not apologises(calm_on_vent_path, cfg)
-    assert apologises(frustrated_on_vent_path, cfg)
+    assert not apologises(calm_problem, cfg)
+    assert apologises(frustrated_problem, cfg)
+    assert not apologises(mild_question_on_vent_path, cfg)
     assert apologises(upset, cfg)
     assert not apologises(calm, cfg)
+

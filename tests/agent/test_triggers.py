@@ -859,3 +859,18 @@ def test_an_answer_opens_with_an_apology_only_for_a_frustrated_message():
     assert apologises(upset, cfg)
     assert not apologises(calm, cfg)
 
+
+@pytest.mark.parametrize("text,language,hours", [
+    ("What are your opening hours?", "en", "8 am to 10 pm"),
+    ("¿Cuál es el horario de atención?", "es", "8 a 22"),
+])
+def test_the_demo_answers_its_opening_hours_from_the_customer_service_page(fibrasur, text, language, hours):
+    """The demo's knowledge base has a customer service page (channels and hours) that no topic named:
+    "What are your opening hours?" resembled the built-in out-of-scope examples ("what time is it in
+    Tokyo") and was handed off as out of scope although the page answers it at 0.92. The demo's
+    "Contact and account" topic names the page."""
+    conv, replies = say(fibrasur, _fresh(fibrasur, language), text)
+    assert conv.status == Status.BOT, conv.handoff
+    assert hours in replies[-1].body and replies[-1].sources, replies[-1].body
+    assert replies[-1].sources[0]["title"] in ("Customer service and account changes",
+                                               "Atención al cliente y gestiones de la cuenta")

@@ -528,9 +528,9 @@ RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap"
 
 
 def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: str, embed, params: dict | None = None,
-                    idf=None, section: int | None = None) -> tuple[list[dict], list[tuple]]:
-    """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads. ``section``: a
-    chunk kept whatever its score (the section a list question names, ``listed_section``).
+                    idf=None, sections: tuple = ()) -> tuple[list[dict], list[tuple]]:
+    """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads. ``sections``:
+    chunks kept whatever their score (the sections a list question names, ``listed_sections``).
 
     Returns (candidates, chunks): a candidate is {chunk (index into chunks), unit, features}; a
     chunk is (rank, hit, units, scores) with the hand-set unit scores (similarity + rarity-weighted
@@ -543,7 +543,7 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
     chunks: list[tuple] = []
     rows: list[tuple] = []
     for rank, hit in enumerate(hits[:p["max_hits"]]):
-        if float(hit.score) < top - p["window"] and getattr(hit, "chunk_id", None) != section:
+        if float(hit.score) < top - p["window"] and getattr(hit, "chunk_id", None) not in sections:
             continue
         key = _unit_key(hit.chunk_id, hit.heading, hit.text)
         units, vectors = _units_with_vectors(key, hit.heading, hit.text, embed)
@@ -731,17 +731,19 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
 
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
                   max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
-                  ranker: dict | None = None, section: int | None = None) -> Selection | None:
+                  ranker: dict | None = None, sections: tuple = ()) -> Selection | None:
     """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
     the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
-    score's when no ranker ships. ``section``: the chunk a list question names (``listed_section``):
-    the answer is its list or table, whole and in order, when it fits ``max_chars`` (else its best unit),
-    with no supplementary unit."""
+    score's when no ranker ships. ``sections``: the chunks a list question names (``listed_sections``):
+    the answer is the first one's list or table, whole and in order, when it fits ``max_chars`` (else its
+    best unit), with no supplementary unit; and, when more sections of the same page name what is asked
+    for, each one's list under its heading, in the page's order, while the whole fits
+    (``sibling_lists``)."""
     if not hits:
         return None
     p = {**PARAMS, **(params or {})}
     candidates, chunks = unit_candidates(question, query_vector, hits, language=language, embed=embed, params=p,
-                                         idf=idf, section=section)
+                                         idf=idf, sections=sections)
     if not candidates:
         return None
     model = ranker if ranker is not None else ranker_load()
@@ -757,9 +759,9 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         ranked = hand
     k = int(np.argmax(hand if p.get("main_by") == "hand" else ranked))
     listed: tuple[int, list[int]] | None = None  # (candidate, its whole list or table) for a named section
-    if section is not None:
+    if sections:
         own = sorted((n for n, c in enumerate(candidates)
-                      if getattr(chunks[c["chunk"]][1], "chunk_id", None) == section), key=lambda n: -float(ranked[n]))
+                      if getattr(chunks[c["chunk"]][1], "chunk_id", None) == sections[0]), key=lambda n: -float(ranked[n]))
         if own:
             k = own[0]
             # the answer is the section's list or table, whole and in order: the one of its best-ranked
@@ -793,8 +795,10 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         c_index, i = candidates[k]["chunk"], candidates[k]["unit"]
         best_rank, hit, units, scores, sims, overlaps, own_words, _vectors = chunks[c_index]
         chosen = compose_units(units, i, scores, span=p["span"], max_chars=max_chars)
+        siblings: list[Unit] = []
         if listed is not None and listed[0] == k:
             chosen = list(listed[1])
+            siblings = sibling_lists(chunks, c_index, chosen, sections, budget=max(max_chars, p["extra_chars"]))
         elif how_to:
             chosen = whole_procedure(units, chosen, max_chars=max_chars)
         chosen = with_its_rule(units, chosen, max_chars=max_chars)
@@ -846,7 +850,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             length += len(unit.text)
         passage = render(picked)
         shown = with_intro([units[j] for j in sorted(set(chosen) | inserted)]) if inserted else picked
-        text = render(shown) if not extra else render_with_extra(shown, extra)
+        text = render(siblings) if siblings else (render(shown) if not extra else render_with_extra(shown, extra))
         # the verifier reads the passage the ranker chose (not the supplementary unit): its features keep
         # their meaning (a figure in the supplementary unit is not evidence that the passage answers)
         overlap = _overlap(query_words, f"{hit.heading} {passage}")  # unweighted: comparable across KBs
@@ -889,6 +893,49 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             translated.overlap = selection.overlap
             return translated
     return selection
+
+
+def _listed_block(units: list[Unit]) -> list[int]:
+    """The first list or table of a section's units (two members at least), else []."""
+    first = next((u for u in units if u.kind in ("item", "row")), None)
+    members = same_block(units, first) if first is not None else []
+    return members if len(members) > 1 else []
+
+
+def sibling_lists(chunks: list[tuple], main: int, chosen: list[int], sections: tuple, *, budget: int) -> list[Unit]:
+    """A list question that several sections of one page answer ("Which neighbourhoods do you cover?":
+    "Neighbourhoods with full coverage", "Neighbourhoods with partial coverage"): each section's list
+    under its heading, in the page's order, while the whole fits ``budget``; [] when no other section
+    fits (the main section's list alone, as before). One section's list alone reads as the whole answer:
+    the five neighbourhoods of partial coverage, shown as the ones covered. ``main``: the chunk of the
+    section the answer is (its list, ``chosen``); ``sections``: the named sections' chunk ids, that one
+    first."""
+    def labelled(hit, units: list[Unit]) -> list[Unit]:
+        heading = (getattr(hit, "heading", "") or "").split("›")[-1].strip()
+        shown = with_intro(units)
+        if shown and shown[0].kind == "sentence":  # "Heading. Lead-in:"
+            return [Unit(f"{heading}. {shown[0].text}", shown[0].block, "sentence"), *shown[1:]]
+        return [Unit(f"{heading}:", units[0].block, "sentence"), *shown]
+
+    main_hit, main_units = chunks[main][1], chunks[main][2]
+    parts = [(main_hit.chunk_id, labelled(main_hit, [main_units[j] for j in chosen]))]
+    length = sum(len(u.text) for u in parts[0][1])
+    by_id = {getattr(chunk[1], "chunk_id", None): chunk for chunk in chunks}
+    for chunk_id in sections[1:]:
+        chunk = by_id.get(chunk_id)
+        if chunk is None or chunk[1].document_id != main_hit.document_id:
+            continue
+        members = _listed_block(chunk[2])
+        if not members:
+            continue
+        part = labelled(chunk[1], [chunk[2][j] for j in members])
+        if length + sum(len(u.text) for u in part) > budget:
+            continue
+        parts.append((chunk_id, part))
+        length += sum(len(u.text) for u in part)
+    if len(parts) < 2:
+        return []
+    return [u for _id, part in sorted(parts, key=lambda p: p[0]) for u in part]
 
 
 def is_faq_entry(hit) -> bool:
@@ -1195,6 +1242,14 @@ def listed_things(question: str) -> set[str]:
 
 def listed_section(hits: list, vector: np.ndarray, *, question: str, document_ids,
                    departments: list[int]) -> tuple[list, int | None]:
+    """``listed_sections``' first section only: (hits, its chunk id or None)."""
+    hits, sections = listed_sections(hits, vector, question=question, document_ids=document_ids,
+                                     departments=departments)
+    return hits, (sections[0] if sections else None)
+
+
+def listed_sections(hits: list, vector: np.ndarray, *, question: str, document_ids,
+                    departments: list[int]) -> tuple[list, tuple]:
     """The section that lists what a list question asks for, joined to ``hits`` when the search missed
     it: "What plans do you have?" / "¿Qué planes tienen?" name the section "Home internet plans" (a table
     of the four plans), but short FAQ entries that merely mention plans ("Do the plans have a data cap?")
@@ -1203,22 +1258,32 @@ def listed_section(hits: list, vector: np.ndarray, *, question: str, document_id
     (``document_ids`` None, as the answer's own search), the most relevant chunk whose own heading (its
     last level) names what the question asks to have listed (``listed_things``) and that holds a list or a
     table (two lines at least). Only for a question that asks for a list (``_LIST_ASKED``). Returns the
-    hits (that chunk first when it was not among them) and its id, or None: the answer is the chunk's list
-    or table (``select_answer``'s ``section``), judged by the verifier as any other passage."""
+    hits (that chunk first when it was not among them) and the ids of the named sections: that chunk's
+    first, then the other sections of its page that name the same words, in the same language
+    (``sibling_lists``), or ``()``. The answer is the chunk's list or table (``select_answer``'s
+    ``sections``), judged by the verifier as any other passage."""
     from apps.knowledge.search import knowledge_search_vector
 
     if not _LIST_ASKED.search(question or ""):
-        return hits, None
+        return hits, ()
     keys = listed_things(question)
     if not keys:
-        return hits, None
+        return hits, ()
+    named = [hit for hit in knowledge_search_vector(vector, query=question, document_ids=document_ids,
+                                                    departments=list(departments), language=None,
+                                                    k=LISTED_SECTION_POOL)
+             if keys & set(content_words((hit.heading or "").split("›")[-1]))
+             and len(_LISTED_LINE.findall(hit.text or "")) >= 2]
+    if not named:
+        return hits, ()
+    main = named[0]
+    siblings = [h for h in named[1:] if h.document_id == main.document_id and h.chunk_id != main.chunk_id]
     known = {h.chunk_id for h in hits}
-    for hit in knowledge_search_vector(vector, query=question, document_ids=document_ids,
-                                       departments=list(departments), language=None, k=LISTED_SECTION_POOL):
-        heading = (hit.heading or "").split("›")[-1]
-        if keys & set(content_words(heading)) and len(_LISTED_LINE.findall(hit.text or "")) >= 2:
-            return (hits if hit.chunk_id in known else [hit, *hits]), hit.chunk_id
-    return hits, None
+    out = list(hits) if main.chunk_id in known else [main, *hits]
+    # a sibling the search missed goes right after the section (within the hits the answer reads)
+    at = next(n for n, h in enumerate(out) if h.chunk_id == main.chunk_id) + 1
+    out[at:at] = [h for h in siblings if h.chunk_id not in known]
+    return out, (main.chunk_id, *(h.chunk_id for h in siblings))
 
 
 # A follow-up this short ("¿Y cuánto tardan en contestar?", "ok and how long until I get the money?")
@@ -1294,19 +1359,19 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
             question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
     hits = own = search(question, vector)
     # the section a list question names, read on the turn's own words (``listed_section``)
-    hits, section = listed_section(hits, vector, question=question, document_ids=document_ids,
-                                   departments=departments)
+    hits, sections = listed_sections(hits, vector, question=question, document_ids=document_ids,
+                                     departments=departments)
     if context:
         combined = f"{context} {question}"
         hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
-        if section is not None and all(h.chunk_id != section for h in hits):
-            section = None
+        if sections and all(h.chunk_id != sections[0] for h in hits):
+            sections = ()
     if not hits:
         return None
     lexical = _kb_lexical()  # the search just validated the matrix's generation
     vocabulary = lexical.idf if lexical is not None else None
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary),
-                              section=section)
+                              sections=sections)
     if selection is None:
         return None
     unknown = unknown_specific_terms(asked, vocabulary)

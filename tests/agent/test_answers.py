@@ -953,6 +953,30 @@ def test_only_a_list_question_is_given_the_section_its_words_name(fibrasur):
     assert Chunk.objects.get(pk=section).heading.split("›")[-1].strip() == "Add-ons"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("question, language, headings", [
+    ("Which neighbourhoods do you cover?", "en",
+     ["Neighbourhoods with full coverage.", "Neighbourhoods with partial coverage."]),
+    ("¿Qué barrios cubren?", "es", ["Barrios con cobertura total.", "Barrios con cobertura parcial."]),
+])
+def test_a_list_question_several_sections_of_a_page_answer_gets_each_list_under_its_heading(
+        fibrasur, question, language, headings):
+    """"Which neighbourhoods do you cover?" names two sections of the coverage page ("Neighbourhoods
+    with full coverage", "... with partial coverage"); the demo answered with the partial list alone,
+    which reads as the only neighbourhoods covered (Centro missing). Each list under its heading, in
+    the page's order; the sections that do not name neighbourhoods ("Coming soon") stay out."""
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language=language, history=[], text=question))
+    lines = analysis.answer.split("\n\n")[0].splitlines()
+    labels = [line for line in lines if not line.startswith("- ")]
+    assert [label.split(". ")[0] + "." for label in labels] == headings, analysis.answer
+    items = [line[2:] for line in lines if line.startswith("- ")]
+    assert items[0].startswith("Centro") and items[8] == "Bella Vista" and items[9].startswith("Villa Rosas"), items
+    assert len(items) == 14 and lines.index(labels[1]) == 10, analysis.answer
+    assert "Cerri" not in analysis.answer and "Grünbein" not in analysis.answer
+
+
 def test_an_exception_is_shown_with_the_table_it_is_an_exception_to():
     """"How long does the physical card take to get to Córdoba?" picked "Exception: deliveries to Tierra
     del Fuego ... take up to 15 business days." alone: the delivery times by region it is an exception to

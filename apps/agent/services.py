@@ -368,7 +368,10 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
     else:
         body = analysis.answer
         if policy.apologises(analysis, cfg):
-            body = f"{cfg.message('empathy', language)} {body}"
+            # on a line of its own before a list ("Lamento el inconveniente. - La banda de 5 GHz..." read
+            # as the list's first item)
+            joiner = "\n" if body.lstrip().startswith(("- ", "* ", "• ")) else " "
+            body = f"{cfg.message('empathy', language)}{joiner}{body}"
         if analysis.extra.get("hedged"):
             body = f"{body}\n{cfg.message('hedge', language)}"
             base["hedged"] = True

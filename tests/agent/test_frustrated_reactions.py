@@ -15,7 +15,7 @@ from apps.agent.models import AgentSettings
 from apps.agent.providers import Analysis
 from apps.agent.services import agent_handle_message
 from apps.conversations import services
-from apps.conversations.models import Conversation, ConversationEvent, Message, Status
+from apps.conversations.models import Contact, Conversation, ConversationEvent, Message, Status
 
 from .helpers import say
 
@@ -154,3 +154,23 @@ def test_a_question_gets_an_apology_only_from_a_clearly_upset_customer(cast, tex
     assert result.decision == "answer" and decision["note"] == "frustrated question: answered with an apology"
     assert reply.body.startswith("No. No plan has a minimum term.") is not apology
     assert reply.body.startswith(cfg.message("empathy", "en")) is apology
+
+
+@pytest.mark.django_db
+def test_the_apology_stands_on_its_own_line_before_a_list(cast):
+    """"Lamento el inconveniente. - La banda de 5 GHz es más rápida..." read the apology as the first
+    item's beginning: before a list it is a line of its own; before a sentence it opens the paragraph."""
+    cfg = AgentSettings.load()
+    for answer, first in [("- Restart the router.\n- Check the fibre cable.", "- Restart the router."),
+                          ("Restart the router.", None)]:
+        contact = Contact.objects.create(name=f"Customer {len(answer)}")
+        conv = services.conversation_start(contact=contact, channel=cast.channel, language="en")
+        draft = Analysis(intent="vent", answer=answer, sources=[OPTICS], confidence=0.93, sentiment=-0.8,
+                         provider="standin", extra={"intent_probability": 0.6, "oos_probability": 0.01})
+        _result, reply, _decision = _turn(cast, conv, "My internet is so slow, this is terrible. What can I do?",
+                                          Scripted(draft))
+        lines = reply.body.splitlines()
+        if first:
+            assert lines[0] == cfg.message("empathy", "en") and lines[1] == first, reply.body
+        else:
+            assert lines[0] == f"{cfg.message('empathy', 'en')} Restart the router.", reply.body

@@ -668,7 +668,10 @@ def compose_units(units: list[Unit], i: int, scores: np.ndarray, *, span: int, m
 
 # A sentence that leans on the one before it ("It costs $12,000 when the problem was caused by the
 # customer", "Esto no aplica a los copagos"): never a supplementary unit without that sentence.
-_ANAPHORA = re.compile(r"^\W*(?:it|this|that|they|these|those|esto|eso|ello|este|esta|estos|estas|ese|esa|esos|esas)\b",
+_ANAPHORA = re.compile(r"^\W*(?:it|this|that|they|these|those|esto|eso|ello|este|esta|estos|estas|ese|esa|esos|esas)\b"
+                       # ... or ends on a place named before it ("The service cannot be ordered there.", after
+                       # "There is currently no coverage in rural areas, Punta Alta or Monte Hermoso.")
+                       r"|\b(?:there|all[ií]|ah[ií]|all[aá])\W*$",
                        re.IGNORECASE)
 
 
@@ -817,7 +820,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                     or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
                     or unit.text.rstrip().endswith(":") \
                     or any(unit.text == u.text for u in picked + extra + [units[j] for j in inserted]) \
-                    or (_ANAPHORA.match(unit.text) and not (oi > 0 and any(o_units[oi - 1] is u for u in picked + extra))):
+                    or (_ANAPHORA.search(unit.text) and not (oi > 0 and any(o_units[oi - 1] is u for u in picked + extra))):
                 continue
             if length + len(unit.text) > p["extra_chars"]:
                 continue
@@ -842,6 +845,10 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                 # of order with the rest missing; the list counts as one supplementary unit
                 items = [o_units[j] for j in same_block(o_units, unit)
                          if not any(o_units[j].text == v.text for v in picked + extra)]
+                if len(items) > 1 and not any(u.text == unit.intro for u in picked + extra):
+                    # with its lead-in, as the passage's own list (``with_intro``): five neighbourhoods
+                    # under "FibraSur runs its own fibre network in Bahía Blanca" read as all it covers
+                    items = with_intro(items)
                 if len(items) > 1 and length + sum(len(u.text) for u in items) <= p["extra_chars"]:
                     extra.extend(items)
                     length += sum(len(u.text) for u in items)

@@ -798,25 +798,52 @@ def test_the_customer_reads_the_copy_in_their_language_when_the_other_copy_wins(
     assert chosen.features == picked.features  # judged as the match the ranker chose
 
 
-def test_a_sentence_that_leans_on_the_one_before_it_is_never_supplementary_alone():
+@pytest.mark.parametrize("before, leaning", [
+    ("Replacing a router needs a new unit from the warehouse.", "It costs $12,000 when the customer caused the damage."),
+    # a place named before it: "there" is Punta Alta, not wherever the passage is about
+    ("There is no coverage in Punta Alta or Monte Hermoso.", "A technician visit cannot be booked there."),
+    ("No hay cobertura en Punta Alta ni en Monte Hermoso.", "Una visita técnica no se puede pedir allí."),
+])
+def test_a_sentence_that_leans_on_the_one_before_it_is_never_supplementary_alone(before, leaning):
     """"It costs $12,000 when the customer caused the damage" after a passage about something else reads
-    as the price of that something: a sentence opening with "it", "this", "esto"... joins the answer
-    only with the sentence it leans on."""
+    as the price of that something: a sentence opening with "it", "this", "esto"... or ending on a place
+    named before it ("there", "allí") joins the answer only with the sentence it leans on."""
     passage = SearchHit(chunk_id=987401, document_id=7, document_title="Technician visits", heading="Visits",
                         language="en", score=0.6, text="A technician visit is free when the fault is ours.")
-    other = SearchHit(chunk_id=987402, document_id=7, document_title="Technician visits", heading="Routers",
-                      language="en", score=0.5,
-                      text="Replacing a router needs a new unit from the warehouse. "
-                           "It costs $12,000 when the customer caused the damage.")
+    other = SearchHit(chunk_id=987402, document_id=7, document_title="Technician visits", heading="Other",
+                      language="en", score=0.5, text=f"{before} {leaning}")
 
     def embed(texts):
-        return np.array([[1.0, 0.0] if "visit is free" in t else [0.9, 0.436] if "It costs" in t else [0.1, 0.995]
+        return np.array([[1.0, 0.0] if "visit is free" in t else [0.9, 0.436] if leaning in t else [0.1, 0.995]
                          for t in texts], dtype=np.float32)
 
     chosen = select_answer("How much does a technician visit cost?", np.array([1.0, 0.0], dtype=np.float32),
                            [passage, other], language="en", embed=embed, ranker={"none": True})
     assert chosen.text.startswith("A technician visit is free when the fault is ours.")
-    assert "It costs" not in chosen.text, chosen.text
+    assert leaning not in chosen.text, chosen.text
+
+
+def test_a_list_from_another_section_joins_the_answer_with_its_lead_in():
+    """A supplementary list shows what it is a list of: five neighbourhoods of partial coverage added
+    under "the service moves with you" without "Installation can take up to 7 business days:" read as
+    the places it moves to."""
+    passage = SearchHit(chunk_id=987501, document_id=8, document_title="Coverage", heading="Moving house",
+                        language="en", score=0.6, text="If you move within the coverage area, the service moves with you.")
+    other = SearchHit(chunk_id=987502, document_id=8, document_title="Coverage", heading="Partial coverage",
+                      language="en", score=0.5,
+                      text="Most blocks have the network. Installation can take up to 7 business days:\n\n"
+                           "- Villa Rosas\n- Patagonia\n- Noroeste")
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if "moves with you" in t else [0.9, 0.436] if t in ("Villa Rosas", "Patagonia", "Noroeste")
+                         else [0.1, 0.995] for t in texts], dtype=np.float32)
+
+    chosen = select_answer("Can I move the service?", np.array([1.0, 0.0], dtype=np.float32), [passage, other],
+                           language="en", embed=embed, ranker={"none": True})
+    lines = chosen.text.splitlines()
+    assert lines[0] == "If you move within the coverage area, the service moves with you.", chosen.text
+    assert "- Villa Rosas" in lines, chosen.text
+    assert lines[lines.index("- Villa Rosas") - 1] == "Installation can take up to 7 business days:", chosen.text
 
 
 def test_sentences_sharing_no_word_with_the_knowledge_base_are_left_out_of_an_upset_question():

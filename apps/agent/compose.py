@@ -847,8 +847,13 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                          if not any(o_units[j].text == v.text for v in picked + extra)]
                 if len(items) > 1 and not any(u.text == unit.intro for u in picked + extra):
                     # with its lead-in, as the passage's own list (``with_intro``): five neighbourhoods
-                    # under "FibraSur runs its own fibre network in Bahía Blanca" read as all it covers
-                    items = with_intro(items)
+                    # under "FibraSur runs its own fibre network in Bahía Blanca" read as all it covers;
+                    # a list of another section with none, under that section's heading ("Qué no se
+                    # reintegra:" before "Medicamentos...", which read as a step of how to ask for one)
+                    heading = (getattr(o_hit, "heading", "") or "").split("›")[-1].strip()
+                    items = (with_intro(items) if unit.intro else
+                             [Unit(f"{heading}:", unit.block, "sentence"), *items] if heading and oc != c_index
+                             else items)
                 if len(items) > 1 and length + sum(len(u.text) for u in items) <= p["extra_chars"]:
                     extra.extend(items)
                     length += sum(len(u.text) for u in items)

@@ -846,6 +846,29 @@ def test_a_list_from_another_section_joins_the_answer_with_its_lead_in():
     assert lines[lines.index("- Villa Rosas") - 1] == "Installation can take up to 7 business days:", chosen.text
 
 
+def test_a_list_from_another_section_with_no_lead_in_joins_under_its_heading():
+    """"¿Cómo pido un reintegro?" got the three steps and then, as a supplementary list, "Tratamientos
+    estéticos... Medicamentos..." with nothing to say they are what is *not* reimbursed: read as more
+    steps. A list of another section with no lead-in of its own comes under its section's heading."""
+    passage = SearchHit(chunk_id=987601, document_id=9, document_title="Reintegros", heading="Reintegros › Cómo pedirlo",
+                        language="es", score=0.6, text="1. Entra en la app Mi Vitalia.\n2. Envía la solicitud con la factura.")
+    other = SearchHit(chunk_id=987602, document_id=9, document_title="Reintegros",
+                      heading="Reintegros › Qué no se reintegra", language="es", score=0.5,
+                      text="- Tratamientos estéticos.\n- Medicamentos.\n- Lo que recibas durante una carencia.")
+
+    def embed(texts):
+        return np.array([[1.0, 0.0] if "Envía la solicitud" in t or "Mi Vitalia" in t else [0.9, 0.436] if t.endswith("estéticos.")
+                         or t in ("Medicamentos.", "Lo que recibas durante una carencia.") else [0.1, 0.995]
+                         for t in texts], dtype=np.float32)
+
+    chosen = select_answer("¿Cómo pido un reintegro?", np.array([1.0, 0.0], dtype=np.float32), [passage, other],
+                           language="es", embed=embed, ranker={"none": True})
+    lines = chosen.text.splitlines()
+    assert lines[:2] == ["- Entra en la app Mi Vitalia.", "- Envía la solicitud con la factura."], chosen.text
+    assert "- Medicamentos." in lines, chosen.text
+    assert lines[lines.index("- Tratamientos estéticos.") - 1] == "Qué no se reintegra:", chosen.text
+
+
 def test_sentences_sharing_no_word_with_the_knowledge_base_are_left_out_of_an_upset_question():
     from apps.agent.compose import question_focus
 

@@ -144,6 +144,9 @@ def _column_lists(header: list[str], body: list[list[str]]) -> bool:
     return max(lengths) - min(lengths) >= 2
 
 
+HEADER_MAX_CHARS = 60  # a table's column name is at most this long (a longer first-row cell is data)
+
+
 def _table_units(lines: list[str], block: int) -> list[Unit]:
     def cells(line: str) -> list[str]:
         line = line.strip()
@@ -153,12 +156,21 @@ def _table_units(lines: list[str], block: int) -> list[Unit]:
             line = line[1:]
         return [c.strip() for c in line.split("|")]
 
+    def separator(row: list[str]) -> bool:
+        return all(re.fullmatch(r":?-{2,}:?", c) or not c for c in row)
+
     rows = [cells(line) for line in lines]
-    rows = [r for r in rows if not all(re.fullmatch(r":?-{2,}:?", c) or not c for c in r)]
+    # the first row is the header when the separator row follows it ("|---|---|", in a page's markdown),
+    # whatever digits its names hold; in a stored chunk (no separator: the chunker repeats a split table's
+    # header on each piece) unless a cell holds a digit or is longer than a column's name would be: a
+    # name may be long ("Transferencias salientes por mes calendario", 43 characters, read as data with a
+    # 40-character limit: the rows lost their column names)
+    headed = len(rows) > 1 and separator(rows[1])
+    rows = [r for r in rows if not separator(r)]
     if not rows:
         return []
     header, body = rows[0], rows[1:]
-    if any(re.search(r"\d", c) or len(c) > 40 for c in header):
+    if not headed and any(re.search(r"\d", c) or len(c) > HEADER_MAX_CHARS for c in header):
         # a table continued from the previous chunk: its first row is data, not the header
         header, body = [""] * len(header), rows
     width = max((len(r) for r in body), default=len(header))

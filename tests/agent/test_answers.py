@@ -64,6 +64,27 @@ def test_a_long_column_name_never_runs_into_its_value():
                      "QR payment — Deadline to open a dispute: 30 calendar days from the payment"]
 
 
+@pytest.mark.parametrize("table", [
+    # as a chunk stores it (no separator row) and as a page's markdown has it
+    "Nivel | Saldo máximo | Transferencias salientes por mes calendario\n"
+    "Nivel 1 – Básico | ARS 500.000 | ARS 1.000.000\nNivel 2 – Verificado | ARS 5.000.000 | ARS 10.000.000",
+    "| Nivel | Saldo máximo | Transferencias salientes por mes calendario |\n|---|---|---|\n"
+    "| Nivel 1 – Básico | ARS 500.000 | ARS 1.000.000 |\n| Nivel 2 – Verificado | ARS 5.000.000 | ARS 10.000.000 |",
+])
+def test_a_column_name_longer_than_forty_characters_is_still_the_header(table):
+    """Pampa Pay's verification levels: the header "Transferencias salientes por mes calendario" (43
+    characters) was read as a data row of a table continued from another chunk, and every level read
+    "ARS 25.000.000 / CLP 15.000.000; ARS 10.000.000 / CLP 6.000.000; ARS 50.000.000 / ..." with no
+    column to say which is the balance and which the monthly limit."""
+    assert [u.text for u in split_units(table)] == [
+        "Nivel 1 – Básico — Saldo máximo: ARS 500.000; Transferencias salientes por mes calendario: ARS 1.000.000",
+        "Nivel 2 – Verificado — Saldo máximo: ARS 5.000.000; Transferencias salientes por mes calendario: ARS 10.000.000"]
+    # a first row that holds a figure is data: a table continued from the previous chunk
+    continued = split_units("Nivel 2 – Verificado | ARS 5.000.000 | ARS 10.000.000\nNivel 3 – Plus | ARS 25.000.000 | ARS 50.000.000")
+    assert [u.text for u in continued] == ["Nivel 2 – Verificado: ARS 5.000.000; ARS 10.000.000",
+                                           "Nivel 3 – Plus: ARS 25.000.000; ARS 50.000.000"]
+
+
 PAY_BY_COUNTRY = ("Argentina | Uruguay\n"
                   "Débito automático con tarjeta (Visa, Mastercard) | Débito automático con tarjeta (Visa, OCA)\n"
                   "Mercado Pago | Transferencia bancaria\n"

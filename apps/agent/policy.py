@@ -17,8 +17,8 @@ The priority, written once (README, "Triggers and their priority"):
    topic (frustrated, or still about that topic) is in scope; an unclear *first* message gets one
    clarifying question instead; a low scope score with no evidence of being off-topic (the
    out-of-scope class under ``OUT_OF_SCOPE_MIN_OOS_PROBABILITY``) is left to the answer and its
-   confidence, and so is one the knowledge base answers at the answer threshold, whatever examples its
-   words resemble (``answered_confidently``). To the default department.
+   confidence, and so is one the knowledge base answers at the answer threshold without resembling
+   the out-of-scope examples (``answered_confidently``). To the default department.
 5. ``low_confidence``: in scope but the knowledge base does not answer it; to the topic's department.
 
 One frustrated turn (or two) is answered, with an apology, never escalated on its own.
@@ -141,17 +141,15 @@ def looks_off_topic(analysis) -> bool:
 
 
 def answered_confidently(analysis, cfg) -> bool:
-    """The knowledge base answers the turn at the answer threshold (``confidence_threshold``): what the
-    business's own pages answer with confidence is in scope, however unlike the topic examples its words
-    are ("cuanto es lo minimo para recargar un entel", a row of the top-ups table), and whatever
-    out-of-scope examples they resemble ("¿Qué planes tienen?", the out-of-scope class at 0.80 beside
-    "¿qué celular me conviene comprar?", the plans page at 0.80; "¿Cuál es el horario de atención?").
-    The verifier's confidence is stronger evidence than the retrieval score the provider already reads
-    as scope (``kb_scope``). On the development businesses no turn due out of scope reaches the
-    threshold outside a topic the bot may not answer (those have their own rule); the highest is a
-    prompt injection at 0.69. Only for a provider that reports the out-of-scope class (local)."""
+    """The knowledge base answers the turn at the answer threshold (``confidence_threshold``) and the
+    turn does not resemble the out-of-scope examples (``looks_off_topic``): what the business's own
+    pages answer with confidence is in scope, however unlike the topic examples its words are ("cuanto
+    es lo minimo para recargar un entel", a row of the top-ups table). The verifier's confidence is
+    stronger evidence than the retrieval score the provider already reads as scope (``kb_scope``).
+    Only for a provider that reports the out-of-scope class (local)."""
     return (analysis.extra.get("oos_probability") is not None and bool(getattr(analysis, "answer", ""))
-            and float(getattr(analysis, "confidence", 0.0)) >= cfg.confidence_threshold)
+            and float(getattr(analysis, "confidence", 0.0)) >= cfg.confidence_threshold
+            and not looks_off_topic(analysis))
 
 
 def uncovered_question(analysis) -> bool:

@@ -838,28 +838,6 @@ def test_a_question_the_knowledge_base_answers_confidently_is_in_scope_however_i
         assert conv.department.slug == "customer-service"
 
 
-@pytest.mark.parametrize("confidence,trigger", [(0.80, ""), (0.60, "out_of_scope")])
-def test_a_confident_answer_is_in_scope_even_when_the_words_resemble_the_out_of_scope_examples(confidence, trigger):
-    """Vitalia's "¿Qué planes tienen?" (the plans page answers it at 0.80) read as the out-of-scope class at
-    0.80, like "¿qué celular me conviene comprar?", and was handed off as out of scope. What the business's
-    own pages answer at the answer threshold is in scope, whatever the examples it resembles; under the
-    threshold the out-of-scope reading stands."""
-    from types import SimpleNamespace
-
-    from apps.agent import policy
-
-    analysis = SimpleNamespace(intent="out_of_scope", topic_slug="", scope=0.28, explicit=0.01, sentiment=0.7,
-                               answer="- Esencial ...\n- Plus ...", confidence=confidence,
-                               extra={"intent_probability": 0.06, "oos_probability": 0.80}, signals={},
-                               probabilities={"oos": 0.80, "topic:plans": 0.06})
-    cfg = SimpleNamespace(sentiment_threshold=0.5, sentiment_window=3, sentiment_min_negative=3,
-                          explicit_request_threshold=0.5, out_of_scope_threshold=0.5, confidence_threshold=0.75)
-    state = SimpleNamespace(sentiments=[0.7], turns=1)
-    decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=None, topics={},
-                             first_turn=True, text="¿Qué planes tienen?")
-    assert decision.trigger == trigger
-
-
 def test_an_answer_opens_with_an_apology_only_for_a_frustrated_message():
     """A problem reported (``problem_reported``) is answered with an apology when the message is
     frustrated, not when the classifier's frustrated class merely won a calm message; a question on the

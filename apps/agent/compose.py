@@ -301,11 +301,17 @@ def _unit_key(chunk_id: int, heading: str, text: str) -> tuple:
     return (chunk_id, hash(heading), hash(text))
 
 
+def own_heading(heading: str | None) -> str:
+    """A chunk's own section heading: the last level of its path ("Coverage by neighbourhood ›
+    Neighbourhoods with full coverage" -> "Neighbourhoods with full coverage")."""
+    return (heading or "").split("›")[-1].strip()
+
+
 def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
     cached = _unit_cache.get(key)
     if cached is None:
         units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
-        last_heading = heading.split("›")[-1].strip() if heading else ""
+        last_heading = own_heading(heading)
         vectors = embed([f"{last_heading}: {u.text}" if last_heading else u.text for u in units])
         if len(_unit_cache) > 20000:
             _unit_cache.clear()
@@ -862,7 +868,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
                     # under "FibraSur runs its own fibre network in Bahía Blanca" read as all it covers;
                     # a list of another section with none, under that section's heading ("Qué no se
                     # reintegra:" before "Medicamentos...", which read as a step of how to ask for one)
-                    heading = (getattr(o_hit, "heading", "") or "").split("›")[-1].strip()
+                    heading = own_heading(getattr(o_hit, "heading", ""))
                     items = (with_intro(items) if unit.intro else
                              [Unit(f"{heading}:", unit.block, "sentence"), *items] if heading and oc != c_index
                              else items)
@@ -935,7 +941,7 @@ def sibling_lists(chunks: list[tuple], main: int, chosen: list[int], sections: t
     section the answer is (its list, ``chosen``); ``sections``: the named sections' chunk ids, that one
     first."""
     def labelled(hit, units: list[Unit]) -> list[Unit]:
-        heading = (getattr(hit, "heading", "") or "").split("›")[-1].strip()
+        heading = own_heading(getattr(hit, "heading", ""))
         shown = with_intro(units)
         if shown and shown[0].kind == "sentence":  # "Heading. Lead-in:"
             return [Unit(f"{heading}. {shown[0].text}", shown[0].block, "sentence"), *shown[1:]]
@@ -1296,7 +1302,7 @@ def listed_sections(hits: list, vector: np.ndarray, *, question: str, document_i
     named = [hit for hit in knowledge_search_vector(vector, query=question, document_ids=document_ids,
                                                     departments=list(departments), language=None,
                                                     k=LISTED_SECTION_POOL)
-             if keys & set(content_words((hit.heading or "").split("›")[-1]))
+             if keys & set(content_words(own_heading(hit.heading)))
              and len(_LISTED_LINE.findall(hit.text or "")) >= 2]
     if not named:
         return hits, ()
@@ -1435,7 +1441,7 @@ def units_warm(limit: int = 20000) -> int:
     for cid, heading, text in todo:
         key = _unit_key(cid, heading, text)
         units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
-        last_heading = heading.split("›")[-1].strip() if heading else ""
+        last_heading = own_heading(heading)
         prepared.append((key, units, len(texts)))
         texts += [f"{last_heading}: {u.text}" if last_heading else u.text for u in units]
     vectors = embed_texts(texts)

@@ -752,14 +752,17 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
 
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
                   max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
-                  ranker: dict | None = None, sections: tuple = ()) -> Selection | None:
+                  ranker: dict | None = None, sections: tuple = (), copies=None) -> Selection | None:
     """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
     the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
     score's when no ranker ships. ``sections``: the chunks a list question names (``listed_sections``):
     the answer is the first one's list or table, whole and in order, when it fits ``max_chars`` (else its
     best unit), with no supplementary unit; and, when more sections of the same page name what is asked
     for, each one's list under its heading, in the page's order, while the whole fits
-    (``sibling_lists``)."""
+    (``sibling_lists``). ``copies``: ``copies(vector) -> hits``, the knowledge base's passages in the
+    customer's language nearest a unit's vector: when the passage chosen is in the other language and
+    its copy in the customer's language is not among ``hits``, the copy is looked for there
+    (``customer_language_copy``)."""
     if not hits:
         return None
     p = {**PARAMS, **(params or {})}
@@ -912,6 +915,13 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     selection = compose_at(k)
     if p.get("translation_cosine") and language:
         t = in_customer_language(k, candidates, chunks, language, min_cosine=p["translation_cosine"])
+        if t == k and copies is not None:
+            found = customer_language_copy(k, candidates, chunks, language, copies, question=question,
+                                           query_vector=query_vector, embed=embed, params=p, idf=idf, model=model)
+            if found is not None:
+                # the copy's chunks join the selection's (compose_at reads these names when it runs)
+                candidates, chunks, ranked, t = found
+                faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
         if t != k:
             # The same passage in the customer's language: shown instead of the quote, judged as the
             # match the ranker chose (the verifier's features, "same_language" included, describe that
@@ -923,6 +933,45 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             translated.overlap = selection.overlap
             return translated
     return selection
+
+
+# How many passages in the customer's language are looked through for the copy of a passage chosen in
+# the other language (``customer_language_copy``).
+COPY_SEARCH_K = 3
+
+
+def customer_language_copy(k: int, candidates: list[dict], chunks: list[tuple], language: str, copies, *,
+                           question: str, query_vector: np.ndarray, embed, params: dict, idf, model):
+    """The copy, in the customer's language, of candidate ``k`` (a unit in the other language) that the
+    question's own search did not retrieve: the ``COPY_SEARCH_K`` passages in ``language`` nearest the
+    unit (``copies``), each split into units as the question's hits are, and the one that translates it
+    (``in_customer_language``: the multilingual encoder puts a sentence and its translation close, and it
+    states the same figures). A bilingual knowledge base holds most pages twice, and the copy of a
+    passage the other language's words matched best is often not among the question's hits: "¿cuánto
+    sale el plan de 300?" was answered with the English plans page's sentence, under a notice that the
+    help pages only have it in English. Returns (candidates, chunks, ranker scores, the copy's index)
+    over both sets, or None when no passage translates it."""
+    chunk = chunks[candidates[k]["chunk"]]
+    if (getattr(chunk[1], "language", "") or language) == language:
+        return None
+    known = {getattr(c[1], "chunk_id", None) for c in chunks}
+    found = [h for h in copies(chunk[7][candidates[k]["unit"]]) if h.chunk_id not in known]
+    if not found:
+        return None
+    more, more_chunks = unit_candidates(question, query_vector, found, language=language, embed=embed, params=params,
+                                        idf=idf, sections=tuple(h.chunk_id for h in found))
+    if not more:
+        return None
+    offset = len(chunks)
+    more = [{**c, "chunk": c["chunk"] + offset} for c in more]
+    merged, merged_chunks = candidates + more, chunks + more_chunks
+    t = in_customer_language(k, merged, merged_chunks, language, min_cosine=params["translation_cosine"])
+    if t == k:
+        return None
+    def scores(group):
+        return ranker_scores(group, model) if model is not None and not model.get("none") \
+            else np.array([c["hand"] for c in group])
+    return merged, merged_chunks, np.concatenate([scores(candidates), scores(more)]), t
 
 
 def _listed_block(units: list[Unit]) -> list[int]:
@@ -1400,8 +1449,12 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return None
     lexical = _kb_lexical()  # the search just validated the matrix's generation
     vocabulary = lexical.idf if lexical is not None else None
+    def copies(unit_vector):  # a passage's copy in the customer's language (``customer_language_copy``)
+        return knowledge_search_vector(unit_vector, departments=list(departments), language=language,
+                                       k=COPY_SEARCH_K) if language else []
+
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary),
-                              sections=sections)
+                              sections=sections, copies=copies)
     if selection is None:
         return None
     unknown = unknown_specific_terms(asked, vocabulary)

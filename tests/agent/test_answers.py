@@ -819,6 +819,64 @@ def test_the_customer_reads_the_copy_in_their_language_when_the_other_copy_wins(
     assert chosen.features == picked.features  # judged as the match the ranker chose
 
 
+def test_the_copy_in_the_customers_language_is_looked_for_when_the_search_did_not_find_it():
+    """A bilingual knowledge base holds most pages twice, but the question's own search can miss the
+    copy in the customer's language ("¿cuánto sale el plan de 300?" matched the English plans page's
+    words and no Spanish chunk of that section): the copy is then looked for near the chosen unit
+    (``copies``), and shown, judged as the match the ranker chose. A passage near it that states other
+    figures is no copy, and an answer already in the customer's language searches nothing."""
+    en = SearchHit(chunk_id=987301, document_id=2, document_title="Plans and prices", heading="Business plans",
+                   language="en", score=0.5,
+                   text="Fibra Pyme 300 costs $32,000 per month plus VAT and includes a static IP.")
+    es_copy = SearchHit(chunk_id=987302, document_id=1, document_title="Planes y precios", heading="Planes pyme",
+                        language="es", score=0.3,
+                        text="Fibra Pyme 300 cuesta $32.000 por mes más IVA e incluye IP fija.")
+    es_other = SearchHit(chunk_id=987303, document_id=1, document_title="Planes y precios", heading="Planes hogar",
+                         language="es", score=0.3, text="Fibra 300 cuesta $19.900 por mes con IVA incluido.")
+    vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+
+    def embed(texts):  # the copy 0.8 from the English unit; the other Spanish plan closer (0.95), other figures
+        return np.array([[0.9, 0.4359, 0.0] if "static IP" in t else [0.8, 0.0, 0.6] if "IP fija" in t
+                         else [0.95, 0.3122, 0.0] if "19.900" in t else [0.0, 0.0, 1.0] for t in texts],
+                        dtype=np.float32)
+
+    asked = []
+
+    def copies(unit_vector, found=(es_other, es_copy)):
+        asked.append(np.asarray(unit_vector, dtype=float).round(4).tolist())
+        return list(found)
+
+    question = "¿cuánto sale el plan pyme de 300?"
+    alone = select_answer(question, vector, [en], language="es", embed=embed, ranker={"none": True},
+                          params={"extra_units": 0})
+    assert alone.language == "en"  # the quote, under a notice, when no copy is looked for
+    chosen = select_answer(question, vector, [en], language="es", embed=embed, ranker={"none": True},
+                           params={"extra_units": 0}, copies=copies)
+    assert asked == [[0.9, 0.4359, 0.0]]  # looked for near the chosen unit
+    assert chosen.language == "es" and chosen.hit.chunk_id == 987302 and "$32.000" in chosen.text
+    assert "19.900" not in chosen.text
+    assert chosen.features == alone.features  # judged as the match the ranker chose
+    none = select_answer(question, vector, [en], language="es", embed=embed, ranker={"none": True},
+                         params={"extra_units": 0}, copies=lambda v: copies(v, found=(es_other,)))
+    assert none.language == "en" and none.text == alone.text
+    asked.clear()
+    select_answer(question, vector, [es_copy], language="es", embed=embed, ranker={"none": True}, copies=copies)
+    assert asked == []
+
+
+@pytest.mark.django_db
+def test_the_demo_answers_a_spanish_price_question_in_spanish(fibrasur):
+    """"¿cuánto sale el plan de 300?" on the demo: its search finds the English plans page's sentence
+    first, and the Spanish page holds the same sentence; the customer reads the Spanish one, with no
+    notice that the help pages only have it in English."""
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, language="es", history=[],
+                                                   text="¿cuánto sale el plan de 300?"))
+    assert analysis.answer and "$32.000" in analysis.answer
+    assert "inglés" not in analysis.answer and "Fuente: Planes y precios de FibraSur" in analysis.answer
+
+
 @pytest.mark.parametrize("before, leaning", [
     ("Replacing a router needs a new unit from the warehouse.", "It costs $12,000 when the customer caused the damage."),
     # a place named before it: "there" is Punta Alta, not wherever the passage is about

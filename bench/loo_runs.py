@@ -3,7 +3,8 @@
 Run:  python manage.py evaluate_agent --business demo --business DIR --business DIR --leave-one-out --json \
           --details /tmp/a > /tmp/a.log
       python bench/loo_runs.py summary /tmp/a.log [/tmp/b.log ...]       # a line of figures per business
-      python bench/loo_runs.py diff /tmp/a /tmp/b                        # conversations won / lost, drafts changed
+      python bench/loo_runs.py diff /tmp/a /tmp/b                        # conversations won / lost, drafts changed,
+                                                                         # drafts that gained / lost their facts
       python bench/loo_runs.py table "baseline=/tmp/a.log" "+ change=/tmp/b.log"   # the README's table rows
       python bench/loo_runs.py record /tmp/b.log --commit SHA --note TEXT --details /tmp/b \
           >> apps/agent/scenarios/scored-configurations.jsonl            # one line per configuration scored
@@ -65,12 +66,16 @@ def main(argv=None) -> int:
             parser.error("diff takes two --details folders")
         result = conversation_diff(read_details(args.before), read_details(args.after))
         for name, changes in result.items():
-            print(f"== {name}: +{len(changes['won'])} -{len(changes['lost'])}, drafts changed {changes['drafts_changed']}")
+            print(f"== {name}: +{len(changes['won'])} -{len(changes['lost'])}, drafts changed {changes['drafts_changed']}, "
+                  f"drafts that gained their facts {changes['facts_gained']}, lost them {changes['facts_lost']}, "
+                  f"mean confidence shift {changes['confidence_shift']:+.3f}")
             for sign, key in (("+", "won"), ("-", "lost")):
                 for c in changes[key]:
                     print(f"  {sign} {c['id']} [{c['expected']}] {c['before']}  ->  {c['after']} | {c['first_message'][:70]}")
         print(json.dumps({name: {"won": [c["id"] for c in ch["won"]], "lost": [c["id"] for c in ch["lost"]],
-                                 "drafts_changed": ch["drafts_changed"]} for name, ch in result.items()}))
+                                 "drafts_changed": ch["drafts_changed"], "facts_gained": ch["facts_gained"],
+                                 "facts_lost": ch["facts_lost"], "confidence_shift": ch["confidence_shift"]}
+                          for name, ch in result.items()}))
     elif args.command == "table":
         for item in args.runs:
             label, _, log = item.rpartition("=")

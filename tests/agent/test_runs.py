@@ -84,6 +84,34 @@ def test_the_diff_names_conversations_won_and_lost_and_counts_changed_drafts(tmp
     assert diff["FibraSur"]["drafts_changed"] == 1
 
 
+def test_the_diff_tells_drafts_that_gained_or_lost_their_facts_from_a_confidence_shift(tmp_path):
+    """A change to two businesses' drafts refits the third one's verifier: its answers move across the
+    hedge floor with no draft of their own changed. The diff names the conversations whose labelled
+    turn's draft gained or lost its facts (given or not) and the mean confidence shift, so the two are
+    told apart."""
+    def row(cid, draft, confidence, *, correct, facts=("$19,900",), outcome="resolved"):
+        conv = _conversation(cid, correct, [("answer" if correct else "handoff", "", confidence)], draft=draft)
+        conv["expected"] = {"outcome": outcome, "trigger": None, "facts": list(facts)}
+        return conv
+
+    before, after = tmp_path / "a", tmp_path / "b"
+    for folder, rows in ((before, [row("en-1", "Fibra 300 costs $19.900 a month.", 0.62, correct=True),
+                                   row("en-2", "Installation takes 3 hours.", 0.50, correct=False),
+                                   row("en-3", "Fibra 300 costs $19,900.", 0.61, correct=True),
+                                   row("en-4", "Another passage.", 0.30, correct=False, facts=(), outcome="handoff")]),
+                         (after, [row("en-1", "Installation takes 3 hours.", 0.62, correct=False),
+                                  row("en-2", "Per month, Fibra 300 costs $19,900.", 0.52, correct=False),
+                                  row("en-3", "Fibra 300 costs $19,900.", 0.57, correct=False),
+                                  row("en-4", "A third passage.", 0.34, correct=False, facts=(), outcome="handoff")])):
+        folder.mkdir()
+        (folder / "FibraSur.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    diff = conversation_diff(read_details(before), read_details(after))["FibraSur"]
+    assert diff["facts_gained"] == ["en-2"] and diff["facts_lost"] == ["en-1"]  # en-3 lost by its confidence only
+    assert [c["id"] for c in diff["lost"]] == ["en-1", "en-3"]
+    assert diff["confidence_shift"] == pytest.approx((0.0 + 0.02 - 0.04 + 0.04) / 4)
+    assert diff["drafts_changed"] == 3
+
+
 def test_the_bench_prints_the_rows_and_a_record(tmp_path, capsys):
     from bench.loo_runs import main
 

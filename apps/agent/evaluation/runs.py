@@ -123,24 +123,51 @@ def _turns(row: dict) -> str:
                       f"{(t.get('scores') or {}).get('confidence')}" for t in row.get("turns", []))
 
 
+def _draft_holds_facts(row: dict, turn: dict) -> bool:
+    """The draft the labelled (last) turn read holds every expected fact, given or not."""
+    from .scoring import facts_present
+
+    facts = list(row["expected"].get("facts") or [])
+    draft = (turn.get("read") or {}).get("draft") or ""
+    return bool(facts) and bool(draft) and all(facts_present(facts, draft))
+
+
 def conversation_diff(before: dict[str, dict[str, dict]], after: dict[str, dict[str, dict]]) -> dict[str, dict]:
     """Per business, the conversations fully correct in one run and not the other (``won``: now correct,
     ``lost``: no longer), each with its expected outcome and both runs' turn decisions, and how many
-    drafts (the answer each turn read) differ."""
+    drafts (the answer each turn read) differ.
+
+    What a change did to the answers themselves, apart from where the refitted verifier puts their
+    confidence: ``facts_gained`` / ``facts_lost``, the conversations whose labelled (last) turn's draft
+    now holds / no longer holds every expected fact, given or not; ``confidence_shift``, the mean change
+    of the confidence over the turns both runs read (a change to two businesses' drafts refits the third
+    one's verifier, and a shift of a few hundredths moves its answers across the hedge floor with no
+    draft of its own changed)."""
     out = {}
     for name in sorted(set(before) & set(after)):
         a, b = before[name], after[name]
-        won, lost, drafts = [], [], 0
+        won, lost, drafts, gained, lost_facts, shifts = [], [], 0, [], [], []
         for cid in sorted(set(a) & set(b)):
             ra, rb = a[cid], b[cid]
-            for ta, tb in zip(ra.get("turns", []), rb.get("turns", [])):
+            turns_a, turns_b = ra.get("turns", []), rb.get("turns", [])
+            for ta, tb in zip(turns_a, turns_b):
                 if (ta.get("read") or {}).get("draft") != (tb.get("read") or {}).get("draft"):
                     drafts += 1
+                conf_a, conf_b = (ta.get("scores") or {}).get("confidence"), (tb.get("scores") or {}).get("confidence")
+                if conf_a is not None and conf_b is not None:
+                    shifts.append(float(conf_b) - float(conf_a))
+            last = len(ra.get("messages") or []) - 1
+            if ra["expected"].get("outcome") == "resolved" and len(turns_a) > last >= 0 and len(turns_b) > last:
+                had, has = _draft_holds_facts(ra, turns_a[last]), _draft_holds_facts(rb, turns_b[last])
+                if has != had:
+                    (gained if has else lost_facts).append(cid)
             ca, cb = ra["verdict"].get("correct"), rb["verdict"].get("correct")
             if ca == cb:
                 continue
             entry = {"id": cid, "expected": f"{ra['expected'].get('outcome')}/{ra['expected'].get('trigger')}",
                      "before": _turns(ra), "after": _turns(rb), "first_message": (ra.get("messages") or [""])[0]}
             (won if cb else lost).append(entry)
-        out[name] = {"won": won, "lost": lost, "drafts_changed": drafts}
+        out[name] = {"won": won, "lost": lost, "drafts_changed": drafts, "facts_gained": gained,
+                     "facts_lost": lost_facts,
+                     "confidence_shift": round(sum(shifts) / len(shifts), 4) if shifts else 0.0}
     return out

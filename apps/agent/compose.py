@@ -23,6 +23,7 @@ passage (:func:`quote_notice`); it never switches language silently.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -916,7 +917,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     if p.get("translation_cosine") and language:
         t = in_customer_language(k, candidates, chunks, language, min_cosine=p["translation_cosine"])
         if t == k and copies is not None:
-            found = customer_language_copy(k, candidates, chunks, language, copies, question=question,
+            found = customer_language_copy(k, candidates, chunks, ranked, language, copies, question=question,
                                            query_vector=query_vector, embed=embed, params=p, idf=idf, model=model)
             if found is not None:
                 # the copy's chunks join the selection's (compose_at reads these names when it runs)
@@ -940,8 +941,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
 COPY_SEARCH_K = 3
 
 
-def customer_language_copy(k: int, candidates: list[dict], chunks: list[tuple], language: str, copies, *,
-                           question: str, query_vector: np.ndarray, embed, params: dict, idf, model):
+def customer_language_copy(k: int, candidates: list[dict], chunks: list[tuple], ranked: np.ndarray, language: str,
+                           copies, *, question: str, query_vector: np.ndarray, embed, params: dict, idf, model):
     """The copy, in the customer's language, of candidate ``k`` (a unit in the other language) that the
     question's own search did not retrieve: the ``COPY_SEARCH_K`` passages in ``language`` nearest the
     unit (``copies``), each split into units as the question's hits are, and the one that translates it
@@ -949,13 +950,19 @@ def customer_language_copy(k: int, candidates: list[dict], chunks: list[tuple], 
     states the same figures). A bilingual knowledge base holds most pages twice, and the copy of a
     passage the other language's words matched best is often not among the question's hits: "¿cuánto
     sale el plan de 300?" was answered with the English plans page's sentence, under a notice that the
-    help pages only have it in English. Returns (candidates, chunks, ranker scores, the copy's index)
-    over both sets, or None when no passage translates it."""
+    help pages only have it in English. The passages found stand for the one chosen: they carry its
+    retrieval scores (their own measure how close they are to the chosen unit, not to the question), which
+    is what the sources recorded with the answer and the order of the supplementary units read.
+    ``ranked``: the candidates' ranker scores. Returns (candidates, chunks, ranker scores, the copy's
+    index) over both sets, or None when no passage translates it."""
     chunk = chunks[candidates[k]["chunk"]]
-    if (getattr(chunk[1], "language", "") or language) == language:
+    chosen = chunk[1]
+    if (getattr(chosen, "language", "") or language) == language:
         return None
     known = {getattr(c[1], "chunk_id", None) for c in chunks}
-    found = [h for h in copies(chunk[7][candidates[k]["unit"]]) if h.chunk_id not in known]
+    found = [dataclasses.replace(h, score=chosen.score, lexical=getattr(chosen, "lexical", 0.0),
+                                 relevance=getattr(chosen, "relevance", 0.0))
+             for h in copies(chunk[7][candidates[k]["unit"]]) if h.chunk_id not in known]
     if not found:
         return None
     more, more_chunks = unit_candidates(question, query_vector, found, language=language, embed=embed, params=params,
@@ -968,10 +975,9 @@ def customer_language_copy(k: int, candidates: list[dict], chunks: list[tuple], 
     t = in_customer_language(k, merged, merged_chunks, language, min_cosine=params["translation_cosine"])
     if t == k:
         return None
-    def scores(group):
-        return ranker_scores(group, model) if model is not None and not model.get("none") \
-            else np.array([c["hand"] for c in group])
-    return merged, merged_chunks, np.concatenate([scores(candidates), scores(more)]), t
+    extra = ranker_scores(more, model) if model is not None and not model.get("none") \
+        else np.array([c["hand"] for c in more])
+    return merged, merged_chunks, np.concatenate([np.asarray(ranked, dtype=float), extra]), t
 
 
 def _listed_block(units: list[Unit]) -> list[int]:
@@ -1449,6 +1455,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return None
     lexical = _kb_lexical()  # the search just validated the matrix's generation
     vocabulary = lexical.idf if lexical is not None else None
+
     def copies(unit_vector):  # a passage's copy in the customer's language (``customer_language_copy``)
         return knowledge_search_vector(unit_vector, departments=list(departments), language=language,
                                        k=COPY_SEARCH_K) if language else []

@@ -854,6 +854,7 @@ def test_the_copy_in_the_customers_language_is_looked_for_when_the_search_did_no
                            params={"extra_units": 0}, copies=copies)
     assert asked == [[0.9, 0.4359, 0.0]]  # looked for near the chosen unit
     assert chosen.language == "es" and chosen.hit.chunk_id == 987302 and "$32.000" in chosen.text
+    assert chosen.hit.score == 0.5  # it stands for the passage chosen: that passage's retrieval score
     assert "19.900" not in chosen.text
     assert chosen.features == alone.features  # judged as the match the ranker chose
     none = select_answer(question, vector, [en], language="es", embed=embed, ranker={"none": True},

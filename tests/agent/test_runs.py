@@ -137,3 +137,37 @@ def test_evaluate_agent_record_appends_the_same_line_with_its_note(tmp_path):
     assert line["note"] == "+ a change (not kept)" and line["mode"] == "leave_one_out"
     assert line["businesses"]["FibraSur"]["handoff_precision"] == 0.662  # the full record, not a subset
     assert line["businesses"]["Pampa Pay"]["per_trigger_recall"]["explicit_request"] == 0.722
+
+
+def test_the_stability_bench_measures_the_refit_against_its_own_baseline(tmp_path, monkeypatch, capsys):
+    """``bench/verifier_stability.py``: for each business left out, the verifier fitted on the other
+    businesses as they are (the baseline) and on bootstrap resamples of their conversations; how many of the
+    left-out business's labelled turns cross the hedge floor against that baseline, ending with one JSON
+    line. A folder with no turn rows is a clear error."""
+    import numpy as np
+
+    from bench.verifier_stability import main
+
+    monkeypatch.setenv("XQUAD_TUNE_FEATURES", str(tmp_path / "none.jsonl"))  # the businesses' rows only
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    assert main(["--turns", str(folder)]) == 2
+    assert "no turns-*.jsonl" in capsys.readouterr().out
+    for business in ("A", "B", "C"):
+        lines = []
+        for n in range(40):
+            right = bool(n % 3)
+            features = {"unit_similarity": float(rng.normal(0.5 if right else 0.3, 0.1)),
+                        "idf_overlap": float(rng.normal(0.7 if right else 0.3, 0.2))}
+            lines.append(json.dumps({"business": business, "id": f"{business}-{n}", "turn": 0, "due": "",
+                                     "intent": "plans", "facts_ok": right, "features": features}))
+        (folder / f"turns-{business}.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["--turns", str(folder), "--resamples", "4"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(out[-1])
+    assert result["resamples"] == 4 and sorted(result["businesses"]) == ["A", "B", "C"]
+    for figures in result["businesses"].values():
+        assert figures["turns"] == 40
+        assert 0 <= figures["crossings_min"] <= figures["crossings_median"] <= figures["crossings_max"] <= 40
+        assert figures["mean_shift_sd"] >= 0

@@ -805,7 +805,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
     ranker_margin = float(ordered_ranked[0] - ordered_ranked[1]) if len(ranked) > 1 else 1.0
     # what does not depend on the pick (computed once, though a translation composes twice)
     how_to = asks_how_to(question)
-    faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
+    faq_chunks = _faq_chunks(chunks)
     query_words = set(content_words(question))
     weights = idf if p["idf"] else None
     # every chunk's best hand total, for the margin to the runner-up chunk (one pass over the candidates)
@@ -922,7 +922,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             if found is not None:
                 # the copy's chunks join the selection's (compose_at reads these names when it runs)
                 candidates, chunks, ranked, t = found
-                faq_chunks = {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
+                faq_chunks = _faq_chunks(chunks)
         if t != k:
             # The same passage in the customer's language: shown instead of the quote, judged as the
             # match the ranker chose (the verifier's features, "same_language" included, describe that
@@ -1021,6 +1021,11 @@ def sibling_lists(chunks: list[tuple], main: int, chosen: list[int], sections: t
     if len(parts) < 2:
         return []
     return [u for _id, part in sorted(parts, key=lambda p: p[0]) for u in part]
+
+
+def _faq_chunks(chunks: list[tuple]) -> set[int]:
+    """The indexes of the selection's chunks that are FAQ entries (``is_faq_entry``)."""
+    return {n for n, chunk in enumerate(chunks) if is_faq_entry(chunk[1])}
 
 
 def is_faq_entry(hit) -> bool:

@@ -171,3 +171,11 @@ def test_the_stability_bench_measures_the_refit_against_its_own_baseline(tmp_pat
         assert figures["turns"] == 40
         assert 0 <= figures["crossings_min"] <= figures["crossings_median"] <= figures["crossings_max"] <= 40
         assert figures["mean_shift_sd"] >= 0
+    # the same seed, the same resamples: the figures are reproducible, and each business's printed line
+    # states the figures of the JSON line
+    assert main(["--turns", str(folder), "--resamples", "4"]) == 0
+    again = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(again[-1]) == result
+    for name, figures in result["businesses"].items():
+        line = next(x for x in again if x.startswith(f"{name}: "))
+        assert f"median {figures['crossings_median']:.0f} (range {figures['crossings_min']}-{figures['crossings_max']})" in line

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .scoring import facts_present
+from .scoring import holds_facts
 
 CLASSES = ("a", "b", "c", "d", "e")
 NAMES = {"a": "premature (earlier turn)", "b": "verifier too cautious (draft held the facts)",
          "c": "selection (a candidate held them)", "d": "no candidate held them", "e": "another trigger"}
-
-
-def _facts_in(facts: list[str], text: str) -> bool:
-    return bool(facts) and bool(text) and all(facts_present(facts, text))
 
 
 def turn_kind(turn: dict) -> str:
@@ -60,8 +56,8 @@ def classify(row: dict) -> dict | None:
            "text": turn.get("customer", "")}
     draft = read.get("draft") or ""
     candidates = read.get("candidates") or []
-    out["draft_facts"] = _facts_in(facts, draft)
-    out["candidate_facts"] = any(_facts_in(facts, c) for c in candidates)
+    out["draft_facts"] = holds_facts(facts, draft)
+    out["candidate_facts"] = any(holds_facts(facts, c) for c in candidates)
     out["candidates"] = len(candidates)
     if at < last:
         out["class"] = "a"
@@ -109,7 +105,7 @@ def hedge_floor_effect(rows: list[dict], floor: float, *, current_floor: float =
         if turn.get("trigger") != "low_confidence" or not draft or not floor <= confidence < current_floor:
             continue
         if row["expected"]["outcome"] == "resolved":
-            ok = _facts_in(list(row["expected"].get("facts") or []), draft)
+            ok = holds_facts(list(row["expected"].get("facts") or []), draft)
             right, wrong = right + ok, wrong + (not ok)
         elif row["expected"].get("trigger") == "low_confidence":
             due_answered += 1
@@ -136,11 +132,11 @@ def where_facts(rows: list[dict], kb_texts: list[str]) -> dict:
         if row["expected"]["outcome"] != "resolved" or not facts or len(row["turns"]) != len(row["messages"]):
             continue
         read = row["turns"][-1].get("read") or {}
-        if _facts_in(facts, read.get("draft") or ""):
+        if holds_facts(facts, read.get("draft") or ""):
             counts["draft"] += 1
-        elif any(_facts_in(facts, c) for c in read.get("candidates") or []):
+        elif any(holds_facts(facts, c) for c in read.get("candidates") or []):
             counts["candidate"] += 1
-        elif any(_facts_in(facts, t) for t in kb_texts):
+        elif any(holds_facts(facts, t) for t in kb_texts):
             counts["kb_file"] += 1
         else:
             counts["nowhere"] += 1

@@ -125,11 +125,9 @@ def _turns(row: dict) -> str:
 
 def _draft_holds_facts(row: dict, turn: dict) -> bool:
     """The draft the labelled (last) turn read holds every expected fact, given or not."""
-    from .scoring import facts_present
+    from .scoring import holds_facts
 
-    facts = list(row["expected"].get("facts") or [])
-    draft = (turn.get("read") or {}).get("draft") or ""
-    return bool(facts) and bool(draft) and all(facts_present(facts, draft))
+    return holds_facts(list(row["expected"].get("facts") or []), (turn.get("read") or {}).get("draft") or "")
 
 
 def conversation_diff(before: dict[str, dict[str, dict]], after: dict[str, dict[str, dict]]) -> dict[str, dict]:

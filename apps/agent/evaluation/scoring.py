@@ -96,6 +96,11 @@ def facts_present(facts: list[str], reply: str) -> list[bool]:
     return [fact_present(f, reply) for f in facts]
 
 
+def holds_facts(facts: list[str], text: str) -> bool:
+    """``text`` holds every one of ``facts`` (and there is at least one, and some text)."""
+    return bool(facts) and bool(text) and all(facts_present(facts, text))
+
+
 # --- language --------------------------------------------------------------------------------------
 
 _GLOSS = re.compile(r"\([^()]*\)")

@@ -72,14 +72,16 @@ def topics_guess(analysis):
     return analysis.signals.get("topic_guess_object")
 
 
-def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_turn: bool, text: str = "") -> Decision:
+def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_turn: bool, text: str = "",
+           opening_asks: bool = True) -> Decision:
     """The trigger of one turn (``""``: answer). ``topic``: this turn's topic (or None);
     ``previous_topic``: the conversation's topic before it; ``state.sentiments`` already holds this
-    turn's sentiment."""
+    turn's sentiment. ``opening_asks``: the conversation's first customer message asked something
+    (``asks_question``); one that did not counts towards sustained frustration like a later turn."""
     frustrated_now = analysis.sentiment <= cfg.sentiment_threshold
     is_sustained, negatives = sustained(state.sentiments, threshold=cfg.sentiment_threshold,
                                         window=cfg.sentiment_window, min_negative=cfg.sentiment_min_negative,
-                                        turns=getattr(state, "turns", None))
+                                        turns=getattr(state, "turns", None), opening_asks=opening_asks)
     context = conversation_topic(previous_topic, topic, analysis, frustrated_now)
 
     if analysis.explicit >= cfg.explicit_request_threshold:

@@ -112,6 +112,18 @@ def _history(conv: Conversation, exclude_id: int) -> list[dict]:
             for m in reversed(list(rows))]
 
 
+def _opening_asks(conv: Conversation, msg: Message, turns: int, window: int) -> bool:
+    """The conversation's first customer message asked something (``policy.asks_question``); read only
+    while the sustained-frustration window reaches back to it (True otherwise: the rule is unchanged)."""
+    if turns > max(1, window):
+        return True
+    if turns <= 1:
+        return policy.asks_question(msg.body)
+    first = (conv.messages.filter(is_internal=False, author_kind=AuthorKind.CUSTOMER)
+             .order_by("created_at", "id").values_list("body", flat=True).first())
+    return policy.asks_question(first if first is not None else msg.body)
+
+
 def _last_agent_meta(conv: Conversation, exclude_id: int) -> dict:
     """The meta of the bot's last message before this turn's ({} if none)."""
     last = (conv.messages.filter(author_kind=AuthorKind.AI_AGENT).exclude(pk=exclude_id)
@@ -227,7 +239,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         return _continue_collection(conv, msg, cfg, state, analysis, language, started)
 
     decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topic, previous_topic=previous_topic,
-                             topics=snapshot.topics, first_turn=state.turns == 1, text=msg.body)
+                             topics=snapshot.topics, first_turn=state.turns == 1, text=msg.body,
+                             opening_asks=_opening_asks(conv, msg, state.turns, cfg.sentiment_window))
     trigger, negatives = decision.trigger, decision.negatives
     topic = snapshot.topics.get(analysis.topic_slug) if analysis.topic_slug else None
     state.topic = policy.conversation_topic(previous_topic, topic, analysis,

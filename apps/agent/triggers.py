@@ -311,20 +311,22 @@ def frustration_to_sentiment(value: float) -> float:
 
 # The customer turn that opens a conversation is usually its question, even when it sounds like a
 # complaint ("Why didn't my purchase get the cashback?"): it counts towards sustained frustration
-# only when clearly upset (frustration >= 0.6, sentiment <= -0.2), later turns at the threshold.
+# only when clearly upset (frustration >= 0.6, sentiment <= -0.2), later turns at the threshold. An
+# opening that asks nothing ("La conexión anda pésimo de nuevo") is a complaint, not a question: it
+# counts at the threshold like any other turn.
 OPENING_MAX_SENTIMENT = -0.2
 
 
 def sustained(sentiments: list[float], *, threshold: float, window: int, min_negative: int,
-              turns: int | None = None) -> tuple[bool, int]:
+              turns: int | None = None, opening_asks: bool = True) -> tuple[bool, int]:
     """Sustained frustration: the current turn is negative and at least ``min_negative`` of the last
     ``window`` customer turns (this one included) are at or below ``threshold``. The shipped
     defaults (3 of 3) mean three frustrated turns in a row: one or two angry turns are answered.
     ``turns``: how many customer turns the conversation has had (this one included); when the
-    window reaches back to the opening turn, that one counts only at or below
-    ``min(threshold, OPENING_MAX_SENTIMENT)``."""
+    window reaches back to the opening turn and that turn asked something (``opening_asks``), it
+    counts only at or below ``min(threshold, OPENING_MAX_SENTIMENT)``."""
     recent = list(sentiments)[-max(1, window):]
-    opening = None if turns is None else len(recent) - turns  # index of turn 1 in ``recent``
+    opening = None if turns is None or not opening_asks else len(recent) - turns  # index of turn 1 in ``recent``
     negatives = sum(1 for i, s in enumerate(recent)
                     if s <= (min(threshold, OPENING_MAX_SENTIMENT) if i == opening else threshold))
     current = min(threshold, OPENING_MAX_SENTIMENT) if opening == len(recent) - 1 else threshold

@@ -135,6 +135,21 @@ def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frust
     assert conv.department.slug == "collections"
 
 
+def test_an_opening_complaint_that_asks_nothing_is_the_first_frustrated_turn(fibrasur):
+    """"La conexión anda pésimo de nuevo" asks nothing: a complaint, not a question, so it counts
+    towards sustained frustration at the usual threshold and two frustrated turns after it hand off
+    on the third message, to the department of what it complained about (the "why" question above
+    needs a fourth)."""
+    conv = start(fibrasur, language="es")
+    for text in ("La conexión anda pésimo de nuevo",
+                 "Estoy podrido, esto es una burla, un servicio lamentable!!"):
+        conv, _ = say(fibrasur, conv, text)
+        assert conv.status == Status.BOT, text
+    conv, _ = say(fibrasur, conv, "En serio, todos los días se corta, estoy furioso")
+    assert conv.handoff["trigger"] == "negative_sentiment"
+    assert conv.department.slug == "technical-support"
+
+
 def test_a_restricted_topic_does_not_absorb_a_vague_first_message(fibrasur):
     """Payment plans and cancelling are topics the bot may not answer; "I have a question about my
     account" is about neither: one clarifying question, no handoff."""
@@ -247,6 +262,11 @@ def test_the_opening_turn_counts_only_when_clearly_upset():
     assert sustained([0.3, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=5) == (True, 3)
     # a clearly upset opening turn counts
     assert sustained([-0.5, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=3) == (True, 3)
+    # an opening that asked nothing (a complaint, not a question) counts at the threshold
+    assert sustained([0.3, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=3,
+                     opening_asks=False) == (True, 3)
+    assert sustained([0.7, 0.1, 0.2], threshold=0.5, window=3, min_negative=3, turns=3,
+                     opening_asks=False) == (False, 2)
 
 
 def test_the_conversation_topic_is_voted_by_its_calm_turns():

@@ -19,6 +19,16 @@ from .helpers import say, start
 pytestmark = pytest.mark.django_db
 
 
+def _with_the_bot_until(cast, conv, earlier, last):
+    """Each of ``earlier`` leaves the conversation with the bot; then ``last`` is said. Returns the
+    conversation after it."""
+    for text in earlier:
+        conv, _ = say(cast, conv, text)
+        assert conv.status == Status.BOT, text
+    conv, _ = say(cast, conv, last)
+    return conv
+
+
 def _last_decision(conv):
     from apps.conversations.models import ConversationEvent
 
@@ -78,12 +88,10 @@ def test_sustained_frustration_goes_where_the_knowledge_base_puts_the_opening_qu
     search.cache_clear()
     engine_invalidate()
     conv = start(fibrasur, language="en")
-    for text in ("Can I get a static IP address for my security cameras?",
-                 "What?! 2,500 a month just for that? Are you kidding me?",
-                 "This is ridiculous, nobody ever told me that"):
-        conv, _ = say(fibrasur, conv, text)
-        assert conv.status == Status.BOT, text
-    conv, _ = say(fibrasur, conv, "I'm sick and tired of this company, honestly")
+    conv = _with_the_bot_until(fibrasur, conv, ("Can I get a static IP address for my security cameras?",
+                                                "What?! 2,500 a month just for that? Are you kidding me?",
+                                                "This is ridiculous, nobody ever told me that"),
+                               "I'm sick and tired of this company, honestly")
     assert conv.handoff["trigger"] == "negative_sentiment"
     assert conv.department.slug == "technical-support"
 
@@ -125,12 +133,10 @@ def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frust
     handoff comes on the fourth message, not the third), and it goes to the department of the topic
     that question was about, whatever the frustrated turns look like on their own."""
     conv = start(fibrasur, language="en")
-    for text in ("Why does my bill have a late payment surcharge?",
-                 "So you charge me extra for two days? Are you kidding me?",
-                 "This is ridiculous, nobody ever told me that"):
-        conv, _ = say(fibrasur, conv, text)
-        assert conv.status == Status.BOT, text
-    conv, _ = say(fibrasur, conv, "I'm sick and tired of this company, honestly")
+    conv = _with_the_bot_until(fibrasur, conv, ("Why does my bill have a late payment surcharge?",
+                                                "So you charge me extra for two days? Are you kidding me?",
+                                                "This is ridiculous, nobody ever told me that"),
+                               "I'm sick and tired of this company, honestly")
     assert conv.handoff["trigger"] == "negative_sentiment"
     assert conv.department.slug == "collections"
 
@@ -141,11 +147,9 @@ def test_an_opening_complaint_that_asks_nothing_is_the_first_frustrated_turn(fib
     on the third message, to the department of what it complained about (the "why" question above
     needs a fourth)."""
     conv = start(fibrasur, language="es")
-    for text in ("La conexión anda pésimo de nuevo",
-                 "Estoy podrido, esto es una burla, un servicio lamentable!!"):
-        conv, _ = say(fibrasur, conv, text)
-        assert conv.status == Status.BOT, text
-    conv, _ = say(fibrasur, conv, "En serio, todos los días se corta, estoy furioso")
+    conv = _with_the_bot_until(fibrasur, conv, ("La conexión anda pésimo de nuevo",
+                                                "Estoy podrido, esto es una burla, un servicio lamentable!!"),
+                               "En serio, todos los días se corta, estoy furioso")
     assert conv.handoff["trigger"] == "negative_sentiment"
     assert conv.department.slug == "technical-support"
 

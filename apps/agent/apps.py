@@ -48,8 +48,10 @@ class AgentConfig(AppConfig):
 def _warm_units(**kwargs):
     try:
         from .compose import units_warm
+        from .rare_words import frequencies
 
         units_warm()
+        frequencies()  # the word-frequency tables (~0.3 s), read by ``compose.unknown_subjects``
     except Exception:  # noqa: BLE001 (a worker must start even without a knowledge base)
         import logging
 

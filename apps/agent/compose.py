@@ -1199,6 +1199,65 @@ def unknown_names(question: str, vocabulary) -> int:
     return count
 
 
+# The part of a message that asks: its questions ("Tengo una verdulería en Lanús. ¿Cuánto me cobran
+# por venta?" asks "¿Cuánto me cobran por venta?"), else the whole message ("Quiero pagar con bitcoin").
+_ASKED = re.compile(r"[^.!?¿\n]*\?")
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
+# Prefixes that negate or repeat a word the pages use ("impaga" / "paga", "unpaid" / "paid",
+# "desactivar" / "activar", "reenviar" / "enviar").
+_WORD_PREFIXES = ("des", "dis", "im", "in", "re", "un")
+
+
+def _in_vocabulary(word: str, vocabulary, prefixes) -> bool:
+    """``word`` (folded) or a form of it (``rare_words.forms``: "impaga" / "impago") is a word of the
+    knowledge base, shares its first five letters with one, or is one of them with a negating or
+    repeating prefix ("impago" / "pago")."""
+    from .rare_words import forms
+
+    def known(w: str) -> bool:
+        return w in vocabulary or (len(w) >= 5 and w[:5] in prefixes)
+
+    for form in forms(word):
+        if known(form) or any(form.startswith(prefix) and len(form) - len(prefix) >= 4 and known(form[len(prefix):])
+                              for prefix in _WORD_PREFIXES):
+            return True
+    return False
+
+
+def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
+    """The words of what the message asks (its questions, ``_ASKED``) that the knowledge base never
+    uses (nor a form, a typo or, with ``embed``, a translation of one: ``_in_vocabulary``,
+    ``rare_words.one_edit``, ``word_translations``) and that English and Spanish rarely use (``rare_words.is_rare``): "Do you
+    rent card terminals, like a posnet?", "How much is losartan with my discount?", "¿Cubren
+    acupuntura?". That is the thing the customer asks about, and the pages say nothing on it, whatever
+    passage the question's other words find. An everyday word the pages happen not to use ("my
+    daughter", "ayer", "plata") is not one."""
+    if vocabulary is None or not question:
+        return []
+    global _prefix_cache
+    cached = _prefix_cache  # read once: another thread may replace it
+    if cached[0] is not vocabulary:
+        cached = _prefix_cache = (vocabulary, frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5))
+    prefixes = cached[1]
+    from .rare_words import is_rare, one_edit
+
+    asked = " ".join(_ASKED.findall(question)) or question
+    found: dict[str, str] = {}
+    for match in _LETTER_WORD.finditer(asked):
+        word = match.group(0).lower()
+        folded = fold(word)
+        if len(folded) < 4 or folded in STOPWORDS or folded in found:
+            continue
+        if (not _in_vocabulary(folded, vocabulary, prefixes) and is_rare(word)
+                and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # no typo of a page's word
+            found[folded] = word
+    if found and embed is not None:
+        pool = frozenset(w for w in vocabulary if " " not in w)
+        translated = word_translations(set(found), pool, embed)
+        found = {folded: word for folded, word in found.items() if not translated.get(folded)}
+    return list(found.values())
+
+
 # --- the reply ------------------------------------------------------------------------------------
 
 def quote_notice(language: str) -> str:
@@ -1421,7 +1480,8 @@ def question_focus(text: str, vocabulary) -> str:
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
                  intent_probability: float, embed, wider=False, context: str = "", upset: bool = False) -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
-    {answer, confidence, hit, selection, unknown_terms} or None when nothing is retrieved.
+    {answer, confidence, hit, selection, unknown_terms, unknown_amounts, unknown_subjects, top, features}
+    or None when nothing is retrieved.
     ``wider`` (False: only ``document_ids``): how far beyond the topic's documents up to
     ``WIDER_HITS`` passages may join the topic's when they rank above its best (``widen``).
     ``context``: the customer's previous question for a follow-up (``question_in_context``): the
@@ -1471,6 +1531,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return None
     unknown = unknown_specific_terms(asked, vocabulary)
     names = unknown_names(asked, vocabulary)
+    subjects = unknown_subjects(asked, vocabulary, embed)
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
     link = ""
@@ -1485,6 +1546,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "unknown_amounts": unknown_amounts(asked, getattr(lexical, "figures", None)),
+            "unknown_subjects": subjects,
             "top": float(own[0].score) if own else 0.0,
             "features": verifier_features(selection, unknown_terms=unknown, unknown_names=names)}
 

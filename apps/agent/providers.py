@@ -348,7 +348,7 @@ class LocalProvider:
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer, question_in_context
-        from .policy import UPSET_MAX_SENTIMENT
+        from .policy import UPSET_MAX_SENTIMENT, asks_question
 
         slug = answer_topic(analysis.topic_slug, pred.probability, ctx.topic_slug)
         found = local_answer(question=ctx.text, vector=vector, language=ctx.language,
@@ -371,6 +371,14 @@ class LocalProvider:
             analysis.scope = max(analysis.scope, kb_scope(top))
             analysis.answer = found["answer"]
             analysis.sources = [source_of(found["hit"])]
+            if found["unknown_subjects"] and asks_question(ctx.text):
+                # It asks about a thing the pages never mention and the language rarely uses ("Do you
+                # rent card terminals, like a posnet?", "¿Cubren acupuntura?"): whatever passage its
+                # other words find does not answer it (``compose.unknown_subjects``). No draft to give.
+                analysis.extra.update(unknown_subjects=float(len(found["unknown_subjects"])),
+                                      draft_confidence=analysis.confidence)
+                analysis.signals["unknown_subjects"] = ", ".join(found["unknown_subjects"])
+                analysis.confidence = 0.0
         else:
             analysis.extra["retrieval"] = 0.0
         from .engine import config_get

@@ -197,10 +197,12 @@ def _warm_up():
     measured decision latency is that of a running worker, not of its first message."""
     from ..compose import units_warm
     from ..engine import embed, engine_get
+    from ..rare_words import frequencies
 
     engine_get()
     embed(["warm up"])
     units_warm()
+    frequencies()
 
 
 def evaluate_business(business, *, provider=None, settings_override: dict | None = None, details=None,

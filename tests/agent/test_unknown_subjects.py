@@ -1,0 +1,72 @@
+"""A question about a thing the help pages never mention and the language rarely uses ("Do you rent card
+terminals, like a posnet?", "¿Cubren acupuntura?") is not answered with whatever passage its other words
+find: a low-confidence handoff (``compose.unknown_subjects``, ``rare_words``)."""
+from __future__ import annotations
+
+import pytest
+
+from apps.agent.compose import unknown_subjects
+from apps.agent.rare_words import forms, is_rare
+from apps.conversations.models import Status
+from apps.knowledge.lexical import LexicalIndex
+
+from .helpers import say, start
+
+PAGES = ["Pagá la factura en Rapipago, con tarjeta de crédito o débito. El pago se acredita en 48 horas.",
+         "You can pay your bill with a credit or debit card, or at Rapipago. Unpaid bills are suspended."]
+
+
+@pytest.mark.parametrize("word,rare", [
+    ("posnet", True), ("losartan", True), ("dogecoin", True), ("acupuntura", True),
+    ("daughter", False), ("ayer", False), ("plata", False),   # everyday words
+    ("daugther", False), ("recieve", False),                    # typos of common words
+    ("explicás", False), ("mandarle", False), ("decime", False),  # voseo, clitics
+    ("lentísimo", False),                                       # a superlative of a common adjective
+])
+def test_a_rare_word_is_rare_in_every_form_it_may_be(word, rare):
+    assert is_rare(word) is rare
+
+
+def test_the_forms_of_a_word():
+    assert {"explicar"} <= forms("explicás")
+    assert {"mandar"} <= forms("mandarle")
+    assert {"decir"} <= forms("decime")
+    assert {"lento"} <= forms("lentísimo")
+    assert {"impago", "impagos"} <= forms("impaga")
+
+
+def test_the_subject_the_pages_never_mention():
+    vocabulary = LexicalIndex(PAGES).idf
+    assert unknown_subjects("Can I pay my bill with dogecoin?", vocabulary) == ["dogecoin"]
+    assert unknown_subjects("¿Puedo pagar la factura con un posnet?", vocabulary) == ["posnet"]
+    # a thing the pages name is known, whatever its frequency
+    assert unknown_subjects("Can I pay at Rapipago?", vocabulary) == []
+    # only what the message asks: a rare word in a statement before the question is context
+    assert unknown_subjects("Tengo una verdulería en Lanús. ¿Cuánto tarda el pago?", vocabulary) == []
+    # a form, a negation or a typo of a word the pages use
+    assert unknown_subjects("¿Y me quedo con la factura impaga?", vocabulary) == []
+    assert unknown_subjects("Can I pay at Rapipagoo?", vocabulary) == []
+    # an everyday word the pages happen not to use
+    assert unknown_subjects("Can my daughter pay my bill?", vocabulary) == []
+    assert unknown_subjects("Can I pay my bill with dogecoin?", None) == []  # no knowledge base yet
+
+
+@pytest.mark.parametrize("text,handed_off", [
+    ("Can I pay my bill with dogecoin?", True),
+    ("¿Puedo pagar la factura con dogecoin?", True),
+    ("I have a verdulería. Can I pay my bill with a credit card?", False),
+])
+def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, text, handed_off):
+    """The fixture's answer threshold (0.05) answers every draft: a question about a rare thing no page
+    mentions is handed off on low confidence all the same, and its draft is not given."""
+    from apps.conversations.models import ConversationEvent
+
+    conv, _ = say(fibrasur, start(fibrasur, language="es" if text.startswith("¿") else "en"), text)
+    decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+    if handed_off:
+        assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
+        assert decision["scores"]["unknown_subjects"] == 1
+        assert decision["scores"]["draft_confidence"] > 0.05  # the draft the threshold would have given
+    else:
+        assert "unknown_subjects" not in decision["scores"]
+        assert conv.status == Status.BOT and decision["decision"] == "answer"

@@ -377,7 +377,7 @@ class LocalProvider:
                 # other words find does not answer it (``compose.unknown_subjects``). No draft to give.
                 analysis.extra.update(unknown_subjects=float(len(found["unknown_subjects"])),
                                       draft_confidence=analysis.confidence)
-                analysis.signals["unknown_subjects"] = ", ".join(found["unknown_subjects"])
+                analysis.signals["unknown_subjects"] = list(found["unknown_subjects"])
                 analysis.confidence = 0.0
         else:
             analysis.extra["retrieval"] = 0.0

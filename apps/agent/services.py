@@ -274,6 +274,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     base = {"message_id": msg.pk, "intent": analysis.intent, "topic": handoff_topic.slug if handoff_topic else "",
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
+    if analysis.signals.get("unknown_subjects"):  # what the question asks about that no page mentions
+        base["unknown_subjects"] = analysis.signals["unknown_subjects"]
 
     if ((trigger == "low_confidence" and not declined) or (not trigger and analysis.intent == "vent")) \
             and policy.reports_problem(analysis, cfg, msg.body, previous_topic):

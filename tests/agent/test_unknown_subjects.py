@@ -65,8 +65,8 @@ def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, t
     decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
     if handed_off:
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
-        assert decision["scores"]["unknown_subjects"] == 1
+        assert decision["scores"]["unknown_subjects"] == 1 and decision["unknown_subjects"] == ["dogecoin"]
         assert decision["scores"]["draft_confidence"] > 0.05  # the draft the threshold would have given
     else:
-        assert "unknown_subjects" not in decision["scores"]
+        assert "unknown_subjects" not in decision["scores"] and "unknown_subjects" not in decision
         assert conv.status == Status.BOT and decision["decision"] == "answer"

@@ -1227,11 +1227,12 @@ def _in_vocabulary(word: str, vocabulary, prefixes) -> bool:
 def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
     """The words of what the message asks (its questions, ``_ASKED``) that the knowledge base never
     uses (nor a form, a typo or, with ``embed``, a translation of one: ``_in_vocabulary``,
-    ``rare_words.one_edit``, ``word_translations``) and that English and Spanish rarely use (``rare_words.is_rare``): "Do you
+    ``rare_words.one_edit``, ``word_translations``), that English and Spanish rarely use
+    (``rare_words.is_rare``) and that are not verb forms (``rare_words.looks_like_verb_form``): "Do you
     rent card terminals, like a posnet?", "How much is losartan with my discount?", "¿Cubren
     acupuntura?". That is the thing the customer asks about, and the pages say nothing on it, whatever
     passage the question's other words find. An everyday word the pages happen not to use ("my
-    daughter", "ayer", "plata") is not one."""
+    daughter", "ayer", "plata") is not one, nor a rare form of a verb ("¿Quién sustrajo el balón?")."""
     if vocabulary is None or not question:
         return []
     global _prefix_cache
@@ -1239,7 +1240,7 @@ def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
     if cached[0] is not vocabulary:
         cached = _prefix_cache = (vocabulary, frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5))
     prefixes = cached[1]
-    from .rare_words import is_rare, one_edit
+    from .rare_words import is_rare, looks_like_verb_form, one_edit
 
     asked = " ".join(_ASKED.findall(question)) or question
     found: dict[str, str] = {}
@@ -1248,7 +1249,7 @@ def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
         folded = fold(word)
         if len(folded) < 4 or folded in STOPWORDS or folded in found:
             continue
-        if (not _in_vocabulary(folded, vocabulary, prefixes) and is_rare(word)
+        if (not _in_vocabulary(folded, vocabulary, prefixes) and not looks_like_verb_form(word) and is_rare(word)
                 and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # no typo of a page's word
             found[folded] = word
     if found and embed is not None:

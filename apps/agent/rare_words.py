@@ -85,6 +85,18 @@ def forms(word: str) -> set[str]:
     return out
 
 
+# A verb form: what someone did or does ("sustrajo", "rebautizaron", "amonestado", "cotizaban", "jubilarme",
+# "rebooted", "geocaching"), not the thing a question asks about. A verb's rarer forms are rare even when
+# the verb is not, and across languages they seldom share letters with the pages' words.
+_VERB_FORM = re.compile(r"(?:ó|ió|aron|ieron|aba|aban|ado|ada|ados|adas|ido|ida|idos|idas|ído|ída|ando|iendo|yendo|"
+                        r"ar|er|ir|ase|iese|ara|iera|ajo|ijo|ujo|uvo|jeron|ed|ing)$")
+
+
+def looks_like_verb_form(word: str) -> bool:
+    """The word, or a form it may be a variant of (``forms``), ends like an English or Spanish verb form."""
+    return any(_VERB_FORM.search(form) for form in forms(word))
+
+
 _LETTERS = "abcdefghijklmnopqrstuvwxyzáéíóúñü"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.agent.compose import unknown_subjects
-from apps.agent.rare_words import forms, is_rare
+from apps.agent.rare_words import forms, is_rare, looks_like_verb_form
 from apps.conversations.models import Status
 from apps.knowledge.lexical import LexicalIndex
 
@@ -35,6 +35,15 @@ def test_the_forms_of_a_word():
     assert {"impago", "impagos"} <= forms("impaga")
 
 
+@pytest.mark.parametrize("word,verb", [
+    ("sustrajo", True), ("rebautizaron", True), ("amonestado", True), ("cotizaban", True), ("jubilarme", True),
+    ("rebooted", True), ("geocaching", True),
+    ("posnet", False), ("losartan", False), ("acupuntura", False), ("bariátrica", False), ("cyberday", False),
+])
+def test_a_verb_form_is_not_a_thing_asked_about(word, verb):
+    assert looks_like_verb_form(word) is verb
+
+
 def test_the_subject_the_pages_never_mention():
     vocabulary = LexicalIndex(PAGES).idf
     assert unknown_subjects("Can I pay my bill with dogecoin?", vocabulary) == ["dogecoin"]
@@ -48,6 +57,8 @@ def test_the_subject_the_pages_never_mention():
     assert unknown_subjects("Can I pay at Rapipagoo?", vocabulary) == []
     # an everyday word the pages happen not to use
     assert unknown_subjects("Can my daughter pay my bill?", vocabulary) == []
+    # a rare form of a verb is not the thing asked about
+    assert unknown_subjects("¿Quién sustrajo la factura?", vocabulary) == []
     assert unknown_subjects("Can I pay my bill with dogecoin?", None) == []  # no knowledge base yet
 
 

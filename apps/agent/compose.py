@@ -1224,7 +1224,7 @@ def _in_vocabulary(word: str, vocabulary, prefixes) -> bool:
     return False
 
 
-def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
+def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = True) -> list[str]:
     """The words of what the message asks (its questions, ``_ASKED``) that the knowledge base never
     uses (nor a form, a typo or, with ``embed``, a translation of one: ``_in_vocabulary``,
     ``rare_words.one_edit``, ``word_translations``), that English and Spanish rarely use
@@ -1232,7 +1232,9 @@ def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
     rent card terminals, like a posnet?", "How much is losartan with my discount?", "¿Cubren
     acupuntura?". That is the thing the customer asks about, and the pages say nothing on it, whatever
     passage the question's other words find. An everyday word the pages happen not to use ("my
-    daughter", "ayer", "plata") is not one, nor a rare form of a verb ("¿Quién sustrajo el balón?")."""
+    daughter", "ayer", "plata") is not one, nor a rare form of a verb ("¿Quién sustrajo el balón?").
+    ``rarity=False``: every word of the question the pages never use, rare or not, verb or not (the
+    baseline of ``bench/unknown_subjects.py``)."""
     if vocabulary is None or not question:
         return []
     global _prefix_cache
@@ -1249,8 +1251,10 @@ def unknown_subjects(question: str, vocabulary, embed=None) -> list[str]:
         folded = fold(word)
         if len(folded) < 4 or folded in STOPWORDS or folded in found:
             continue
-        if (not _in_vocabulary(folded, vocabulary, prefixes) and not looks_like_verb_form(word) and is_rare(word)
-                and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # no typo of a page's word
+        if _in_vocabulary(folded, vocabulary, prefixes):
+            continue
+        if not rarity or (not looks_like_verb_form(word) and is_rare(word)
+                          and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # a page's word's typo
             found[folded] = word
     if found and embed is not None:
         pool = frozenset(w for w in vocabulary if " " not in w)

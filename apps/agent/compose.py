@@ -1254,7 +1254,7 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
         if _in_vocabulary(folded, vocabulary, prefixes):
             continue
         if not rarity or (not looks_like_verb_form(word) and is_rare(word)
-                          and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # a page's word's typo
+                          and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # not a typo of a page's word
             found[folded] = word
     if found and embed is not None:
         pool = frozenset(w for w in vocabulary if " " not in w)

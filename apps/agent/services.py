@@ -486,6 +486,8 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
                "topic_name": localized_name(topic, settings.LANGUAGE_CODE) if topic else "",
                "topic_names": topic_names,
                "scores": scores, "collected": dict(state.collected or {}), "language": language}
+    if base.get("unknown_subjects"):  # what the customer asks about that no help page mentions
+        context["not_in_pages"] = list(base["unknown_subjects"])
     with transaction.atomic():
         conv_services.conversation_record_decision(
             conversation=conv, reason=trigger,
@@ -494,7 +496,8 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
                                          meta={"ai": True, "kind": "handoff", "department": department.pk})
         conv_services.conversation_escalate(conversation=conv, department=department, trigger=trigger,
                                             summary=handoff_summary(conv, topic_name=context["topic_name"],
-                                                                    collected=context["collected"]),
+                                                                    collected=context["collected"],
+                                                                    not_in_pages=context.get("not_in_pages")),
                                             context=context)
         state.pending = {}
         state.save()

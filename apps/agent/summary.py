@@ -50,7 +50,10 @@ def _question(texts: list[str]) -> str:
     return next((t for t in texts if len(t.split()) >= 4), texts[-1] if texts else "")
 
 
-def handoff_summary(conversation: Conversation, *, topic_name: str = "", collected: dict | None = None) -> str:
+def handoff_summary(conversation: Conversation, *, topic_name: str = "", collected: dict | None = None,
+                    not_in_pages: list[str] | None = None) -> str:
+    """``not_in_pages``: what the customer asks about that no help page mentions (``compose.unknown_subjects``):
+    the reason the bot did not answer, so whoever takes over does not look for it in the help pages."""
     texts = [t for t in conversation.messages.filter(author_kind=AuthorKind.CUSTOMER, is_internal=False)
              .exclude(meta__has_key="attachments_only").order_by("created_at", "id").values_list("body", flat=True)
              if t and t.strip()]
@@ -65,4 +68,6 @@ def handoff_summary(conversation: Conversation, *, topic_name: str = "", collect
         question = _question(texts)
         if question:
             parts.append(_("Asks: “%(question)s”") % {"question": _clip(question, MAX_QUOTE)})
+        if not_in_pages:
+            parts.append(_("Not in the help pages: %(things)s.") % {"things": ", ".join(not_in_pages[:3])})
         return " ".join(parts)[:1000]

@@ -78,6 +78,9 @@ def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, t
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
         assert decision["scores"]["unknown_subjects"] == 1 and decision["unknown_subjects"] == ["dogecoin"]
         assert decision["scores"]["draft_confidence"] > 0.05  # the draft the threshold would have given
+        # whoever takes over reads why: the thing the help pages never mention
+        assert conv.handoff["not_in_pages"] == ["dogecoin"]
+        assert conv.handoff_summary.endswith("No está en las páginas de ayuda: dogecoin.")
     else:
         assert "unknown_subjects" not in decision["scores"] and "unknown_subjects" not in decision
         assert conv.status == Status.BOT and decision["decision"] == "answer"

@@ -26,6 +26,13 @@ class AgentConfig(AppConfig):
         m2m_changed.connect(engine_invalidate, sender=models.Topic.documents.through,
                             dispatch_uid="agent-invalidate-docs")
 
+        # The reports' knowledge-gaps table (reports does not import the agent).
+        from apps.core.report_tables import register_table
+
+        from .reports import knowledge_gap_rows
+
+        register_table("knowledge_gaps", knowledge_gap_rows)
+
         # A worker prepares the knowledge base's answer units at start, not on the first message.
         from celery.signals import worker_process_init
 

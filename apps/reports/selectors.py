@@ -376,12 +376,13 @@ def build_report(f: Filters) -> dict:
                               for r in by_channel}),
         "agents": agents, "operators": operators, "triggers": triggers, "deflection": deflection,
         "post_handoff": post_handoff, "cost": costs, "labels": report_tables.table("labels", f),
+        "knowledge_gaps": report_tables.table("knowledge_gaps", f),
         "frt_targets": FRT_TARGET_SECONDS, "benchmarks": BENCHMARKS,
     }
 
 
 TABLES = ("summary", "timeseries", "departments", "channels", "agents", "operators", "triggers", "deflection",
-          "post_handoff", "cost", "labels")
+          "post_handoff", "cost", "labels", "knowledge_gaps")
 
 
 def table_rows(report: dict, name: str) -> list[dict]:

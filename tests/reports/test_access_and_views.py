@@ -243,3 +243,32 @@ def test_labels_are_a_report_table_with_the_same_filters(data, client):
     only_a = client.get(reverse("reports-export", args=["labels"]) + RANGE + f"&department={cast.dept_a.pk}")
     assert [(r["name"], r["conversations"]) for r in csv.DictReader(io.StringIO(only_a.content.decode("utf-8-sig")))] \
         == [("router", "1")]
+
+
+def test_knowledge_gaps_are_a_report_table_with_the_same_filters(data, client):
+    """What customers asked about that no help page mentions (the AI Agent's ``unknown_subjects`` on its
+    decisions), most asked first, with the last question as the customer wrote it (escaped on the page)."""
+    from apps.conversations.models import Conversation, Message
+
+    cast = data
+    a = Conversation.objects.get(department=cast.dept_a)
+    b = Conversation.objects.get(department=cast.dept_b)
+    for conv, words, text in ((a, ["posnet"], "Do you rent a posnet?"),
+                              (b, ["Posnet", "dogecoin"], "<b>¿Posnet</b> o dogecoin?")):
+        msg = Message.objects.create(conversation=conv, author_kind="customer", body=text, channel=cast.channel)
+        services.conversation_record_decision(conversation=conv, payload={"message_id": msg.pk,
+                                                                          "unknown_subjects": words})
+    services.conversation_record_decision(conversation=a, payload={"message_id": None, "scores": {}})  # no gap
+    login(client, cast.operator)
+    html = client.get(reverse("reports-dashboard") + RANGE).content.decode()
+    assert 'id="h-gaps"' in html and "&lt;b&gt;¿Posnet&lt;/b&gt; o dogecoin?" in html and "<b>¿Posnet" not in html
+
+    def export(query=""):
+        response = client.get(reverse("reports-export", args=["knowledge_gaps"]) + RANGE + query)
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    rows = export()
+    assert [(r["subject"], r["conversations"]) for r in rows] == [("posnet", "2"), ("dogecoin", "1")]
+    assert rows[1]["example"] == "<b>¿Posnet</b> o dogecoin?" and rows[1]["last_asked"].startswith("2026-")
+    assert [(r["subject"], r["conversations"]) for r in export(f"&department={cast.dept_a.pk}")] == [("posnet", "1")]
+    assert export("&start=2026-04-01&end=2026-04-30") == []

@@ -33,6 +33,13 @@ def use_bench_database(name: str, *, fresh: bool = False) -> str:
     return url
 
 
+def shared_data(*parts: str) -> Path:
+    """A dataset under ``../shared/data`` beside the checkout (or beside the folder of worktrees); the
+    first of the two that exists, else the first (the benchmark then says it is missing)."""
+    candidates = [ROOT.parent.joinpath("shared", "data", *parts), ROOT.parent.parent.joinpath("shared", "data", *parts)]
+    return next((p for p in candidates if p.exists()), candidates[0])
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:

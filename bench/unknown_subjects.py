@@ -32,16 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data")
-                     if p.is_dir()), ROOT.parent / "shared" / "data")
+from _common import shared_data  # noqa: E402
 
-
-def _bar(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = int(width * done / max(1, total))
-    print(f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr, flush=True)
-    if done >= total:
-        print(file=sys.stderr)
+DEFAULT_DATA = shared_data()
 
 
 def _chart(rows: list[tuple[str, float, float]]) -> None:
@@ -52,6 +45,7 @@ def _chart(rows: list[tuple[str, float, float]]) -> None:
 
 
 def xquad_part(data: Path, half: str) -> dict:
+    from tqdm import tqdm
     from xquad import load
 
     from apps.agent.compose import unknown_subjects
@@ -75,21 +69,21 @@ def xquad_part(data: Path, half: str) -> dict:
                      if (p["article"] < 24) == (half == "tune") for q in p["qas"]]
         fired = baseline = 0
         examples = []
-        for i, question in enumerate(questions, 1):
+        for question in tqdm(questions, desc=f"XQuAD {name}", unit="question", file=sys.stderr, mininterval=1):
             if asks_question(question):
                 words = unknown_subjects(question, vocabularies[passages_in], embed)
                 fired += bool(words)
                 baseline += bool(unknown_subjects(question, vocabularies[passages_in], embed, rarity=False))
                 if words and len(examples) < 3:
                     examples.append(f"{words} {question}")
-            if i % 50 == 0 or i == len(questions):
-                _bar(i, len(questions), f"XQuAD {name}")
         out[name] = {"questions": len(questions), "fired": fired / len(questions),
                      "baseline_fired": baseline / len(questions), "examples": examples}
     return out
 
 
 def business_part(data: Path) -> dict:
+    from tqdm import tqdm
+
     from apps.agent import packs
     from apps.agent.compose import _kb_lexical, unknown_subjects
     from apps.agent.engine import embed
@@ -110,7 +104,7 @@ def business_part(data: Path) -> dict:
             lexical = _kb_lexical()
             vocabulary = lexical.idf if lexical is not None else None
             rows = business.scenarios
-            for n, row in enumerate(rows, 1):
+            for row in tqdm(rows, desc=business.name, unit="conversation", file=sys.stderr, mininterval=1):
                 expected = row["expected"]
                 for i, text in enumerate(row["messages"]):
                     last = i == len(row["messages"]) - 1
@@ -125,8 +119,6 @@ def business_part(data: Path) -> dict:
                     counts["due_low_confidence" if kind == "due" else "answerable"] += 1
                     counts[f"fired_{kind}"] += bool(unknown_subjects(text, vocabulary, embed))
                     counts[f"baseline_fired_{kind}"] += bool(unknown_subjects(text, vocabulary, embed, rarity=False))
-                if n % 20 == 0 or n == len(rows):
-                    _bar(n, len(rows), business.name)
         out[business.name] = counts
     return out
 

@@ -1171,6 +1171,18 @@ def unknown_specific_terms(question: str, vocabulary) -> int:
 _SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:;\n]\s*)$")
 _CAPITALISED = re.compile(r"(?<![\w-])([A-ZÁÉÍÓÚÑ][a-záéíóúñü]{2,})\b")
 _prefix_cache: tuple = (None, frozenset())  # (the vocabulary object, its words' first five letters)
+
+
+def _vocabulary_prefixes(vocabulary) -> frozenset:
+    """The first five letters of the knowledge base's words (of five letters or more), computed once per
+    vocabulary object: a new knowledge-base generation has a new one."""
+    global _prefix_cache
+    cached = _prefix_cache  # read once: another thread may replace it
+    if cached[0] is not vocabulary:
+        cached = _prefix_cache = (vocabulary, frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5))
+    return cached[1]
+
+
 # English writes these with a capital; they are not names ("My baby was born on Monday").
 _CAPITALISED_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april
 may june july august september october november december""".split())
@@ -1182,11 +1194,7 @@ def unknown_names(question: str, vocabulary) -> int:
     company, whatever passage the words around the name find. A verifier feature (``unknown_names``)."""
     if vocabulary is None or not question:
         return 0
-    global _prefix_cache
-    cached = _prefix_cache  # read once: another thread may replace it
-    if cached[0] is not vocabulary:  # a new knowledge-base generation has a new vocabulary object
-        cached = _prefix_cache = (vocabulary, frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5))
-    prefixes = cached[1]
+    prefixes = _vocabulary_prefixes(vocabulary)
     count = 0
     for match in _CAPITALISED.finditer(question):
         if _SENTENCE_START.search(question[:match.start()]):
@@ -1237,11 +1245,7 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
     baseline of ``bench/unknown_subjects.py``)."""
     if vocabulary is None or not question:
         return []
-    global _prefix_cache
-    cached = _prefix_cache  # read once: another thread may replace it
-    if cached[0] is not vocabulary:
-        cached = _prefix_cache = (vocabulary, frozenset(w[:5] for w in vocabulary if " " not in w and len(w) >= 5))
-    prefixes = cached[1]
+    prefixes = _vocabulary_prefixes(vocabulary)
     from .rare_words import is_rare, looks_like_verb_form, one_edit
 
     asked = " ".join(_ASKED.findall(question)) or question

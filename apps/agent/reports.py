@@ -3,8 +3,6 @@ mentions (``compose.unknown_subjects``, on the turn's ``agent_decision`` event).
 ``AgentConfig.ready`` through ``apps.core.report_tables``; reports does not import the agent."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from django.utils import timezone
 
 MAX_EVENTS = 20000  # the most recent decisions read for one report (a gap asked more often shows anyway)
@@ -18,28 +16,20 @@ def knowledge_gap_rows(f) -> list[dict]:
     tables (agent = the assignee; the AI Agent's key selects chats never assigned to a person). Most
     asked first: what the content team should write next."""
     from apps.conversations.models import ConversationEvent, Message
+    from apps.core.report_tables import conversations_in
 
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(f.start, time.min, tzinfo=tz)
-    end = datetime.combine(f.end + timedelta(days=1), time.min, tzinfo=tz)
     events = ConversationEvent.objects.filter(kind=ConversationEvent.Kind.AGENT_DECISION,
                                               payload__has_key="unknown_subjects",
-                                              conversation__created_at__gte=start, conversation__created_at__lt=end)
-    if f.department is not None:
-        events = events.filter(conversation__department_id=f.department)
-    if f.channel is not None:
-        events = events.filter(conversation__channel_id=f.channel)
-    if f.agent is not None:
-        events = events.filter(conversation__assignee_id=f.agent or None)
+                                              **conversations_in(f, "conversation__"))
     rows: dict[str, dict] = {}
-    for conversation_id, payload, created_at in events.order_by("-created_at", "-id").values_list(
-            "conversation_id", "payload", "created_at")[:MAX_EVENTS]:
-        for word in payload.get("unknown_subjects") or []:
+    # only the two payload keys the table needs, not the decision's scores
+    for conversation_id, words, message_id, created_at in events.order_by("-created_at", "-id").values_list(
+            "conversation_id", "payload__unknown_subjects", "payload__message_id", "created_at")[:MAX_EVENTS]:
+        for word in words if isinstance(words, list) else []:
             if not isinstance(word, str) or not word.strip():
                 continue
             row = rows.setdefault(word.strip().lower(), {"subject": word.strip().lower(), "conversations": set(),
-                                                         "last_asked": created_at,
-                                                         "message_id": payload.get("message_id")})
+                                                         "last_asked": created_at, "message_id": message_id})
             row["conversations"].add(conversation_id)
     bodies = dict(Message.objects.filter(pk__in=[r["message_id"] for r in rows.values() if r["message_id"]])
                   .values_list("pk", "body"))

@@ -199,6 +199,29 @@ def declines_answer(text: str) -> bool:
     return len(text.split()) <= 12 and bool(_DECLINES.match(text))
 
 
+# A question the topic examples recognise (the classifier's label is a topic the bot may answer, at
+# least RESTRICTED_MIN_PROBABILITY sure: the policy's bar for being sure of a topic) is answered hedged
+# from this calibrated P(facts) instead of the verifier's floor (hedge cost 1: a hedged wrong answer,
+# which offers a person, costs as much as a needless handoff). A question the examples do not
+# recognise keeps the verifier's floor: off-topic questions ("¿Cómo saco un turno para renovar el DNI?",
+# an injection) read like the pages' words at the same confidences (README, "Hedged answers for
+# questions the topics recognise").
+TOPIC_HEDGE_PROBABILITY = 0.5
+
+
+def hedge_floor_for(analysis, topic, floor: float | None) -> float | None:
+    """The hedged band's floor for this turn: the verifier's ``floor``, lowered to
+    ``TOPIC_HEDGE_PROBABILITY`` when ``topic`` (the turn's own topic, from the classifier's label) is one
+    the bot may answer and the classifier gives it at least ``RESTRICTED_MIN_PROBABILITY``. None (no
+    band) stays None; so does every floor when ``TOPIC_HEDGE_PROBABILITY`` is None (the verifier's band
+    alone)."""
+    if floor is None or TOPIC_HEDGE_PROBABILITY is None or topic is None or not getattr(topic, "bot_may_answer", False):
+        return floor
+    if float(analysis.extra.get("intent_probability", 0.0)) < RESTRICTED_MIN_PROBABILITY:
+        return floor
+    return min(floor, TOPIC_HEDGE_PROBABILITY)
+
+
 def hedged_band(confidence: float, threshold: float, floor: float | None) -> bool:
     """Under the answer threshold but at or above the verifier's hedge floor: answered with the
     passage and an offer of a person instead of a low-confidence handoff."""

@@ -254,7 +254,9 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     else:
         topic = decision.topic if decision.note == "context" else topic
         if analysis.confidence < cfg.confidence_threshold or not analysis.answer:
-            if (analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, hedge_floor())
+            own_topic = snapshot.topics.get(analysis.topic_slug) if analysis.topic_slug else None
+            floor = policy.hedge_floor_for(analysis, own_topic, hedge_floor())
+            if (analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, floor)
                     and not policy.asks_about_own_case(analysis)):
                 # Medium confidence: the passage, then "not sure; tell me and I'll pass you to a person"
                 # (README, "Answer confidence"), not an immediate handoff.

@@ -132,8 +132,12 @@ def _confidence(cast, text: str) -> float:
     return float(event.payload["scores"]["confidence"])
 
 
-def test_medium_confidence_first_turn_is_answered_with_an_offer_and_an_unanswerable_one_handed_off(fibrasur):
+def test_medium_confidence_first_turn_is_answered_with_an_offer_and_an_unanswerable_one_handed_off(fibrasur, monkeypatch):
+    from apps.agent import policy
     from apps.agent.compose import verifier_load, verifier_use
+
+    # the verifier's own band alone (the lower band for recognised questions has its own test below)
+    monkeypatch.setattr(policy, "TOPIC_HEDGE_PROBABILITY", None)
 
     high, low = _confidence(fibrasur, ANSWERABLE), _confidence(fibrasur, UNANSWERABLE)
     assert low < high  # the verifier ranks the answerable question above the unanswerable one
@@ -176,3 +180,61 @@ def test_declining_a_hedged_answer_is_read_in_both_languages(text, declines):
     from apps.agent.policy import declines_answer
 
     assert declines_answer(text) is declines
+
+
+# --- the hedged band for a question the topics recognise ---------------------------------------------
+
+def test_the_band_starts_lower_for_a_question_a_topic_the_bot_may_answer_recognises():
+    """``policy.hedge_floor_for``: the verifier's floor, lowered to ``TOPIC_HEDGE_PROBABILITY`` only when
+    the turn's own topic is one the bot may answer and the classifier is at least
+    ``RESTRICTED_MIN_PROBABILITY`` sure of it; never raised, and no band stays no band."""
+    from types import SimpleNamespace
+
+    from apps.agent.policy import RESTRICTED_MIN_PROBABILITY, TOPIC_HEDGE_PROBABILITY, hedge_floor_for
+
+    answerable, restricted = SimpleNamespace(bot_may_answer=True), SimpleNamespace(bot_may_answer=False)
+    sure = SimpleNamespace(extra={"intent_probability": RESTRICTED_MIN_PROBABILITY})
+    unsure = SimpleNamespace(extra={"intent_probability": RESTRICTED_MIN_PROBABILITY - 0.01})
+    assert TOPIC_HEDGE_PROBABILITY < 0.6
+    assert hedge_floor_for(sure, answerable, 0.6) == TOPIC_HEDGE_PROBABILITY
+    assert hedge_floor_for(unsure, answerable, 0.6) == 0.6
+    assert hedge_floor_for(sure, restricted, 0.6) == 0.6
+    assert hedge_floor_for(sure, None, 0.6) == 0.6
+    assert hedge_floor_for(sure, answerable, None) is None
+    assert hedge_floor_for(sure, answerable, 0.4) == 0.4
+
+
+def test_a_recognised_question_is_answered_hedged_from_the_lower_floor_and_an_unrecognised_one_handed_off(fibrasur):
+    """The same medium-confidence draft ("How do I restart the router?", its confidence under the
+    verifier's floor, here raised above it): answered with the offer of a person while the topic
+    examples recognise the question; handed off on low confidence once the topic has no examples that
+    recognise it (the classifier then reads it as something else: a handoff, on low confidence or as out
+    of scope, never the hedged passage)."""
+    from apps.agent.compose import verifier_load, verifier_use
+    from apps.agent.engine import engine_invalidate
+    from apps.agent.models import TopicExample
+    from apps.agent.policy import TOPIC_HEDGE_PROBABILITY
+
+    confidence = _confidence(fibrasur, ANSWERABLE)
+    assert confidence >= TOPIC_HEDGE_PROBABILITY  # the draft is in the lower band's reach
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 1.0  # nothing is answered outright
+    cfg.save()
+    with verifier_use({**verifier_load(), "hedge_probability": 0.999}):  # the verifier's own band: out of reach
+        conv = start(fibrasur, language="en")
+        conv, replies = say(fibrasur, conv, ANSWERABLE)
+        decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).latest("id")
+        assert decision.payload["scores"]["intent_probability"] >= 0.3
+        assert conv.status == Status.BOT and decision.payload["hedged"] is True
+        assert [r.meta["kind"] for r in replies] == ["answer"] and replies[0].sources
+        assert replies[0].body.endswith(cfg.message("hedge", "en"))
+
+        topic = decision.payload["topic"] or decision.payload["intent"]
+        TopicExample.objects.filter(topic__slug=topic).delete()
+        engine_invalidate()
+        conv = start(fibrasur, language="en")
+        conv, replies = say(fibrasur, conv, ANSWERABLE)
+        decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).latest("id")
+        assert decision.payload["intent"] != topic and decision.payload.get("hedged") is not True
+        assert conv.handoff["trigger"] in ("low_confidence", "out_of_scope")  # no topic reads it: in scope or not
+        assert [r.meta["kind"] for r in replies] == ["handoff"]

@@ -215,7 +215,9 @@ def hedge_floor_for(analysis, topic, floor: float | None) -> float | None:
     the bot may answer and the classifier gives it at least ``RESTRICTED_MIN_PROBABILITY``. None (no
     band) stays None; so does every floor when ``TOPIC_HEDGE_PROBABILITY`` is None (the verifier's band
     alone)."""
-    if floor is None or TOPIC_HEDGE_PROBABILITY is None or topic is None or not getattr(topic, "bot_may_answer", False):
+    if floor is None or TOPIC_HEDGE_PROBABILITY is None:
+        return floor
+    if topic is None or not getattr(topic, "bot_may_answer", False):
         return floor
     if float(analysis.extra.get("intent_probability", 0.0)) < RESTRICTED_MIN_PROBABILITY:
         return floor

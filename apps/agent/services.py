@@ -252,9 +252,9 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     elif _action_for(topic, analysis) and conv.contact.external_ref:
         handoff_topic = topic
     else:
+        own_topic = topic  # the turn's own topic (the classifier's label), before a follow-up takes the context's
         topic = decision.topic if decision.note == "context" else topic
         if analysis.confidence < cfg.confidence_threshold or not analysis.answer:
-            own_topic = snapshot.topics.get(analysis.topic_slug) if analysis.topic_slug else None
             floor = policy.hedge_floor_for(analysis, own_topic, hedge_floor())
             if (analysis.answer and policy.hedged_band(analysis.confidence, cfg.confidence_threshold, floor)
                     and not policy.asks_about_own_case(analysis)):

@@ -10,6 +10,12 @@ THANKS = "thanks"
 OOS = "oos"
 FRUSTRATION = "frustrated"  # a vent with no question of its own: in scope, about the conversation
 VAGUE = "vague"  # a first message that names no request yet: one clarifying question, not a handoff
+# Hard negatives of asking for a person: messages about someone (a relative acting for the customer,
+# who must be present, who signs, someone who used the account) that ask for no one. Never a label:
+# the classifier hands this class's probability to the other classes, never to ``HUMAN``
+# (``ScopeClassifier.absorb``), so these words stop reading as a request for a person while the
+# topics read them as before.
+ABOUT_SOMEONE = "about_someone"
 
 BUILTIN_EXAMPLES: dict[str, list[str]] = {
     HUMAN: [
@@ -130,3 +136,37 @@ CALM: list[str] = [
 
 
 BUILTIN_EXAMPLES[FRUSTRATION] = FRUSTRATED
+
+# Asking whether someone is there to attend, or for a person from a team: beside the hard negatives
+# below ("does anyone need to be home for the delivery?") these read under the threshold without
+# examples of their own ("¿hay algún operador disponible?" 0.65 -> 0.32, bench/explicit_requests.py).
+HUMAN_ATTENDING = [
+    "is anybody from your team online?", "is a human around to help me?", "any agents online right now?",
+    "is there a person working on this chat?", "¿hay alguien atendiendo?", "¿está atendiendo alguien del equipo?",
+    "¿hay agentes en línea?", "¿alguna persona que me atienda?", "¿me puede atender alguien de ventas?",
+    "quiero que me atienda una persona de soporte", "can a person from sales help me?",
+    "I'd like someone from support to take this",
+]
+BUILTIN_EXAMPLES[HUMAN] += HUMAN_ATTENDING
+
+# Generic on purpose (no business's words): people named in a question about the service.
+BUILTIN_EXAMPLES[ABOUT_SOMEONE] = [
+    "can my husband do the paperwork for me?", "can a relative make the request in my name?",
+    "is it ok if my daughter handles it on my behalf?", "can somebody else collect it if I'm at work?",
+    "does an adult have to be there when they come?", "must the account holder be present?",
+    "do I have to show up in person?", "does anyone need to be home for the delivery?",
+    "how do I add a family member?", "can I add my partner to my account?", "can my kids use it too?",
+    "my father wants to know what his plan includes", "a friend told me there is a discount",
+    "my neighbour pays less than me, why?", "who signs if there are two holders?",
+    "who approves the request?", "who is responsible if it gets lost?",
+    "someone used my card without my permission", "somebody else logged into my account",
+    "the courier never showed up", "can a person who isn't the holder pay the bill?",
+    "¿mi esposo puede hacer el trámite por mí?", "¿lo puede pedir un familiar a mi nombre?",
+    "¿puede ir otra persona a retirarlo?", "¿tiene que estar el titular?", "¿hace falta que haya un mayor de edad?",
+    "¿hay que ir personalmente?", "¿tiene que haber alguien para recibirlo?", "¿cómo sumo a un familiar?",
+    "¿puedo agregar a mi hija a la cuenta?", "mi papá quiere saber qué incluye su plan",
+    "una amiga me dijo que hay una promo", "mi vecino paga menos que yo, ¿por qué?",
+    "¿quién firma si somos dos titulares?", "¿quién aprueba la solicitud?", "¿quién se hace cargo si se pierde?",
+    "alguien usó mi tarjeta sin permiso", "otra persona entró a mi cuenta", "el repartidor nunca vino",
+    "¿puede pagar la factura alguien que no es el titular?",
+]

@@ -40,8 +40,12 @@ class ScopeClassifier:
     def __init__(self, *, C: float = 10.0, embedding_weight: float = 1.5, knn_weight: float = 1.0,
                  oos_weight: float = 0.5, threshold: float = 0.5, text_features: bool = True,
                  max_iter: int = 500, knn_classes: int = 5, char_ngrams: tuple = (2, 5),
-                 word_ngrams: tuple = (1, 2)):
+                 word_ngrams: tuple = (1, 2), absorb: dict | None = None):
         self.C, self.embedding_weight, self.knn_weight = C, embedding_weight, knn_weight
+        # {absorbing class: the class it guards against}: the absorbing class is learned from hard
+        # negatives of the guarded class, and at prediction its probability goes to every other class
+        # in proportion, never to the guarded one, nor is it ever a label (``_absorbed``)
+        self.absorb = dict(absorb or {})
         self.oos_weight, self.threshold, self.text_features, self.max_iter = oos_weight, threshold, text_features, max_iter
         self.knn_classes, self.char_ngrams, self.word_ngrams = knn_classes, tuple(char_ngrams), tuple(word_ngrams)
         self.classes_: np.ndarray | None = None
@@ -120,7 +124,33 @@ class ScopeClassifier:
                 probs /= probs.sum(axis=1, keepdims=True)
             else:
                 probs = self._model.predict_proba(features)
+        probs = self._absorbed(probs)
         return probs, self._nearest(probs, embeddings)
+
+    def _absorbed(self, probs: np.ndarray) -> np.ndarray:
+        """Each absorbing class's probability handed to the other classes in proportion to theirs,
+        except the class it guards: "¿Puede otra persona hacer el trámite por mí?" resembles the
+        hard negatives of asking for a person (``builtin.ABOUT_SOMEONE``), so that share leaves
+        ``human_request`` and goes to the topics, whose reading is otherwise unchanged."""
+        if not self.absorb or self._single is not None:
+            return probs
+        probs = np.array(probs, dtype=np.float64)
+        index = {str(c): i for i, c in enumerate(self.classes_)}
+        for absorbing, guarded in self.absorb.items():
+            a, g = index.get(absorbing), index.get(guarded)
+            if a is None:
+                continue
+            mass = probs[:, a].copy()
+            probs[:, a] = 0.0
+            others = np.ones(probs.shape[1], dtype=bool)
+            others[a] = False
+            if g is not None:
+                others[g] = False
+            share = probs[:, others]
+            total = share.sum(axis=1, keepdims=True)
+            probs[:, others] = share + mass[:, None] * np.where(total > 0, share / np.maximum(total, 1e-12),
+                                                                1.0 / max(1, int(others.sum())))
+        return probs
 
     def _nearest(self, probs: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         """Similarity to the nearest in-scope example among the ``knn_classes`` most probable
@@ -192,7 +222,7 @@ class ScopeClassifier:
         return {"C": self.C, "embedding_weight": self.embedding_weight, "knn_weight": self.knn_weight,
                 "oos_weight": self.oos_weight, "threshold": self.threshold, "text_features": self.text_features,
                 "max_iter": self.max_iter, "knn_classes": self.knn_classes, "char_ngrams": self.char_ngrams,
-                "word_ngrams": self.word_ngrams}
+                "word_ngrams": self.word_ngrams, "absorb": dict(self.absorb)}
 
     def tune_threshold(self, texts: list[str], labels: list[str], embeddings: np.ndarray, *,
                        max_in_scope_loss: float = 0.02) -> float:

@@ -20,6 +20,8 @@ from .triggers import FrustrationModel
 
 # Classes whose examples are calm support messages (negatives of the frustration model).
 CALM_CLASSES = (builtin.GREETING, builtin.THANKS, builtin.HUMAN, builtin.VAGUE)
+# The hard negatives of asking for a person never take that class's place (``ScopeClassifier.absorb``).
+ABSORB = {builtin.ABOUT_SOMEONE: builtin.HUMAN}
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +170,8 @@ def engine_get() -> Engine:
         # Small training sets: a milder regularisation and a scope score leaning on the
         # nearest example, which stays meaningful with a handful of examples per class.
         # The same settings bench/clinc150.py selects on CLINC150's validation split.
-        classifier = ScopeClassifier(C=10.0, embedding_weight=1.5, knn_weight=1.0, oos_weight=1.0)
+        classifier = ScopeClassifier(C=10.0, embedding_weight=1.5, knn_weight=1.0, oos_weight=1.0,
+                                      absorb=ABSORB)
         classifier.fit(texts, labels, vectors)
         topics = dict(Topic.objects.filter(is_active=True).values_list("slug", "pk"))
         calm = [i for i, label in enumerate(labels) if label.startswith("topic:") or label in CALM_CLASSES]

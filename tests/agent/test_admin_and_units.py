@@ -47,20 +47,53 @@ def test_language_detection(text, lang):
     assert detect_language(text)[0] == lang
 
 
-def test_scope_classifier_with_oos_class():
-    rng = np.random.default_rng(0)
-    centers = {"a": rng.normal(size=16), "b": rng.normal(size=16), OOS: rng.normal(size=16)}
+def _clustered(centers: dict, rng, n: int = 20) -> tuple[list[str], list[str], np.ndarray]:
+    """``n`` unit vectors around each class's centre, with their texts and labels."""
     texts, labels, vectors = [], [], []
     for label, center in centers.items():
-        for i in range(20):
-            v = center + rng.normal(scale=0.3, size=16)
+        for i in range(n):
+            v = center + rng.normal(scale=0.3, size=len(center))
             vectors.append(v / np.linalg.norm(v))
             texts.append(f"{label} example {i}")
             labels.append(label)
-    clf = ScopeClassifier(C=10).fit(texts, labels, np.array(vectors))
+    return texts, labels, np.array(vectors)
+
+
+def test_scope_classifier_with_oos_class():
+    rng = np.random.default_rng(0)
+    centers = {"a": rng.normal(size=16), "b": rng.normal(size=16), OOS: rng.normal(size=16)}
+    texts, labels, vectors = _clustered(centers, rng)
+    clf = ScopeClassifier(C=10).fit(texts, labels, vectors)
     probe = centers["a"] / np.linalg.norm(centers["a"])
     pred = clf.predict(["a example new"], probe[None, :])[0]
     assert pred.label == "a" and pred.in_scope
     far = centers[OOS] / np.linalg.norm(centers[OOS])
-    clf.tune_threshold(texts, labels, np.array(vectors), max_in_scope_loss=0.05)
+    clf.tune_threshold(texts, labels, vectors, max_in_scope_loss=0.05)
     assert clf.predict([f"{OOS} example new"], far[None, :])[0].in_scope is False
+
+
+def test_an_absorbing_class_gives_its_probability_to_every_class_but_the_one_it_guards():
+    """The hard negatives of a class (``ScopeClassifier.absorb``): near them, the guarded class loses
+    what the absorbing class took, the others share it in proportion, and the absorbing class is never
+    a label."""
+    rng = np.random.default_rng(1)
+    centers = {"human": rng.normal(size=16), "topic:a": rng.normal(size=16), "topic:b": rng.normal(size=16)}
+    centers["someone"] = centers["human"] * 0.6 + centers["topic:a"] * 0.4  # between a request and topic a
+    texts, labels, vectors = _clustered(centers, rng)
+    probe = centers["someone"] / np.linalg.norm(centers["someone"])
+    plain = ScopeClassifier(C=10).fit(texts, labels, vectors)
+    guarded = ScopeClassifier(C=10, absorb={"someone": "human"}).fit(texts, labels, vectors)
+    before = plain.predict(["someone example new"], probe[None, :])[0]
+    after = guarded.predict(["someone example new"], probe[None, :])[0]
+    assert before.label == "someone"          # without the rule the hard negative is a label of its own
+    assert after.label != "someone" and after.prob("someone") == 0.0
+    assert after.prob("human") == pytest.approx(before.prob("human"))   # nothing of it goes to the guarded class
+    others = ("topic:a", "topic:b")
+    gained = sum(after.prob(c) for c in others) - sum(before.prob(c) for c in others)
+    assert gained == pytest.approx(before.prob("someone"))
+    assert after.prob("topic:a") / after.prob("topic:b") == pytest.approx(before.prob("topic:a") / before.prob("topic:b"))
+    assert sum(after.probabilities.values()) == pytest.approx(1.0)
+    # a message far from the hard negatives reads the same with or without the rule
+    far = centers["topic:b"] / np.linalg.norm(centers["topic:b"])
+    assert guarded.predict(["topic:b example new"], far[None, :])[0].label == "topic:b"
+    assert guarded._params()["absorb"] == {"someone": "human"}

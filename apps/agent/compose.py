@@ -1267,6 +1267,21 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
     return list(found.values())
 
 
+def unknown_quantities(question: str, stated) -> list[str]:
+    """The figures with a unit in what the message asks (its questions, ``_ASKED``) that no page
+    states with a unit of that kind (``apps.knowledge.lexical.quantities``): "Can I get a 10 Gbps plan
+    for my house?" when the plans go up to 1 Gbps, "Do I get 20% off?" when the pages say 15%. The
+    pages cannot confirm that value, so the passage the question's other words find (the plans table)
+    is no answer to it: like a thing the pages never mention (``unknown_subjects``). A value the pages
+    state ("how much is the 300 megas plan?") is not one. ``stated``: ``LexicalIndex.quantities``."""
+    if stated is None or not question:
+        return []
+    from apps.knowledge.lexical import quantities
+
+    asked = " ".join(_ASKED.findall(question)) or question
+    return [written for key, written in quantities(asked).items() if key not in stated]
+
+
 # --- the reply ------------------------------------------------------------------------------------
 
 def quote_notice(language: str) -> str:
@@ -1540,7 +1555,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return None
     unknown = unknown_specific_terms(asked, vocabulary)
     names = unknown_names(asked, vocabulary)
-    subjects = unknown_subjects(asked, vocabulary, embed)
+    subjects = unknown_subjects(asked, vocabulary, embed) + unknown_quantities(asked, getattr(lexical, "quantities", None))
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
     link = ""

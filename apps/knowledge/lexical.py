@@ -29,6 +29,22 @@ def figures(text: str) -> set[str]:
     return {figure_digits(m.group(0)) for m in _FIGURE.finditer(text or "")}
 
 
+# A figure with its unit: a speed or data amount ("10 Gbps", "300 megas", "50 GB") or a percentage
+# ("30%", "20 por ciento"). Units of one kind compare as one: "300 megas" is "300 Mbps".
+_QUANTITY = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?(%|(?:por ?ciento|percent|kbps|mbps|gbps|kb|mb|gb|tb|"
+                       r"megas?|gigas?|teras?)\b)", re.IGNORECASE)
+_UNIT_KIND = {"k": "k", "m": "m", "g": "g", "t": "t", "%": "%", "p": "%"}
+
+
+def quantities(text: str) -> dict[tuple[str, str], str]:
+    """The figures with a unit a text states: {(digits, kind of unit): as written} ("10 Gbps" ->
+    ("10", "g"), "300 megas" and "300 Mbps" -> ("300", "m"), "1,49%" and "1.49%" -> ("149", "%"))."""
+    out = {}
+    for m in _QUANTITY.finditer(text or ""):
+        out.setdefault((figure_digits(m.group(1)), _UNIT_KIND[m.group(2)[0].lower()]), m.group(0))
+    return out
+
+
 def grams(text: str) -> list[str]:
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -45,6 +61,8 @@ class LexicalIndex:
         self.size = len(texts)
         # every figure the texts state, for "an amount no page states" (apps.agent.compose)
         self.figures = frozenset().union(*(figures(t) for t in texts)) if texts else frozenset()
+        # every figure with a unit they state, for "a speed or a percentage no page states"
+        self.quantities = frozenset().union(*(quantities(t).keys() for t in texts)) if texts else frozenset()
         counts = [Counter(grams(t)) for t in texts]
         df: Counter = Counter()
         for c in counts:

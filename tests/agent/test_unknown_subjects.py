@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from apps.agent.compose import unknown_subjects
+from apps.agent.compose import unknown_quantities, unknown_subjects
 from apps.agent.rare_words import forms, is_rare, looks_like_verb_form
 from apps.conversations.models import Status
-from apps.knowledge.lexical import LexicalIndex
+from apps.knowledge.lexical import LexicalIndex, quantities
 
 from .helpers import say, start
 
@@ -83,4 +83,45 @@ def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, t
         assert conv.handoff_summary.endswith("No está en las páginas de ayuda: dogecoin.")
     else:
         assert "unknown_subjects" not in decision["scores"] and "unknown_subjects" not in decision
+        assert conv.status == Status.BOT and decision["decision"] == "answer"
+
+
+def test_figures_with_a_unit_compare_by_kind_of_unit():
+    assert quantities("Fibra 1000: 1000 Mbps (1 Gbps); 300 megas; 1,49% o 1.49 %; 20 por ciento; 50GB") == {
+        ("1000", "m"): "1000 Mbps", ("1", "g"): "1 Gbps", ("300", "m"): "300 megas", ("149", "%"): "1,49%",
+        ("20", "%"): "20 por ciento", ("50", "g"): "50GB"}
+    assert quantities("Plan 300, 48 hours, $19,900") == {}  # a figure without a unit of these kinds is not one
+
+
+def test_a_speed_or_a_percentage_the_pages_never_state():
+    stated = LexicalIndex(["Fibra 300: 300 Mbps. Fibra 1000: 1 Gbps.", "Pensioners get a 15% discount."]).quantities
+    assert unknown_quantities("Can I get a 10 Gbps plan for my house?", stated) == ["10 Gbps"]
+    assert unknown_quantities("¿Me hacen el 20% de descuento por ser jubilado?", stated) == ["20%"]
+    # a value the pages state, in another unit of its kind, is known
+    assert unknown_quantities("how much is the 300 megas plan?", stated) == []
+    assert unknown_quantities("Do pensioners get 15% off?", stated) == []
+    # only what the message asks: a figure in a statement before the question is the customer's context
+    assert unknown_quantities("I have 50 GB left this month. How do I check my usage?", stated) == []
+    assert unknown_quantities("Can I get a 10 Gbps plan?", None) == []  # no knowledge base yet
+
+
+@pytest.mark.parametrize("text,handed_off", [
+    ("Can I get a 10 Gbps plan for my house?", True),
+    ("¿Puedo contratar un plan de 10 Gbps para mi casa?", True),
+    ("How much is the 300 Mbps plan?", False),
+])
+def test_a_question_about_a_speed_no_page_states_gets_a_person(fibrasur, text, handed_off):
+    """The plans table answers "how much is the 300 Mbps plan?" but not whether there is a 10 Gbps one:
+    handed off to Sales on low confidence (the fixture's threshold, 0.05, would answer any draft), with
+    the value the pages never state on the context card."""
+    from apps.conversations.models import ConversationEvent
+
+    conv, _ = say(fibrasur, start(fibrasur, language="es" if text.startswith("¿") else "en"), text)
+    decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+    if handed_off:
+        assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
+        assert conv.department.slug == "sales"
+        assert decision["unknown_subjects"] == ["10 Gbps"] and conv.handoff["not_in_pages"] == ["10 Gbps"]
+    else:
+        assert "unknown_subjects" not in decision
         assert conv.status == Status.BOT and decision["decision"] == "answer"

@@ -104,7 +104,8 @@ def main() -> int:
     texts = read_texts()
     shipped_someone = list(builtin.BUILTIN_EXAMPLES[builtin.ABOUT_SOMEONE])
     shipped_human = list(builtin.BUILTIN_EXAMPLES[builtin.HUMAN])
-    baseline_human = [t for t in shipped_human if t not in set(builtin.HUMAN_ATTENDING)]
+    attending = set(builtin.HUMAN_ATTENDING)
+    baseline_human = [t for t in shipped_human if t not in attending]
     shipped_absorb = dict(engine.ABSORB)
     results = {}
     started = time.perf_counter()

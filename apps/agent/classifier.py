@@ -103,6 +103,8 @@ class ScopeClassifier:
             self._weights = None
         self._oos_index = int(np.flatnonzero(self.classes_ == OOS)[0]) if OOS in self.classes_ else None
         index = {label: i for i, label in enumerate(self.classes_)}
+        # (absorbing column, guarded column or None), resolved once here rather than on every prediction
+        self._absorb_columns = [(index[a], index.get(g)) for a, g in self.absorb.items() if a in index]
         self._rows_by_class = {}
         for row, label in enumerate(self._example_labels):
             self._rows_by_class.setdefault(index[label], []).append(row)
@@ -132,14 +134,11 @@ class ScopeClassifier:
         except the class it guards: "¿Puede otra persona hacer el trámite por mí?" resembles the
         hard negatives of asking for a person (``builtin.ABOUT_SOMEONE``), so that share leaves
         ``human_request`` and goes to the topics, whose reading is otherwise unchanged."""
-        if not self.absorb or self._single is not None:
+        columns = getattr(self, "_absorb_columns", None)
+        if not columns or self._single is not None:
             return probs
         probs = np.array(probs, dtype=np.float64)
-        index = {str(c): i for i, c in enumerate(self.classes_)}
-        for absorbing, guarded in self.absorb.items():
-            a, g = index.get(absorbing), index.get(guarded)
-            if a is None:
-                continue
+        for a, g in columns:
             mass = probs[:, a].copy()
             probs[:, a] = 0.0
             others = np.ones(probs.shape[1], dtype=bool)

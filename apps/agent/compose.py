@@ -1210,6 +1210,11 @@ def unknown_names(question: str, vocabulary) -> int:
 # The part of a message that asks: its questions ("Tengo una verdulería en Lanús. ¿Cuánto me cobran
 # por venta?" asks "¿Cuánto me cobran por venta?"), else the whole message ("Quiero pagar con bitcoin").
 _ASKED = re.compile(r"[^.!?¿\n]*\?")
+
+
+def asked_part(question: str) -> str:
+    """What the message asks: its questions (``_ASKED``), else the whole message."""
+    return " ".join(_ASKED.findall(question)) or question
 _LETTER_WORD = re.compile(r"[^\W\d_]+")
 # Prefixes that negate or repeat a word the pages use ("impaga" / "paga", "unpaid" / "paid",
 # "desactivar" / "activar", "reenviar" / "enviar").
@@ -1248,7 +1253,7 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
     prefixes = _vocabulary_prefixes(vocabulary)
     from .rare_words import is_rare, looks_like_verb_form, one_edit
 
-    asked = " ".join(_ASKED.findall(question)) or question
+    asked = asked_part(question)
     found: dict[str, str] = {}
     for match in _LETTER_WORD.finditer(asked):
         word = match.group(0).lower()
@@ -1278,7 +1283,7 @@ def unknown_quantities(question: str, stated) -> list[str]:
         return []
     from apps.knowledge.lexical import quantities
 
-    asked = " ".join(_ASKED.findall(question)) or question
+    asked = asked_part(question)
     return [written for key, written in quantities(asked).items() if key not in stated]
 
 

@@ -12,6 +12,13 @@ from apps.knowledge.lexical import LexicalIndex, quantities
 
 from .helpers import say, start
 
+def _last_decision(conv) -> dict:
+    """The payload of the conversation's last AI Agent decision event."""
+    from apps.conversations.models import ConversationEvent
+
+    return conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+
+
 PAGES = ["Pagá la factura en Rapipago, con tarjeta de crédito o débito. El pago se acredita en 48 horas.",
          "You can pay your bill with a credit or debit card, or at Rapipago. Unpaid bills are suspended."]
 
@@ -70,10 +77,8 @@ def test_the_subject_the_pages_never_mention():
 def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, text, handed_off):
     """The fixture's answer threshold (0.05) answers every draft: a question about a rare thing no page
     mentions is handed off on low confidence all the same, and its draft is not given."""
-    from apps.conversations.models import ConversationEvent
-
     conv, _ = say(fibrasur, start(fibrasur, language="es" if text.startswith("¿") else "en"), text)
-    decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+    decision = _last_decision(conv)
     if handed_off:
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
         assert decision["scores"]["unknown_subjects"] == 1 and decision["unknown_subjects"] == ["dogecoin"]
@@ -114,10 +119,8 @@ def test_a_question_about_a_speed_no_page_states_gets_a_person(fibrasur, text, h
     """The plans table answers "how much is the 300 Mbps plan?" but not whether there is a 10 Gbps one:
     handed off to Sales on low confidence (the fixture's threshold, 0.05, would answer any draft), with
     the value the pages never state on the context card."""
-    from apps.conversations.models import ConversationEvent
-
     conv, _ = say(fibrasur, start(fibrasur, language="es" if text.startswith("¿") else "en"), text)
-    decision = conv.events.filter(kind=ConversationEvent.Kind.AGENT_DECISION).order_by("-id").first().payload
+    decision = _last_decision(conv)
     if handed_off:
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
         assert conv.department.slug == "sales"

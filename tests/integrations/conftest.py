@@ -1,6 +1,7 @@
 """Fixtures for the integrations tests: wire-format fixtures (tests/fixtures/), tokens, eager Celery, stand-ins."""
 from __future__ import annotations
 
+import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,3 +118,50 @@ def stand_in():
     server = StandIn()
     yield server
     server.close()
+
+
+def read_chunked(stream) -> bytes:
+    """An HTTP/1.1 chunked request body (RFC 9112 section 7.1), read to its last chunk and trailers."""
+    body = bytearray()
+    while True:
+        size = int(stream.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while stream.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            return bytes(body)
+        body += stream.read(size)
+        stream.readline(65537)  # the CRLF after the chunk
+
+
+@pytest.fixture
+def live_server_reads_chunked_bodies(live_server, monkeypatch):
+    """The live server, reading chunked request bodies as production's daphne does.
+
+    Django's test server (a WSGI development server) does not read a body sent with
+    ``Transfer-Encoding: chunked``: it leaves the chunks on the keep-alive connection, and reads
+    their last line ("0") as the next request, answering it with a bare error page that the
+    client takes for the reply to its next request (schemathesis reported it as a network error).
+    Here the body is read and handed to the application with its length, as daphne hands it."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    parse_request, handle_one_request = WSGIRequestHandler.parse_request, WSGIRequestHandler.handle_one_request
+
+    def parse_and_read_chunked(self):
+        if not parse_request(self):
+            return False
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = read_chunked(self.rfile)
+            del self.headers["Transfer-Encoding"], self.headers["Content-Length"]
+            self.headers["Content-Length"] = str(len(body))
+            self._connection_rfile, self.rfile = self.rfile, io.BytesIO(body)
+        return True
+
+    def one_request(self):
+        self._connection_rfile = None
+        handle_one_request(self)
+        if self._connection_rfile is not None:  # the next request is read from the connection again
+            self.rfile = self._connection_rfile
+
+    monkeypatch.setattr(WSGIRequestHandler, "parse_request", parse_and_read_chunked)
+    monkeypatch.setattr(WSGIRequestHandler, "handle_one_request", one_request)
+    return live_server

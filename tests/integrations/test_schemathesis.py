@@ -91,14 +91,18 @@ def _schemathesis(base_url: str, tmp_path: Path, name: str, extra: list[str]) ->
 
 
 @pytest.mark.django_db(transaction=True)
-def test_schemathesis_finds_no_5xx_and_no_object_level_leak(live_server, cast, tmp_path, monkeypatch):
+def test_schemathesis_finds_no_5xx_and_no_object_level_leak(live_server_reads_chunked_bodies, cast, tmp_path,
+                                                            monkeypatch):
     """Two bounded runs in parallel: the peers (collab_a, collab_b: the WFC document holds only
     them, so every read is made by a peer and replayed by the other) with the object-level
     authorization check over the conversation operations, and an Operator run over every
     operation for "no 5xx". (Checked: replacing the visibility lookup of the conversation
     viewset with a plain ``get`` makes this test fail with an ObjectLevelAuthorizationViolation;
     with an Operator identity in the WFC document the check never runs, because every read then
-    escalates to the Operator, who is not a peer.)"""
+    escalates to the Operator, who is not a peer.) Schemathesis sends some bodies chunked: the
+    server reads them as daphne does (Django's test server alone answered the last chunk as a
+    request, a rare "Network Error" in CI)."""
+    live_server = live_server_reads_chunked_bodies
     assert Path(SCHEMATHESIS).exists(), "schemathesis is in the dev extra: `python3 run.py install` installs it"
     from apps.integrations.api.base import ApiThrottle
 

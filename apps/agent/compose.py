@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import places
+
 MAX_ANSWER_CHARS = 420
 SAME_LANGUAGE_BONUS = 0.03
 LEXICAL_WEIGHT = 0.35
@@ -1200,8 +1202,8 @@ def unknown_names(question: str, vocabulary) -> int:
         if _SENTENCE_START.search(question[:match.start()]):
             continue
         word = fold(match.group(1))
-        if word in _CAPITALISED_WORDS:
-            continue
+        if word in _CAPITALISED_WORDS or places.starts_with_place(question[match.start():], vocabulary):
+            continue  # a place of a country the pages write for (``apps.agent.places``)
         if word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes):
             count += 1
     return count
@@ -1529,6 +1531,11 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                      departments=departments, k=PARAMS["max_hits"])
 
     asked = question  # the whole message: its codes, names and amounts mark the customer's own case
+    # the country of a place the customer names, as the pages write it ("...get to Córdoba? (Argentina)")
+    countries = places.countries_for(question, getattr(_kb_lexical(), "idf", None))
+    if countries:
+        question = f"{question} ({', '.join(countries)})"
+        vector = np.asarray(embed([question])[0], dtype=np.float32)
     if upset:
         # the vocabulary of the matrix last searched (at most one knowledge-base generation behind: the
         # search below checks the generation); only which sentences are kept depends on it

@@ -1197,13 +1197,14 @@ def unknown_names(question: str, vocabulary) -> int:
     if vocabulary is None or not question:
         return 0
     prefixes = _vocabulary_prefixes(vocabulary)
+    in_places = places.place_words(question, vocabulary)  # a place of a country the pages write for
     count = 0
     for match in _CAPITALISED.finditer(question):
         if _SENTENCE_START.search(question[:match.start()]):
             continue
         word = fold(match.group(1))
-        if word in _CAPITALISED_WORDS or places.starts_with_place(question[match.start():], vocabulary):
-            continue  # a place of a country the pages write for (``apps.agent.places``)
+        if word in _CAPITALISED_WORDS or word in in_places:
+            continue
         if word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes):
             count += 1
     return count

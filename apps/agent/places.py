@@ -95,8 +95,11 @@ def countries_for(text: str, known) -> list[str]:
     return found
 
 
-def starts_with_place(text: str, known) -> bool:
-    """``text`` opens with one of the places, of a country the knowledge base mentions (``known``)."""
-    match = _PATTERN.match(_fold(text or ""))
-    return match is not None and known is not None and any(
-        _fold(name).lower() in known for name in _COUNTRY_OF[match.group(1)])
+def place_words(text: str, known) -> frozenset[str]:
+    """The words (folded, lower case) of the places ``text`` names whose country the knowledge base
+    mentions (``known``): "punta", "del", "este" for "Punta del Este" when the pages write for Uruguay."""
+    if known is None:
+        return frozenset()
+    return frozenset(word for place, country in named_places(text)
+                     if any(_fold(name).lower() in known for name in country)
+                     for word in place.lower().split())

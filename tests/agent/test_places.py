@@ -49,6 +49,10 @@ def test_a_place_of_a_country_the_pages_write_for_is_not_an_unknown_name():
     assert unknown_names("Can I add the card to Zorblax?", known) == 1
     other = LexicalIndex(["Delivery takes 3 to 5 business days everywhere in Peru."]).idf
     assert unknown_names("How long does the card take to get to Rosario?", other) == 1
+    # every word of a place of several
+    uruguay = LexicalIndex(["Plus — Uruguay: UYU 2.800 per year for glasses."]).idf
+    assert unknown_names("What do I get for glasses in Punta del Este?", uruguay) == 0
+    assert unknown_names("What do I get for glasses in Punta del Este?", other) == 2  # Punta, Este
 
 
 @pytest.fixture
@@ -77,7 +81,7 @@ def test_the_country_of_the_place_finds_its_row_and_raises_the_confidence(delive
     assert found["features"]["unknown_names"] == 0
     # the same turn without reading the place: Rosario is a name the pages never mention
     monkeypatch.setattr(places, "countries_for", lambda text, known: [])
-    monkeypatch.setattr(places, "starts_with_place", lambda text, known: False)
+    monkeypatch.setattr(places, "place_words", lambda text, known: frozenset())
     blind = answer()
     assert blind["features"]["unknown_names"] == 1
     assert found["confidence"] > blind["confidence"], (found["confidence"], blind["confidence"])

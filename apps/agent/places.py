@@ -6,8 +6,8 @@ Spanish-speaking countries (and Brazil), written once, not read from any busines
 
 A place is matched with its capital letter (accents optional: "Cordoba"), longest name first
 ("Santiago del Estero" is Argentina, "Santiago" Chile), and never a name that is also an everyday word
-("La Plata" / "la plata", "Salto", "Lima", "Florida", "Mercedes", "Concepción" is kept: capitalised
-inside a sentence it is the city).
+or a common surname ("La Plata" / "la plata", "Salto", "Lima", "Florida", "Mercedes", "Flores",
+"Moreno", "Castro"; "Concepción" is kept: capitalised inside a sentence it is the city).
 """
 from __future__ import annotations
 
@@ -22,30 +22,30 @@ _PLACES: dict[tuple[str, str], str] = {
         Comodoro Rivadavia|San Luis|Catamarca|La Rioja|Formosa|Río Gallegos|Ushuaia|Tierra del Fuego|
         Bariloche|San Carlos de Bariloche|Trelew|Puerto Madryn|Viedma|Rawson|Tandil|Villa Carlos Paz|
         El Calafate|Lanús|Quilmes|Avellaneda|Lomas de Zamora|La Matanza|Morón|San Isidro|Vicente López|
-        Tigre|Merlo|Moreno|Berazategui|Florencio Varela|Almirante Brown|Esteban Echeverría|San Martín|
-        Tres de Febrero|Hurlingham|Ituzaingó|Escobar|Zárate|Campana|Luján|Olavarría|Junín|Pergamino|
+        Tigre|Berazategui|Florencio Varela|Almirante Brown|Esteban Echeverría|
+        Tres de Febrero|Hurlingham|Ituzaingó|Zárate|Luján|Olavarría|Junín|Pergamino|
         Necochea|Villa María|San Rafael|Rafaela|Venado Tuerto|Gualeguaychú|Concordia|Palermo|Belgrano|
-        Recoleta|Caballito|Flores|Mataderos|Chubut|Patagonia|Entre Ríos|Misiones|Chaco""",
+        Recoleta|Caballito|Mataderos|Chubut|Patagonia|Entre Ríos|Chaco""",
     ("Chile", "Chile"): """Santiago|Santiago de Chile|Valparaíso|Viña del Mar|Concepción|La Serena|Antofagasta|
         Temuco|Rancagua|Talca|Arica|Iquique|Puerto Montt|Chillán|Calama|Osorno|Valdivia|Punta Arenas|
         Copiapó|Coquimbo|Talcahuano|Puente Alto|Maipú|Las Condes|Providencia|Ñuñoa|Vitacura|La Florida|
-        San Bernardo|Quilpué|Villa Alemana|Curicó|Ovalle|Puerto Varas|Castro|Chiloé|Rapa Nui|
+        San Bernardo|Quilpué|Villa Alemana|Curicó|Ovalle|Puerto Varas|Chiloé|Rapa Nui|
         Isla de Pascua|Easter Island|Atacama|San Pedro de Atacama|Aysén|Magallanes""",
-    ("Uruguay", "Uruguay"): """Montevideo|Punta del Este|Maldonado|Paysandú|Colonia del Sacramento|Rivera|
-        Las Piedras|Tacuarembó|Melo|Durazno|Rocha|Canelones|Piriápolis|Ciudad de la Costa|Pocitos|
-        Carrasco|José Ignacio|La Paloma|Fray Bentos|Treinta y Tres|Punta Carretas""",
+    ("Uruguay", "Uruguay"): """Montevideo|Punta del Este|Maldonado|Paysandú|Colonia del Sacramento|
+        Las Piedras|Tacuarembó|Canelones|Piriápolis|Ciudad de la Costa|Pocitos|
+        La Paloma|Fray Bentos|Treinta y Tres|Punta Carretas""",
     ("Mexico", "México"): """Ciudad de México|CDMX|Guadalajara|Monterrey|Puebla|Tijuana|Querétaro|Cancún|
         Toluca|Chihuahua|Ciudad Juárez|Mexicali|Hermosillo|Culiacán|Aguascalientes|Morelia|Saltillo|
         San Luis Potosí|Veracruz|Acapulco|Oaxaca|Tuxtla Gutiérrez|Villahermosa|Mazatlán|Puerto Vallarta|
         Zapopan|Ecatepec|Naucalpan|Playa del Carmen|Los Cabos""",
     ("Colombia", "Colombia"): """Bogotá|Medellín|Cali|Barranquilla|Cartagena|Cúcuta|Bucaramanga|Pereira|
-        Santa Marta|Ibagué|Manizales|Villavicencio|Pasto|Neiva|Armenia""",
-    ("Peru", "Perú"): """Arequipa|Cusco|Cuzco|Trujillo|Chiclayo|Piura|Iquitos|Huancayo|Tacna|Callao|Miraflores""",
+        Santa Marta|Ibagué|Manizales|Villavicencio|Neiva""",
+    ("Peru", "Perú"): """Arequipa|Cusco|Cuzco|Chiclayo|Piura|Iquitos|Huancayo|Tacna|Callao|Miraflores""",
     ("Spain", "España"): """Madrid|Barcelona|Sevilla|Zaragoza|Málaga|Bilbao|Alicante|
-        Valladolid|Vigo|Gijón|Palma de Mallorca|Las Palmas|Santa Cruz de Tenerife|Salamanca|Granada""",
+        Valladolid|Vigo|Gijón|Palma de Mallorca|Las Palmas|Santa Cruz de Tenerife|Granada""",
     ("Paraguay", "Paraguay"): """Asunción|Ciudad del Este|Encarnación|San Lorenzo|Luque""",
     ("Bolivia", "Bolivia"): """La Paz|Santa Cruz de la Sierra|Cochabamba|Sucre|El Alto|Tarija""",
-    ("Ecuador", "Ecuador"): """Quito|Guayaquil|Cuenca|Manta""",
+    ("Ecuador", "Ecuador"): """Quito|Guayaquil""",
     ("Brazil", "Brasil"): """São Paulo|Sao Paulo|Rio de Janeiro|Río de Janeiro|Brasília|Florianópolis|
         Porto Alegre|Salvador de Bahía|Belo Horizonte|Curitiba|Recife|Fortaleza|Foz do Iguaçu|Búzios""",
 }
@@ -70,10 +70,18 @@ def _table() -> tuple[re.Pattern, dict[str, tuple[str, str]]]:
 _PATTERN, _COUNTRY_OF = _table()
 
 
+# A place's name right after a self-introduction is the customer's name ("Soy Santiago", "I'm Santiago"),
+# not where they are ("Soy de Córdoba", "I'm in Santiago").
+_INTRODUCTION = re.compile(r"(?:\bsoy|\bme llamo|\bmi nombre es|\bmy name is|\bi am|\bi'm|\bi’m|\bthis is|"
+                           r"\bhabla|\bsaluda)\s+$", re.IGNORECASE)
+
+
 def named_places(text: str) -> list[tuple[str, tuple[str, str]]]:
-    """The places ``text`` names, with their country (English, Spanish), in order of appearance."""
+    """The places ``text`` names, with their country (English, Spanish), in order of appearance; not a
+    name right after a self-introduction (``_INTRODUCTION``)."""
     folded = _fold(text or "")
-    return [(m.group(1), _COUNTRY_OF[m.group(1)]) for m in _PATTERN.finditer(folded)]
+    return [(m.group(1), _COUNTRY_OF[m.group(1)]) for m in _PATTERN.finditer(folded)
+            if not _INTRODUCTION.search(folded[:m.start()])]
 
 
 def countries_for(text: str, known) -> list[str]:

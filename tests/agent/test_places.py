@@ -41,6 +41,10 @@ def test_the_places_a_message_names_and_their_countries():
     assert places.countries_for("I live in Montevideo", known) == []
     assert places.countries_for("Tengo la plata en la cuenta", known) == []
     assert places.countries_for("me voy a rosario", known) == []
+    # a place's name as the customer's own name, or a common surname, is no place
+    assert places.countries_for("Hola, soy Santiago. ¿Cuánto tarda la tarjeta?", known) == []
+    assert places.countries_for("I'm Santiago, from Rosario", known) == ["Argentina"]
+    assert places.named_places("Soy Juan Moreno y escribo desde Flores") == []
 
 
 def test_a_place_of_a_country_the_pages_write_for_is_not_an_unknown_name():

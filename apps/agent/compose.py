@@ -1532,16 +1532,17 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                      departments=departments, k=PARAMS["max_hits"])
 
     asked = question  # the whole message: its codes, names and amounts mark the customer's own case
+    # the vocabulary of the matrix last searched (at most one knowledge-base generation behind: the search
+    # below checks the generation); only the country read and which sentences are kept depend on it
+    before = _kb_lexical()
+    known = before.idf if before is not None else None
     # the country of a place the customer names, as the pages write it ("...get to Córdoba? (Argentina)")
-    countries = places.countries_for(question, getattr(_kb_lexical(), "idf", None))
+    countries = places.countries_for(question, known)
     if countries:
         question = f"{question} ({', '.join(countries)})"
         vector = np.asarray(embed([question])[0], dtype=np.float32)
     if upset:
-        # the vocabulary of the matrix last searched (at most one knowledge-base generation behind: the
-        # search below checks the generation); only which sentences are kept depends on it
-        before = _kb_lexical()
-        focus = question_focus(question, before.idf if before is not None else None)
+        focus = question_focus(question, known)
         if focus != question:
             question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
     hits = own = search(question, vector)

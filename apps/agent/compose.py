@@ -1290,6 +1290,35 @@ def unknown_quantities(question: str, stated) -> list[str]:
     return [written for key, written in quantities(asked).items() if key not in stated]
 
 
+# A value of the market as of now (EN/ES): an exchange rate, a currency's price, an interest rate or a
+# yield, asked "today" or "right now". Help pages are written once and read for months: a page can
+# say how a rate is applied ("Visa converts at its rate of the day"), or give a hypothetical example,
+# never what the rate is today. A price list is not one ("What are your rates?" is answered by the
+# plans page): only "the rate", a currency's quote or a yield, in a question that also says "now".
+_LIVE_WHEN = re.compile(r"\b(?:today|today's|right now|current|currently|at the moment|as of (?:now|today)|hoy|"
+                        r"ahora(?: mismo)?|en este momento|actualmente|al d[ií]a de hoy|del d[ií]a)\b", re.IGNORECASE)
+_LIVE_VALUE = re.compile(
+    r"\b(?:the|today's|current|this week's) (?:exchange |interest |dollar |fx )?rate\b|\bexchange rate\b|"
+    r"\binterest rate\b|\byield\b|\btipo de cambio\b|\b(?:la|una) tasa\b|\btna\b|\btea\b|\brendimiento\b|"
+    r"\bcotizaci[oó]n (?:del|de) (?:d[oó]lar|euro|real|bitcoin)\w*|"
+    r"\b(?:a )?cu[aá]nto (?:est[aá]|cotiza|vale|sale)\b[^?.!]{0,25}?\b(?:d[oó]lar|euro|real|bitcoin|peso)\w*|"
+    r"\bhow much is (?:the |one |a )?(?:dollar|euro|bitcoin|peso)\b", re.IGNORECASE)
+
+
+def live_values(question: str) -> list[str]:
+    """What a question asks as of now that no help page can hold (``_LIVE_VALUE`` with ``_LIVE_WHEN`` in
+    the same question): "what's the rate today?", "¿A cuánto está hoy el dólar para las compras con la
+    tarjeta?". The passage its words find (how the rate is applied, an example with a hypothetical rate)
+    does not answer it: like a thing the pages never mention (``unknown_subjects``)."""
+    found = []
+    for asked in _ASKED.findall(question or "") or [question or ""]:
+        value, when = _LIVE_VALUE.search(asked), _LIVE_WHEN.search(asked)
+        if value and when:
+            what = value.group(0).strip()
+            found.append(what if when.group(0).lower() in what.lower() else f"{what} ({when.group(0)})")
+    return found
+
+
 # --- the reply ------------------------------------------------------------------------------------
 
 def quote_notice(language: str) -> str:
@@ -1569,7 +1598,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         return None
     unknown = unknown_specific_terms(asked, vocabulary)
     names = unknown_names(asked, vocabulary)
-    subjects = unknown_subjects(asked, vocabulary, embed) + unknown_quantities(asked, getattr(lexical, "quantities", None))
+    subjects = (unknown_subjects(asked, vocabulary, embed) + unknown_quantities(asked, getattr(lexical, "quantities", None))
+                + live_values(asked))
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
     link = ""

@@ -900,6 +900,12 @@ def test_an_answer_opens_with_an_apology_only_for_a_frustrated_message():
     mild_question_on_vent_path = SimpleNamespace(sentiment=0.3, extra={"answer_vent": True})
     upset = SimpleNamespace(sentiment=-0.6, extra={})
     calm = SimpleNamespace(sentiment=0.8, extra={})
+    # a question the frustration reading puts in its coin-flip zone ("Pagué ayer en Rapipago, ¿cuándo se
+    # acredita?" at -0.07): no apology; past -0.2 (frustration 0.6), one
+    coin_flip = SimpleNamespace(sentiment=-0.07, extra={})
+    just_upset = SimpleNamespace(sentiment=-0.25, extra={})
+    assert not apologises(coin_flip, cfg)
+    assert apologises(just_upset, cfg)
     assert not apologises(calm_problem, cfg)
     assert apologises(frustrated_problem, cfg)
     assert not apologises(mild_question_on_vent_path, cfg)

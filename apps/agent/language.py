@@ -26,16 +26,61 @@ talk speak person human someone help bill account service
 """.split())
 
 
+_TOKEN = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ']+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:;\n•*]|\s-|—)[\s\"'“«(]*$")
+_NAME_JOINERS = frozenset({"de", "del", "la", "las", "los", "y", "e", "el"})
+
+
+def _names_out(text: str) -> str:
+    """``text`` without its proper names: a capitalised word that does not open a sentence ("Córdoba",
+    "Neuquén"), an acronym ("CABA", "AMBA"), the words that join a name's capitalised words ("Tierra
+    *del* Fuego", "San Martín *de los* Andes") and a sentence's first word when a name goes on after it
+    ("Río Grande", "Buenos Aires"). Place and brand names are in the language of where they are, not of
+    who writes: "I live in Río Grande, Tierra del Fuego" is English."""
+    tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text or "")]
+    capital = [w[0].isupper() or (len(w) > 1 and w.isupper()) for _s, _e, w in tokens]
+    opening = [bool(_SENTENCE_START.search(text[:s])) for s, _e, _w in tokens]
+    name = [c and (not o or (len(w) > 1 and w.isupper())) for c, o, (_s, _e, w) in zip(capital, opening, tokens)]
+    for i in range(len(tokens)):
+        nxt = i + 1
+        while nxt < len(tokens) and tokens[nxt][2].lower() in _NAME_JOINERS and not capital[nxt]:
+            nxt += 1
+        plain = _plain(tokens[i][2].lower())
+        if (capital[i] and nxt < len(tokens) and nxt > i and capital[nxt] and not opening[nxt]
+                and not (opening[i] and (plain in ES_WORDS or plain in EN_WORDS))):
+            # a name goes on after this capitalised word: it and the joining words are the name's
+            for j in range(i, nxt):
+                name[j] = True
+    out, last = [], 0
+    for (s, e, _w), skip in zip(tokens, name):
+        if skip:
+            out.append(text[last:s])
+            out.append(" ")
+            last = e
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _plain(word: str) -> str:
+    return (word.replace("á", "a").replace("é", "e").replace("í", "i").replace("ó", "o")
+            .replace("ú", "u").strip("¿¡'"))
+
+
 def detect_language(text: str) -> tuple[str, float]:
-    """Return ("en"|"es"|"", confidence 0..1) for ``text``."""
-    lowered = (text or "").lower()
+    """Return ("en"|"es"|"", confidence 0..1) for ``text``, read without its proper names
+    (``_names_out``) when the rest decides; else (a short "Me mudo a Buenos Aires") with them."""
+    found = _score(_names_out(text or ""))
+    return found if found[1] > 0 else _score(text or "")
+
+
+def _score(text: str) -> tuple[str, float]:
+    lowered = text.lower()
     words = _WORD.findall(lowered)
     if not words:
         return "", 0.0
     es = en = 0.0
     for word in words:
-        plain = (word.replace("á", "a").replace("é", "e").replace("í", "i").replace("ó", "o")
-                 .replace("ú", "u").strip("¿¡'"))
+        plain = _plain(word)
         in_es, in_en = plain in ES_WORDS, word in EN_WORDS or plain in EN_WORDS
         if in_es and not in_en:
             es += 1

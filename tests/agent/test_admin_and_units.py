@@ -47,6 +47,21 @@ def test_language_detection(text, lang):
     assert detect_language(text)[0] == lang
 
 
+@pytest.mark.parametrize("text,lang", [
+    # place names are in the language of where they are, not of who writes
+    ("I live in Río Grande, Tierra del Fuego", "en"), ("My order to Neuquén, Río Negro", "en"),
+    ("What are the hours of the San Martín de los Andes store?", "en"),
+    ("- Rest of Buenos Aires province, Córdoba, Santa Fe, Entre Ríos and Mendoza — Delivery time: 2–4 business "
+     "days\n- NOA, NEA, San Juan, San Luis and La Pampa — Delivery time: 3–6 business days\n"
+     "- Neuquén, Río Negro, Chubut and Santa Cruz\n- Tierra del Fuego", "en"),
+    # the customer's own words still decide, and a name is read when nothing else does
+    ("Soy de Córdoba y quiero saber el precio", "es"), ("¿Cuánto tarda a Córdoba?", "es"),
+    ("Me mudo a Buenos Aires", "es"), ("Río Grande queda lejos?", "es"),
+])
+def test_language_detection_reads_place_names_aside(text, lang):
+    assert detect_language(text)[0] == lang
+
+
 def _clustered(centers: dict, rng, n: int = 20) -> tuple[list[str], list[str], np.ndarray]:
     """``n`` unit vectors around each class's centre, with their texts and labels."""
     texts, labels, vectors = [], [], []

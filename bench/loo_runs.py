@@ -87,11 +87,13 @@ def main(argv=None) -> int:
         log = Path(args.log)
         businesses = args.business or ["demo", "../shared/data/business-packs/vitalia",
                                        "../shared/data/business-packs/pampapay"]
-        run_argv = ["evaluate_agent"] + [x for b in businesses for x in ("--business", b)] + ["--leave-one-out", "--json"]
+        run = last_json_line(log)
+        run_argv = ["evaluate_agent"] + [x for b in businesses for x in ("--business", b)]
+        run_argv += ["--leave-one-out", "--json"] if run.get("mode") == "leave_one_out" else ["--json"]
         if args.details:
             run_argv += ["--details", args.details]
         at = datetime.fromtimestamp(log.stat().st_mtime, timezone.utc)
-        print(json.dumps(record(last_json_line(log), commit=args.commit, note=args.note, argv=run_argv, at=at),
+        print(json.dumps(record(run, commit=args.commit, note=args.note, argv=run_argv, at=at),
                          ensure_ascii=False))
     return 0
 

@@ -123,6 +123,13 @@ def test_the_bench_prints_the_rows_and_a_record(tmp_path, capsys):
     assert main(["record", str(log), "--commit", "abc1234", "--note", "n", "--details", "/tmp/x"]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["argv"][-2:] == ["--details", "/tmp/x"] and line["businesses"]["Pampa Pay"]["correct"] == 0.547
+    assert "--leave-one-out" in line["argv"]
+    # a run of one business with the shipped defaults records the command that ran it, not a leave-one-out one
+    single = tmp_path / "single.log"
+    single.write_text(json.dumps({**RUN, "mode": "per_business"}) + "\n")
+    assert main(["record", str(single), "--business", "bench/packs/x", "--commit", "abc1234", "--note", "n"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["argv"] == ["evaluate_agent", "--business", "bench/packs/x", "--json"]
 
 
 def test_evaluate_agent_record_appends_the_same_line_with_its_note(tmp_path):

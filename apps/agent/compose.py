@@ -120,6 +120,7 @@ class Unit:
     block: int          # paragraph / list / table it belongs to
     kind: str           # sentence | item | row | lead
     intro: str = ""     # an item's list lead-in ("We will never ask you for:"), shown with it
+    asks: str = ""      # the question of the page's FAQ entry it answers (``faq_entries``), read, not shown
 
 
 INTRO_MAX_CHARS = 240  # a list's lead-in longer than this is a paragraph of its own, not a lead-in
@@ -197,12 +198,32 @@ def _table_units(lines: list[str], block: int) -> list[Unit]:
     return units
 
 
+# A paragraph opening with a question in bold ("**I bought it last week and it's cheaper now. Can I get
+# the difference?** No. ..."): the page's FAQ question, however many sentences it takes.
+_BOLD_QUESTION = re.compile(r"(^|\n)[ \t]*\*\*([^*\n]{3,%d}?\?)\*\*[ \t]*" % 200)
+_ASKS_MARK = "\ue000"  # a private-use character: never in a page, and not whitespace (\x1f is, to str.strip)
+
+
 def split_units(text: str) -> list[Unit]:
     """A chunk's readable units, in order."""
-    text = clean_markup(text)
+    text = clean_markup(_BOLD_QUESTION.sub(lambda m: f"{m.group(1)}{_ASKS_MARK}{m.group(2)}{_ASKS_MARK}\n", text or ""))
     units: list[Unit] = []
+    asked: dict[int, str] = {}  # block -> the bold FAQ question opening it
     for block, para in enumerate(re.split(r"\n\s*\n", text)):
+        if para.lstrip().startswith(_ASKS_MARK):
+            question, _, para = para.lstrip()[1:].partition(_ASKS_MARK)
+            asked[block] = question.strip()
         lines = [line for line in para.splitlines() if line.strip()]
+        if block not in asked and len(lines) >= 2 and _question_line(lines[0]):
+            # the question on its own line, its answer below ("Can I pay in store?\nNo. ..."; how the
+            # knowledge base's Markdown parser writes a bold question, ``_strip_md``)
+            asked[block], lines = lines[0].strip(), lines[1:]
+        if not lines and block in asked:
+            units.append(Unit(asked.pop(block), block, "sentence"))  # alone: the next paragraph answers it
+            continue
+        if len(lines) == 1 and _question_line(lines[0]):
+            units.append(Unit(lines[0].strip(), block, "sentence"))  # a question, whole, however many sentences
+            continue
         if not lines:
             continue
         if sum(1 for line in lines if line.count("|") >= 1) >= max(2, len(lines) - 1) and len(lines) >= 2:
@@ -225,7 +246,50 @@ def split_units(text: str) -> list[Unit]:
                                       intro if len(intro) <= INTRO_MAX_CHARS else ""))
             else:
                 current.append(line.strip())
-    return [u for u in units if len(u.text) > 1]
+    return faq_entries([u for u in units if len(u.text) > 1], asked)
+
+
+FAQ_QUESTION_MAX_CHARS = 200
+
+
+def _question_line(line: str) -> bool:
+    """A line that is a question of the page (an FAQ entry's): it ends with "?", is no list item nor
+    table row, and is short."""
+    return (line.rstrip().endswith("?") and not _LIST_ITEM.match(line) and "|" not in line
+            and len(line.strip()) <= FAQ_QUESTION_MAX_CHARS)
+
+
+def faq_entries(units: list[Unit], asked: dict[int, str] | None = None) -> list[Unit]:
+    """A help page's question-and-answer entries written inline ("**¿Puedo pagar en la tienda un pedido
+    hecho en la web?** No. El pedido tiene que estar pagado en línea antes de retirarlo.", or the
+    question alone on its line and the answer below): the question is what the answer's units are about,
+    not an answer. It leaves the units (a reply made of the page's questions answered nothing: "¿Puedo
+    pagar en la tienda un pedido hecho en la web? ¿Puedo devolver en cualquier tienda?") and is kept on
+    each unit of its answer (``Unit.asks``), which the search reads with the unit's words. ``asked``: the
+    blocks that open with a question in bold (``_BOLD_QUESTION``), already taken out of their text."""
+    asked = asked or {}
+    out: list[Unit] = []
+    pending = ""  # a question alone in its paragraph: the next paragraph answers it
+    blocks: dict[int, list[Unit]] = {}
+    for unit in units:
+        blocks.setdefault(unit.block, []).append(unit)
+    for block in sorted(blocks):
+        members = blocks[block]
+        first = members[0]
+        asks = asked.get(block) or pending
+        pending = ""
+        if block in asked:
+            pass
+        elif (first.kind == "sentence" and first.text.rstrip().endswith("?")
+                and len(first.text) <= FAQ_QUESTION_MAX_CHARS):
+            if len(members) == 1:
+                pending = first.text
+                continue
+            asks, members = first.text, members[1:]
+        out += [dataclasses.replace(u, asks=asks) if asks else u for u in members]
+    if pending:  # a question closing the page answers nothing of its own: read as written
+        out.append(Unit(pending, max(blocks), "sentence"))
+    return out
 
 
 # "How do I restart the router?" / "¿Cómo pido un técnico?" / "What do I need to sign up?" / "¿Qué tengo
@@ -310,12 +374,17 @@ def own_heading(heading: str | None) -> str:
     return (heading or "").split("›")[-1].strip()
 
 
+def _read(unit: Unit) -> str:
+    """What the search reads of a unit: its text, after the FAQ question it answers."""
+    return f"{unit.asks} {unit.text}" if unit.asks else unit.text
+
+
 def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
     cached = _unit_cache.get(key)
     if cached is None:
         units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
         last_heading = own_heading(heading)
-        vectors = embed([f"{last_heading}: {u.text}" if last_heading else u.text for u in units])
+        vectors = embed([f"{last_heading}: {_read(u)}" if last_heading else _read(u) for u in units])
         if len(_unit_cache) > 20000:
             _unit_cache.clear()
         cached = _unit_cache[key] = (units, vectors)
@@ -331,7 +400,7 @@ def _unit_words(key, heading: str, units: list[Unit]) -> tuple[list[frozenset], 
     if cached is None:
         if len(_words_cache) > 20000:
             _words_cache.clear()
-        cached = _words_cache[key] = ([frozenset(content_words(f"{heading} {u.text}")) for u in units],
+        cached = _words_cache[key] = ([frozenset(content_words(f"{heading} {_read(u)}")) for u in units],
                                       [frozenset(content_words(u.text)) for u in units])
     return cached
 
@@ -843,6 +912,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
             if (oc == c_index and oi in chosen) or o_hit.document_id != hit.document_id or unit.kind == "lead" \
                     or (oc != c_index and (c_index in faq_chunks or oc in faq_chunks)) \
                     or unit.text.rstrip().endswith(":") \
+                    or (unit.asks and unit.asks != units[i].asks) \
                     or any(unit.text == u.text for u in picked + extra + [units[j] for j in inserted]) \
                     or (_ANAPHORA.search(unit.text) and not (oi > 0 and any(o_units[oi - 1] is u for u in picked + extra))):
                 continue

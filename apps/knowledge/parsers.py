@@ -145,6 +145,9 @@ def parse_markdown(data: bytes) -> list[Section]:
 
 
 def _strip_md(text: str) -> str:
+    # a paragraph opening with a question in bold ("**Can I pay in store?** No. ...") is an FAQ entry:
+    # the question keeps a line of its own, so the reader knows where it ends once the bold is gone
+    text = re.sub(r"^\s*(\*\*|__)([^*_\n]{3,200}?\?)\1[ \t]*(?=\S)", r"\2\n", text)
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"\1 (\2)", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)

@@ -170,11 +170,15 @@ def _table_units(lines: list[str], block: int) -> list[Unit]:
     # name may be long ("Transferencias salientes por mes calendario", 43 characters, read as data with a
     # 40-character limit: the rows lost their column names)
     headed = len(rows) > 1 and separator(rows[1])
+    # a stored header row with an empty corner cell keeps its leading "|" (the Markdown parser writes rows
+    # as "a | b", so "| 1 extra year | 2 extra years" over "Price | 9% | 15%"): it names columns, digits or not
+    corner = (len(lines) > 1 and lines[0].strip().startswith("|")
+              and not any(line.strip().startswith("|") for line in lines[1:]))
     rows = [r for r in rows if not separator(r)]
     if not rows:
         return []
     header, body = rows[0], rows[1:]
-    if not headed and any(re.search(r"\d", c) or len(c) > HEADER_MAX_CHARS for c in header):
+    if not headed and not corner and any(re.search(r"\d", c) or len(c) > HEADER_MAX_CHARS for c in header):
         # a table continued from the previous chunk: its first row is data, not the header
         header, body = [""] * len(header), rows
     width = max((len(r) for r in body), default=len(header))

@@ -46,6 +46,10 @@ def test_table_rows_read_with_their_headers_and_lists_stay_lists():
     texts = [u.text for u in units]
     assert "Vitalia Plus — Argentina: ARS 79,900; Uruguay: UYU 3,890" in texts
     assert "Pharmacy discount — Esencial: 40%; Plus: 50%" in texts  # empty corner cell aligned
+    # column names that hold figures over an empty corner are still the header, as the parser stores
+    # "| | 1 extra year | 2 extra years |" (they read "1 extra year: 2 extra years", a row of data)
+    extended = split_units("| 1 extra year | 2 extra years\nPrice | 9% of the product price | 15% of the product price")
+    assert [u.text for u in extended] == ["Price — 1 extra year: 9% of the product price; 2 extra years: 15% of the product price"]
     items = [u for u in units if u.kind == "item"]
     assert [u.text for u in items] == ["debit card", "Mercado Pago"]  # no Markdown left
     assert render(items) == "- debit card\n- Mercado Pago"

@@ -282,9 +282,7 @@ def faq_entries(units: list[Unit], asked: dict[int, str] | None = None) -> list[
         first = members[0]
         asks = asked.get(block) or pending
         pending = ""
-        if block in asked:
-            pass
-        elif (first.kind == "sentence" and first.text.rstrip().endswith("?")
+        if (block not in asked and first.kind == "sentence" and first.text.rstrip().endswith("?")
                 and len(first.text) <= FAQ_QUESTION_MAX_CHARS):
             if len(members) == 1:
                 pending = first.text

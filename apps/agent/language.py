@@ -27,8 +27,16 @@ talk speak person human someone help bill account service
 
 
 _TOKEN = re.compile(r"[A-Za-zÁÉÍÓÚÜÑáéíóúüñ']+")
-_SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:;\n•*]|\s-|—)[\s\"'“«(]*$")
 _NAME_JOINERS = frozenset({"de", "del", "la", "las", "los", "y", "e", "el"})
+
+
+def _opens(text: str, start: int) -> bool:
+    """The word at ``start`` opens a sentence, a line or a list item (spaces, quotes and an opening
+    parenthesis before it aside). One look back from the word, not a scan of all that precedes it."""
+    j = start - 1
+    while j >= 0 and text[j] in " \t\r\"'“«(":
+        j -= 1
+    return j < 0 or text[j] in ".!?¿¡:;\n•*—" or (text[j] == "-" and (j == 0 or text[j - 1].isspace()))
 
 
 def _names_out(text: str) -> str:
@@ -39,7 +47,7 @@ def _names_out(text: str) -> str:
     who writes: "I live in Río Grande, Tierra del Fuego" is English."""
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text or "")]
     capital = [w[0].isupper() or (len(w) > 1 and w.isupper()) for _s, _e, w in tokens]
-    opening = [bool(_SENTENCE_START.search(text[:s])) for s, _e, _w in tokens]
+    opening = [_opens(text, s) for s, _e, _w in tokens]
     name = [c and (not o or (len(w) > 1 and w.isupper())) for c, o, (_s, _e, w) in zip(capital, opening, tokens)]
     for i in range(len(tokens)):
         nxt = i + 1

@@ -244,8 +244,8 @@ APOLOGY_MAX_SENTIMENT = OPENING_MAX_SENTIMENT
 
 
 def apologises(analysis, cfg) -> bool:
-    """The answer opens with an apology: the customer is upset (``APOLOGY_MAX_SENTIMENT``), or the turn reports a problem
-    (``reports_problem``: "My internet isn't working since this morning", no question) and this
+    """The answer opens with an apology: the customer is upset (``APOLOGY_MAX_SENTIMENT``), or the turn
+    reports a problem (``reports_problem``: "My internet isn't working since this morning", no question) and this
     message is frustrated (sentiment at or below ``sentiment_threshold``). A question needs the
     customer clearly upset: the per-turn bar of the sustained rule also takes calm questions the
     sentiment models read as mildly negative ("Is there a minimum term?" at 0.499, "¿Hay permanencia

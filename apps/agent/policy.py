@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from . import builtin
-from .triggers import OPENING_MAX_SENTIMENT, sustained
+from .triggers import OPENING_MAX_SENTIMENT, shifts_topic, sustained
 
 # Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
 # labelled data to tune them with.
@@ -106,6 +106,9 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     if restricted:
         return Decision("out_of_scope", topic=topic, negatives=negatives)
 
+    # "Unrelated, but...", "Otra cosa: ...": the customer says the subject changes, so the turn is read on
+    # its own, not as a follow-up of the conversation's topic (a vent about it, or a question still about it)
+    previous_topic = None if shifts_topic(text) else previous_topic
     smalltalk = analysis.intent in (builtin.GREETING, builtin.THANKS)
     below_scope = analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold
     low_scope = below_scope and not uncovered_question(analysis) and not answered_confidently(analysis, cfg)

@@ -223,6 +223,31 @@ class FrustrationModel:
         return float(1.0 / (1.0 + np.exp(-(float(self.coef @ vector) + self.intercept))))
 
 
+# A customer's words that change the subject ("Unrelated, but...", "By the way", "Otra cosa:", "Nada que
+# ver, pero..."): a closed class of discourse markers, in English and Spanish, not any business's words.
+_TOPIC_SHIFT = re.compile(
+    r"(?:unrelated|(?:totally |completely )?off[- ]topic|different (?:question|topic|subject)|another (?:question|thing)|"
+    r"one more (?:question|thing)|on another (?:note|subject)|by the way|btw|changing (?:the )?subject|"
+    r"nada que ver|no tiene nada que ver|otra cosa|otra pregunta|otro tema|cambiando de tema|por cierto|"
+    r"de paso|ya que estamos|ya que est[aá]s)", re.IGNORECASE)
+_SHIFT_OPENING = re.compile(r"^\W*(?:(?:ok|okay|great|thanks|thank you|perfect|cool|gracias|genial|perfecto|dale|"
+                            r"bien|bueno|listo)\W+){0,2}(?:and |but |y |pero )?" + _TOPIC_SHIFT.pattern + r"\b",
+                            re.IGNORECASE)
+
+
+def topic_shift_only(clause: str) -> bool:
+    """The clause only says the subject changes ("Unrelated", "Otra cosa", "By the way"): the frustration
+    models read such a word alone as upset ("Unrelated" at 0.68, the frustrated examples being short too),
+    and it says nothing about the customer's mood."""
+    return bool(re.fullmatch(rf"\W*(?:{_TOPIC_SHIFT.pattern})\W*", clause or "", re.IGNORECASE))
+
+
+def shifts_topic(text: str) -> bool:
+    """The message opens by changing the subject ("Thanks! Unrelated, but could you help me write a
+    wedding toast?", "Gracias. Otra cosa: ..."): what follows is not a follow-up of the conversation."""
+    return bool(_SHIFT_OPENING.search(text or ""))
+
+
 def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None, embed=None) -> float:
     """0..1 for one message: the mean of the general sentiment model's P(negative) and the support
     frustration model's probability (the lexicon's negativity when the sentiment model is missing),
@@ -230,7 +255,7 @@ def frustration(vector: np.ndarray, text: str, model: FrustrationModel | None, e
     counting: "Two business days just to CONTACT the other bank? Are you kidding me?" is frustrated
     even though its first half, which dominates the whole message's embedding, is a plain question."""
     value = _frustration_one(vector, text, model)
-    parts = clauses(normalise(text)) if embed is not None else []
+    parts = [p for p in clauses(normalise(text)) if not topic_shift_only(p)] if embed is not None else []
     if parts:
         for part, part_vector in zip(parts, embed(parts)):
             value = max(value, _frustration_one(part_vector, part, model))

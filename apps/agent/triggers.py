@@ -233,13 +233,14 @@ _TOPIC_SHIFT = re.compile(
 _SHIFT_OPENING = re.compile(r"^\W*(?:(?:ok|okay|great|thanks|thank you|perfect|cool|gracias|genial|perfecto|dale|"
                             r"bien|bueno|listo)\W+){0,2}(?:and |but |y |pero )?" + _TOPIC_SHIFT.pattern + r"\b",
                             re.IGNORECASE)
+_SHIFT_ONLY = re.compile(rf"\W*(?:{_TOPIC_SHIFT.pattern})\W*", re.IGNORECASE)
 
 
 def topic_shift_only(clause: str) -> bool:
     """The clause only says the subject changes ("Unrelated", "Otra cosa", "By the way"): the frustration
     models read such a word alone as upset ("Unrelated" at 0.68, the frustrated examples being short too),
     and it says nothing about the customer's mood."""
-    return bool(re.fullmatch(rf"\W*(?:{_TOPIC_SHIFT.pattern})\W*", clause or "", re.IGNORECASE))
+    return bool(_SHIFT_ONLY.fullmatch(clause or ""))
 
 
 def shifts_topic(text: str) -> bool:

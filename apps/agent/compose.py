@@ -208,8 +208,12 @@ _BOLD_QUESTION = re.compile(r"(^|\n)[ \t]*\*\*([^*\n]{3,%d}?\?)\*\*[ \t]*" % 200
 _ASKS_MARK = "\ue000"  # a private-use character: never in a page, and not whitespace (\x1f is, to str.strip)
 
 
-def split_units(text: str) -> list[Unit]:
-    """A chunk's readable units, in order."""
+def split_units(text: str, *, faq: bool = False) -> list[Unit]:
+    """A chunk's readable units, in order. ``faq``: the chunk is a page's FAQ section (its heading,
+    ``apps.knowledge.parsers.FAQ_HEADING``), where an entry may open with the customer's situation on
+    its own line instead of a question ("The order says Preparing and I need to change the
+    postcode.\nIt can't be changed at that stage..."; the parser keeps a bold opening there on its
+    line): that sentence is the entry's question, read, not shown."""
     text = clean_markup(_BOLD_QUESTION.sub(lambda m: f"{m.group(1)}{_ASKS_MARK}{m.group(2)}{_ASKS_MARK}\n", text or ""))
     units: list[Unit] = []
     asked: dict[int, str] = {}  # block -> the bold FAQ question opening it
@@ -221,6 +225,9 @@ def split_units(text: str) -> list[Unit]:
         if block not in asked and len(lines) >= 2 and _question_line(lines[0]):
             # the question on its own line, its answer below ("Can I pay in store?\nNo. ..."; how the
             # knowledge base's Markdown parser writes a bold question, ``_strip_md``)
+            asked[block], lines = lines[0].strip(), lines[1:]
+        if faq and block not in asked and len(lines) >= 2 and _situation_line(lines[0]) \
+                and not _LIST_ITEM.match(lines[1]) and "|" not in lines[1]:
             asked[block], lines = lines[0].strip(), lines[1:]
         if not lines and block in asked:
             units.append(Unit(asked.pop(block), block, "sentence"))  # alone: the next paragraph answers it
@@ -261,6 +268,14 @@ def _question_line(line: str) -> bool:
     table row, and is short."""
     return (line.rstrip().endswith("?") and not _LIST_ITEM.match(line) and "|" not in line
             and len(line.strip()) <= FAQ_QUESTION_MAX_CHARS)
+
+
+def _situation_line(line: str) -> bool:
+    """A line that can open an FAQ entry as the customer's situation: one whole sentence, short, no
+    list item nor table row."""
+    text = line.strip()
+    return (bool(re.search(r"[.!?]$", text)) and not _LIST_ITEM.match(line) and "|" not in line
+            and len(text) <= FAQ_QUESTION_MAX_CHARS and len(split_sentences(text)) == 1)
 
 
 def faq_entries(units: list[Unit], asked: dict[int, str] | None = None) -> list[Unit]:
@@ -381,11 +396,18 @@ def _read(unit: Unit) -> str:
     return f"{unit.asks} {unit.text}" if unit.asks else unit.text
 
 
+def faq_section(heading: str) -> bool:
+    """The section heading names a page's questions and answers ("FAQ", "Preguntas frecuentes")."""
+    from apps.knowledge.parsers import FAQ_HEADING
+
+    return bool(FAQ_HEADING.search(heading or ""))
+
+
 def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
     cached = _unit_cache.get(key)
     if cached is None:
-        units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
         last_heading = own_heading(heading)
+        units = split_units(text, faq=faq_section(last_heading)) or [Unit(clean_markup(text), 0, "sentence")]
         vectors = embed([f"{last_heading}: {_read(u)}" if last_heading else _read(u) for u in units])
         if len(_unit_cache) > 20000:
             _unit_cache.clear()
@@ -529,6 +551,23 @@ _LIST_VALUE = re.compile(r"(?:^|\n)\s*[-•*]\s+\S|"  # a bullet, or "A, B and C
                          r"[^,;:.\n]{1,40}?,?\s+(?:and|or|y|o|e|u)\s+\w", re.IGNORECASE)
 
 
+# The currencies a customer writes an amount in: the ISO 4217 codes of the Americas and the usual
+# others, and their signs ("MXN 24,999", "R$ 350", "S/ 120", "US$ 12"). Not only the development
+# businesses' ARS, CLP and UYU: a new business may bill in any of them.
+CURRENCY_CODES = ("ars bob brl clp cop crc cup dop gtq hnl mxn nio pab pen pyg svc uyu ves usd eur gbp cad aud chf "
+                  "jpy cny").split()
+_CURRENCY = r"(?:\b(?:%s)\b|\bus\$|\bu\$s|\br\$|\bs/|\bbs\.?(?=\s?\d))" % "|".join(CURRENCY_CODES)
+
+_FIGURE = re.compile(r"\d")
+
+# Money as a help page states it: an amount with its currency ("ARS 9.900", "MXN 99", "$2,000", "60.000
+# pesos"), a percentage, or a word for free ("free", "gratis", "sin costo", "no fee").
+_MONEY_VALUE = re.compile(
+    rf"(?:{_CURRENCY}|[$€£])\s?\d|\d(?:[.,]\d+)*\s?(?:%|(?:pesos|d[oó]lares|dollars|euros|reales|soles|por ?ciento|"
+    r"percent)\b)|\b(?:free|gratis|gratuit[oa]s?|sin (?:ning[uú]n )?(?:costo|cargo)|(?:at|with)(?:out)? no (?:cost|charge)|"
+    r"without (?:any )?(?:cost|charge|fee)|no (?:[a-z]+ )?(?:cost|charge|fee)s?|bonificad[oa]s?)\b", re.IGNORECASE)
+
+
 def type_matches(looks, unit) -> bool:
     """The unit looks like what the question asks for: a list or table row answers a list question
     (``_LIST_VALUE``); every other type is read off the unit's words."""
@@ -544,12 +583,18 @@ def type_matches(looks, unit) -> bool:
 # also "how much" (it got "La instalación cuesta $25.000 en hasta 3 cuotas").
 ANSWER_TYPES = [
     (re.compile(r"\b(how long|how many (?:days|hours|weeks|months|years)|how soon|"
-                r"cu[aá]nto (?:tiempo|tarda\w*|demora\w*|hay que esperar|falta\w*)|"
+                r"cu[aá]nto (?:tiempo|tarda\w*|demora\w*|dura\w*|dur[oó]|hay que esperar|falta\w*)|how much time|"
+                r"en cu[aá]nto(?!\s+al?\b)|"
                 r"cu[aá]nt[oa]s (?:d[ií]as|horas|semanas|meses|años))\b", re.I),
      _TIME_VALUE),
-    (re.compile(r"\b(how much|how many|cu[aá]nt[oa]s?|price|precio|cost|costo|cuesta|sale|fee|comisi[oó]n|tope|"
+    # "How many points...?", "¿Cuántas cuotas...?": a count, any figure
+    (re.compile(r"\b(how many|cu[aá]nt[oa]s|how much (?:more|less|of)|cu[aá]nt[oa] (?:m[aá]s|menos))\b", re.I), _FIGURE),
+    # "How much is shipping to Rosario?", "¿Cuánto sale...?": money, i.e. an amount in a currency, a
+    # percentage or a word for free; a figure of another kind is not a price ("Córdoba 1452, Rosario" is
+    # the store's address)
+    (re.compile(r"\b(how much|(?<!en )cu[aá]nt[oa]|price|precio|cost|costo|cuesta|sale|fee|comisi[oó]n|tope|"
                 r"limit|l[ií]mite|cap|discount|descuento|pay back|reintegr|percent|porcentaje)\b", re.I),
-     re.compile(r"\d")),
+     _MONEY_VALUE),
     (re.compile(r"\b(how long|when|cu[aá]ndo|tarda|demora|plazo|deadline|until|hasta cu[aá]ndo|what time|"
                 r"a qu[eé] hora|hours|horario|days?|d[ií]as?)\b", re.I),
      _TIME_VALUE),
@@ -567,12 +612,14 @@ ANSWER_TYPES = [
 def answer_type_asked(question: str, *, instructions: bool = True):
     """The pattern a unit answering ``question`` looks like (a time, an amount, a contact, an
     instruction, a list), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
-    was fitted on the other types, and an instruction is a way to answer, not a fact to check)."""
+    was fitted on the other types, and an instruction is a way to answer, not a fact to check). A
+    how-to question naming money ("How do I file a complaint about a fee?") asks for the steps, not
+    the amount: any figure is its type, as for a count."""
     for asks, looks in ANSWER_TYPES:
         if looks is _INSTRUCTION and not instructions:
             continue
         if asks.search(question or ""):
-            return looks
+            return _FIGURE if looks is _MONEY_VALUE and _HOW_TO.search(question or "") else looks
     return None
 
 
@@ -580,10 +627,9 @@ def answer_type_bonus(question: str, units: list, bonus: float) -> np.ndarray:
     out = np.zeros(len(units), dtype=np.float32)
     if not bonus:
         return out
-    for asks, looks in ANSWER_TYPES:
-        if asks.search(question or ""):
-            out += np.array([bonus if type_matches(looks, u) else 0.0 for u in units], dtype=np.float32)
-            break
+    looks = answer_type_asked(question)
+    if looks is not None:
+        out += np.array([bonus if type_matches(looks, u) else 0.0 for u in units], dtype=np.float32)
     return out
 
 
@@ -1212,11 +1258,11 @@ def answer_confidence(selection: Selection, *, intent_probability: float = 0.5, 
 _SPECIFIC = re.compile(r"\b(?:[A-Z]{2,}-?\d{3,}|\d{5,}|[A-Z][a-z]+-\d+)\b")
 
 
-# An amount of money as a customer writes it: "ARS 97,340", "$ 18.400", "CLP 18,400", "60.000 pesos"
+# An amount of money as a customer writes it: "ARS 97,340", "$ 18.400", "MXN 24,999", "60.000 pesos"
 # (at least three digits: "$5" is no one's invoice).
 _AMOUNT = re.compile(
-    r"(?:\b(?:ars|clp|uyu|usd|us\$|u\$s|eur)\s?|[$€£]\s?)(\d{1,3}(?:[.,]\d{3})+|\d{3,})(?![\d])"
-    r"|(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d{3,})\s?(?:pesos|d[oó]lares|dollars|euros)\b",
+    rf"(?:{_CURRENCY}\s?|[$€£]\s?)(\d{{1,3}}(?:[.,]\d{{3}})+|\d{{3,}})(?![\d])"
+    r"|(?<![\w.,])(\d{1,3}(?:[.,]\d{3})+|\d{3,})\s?(?:pesos|d[oó]lares|dollars|euros|reales|soles)\b",
     re.IGNORECASE)
 
 
@@ -1707,10 +1753,10 @@ def units_warm(limit: int = 20000) -> int:
     texts: list[str] = []
     for cid, heading, text in todo:
         key = _unit_key(cid, heading, text)
-        units = split_units(text) or [Unit(clean_markup(text), 0, "sentence")]
         last_heading = own_heading(heading)
+        units = split_units(text, faq=faq_section(last_heading)) or [Unit(clean_markup(text), 0, "sentence")]
         prepared.append((key, units, len(texts)))
-        texts += [f"{last_heading}: {u.text}" if last_heading else u.text for u in units]
+        texts += [f"{last_heading}: {_read(u)}" if last_heading else _read(u) for u in units]  # as _units_with_vectors
     vectors = embed_texts(texts)
     for key, units, start in prepared:
         _unit_cache[key] = (units, vectors[start:start + len(units)])

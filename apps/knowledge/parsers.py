@@ -126,7 +126,8 @@ def parse_markdown(data: bytes) -> list[Section]:
 
     def flush():
         body = "\n".join(buffer)
-        paras = [_strip_md(p) for p in _paragraphs(body)]
+        faq = bool(trail and FAQ_HEADING.search(trail[-1]))
+        paras = [_strip_md(p, faq=faq) for p in _paragraphs(body)]
         paras = [p for p in paras if p]
         if paras:
             sections.append(Section(heading=" › ".join(trail), paragraphs=paras))
@@ -144,10 +145,20 @@ def parse_markdown(data: bytes) -> list[Section]:
     return sections
 
 
-def _strip_md(text: str) -> str:
+# The heading of a page's questions-and-answers section ("FAQ", "Frequently asked questions",
+# "Preguntas frecuentes", "Dudas comunes").
+FAQ_HEADING = re.compile(r"\b(?:faqs?|frequently asked questions|common questions|questions and answers|q ?& ?a|"
+                         r"preguntas (?:frecuentes|comunes)|dudas (?:frecuentes|comunes)|preguntas y respuestas)\b",
+                         re.IGNORECASE)
+
+
+def _strip_md(text: str, *, faq: bool = False) -> str:
     # a paragraph opening with a question in bold ("**Can I pay in store?** No. ...") is an FAQ entry:
-    # the question keeps a line of its own, so the reader knows where it ends once the bold is gone
-    text = re.sub(r"^\s*(\*\*|__)([^*_\n]{3,200}?\?)\1[ \t]*(?=\S)", r"\2\n", text)
+    # the question keeps a line of its own, so the reader knows where it ends once the bold is gone.
+    # Under an FAQ heading (``faq``) an entry may open with the customer's situation instead ("**The
+    # order says Preparing and I need to change the postcode.** It can't be changed..."): the same.
+    ends = r"[.!?]" if faq else r"\?"
+    text = re.sub(r"^\s*(\*\*|__)([^*_\n]{3,200}?%s)\1[ \t]*(?=\S)" % ends, r"\2\n", text)
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"\1 (\2)", text)
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)

@@ -1375,6 +1375,9 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
     from .rare_words import is_rare, looks_like_verb_form, one_edit
 
     asked = asked_part(question)
+    from .language import detect_language
+
+    spanish = detect_language(question)[0] == "es"
     found: dict[str, str] = {}
     for match in _LETTER_WORD.finditer(asked):
         word = match.group(0).lower()
@@ -1383,7 +1386,7 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
             continue
         if _in_vocabulary(folded, vocabulary, prefixes):
             continue
-        if not rarity or (not looks_like_verb_form(word) and is_rare(word)
+        if not rarity or (not looks_like_verb_form(word, spanish=spanish) and is_rare(word)
                           and not any(len(v) >= 4 and v in vocabulary for v in one_edit(folded))):  # not a typo of a page's word
             found[folded] = word
     if found and embed is not None:

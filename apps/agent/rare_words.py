@@ -90,11 +90,16 @@ def forms(word: str) -> set[str]:
 # the verb is not, and across languages they seldom share letters with the pages' words.
 _VERB_FORM = re.compile(r"(?:ó|ió|aron|ieron|aba|aban|ado|ada|ados|adas|ido|ida|idos|idas|ído|ída|ando|iendo|yendo|"
                         r"ar|er|ir|ase|iese|ara|iera|ajo|ijo|ujo|uvo|jeron|ed|ing)$")
+# In a Spanish question, also the present of the company the customer addresses and the voseo: "¿Me
+# igualan el precio?", "¿Lo reponen?", "¿Cuánto cobrás?" (not -men/-gen: "abdomen", "imagen"). Not in
+# an English one, where "losartan" and "ibuprofen" are the things asked about.
+_SPANISH_PRESENT = re.compile(r"(?:an|(?<![mg])en|amos|emos|imos|ás|és|ís)$")
 
 
-def looks_like_verb_form(word: str) -> bool:
-    """The word, or a form it may be a variant of (``forms``), ends like an English or Spanish verb form."""
-    return any(_VERB_FORM.search(form) for form in forms(word))
+def looks_like_verb_form(word: str, *, spanish: bool = False) -> bool:
+    """The word, or a form it may be a variant of (``forms``), ends like an English or Spanish verb form
+    (``spanish``: the question is in Spanish, so its present-tense endings count too)."""
+    return any(_VERB_FORM.search(form) or (spanish and _SPANISH_PRESENT.search(form)) for form in forms(word))
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzáéíóúñü"

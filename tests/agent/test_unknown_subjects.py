@@ -64,6 +64,23 @@ def test_a_verb_form_is_not_a_thing_asked_about(word, verb):
     assert looks_like_verb_form(word) is verb
 
 
+@pytest.mark.parametrize("word", ["igualan", "reponen", "cobrás", "reintegramos"])
+def test_the_present_of_a_spanish_question_is_a_verb(word):
+    """"¿Me igualan el precio?": in a Spanish question the present tense the customer addresses the company
+    in (and the voseo) is a verb form, not a thing asked about; in an English one the same endings are
+    not (an English question asks about "losartan", "ibuprofen")."""
+    assert looks_like_verb_form(word, spanish=True)
+    assert not looks_like_verb_form("losartan") and not looks_like_verb_form("ibuprofen")
+    assert not looks_like_verb_form("abdomen", spanish=True)  # -men / -gen: nouns
+
+
+def test_a_spanish_question_in_the_present_asks_about_its_object():
+    vocabulary = LexicalIndex(["Price match: we match a competitor's price on the same product, in stock.",
+                               "El reintegro del envío se acredita en 5 días hábiles."]).idf
+    assert unknown_subjects("Encontré la misma tele más barata en otra tienda. ¿Me igualan el precio?", vocabulary) == []
+    assert unknown_subjects("How much is losartan with the price match?", vocabulary) == ["losartan"]
+
+
 def test_the_subject_the_pages_never_mention():
     vocabulary = LexicalIndex(PAGES).idf
     assert unknown_subjects("Can I pay my bill with dogecoin?", vocabulary) == ["dogecoin"]

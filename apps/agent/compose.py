@@ -38,6 +38,11 @@ from . import places
 
 MAX_ANSWER_CHARS = 420
 SAME_LANGUAGE_BONUS = 0.03
+# A follow-up ("¿Necesito autorización para una resonancia?" ... "¿Y cuánto tardan en contestar?") asks
+# about what the bot just answered: the units of the documents that answer quoted get this much more
+# (a few hundredths separate the best units), so "how long" is read on the authorization's page, not on
+# the complaints page whose words ("respondemos", "plazos") look more like it.
+FOLLOW_UP_SAME_DOCUMENT = 0.1
 LEXICAL_WEIGHT = 0.35
 
 QUOTE_NOTICE = {
@@ -666,7 +671,7 @@ RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap"
 
 
 def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: str, embed, params: dict | None = None,
-                    idf=None, sections: tuple = ()) -> tuple[list[dict], list[tuple]]:
+                    idf=None, sections: tuple = (), prefer_documents=frozenset()) -> tuple[list[dict], list[tuple]]:
     """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads. ``sections``:
     chunks kept whatever their score (the sections a list question names, ``listed_sections``).
 
@@ -701,6 +706,8 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
         same = bool(language and getattr(hit, "language", "") == language)
         if same:
             scores = scores + SAME_LANGUAGE_BONUS
+        if prefer_documents and getattr(hit, "document_id", None) in prefer_documents:
+            scores = scores + FOLLOW_UP_SAME_DOCUMENT
         faq = _FAQ_ENTRY.match(getattr(hit, "text", "") or "") if p["faq_unasked_weight"] else None
         if faq:
             # an FAQ entry answers its own question: the words of that question the customer did not
@@ -872,7 +879,8 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
 
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
                   max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
-                  ranker: dict | None = None, sections: tuple = (), copies=None) -> Selection | None:
+                  ranker: dict | None = None, sections: tuple = (), copies=None,
+                  prefer_documents=frozenset()) -> Selection | None:
     """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
     the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
     score's when no ranker ships. ``sections``: the chunks a list question names (``listed_sections``):
@@ -887,7 +895,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         return None
     p = {**PARAMS, **(params or {})}
     candidates, chunks = unit_candidates(question, query_vector, hits, language=language, embed=embed, params=p,
-                                         idf=idf, sections=sections)
+                                         idf=idf, sections=sections, prefer_documents=prefer_documents)
     if not candidates:
         return None
     model = ranker if ranker is not None else ranker_load()
@@ -1012,7 +1020,8 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         others = np.delete(scores, i) if len(scores) > 1 else np.array([scores[i] - 0.5])
         features = {
             "unit_similarity": float(sims[i]),
-            "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0),
+            "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0)
+            - (FOLLOW_UP_SAME_DOCUMENT if hit.document_id in prefer_documents else 0.0),
             "overlap": overlap,
             "idf_overlap": float(overlaps[i]),
             "own_overlap": _overlap(query_words, own_words[i], weights),
@@ -1660,7 +1669,8 @@ def question_focus(text: str, vocabulary) -> str:
 
 
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],
-                 intent_probability: float, embed, wider=False, context: str = "", upset: bool = False) -> dict | None:
+                 intent_probability: float, embed, wider=False, context: str = "", upset: bool = False,
+                 previous_documents=frozenset()) -> dict | None:
     """Retrieve (both languages, the customer's preferred), select, score and compose. Returns
     {answer, confidence, hit, selection, unknown_terms, unknown_amounts, unknown_subjects, top, features}
     or None when nothing is retrieved.
@@ -1670,15 +1680,17 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     search reads both; the passage is chosen by this turn's words, and the knowledge base's evidence
     of scope (``top``) is this turn's own search, so context never makes an off-topic follow-up
     ("Unrelated, but can you help me with my tax return?") look covered.
+    ``previous_documents``: the documents the bot's last answer quoted; a follow-up (``context``) is
+    answered from them when they hold a passage about as good (``FOLLOW_UP_SAME_DOCUMENT``).
     ``upset``: the customer is clearly upset (sentiment at or under ``policy.UPSET_MAX_SENTIMENT``): the
     passage is searched and chosen without the message's sentences that share no word with the
     knowledge base (``question_focus``); the whole message still marks the customer's own case."""
     from apps.knowledge.search import knowledge_search_vector
 
-    def search(text, text_vector):
-        found = knowledge_search_vector(text_vector, query=text, document_ids=document_ids,
+    def search(text, text_vector, ids=document_ids):
+        found = knowledge_search_vector(text_vector, query=text, document_ids=ids,
                                         departments=list(departments), language=None, k=PARAMS["max_hits"])
-        return widen(found, text_vector, query=text, document_ids=document_ids, wider=wider,
+        return widen(found, text_vector, query=text, document_ids=ids, wider=wider,
                      departments=departments, k=PARAMS["max_hits"])
 
     asked = question  # the whole message: its codes, names and amounts mark the customer's own case
@@ -1701,7 +1713,11 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                      departments=departments)
     if context:
         combined = f"{context} {question}"
-        hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32))
+        # a follow-up is also searched in the documents the bot's last answer quoted: "¿Y cuánto tardan
+        # en contestar?" after the authorizations page, read by its own words as the complaints topic
+        ids = document_ids if document_ids is None or not previous_documents \
+            else sorted(set(document_ids) | set(previous_documents))
+        hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32), ids)
         if sections and all(h.chunk_id != sections[0] for h in hits):
             sections = ()
     if not hits:
@@ -1714,7 +1730,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                        k=COPY_SEARCH_K) if language else []
 
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary),
-                              sections=sections, copies=copies)
+                              sections=sections, copies=copies,
+                              prefer_documents=frozenset(previous_documents or ()) if context else frozenset())
     if selection is None:
         return None
     unknown = unknown_specific_terms(asked, vocabulary)

@@ -33,6 +33,7 @@ class TurnContext:
     language: str
     history: list[dict]               # earlier messages: {"role": "customer"|"agent", "text": ...}
     topic_slug: str = ""              # topic of earlier turns, if any
+    previous_documents: frozenset = frozenset()  # the documents the bot's last answer quoted
 
 
 @dataclass
@@ -356,6 +357,7 @@ class LocalProvider:
                              departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed,
                              context=question_in_context(ctx.text, ctx.history),
+                             previous_documents=ctx.previous_documents,
                              upset=analysis.sentiment <= UPSET_MAX_SENTIMENT)
         if found is not None:
             top = found["top"]

@@ -219,7 +219,8 @@ def _analyse(conv: Conversation, msg: Message, provider):
     previous_topic = next((t for t in config_get().topics.values() if state and t.pk == state.topic_id), None)
     history = _history(conv, msg.pk)  # the local provider votes the conversation's topic over it
     ctx = TurnContext(conversation_id=conv.pk, text=msg.body, language=language, history=history,
-                      topic_slug=previous_topic.slug if previous_topic else "")
+                      topic_slug=previous_topic.slug if previous_topic else "",
+                      previous_documents=_last_answer_documents(conv, msg.pk))
     try:
         return provider.analyse(ctx), language, previous_topic
     except ProviderError as exc:

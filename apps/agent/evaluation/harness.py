@@ -84,6 +84,7 @@ def turn_scores(business, *, provider=None) -> list[dict]:
     """Every customer turn of every scenario through the provider (installed business required)."""
     from ..engine import config_get
     from ..language import detect_language
+    from ..policy import source_documents
     from ..providers import TurnContext, provider_get
     from .scoring import facts_present
 
@@ -93,12 +94,13 @@ def turn_scores(business, *, provider=None) -> list[dict]:
         language = row.get("language") or ""
         topic_slug = ""
         history: list[dict] = []
+        previous_documents: frozenset = frozenset()
         for index, text in enumerate(row["messages"]):
             detected, confidence = detect_language(text)
             if detected and detected != language and (not language or confidence >= 0.5):
                 language = detected
             ctx = TurnContext(conversation_id=0, text=text, language=language or "es", history=list(history),
-                              topic_slug=topic_slug)
+                              topic_slug=topic_slug, previous_documents=previous_documents)
             with candidates_capture() as candidates:
                 analysis = provider.analyse(ctx)
             topic = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
@@ -123,6 +125,8 @@ def turn_scores(business, *, provider=None) -> list[dict]:
                 if (last and facts and not due) else None,
             })
             history += [{"role": "customer", "text": text}, {"role": "agent", "text": analysis.answer}]
+            # as the service reads the bot's last answer's documents (``services._last_answer_documents``)
+            previous_documents = source_documents(analysis.sources) if analysis.answer else previous_documents
     return rows
 
 

@@ -1651,6 +1651,10 @@ dias tardes noches gracias saludos""".split())
 # after a sentence's end and its spaces, or after "!!" / "?!" run straight into the next word (a customer's
 # message: any next word, lower case included; ``split_sentences``'s ``_SENTENCE_END`` is for the pages)
 _FOCUS_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[!?]{2})(?![!?\s])")
+_INTERJECTION = re.compile(
+    r"^\W*((?!(?:what|when|where|why|how|which|who|can|could|do|does|is|are|will|qu[eé]|c[oó]mo|cu[aá]ndo|d[oó]nde|"
+    r"por qu[eé]|cu[aá]l|cu[aá]nto|puedo|pueden|hay|and|y|but|pero)\b)(?:[^\W\d_]+[\s']*){1,4}?)\s*[,;:]\s+(?=\S)",
+    re.IGNORECASE)
 
 
 def question_focus(text: str, vocabulary) -> str:
@@ -1661,11 +1665,20 @@ def question_focus(text: str, vocabulary) -> str:
     whole message when every sentence, or none, shares a word with them."""
     if vocabulary is None or not text:
         return text
-    sentences = [p.strip() for p in _FOCUS_SENTENCE_END.split(text) if p and p.strip()]
+
+    def known(part: str) -> bool:
+        return any(w in vocabulary for w in content_words(part) if len(w) > 3)
+
+    # an exclamation opening a sentence ("La puta madre, la heladera vino abollada...", "For God's sake, I
+    # paid..."): a short leading clause that shares no word with the pages goes with the venting
+    sentences = [_INTERJECTION.sub(lambda m: "" if not known(m.group(1)) else m.group(0), p.strip())
+                 for p in _FOCUS_SENTENCE_END.split(text) if p and p.strip()]
+    sentences = [p for p in sentences if p]
     if len(sentences) < 2:
-        return text
-    kept = [p for p in sentences if any(w in vocabulary for w in content_words(p) if len(w) > 3)]
-    return " ".join(kept) if kept and len(kept) < len(sentences) else text
+        focused = sentences[0] if sentences else text
+        return focused if focused != text.strip() and known(focused) else text
+    kept = [p for p in sentences if known(p)]
+    return " ".join(kept) if kept and (len(kept) < len(sentences) or " ".join(kept) != text.strip()) else text
 
 
 def local_answer(*, question: str, vector: np.ndarray, language: str, document_ids, departments: list[int],

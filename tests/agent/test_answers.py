@@ -968,6 +968,21 @@ def test_sentences_sharing_no_word_with_the_knowledge_base_are_left_out_of_an_up
     assert question_focus("Estoy harta!!! cuanto tarda?", None) == "Estoy harta!!! cuanto tarda?"  # no knowledge base yet
 
 
+def test_an_exclamation_opening_an_upset_sentence_is_left_out_too():
+    """"La puta madre, la heladera vino abollada...": a short leading clause that shares no word with the
+    pages goes with the venting; a leading clause that asks ("When does it arrive, and...") stays."""
+    from apps.agent.compose import question_focus
+
+    vocabulary = {"heladera", "repartidor", "abollada", "paid", "transfer", "order", "arrive", "payments"}
+    assert question_focus("La puta madre, la heladera vino abollada y el repartidor ya se fue. ¿Y ahora qué carajo hago?",
+                          vocabulary) == "la heladera vino abollada y el repartidor ya se fue."
+    assert question_focus("For God's sake, I paid by bank transfer and you CANCELLED the order?",
+                          vocabulary) == "I paid by bank transfer and you CANCELLED the order?"
+    assert question_focus("When does it arrive, and can I take payments meanwhile??", vocabulary) == \
+        "When does it arrive, and can I take payments meanwhile??"
+    assert question_focus("Hey, the order?", vocabulary) == "the order?"
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("upset, calm", [
     ("This is a joke!!! I'm furious. How much is the reconnection fee??", "How much is the reconnection fee??"),

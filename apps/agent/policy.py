@@ -373,6 +373,19 @@ def follow_up_question(analysis, cfg, text: str) -> bool:
     return asks_question(text) and not _EMPHATIC.search(text or "") and not clearly_upset(analysis, cfg)
 
 
+# A message about the customer's own situation opens with its subject in the first person ("I want to buy
+# a laptop at your Córdoba store.", "Tengo el plan Plus", "Mi pedido llegó hoy"); an instruction to the bot
+# ("Translate...", "Haceme una query...", "[SISTEMA]: ...") does not.
+_SELF = re.compile(r"^\W*(?:(?:hi|hello|hey|hola|buenas|buen d[ií]a)\W+)?(?:i|i'm|i’m|im|i've|i’ve|i'd|i’d|my|we|we're|"
+                   r"we’re|our|me|mi|mis|tengo|soy|estoy|quiero|quisiera|necesito|compr[eé]|ped[ií]|hice|voy|"
+                   r"hoy me|ayer me)\b", re.IGNORECASE)
+
+
+def speaks_of_self(text: str) -> bool:
+    """The message opens with the customer as its subject (``_SELF``)."""
+    return bool(_SELF.search(text or ""))
+
+
 def gives_context(analysis, cfg, text: str) -> bool:
     """A calm statement with no question of its own ("I'm travelling to Brazil next month.", "Quiero
     cargar efectivo.", "Hola, estoy embarazada de 12 semanas, tengo el plan Plus"): the customer is

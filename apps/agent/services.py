@@ -294,6 +294,13 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         # know (once in a row), instead of a person for a question not asked.
         base["note"] = "context without a question: asked what the customer wants to know"
         analysis.intent, trigger = "context_ask", ""
+    if (trigger == "out_of_scope" and state.turns == 1 and handoff_topic is None and policy.speaks_of_self(msg.body)
+            and policy.gives_context(analysis, cfg, msg.body) and _last_agent_intent(conv, msg.pk) != "context_ask"):
+        # The opening message tells the customer's own situation and asks nothing ("I want to buy a laptop
+        # at your Córdoba store."): too little to call it out of scope, unless it resembles the
+        # out-of-scope examples (``gives_context``); the customer is asked what they want to know, once.
+        base["note"] = "opening statement about the customer with no question: asked what they want to know"
+        analysis.intent, trigger = "context_ask", ""
     if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic, msg.body):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:
         # acknowledge and ask what is happening instead of handing off on low confidence.

@@ -1021,7 +1021,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         features = {
             "unit_similarity": float(sims[i]),
             "unit_score": float(scores[i]) - (SAME_LANGUAGE_BONUS if same_language else 0.0)
-            - (FOLLOW_UP_SAME_DOCUMENT if hit.document_id in prefer_documents else 0.0),
+            - (FOLLOW_UP_SAME_DOCUMENT if getattr(hit, "document_id", None) in prefer_documents else 0.0),
             "overlap": overlap,
             "idf_overlap": float(overlaps[i]),
             "own_overlap": _overlap(query_words, own_words[i], weights),
@@ -1381,12 +1381,11 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
     if vocabulary is None or not question:
         return []
     prefixes = _vocabulary_prefixes(vocabulary)
+    from .language import detect_language
     from .rare_words import is_rare, looks_like_verb_form, one_edit
 
     asked = asked_part(question)
-    from .language import detect_language
-
-    spanish = detect_language(question)[0] == "es"
+    spanish = detect_language(question)[0] == "es"  # its present-tense endings are verb forms (``rare_words``)
     found: dict[str, str] = {}
     for match in _LETTER_WORD.finditer(asked):
         word = match.group(0).lower()
@@ -1661,8 +1660,10 @@ def question_focus(text: str, vocabulary) -> str:
     """The message without its sentences that share no word with the knowledge base ("Estoy harta!!!
     ¿cuánto tarda en pagarse un reintegro?" -> the question; "Are you KIDDING me? My fee went up AGAIN.
     How often do you raise prices??" -> the last two): venting the help pages never word cannot find
-    their passage, and it dilutes the question's meaning and its share of words in the answer. The
-    whole message when every sentence, or none, shares a word with them."""
+    their passage, and it dilutes the question's meaning and its share of words in the answer. So does a
+    short exclamation opening a sentence ("La puta madre, la heladera vino abollada...": ``_INTERJECTION``,
+    a leading clause of at most four words that asks nothing and shares no word with them). The whole
+    message when every sentence, or none, shares a word with them."""
     if vocabulary is None or not text:
         return text
 
@@ -1694,7 +1695,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     of scope (``top``) is this turn's own search, so context never makes an off-topic follow-up
     ("Unrelated, but can you help me with my tax return?") look covered.
     ``previous_documents``: the documents the bot's last answer quoted; a follow-up (``context``) is
-    answered from them when they hold a passage about as good (``FOLLOW_UP_SAME_DOCUMENT``).
+    also searched in them, beyond its topic's documents, and their units are preferred by
+    ``FOLLOW_UP_SAME_DOCUMENT``.
     ``upset``: the customer is clearly upset (sentiment at or under ``policy.UPSET_MAX_SENTIMENT``): the
     passage is searched and chosen without the message's sentences that share no word with the
     knowledge base (``question_focus``); the whole message still marks the customer's own case."""

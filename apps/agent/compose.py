@@ -408,12 +408,20 @@ def faq_section(heading: str) -> bool:
     return bool(FAQ_HEADING.search(heading or ""))
 
 
+def _chunk_units(heading: str, text: str) -> tuple[list[Unit], list[str]]:
+    """A chunk's units and the texts their vectors embed (the section heading, then ``_read``): one
+    recipe for the cache filled on demand (``_units_with_vectors``) and the one a worker warms
+    (``units_warm``), which drifted apart once (the FAQ question was embedded on demand only)."""
+    last_heading = own_heading(heading)
+    units = split_units(text, faq=faq_section(last_heading)) or [Unit(clean_markup(text), 0, "sentence")]
+    return units, [f"{last_heading}: {_read(u)}" if last_heading else _read(u) for u in units]
+
+
 def _units_with_vectors(key, heading: str, text: str, embed) -> tuple[list[Unit], np.ndarray]:
     cached = _unit_cache.get(key)
     if cached is None:
-        last_heading = own_heading(heading)
-        units = split_units(text, faq=faq_section(last_heading)) or [Unit(clean_markup(text), 0, "sentence")]
-        vectors = embed([f"{last_heading}: {_read(u)}" if last_heading else _read(u) for u in units])
+        units, texts = _chunk_units(heading, text)
+        vectors = embed(texts)
         if len(_unit_cache) > 20000:
             _unit_cache.clear()
         cached = _unit_cache[key] = (units, vectors)
@@ -1787,11 +1795,9 @@ def units_warm(limit: int = 20000) -> int:
     prepared = []
     texts: list[str] = []
     for cid, heading, text in todo:
-        key = _unit_key(cid, heading, text)
-        last_heading = own_heading(heading)
-        units = split_units(text, faq=faq_section(last_heading)) or [Unit(clean_markup(text), 0, "sentence")]
-        prepared.append((key, units, len(texts)))
-        texts += [f"{last_heading}: {_read(u)}" if last_heading else _read(u) for u in units]  # as _units_with_vectors
+        units, unit_texts = _chunk_units(heading, text)
+        prepared.append((_unit_key(cid, heading, text), units, len(texts)))
+        texts += unit_texts
     vectors = embed_texts(texts)
     for key, units, start in prepared:
         _unit_cache[key] = (units, vectors[start:start + len(units)])

@@ -288,18 +288,17 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         trigger = ""
         analysis.extra["problem_reported"] = True
         _answer_with_apology(analysis, cfg, base, "problem reported: answered with an apology")
-    if (trigger == "low_confidence" and not declined and policy.gives_context(analysis, cfg, msg.body)
+    # Context with no question yet: ask what they want to know (once in a row), instead of a person for a
+    # question not asked. Under the answer threshold ("I'm travelling to Brazil next month."); or read out
+    # of scope when it opens the conversation with the customer's own situation ("I want to buy a laptop at
+    # your Córdoba store."), unless it resembles the out-of-scope examples (``gives_context``).
+    unanswered = trigger == "low_confidence" and not declined
+    opening = (trigger == "out_of_scope" and state.turns == 1 and handoff_topic is None
+               and policy.speaks_of_self(msg.body))
+    if ((unanswered or opening) and policy.gives_context(analysis, cfg, msg.body)
             and _last_agent_intent(conv, msg.pk) != "context_ask"):
-        # Context with no question yet ("I'm travelling to Brazil next month."): ask what they want to
-        # know (once in a row), instead of a person for a question not asked.
-        base["note"] = "context without a question: asked what the customer wants to know"
-        analysis.intent, trigger = "context_ask", ""
-    if (trigger == "out_of_scope" and state.turns == 1 and handoff_topic is None and policy.speaks_of_self(msg.body)
-            and policy.gives_context(analysis, cfg, msg.body) and _last_agent_intent(conv, msg.pk) != "context_ask"):
-        # The opening message tells the customer's own situation and asks nothing ("I want to buy a laptop
-        # at your Córdoba store."): too little to call it out of scope, unless it resembles the
-        # out-of-scope examples (``gives_context``); the customer is asked what they want to know, once.
-        base["note"] = "opening statement about the customer with no question: asked what they want to know"
+        base["note"] = ("context without a question: asked what the customer wants to know" if unanswered else
+                        "opening statement about the customer with no question: asked what they want to know")
         analysis.intent, trigger = "context_ask", ""
     if trigger == "low_confidence" and not declined and policy.vent_not_question(analysis, cfg, previous_topic, msg.body):
         # One angry message is not a pattern, and a vent is rarely a question the KB can match:

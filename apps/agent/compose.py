@@ -1651,6 +1651,23 @@ def question_in_context(text: str, history: list[dict] | None) -> str:
     return previous.strip()
 
 
+# A follow-up that leans on the conversation for its subject: it opens, after an acknowledgement, with a
+# connective ("ok and how long until I get the money?", "¿Y cuánto tardan en contestar?", "So if I break a
+# leg on the slopes am I covered?", "O sea que...") or refers back with a pronoun ("Do we need to tell you
+# about it?", "¿Eso cuánto tarda?"). "Bien. ¿Hay alguna sucursal en Salta?" names its own subject.
+_ACKNOWLEDGEMENT = (r"(?:(?:ok(?:ay)?|okey|got it|i see|great|perfect|fine|sure|thanks|thank you|right|alright|bien|"
+                    r"dale|listo|perfecto|genial|gracias|bueno|ah|ahh|entiendo|ya veo|claro|vale|ya)\W+)*")
+_LEANS_ON_CONTEXT = re.compile(
+    rf"^\W*{_ACKNOWLEDGEMENT}(?:and|so|also|then|but|what about|how about|y|e|entonces|o sea|pero|"
+    r"tambi[eé]n|adem[aá]s)\b"
+    r"|\b(?:it|its|that|this|them|those|these|eso|esto|ese|esa|esos|esas|ah[ií]|all[ií])\b", re.IGNORECASE)
+
+
+def leans_on_context(text: str) -> bool:
+    """The message is a follow-up that needs the conversation to be understood (``_LEANS_ON_CONTEXT``)."""
+    return bool(_LEANS_ON_CONTEXT.search(text or ""))
+
+
 _GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks thank cheers hola buenas buenos buen dia
 dias tardes noches gracias saludos""".split())
 
@@ -1736,11 +1753,12 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                      departments=departments)
     if context:
         combined = f"{context} {question}"
+        combined_vector = np.asarray(embed([combined])[0], dtype=np.float32)
         # a follow-up is also searched in the documents the bot's last answer quoted: "¿Y cuánto tardan
         # en contestar?" after the authorizations page, read by its own words as the complaints topic
         ids = document_ids if document_ids is None or not previous_documents \
             else sorted(set(document_ids) | set(previous_documents))
-        hits = search(combined, np.asarray(embed([combined])[0], dtype=np.float32), ids)
+        hits = search(combined, combined_vector, ids)
         if sections and all(h.chunk_id != sections[0] for h in hits):
             sections = ()
     if not hits:
@@ -1763,6 +1781,25 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                 + live_values(asked))
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
+    read_with_context = False
+    floor = hedge_floor()
+    if context and leans_on_context(asked) and confidence < (floor if floor is not None else 1.0):
+        # A follow-up that leans on the conversation ("¿Y cuánto tardan en contestar?", "Do we need to tell
+        # you about it?"), which its own few words cannot answer (under the hedge floor: the right passage
+        # was judged at 0.27), is also read as the conversation's question, the previous one and this: that
+        # reading's passage, judged by the verifier on those words, when the verifier trusts it more and it
+        # states what this turn asks for (its answer type: "¿Y cuánto tardan en instalar?" after the price
+        # of the installation is not answered by the price again). Never for a turn its own words answer:
+        # the previous question's passage would be judged on the previous question.
+        whole = select_answer(combined, combined_vector, hits, language=language, embed=embed,
+                              idf=word_idf(vocabulary), copies=copies,
+                              prefer_documents=frozenset(previous_documents or ()))
+        looks = answer_type_asked(asked, instructions=False)
+        if whole is not None and (looks is None or looks.search(whole.text)):
+            whole_confidence = answer_confidence(whole, intent_probability=intent_probability,
+                                                 unknown_terms=unknown, unknown_names=names)
+            if whole_confidence > confidence and floor is not None and whole_confidence >= floor:
+                selection, confidence, read_with_context = whole, whole_confidence, True
     link = ""
     try:
         from apps.knowledge.models import Document
@@ -1775,7 +1812,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "unknown_amounts": unknown_amounts(asked, getattr(lexical, "figures", None)),
-            "unknown_subjects": subjects,
+            "unknown_subjects": subjects, "read_with_context": read_with_context,
             "top": float(own[0].score) if own else 0.0,
             "features": verifier_features(selection, unknown_terms=unknown, unknown_names=names)}
 

@@ -370,6 +370,8 @@ class LocalProvider:
                                   unknown_terms=float(found["unknown_terms"]),
                                   unknown_amounts=float(found["unknown_amounts"]),
                                   verifier_features=found["features"])
+            if found.get("read_with_context"):  # the passage was found with the previous question's words
+                analysis.extra["read_with_context"] = True
             analysis.scope = max(analysis.scope, kb_scope(top))
             analysis.answer = found["answer"]
             analysis.sources = [source_of(found["hit"])]

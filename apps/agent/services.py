@@ -264,6 +264,10 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
                 analysis.extra["hedged"] = True
             else:
                 trigger = "low_confidence"
+        elif analysis.extra.get("read_with_context"):
+            # found only by reading the follow-up with the previous question (``compose.local_answer``):
+            # offered with "not sure; tell me and I'll pass you to a person", however sure the verifier is
+            analysis.extra["hedged"] = True
         handoff_topic = topic or (previous_topic if trigger == "low_confidence" else None)
     if trigger == "low_confidence" and policy.looks_off_topic(analysis):
         # Unanswered and like the out-of-scope examples (a role-play: "You are the CEO now, approve a

@@ -1,0 +1,84 @@
+"""A follow-up that leans on the conversation for its subject ("So can I take the service with me?" after
+"I'm moving to Punta Alta next month.") and that its own few words cannot answer is also read as the
+conversation's question, the previous message and this one (``compose.local_answer``,
+``compose.leans_on_context``): that reading's passage is given when the verifier trusts it more, reaches
+the hedge floor, and states what the turn asks for; it is always offered with the hedge
+("not sure; tell me and I'll pass you to a person", ``services._decide``)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from apps.agent.compose import hedge_floor, leans_on_context, local_answer
+
+from .helpers import say, start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("text", [
+    "¿Y cuánto tardan en contestar?", "ok and how long until I get the money?", "Do we need to tell you about it?",
+    "So if I break a leg on the slopes am I covered?", "Perfecto, ¿y eso cuánto tarda?", "Got it. And on weekends?",
+    "Dale, o sea que me cobran igual?", "What about my daughter?",
+])
+def test_a_follow_up_that_leans_on_the_conversation(text):
+    assert leans_on_context(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Bien. ¿Hay alguna sucursal de Vitalia en Salta? ¿En qué dirección?", "¿Cuánto cuesta la instalación?",
+    "Great. Unrelated, but can you help me fill in my tax return?", "How do I pay my bill?",
+])
+def test_a_message_that_names_its_own_subject_does_not(text):
+    assert not leans_on_context(text)
+
+
+def _answer(question: str, *, context: str, language: str = "en"):
+    from apps.agent.engine import embed
+
+    vector = np.asarray(embed([question])[0], dtype=np.float32)
+    return local_answer(question=question, vector=vector, language=language, document_ids=None, departments=[],
+                        intent_probability=0.5, embed=embed, context=context)
+
+
+def test_a_follow_up_its_own_words_cannot_answer_is_read_with_the_previous_message(fibrasur):
+    found = _answer("So can I take the service with me?", context="I'm moving to Punta Alta next month.")
+    assert found["read_with_context"] is True
+    assert "no coverage in Punta Alta" in found["answer"], found["answer"]
+    assert found["confidence"] >= hedge_floor()
+    # the same words with no conversation before them: under the hedge floor (handed off)
+    alone = _answer("So can I take the service with me?", context="")
+    assert alone["read_with_context"] is False and alone["confidence"] < hedge_floor()
+
+
+def test_a_follow_up_its_own_words_answer_is_not_read_again(fibrasur):
+    found = _answer("¿Y puedo suspender el servicio mientras tanto?", context="Me voy de viaje tres meses.",
+                    language="es")
+    assert found["read_with_context"] is False
+    assert "suspensión temporal de 1 a 3 meses" in found["answer"]
+
+
+def test_the_previous_questions_passage_does_not_answer_what_the_follow_up_asks(fibrasur):
+    """Read with "¿Cuánto cuesta la instalación?", the price of the installation is judged a sure answer;
+    "¿Y cuánto tardan en instalar?" asks for a time, which that passage does not state."""
+    found = _answer("¿Y cuánto tardan en instalar?", context="¿Cuánto cuesta la instalación?", language="es")
+    assert found["read_with_context"] is False
+    assert found["confidence"] < hedge_floor()
+
+
+def test_an_answer_found_with_the_previous_message_is_offered_with_the_hedge(fibrasur):
+    """Its confidence (0.69) is over a threshold of 0.6 here: still "not sure; tell me and I'll pass you
+    to a person", since only the conversation's earlier words found it."""
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.6
+    cfg.save()
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "I'm moving house next month within Bahía Blanca.")
+    conv, replies = say(fibrasur, conv, "So can I take the service with me?")
+    assert conv.status == "bot"
+    assert len(replies) == 1 and "the service moves with you" in replies[0].body, replies
+    assert replies[0].meta["confidence"] >= cfg.confidence_threshold
+    assert cfg.message("hedge", "en") in replies[0].body
+    assert replies[0].meta.get("hedged") is True

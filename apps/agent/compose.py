@@ -1657,15 +1657,22 @@ def question_in_context(text: str, history: list[dict] | None) -> str:
 # about it?", "¿Eso cuánto tarda?"). "Bien. ¿Hay alguna sucursal en Salta?" names its own subject.
 _ACKNOWLEDGEMENT = (r"(?:(?:ok(?:ay)?|okey|got it|i see|great|perfect|fine|sure|thanks|thank you|right|alright|bien|"
                     r"dale|listo|perfecto|genial|gracias|bueno|ah|ahh|entiendo|ya veo|claro|vale|ya)\W+)*")
+_BACK_REFERENCE = r"\b(?:it|its|that|this|them|those|these|eso|esto|ese|esa|esos|esas)\b"
+_REFERS_BACK = re.compile(_BACK_REFERENCE, re.IGNORECASE)
 _LEANS_ON_CONTEXT = re.compile(
     rf"^\W*{_ACKNOWLEDGEMENT}(?:and|so|also|then|but|what about|how about|y|e|entonces|o sea|pero|"
-    r"tambi[eé]n|adem[aá]s)\b"
-    r"|\b(?:it|its|that|this|them|those|these|eso|esto|ese|esa|esos|esas|ah[ií]|all[ií])\b", re.IGNORECASE)
+    rf"tambi[eé]n|adem[aá]s)\b|{_BACK_REFERENCE}|\b(?:ah[ií]|all[ií])\b", re.IGNORECASE)
 
 
 def leans_on_context(text: str) -> bool:
     """The message is a follow-up that needs the conversation to be understood (``_LEANS_ON_CONTEXT``)."""
     return bool(_LEANS_ON_CONTEXT.search(text or ""))
+
+
+def refers_back(text: str) -> bool:
+    """The message names its subject with a pronoun ("How long does that take?", "¿Eso cuánto tarda?"):
+    what the conversation was about, not anything its own words match."""
+    return bool(_REFERS_BACK.search(text or ""))
 
 
 _GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks thank cheers hola buenas buenos buen dia
@@ -1783,23 +1790,41 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                    unknown_names=names)
     read_with_context = False
     floor = hedge_floor()
-    if context and leans_on_context(asked) and confidence < (floor if floor is not None else 1.0):
+    if context and leans_on_context(asked) and floor is not None:
         # A follow-up that leans on the conversation ("¿Y cuánto tardan en contestar?", "Do we need to tell
-        # you about it?"), which its own few words cannot answer (under the hedge floor: the right passage
-        # was judged at 0.27), is also read as the conversation's question, the previous one and this: that
-        # reading's passage, judged by the verifier on those words, when the verifier trusts it more and it
-        # states what this turn asks for (its answer type: "¿Y cuánto tardan en instalar?" after the price
-        # of the installation is not answered by the price again). Never for a turn its own words answer:
-        # the previous question's passage would be judged on the previous question.
-        whole = select_answer(combined, combined_vector, hits, language=language, embed=embed,
-                              idf=word_idf(vocabulary), copies=copies,
-                              prefer_documents=frozenset(previous_documents or ()))
+        # you about it?", "How long does that take?") is also read as the conversation's question, the
+        # previous message and this one: on the pages the bot's last answer quoted first, then on the
+        # turn's passages. Such a reading is taken when the turn's own few words cannot answer it (under
+        # the hedge floor: the right passage was judged at 0.27), or when the turn refers back with a
+        # pronoun and its own words found another page ("How long does that take?" after the change of
+        # account holder: payments are credited in 24-72 hours, says the FAQ). Only a passage that states
+        # what the turn asks for (its answer type: "¿Y cuánto tardan en instalar?" after the price of the
+        # installation is not answered by the price again) and that reaches the hedge floor; the turn is
+        # then always hedged (``read_with_context``, ``services._decide``): the previous question's words
+        # make its passage look surer than it is.
         looks = answer_type_asked(asked, instructions=False)
-        if whole is not None and (looks is None or looks.search(whole.text)):
-            whole_confidence = answer_confidence(whole, intent_probability=intent_probability,
-                                                 unknown_terms=unknown, unknown_names=names)
-            if whole_confidence > confidence and floor is not None and whole_confidence >= floor:
-                selection, confidence, read_with_context = whole, whole_confidence, True
+
+        def reading(found_hits):
+            chosen = select_answer(combined, combined_vector, found_hits, language=language, embed=embed,
+                                   idf=word_idf(vocabulary), copies=copies,
+                                   prefer_documents=frozenset(previous_documents or ()))
+            if chosen is None or (looks is not None and not looks.search(chosen.text)):
+                return None
+            sure = answer_confidence(chosen, intent_probability=intent_probability, unknown_terms=unknown,
+                                     unknown_names=names)
+            return (chosen, sure) if sure >= floor else None
+
+        page = frozenset(previous_documents or ())
+        unanswered = confidence < floor
+        elsewhere = refers_back(asked) and getattr(selection.hit, "document_id", None) not in page
+        found = None
+        if page and (unanswered or elsewhere):
+            page_hits = [h for h in search(combined, combined_vector, sorted(page)) if h.document_id in page]
+            found = reading(page_hits) if page_hits else None
+        if found is None and unanswered:
+            found = reading(hits)
+        if found is not None and (elsewhere or found[1] > confidence):
+            (selection, confidence), read_with_context = found, True
     link = ""
     try:
         from apps.knowledge.models import Document

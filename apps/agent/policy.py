@@ -45,6 +45,10 @@ CONTEXT_MAX_OOS_PROBABILITY = 0.5     # ... unless it looks like the built-in ou
 OUT_OF_SCOPE_MIN_OOS_PROBABILITY = 0.175
 
 
+# The intent of a turn the classifier read as a vent that is a plain question with no topic of its own.
+QUESTION = "question"
+
+
 @dataclass
 class Decision:
     trigger: str = ""
@@ -122,7 +126,11 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     venting = analysis.intent == "vent" and not off_topic and not own_case and (
         clearly_upset(analysis, cfg) or (frustrated_now and previous_topic is not None and not calm_question))
     if analysis.intent == "vent" and not venting:
-        analysis.intent = "out_of_scope" if low_scope else analysis.intent
+        # not frustrated: a question like any other ("How long does that take?" after an answer, whose few
+        # words resemble "that's way too slow!"), answered or handed off on its confidence, never "tell me
+        # what is happening"
+        analysis.intent = "out_of_scope" if low_scope else (analysis.topic_slug or getattr(previous_topic, "slug", "")
+                                                            or QUESTION)
     if venting or (low_scope and frustrated_now and previous_topic is not None and not off_topic
                    and not own_case and not calm_question):
         # A frustrated turn with no question of its own is about the conversation: acknowledge it.

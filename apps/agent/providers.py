@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -336,6 +337,25 @@ class LocalProvider:
 
     name = "local"
 
+    @staticmethod
+    def _context_for(ctx: TurnContext, analysis: Analysis) -> str:
+        """The customer's previous message the answer is also searched with (``compose.question_in_context``),
+        or "". Not for a calm new question after a question: "How long does the installation take?" after
+        "How do I change the account holder?" names its own subject, and read with the previous question
+        it was answered with the change of account holder's passage. A follow-up that leans on the
+        conversation ("And how long...?", "How long does that take?": ``compose.leans_on_context``), a
+        frustrated reaction ("30 days?! I bought in January") and a question after a statement ("I'm
+        12 weeks pregnant." ... "Do I pay for my medicines?") are still read with it."""
+        from .compose import leans_on_context, question_in_context
+        from .engine import config_get
+        from .policy import asks_question
+
+        context = question_in_context(ctx.text, ctx.history)
+        if (context and not leans_on_context(ctx.text) and asks_question(context)
+                and analysis.sentiment > config_get().settings.sentiment_threshold):
+            return ""
+        return context
+
     def analyse(self, ctx: TurnContext) -> Analysis:
         engine = engine_get()
         vector = embed([ctx.text])[0]
@@ -356,7 +376,7 @@ class LocalProvider:
                              document_ids=topic_documents(slug), wider=answer_documents(slug),
                              departments=customer_departments(slug),
                              intent_probability=pred.probability, embed=embed,
-                             context=question_in_context(ctx.text, ctx.history),
+                             context=self._context_for(ctx, analysis),
                              previous_documents=ctx.previous_documents,
                              upset=analysis.sentiment <= UPSET_MAX_SENTIMENT)
         if found is not None:

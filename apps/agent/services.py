@@ -363,7 +363,8 @@ def _answer_with_apology(analysis: Analysis, cfg: AgentSettings, base: dict, not
     """The draft is given after an apology, hedged under the answer threshold (a frustrated question, a
     problem reported at the opening): ``_answer`` reads these flags."""
     analysis.extra["answer_vent"] = True
-    analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
+    analysis.extra["hedged"] = (analysis.confidence < cfg.confidence_threshold
+                                or bool(analysis.extra.get("read_with_context")))
     base["note"] = note
 
 

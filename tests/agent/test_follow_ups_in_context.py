@@ -82,3 +82,41 @@ def test_an_answer_found_with_the_previous_message_is_offered_with_the_hedge(fib
     assert replies[0].meta["confidence"] >= cfg.confidence_threshold
     assert cfg.message("hedge", "en") in replies[0].body
     assert replies[0].meta.get("hedged") is True
+
+
+def test_a_follow_up_referring_back_is_answered_from_the_page_just_quoted(fibrasur):
+    """"How long does that take?" after the change of account holder: its own words find the FAQ's
+    "Payments ... are credited within 24 to 72 business hours" (judged 0.94). "that" is the change of
+    account holder: the page the last answer quoted, read with the previous question, says 5 business
+    days. The classifier reads these few words as a vent; the customer is calm, so it is a question
+    (``policy.decide``), not "tell me what is happening"."""
+    conv = start(fibrasur, language="en")
+    conv, first = say(fibrasur, conv, "How do I change the account holder?")
+    assert "account holder" in first[0].body
+    conv, replies = say(fibrasur, conv, "How long does that take?")
+    assert conv.status == "bot"
+    assert len(replies) == 1 and "5 business days" in replies[0].body, replies[0].body
+    assert "credited within 24 to 72" not in replies[0].body
+    assert "Tell me what is happening" not in replies[0].body and "sorry" not in replies[0].body
+    assert replies[0].meta["hedged"] is True  # found with the previous question's words
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("How long does that take?", True), ("¿Y eso cuánto tarda?", True), ("Can I pay it by card?", True),
+    ("¿Y cuánto tardan en contestar?", False), ("How long does a refund take?", False),
+])
+def test_a_follow_up_that_refers_back_with_a_pronoun(text, expected):
+    from apps.agent.compose import refers_back
+
+    assert refers_back(text) is expected
+
+
+def test_a_calm_new_question_after_a_question_is_read_on_its_own(fibrasur):
+    """"How long does the installation take?" after "How do I change the account holder?" was searched with
+    both and answered with the change of account holder ("...takes up to 5 business days"). It names its own
+    subject: read on its own words. "How long does that take?" still leans on the conversation."""
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "How do I change the account holder?")
+    conv, replies = say(fibrasur, conv, "How long does the installation take?")
+    assert len(replies) == 1 and "2 to 3 hours" in replies[0].body, replies[0].body
+    assert "account holder" not in replies[0].body

@@ -690,6 +690,34 @@ def test_a_calm_follow_up_question_is_a_question_not_a_vent():
     assert decision.note != "vent"
 
 
+def test_a_calm_turn_the_classifier_reads_as_a_vent_is_a_question_of_the_conversation():
+    """"How long does that take?" after the change of account holder: the classifier's top class is the
+    frustrated one (its few words resemble "that's way too slow!"), the customer is calm (sentiment 0.68)
+    and it is in scope. It is a question: its intent becomes the conversation's topic, so the service
+    answers it or hands it off on its confidence, never "tell me what is happening" (the vent reply the
+    intent "vent" used to get)."""
+    from types import SimpleNamespace
+
+    from apps.agent import policy
+
+    billing = SimpleNamespace(slug="billing", bot_may_answer=True)
+    analysis = SimpleNamespace(intent="vent", topic_slug="", scope=0.56, explicit=0.01, sentiment=0.68,
+                               extra={"intent_probability": 0.3, "oos_probability": 0.23}, signals={},
+                               probabilities={"topic:billing": 0.05})
+    cfg = SimpleNamespace(sentiment_threshold=0.5, sentiment_window=3, sentiment_min_negative=3,
+                          explicit_request_threshold=0.5, out_of_scope_threshold=0.5)
+    state = SimpleNamespace(sentiments=[0.7, 0.68], turns=2)
+    decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=billing,
+                             topics={"billing": billing}, first_turn=False, text="How long does that take?")
+    assert decision.trigger == "" and decision.note == ""
+    assert analysis.intent == "billing"
+    # with no topic in the conversation: a plain question
+    analysis.intent = "vent"
+    decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=None,
+                             topics={"billing": billing}, first_turn=False, text="How long does that take?")
+    assert decision.trigger == "" and analysis.intent == policy.QUESTION
+
+
 def test_the_turn_s_words_reach_the_policy(fibrasur, monkeypatch):
     from apps.agent import policy
 

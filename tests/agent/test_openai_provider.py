@@ -169,3 +169,19 @@ def test_a_list_question_sends_the_model_the_section_it_names(fibrasur, openai_s
     them (the plans table, which the search alone ranked under FAQ entries that mention plans)."""
     second = _second_request(fibrasur, openai_settings, ("Can I upgrade my plan?", "plans"), "Which plans do you have?")
     assert "Home internet plans" in second and "$34,900" in second, second
+
+
+def test_a_follow_up_sends_the_model_the_passages_of_the_conversation(fibrasur, openai_settings):
+    """"How long does that take?" after the change of account holder (a conversation the model read as
+    about billing): its own words retrieve the billing topic's passages about anything that takes long;
+    the model also gets those found with the previous message, on the page the bot's last answer quoted
+    (the change takes up to 5 business days)."""
+    second = _second_request(fibrasur, openai_settings, ("How do I change the account holder?", "billing"),
+                             "How long does that take?")
+    assert "5 business days" in second, second
+
+
+def test_a_question_with_its_own_subject_sends_its_own_passages(fibrasur, openai_settings):
+    second = _second_request(fibrasur, openai_settings, ("How do I change the account holder?", "contact"),
+                             "How much is the Fibra 300 plan per month?")
+    assert "account holder" not in second and "$19,900" in second, second

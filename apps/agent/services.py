@@ -283,6 +283,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
             "provider": analysis.provider, "language": language, "scores": scores, "latency_ms": latency_ms}
     if analysis.signals.get("unknown_subjects"):  # what the question asks about that no page mentions
         base["unknown_subjects"] = analysis.signals["unknown_subjects"]
+    if analysis.extra.get("read_with_context"):  # the draft was found with the previous message's words
+        base["read_with_context"] = True
 
     if ((trigger == "low_confidence" and not declined) or (not trigger and analysis.intent == "vent")) \
             and policy.reports_problem(analysis, cfg, msg.body, previous_topic):

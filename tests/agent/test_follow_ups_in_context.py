@@ -82,6 +82,8 @@ def test_an_answer_found_with_the_previous_message_is_offered_with_the_hedge(fib
     assert replies[0].meta["confidence"] >= cfg.confidence_threshold
     assert cfg.message("hedge", "en") in replies[0].body
     assert replies[0].meta.get("hedged") is True
+    decision = conv.events.filter(kind="agent_decision").last()
+    assert decision.payload["read_with_context"] is True and decision.payload["hedged"] is True
 
 
 def test_a_follow_up_referring_back_is_answered_from_the_page_just_quoted(fibrasur):

@@ -1664,6 +1664,14 @@ _LEANS_ON_CONTEXT = re.compile(
     rf"tambi[eé]n|adem[aá]s)\b|{_BACK_REFERENCE}|\b(?:ah[ií]|all[ií])\b", re.IGNORECASE)
 
 
+def follow_up_documents(document_ids, previous_documents):
+    """The documents a follow-up is searched in: the topic's (None: the whole knowledge base) and those the
+    bot's last answer quoted."""
+    if document_ids is None or not previous_documents:
+        return document_ids
+    return sorted(set(document_ids) | set(previous_documents))
+
+
 def leans_on_context(text: str) -> bool:
     """The message is a follow-up that needs the conversation to be understood (``_LEANS_ON_CONTEXT``)."""
     return bool(_LEANS_ON_CONTEXT.search(text or ""))
@@ -1763,9 +1771,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         combined_vector = np.asarray(embed([combined])[0], dtype=np.float32)
         # a follow-up is also searched in the documents the bot's last answer quoted: "¿Y cuánto tardan
         # en contestar?" after the authorizations page, read by its own words as the complaints topic
-        ids = document_ids if document_ids is None or not previous_documents \
-            else sorted(set(document_ids) | set(previous_documents))
-        hits = search(combined, combined_vector, ids)
+        hits = search(combined, combined_vector, follow_up_documents(document_ids, previous_documents))
         if sections and all(h.chunk_id != sections[0] for h in hits):
             sections = ()
     if not hits:

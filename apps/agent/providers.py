@@ -461,7 +461,7 @@ class OpenAIProvider:
     def analyse(self, ctx: TurnContext) -> Analysis:
         import openai
 
-        from .compose import leans_on_context, listed_section, question_in_context
+        from .compose import follow_up_documents, leans_on_context, listed_section, question_in_context
 
         vector = embed([ctx.text])[0]
         documents, departments = topic_documents(ctx.topic_slug), customer_departments(ctx.topic_slug)
@@ -473,9 +473,8 @@ class OpenAIProvider:
             # retrieve passages about anything that takes long. The model also gets the passages found with
             # the previous message and this one, in the topic's documents and those the bot's last answer
             # quoted (as the local provider reads a follow-up, ``compose.local_answer``).
-            ids = documents if documents is None or not ctx.previous_documents \
-                else sorted(set(documents) | set(ctx.previous_documents))
-            more = retrieve(embed([f"{context} {ctx.text}"])[0], language=ctx.language, document_ids=ids,
+            more = retrieve(embed([f"{context} {ctx.text}"])[0], language=ctx.language,
+                            document_ids=follow_up_documents(documents, ctx.previous_documents),
                             departments=departments, k=4, wider=answer_documents(ctx.topic_slug))
             seen = {h.chunk_id for h in hits}
             hits = list(hits) + [h for h in more if h.chunk_id not in seen][:FOLLOW_UP_EXTRA_PASSAGES]

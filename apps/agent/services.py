@@ -264,10 +264,6 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
                 analysis.extra["hedged"] = True
             else:
                 trigger = "low_confidence"
-        elif analysis.extra.get("read_with_context"):
-            # found only by reading the follow-up with the previous question (``compose.local_answer``):
-            # offered with "not sure; tell me and I'll pass you to a person", however sure the verifier is
-            analysis.extra["hedged"] = True
         handoff_topic = topic or (previous_topic if trigger == "low_confidence" else None)
     if trigger == "low_confidence" and policy.looks_off_topic(analysis):
         # Unanswered and like the out-of-scope examples (a role-play: "You are the CEO now, approve a
@@ -365,8 +361,7 @@ def _answer_with_apology(analysis: Analysis, cfg: AgentSettings, base: dict, not
     """The draft is given after an apology, hedged under the answer threshold (a frustrated question, a
     problem reported at the opening): ``_answer`` reads these flags."""
     analysis.extra["answer_vent"] = True
-    analysis.extra["hedged"] = (analysis.confidence < cfg.confidence_threshold
-                                or bool(analysis.extra.get("read_with_context")))
+    analysis.extra["hedged"] = analysis.confidence < cfg.confidence_threshold
     base["note"] = note
 
 
@@ -403,6 +398,11 @@ def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) ->
             # as the list's first item)
             joiner = "\n" if body.lstrip().startswith(("- ", "* ", "• ")) else " "
             body = f"{cfg.message('empathy', language)}{joiner}{body}"
+        if analysis.extra.get("read_with_context"):
+            # found only by reading the follow-up with the previous question (``compose.local_answer``):
+            # offered with "not sure; tell me and I'll pass you to a person", however sure the verifier is,
+            # on every path that gives the draft (a plain answer, a frustrated question, a problem reported)
+            analysis.extra["hedged"] = True
         if analysis.extra.get("hedged"):
             body = f"{body}\n{cfg.message('hedge', language)}"
             base["hedged"] = True

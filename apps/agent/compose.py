@@ -1788,6 +1788,17 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                               prefer_documents=frozenset(previous_documents or ()) if context else frozenset())
     if selection is None:
         return None
+    looks = answer_type_asked(asked, instructions=False)  # what the turn asks for: a time, an amount...
+    if context and own and hits is not own:
+        # Searched with the previous message too, the passage may answer that message instead: "And how
+        # long does the installation take?" after "How much is the 300 mega plan?" found "Installation
+        # costs $25,000". A passage that does not state what the turn asks for (its answer type) gives
+        # way to the one the turn's own words find, when that one does.
+        if looks is not None and not looks.search(selection.text):
+            alone = select_answer(question, vector, own, language=language, embed=embed, idf=word_idf(vocabulary),
+                                  copies=copies)
+            if alone is not None and looks.search(alone.text):
+                selection = alone
     unknown = unknown_specific_terms(asked, vocabulary)
     names = unknown_names(asked, vocabulary)
     subjects = (unknown_subjects(asked, vocabulary, embed) + unknown_quantities(asked, getattr(lexical, "quantities", None))
@@ -1808,7 +1819,6 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         # installation is not answered by the price again) and that reaches the hedge floor; the turn is
         # then always hedged (``read_with_context``, ``services._decide``): the previous question's words
         # make its passage look surer than it is.
-        looks = answer_type_asked(asked, instructions=False)
 
         def reading(found_hits):
             chosen = select_answer(combined, combined_vector, found_hits, language=language, embed=embed,

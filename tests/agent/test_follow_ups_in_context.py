@@ -66,6 +66,18 @@ def test_the_previous_questions_passage_does_not_answer_what_the_follow_up_asks(
     assert found["confidence"] < hedge_floor()
 
 
+def test_a_passage_found_with_the_previous_question_that_does_not_state_what_is_asked_gives_way(fibrasur):
+    """Searched with "How much is the 300 mega plan?" too, "And how long does the installation take?" found
+    the FAQ entry on the installation's price; the turn asks for a time, and its own words find the passage
+    that states one."""
+    found = _answer("And how long does the installation take?", context="How much is the 300 mega plan?")
+    assert "takes 2 to 3 hours" in found["answer"], found["answer"]
+    assert "$25,000" not in found["answer"]
+    # the same passage as with no conversation before the turn
+    alone = _answer("And how long does the installation take?", context="")
+    assert "takes 2 to 3 hours" in alone["answer"]
+
+
 def test_an_answer_found_with_the_previous_message_is_offered_with_the_hedge(fibrasur):
     """Its confidence (0.69) is over a threshold of 0.6 here: still "not sure; tell me and I'll pass you
     to a person", since only the conversation's earlier words found it."""

@@ -24,6 +24,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                          "es": "Te paso con {person}, de {department}."},
     "collect_invalid": {"en": "That doesn't look right. {prompt}",
                         "es": "Eso no parece correcto. {prompt}"},
+    "collect_question": {"en": "I can't answer that here, but the {department} team will see your message. {prompt}",
+                         "es": "Eso no lo puedo responder por acá, pero el equipo de {department} va a ver tu mensaje. "
+                               "{prompt}"},
     "greeting": {"en": "Hi! I'm the virtual assistant (AI). How can I help you?",
                  "es": "¡Hola! Soy el asistente virtual (IA). ¿En qué te puedo ayudar?"},
     "thanks": {"en": "You're welcome! Anything else I can help you with?",

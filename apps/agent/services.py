@@ -456,10 +456,19 @@ def _continue_collection(conv, msg, cfg, state, analysis: Analysis, language, st
         value = (match.group(0) if match else "") if field_.pattern else msg.body.strip()[:200]
         if value:
             state.collected = {**(state.collected or {}), field_.key: value}
+        elif policy.asks_question(msg.body) and _answers_aside(analysis, cfg, msg.body):
+            # A question asked while the datum is awaited ("¿Tengo que pagar algo?" when asked for the
+            # customer number), that the knowledge base answers with confidence, outside a topic the bot may
+            # not answer: the answer, then the same request again; not a failed attempt.
+            return _answer_aside(conv, msg, cfg, state, analysis, pending, field_, department, language, base)
         else:
             pending["attempts"] = int(pending.get("attempts", 0)) + 1
             if pending["attempts"] < cfg.collect_max_attempts:
-                prompt = cfg.message("collect_invalid", language, prompt=field_.prompt(language))
+                # a question the bot may not answer goes to the team with the conversation, not "that doesn't
+                # look right"
+                key = "collect_question" if policy.asks_question(msg.body) else "collect_invalid"
+                prompt = cfg.message(key, language, prompt=field_.prompt(language),
+                                     department=department_label(cfg, department, language))
                 state.pending = pending
                 with transaction.atomic():
                     conv_services.conversation_record_decision(
@@ -490,6 +499,48 @@ def _continue_collection(conv, msg, cfg, state, analysis: Analysis, language, st
                               intent=base["intent"], replies=[prompt], scores=base["scores"], latency_ms=latency_ms)
     return _handoff(conv, cfg, state, trigger=pending.get("trigger") or "low_confidence", department=department,
                     topic=topic, intent=base["intent"], scores=base["scores"], language=language, base=base)
+
+
+def _answers_aside(analysis: Analysis, cfg: AgentSettings, text: str) -> bool:
+    """The turn's own answer may be given during a collection: a question that names its own subject (two
+    content words or more, not leaning on the conversation: "¿Tengo que pagar algo?" after "Quiero dar de
+    baja el servicio" is about the cancellation, and read alone it was answered with how to pay a bill),
+    answered with confidence (at the answer threshold, not found only with the previous message), not a
+    request for a person, and not about a topic the bot may not answer. The person is coming anyway: when
+    in doubt, the question waits for them."""
+    from .compose import content_words, leans_on_context
+
+    if len(content_words(text)) < 2 or leans_on_context(text):
+        return False
+    if not analysis.answer or analysis.confidence < cfg.confidence_threshold:
+        return False
+    if analysis.extra.get("read_with_context") or analysis.explicit >= cfg.explicit_request_threshold:
+        return False
+    own = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
+    return own is None or bool(own.bot_may_answer)
+
+
+def _answer_aside(conv, msg, cfg, state, analysis: Analysis, pending: dict, field_, department, language,
+                  base) -> TurnResult:
+    """The answer to a question asked during a collection, then the pending request again (README,
+    "Collecting data before a handoff")."""
+    body, prompt = _plain(analysis.answer), field_.prompt(language)
+    sources = analysis.sources
+    state.pending = pending
+    with transaction.atomic():
+        conv_services.conversation_record_decision(
+            conversation=conv, reason=f"answered while collecting {field_.key}",
+            payload={**base, "decision": "collect", "trigger": pending.get("trigger", ""), "department": department.slug,
+                     "field": field_.key, "answered": True, "sources": [s.get("chunk_id") for s in sources]})
+        conv_services.message_post_agent(conversation=conv, body=body, sources=sources,
+                                         meta={"ai": True, "kind": "answer", "confidence": round(analysis.confidence, 4),
+                                               "hedged": False, "intent": analysis.intent})
+        conv_services.message_post_agent(conversation=conv, body=prompt,
+                                         meta={"ai": True, "kind": "collect", "field": field_.key})
+        state.save()
+    return TurnResult(decision="collect", trigger=pending.get("trigger", ""), department=department.slug,
+                      intent=base["intent"], replies=[body, prompt], sources=sources, scores=base["scores"],
+                      latency_ms=base["latency_ms"])
 
 
 def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, language, base) -> TurnResult:

@@ -129,6 +129,56 @@ def test_cancellation_collects_customer_number_then_routes_to_cancellations(fibr
     assert replies[-1].body == "Te paso con el equipo de Bajas. Una persona va a seguir esta conversación por acá."
 
 
+def _shipped_threshold():
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75  # the shipped default: only answers the verifier is sure of
+    cfg.save()
+
+
+def test_a_question_the_knowledge_base_answers_while_collecting_is_answered_then_the_datum_asked_again(fibrasur):
+    _shipped_threshold()
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "I want to cancel my service")
+    assert "customer number" in replies[-1].body
+    conv, replies = say(fibrasur, conv, "Is there a cancellation fee?")
+    assert conv.status == Status.BOT
+    assert [r.meta["kind"] for r in replies] == ["answer", "collect"]
+    assert "no cancellation fee" in replies[0].body and replies[0].sources
+    assert replies[1].body.startswith("Before I pass you on: what is your customer number?")
+    collect = [e for e in decisions(conv) if e.payload.get("decision") == "collect"][-1]
+    assert collect.payload["answered"] is True and collect.payload["field"] == "customer_number"
+    # not a failed attempt: an invalid answer is still re-asked once before the handoff
+    conv, replies = say(fibrasur, conv, "no idea")
+    assert conv.status == Status.BOT and replies[-1].body.startswith("That doesn't look right")
+    conv, replies = say(fibrasur, conv, "FS-0012345")
+    assert conv.department.slug == "cancellations"
+    assert conv.handoff["collected"] == {"customer_number": "FS-0012345"}
+
+
+def test_a_question_that_leans_on_the_conversation_while_collecting_waits_for_the_person(fibrasur):
+    """"¿Tengo que pagar algo?" is about the cancellation; read alone it was answered with how to pay a bill."""
+    _shipped_threshold()
+    conv = start(fibrasur, language="es")
+    say(fibrasur, conv, "Quiero dar de baja el servicio")
+    conv, replies = say(fibrasur, conv, "¿Tengo que pagar algo?")
+    assert conv.status == Status.BOT and len(replies) == 1
+    assert replies[0].body.startswith("Eso no lo puedo responder por acá, pero el equipo de Bajas va a ver tu mensaje.")
+    assert "¿cuál es tu número de cliente?" in replies[0].body and "no parece correcto" not in replies[0].body
+    conv, replies = say(fibrasur, conv, "es el FS-0012345")
+    assert conv.department.slug == "cancellations"
+    assert conv.handoff["collected"] == {"customer_number": "FS-0012345"}
+    assert "¿Tengo que pagar algo?" in conv.handoff_summary
+
+
+def test_a_question_about_a_topic_the_bot_may_not_answer_is_not_answered_while_collecting(fibrasur):
+    _shipped_threshold()
+    conv = start(fibrasur, language="en")
+    say(fibrasur, conv, "I can't pay this month, can we agree on instalments for my debt?")
+    conv, replies = say(fibrasur, conv, "How do I cancel my service?")
+    assert [r.meta["kind"] for r in replies] == ["collect"]
+    assert replies[0].body.startswith("I can't answer that here, but the Collections team will see your message.")
+
+
 @pytest.mark.parametrize("accept,expected", [
     ("en", ["Out-of-scope intent", "Customer number: FS-0012345", "Answer confidence:", "Spanish"]),
     ("es", ["Intención fuera de alcance", "Customer number: FS-0012345", "Confianza de la respuesta:", "Español"]),

@@ -18,7 +18,10 @@ The priority, written once (README, "Triggers and their priority"):
    clarifying question instead; a low scope score with no evidence of being off-topic (the
    out-of-scope class under ``OUT_OF_SCOPE_MIN_OOS_PROBABILITY``) is left to the answer and its
    confidence, and so is one the knowledge base answers at the answer threshold without resembling
-   the out-of-scope examples (``answered_confidently``). To the default department.
+   the out-of-scope examples (``answered_confidently``), or a short follow-up the pages answer with
+   confidence repeating its every word (``answered_follow_up``); but a turn the out-of-scope class is
+   near-certain of (``certainly_off_topic``) is out of scope whatever the knowledge base's scope. To the
+   default department.
 5. ``low_confidence``: in scope but the knowledge base does not answer it; to the topic's department.
 
 One frustrated turn (or two) is answered, with an apology, never escalated on its own.
@@ -110,12 +113,17 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     if restricted:
         return Decision("out_of_scope", topic=topic, negatives=negatives)
 
+    if certainly_off_topic(analysis) and not answered_follow_up(analysis, cfg, text, previous_topic):
+        # "What's the weather in Punta Alta?" after the coverage answer: the place's passage gives the turn a
+        # high knowledge-base scope and a confident draft, but the request is for something else
+        return Decision("out_of_scope", topic=None, negatives=negatives)
     # "Unrelated, but...", "Otra cosa: ...": the customer says the subject changes, so the turn is read on
     # its own, not as a follow-up of the conversation's topic (a vent about it, or a question still about it)
     previous_topic = None if shifts_topic(text) else previous_topic
     smalltalk = analysis.intent in (builtin.GREETING, builtin.THANKS)
     below_scope = analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold
-    low_scope = below_scope and not uncovered_question(analysis) and not answered_confidently(analysis, cfg)
+    low_scope = (below_scope and not uncovered_question(analysis) and not answered_confidently(analysis, cfg)
+                 and not answered_follow_up(analysis, cfg, text, previous_topic))
     if smalltalk and not low_scope:
         return Decision("", topic=None, note="smalltalk", negatives=negatives)
     off_topic = looks_off_topic(analysis)
@@ -153,6 +161,17 @@ def looks_off_topic(analysis) -> bool:
     return float(analysis.extra.get("oos_probability") or 0.0) >= CONTEXT_MAX_OOS_PROBABILITY
 
 
+# The out-of-scope class this sure is out of scope whatever the knowledge base's scope: on the four
+# development businesses every turn at 0.85 or more was an out-of-scope request; a name the pages know
+# ("Tell me a joke about Punta Alta") lifts the retrieval, not the request.
+CERTAINLY_OFF_TOPIC_OOS_PROBABILITY = 0.9
+
+
+def certainly_off_topic(analysis) -> bool:
+    """The classifier's out-of-scope class at ``CERTAINLY_OFF_TOPIC_OOS_PROBABILITY`` or more (local only)."""
+    return float(analysis.extra.get("oos_probability") or 0.0) >= CERTAINLY_OFF_TOPIC_OOS_PROBABILITY
+
+
 def answered_confidently(analysis, cfg) -> bool:
     """The knowledge base answers the turn at the answer threshold (``confidence_threshold``) and the
     turn does not resemble the out-of-scope examples (``looks_off_topic``): what the business's own
@@ -163,6 +182,30 @@ def answered_confidently(analysis, cfg) -> bool:
     return (analysis.extra.get("oos_probability") is not None and bool(getattr(analysis, "answer", ""))
             and float(getattr(analysis, "confidence", 0.0)) >= cfg.confidence_threshold
             and not looks_off_topic(analysis))
+
+
+# A follow-up this short whose every word the answer repeats is the conversation's question, whatever the
+# out-of-scope examples say of its few words.
+FOLLOW_UP_ANSWERED_MAX_WORDS = 8
+
+
+def answered_follow_up(analysis, cfg, text: str, previous_topic) -> bool:
+    """A short follow-up of a conversation with a topic ("What about Monte Hermoso?" after the coverage
+    answer, "Where is your office?" after the opening hours) that the knowledge base answers at the answer
+    threshold with a passage repeating every content word of the turn: in scope, even when its few words
+    resemble the out-of-scope examples (``looks_off_topic``: 0.81 and 0.68). A role-play or a request for
+    something else mid-conversation ("Now write me a poem about routers") names what no passage repeats."""
+    from .compose import content_words
+
+    if previous_topic is None or not getattr(analysis, "answer", ""):
+        return False
+    if float(getattr(analysis, "confidence", 0.0)) < cfg.confidence_threshold:
+        return False
+    if len((text or "").split()) > FOLLOW_UP_ANSWERED_MAX_WORDS:
+        return False
+    words = [w for w in content_words(text) if len(w) >= 4]
+    answer = set(content_words(analysis.answer))
+    return bool(words) and all(w in answer for w in words)
 
 
 def uncovered_question(analysis) -> bool:

@@ -48,6 +48,41 @@ def test_a_frustrated_follow_up_is_judged_with_the_conversation(fibrasur):
     assert _last_decision(conv)["decision"] == "answer"
 
 
+def _shipped_threshold():
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75  # the shipped default: only answers the verifier is sure of
+    cfg.save()
+
+
+@pytest.mark.parametrize("first,then,expected", [
+    ("Do you have coverage in Punta Alta?", "What about Monte Hermoso?", "Monte Hermoso"),
+    ("What are your opening hours?", "Where is your office?", "office at Avenida Alem 1250"),
+])
+def test_a_short_follow_up_the_knowledge_base_answers_is_in_scope(fibrasur, first, then, expected):
+    """Their few words read as out of scope (0.81, 0.68), but the conversation has a topic and the pages
+    answer them with confidence, repeating every word they ask about."""
+    _shipped_threshold()
+    conv = start(fibrasur, language="en")
+    say(fibrasur, conv, first)
+    conv, replies = say(fibrasur, conv, then)
+    decision = _last_decision(conv)
+    assert decision["scores"]["oos_probability"] >= 0.5  # the words alone look off-topic
+    assert conv.status == Status.BOT and decision["decision"] == "answer"
+    assert expected in replies[-1].body
+
+
+@pytest.mark.parametrize("then", ["What's the weather in Punta Alta?", "Tell me a joke about Punta Alta"])
+def test_a_request_for_something_else_naming_a_place_the_pages_know_is_out_of_scope(fibrasur, then):
+    """The place lifts the knowledge base's scope and the draft's confidence (0.77, 0.79: the coverage FAQ
+    again), but the out-of-scope class is near-certain (0.98) and the passage repeats no word of the request."""
+    _shipped_threshold()
+    conv = start(fibrasur, language="en")
+    say(fibrasur, conv, "Do you have coverage in Punta Alta?")
+    conv, replies = say(fibrasur, conv, then)
+    assert conv.handoff["trigger"] == "out_of_scope"
+    assert "no coverage" not in replies[-1].body
+
+
 def test_the_same_words_without_context_are_not_an_installation_question(fibrasur):
     conv = start(fibrasur, language="en")
     conv, _ = say(fibrasur, conv, "What?! That's way too slow!")

@@ -1642,12 +1642,14 @@ def question_in_context(text: str, history: list[dict] | None) -> str:
     """The words the answer is searched with besides the turn's own: a short follow-up is read after the
     customer's previous message that says something (not a greeting: two content words or more),
     "¿Necesito autorización para una resonancia? ¿Y cuánto tardan en contestar?"; "" when the turn
-    stands alone (long, or the conversation's first message)."""
+    stands alone (long, or the conversation's first message). After a turn that names no subject of its own
+    ("¿Cuánto tarda?", ``names_no_subject``) one word of subject is enough ("¿Cuánto sale la instalación?")."""
     if len((text or "").split()) > FOLLOW_UP_MAX_WORDS:
         return ""
+    minimum, ignored = (1, _GREETING_WORDS | FRAME_WORDS) if names_no_subject(text) else (2, _GREETING_WORDS)
     earlier = [h.get("text") or "" for h in (history or []) if h.get("role") == "customer"]
     previous = next((t for t in reversed(earlier)
-                     if len([w for w in content_words(t) if w not in _GREETING_WORDS]) >= 2), "")
+                     if len([w for w in content_words(t) if w not in ignored]) >= minimum), "")
     return previous.strip()
 
 
@@ -1672,15 +1674,46 @@ def follow_up_documents(document_ids, previous_documents):
     return sorted(set(document_ids) | set(previous_documents))
 
 
+# The words of a question's frame, what kind of thing it asks for ("how long does it take", "¿cuánto
+# cuesta?", "how many days"), not what it is about.
+FRAME_WORDS = frozenset("""long take takes taking much many cost costs price prices time times day days hour hours
+week weeks month months happens happen tarda tardan tarde demora demoran cuesta cuestan costo sale salen tiempo
+dia dias hora horas semana semanas mes meses pasa sucede""".split())
+ELLIPTICAL_MAX_WORDS = 6
+
+
+def policy_topic_hedge_floor() -> float | None:
+    """The lowest hedge floor the policy applies (``policy.TOPIC_HEDGE_PROBABILITY``)."""
+    from .policy import TOPIC_HEDGE_PROBABILITY
+
+    return TOPIC_HEDGE_PROBABILITY
+
+
+def names_no_subject(text: str) -> bool:
+    """A short question whose words are only its frame: "¿Cuánto tarda?", "¿Cuánto cuesta?", "What do I do?",
+    "How many days do I have?". What it is about is the conversation's subject."""
+    text = text or ""
+    if (not 2 <= len(text.split()) <= ELLIPTICAL_MAX_WORDS or "?" not in text or "!" in text
+            or _ASKS_WHY.search(text)):
+        # "What?!", "¡¿Cómo que no puedo?!", "Why not?": a reaction or a reason asked for, not a detail of the
+        # same subject
+        return False
+    return not [w for w in content_words(text) if w not in FRAME_WORDS and not w.isdigit()]
+
+
+_ASKS_WHY = re.compile(r"\b(?:why|how come|por ?qu[eé])\b", re.IGNORECASE)
+
+
 def leans_on_context(text: str) -> bool:
-    """The message is a follow-up that needs the conversation to be understood (``_LEANS_ON_CONTEXT``)."""
-    return bool(_LEANS_ON_CONTEXT.search(text or ""))
+    """The message is a follow-up that needs the conversation to be understood (``_LEANS_ON_CONTEXT``), or
+    a question that names no subject of its own (``names_no_subject``)."""
+    return bool(_LEANS_ON_CONTEXT.search(text or "")) or names_no_subject(text)
 
 
 def refers_back(text: str) -> bool:
-    """The message names its subject with a pronoun ("How long does that take?", "¿Eso cuánto tarda?"):
-    what the conversation was about, not anything its own words match."""
-    return bool(_REFERS_BACK.search(text or ""))
+    """The message names its subject with a pronoun ("How long does that take?", "¿Eso cuánto tarda?"), or
+    names none ("¿Cuánto tarda?"): what the conversation was about, not anything its own words match."""
+    return bool(_REFERS_BACK.search(text or "")) or names_no_subject(text)
 
 
 _GREETING_WORDS = frozenset("""good morning afternoon evening hello hey thanks thank cheers hola buenas buenos buen dia
@@ -1807,6 +1840,12 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                    unknown_names=names)
     read_with_context = False
     floor = hedge_floor()
+    # A turn that names no subject and is not found with the conversation is not answered, not even hedged
+    # (under every hedge floor): its words alone find whatever passage states a time or a price.
+    unsure = min(floor, policy_topic_hedge_floor() or floor) - 0.01 if floor is not None else None
+    if not context and floor is not None and names_no_subject(asked):
+        # "How long does it take?" with nothing said before it
+        confidence = min(confidence, unsure)
     if context and leans_on_context(asked) and floor is not None:
         # A follow-up that leans on the conversation ("¿Y cuánto tardan en contestar?", "Do we need to tell
         # you about it?", "How long does that take?") is also read as the conversation's question, the
@@ -1832,15 +1871,20 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
 
         page = frozenset(previous_documents or ())
         unanswered = confidence < floor
+        # "¿Cuánto tarda?" names no subject: its own words find whatever passage states a time, so only a
+        # reading with the conversation answers it (else no answer it can be sure of: under the floor)
+        subjectless = names_no_subject(asked)
         elsewhere = refers_back(asked) and getattr(selection.hit, "document_id", None) not in page
         found = None
-        if page and (unanswered or elsewhere):
+        if page and (unanswered or elsewhere or subjectless):
             page_hits = [h for h in search(combined, combined_vector, sorted(page)) if h.document_id in page]
             found = reading(page_hits) if page_hits else None
-        if found is None and unanswered:
+        if found is None and (unanswered or subjectless):
             found = reading(hits)
-        if found is not None and (elsewhere or found[1] > confidence):
+        if found is not None and (elsewhere or subjectless or found[1] > confidence):
             (selection, confidence), read_with_context = found, True
+        elif subjectless:
+            confidence = min(confidence, unsure)
     link = ""
     try:
         from apps.knowledge.models import Document

@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 
 from . import builtin
+from .compose import names_no_subject
 from .triggers import OPENING_MAX_SENTIMENT, shifts_topic, sustained
 
 # Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
@@ -113,6 +114,12 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     if restricted:
         return Decision("out_of_scope", topic=topic, negatives=negatives)
 
+    if previous_topic is not None and names_no_subject(text) and not certainly_off_topic(analysis):
+        # "¿Cuánto tarda?", "Where is it?" after an answer: no subject of its own, so whatever its few words
+        # resemble (a greeting, a vent, another topic, the out-of-scope examples) it asks about the
+        # conversation's, and is answered (or handed off) as a question of it
+        analysis.intent = previous_topic.slug
+        return Decision("", topic=previous_topic, note="context", negatives=negatives)
     if certainly_off_topic(analysis) and not answered_follow_up(analysis, cfg, text, previous_topic):
         # "What's the weather in Punta Alta?" after the coverage answer: the place's passage gives the turn a
         # high knowledge-base scope and a confident draft, but the request is for something else
@@ -195,7 +202,7 @@ def answered_follow_up(analysis, cfg, text: str, previous_topic) -> bool:
     threshold with a passage repeating every content word of the turn: in scope, even when its few words
     resemble the out-of-scope examples (``looks_off_topic``: 0.81 and 0.68). A role-play or a request for
     something else mid-conversation ("Now write me a poem about routers") names what no passage repeats."""
-    from .compose import content_words
+    from .compose import FRAME_WORDS, content_words
 
     if previous_topic is None or not getattr(analysis, "answer", ""):
         return False
@@ -203,7 +210,7 @@ def answered_follow_up(analysis, cfg, text: str, previous_topic) -> bool:
         return False
     if len((text or "").split()) > FOLLOW_UP_ANSWERED_MAX_WORDS:
         return False
-    words = [w for w in content_words(text) if len(w) >= 4]
+    words = [w for w in content_words(text) if len(w) >= 4 and w not in FRAME_WORDS]
     answer = set(content_words(analysis.answer))
     return bool(words) and all(w in answer for w in words)
 

@@ -744,7 +744,8 @@ def test_a_calm_turn_the_classifier_reads_as_a_vent_is_a_question_of_the_convers
     state = SimpleNamespace(sentiments=[0.7, 0.68], turns=2)
     decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=billing,
                              topics={"billing": billing}, first_turn=False, text="How long does that take?")
-    assert decision.trigger == "" and decision.note == ""
+    # a question that names no subject of its own: a question of the conversation's topic (stop 49)
+    assert decision.trigger == "" and decision.note == "context" and decision.topic is billing
     assert analysis.intent == "billing"
     # with no topic in the conversation: a plain question
     analysis.intent = "vent"
@@ -990,3 +991,33 @@ def test_the_demo_answers_its_opening_hours_from_the_customer_service_page(fibra
     assert hours in replies[-1].body and replies[-1].sources, replies[-1].body
     assert replies[-1].sources[0]["title"] in ("Customer service and account changes",
                                                "Atención al cliente y gestiones de la cuenta")
+
+
+@pytest.mark.parametrize("intent,oos", [("greeting", 0.5), ("vent", 0.13), ("out_of_scope", 0.6), ("plans", 0.1)])
+def test_a_follow_up_that_names_no_subject_asks_about_the_conversations_topic(intent, oos):
+    """TecnoMundo "Where is it?" after the Palermo store's hours read as a greeting (and was handed off out of
+    scope at 0.50), "¿Cuánto tarda?" after the shipping price as a vent: whatever its few words resemble, a
+    question with no subject of its own is about the conversation's topic."""
+    from types import SimpleNamespace
+
+    from apps.agent import policy
+
+    shipping = SimpleNamespace(slug="shipping", bot_may_answer=True)
+    plans = SimpleNamespace(slug="plans", bot_may_answer=True)
+    analysis = SimpleNamespace(intent=intent, topic_slug=intent if intent == "plans" else "", scope=0.3,
+                               explicit=0.01, sentiment=0.4, extra={"intent_probability": 0.1, "oos_probability": oos},
+                               signals={}, probabilities={"topic:shipping": 0.05, builtin.OOS: oos})
+    cfg = SimpleNamespace(sentiment_threshold=0.5, sentiment_window=3, sentiment_min_negative=3,
+                          explicit_request_threshold=0.5, out_of_scope_threshold=0.5, confidence_threshold=0.75)
+    state = SimpleNamespace(sentiments=[0.8, 0.4], turns=2)
+    for text in ("Where is it?", "¿Cuánto tarda?"):
+        decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=shipping,
+                                 topics={"shipping": shipping, "plans": plans}, first_turn=False, text=text)
+        assert (decision.trigger, decision.note, decision.topic) == ("", "context", shipping)
+        assert analysis.intent == "shipping"
+        analysis.intent = intent
+    # a near-certain out-of-scope reading is still out of scope
+    analysis.extra["oos_probability"] = 0.95
+    decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=shipping,
+                             topics={"shipping": shipping, "plans": plans}, first_turn=False, text="Where is it?")
+    assert decision.trigger == "out_of_scope"

@@ -1660,10 +1660,17 @@ def question_in_context(text: str, history: list[dict] | None) -> str:
 _ACKNOWLEDGEMENT = (r"(?:(?:ok(?:ay)?|okey|got it|i see|great|perfect|fine|sure|thanks|thank you|right|alright|bien|"
                     r"dale|listo|perfecto|genial|gracias|bueno|ah|ahh|entiendo|ya veo|claro|vale|ya)\W+)*")
 _BACK_REFERENCE = r"\b(?:it|its|that|this|them|those|these|eso|esto|ese|esa|esos|esas)\b"
-_REFERS_BACK = re.compile(_BACK_REFERENCE, re.IGNORECASE)
+# Spanish object pronouns: attached to an infinitive ("¿Cuánto tardan en pagarlo?", "¿Puedo cancelarla?") or
+# before the verbs a customer asks with ("¿La puedo cancelar?", "¿Lo pueden mandar a otra dirección?"); not
+# the article ("¿La factura llega por mail?").
+_SPANISH_OBJECT_PRONOUN = (r"\b[a-záéíóúñ]{3,}(?:ar|er|ir)(?:lo|la|los|las)\b|"
+                           r"(?:^|[¿¡,;]\s*|\by\s+)(?:lo|la|los|las)\s+(?:puedo|puede|pueden|pod[eé]s|podemos|tengo|"
+                           r"ten[eé]s|tiene|tienen|debo|debe|deben|necesito|van|vas|voy|mandan|env[ií]an|cobran|dan|"
+                           r"hacen|piden|pido|pago|cancelo|devuelvo|devuelven|reciben|recibo|retiro|uso|activo)\b")
+_REFERS_BACK = re.compile(rf"{_BACK_REFERENCE}|{_SPANISH_OBJECT_PRONOUN}", re.IGNORECASE)
 _LEANS_ON_CONTEXT = re.compile(
     rf"^\W*{_ACKNOWLEDGEMENT}(?:and|so|also|then|but|what about|how about|y|e|entonces|o sea|pero|"
-    rf"tambi[eé]n|adem[aá]s)\b|{_BACK_REFERENCE}|\b(?:ah[ií]|all[ií])\b", re.IGNORECASE)
+    rf"tambi[eé]n|adem[aá]s)\b|{_BACK_REFERENCE}|{_SPANISH_OBJECT_PRONOUN}|\b(?:ah[ií]|all[ií])\b", re.IGNORECASE)
 
 
 def follow_up_documents(document_ids, previous_documents):

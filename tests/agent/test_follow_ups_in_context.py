@@ -195,3 +195,24 @@ def test_a_question_that_names_no_subject_is_not_answered_from_its_own_words(fib
     from apps.agent.policy import TOPIC_HEDGE_PROBABILITY
 
     assert alone["confidence"] < min(hedge_floor(), TOPIC_HEDGE_PROBABILITY)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("¿Cuánto tardan en pagarlo?", True), ("¿La puedo cancelar?", True), ("¿Puedo cancelarla?", True),
+    ("¿Lo pueden mandar a otra dirección?", True), ("¿Y la puedo pedir después?", True),
+    ("¿La factura llega por mail?", False), ("Hola, soy Carla", False), ("¿Cómo pido la factura?", False),
+])
+def test_a_spanish_object_pronoun_refers_back(text, expected):
+    """Attached to an infinitive or before the verb, not the article: "pagarlo" is the reimbursement just
+    explained (Vitalia: read alone it was answered with the late-payment surcharge, 0.76)."""
+    from apps.agent.compose import refers_back
+
+    assert refers_back(text) is expected and leans_on_context(text) is expected
+
+
+def test_a_follow_up_with_a_spanish_object_pronoun_is_read_with_the_conversation(fibrasur):
+    """"¿Cuánto tardan en hacerlo?" after the change of account holder was handed off (0.57 on its own words)."""
+    _shipped_threshold()
+    conv, replies = _conversation(fibrasur, "¿Cómo cambio el titular del servicio?", "¿Cuánto tardan en hacerlo?")
+    assert conv.status == "bot"
+    assert "tarda hasta 5 días hábiles" in replies[-1].body

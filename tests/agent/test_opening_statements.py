@@ -56,3 +56,23 @@ def test_an_opening_statement_about_the_customer_is_asked_about(fibrasur, text, 
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "out_of_scope"
     else:
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "out_of_scope", decision
+
+
+@pytest.mark.parametrize("text,language", [
+    ("I'm travelling to Brazil next month.", "en"), ("Me voy de viaje a Brasil.", "es"),
+])
+def test_the_customer_s_own_plans_are_context_even_when_they_resemble_the_out_of_scope_examples(fibrasur, text,
+                                                                                                   language):
+    """"Book me a flight to Madrid" is out of scope; the customer saying where they are going is the context
+    of a question to come (Pampa Pay p038: "I'm travelling to Brazil next month.", then a question about
+    the card abroad), however much its words resemble that example."""
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75
+    cfg.save()
+    conv, replies = say(fibrasur, start(fibrasur, language=language), text)
+    decision = _decision(conv)
+    assert decision["scores"]["oos_probability"] >= 0.5  # its words look off-topic
+    assert conv.status == Status.BOT, decision
+    assert replies[-1].body == cfg.message("context_ask", language)

@@ -522,8 +522,8 @@ def _answers_aside(analysis: Analysis, cfg: AgentSettings, text: str) -> bool:
 
 def _answer_aside(conv, msg, cfg, state, analysis: Analysis, pending: dict, field_, department, language,
                   base) -> TurnResult:
-    """The answer to a question asked during a collection, then the pending request again (README,
-    "Collecting data before a handoff")."""
+    """The answer to a question asked during a collection, then the pending request again (README, "One
+    turn", step 4)."""
     body, prompt = _plain(analysis.answer), field_.prompt(language)
     sources = analysis.sources
     state.pending = pending

@@ -1689,13 +1689,6 @@ dia dias hora horas semana semanas mes meses pasa sucede""".split())
 ELLIPTICAL_MAX_WORDS = 6
 
 
-def policy_topic_hedge_floor() -> float | None:
-    """The lowest hedge floor the policy applies (``policy.TOPIC_HEDGE_PROBABILITY``)."""
-    from .policy import TOPIC_HEDGE_PROBABILITY
-
-    return TOPIC_HEDGE_PROBABILITY
-
-
 def names_no_subject(text: str) -> bool:
     """A short question whose words are only its frame: "¿Cuánto tarda?", "¿Cuánto cuesta?", "What do I do?",
     "How many days do I have?". What it is about is the conversation's subject."""
@@ -1849,7 +1842,9 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     floor = hedge_floor()
     # A turn that names no subject and is not found with the conversation is not answered, not even hedged
     # (under every hedge floor): its words alone find whatever passage states a time or a price.
-    unsure = min(floor, policy_topic_hedge_floor() or floor) - 0.01 if floor is not None else None
+    from .policy import TOPIC_HEDGE_PROBABILITY  # the lowest hedge floor the policy applies
+
+    unsure = min(floor, TOPIC_HEDGE_PROBABILITY or floor) - 0.01 if floor is not None else None
     if not context and floor is not None and names_no_subject(asked):
         # "How long does it take?" with nothing said before it
         confidence = min(confidence, unsure)

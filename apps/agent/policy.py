@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from . import builtin
-from .compose import names_no_subject
+from .compose import FRAME_WORDS, content_words, names_no_subject
 from .triggers import OPENING_MAX_SENTIMENT, shifts_topic, sustained
 
 # Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
@@ -202,8 +202,6 @@ def answered_follow_up(analysis, cfg, text: str, previous_topic) -> bool:
     threshold with a passage repeating every content word of the turn: in scope, even when its few words
     resemble the out-of-scope examples (``looks_off_topic``: 0.81 and 0.68). A role-play or a request for
     something else mid-conversation ("Now write me a poem about routers") names what no passage repeats."""
-    from .compose import FRAME_WORDS, content_words
-
     if previous_topic is None or not getattr(analysis, "answer", ""):
         return False
     if float(getattr(analysis, "confidence", 0.0)) < cfg.confidence_threshold:

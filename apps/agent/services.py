@@ -454,49 +454,32 @@ def _continue_collection(conv, msg, cfg, state, analysis: Analysis, language, st
     if field_ is not None and not give_up:
         match = re.search(field_.pattern, msg.body) if field_.pattern else None
         value = (match.group(0) if match else "") if field_.pattern else msg.body.strip()[:200]
+        asks = policy.asks_question(msg.body)
         if value:
             state.collected = {**(state.collected or {}), field_.key: value}
-        elif policy.asks_question(msg.body) and _answers_aside(analysis, cfg, msg.body):
+        elif asks and _answers_aside(analysis, cfg, msg.body):
             # A question asked while the datum is awaited ("¿Tengo que pagar algo?" when asked for the
             # customer number), that the knowledge base answers with confidence, outside a topic the bot may
             # not answer: the answer, then the same request again; not a failed attempt.
-            return _answer_aside(conv, msg, cfg, state, analysis, pending, field_, department, language, base)
+            return _ask_datum(conv, state, pending, department, field_.key, field_.prompt(language), base,
+                              reason=f"answered while collecting {field_.key}", answer=analysis)
         else:
             pending["attempts"] = int(pending.get("attempts", 0)) + 1
             if pending["attempts"] < cfg.collect_max_attempts:
                 # a question the bot may not answer goes to the team with the conversation, not "that doesn't
                 # look right"
-                key = "collect_question" if policy.asks_question(msg.body) else "collect_invalid"
-                prompt = cfg.message(key, language, prompt=field_.prompt(language),
+                prompt = cfg.message("collect_question" if asks else "collect_invalid", language,
+                                     prompt=field_.prompt(language),
                                      department=department_label(cfg, department, language))
-                state.pending = pending
-                with transaction.atomic():
-                    conv_services.conversation_record_decision(
-                        conversation=conv, reason=f"invalid {field_.key}",
-                        payload={**base, "decision": "collect", "trigger": pending.get("trigger", ""),
-                                 "department": department.slug, "field": field_.key, "valid": False})
-                    conv_services.message_post_agent(conversation=conv, body=prompt,
-                                                     meta={"ai": True, "kind": "collect", "field": field_.key})
-                    state.save()
-                return TurnResult(decision="collect", trigger=pending.get("trigger", ""), department=department.slug,
-                                  intent=base["intent"], replies=[prompt], scores=base["scores"], latency_ms=latency_ms)
+                return _ask_datum(conv, state, pending, department, field_.key, prompt, base,
+                                  reason=f"invalid {field_.key}", payload={"valid": False})
         missing = _missing_fields(topic, state)
         missing = [f for f in missing if f.key != field_.key]
         if missing and value:
             nxt = missing[0]
             pending.update(field=nxt.key, attempts=0)
-            state.pending = pending
-            prompt = nxt.prompt(language)
-            with transaction.atomic():
-                conv_services.conversation_record_decision(
-                    conversation=conv, reason=f"collect {nxt.key}",
-                    payload={**base, "decision": "collect", "trigger": pending.get("trigger", ""),
-                             "department": department.slug, "field": nxt.key})
-                conv_services.message_post_agent(conversation=conv, body=prompt,
-                                                 meta={"ai": True, "kind": "collect", "field": nxt.key})
-                state.save()
-            return TurnResult(decision="collect", trigger=pending.get("trigger", ""), department=department.slug,
-                              intent=base["intent"], replies=[prompt], scores=base["scores"], latency_ms=latency_ms)
+            return _ask_datum(conv, state, pending, department, nxt.key, nxt.prompt(language), base,
+                              reason=f"collect {nxt.key}")
     return _handoff(conv, cfg, state, trigger=pending.get("trigger") or "low_confidence", department=department,
                     topic=topic, intent=base["intent"], scores=base["scores"], language=language, base=base)
 
@@ -520,26 +503,29 @@ def _answers_aside(analysis: Analysis, cfg: AgentSettings, text: str) -> bool:
     return own is None or bool(own.bot_may_answer)
 
 
-def _answer_aside(conv, msg, cfg, state, analysis: Analysis, pending: dict, field_, department, language,
-                  base) -> TurnResult:
-    """The answer to a question asked during a collection, then the pending request again (README, "One
-    turn", step 4)."""
-    body, prompt = _plain(analysis.answer), field_.prompt(language)
-    sources = analysis.sources
+def _ask_datum(conv, state, pending: dict, department, field_key: str, prompt: str, base: dict, *, reason: str,
+               payload: dict | None = None, answer: Analysis | None = None) -> TurnResult:
+    """Ask for a datum of the collection (again): the decision record, then ``answer``'s reply when a question
+    asked meanwhile was answered (``_answers_aside``), then the request."""
     state.pending = pending
+    sources = answer.sources if answer is not None else []
+    record = {**base, "decision": "collect", "trigger": pending.get("trigger", ""), "department": department.slug,
+              "field": field_key, **(payload or {})}
+    if answer is not None:
+        record.update(answered=True, sources=[s.get("chunk_id") for s in sources])
+    replies = [_plain(answer.answer), prompt] if answer is not None else [prompt]
     with transaction.atomic():
-        conv_services.conversation_record_decision(
-            conversation=conv, reason=f"answered while collecting {field_.key}",
-            payload={**base, "decision": "collect", "trigger": pending.get("trigger", ""), "department": department.slug,
-                     "field": field_.key, "answered": True, "sources": [s.get("chunk_id") for s in sources]})
-        conv_services.message_post_agent(conversation=conv, body=body, sources=sources,
-                                         meta={"ai": True, "kind": "answer", "confidence": round(analysis.confidence, 4),
-                                               "hedged": False, "intent": analysis.intent})
+        conv_services.conversation_record_decision(conversation=conv, reason=reason, payload=record)
+        if answer is not None:
+            conv_services.message_post_agent(conversation=conv, body=replies[0], sources=sources,
+                                             meta={"ai": True, "kind": "answer",
+                                                   "confidence": round(answer.confidence, 4), "hedged": False,
+                                                   "intent": answer.intent})
         conv_services.message_post_agent(conversation=conv, body=prompt,
-                                         meta={"ai": True, "kind": "collect", "field": field_.key})
+                                         meta={"ai": True, "kind": "collect", "field": field_key})
         state.save()
     return TurnResult(decision="collect", trigger=pending.get("trigger", ""), department=department.slug,
-                      intent=base["intent"], replies=[body, prompt], sources=sources, scores=base["scores"],
+                      intent=base["intent"], replies=replies, sources=sources, scores=base["scores"],
                       latency_ms=base["latency_ms"])
 
 

@@ -7,6 +7,12 @@ classifier must tell "I want to talk to a person" from "how do I file a claim?".
 HUMAN = "human_request"
 GREETING = "greeting"
 THANKS = "thanks"
+ACKNOWLEDGE = "acknowledge"  # "ok", "got it", "dale" after an answer: anything else?
+GOODBYE = "goodbye"
+ABOUT_BOT = "about_bot"  # "are you a bot?", "what can you do?": who answers and what it can help with
+# Small talk: answered with the configuration's message for the class (``AgentSettings.message``), never
+# from the knowledge base, never handed off
+SMALLTALK = (GREETING, THANKS, ACKNOWLEDGE, GOODBYE, ABOUT_BOT)
 OOS = "oos"
 FRUSTRATION = "frustrated"  # a vent with no question of its own: in scope, about the conversation
 VAGUE = "vague"  # a first message that names no request yet: one clarifying question, not a handoff
@@ -170,3 +176,35 @@ BUILTIN_EXAMPLES[ABOUT_SOMEONE] = [
     "alguien usó mi tarjeta sin permiso", "otra persona entró a mi cuenta", "el repartidor nunca vino",
     "¿puede pagar la factura alguien que no es el titular?",
 ]
+
+
+# Short small talk the scope classifier has no class for (or reads as off-topic: "how are you?" is one of
+# its out-of-scope examples), recognised by the nearest example instead (``apps.agent.smalltalk``), so the
+# classifier, its topics and its thresholds stay as they are.
+SMALLTALK_EXAMPLES: dict[str, list[str]] = {
+    GREETING: [
+        "how are you?", "hi, how are you doing?", "how's it going?", "hello, how are you today?", "hey, what's up",
+        "good morning, how are you?", "hola, ¿cómo estás?", "¿cómo andás?", "buenas, ¿qué tal?", "hola, ¿cómo le va?",
+        "¿cómo estás?", "buen día, ¿cómo andan?",
+    ],
+    ACKNOWLEDGE: [
+        "ok", "okay", "ok!", "got it", "alright", "understood", "I see", "ok perfect", "all right then", "cool",
+        "sounds good", "ok, I'll do that", "makes sense", "perfect", "great",
+        "dale", "listo", "entendido", "ok perfecto", "ya veo", "de acuerdo", "bárbaro", "joya", "ok, lo hago así",
+        "buenísimo", "perfecto", "sí, entiendo", "genial",
+    ],
+    GOODBYE: [
+        "bye", "goodbye", "see you", "bye bye", "that's all, bye", "have a nice day", "talk to you later",
+        "chau", "adiós", "nos vemos", "hasta luego", "chau, buen día", "hasta mañana", "saludos, chau",
+    ],
+    ABOUT_BOT: [
+        "are you a bot?", "am I talking to a robot?", "is this an automated chat?", "are you a real person?",
+        "are you human?", "who am I talking to?", "who are you?", "what are you?", "what can you do?",
+        "what can you help me with?", "what kind of questions can I ask you?", "how does this chat work?",
+        "is this chat answered by AI?",
+        "¿sos un bot?", "¿estoy hablando con una máquina?", "¿sos una persona real?", "¿con quién hablo?",
+        "¿quién sos?", "¿qué sos?", "¿qué podés hacer?", "¿en qué me podés ayudar?", "¿qué cosas te puedo preguntar?",
+        "¿eres un robot?", "¿usted es una persona?", "¿esto es automático?", "¿me contesta una inteligencia artificial?",
+        "¿cómo funciona este chat?",
+    ],
+}

@@ -1692,7 +1692,8 @@ ELLIPTICAL_MAX_WORDS = 6
 def names_no_subject(text: str) -> bool:
     """A short question whose words are only its frame: "¿Cuánto tarda?", "¿Cuánto cuesta?", "What do I do?",
     "How many days do I have?". What it is about is the conversation's subject."""
-    text = text or ""
+    # after an acknowledgement: "ok, and how long does it take?" is "how long does it take?"
+    text = _OPENING_ACKNOWLEDGEMENT.sub("", text or "", count=1)
     if (not 2 <= len(text.split()) <= ELLIPTICAL_MAX_WORDS or "?" not in text or "!" in text
             or _ASKS_WHY.search(text)):
         # "What?!", "¡¿Cómo que no puedo?!", "Why not?": a reaction or a reason asked for, not a detail of the
@@ -1702,6 +1703,36 @@ def names_no_subject(text: str) -> bool:
 
 
 _ASKS_WHY = re.compile(r"\b(?:why|how come|por ?qu[eé])\b", re.IGNORECASE)
+_OPENING_ACKNOWLEDGEMENT = re.compile(rf"^\W*{_ACKNOWLEDGEMENT}", re.IGNORECASE)
+
+# "How about Bahía Blanca?", "And in Palihue?", "¿Y en Rosario?": the conversation's question asked again of
+# another place or thing, named (capitalised) after the opener, with no question words of its own
+_SUBSTITUTION = re.compile(rf"^\W*{_ACKNOWLEDGEMENT}(?:what about|how about|and|y|e|qu[eé] tal)\s+(?P<rest>.+)$",
+                           re.IGNORECASE)
+_ASKING = re.compile(r"\b(?:how|when|where|what|which|who|why|is|are|do|does|did|can|could|will|would|should|"
+                     r"cu[aá]nt\w*|cu[aá]ndo|d[oó]nde|c[oó]mo|qu[eé]|qui[eé]n\w*|puedo|pued\w+|pod[eé]s|tien\w+|"
+                     r"tengo|es|son|hay|est[aá]\w*)\b", re.IGNORECASE)
+SUBSTITUTION_MAX_WORDS = 4
+
+
+def substituted_names(text: str) -> list[str]:
+    """The names a follow-up asks the conversation's question again about ("How about Villa Mitre?" ->
+    ["villa", "mitre"], "¿Y en Rosario?" -> ["rosario"]): its capitalised words after "what about", "how
+    about", "and", "y"..., when what follows is a few words that ask nothing of their own ("And how long
+    does it take?" names none). Folded."""
+    found = _SUBSTITUTION.match((text or "").strip())
+    if not found:
+        return []
+    rest = found.group("rest")
+    if len(rest.split()) > SUBSTITUTION_MAX_WORDS or _ASKING.search(rest):
+        return []
+    return [fold(w) for w in re.findall(r"\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+", rest) if fold(w) not in STOPWORDS]
+
+
+def names_in(names: list[str], text: str) -> bool:
+    """Every name of ``names`` is a word of ``text`` (folded)."""
+    words = set(_WORD.findall(fold(text)))
+    return all(n in words for n in names)
 
 
 def leans_on_context(text: str) -> bool:
@@ -1861,11 +1892,19 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         # then always hedged (``read_with_context``, ``services._decide``): the previous question's words
         # make its passage look surer than it is.
 
+        # "How about Villa Mitre?" after the answer on Punta Alta: only a passage that names Villa Mitre
+        named = substituted_names(asked)
+
         def reading(found_hits):
+            if named:
+                found_hits = [h for h in found_hits if names_in(named, h.text)]
+                if not found_hits:
+                    return None
             chosen = select_answer(combined, combined_vector, found_hits, language=language, embed=embed,
                                    idf=word_idf(vocabulary), copies=copies,
                                    prefer_documents=frozenset(previous_documents or ()))
-            if chosen is None or (looks is not None and not looks.search(chosen.text)):
+            if (chosen is None or (looks is not None and not looks.search(chosen.text))
+                    or (named and not names_in(named, chosen.text))):
                 return None
             sure = answer_confidence(chosen, intent_probability=intent_probability, unknown_terms=unknown,
                                      unknown_names=names)
@@ -1882,7 +1921,8 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
             page_hits = [h for h in search(combined, combined_vector, sorted(page)) if h.document_id in page]
             found = reading(page_hits) if page_hits else None
         if found is None and (unanswered or subjectless):
-            found = reading(hits)
+            # a name asked about again is also looked for where the turn's own words found it
+            found = reading(hits + [h for h in own if all(h.chunk_id != k.chunk_id for k in hits)] if named else hits)
         if found is not None and (elsewhere or subjectless or found[1] > confidence):
             (selection, confidence), read_with_context = found, True
         elif subjectless:

@@ -31,6 +31,18 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                  "es": "¡Hola! Soy el asistente virtual (IA). ¿En qué te puedo ayudar?"},
     "thanks": {"en": "You're welcome! Anything else I can help you with?",
                "es": "¡De nada! ¿Te puedo ayudar con algo más?"},
+    "acknowledge": {"en": "Anything else I can help you with?", "es": "¿Te puedo ayudar con algo más?"},
+    "goodbye": {"en": "Thanks for writing! If you need anything else, write to us here.",
+                "es": "¡Gracias por escribirnos! Si necesitás algo más, escribinos por acá."},
+    # {company}: the configuration's company name; {topics}: what the bot answers, in the customer's language
+    "about_bot": {"en": "I'm the virtual assistant (AI) of {company}. I answer from our help pages about: {topics}. "
+                        "If you'd rather talk to a person, just tell me.",
+                  "es": "Soy el asistente virtual (IA) de {company}. Respondo con nuestras páginas de ayuda sobre: "
+                        "{topics}. Si preferís hablar con una persona, decímelo."},
+    "about_bot_no_topics": {"en": "I'm the virtual assistant (AI) of {company}. Tell me what you need; if you'd "
+                                  "rather talk to a person, just tell me.",
+                            "es": "Soy el asistente virtual (IA) de {company}. Contame qué necesitás; si preferís "
+                                  "hablar con una persona, decímelo."},
     "empathy_ask": {"en": "I'm sorry about the trouble. Tell me what is happening and I'll help you; "
                            "you can also ask for a person at any time.",
                     "es": "Lamento el inconveniente. Contame qué está pasando y te ayudo; también podés pedir "

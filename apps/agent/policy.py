@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from . import builtin
-from .compose import FRAME_WORDS, content_words, names_no_subject
+from .compose import FRAME_WORDS, content_words, names_in, names_no_subject, substituted_names
 from .triggers import OPENING_MAX_SENTIMENT, shifts_topic, sustained
 
 # Shipped defaults chosen leave-one-business-out (README): not settings, because no business has
@@ -92,6 +92,10 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
                                         turns=getattr(state, "turns", None), opening_asks=opening_asks)
     context = conversation_topic(previous_topic, topic, analysis, frustrated_now)
 
+    if analysis.extra.get("smalltalk"):
+        # short small talk near an example ("How are you?", "ok", "bye", "Are you a bot?": ``smalltalk``); a
+        # request for a person is never read as one, bar "Are you a bot?" (answered, offering a person)
+        return Decision("", topic=None, note="smalltalk", negatives=negatives)
     if analysis.explicit >= cfg.explicit_request_threshold:
         rest = topics.get(analysis.signals.get("rest_topic", ""))
         rest_ok = rest is not None and analysis.extra.get("rest_probability", 0.0) >= EXPLICIT_TOPIC_MIN_PROBABILITY
@@ -127,7 +131,7 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     # "Unrelated, but...", "Otra cosa: ...": the customer says the subject changes, so the turn is read on
     # its own, not as a follow-up of the conversation's topic (a vent about it, or a question still about it)
     previous_topic = None if shifts_topic(text) else previous_topic
-    smalltalk = analysis.intent in (builtin.GREETING, builtin.THANKS)
+    smalltalk = analysis.intent in builtin.SMALLTALK
     below_scope = analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold
     low_scope = (below_scope and not uncovered_question(analysis) and not answered_confidently(analysis, cfg)
                  and not answered_follow_up(analysis, cfg, text, previous_topic))
@@ -204,6 +208,11 @@ def answered_follow_up(analysis, cfg, text: str, previous_topic) -> bool:
     something else mid-conversation ("Now write me a poem about routers") names what no passage repeats."""
     if previous_topic is None or not getattr(analysis, "answer", ""):
         return False
+    names = substituted_names(text)
+    if names and analysis.extra.get("read_with_context") and names_in(names, analysis.answer):
+        # "And in Palihue?" after the coverage answer, answered (hedged) with the conversation's question
+        # and a passage that names Palihue
+        return True
     if float(getattr(analysis, "confidence", 0.0)) < cfg.confidence_threshold:
         return False
     if len((text or "").split()) > FOLLOW_UP_ANSWERED_MAX_WORDS:

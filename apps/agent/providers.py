@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.conf import settings
 from . import builtin
 from .engine import embed, engine_get, topic_label
 from .sentiment import sentiment_score
+from .smalltalk import smalltalk_class
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,24 @@ def embedder():
     return embed_once
 
 
+# Small talk is short: the built-in examples have at most 8 words.
+SMALLTALK_MAX_WORDS = 8
+
+
+def beyond_smalltalk(pred, text: str):
+    """A message read as small talk but longer than small talk is ("Good morning, how are you? I want to know
+    how much the installation costs"): a greeting before what the customer wants, read as its most probable
+    other class (a topic, a request for a person, out of scope: "hey how's your day going? do you like
+    football?")."""
+    if pred.label not in builtin.SMALLTALK or len((text or "").split()) <= SMALLTALK_MAX_WORDS:
+        return pred
+    others = {k: v for k, v in pred.probabilities.items() if k not in builtin.SMALLTALK and k != builtin.ABOUT_SOMEONE}
+    if not others:
+        return pred
+    label = max(others, key=others.get)
+    return replace(pred, label=label, probability=float(others[label]))
+
+
 def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray,
                   history: list[dict] | None = None, embed_once=None) -> None:
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
@@ -249,7 +268,7 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     label = pred.label
     if label.startswith("topic:"):
         analysis.topic_slug = analysis.intent = label.split(":", 1)[1]
-    elif label in (builtin.HUMAN, builtin.GREETING, builtin.THANKS, builtin.VAGUE):
+    elif label in (builtin.HUMAN, *builtin.SMALLTALK, builtin.VAGUE):
         analysis.intent = label
     elif label == builtin.FRUSTRATION:
         analysis.intent = "vent"
@@ -356,15 +375,26 @@ class LocalProvider:
         return context
 
     def analyse(self, ctx: TurnContext) -> Analysis:
+        from .engine import config_get
+        from .triggers import clauses, normalise
+
         engine = engine_get()
         vector = embed([ctx.text])[0]
-        pred = engine.classifier.predict([ctx.text], vector[None, :])[0]
+        pred = beyond_smalltalk(engine.classifier.predict([ctx.text], vector[None, :])[0], ctx.text)
         analysis = Analysis(intent="", scope=pred.scope_score, provider=self.name,
                             extra={"intent_probability": pred.probability, "nearest_example": pred.similarity,
                                    "oos_probability": pred.oos_probability},
                             probabilities=pred.probabilities)
         embed_once = embedder()  # one per turn: local_signals and the handoff vote read the same clauses
         local_signals(engine, analysis, pred, ctx.text, vector, ctx.history, embed_once)
+        chat = smalltalk_class(ctx.text, vector, pred.label, embed)
+        if chat and analysis.explicit >= config_get().settings.explicit_request_threshold and clauses(normalise(ctx.text)):
+            # "Are you a robot? I want a person": a clause of its own asks for a person
+            chat = ""
+        if chat:
+            # "How are you?", "ok", "bye", "Are you a bot?": answered with its message (``policy.decide``)
+            analysis.intent, analysis.topic_slug = chat, ""
+            analysis.extra["smalltalk"] = 1.0
         # Retrieval: within the topic's documents when it names some, else the whole KB; either way
         # only unrestricted documents and those limited to the topic's department.
         from .compose import local_answer, question_in_context
@@ -427,7 +457,9 @@ Reply in the customer's language ({language}).
 Reply with one JSON object and nothing else:
 {{"answer": string, "confidence": number 0..1, "intent": one of {intents},
  "sentiment": number -1..1 (customer's mood), "wants_human": boolean, "action": "" or one of {actions}}}
-intent "human_request" when the customer asks for a person; "out_of_scope" when the request is outside the topics.
+intent "human_request" when the customer asks for a person; "out_of_scope" when the request is outside the topics;
+small talk, answered by the platform (leave answer empty): "greeting" (hello, how are you), "thanks", "acknowledge"
+(ok, got it), "goodbye", "about_bot" (asks whether you are a bot or a person, who you are or what you can do).
 Topics: {topics}"""
 
 
@@ -452,7 +484,7 @@ class OpenAIProvider:
         from .models import ACTIONS
 
         topics = [(t.slug, t.name) for t in config_get().topics.values()]
-        intents = [s for s, _n in topics] + ["human_request", "out_of_scope", "greeting", "thanks"]
+        intents = [s for s, _n in topics] + ["human_request", "out_of_scope", *builtin.SMALLTALK]
         return SYSTEM_PROMPT.format(company=config_get().settings.company_name or "the company",
                                     language="Spanish" if language == "es" else "English",
                                     intents=json.dumps(intents), actions=json.dumps([a for a, _l in ACTIONS if a]),
@@ -517,7 +549,7 @@ class OpenAIProvider:
 
         if intent and intent in config_get().topics:
             analysis.topic_slug = intent
-        elif intent not in ("human_request", "out_of_scope", "greeting", "thanks"):
+        elif intent not in ("human_request", "out_of_scope", *builtin.SMALLTALK):
             analysis.intent, analysis.scope = "out_of_scope", 0.0
         if answer and leaks_secrets(answer, self.system_prompt(ctx.language)):
             log.warning("agent: model output withheld (looked like hidden instructions or a secret)")

@@ -38,7 +38,7 @@ from .tools import RESOURCES, NotIdentified, ToolError, tool_describe, tool_run
 
 log = logging.getLogger(__name__)
 
-SMALLTALK = (builtin.GREETING, builtin.THANKS)
+SMALLTALK = builtin.SMALLTALK
 
 
 @dataclass
@@ -103,6 +103,21 @@ def department_label(cfg: AgentSettings, department: Department, language: str) 
         return own
     names = (cfg.messages or {}).get("departments", {}).get(department.slug, {})
     return names.get(language) or names.get("en") or own
+
+
+def smalltalk_reply(cfg: AgentSettings, intent: str, language: str) -> str:
+    """The configuration's message for a small-talk class. "Are you a bot?" / "What can you do?" (``about_bot``)
+    says it is the company's AI assistant, names the topics it answers from the help pages (in the customer's
+    language) and offers a person."""
+    company = cfg.company_name or ("la empresa" if language == "es" else "the company")
+    if intent != builtin.ABOUT_BOT:
+        return cfg.message(intent, language, company=company)
+    snapshot = config_get()
+    names = sorted({localized_name(t, language) for slug, t in snapshot.topics.items()
+                    if t.bot_may_answer and (snapshot.documents.get(slug) != [] or t.action)}, key=str.casefold)
+    if not names:
+        return cfg.message("about_bot_no_topics", language, company=company)
+    return cfg.message("about_bot", language, company=company, topics=", ".join(names))
 
 
 def _history(conv: Conversation, exclude_id: int) -> list[dict]:
@@ -368,7 +383,7 @@ def _answer_with_apology(analysis: Analysis, cfg: AgentSettings, base: dict, not
 def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) -> TurnResult:
     sources = analysis.sources
     if analysis.intent in SMALLTALK:
-        body, sources = cfg.message(analysis.intent, language), []
+        body, sources = smalltalk_reply(cfg, analysis.intent, language), []
     elif analysis.intent == "vent" and not analysis.extra.get("answer_vent"):
         key = "empathy_question" if analysis.extra.get("unanswered_question") else "empathy_ask"
         body, sources = cfg.message(key, language), []

@@ -20,3 +20,24 @@ def say(cast, conv, text: str):
     conv = Conversation.objects.get(pk=conv.pk)
     replies = list(conv.messages.exclude(pk__in=before).filter(author_kind="ai_agent").order_by("created_at", "id"))
     return conv, replies
+
+
+def shipped_threshold():
+    """The shipped answer threshold (the ``fibrasur`` fixture lowers it for the turn tests)."""
+    from apps.agent.models import AgentSettings
+
+    cfg = AgentSettings.load()
+    cfg.confidence_threshold = 0.75  # the shipped default
+    cfg.save()
+    return cfg
+
+
+def conversation(cast, *texts):
+    """A new customer's conversation of ``texts``: the conversation and the replies to the last one."""
+    from apps.conversations.models import Contact
+
+    conv = start(cast, contact=Contact.objects.create(name=f"Customer {Contact.objects.count() + 1}"))
+    replies = []
+    for text in texts:
+        conv, replies = say(cast, conv, text)
+    return conv, replies

@@ -11,7 +11,7 @@ import pytest
 
 from apps.agent.compose import hedge_floor, leans_on_context, local_answer
 
-from .helpers import say, start
+from .helpers import conversation, say, shipped_threshold, start
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
     "So if I break a leg on the slopes am I covered?", "Perfecto, ¿y eso cuánto tarda?", "Got it. And on weekends?",
     "Dale, o sea que me cobran igual?", "What about my daughter?",
 ])
-def test_a_follow_up_that_leans_on_the_conversation(text):
+def test_a_follow_up_that_leans_on_theconversation(text):
     assert leans_on_context(text)
 
 
@@ -150,32 +150,14 @@ def test_a_question_that_names_no_subject(text, expected):
     assert names_no_subject(text) is expected
 
 
-def _shipped_threshold():
-    from apps.agent.models import AgentSettings
-
-    cfg = AgentSettings.load()
-    cfg.confidence_threshold = 0.75  # the shipped default
-    cfg.save()
-
-
-def _conversation(cast, *texts):
-    from apps.conversations.models import Contact
-
-    conv = start(cast, contact=Contact.objects.create(name=f"Customer {Contact.objects.count() + 1}"))
-    replies = []
-    for text in texts:
-        conv, replies = say(cast, conv, text)
-    return conv, replies
-
-
 @pytest.mark.parametrize("first,then,expected,not_expected", [
     # its own words found the installation's price (0.86) and the technician visits' time slots (0.91)
     ("¿Tienen IP fija?", "¿Cuánto cuesta?", "La IP fija cuesta $4.500", "instalación"),
     ("Where is your sales office?", "What time?", "Monday to Friday from 9 am to 5 pm", "time slots"),
 ])
 def test_a_question_that_names_no_subject_is_about_the_conversations(fibrasur, first, then, expected, not_expected):
-    _shipped_threshold()
-    conv, replies = _conversation(fibrasur, first, then)
+    shipped_threshold()
+    conv, replies = conversation(fibrasur, first, then)
     assert conv.status == "bot"
     assert expected in replies[-1].body and not_expected not in replies[-1].body
     # found with the previous message's words: offered with the hedge
@@ -186,8 +168,8 @@ def test_a_question_that_names_no_subject_is_not_answered_from_its_own_words(fib
     """"How long does it take?" after the installation's price: no passage found with the conversation reaches
     the hedge floor, and its own words found the FAQ on how long a Rapipago payment takes (0.94): a person,
     not a confident wrong answer."""
-    _shipped_threshold()
-    conv, replies = _conversation(fibrasur, "How much is the installation?", "How long does it take?")
+    shipped_threshold()
+    conv, replies = conversation(fibrasur, "How much is the installation?", "How long does it take?")
     assert conv.handoff["trigger"] == "low_confidence"
     assert all("Rapipago" not in r.body for r in replies)
     # with nothing said before it, the same words are never answered, not even hedged
@@ -210,9 +192,9 @@ def test_a_spanish_object_pronoun_refers_back(text, expected):
     assert refers_back(text) is expected and leans_on_context(text) is expected
 
 
-def test_a_follow_up_with_a_spanish_object_pronoun_is_read_with_the_conversation(fibrasur):
+def test_a_follow_up_with_a_spanish_object_pronoun_is_read_with_theconversation(fibrasur):
     """"¿Cuánto tardan en hacerlo?" after the change of account holder was handed off (0.57 on its own words)."""
-    _shipped_threshold()
-    conv, replies = _conversation(fibrasur, "¿Cómo cambio el titular del servicio?", "¿Cuánto tardan en hacerlo?")
+    shipped_threshold()
+    conv, replies = conversation(fibrasur, "¿Cómo cambio el titular del servicio?", "¿Cuánto tardan en hacerlo?")
     assert conv.status == "bot"
     assert "tarda hasta 5 días hábiles" in replies[-1].body

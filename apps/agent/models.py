@@ -32,6 +32,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "thanks": {"en": "You're welcome! Anything else I can help you with?",
                "es": "¡De nada! ¿Te puedo ayudar con algo más?"},
     "acknowledge": {"en": "Anything else I can help you with?", "es": "¿Te puedo ayudar con algo más?"},
+    "go_ahead": {"en": "Sure, go ahead: what would you like to know?", "es": "¡Claro! ¿Qué querés saber?"},
     "goodbye": {"en": "Thanks for writing! If you need anything else, write to us here.",
                 "es": "¡Gracias por escribirnos! Si necesitás algo más, escribinos por acá."},
     # {company}: the configuration's company name; {topics}: what the bot answers, in the customer's language

@@ -261,6 +261,34 @@ _DECLINES = re.compile(
     re.IGNORECASE)
 
 
+# The customer's answer to the bot's "Anything else I can help you with?" (EN/ES): done, or a bare yes.
+_DONE = re.compile(
+    r"^\W*(?:no+|nope|nah|not now|no,? (?:thanks|thank you|that'?s (?:all|it)|nothing else|i'?m (?:good|fine|ok))|"
+    r"that'?s (?:all|it)(?: for now)?|nothing else|all good|i'?m (?:good|fine|ok)|"
+    r"no,? gracias|no,? nada m[aá]s|nada m[aá]s|eso es todo|no,? eso es todo|no,? est[aá] bien|no,? listo|"
+    r"no,? por ahora no|por ahora no|nada,? gracias)"
+    r"(?:[\s,.!]+(?:thanks|thank you|gracias|bye|chau|have a (?:nice|good) day|buen d[ií]a))*\W*$", re.IGNORECASE)
+_MORE = re.compile(
+    r"^\W*(?:yes|yeah|yep|sure|yes,? please|s[ií]|s[ií],? por favor|claro|one more (?:question|thing)|"
+    r"i have another question|tengo otra (?:consulta|pregunta)|otra (?:consulta|pregunta|cosa)|s[ií],? otra (?:consulta|pregunta|cosa))"
+    r"\W*$", re.IGNORECASE)
+
+
+def answers_anything_else(text: str) -> str:
+    """The customer's reply to "Anything else I can help you with?": ``builtin.GOODBYE`` for "No, that's all"
+    / "no, nada más", ``GO_AHEAD`` for a bare "yes" / "sí, otra consulta", "" otherwise ("yes, do you have a
+    static IP?" asks its own question)."""
+    text = (text or "").strip()
+    if _DONE.match(text):
+        return builtin.GOODBYE
+    if _MORE.match(text):
+        return GO_AHEAD
+    return ""
+
+
+GO_AHEAD = "go_ahead"
+
+
 def declines_answer(text: str) -> bool:
     """A short reply that the answer was not what was asked ("No, that's not it", "no me sirve")."""
     text = (text or "").strip()

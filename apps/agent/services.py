@@ -254,6 +254,14 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
             state.topic = topic
         return _continue_collection(conv, msg, cfg, state, analysis, language, started)
 
+    if _last_agent_intent(conv, msg.pk) in (builtin.THANKS, builtin.ACKNOWLEDGE):
+        # the bot asked "Anything else I can help you with?": "No, that's all" is a goodbye (was read as a
+        # vent: "I'm sorry about the trouble"), a bare "yes" gets "go ahead" (was answered with whatever
+        # passage its one word found)
+        reply = policy.answers_anything_else(msg.body)
+        if reply:
+            analysis.intent, analysis.topic_slug, topic = reply, "", None
+            analysis.extra["smalltalk"] = 1.0
     decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topic, previous_topic=previous_topic,
                              topics=snapshot.topics, first_turn=state.turns == 1, text=msg.body,
                              opening_asks=_opening_asks(conv, msg, state.turns, cfg.sentiment_window))
@@ -382,7 +390,7 @@ def _answer_with_apology(analysis: Analysis, cfg: AgentSettings, base: dict, not
 
 def _answer(conv, msg, cfg, state, analysis: Analysis, topic, language, base) -> TurnResult:
     sources = analysis.sources
-    if analysis.intent in SMALLTALK:
+    if analysis.intent in SMALLTALK or analysis.intent == policy.GO_AHEAD:
         body, sources = smalltalk_reply(cfg, analysis.intent, language), []
     elif analysis.intent == "vent" and not analysis.extra.get("answer_vent"):
         key = "empathy_question" if analysis.extra.get("unanswered_question") else "empathy_ask"

@@ -175,3 +175,38 @@ def test_the_openai_provider_names_the_small_talk_classes(fibrasur, settings):
         conv, replies = conversation(fibrasur, "Who am I chatting with?")
     assert conv.status == Status.BOT and replies[0].body.startswith("I'm the virtual assistant (AI) of FibraSur.")
     assert '"about_bot"' in s.requests[0]["json"]["messages"][0]["content"]  # the intents the model may give
+
+
+@pytest.mark.parametrize("first,then,last,expected", [
+    # before: "I'm sorry about the trouble. Tell me what is happening..." (read as a vent)
+    ("How much is the installation?", "thanks", "No, that's all",
+     "Thanks for writing! If you need anything else, write to us here."),
+    ("How much is the installation?", "ok", "no", "Thanks for writing! If you need anything else, write to us here."),
+    ("¿Cuánto cuesta la instalación?", "listo", "no gracias",
+     "¡Gracias por escribirnos! Si necesitás algo más, escribinos por acá."),
+    # before: the TV offer, the passage "yes" found (0.78)
+    ("How much is the installation?", "thanks", "yes", "Sure, go ahead: what would you like to know?"),
+])
+def test_the_answer_to_anything_else(fibrasur, first, then, last, expected):
+    shipped_threshold()
+    conv, replies = conversation(fibrasur, first, then, last)
+    assert conv.status == Status.BOT
+    assert [r.body for r in replies] == [expected]
+
+
+def test_a_yes_that_asks_its_own_question_is_answered(fibrasur):
+    shipped_threshold()
+    conv, replies = conversation(fibrasur, "How much is the installation?", "ok",
+                                 "yes, one more question: do you have a static IP?")
+    assert "static IP costs $4,500" in replies[0].body
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("no", builtin.GOODBYE), ("No, that's all, thanks!", builtin.GOODBYE), ("nada más, gracias", builtin.GOODBYE),
+    ("That's it for now. Bye", builtin.GOODBYE), ("yes", "go_ahead"), ("Sí, otra consulta", "go_ahead"),
+    ("yes, do you have a static IP?", ""), ("no, the router still doesn't work", ""), ("no me sirve", ""),
+])
+def test_answers_to_anything_else(text, expected):
+    from apps.agent.policy import answers_anything_else
+
+    assert answers_anything_else(text) == expected

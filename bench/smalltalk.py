@@ -94,7 +94,8 @@ def main(argv=None) -> int:
         found[split] = (rows, [(exact[smalltalk._plain(t)], 1.0) if smalltalk._plain(t) in exact else n
                                for (t, _label), n in zip(rows, nearest)])
     rows, val = found["val"]
-    print("\nvalidation: threshold -> recall of small talk (right class), false positives of", _score(rows, val, 0.5)["negatives"])
+    negatives = _score(rows, val, 0.5)["negatives"]
+    print(f"\nvalidation: threshold -> recall of small talk (right class), false positives of {negatives}")
     clean = None
     for threshold in GRID:
         s = _score(rows, val, threshold)

@@ -261,7 +261,9 @@ _DECLINES = re.compile(
     re.IGNORECASE)
 
 
-# The customer's answer to the bot's "Anything else I can help you with?" (EN/ES): done, or a bare yes.
+# The customer's answer to the bot's "Anything else I can help you with?" (EN/ES): done, or a bare yes
+# (answered with the message ``GO_AHEAD``).
+GO_AHEAD = "go_ahead"
 _DONE = re.compile(
     r"^\W*(?:no+|nope|nah|not now|no,? (?:thanks|thank you|that'?s (?:all|it)|nothing else|i'?m (?:good|fine|ok))|"
     r"that'?s (?:all|it)(?: for now)?|nothing else|all good|i'?m (?:good|fine|ok)|"
@@ -270,7 +272,7 @@ _DONE = re.compile(
     r"(?:[\s,.!]+(?:thanks|thank you|gracias|bye|chau|have a (?:nice|good) day|buen d[ií]a))*\W*$", re.IGNORECASE)
 _MORE = re.compile(
     r"^\W*(?:yes|yeah|yep|sure|yes,? please|s[ií]|s[ií],? por favor|claro|one more (?:question|thing)|"
-    r"i have another question|tengo otra (?:consulta|pregunta)|otra (?:consulta|pregunta|cosa)|s[ií],? otra (?:consulta|pregunta|cosa))"
+    r"i have another question|tengo otra (?:consulta|pregunta)|(?:s[ií],? )?otra (?:consulta|pregunta|cosa))"
     r"\W*$", re.IGNORECASE)
 
 
@@ -285,8 +287,6 @@ def answers_anything_else(text: str) -> str:
         return GO_AHEAD
     return ""
 
-
-GO_AHEAD = "go_ahead"
 
 
 def declines_answer(text: str) -> bool:

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from django.conf import settings
 
-from . import builtin
+from . import builtin, smalltalk
 from .engine import embed, engine_get, topic_label
 from .sentiment import sentiment_score
-from .smalltalk import smalltalk_class
 
 log = logging.getLogger(__name__)
 
@@ -216,16 +215,12 @@ def embedder():
     return embed_once
 
 
-# Small talk is short: the built-in examples have at most 8 words.
-SMALLTALK_MAX_WORDS = 8
-
-
 def beyond_smalltalk(pred, text: str):
     """A message read as small talk but longer than small talk is ("Good morning, how are you? I want to know
     how much the installation costs"): a greeting before what the customer wants, read as its most probable
     other class (a topic, a request for a person, out of scope: "hey how's your day going? do you like
     football?")."""
-    if pred.label not in builtin.SMALLTALK or len((text or "").split()) <= SMALLTALK_MAX_WORDS:
+    if pred.label not in builtin.SMALLTALK or len((text or "").split()) <= smalltalk.MAX_WORDS:
         return pred
     others = {k: v for k, v in pred.probabilities.items() if k not in builtin.SMALLTALK and k != builtin.ABOUT_SOMEONE}
     if not others:
@@ -387,8 +382,9 @@ class LocalProvider:
                             probabilities=pred.probabilities)
         embed_once = embedder()  # one per turn: local_signals and the handoff vote read the same clauses
         local_signals(engine, analysis, pred, ctx.text, vector, ctx.history, embed_once)
-        chat = smalltalk_class(ctx.text, vector, pred.label, embed)
-        if chat and analysis.explicit >= config_get().settings.explicit_request_threshold and clauses(normalise(ctx.text)):
+        chat = smalltalk.smalltalk_class(ctx.text, vector, pred.label, embed)
+        asks_for_person = analysis.explicit >= config_get().settings.explicit_request_threshold
+        if chat and asks_for_person and clauses(normalise(ctx.text)):
             # "Are you a robot? I want a person": a clause of its own asks for a person
             chat = ""
         if chat:

@@ -13,6 +13,7 @@ at which no short message of another intent (nor an out-of-scope one) reaches an
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 
@@ -56,7 +57,10 @@ def _plain(text: str) -> str:
 def smalltalk_class(text: str, vector, classifier_label: str, embed) -> str:
     """The small-talk class of a short message near one of its examples, or "".
 
-    - One of the examples' own words (up to case and punctuation: "Chau", "OK!") is that class.
+    - One of the examples' own words (up to case and punctuation: "Chau", "OK!") is that class; so are
+      emoji alone (👍, 🙏, 👋: ``emoji_class``).
+    - A short farewell that asks nothing ("Chau, buenas noches", "ok thanks, bye") is a goodbye, whatever
+      greeting or thanks the classifier reads in it.
     - A message the classifier reads as a greeting or thanks keeps that reading ("hey" is nearer "ok" than
       any greeting example); it is small talk either way, even when its scope is low ("How are you?" is one
       of the classifier's out-of-scope examples).
@@ -65,10 +69,14 @@ def smalltalk_class(text: str, vector, classifier_label: str, embed) -> str:
       ``ABOUT_BOT_OVER_REQUEST``): that is answered, offering a person."""
     if not 0 < len((text or "").split()) <= MAX_WORDS:
         return ""
-    exact = _exact().get(_plain(text))
+    exact = _exact().get(_plain(text)) or emoji_class(text)
     if exact:
         return exact
     label, similarity = nearest_smalltalk(vector, embed)
+    if (_FAREWELL.search(text) and "?" not in text and classifier_label != builtin.HUMAN
+            and (classifier_label in _CLASSIFIER_READS or similarity >= MIN_SIMILARITY)):
+        # "Chau, buenas noches", "ok thanks, bye": read as a greeting or thanks, said when leaving
+        return builtin.GOODBYE
     if similarity < MIN_SIMILARITY:
         return ""
     if classifier_label == builtin.HUMAN:
@@ -76,6 +84,25 @@ def smalltalk_class(text: str, vector, classifier_label: str, embed) -> str:
     if classifier_label in _CLASSIFIER_READS:
         return classifier_label
     return label
+
+
+# A message of emoji alone (skin tones and joiners aside): 👍 is "ok", 🙏 "thanks", 👋 "bye". Any other emoji
+# (😡, 😢) is left to the classifier and the frustration reading.
+_EMOJI = {builtin.ACKNOWLEDGE: "👍👌🆗✅✔☑", builtin.THANKS: "🙏❤💙💚💜🧡💛🤍😊🙂😀😁😃😄🥰😍🤗☺",
+          builtin.GOODBYE: "👋"}
+_IGNORED = {"\ufe0f", "\u200d", *(chr(c) for c in range(0x1F3FB, 0x1F400))}
+_FAREWELL = re.compile(r"\b(?:bye|goodbye|see (?:you|ya)|take care|chau|chao|adi[oó]s|nos vemos|"
+                       r"hasta (?:luego|ma[nñ]ana|pronto|la pr[oó]xima))\b", re.IGNORECASE)
+
+
+def emoji_class(text: str) -> str:
+    """The small-talk class of a message of emoji alone, all of one class; "" otherwise."""
+    chars = [c for c in text or ""
+             if not c.isspace() and c not in _IGNORED and not unicodedata.category(c).startswith("P")]
+    if not chars:
+        return ""
+    classes = {next((label for label, emoji in _EMOJI.items() if c in emoji), "") for c in chars}
+    return classes.pop() if len(classes) == 1 and "" not in classes else ""
 
 
 def _exact() -> dict[str, str]:

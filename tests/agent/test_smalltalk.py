@@ -210,3 +210,28 @@ def test_answers_to_anything_else(text, expected):
     from apps.agent.policy import answers_anything_else
 
     assert answers_anything_else(text) == expected
+
+
+@pytest.mark.parametrize("last,expected", [
+    # before: "I'm sorry about the trouble. Tell me what is happening..." (emoji read as a vent)
+    ("👍", "Anything else I can help you with?"), ("🙏🏽", "You're welcome! Anything else I can help you with?"),
+    ("👋", "Thanks for writing! If you need anything else, write to us here."),
+    # before: the opening greeting again (the classifier reads "buenas noches" as a greeting)
+    ("Chau, buenas noches", "Thanks for writing! If you need anything else, write to us here."),
+    ("ok thanks, bye", "Thanks for writing! If you need anything else, write to us here."),
+])
+def test_emoji_and_farewells_after_an_answer(fibrasur, last, expected):
+    shipped_threshold()
+    conv, replies = conversation(fibrasur, "How much is the installation?", last)
+    assert conv.status == Status.BOT
+    assert [r.body for r in replies] == [expected]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("👍", builtin.ACKNOWLEDGE), ("👍🏻👍🏻", builtin.ACKNOWLEDGE), ("❤️", builtin.THANKS), ("👋", builtin.GOODBYE),
+    ("😡", ""), ("👍😡", ""), ("ok 👍", ""), ("", ""),
+])
+def test_emoji_alone(text, expected):
+    from apps.agent.smalltalk import emoji_class
+
+    assert emoji_class(text) == expected

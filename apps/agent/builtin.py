@@ -10,9 +10,10 @@ THANKS = "thanks"
 ACKNOWLEDGE = "acknowledge"  # "ok", "got it", "dale" after an answer: anything else?
 GOODBYE = "goodbye"
 ABOUT_BOT = "about_bot"  # "are you a bot?", "what can you do?": who answers and what it can help with
+NOT_UNDERSTOOD = "not_understood"  # "I don't understand", "¿cómo?" after an answer: say it again in other words
 # Small talk: answered with the configuration's message for the class (``AgentSettings.message``), never
 # from the knowledge base, never handed off
-SMALLTALK = (GREETING, THANKS, ACKNOWLEDGE, GOODBYE, ABOUT_BOT)
+SMALLTALK = (GREETING, THANKS, ACKNOWLEDGE, GOODBYE, ABOUT_BOT, NOT_UNDERSTOOD)
 OOS = "oos"
 FRUSTRATION = "frustrated"  # a vent with no question of its own: in scope, about the conversation
 VAGUE = "vague"  # a first message that names no request yet: one clarifying question, not a handoff
@@ -206,5 +207,11 @@ SMALLTALK_EXAMPLES: dict[str, list[str]] = {
         "¿quién sos?", "¿qué sos?", "¿qué podés hacer?", "¿en qué me podés ayudar?", "¿qué cosas te puedo preguntar?",
         "¿eres un robot?", "¿usted es una persona?", "¿esto es automático?", "¿me contesta una inteligencia artificial?",
         "¿cómo funciona este chat?",
+    ],
+    NOT_UNDERSTOOD: [
+        "I don't understand", "what do you mean?", "can you repeat that?", "sorry, what?", "I didn't get that",
+        "that doesn't make sense to me", "huh?", "I'm confused",
+        "no entendí", "no te entiendo", "¿cómo?", "¿qué querés decir?", "¿me lo repetís?", "no entiendo nada",
+        "¿perdón?", "no me quedó claro",
     ],
 }

@@ -32,6 +32,10 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "thanks": {"en": "You're welcome! Anything else I can help you with?",
                "es": "¡De nada! ¿Te puedo ayudar con algo más?"},
     "acknowledge": {"en": "Anything else I can help you with?", "es": "¿Te puedo ayudar con algo más?"},
+    "not_understood": {"en": "Sorry if I wasn't clear. Tell me in other words what you need, or ask for a person "
+                             "at any time.",
+                       "es": "Perdón si no fui claro. Contame con otras palabras qué necesitás, o pedí hablar con "
+                             "una persona cuando quieras."},
     "go_ahead": {"en": "Sure, go ahead: what would you like to know?", "es": "¡Claro! ¿Qué querés saber?"},
     "goodbye": {"en": "Thanks for writing! If you need anything else, write to us here.",
                 "es": "¡Gracias por escribirnos! Si necesitás algo más, escribinos por acá."},

@@ -455,7 +455,8 @@ Reply with one JSON object and nothing else:
  "sentiment": number -1..1 (customer's mood), "wants_human": boolean, "action": "" or one of {actions}}}
 intent "human_request" when the customer asks for a person; "out_of_scope" when the request is outside the topics;
 small talk, answered by the platform (leave answer empty): "greeting" (hello, how are you), "thanks", "acknowledge"
-(ok, got it), "goodbye", "about_bot" (asks whether you are a bot or a person, who you are or what you can do).
+(ok, got it), "goodbye", "about_bot" (asks whether you are a bot or a person, who you are or what you can do),
+"not_understood" (did not understand your last answer).
 Topics: {topics}"""
 
 

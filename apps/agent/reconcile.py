@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 # Smalltalk and prompts are not answers: a chat left after the bot's greeting, an "I'm sorry, tell me
 # what is happening" or a request for the customer number was not resolved by the bot.
-NOT_AN_ANSWER_INTENTS = {"greeting", "vent", "about_bot"}
+NOT_AN_ANSWER_INTENTS = {"greeting", "vent", "about_bot", "not_understood"}
 
 
 def stale_seconds() -> int:

@@ -20,6 +20,9 @@ import numpy as np
 from . import builtin
 
 MAX_WORDS = 8
+# per class, beyond the examples' own words: asking about the bot takes two words at least ("who?" after an
+# answer is not "who are you?")
+MIN_WORDS = {builtin.ABOUT_BOT: 2}
 MIN_SIMILARITY = 0.7
 # classes the classifier itself reads (its own reading stands)
 _CLASSIFIER_READS = (builtin.GREETING, builtin.THANKS)
@@ -83,6 +86,8 @@ def smalltalk_class(text: str, vector, classifier_label: str, embed) -> str:
         return label if label == builtin.ABOUT_BOT and similarity >= ABOUT_BOT_OVER_REQUEST else ""
     if classifier_label in _CLASSIFIER_READS:
         return classifier_label
+    if len(text.split()) < MIN_WORDS.get(label, 1):
+        return ""
     return label
 
 

@@ -133,6 +133,8 @@ def test_smalltalk_by_the_nearest_example():
     assert read("¿Tienen televisión también?", "topic:plans") == ""
     assert read("Is Palihue inside your coverage area?", "topic:coverage") == ""
     assert read("ok and one more thing, how much does the installation cost?") == ""  # not short
+    assert read("I don't understand why I was charged twice") == ""  # more than not understanding: it asks
+    assert read("who?") == ""  # one word is not asking who answers (0.77 from "who are you?")
 
 
 @pytest.mark.parametrize("text,names", [
@@ -219,8 +221,14 @@ def test_answers_to_anything_else(text, expected):
     # before: the opening greeting again (the classifier reads "buenas noches" as a greeting)
     ("Chau, buenas noches", "Thanks for writing! If you need anything else, write to us here."),
     ("ok thanks, bye", "Thanks for writing! If you need anything else, write to us here."),
+    # before: "I'm sorry about the trouble..." (a vent), a person, and the about-the-bot reply
+    ("I don't understand", "Sorry if I wasn't clear. Tell me in other words what you need, or ask for a person at any "
+                           "time."),
+    ("can you repeat that?", "Sorry if I wasn't clear. Tell me in other words what you need, or ask for a person at "
+                             "any time."),
+    ("what?", "Sorry if I wasn't clear. Tell me in other words what you need, or ask for a person at any time."),
 ])
-def test_emoji_and_farewells_after_an_answer(fibrasur, last, expected):
+def test_emoji_farewells_and_not_understanding_after_an_answer(fibrasur, last, expected):
     shipped_threshold()
     conv, replies = conversation(fibrasur, "How much is the installation?", last)
     assert conv.status == Status.BOT

@@ -1,5 +1,5 @@
 """Short small talk the scope classifier has no class for: "How are you?", "ok", "bye", "Are you a bot?",
-"What can you do?" (``builtin.SMALLTALK_EXAMPLES``).
+"What can you do?", "I don't understand" (``builtin.SMALLTALK_EXAMPLES``), and emoji alone.
 
 Recognised by the nearest example, not by the classifier: adding these classes to the classifier moved 13
 labelled conversations of the development businesses the wrong way and 3 the right way (shipped models,

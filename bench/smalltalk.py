@@ -82,7 +82,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     data = json.loads(path.read_text())
-    exact = smalltalk._exact()
+    exact = smalltalk._EXACT
     result = {}
     found = {}
     for split in ("val", "test"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -215,20 +215,6 @@ def embedder():
     return embed_once
 
 
-def beyond_smalltalk(pred, text: str):
-    """A message read as small talk but longer than small talk is ("Good morning, how are you? I want to know
-    how much the installation costs"): a greeting before what the customer wants, read as its most probable
-    other class (a topic, a request for a person, out of scope: "hey how's your day going? do you like
-    football?")."""
-    if pred.label not in builtin.SMALLTALK or len((text or "").split()) <= smalltalk.MAX_WORDS:
-        return pred
-    others = {k: v for k, v in pred.probabilities.items() if k not in builtin.SMALLTALK and k != builtin.ABOUT_SOMEONE}
-    if not others:
-        return pred
-    label = max(others, key=others.get)
-    return replace(pred, label=label, probability=float(others[label]))
-
-
 def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray,
                   history: list[dict] | None = None, embed_once=None) -> None:
     """The local provider's reading of the customer's words: intent and topic, P(asks for a person)
@@ -375,7 +361,7 @@ class LocalProvider:
 
         engine = engine_get()
         vector = embed([ctx.text])[0]
-        pred = beyond_smalltalk(engine.classifier.predict([ctx.text], vector[None, :])[0], ctx.text)
+        pred = smalltalk.beyond_smalltalk(engine.classifier.predict([ctx.text], vector[None, :])[0], ctx.text)
         analysis = Analysis(intent="", scope=pred.scope_score, provider=self.name,
                             extra={"intent_probability": pred.probability, "nearest_example": pred.similarity,
                                    "oos_probability": pred.oos_probability},

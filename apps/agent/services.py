@@ -254,14 +254,13 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
             state.topic = topic
         return _continue_collection(conv, msg, cfg, state, analysis, language, started)
 
-    if _last_agent_intent(conv, msg.pk) in (builtin.THANKS, builtin.ACKNOWLEDGE):
+    reply = policy.answers_anything_else(msg.body)
+    if reply and _last_agent_intent(conv, msg.pk) in (builtin.THANKS, builtin.ACKNOWLEDGE):
         # the bot asked "Anything else I can help you with?": "No, that's all" is a goodbye (was read as a
         # vent: "I'm sorry about the trouble"), a bare "yes" gets "go ahead" (was answered with whatever
-        # passage its one word found)
-        reply = policy.answers_anything_else(msg.body)
-        if reply:
-            analysis.intent, analysis.topic_slug, topic = reply, "", None
-            analysis.extra["smalltalk"] = 1.0
+        # passage its one word found); the bot's last message is read only for such a reply
+        analysis.intent, analysis.topic_slug, topic = reply, "", None
+        analysis.extra["smalltalk"] = 1.0
     decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topic, previous_topic=previous_topic,
                              topics=snapshot.topics, first_turn=state.turns == 1, text=msg.body,
                              opening_asks=_opening_asks(conv, msg, state.turns, cfg.sentiment_window))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def smalltalk_class(text: str, vector, classifier_label: str, embed) -> str:
       ``ABOUT_BOT_OVER_REQUEST``): that is answered, offering a person."""
     if not 0 < len((text or "").split()) <= MAX_WORDS:
         return ""
-    exact = _exact().get(_plain(text)) or emoji_class(text)
+    exact = _EXACT.get(_plain(text)) or emoji_class(text)
     if exact:
         return exact
     label, similarity = nearest_smalltalk(vector, embed)
@@ -110,5 +111,19 @@ def emoji_class(text: str) -> str:
     return classes.pop() if len(classes) == 1 and "" not in classes else ""
 
 
-def _exact() -> dict[str, str]:
-    return {_plain(text): label for label, texts in builtin.SMALLTALK_EXAMPLES.items() for text in texts}
+# the examples' own words (up to case and punctuation) -> their class
+_EXACT = {_plain(text): label for label, texts in builtin.SMALLTALK_EXAMPLES.items() for text in texts}
+
+
+def beyond_smalltalk(pred, text: str):
+    """A message the classifier reads as small talk but longer than small talk is ("Good morning, how are you? I
+    want to know how much the installation costs"): a greeting before what the customer wants, read as its most
+    probable other class (a topic, a request for a person, out of scope: "hey how's your day going? do you like
+    football?"). ``pred``: the classifier's ``ScopePrediction``."""
+    if pred.label not in builtin.SMALLTALK or len((text or "").split()) <= MAX_WORDS:
+        return pred
+    others = {k: v for k, v in pred.probabilities.items() if k not in builtin.SMALLTALK and k != builtin.ABOUT_SOMEONE}
+    if not others:
+        return pred
+    label = max(others, key=others.get)
+    return replace(pred, label=label, probability=float(others[label]))

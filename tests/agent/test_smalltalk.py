@@ -13,12 +13,20 @@ from django.utils import timezone
 from apps.agent import builtin
 from apps.agent.classifier import ScopePrediction
 from apps.agent.compose import names_no_subject, substituted_names
-from apps.agent.providers import beyond_smalltalk
+from apps.agent.smalltalk import beyond_smalltalk
 from apps.conversations.models import Status
 
 from .helpers import conversation, shipped_threshold
 
 pytestmark = pytest.mark.django_db
+
+
+def _kept_by_the_bot(cast, *texts):
+    """The bot's replies to the last of ``texts`` (at the shipped threshold); the bot still has the chat."""
+    shipped_threshold()
+    conv, replies = conversation(cast, *texts)
+    assert conv.status == Status.BOT
+    return replies
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -41,16 +49,13 @@ def test_how_are_you_is_a_greeting_not_a_handoff(fibrasur, text, expected):
 ])
 def test_after_an_answer_ok_and_bye_are_not_greeted_again(fibrasur, last, intent, expected):
     # before, "ok" and "bye" got "Hi! I'm the virtual assistant (AI). How can I help you?"
-    shipped_threshold()
-    conv, replies = conversation(fibrasur, "How much is the installation?", last)
-    assert conv.status == Status.BOT
+    replies = _kept_by_the_bot(fibrasur, "How much is the installation?", last)
     assert [r.body for r in replies] == [expected]
     assert replies[0].meta["intent"] == intent and replies[0].sources == []
 
 
 def test_chau_in_spanish(fibrasur):
-    shipped_threshold()
-    conv, replies = conversation(fibrasur, "¿Cómo pago la factura?", "Chau")
+    replies = _kept_by_the_bot(fibrasur, "¿Cómo pago la factura?", "Chau")
     assert [r.body for r in replies] == ["¡Gracias por escribirnos! Si necesitás algo más, escribinos por acá."]
 
 
@@ -72,9 +77,7 @@ def test_what_can_you_do_names_the_topics_the_bot_answers_in_the_customers_langu
 
 
 def test_are_you_a_bot_is_answered_honestly_with_a_person_offered(fibrasur):
-    shipped_threshold()
-    conv, replies = conversation(fibrasur, "How do I pay my bill?", "Are you a bot?")
-    assert conv.status == Status.BOT
+    replies = _kept_by_the_bot(fibrasur, "How do I pay my bill?", "Are you a bot?")
     assert "virtual assistant (AI)" in replies[0].body and "talk to a person" in replies[0].body
     assert replies[0].meta["intent"] == "about_bot"
 
@@ -154,9 +157,7 @@ def test_the_names_a_follow_up_asks_about_again(text, names):
 ])
 def test_the_conversations_question_asked_of_another_place(fibrasur, text, found, not_found):
     # before: "There is currently no coverage in Punta Alta..." again (0.92, hedged), or a person (Palihue)
-    shipped_threshold()
-    conv, replies = conversation(fibrasur, "Do you have coverage in Punta Alta?", text)
-    assert conv.status == Status.BOT
+    replies = _kept_by_the_bot(fibrasur, "Do you have coverage in Punta Alta?", text)
     assert found in replies[0].body and not_found not in replies[0].body
 
 
@@ -190,9 +191,7 @@ def test_the_openai_provider_names_the_small_talk_classes(fibrasur, settings):
     ("How much is the installation?", "thanks", "yes", "Sure, go ahead: what would you like to know?"),
 ])
 def test_the_answer_to_anything_else(fibrasur, first, then, last, expected):
-    shipped_threshold()
-    conv, replies = conversation(fibrasur, first, then, last)
-    assert conv.status == Status.BOT
+    replies = _kept_by_the_bot(fibrasur, first, then, last)
     assert [r.body for r in replies] == [expected]
 
 
@@ -229,9 +228,7 @@ def test_answers_to_anything_else(text, expected):
     ("what?", "Sorry if I wasn't clear. Tell me in other words what you need, or ask for a person at any time."),
 ])
 def test_emoji_farewells_and_not_understanding_after_an_answer(fibrasur, last, expected):
-    shipped_threshold()
-    conv, replies = conversation(fibrasur, "How much is the installation?", last)
-    assert conv.status == Status.BOT
+    replies = _kept_by_the_bot(fibrasur, "How much is the installation?", last)
     assert [r.body for r in replies] == [expected]
 
 

@@ -40,6 +40,19 @@ def shared_data(*parts: str) -> Path:
     return next((p for p in candidates if p.exists()), candidates[0])
 
 
+def development_businesses() -> list[str]:
+    """The demo and the development packs in ``../shared/data/business-packs`` found on this machine (a
+    missing pack is said, and skipped)."""
+    where = ["demo"]
+    for name in ("vitalia", "pampapay"):
+        pack = shared_data("business-packs", name)
+        if pack.exists():
+            where.append(str(pack))
+        else:
+            print(f"missing: {pack} (the business pack is not on this machine; skipped)", flush=True)
+    return where
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -36,7 +36,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asisteclick.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from bench._common import shared_data  # noqa: E402
+from bench._common import development_businesses  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "explicit_requests.tsv"
 
@@ -92,15 +92,7 @@ def main() -> int:
     from apps.agent.providers import embedder
     from apps.agent.triggers import explicit_request
 
-    where = args.business
-    if not where:
-        where = ["demo"]
-        for name in ("vitalia", "pampapay"):
-            pack = shared_data("business-packs", name)
-            if pack.exists():
-                where.append(str(pack))
-            else:
-                print(f"missing: {pack} (the business pack is not on this machine; skipped)", flush=True)
+    where = args.business or development_businesses()
     texts = read_texts()
     shipped_someone = list(builtin.BUILTIN_EXAMPLES[builtin.ABOUT_SOMEONE])
     shipped_human = list(builtin.BUILTIN_EXAMPLES[builtin.HUMAN])

@@ -201,18 +201,58 @@ def topic_document_ids(topic) -> list[int]:
 VENT_TOPIC_MIN_SHARE = 0.5
 
 
-def embedder():
+class TurnReader:
     """``embed`` for one turn, each distinct text embedded once (a turn's clauses are read for several
-    signals)."""
-    embedded: dict[str, np.ndarray] = {}
+    signals), and each customer turn's topic vote read once: a frustrated late turn votes the
+    conversation's topic over its earlier turns in ``local_signals``, and a draft it may not give votes
+    again over the same turns in ``handoff_topic_vote`` (each vote a classifier reading of the turn and
+    its clauses, and a knowledge-base search). Lives for one turn only, so a change to the knowledge
+    base or the configuration applies to the next message. ``memo=False``: every vote read afresh (the
+    baseline of ``bench/turn_latency.py``)."""
 
-    def embed_once(texts):
-        todo = [t for t in texts if t not in embedded]
+    def __init__(self, memo: bool = True):
+        self.memo = memo
+        self._vectors: dict[str, np.ndarray] = {}
+        self._read: dict[tuple, object] = {}
+
+    def __call__(self, texts) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if todo:
-            embedded.update(zip(todo, embed(todo)))
-        return np.asarray([embedded[t] for t in texts])
+            self._vectors.update(zip(todo, embed(todo)))
+        return np.asarray([self._vectors[t] for t in texts])
 
-    return embed_once
+    def predict(self, classifier, texts: list[str], vectors: np.ndarray) -> list:
+        """``classifier.predict``, each distinct text read once in this turn (the whole message is read
+        for its scope, for a request for a person and for its topic vote, and so are its clauses)."""
+        if not self.memo:
+            return classifier.predict(texts, vectors)
+        todo = {}
+        for text, vector in zip(texts, vectors):
+            if (id(classifier), text) not in self._read and text not in todo:
+                todo[text] = vector
+        if todo:
+            preds = classifier.predict(list(todo), np.asarray(list(todo.values())))
+            self._read.update(((id(classifier), text), pred) for text, pred in zip(todo, preds))
+        return [self._read[(id(classifier), text)] for text in texts]
+
+    def once(self, key: tuple, read):
+        """``read()``, once per ``key`` in this turn."""
+        if not self.memo:
+            return read()
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
+
+
+def embedder() -> TurnReader:
+    return TurnReader()
+
+
+def _once(embed_once, key: tuple, read):
+    """``read()`` once per turn when ``embed_once`` is the turn's ``TurnReader`` (a plain embedding
+    function reads every time)."""
+    once = getattr(embed_once, "once", None)
+    return once(key, read) if once is not None else read()
 
 
 def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarray,
@@ -227,14 +267,13 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     embed_once = embed_once or embedder()  # the clauses are read for several signals: embedded once
     request = explicit_request(engine.classifier, text, vector, embed_once)
     analysis.explicit = request.probability
-    value = frustration(vector, text, engine.frustration, embed_once)
+    value = _once(embed_once, ("frustration", text), lambda: frustration(vector, text, engine.frustration, embed_once))
     analysis.sentiment = frustration_to_sentiment(value)
     conversation_topic = ""
     if analysis.sentiment <= config_get().settings.sentiment_threshold:
         # Only a frustrated turn can end in a sustained-frustration handoff, the one reader of the vote.
         earlier = [h["text"] for h in (history or []) if h.get("role") == "customer" and h.get("text")][-3:]
-        votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
-                 for t, v in zip(earlier, embed_once(earlier))] if earlier else []
+        votes = [earlier_vote(engine, t, v, embed_once) for t, v in zip(earlier, embed_once(earlier))] if earlier else []
         # This turn votes with its classifier reading only: its knowledge-base search would repeat
         # the answer's retrieval of the same words (README, "Triggers and their priority").
         votes.append(topic_vote_of(engine, text, vector, value, embed_once, search=False))
@@ -281,15 +320,30 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     from apps.knowledge.search import knowledge_search_vector
 
     from .engine import config_get
-    from .triggers import VOTE_RETRIEVAL_K, clauses, normalise, retrieved_topics, turn_topic_probabilities
+    from .triggers import (VOTE_RETRIEVAL_K, clauses, normalise, predict, retrieved_topics,
+                           turn_topic_probabilities)
 
-    parts = clauses(normalise(text))
-    preds = engine.classifier.predict([text] + parts, np.vstack([vector[None, :], embed_once(parts)])
-                                      if parts else vector[None, :])
+    def probabilities():
+        parts = clauses(normalise(text))
+        return turn_topic_probabilities(predict(engine.classifier, [text] + parts, np.vstack(
+            [vector[None, :], embed_once(parts)]) if parts else vector[None, :], embed_once))
+
+    def found():
+        hits = knowledge_search_vector(vector, query=text, k=VOTE_RETRIEVAL_K)
+        return retrieved_topics(hits, config_get().document_topics)
+
+    topics = _once(embed_once, ("topic probabilities", text), probabilities)
     if not search:
-        return turn_topic_probabilities(preds), frustrated, {}
-    hits = knowledge_search_vector(vector, query=text, k=VOTE_RETRIEVAL_K)
-    return turn_topic_probabilities(preds), frustrated, retrieved_topics(hits, config_get().document_topics)
+        return topics, frustrated, {}
+    return topics, frustrated, _once(embed_once, ("retrieved topics", text), found)
+
+
+def earlier_vote(engine, text: str, vector: np.ndarray, embed_once) -> tuple:
+    """An earlier customer turn's vote (``topic_vote_of`` with its frustration and search)."""
+    from .triggers import frustration
+
+    value = _once(embed_once, ("frustration", text), lambda: frustration(vector, text, engine.frustration, embed_once))
+    return topic_vote_of(engine, text, vector, value, embed_once)
 
 
 def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray, embed_once=None) -> str:
@@ -304,11 +358,11 @@ def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray, embed_once=
     from .triggers import conversation_topic_vote, frustration
 
     earlier = [h["text"] for h in (ctx.history or []) if h.get("role") == "customer" and h.get("text")][-3:]
-    texts = earlier + [ctx.text]
     embed_once = embed_once or embedder()
-    vectors = np.vstack([embed_once(earlier), vector[None, :]]) if earlier else vector[None, :]
-    votes = [topic_vote_of(engine, t, v, frustration(v, t, engine.frustration, embed_once), embed_once)
-             for t, v in zip(texts, vectors)]
+    votes = [earlier_vote(engine, t, v, embed_once) for t, v in zip(earlier, embed_once(earlier))] if earlier else []
+    current = _once(embed_once, ("frustration", ctx.text),
+                    lambda: frustration(vector, ctx.text, engine.frustration, embed_once))
+    votes.append(topic_vote_of(engine, ctx.text, vector, current, embed_once))
     slug, _share = conversation_topic_vote(votes)
     return slug
 
@@ -357,16 +411,17 @@ class LocalProvider:
 
     def analyse(self, ctx: TurnContext) -> Analysis:
         from .engine import config_get
-        from .triggers import clauses, normalise
+        from .triggers import clauses, normalise, predict
 
         engine = engine_get()
         vector = embed([ctx.text])[0]
-        pred = smalltalk.beyond_smalltalk(engine.classifier.predict([ctx.text], vector[None, :])[0], ctx.text)
+        embed_once = embedder()  # one per turn: local_signals and the handoff vote read the same clauses
+        pred = smalltalk.beyond_smalltalk(predict(engine.classifier, [ctx.text], vector[None, :], embed_once)[0],
+                                          ctx.text)
         analysis = Analysis(intent="", scope=pred.scope_score, provider=self.name,
                             extra={"intent_probability": pred.probability, "nearest_example": pred.similarity,
                                    "oos_probability": pred.oos_probability},
                             probabilities=pred.probabilities)
-        embed_once = embedder()  # one per turn: local_signals and the handoff vote read the same clauses
         local_signals(engine, analysis, pred, ctx.text, vector, ctx.history, embed_once)
         chat = smalltalk.smalltalk_class(ctx.text, vector, pred.label, embed)
         asks_for_person = analysis.explicit >= config_get().settings.explicit_request_threshold

@@ -95,6 +95,13 @@ class Explicit:
     rest_probability: float = 0.0
 
 
+def predict(classifier, texts: list[str], vectors: np.ndarray, reader=None) -> list:
+    """``classifier.predict``; through the turn's reader (``providers.TurnReader``) when given one, so a
+    text the turn already read is not read again."""
+    read = getattr(reader, "predict", None)
+    return read(classifier, texts, vectors) if read is not None else classifier.predict(texts, vectors)
+
+
 def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_prefix: str = "topic:") -> Explicit:
     """P(the customer asks for a person), learned (the classifier's ``human_request`` class over the
     built-in examples, any wording), read on the normalised message and on each of its clauses, so
@@ -108,7 +115,7 @@ def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_pre
     todo = texts[len(vectors):]
     if todo:
         vectors = list(vectors) + list(embed(todo))
-    preds = classifier.predict(texts, np.asarray(vectors))
+    preds = predict(classifier, texts, np.asarray(vectors), embed)
     best = max(range(len(texts)), key=lambda i: preds[i].prob(builtin.HUMAN))
     result = Explicit(probability=preds[best].prob(builtin.HUMAN), clause=texts[best])
     for i, pred in enumerate(preds):

@@ -14,7 +14,7 @@ from apps.agent.triggers import (clauses, conversation_topic_vote, frustration, 
                                  purpose_split, retrieved_topics, sustained, turn_topic_probabilities)
 from apps.conversations.models import Status
 
-from .helpers import say, start
+from .helpers import say, shipped_threshold, start
 
 pytestmark = pytest.mark.django_db
 
@@ -131,12 +131,18 @@ def test_sustained_frustration_goes_where_the_knowledge_base_puts_the_opening_qu
     assert conv.department.slug == "technical-support"
 
 
-def test_the_topic_vote_searches_the_earlier_turns_not_the_current_one_again(fibrasur, monkeypatch):
-    """On a frustrated turn the conversation's topic is voted over its customer turns: the earlier
-    turns' words are searched once each (the opening question's documents carry the topic), the
-    current turn's words only once, by the answer's own retrieval (no second search for the vote).
-    The vote still lands on the opening question's topic, not on the default department."""
-    from apps.agent.providers import LocalProvider, TurnContext
+SURCHARGE_COMPLAINT = ["Why does my bill have a late payment surcharge?",
+                       "So you charge me extra for two days? Are you kidding me?",
+                       "This is ridiculous, nobody ever told me that"]
+
+
+def _history(customer_turns):
+    return [item for text in customer_turns for item in ({"role": "customer", "text": text},
+                                                         {"role": "agent", "text": "..."})]
+
+
+def _counting_searches(monkeypatch) -> list[str]:
+    """The words of every knowledge-base search from now on, in order."""
     from apps.knowledge import search
 
     queries: list[str] = []
@@ -147,13 +153,21 @@ def test_the_topic_vote_searches_the_earlier_turns_not_the_current_one_again(fib
         return original(vector, **kwargs)
 
     monkeypatch.setattr(search, "knowledge_search_vector", counting)
-    earlier = ["Why does my bill have a late payment surcharge?",
-               "So you charge me extra for two days? Are you kidding me?",
-               "This is ridiculous, nobody ever told me that"]
+    return queries
+
+
+def test_the_topic_vote_searches_the_earlier_turns_not_the_current_one_again(fibrasur, monkeypatch):
+    """On a frustrated turn the conversation's topic is voted over its customer turns: the earlier
+    turns' words are searched once each (the opening question's documents carry the topic), the
+    current turn's words only once, by the answer's own retrieval (no second search for the vote).
+    The vote still lands on the opening question's topic, not on the default department."""
+    from apps.agent.providers import LocalProvider, TurnContext
+
+    queries = _counting_searches(monkeypatch)
+    earlier = SURCHARGE_COMPLAINT
     current = "I'm sick and tired of this company, honestly"
-    history = [item for text in earlier for item in ({"role": "customer", "text": text},
-                                                     {"role": "agent", "text": "..."})]
-    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, text=current, language="en", history=history))
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, text=current, language="en",
+                                                   history=_history(earlier)))
     assert analysis.sentiment <= AgentSettings.load().sentiment_threshold  # frustrated: the vote ran
     assert analysis.signals["conversation_topic"] in ("billing", "invoice-status")  # Collections' topics
     # the answer's retrieval only: the turn's own words once (its scope evidence) and, a short follow-up,
@@ -161,6 +175,44 @@ def test_the_topic_vote_searches_the_earlier_turns_not_the_current_one_again(fib
     assert queries.count(current) == 1
     assert [q for q in queries if q.endswith(current) and q != current] == [f"{earlier[-1]} {current}"]
     assert all(queries.count(text) == 1 for text in earlier)
+
+
+@pytest.mark.parametrize("memo", [True, False])
+def test_a_turn_reads_each_earlier_turn_once_for_both_topic_votes(fibrasur, monkeypatch, memo):
+    """A frustrated late turn whose draft is not given votes the conversation's topic twice: for a
+    sustained-frustration handoff (``local_signals``) and for where a low-confidence handoff would go
+    (``handoff_topic_vote``), both over the same earlier turns. The turn's reader (``TurnReader``) keeps
+    each turn's vote: every earlier turn's words are searched and classified once, the current turn's
+    classified once, and the reading is the same as with every vote read afresh (``memo=False``, the
+    baseline of ``bench/turn_latency.py``, where the earlier turns are read twice)."""
+    from apps.agent import providers
+    from apps.agent.engine import engine_get
+    from apps.agent.providers import LocalProvider, TurnContext, TurnReader
+
+    queries = _counting_searches(monkeypatch)
+    classified: list[str] = []
+    classifier = engine_get().classifier
+    original_predict = classifier.predict
+
+    def counting_predict(texts, embeddings):
+        classified.extend(texts)
+        return original_predict(texts, embeddings)
+
+    monkeypatch.setattr(classifier, "predict", counting_predict)
+    monkeypatch.setattr(providers, "embedder", lambda: TurnReader(memo=memo))
+    cfg = shipped_threshold()
+    earlier = SURCHARGE_COMPLAINT
+    current = "Honestly I am fed up with all of you and your awful company"
+    analysis = LocalProvider().analyse(TurnContext(conversation_id=0, text=current, language="en",
+                                                   history=_history(earlier)))
+    assert analysis.sentiment <= cfg.sentiment_threshold  # frustrated: the first vote ran
+    assert analysis.confidence < cfg.confidence_threshold  # not given: the second vote ran
+    assert analysis.signals["conversation_topic"] in ("billing", "invoice-status")
+    assert analysis.signals["handoff_topic"] in ("billing", "invoice-status")
+    reads = 1 if memo else 2
+    assert all(queries.count(text) == reads for text in earlier)
+    assert all(classified.count(text) == reads for text in earlier)
+    assert classified.count(current) == (1 if memo else 4)  # scope, a request for a person, both votes
 
 
 def test_an_opening_question_that_sounds_like_a_complaint_is_not_the_first_frustrated_turn(fibrasur):

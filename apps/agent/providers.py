@@ -207,8 +207,9 @@ class TurnReader:
     conversation's topic over its earlier turns in ``local_signals``, and a draft it may not give votes
     again over the same turns in ``handoff_topic_vote`` (each vote a classifier reading of the turn and
     its clauses, and a knowledge-base search). Lives for one turn only, so a change to the knowledge
-    base or the configuration applies to the next message. ``memo=False``: every vote read afresh (the
-    baseline of ``bench/turn_latency.py``)."""
+    base or the configuration applies to the next message. ``memo=False``: every classifier reading and
+    vote read afresh, each text still embedded once, as before this reader (the baseline of
+    ``bench/turn_latency.py``)."""
 
     def __init__(self, memo: bool = True):
         self.memo = memo

@@ -368,6 +368,38 @@ def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray, embed_once=
     return slug
 
 
+# A clause of its own about a topic the bot may not answer, read this sure, catches the message: "Alguien entró a
+# mi cuenta desde otro celular y me cambió el mail. ¿Qué hago?" reads as the security-advice topic as a whole
+# (0.42; "¿Qué hago?" dilutes it) and as fraud in its first sentence (0.57): it was answered with how to change
+# the email instead of going to the fraud team. Unless another clause asks, this sure, about a topic the bot
+# answers: that is the question ("Someone snatched my phone and my wallet in Santiago. How do I block my Pampa
+# card without the app?": blocking the card, 0.61; the theft, 0.68, is why).
+RESTRICTED_CLAUSE_MIN_PROBABILITY = 0.5
+
+
+def restricted_clause(engine, text: str, embed_once) -> tuple[str, float]:
+    """The topic the bot may not answer that one of the message's clauses is about (its classifier label, at
+    ``RESTRICTED_CLAUSE_MIN_PROBABILITY`` or more) and its probability, when no clause is as surely about a
+    topic the bot answers; ("", 0.0) otherwise."""
+    from .engine import config_get
+    from .triggers import clauses, normalise, predict
+
+    parts = clauses(normalise(text))
+    if not parts:
+        return "", 0.0
+    topics = config_get().topics
+    best = ("", 0.0)
+    for pred in predict(engine.classifier, parts, embed_once(parts), embed_once):
+        topic = topics.get(pred.label.split(":", 1)[1]) if pred.label.startswith("topic:") else None
+        if topic is None or pred.probability < RESTRICTED_CLAUSE_MIN_PROBABILITY:
+            continue
+        if topic.bot_may_answer:
+            return "", 0.0  # a clause asks about a topic the bot answers: that is the question
+        if pred.probability > best[1]:
+            best = (topic.slug, pred.probability)
+    return best
+
+
 def answer_topic(slug: str, probability: float, previous_slug: str = "") -> str:
     """The topic whose documents the answer is retrieved from. A topic the bot may not answer catches
     a turn only when the classifier is sure enough (``policy.RESTRICTED_MIN_PROBABILITY``); under
@@ -424,6 +456,12 @@ class LocalProvider:
                                    "oos_probability": pred.oos_probability},
                             probabilities=pred.probabilities)
         local_signals(engine, analysis, pred, ctx.text, vector, ctx.history, embed_once)
+        whole = config_get().topics.get(analysis.topic_slug) if analysis.topic_slug else None
+        if whole is None or whole.bot_may_answer:
+            slug, probability = restricted_clause(engine, ctx.text, embed_once)
+            if slug:  # the policy hands it off as out of scope, to that topic's department
+                analysis.topic_slug = analysis.intent = slug
+                analysis.extra.update(intent_probability=probability, restricted_clause=probability)
         chat = smalltalk.smalltalk_class(ctx.text, vector, pred.label, embed)
         asks_for_person = analysis.explicit >= config_get().settings.explicit_request_threshold
         if chat and asks_for_person and clauses(normalise(ctx.text)):

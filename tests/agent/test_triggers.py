@@ -252,6 +252,65 @@ def test_a_restricted_topic_does_not_absorb_a_vague_first_message(fibrasur):
     assert _last_decision(conv)["trigger"] == "out_of_scope"  # collects the customer number first
 
 
+ACCOUNT_TAKEOVER = ("Someone logged into my account from another phone", "A stranger changed the email of my account",
+                    "Me hackearon la cuenta", "Alguien entró a mi cuenta desde otro celular",
+                    "I can't log in and my password was changed", "Me cambiaron el mail de la cuenta sin mi permiso")
+
+
+ACCOUNT_SETTINGS = ("How do I change the email on my account?", "¿Cómo cambio el mail de mi cuenta?",
+                    "¿Qué hago si perdí el celular?", "What do I do if I lost my phone?",
+                    "How do I change my plan from the app?", "¿Cómo cambio mi contraseña?")
+
+
+def _account_takeover_topic():
+    """A topic the bot may not answer (its team Technical Support, not the default department) beside one it
+    answers about the same words (the account's email, a phone), as a wallet or a shop has them."""
+    from apps.agent.engine import engine_invalidate
+    from apps.agent.models import Topic, TopicExample
+    from apps.departments.models import Department
+
+    support = Department.objects.get(slug="technical-support")
+    topic = Topic.objects.create(slug="account-takeover", name="Account takeover", bot_may_answer=False,
+                                 department=support)
+    settings_topic = Topic.objects.create(slug="account-settings", name="Account settings", department=support)
+    for owner, texts in ((topic, ACCOUNT_TAKEOVER), (settings_topic, ACCOUNT_SETTINGS)):
+        for text in texts:
+            TopicExample.objects.create(topic=owner, text=text)
+    engine_invalidate()
+    return topic
+
+
+def test_a_clause_about_a_restricted_topic_is_not_answered_as_what_the_whole_reads(fibrasur):
+    """The incident in a sentence of its own, then a bare "what should I do?": as a whole the message reads as
+    something else (the question dilutes it), its first sentence as the topic the bot may not answer.
+    Handed off as out of scope, to that topic's department, not answered (``providers.restricted_clause``)."""
+    from apps.agent.engine import engine_get, embed
+    from apps.agent.triggers import clauses, normalise
+
+    topic = _account_takeover_topic()
+    text = "Someone got into my account and changed my email and my plan. What should I do?"
+    parts = clauses(normalise(text))
+    whole, *read = engine_get().classifier.predict([text] + parts, embed([text] + parts))
+    assert whole.label != f"topic:{topic.slug}"  # the case this is about: the whole reads as something else
+    assert any(p.label == f"topic:{topic.slug}" and p.probability >= 0.5 for p in read)
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, text)
+    decision = _last_decision(conv)
+    assert decision["trigger"] == "out_of_scope"
+    assert decision["topic"] == topic.slug
+    assert conv.department.slug == "technical-support"
+
+
+def test_a_clause_about_a_restricted_topic_gives_way_to_a_question_the_bot_answers(fibrasur):
+    """The incident is why; the question is another clause, about a topic the bot answers (restarting the
+    router): answered, not handed off as out of scope."""
+    _account_takeover_topic()
+    conv = start(fibrasur, language="en")
+    conv, replies = say(fibrasur, conv, "Someone logged into my account from another phone. How do I restart my router?")
+    assert _last_decision(conv).get("trigger", "") != "out_of_scope"
+    assert conv.status == Status.BOT and replies
+
+
 def test_a_greeting_is_never_a_restricted_topic(fibrasur):
     conv = start(fibrasur, language="es")
     conv, replies = say(fibrasur, conv, "hola, buenas tardes")
@@ -318,7 +377,7 @@ def test_a_request_with_its_purpose_is_still_a_request_and_goes_where_the_purpos
 @pytest.mark.parametrize("text", ["Necesito ayuda para configurar el router",
                                   "Quiero un plan más rápido para trabajar desde casa"])
 def test_a_purpose_clause_alone_does_not_ask_for_a_person(fibrasur, text):
-    conv = start(fibrasur, language="es")
+    conv = start(fibrasur, language="en")
     conv, _ = say(fibrasur, conv, text)
     assert (conv.handoff or {}).get("trigger") != "explicit_request"
 
@@ -964,7 +1023,7 @@ def test_an_unanswered_role_play_is_out_of_scope_for_the_default_department(fibr
     cfg = AgentSettings.load()
     cfg.confidence_threshold = 0.99  # no draft is sure enough
     cfg.save()
-    conv = start(fibrasur, language="es")
+    conv = start(fibrasur, language="en")
     conv, _ = say(fibrasur, conv, text)
     assert conv.status == Status.UNASSIGNED
     assert conv.handoff["trigger"] == "out_of_scope"

@@ -44,16 +44,16 @@ def _default_businesses() -> list[str]:
 
 
 def _comparable(turn: dict) -> tuple:
-    scores = {k: v for k, v in (turn.get("scores") or {}).items()}
     return (turn["decision"], turn["trigger"], turn["department"], turn["intent"], tuple(turn["replies"]),
-            json.dumps(scores, sort_keys=True, default=str))
+            json.dumps(turn.get("scores") or {}, sort_keys=True, default=str))
 
 
-def _twice_read(turn: dict, threshold: float) -> bool:
+def _twice_read(turn: dict, cfg) -> bool:
     """A frustrated turn (the vote in ``local_signals``) whose draft was not given (the vote again)."""
     scores = turn.get("scores") or {}
-    return (float(scores.get("sentiment", 1.0)) <= threshold
-            and float(scores.get("confidence", 1.0)) < 0.75 and len(scores.get("sentiment_window") or []) > 1)
+    return (float(scores.get("sentiment", 1.0)) <= cfg.sentiment_threshold
+            and float(scores.get("confidence", 1.0)) < cfg.confidence_threshold
+            and len(scores.get("sentiment_window") or []) > 1)
 
 
 def main() -> None:
@@ -87,7 +87,7 @@ def main() -> None:
         with scratch_environment():
             business_install(business)
             _warm_up()
-            threshold = AgentSettings.load().sentiment_threshold
+            cfg = AgentSettings.load()
             try:
                 for rep in range(args.repeat):
                     for i, row in enumerate(rows):
@@ -97,7 +97,7 @@ def main() -> None:
                             providers.embedder = modes[mode]
                             turns[mode] = run_scenario(row).turns
                             latency[mode] += [t["latency_ms"] for t in turns[mode]]
-                            twice[mode] += [t["latency_ms"] for t in turns[mode] if _twice_read(t, threshold)]
+                            twice[mode] += [t["latency_ms"] for t in turns[mode] if _twice_read(t, cfg)]
                         a, b = turns["baseline"], turns["shipped"]
                         compared += max(len(a), len(b))
                         differing += sum(1 for x, y in zip(a, b) if _comparable(x) != _comparable(y)) + abs(len(a) - len(b))

@@ -262,13 +262,13 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
     per clause, frustration per clause, and the conversation's topic voted over the customer's
     turns (``history``) (``apps.agent.triggers``)."""
     from .engine import config_get
-    from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration,
-                           frustration_to_sentiment, named_department, named_department_by_meaning)
+    from .triggers import (best_topic, conversation_topic_vote, explicit_request, frustration_to_sentiment,
+                           named_department, named_department_by_meaning)
 
     embed_once = embed_once or embedder()  # the clauses are read for several signals: embedded once
     request = explicit_request(engine.classifier, text, vector, embed_once)
     analysis.explicit = request.probability
-    value = _once(embed_once, ("frustration", text), lambda: frustration(vector, text, engine.frustration, embed_once))
+    value = turn_frustration(engine, text, vector, embed_once)
     analysis.sentiment = frustration_to_sentiment(value)
     conversation_topic = ""
     if analysis.sentiment <= config_get().settings.sentiment_threshold:
@@ -339,12 +339,16 @@ def topic_vote_of(engine, text: str, vector: np.ndarray, frustrated: float, embe
     return topics, frustrated, _once(embed_once, ("retrieved topics", text), found)
 
 
-def earlier_vote(engine, text: str, vector: np.ndarray, embed_once) -> tuple:
-    """An earlier customer turn's vote (``topic_vote_of`` with its frustration and search)."""
+def turn_frustration(engine, text: str, vector: np.ndarray, embed_once) -> float:
+    """A customer turn's frustration (``triggers.frustration``), read once per turn."""
     from .triggers import frustration
 
-    value = _once(embed_once, ("frustration", text), lambda: frustration(vector, text, engine.frustration, embed_once))
-    return topic_vote_of(engine, text, vector, value, embed_once)
+    return _once(embed_once, ("frustration", text), lambda: frustration(vector, text, engine.frustration, embed_once))
+
+
+def earlier_vote(engine, text: str, vector: np.ndarray, embed_once) -> tuple:
+    """An earlier customer turn's vote (``topic_vote_of`` with its frustration and search)."""
+    return topic_vote_of(engine, text, vector, turn_frustration(engine, text, vector, embed_once), embed_once)
 
 
 def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray, embed_once=None) -> str:
@@ -356,14 +360,13 @@ def handoff_topic_vote(engine, ctx: TurnContext, vector: np.ndarray, embed_once=
     equipment pages), even when they do not hold the answer; a confident topic reading (its
     probability squared) still outweighs them. ``embed_once``: the turn's embedder (``embedder``), so
     the clauses and earlier turns ``local_signals`` read are not embedded again."""
-    from .triggers import conversation_topic_vote, frustration
+    from .triggers import conversation_topic_vote
 
     earlier = [h["text"] for h in (ctx.history or []) if h.get("role") == "customer" and h.get("text")][-3:]
     embed_once = embed_once or embedder()
     votes = [earlier_vote(engine, t, v, embed_once) for t, v in zip(earlier, embed_once(earlier))] if earlier else []
-    current = _once(embed_once, ("frustration", ctx.text),
-                    lambda: frustration(vector, ctx.text, engine.frustration, embed_once))
-    votes.append(topic_vote_of(engine, ctx.text, vector, current, embed_once))
+    votes.append(topic_vote_of(engine, ctx.text, vector, turn_frustration(engine, ctx.text, vector, embed_once),
+                               embed_once))
     slug, _share = conversation_topic_vote(votes)
     return slug
 

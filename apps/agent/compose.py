@@ -530,6 +530,9 @@ _IMPERATIVES = (
     r"carg[aáe]|trae|tra[eé]|llev[aáe]")
 _INSTRUCTION = re.compile(rf"\S\s+>\s+\S|^\W*(?:in the app,?\s+|en la app,?\s+|desde la app,?\s+|first,?\s+|"
                           rf"primero,?\s+)?(?:{_IMPERATIVES})\b|\b(?:in|from) the (?:app|website)\b|"
+                          # ... or after the condition it applies to ("If your phone was stolen too, call
+                          # our blocking line", "Si también te robaron el celular, llama a nuestra línea")
+                          rf"^\W*(?:if|when|si|cuando)\b[^.;:\n]{{0,100}},\s*(?:{_IMPERATIVES})\b|"
                           rf"\b(?:en|desde) la (?:app|web|p[aá]gina)\b", re.IGNORECASE)
 
 # A time or a term: a figure with its unit ("3–5 business days", "48 horas", "within 24 h"), a time of
@@ -628,11 +631,12 @@ def answer_type_asked(question: str, *, instructions: bool = True):
     was fitted on the other types, and an instruction is a way to answer, not a fact to check). A
     how-to question naming money ("How do I file a complaint about a fee?") asks for the steps, not
     the amount: any figure is its type, as for a count."""
+    question = asked_part(question or "")
     for asks, looks in ANSWER_TYPES:
         if looks is _INSTRUCTION and not instructions:
             continue
-        if asks.search(question or ""):
-            return _FIGURE if looks is _MONEY_VALUE and _HOW_TO.search(question or "") else looks
+        if asks.search(question):
+            return _FIGURE if looks is _MONEY_VALUE and _HOW_TO.search(question) else looks
     return None
 
 

@@ -1,0 +1,51 @@
+"""Stop 52: what kind of answer a message asks for is read off what it asks, not off what it tells.
+
+- "Is this a scam? A WhatsApp number says I won a TecnoMundo TV and I have to pay MXN 350 for shipping" asks
+  whether it is a scam: the "number" and the "MXN 350" of its story made it a contact question, and the
+  return-shipping costs table (figures of three digits and more) beat "We don't run prize draws that ask
+  you to pay shipping" (TecnoMundo t063). "I opened a pair of earbuds, wore them for a day... Can I send them
+  back?" is no question about a time ("a day", t145). ``compose.answer_type_asked`` reads the message's
+  questions (``asked_part``), else the whole message.
+- An instruction may follow the condition it applies to: "Si también te robaron el celular, llama a nuestra
+  línea de bloqueo" tells the customer what to do (``compose._INSTRUCTION``), as "Call our line" does.
+"""
+from __future__ import annotations
+
+from apps.agent.compose import _FIGURE, _INSTRUCTION, _MONEY_VALUE, _TIME_VALUE, answer_type_asked
+
+from .test_answers import _select_flat
+
+SCAM = ("We don't run prize draws that ask you to pay shipping or a fee to claim a prize: it is a scam.\n\n"
+        "Return shipping from Mexico costs MXN 199 by courier, 1 800 226 4000 to book it.")
+
+
+def test_the_answer_type_is_read_off_the_question_not_off_the_story_before_it():
+    told = "A WhatsApp number says I won a TV and I have to pay MXN 350 for shipping to get it."
+    # the story alone, with no question, is read whole (a contact: "number")
+    assert answer_type_asked(told) is not None
+    assert answer_type_asked(f"Is this a scam? {told}") is None
+    assert answer_type_asked("I opened a pair of earbuds, wore them for a day and don't like the fit. "
+                             "Can I send them back?") is None
+    # the question still names the type, wherever it sits in the message
+    assert answer_type_asked("My order is late. How long does shipping to Neuquén take?") is _TIME_VALUE
+    assert answer_type_asked("Tengo una verdulería en Lanús. ¿Cuánto me cobran por cada venta?") is _MONEY_VALUE
+    assert answer_type_asked("¿Cuántas cuotas puedo pagar? Compré una tele") is _FIGURE
+    # a message without a question mark is read whole
+    assert answer_type_asked("if i order a kettle today when will it arrive") is _TIME_VALUE
+
+
+def test_a_question_is_answered_by_what_it_asks_not_by_the_figures_of_its_story():
+    question = ("Is this a scam? A WhatsApp number says I won a TV and I have to pay MXN 350 for shipping "
+                "to get it.")
+    answer = _select_flat(question, SCAM, "Security", {"span": 1})
+    assert answer.startswith("We don't run prize draws"), answer
+
+
+def test_an_instruction_may_follow_the_condition_it_applies_to():
+    for instruction in ("Si también te robaron el celular, llama a nuestra línea de bloqueo: 0800-222-7267.",
+                        "If your phone was stolen too, call our blocking line on 0800-222-7267.",
+                        "Cuando llegue el repartidor, abrí la caja delante de él."):
+        assert _INSTRUCTION.search(instruction), instruction
+    for remark in ("If a check fails, the app shows the result.", "If it is broken, we send a technician.",
+                   "Si el pedido se demora, te avisamos por mail."):
+        assert not _INSTRUCTION.search(remark), remark

@@ -79,6 +79,8 @@ class Snapshot:
                           .order_by("order", "id"))
         self.topic_departments = {slug: self._department_of(t) for slug, t in self.topics.items()}
         self.department_names = self._department_names()
+        # (slug, names) of the topics, per language: "alguien de TecnoCanje" names the trade-in topic
+        self.topic_names = [(slug, [n for n in (t.name, t.name_es, t.name_en) if n]) for slug, t in self.topics.items()]
         self.loaded_at = time.monotonic()
 
     def _department_names(self) -> list[tuple[str, list[str]]]:

@@ -99,7 +99,8 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     if analysis.explicit >= cfg.explicit_request_threshold:
         rest = topics.get(analysis.signals.get("rest_topic", ""))
         rest_ok = rest is not None and analysis.extra.get("rest_probability", 0.0) >= EXPLICIT_TOPIC_MIN_PROBABILITY
-        return Decision("explicit_request", topic=rest if rest_ok else (context or topic),
+        named = topics.get(analysis.signals.get("named_topic", ""))
+        return Decision("explicit_request", topic=rest if rest_ok else (named or context or topic),
                         department_slug=analysis.signals.get("named_department", ""),
                         negatives=negatives)
     if is_sustained:

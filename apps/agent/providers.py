@@ -286,6 +286,9 @@ def local_signals(engine, analysis: Analysis, pred, text: str, vector: np.ndarra
         named = named_department_by_meaning(text, config_get().department_names, embed_once)
     analysis.signals = {"rest_topic": request.rest_topic, "conversation_topic": conversation_topic,
                         "named_department": named}
+    if not named and request.probability >= config_get().settings.explicit_request_threshold:
+        # "Quiero hablar con alguien de TecnoCanje": a person of the topic the customer names routes the request
+        analysis.signals["named_topic"] = named_department(text, config_get().topic_names)
     label = pred.label
     if label.startswith("topic:"):
         analysis.topic_slug = analysis.intent = label.split(":", 1)[1]

@@ -1132,3 +1132,36 @@ def test_a_follow_up_that_names_no_subject_asks_about_the_conversations_topic(in
     decision = policy.decide(analysis=analysis, cfg=cfg, state=state, topic=None, previous_topic=shipping,
                              topics={"shipping": shipping, "plans": plans}, first_turn=False, text="Where is it?")
     assert decision.trigger == "out_of_scope"
+
+
+def _trade_in_topic():
+    """A topic with a name of its own (a programme's brand), its team not the default department."""
+    from apps.agent.engine import engine_invalidate
+    from apps.agent.models import Topic, TopicExample
+    from apps.departments.models import Department
+
+    support = Department.objects.get(slug="technical-support")
+    topic = Topic.objects.create(slug="tecnocanje-trade-in", name="TecnoCanje trade-in", department=support)
+    for text in ("How much do you give me for my old phone?", "¿Cuánto me dan por mi notebook usada?",
+                 "Can I trade in my tablet for a discount?"):
+        TopicExample.objects.create(topic=topic, text=text)
+    engine_invalidate()
+    return topic
+
+
+def test_a_request_for_a_person_of_a_topic_named_goes_to_that_topic_s_department(fibrasur):
+    """"Quiero hablar con alguien de TecnoCanje": the programme the customer names is a topic's name (not a
+    department's), and the reason beside it reads as no topic; the request goes to that topic's team
+    (TecnoMundo t003 went to the default department)."""
+    _trade_in_topic()
+    conv = start(fibrasur, language="es")
+    conv, _ = say(fibrasur, conv, "Quiero hablar con alguien de TecnoCanje, me ofrecieron muy poco por mi teléfono.")
+    assert conv.handoff["trigger"] == "explicit_request"
+    assert conv.department.slug == "technical-support"
+    # the same request naming nothing goes to the default department
+    from apps.conversations.models import Contact
+
+    other = start(fibrasur, contact=Contact.objects.create(name="Another customer"), language="es")
+    other, _ = say(fibrasur, other, "Quiero hablar con alguien, me ofrecieron muy poco por mi teléfono.")
+    assert other.handoff["trigger"] == "explicit_request"
+    assert other.department.slug != "technical-support"

@@ -105,7 +105,10 @@ def clean_markup(text: str) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences, not cut after an abbreviation ("Av. Colón 1234", "Dr. Pérez", "Pampa S.A. es")."""
-    pieces = _SENTENCE_END.split(text.strip())
+    return _joined_after_abbreviations(_SENTENCE_END.split(text.strip()))
+
+
+def _joined_after_abbreviations(pieces: list[str]) -> list[str]:
     out: list[str] = []
     for piece in pieces:
         if out:
@@ -625,13 +628,25 @@ ANSWER_TYPES = [
 ]
 
 
+# A customer's sentences end at ".", "!" or "?" and a space, whatever follows (chats are written in lower case).
+_MESSAGE_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+")
+
+
+def asked_sentences(question: str) -> str:
+    """The sentences of a message that ask (a "?"), else the whole message: "Is this a scam? A WhatsApp
+    number says I won a TV and I have to pay MXN 350 for shipping" asks "Is this a scam?". Not cut after an
+    abbreviation or inside a figure ("How much does the Av. Colón store charge for a 2.5 kg box?")."""
+    asked = [p for p in _joined_after_abbreviations(_MESSAGE_SENTENCE_END.split((question or "").strip())) if "?" in p]
+    return " ".join(asked) or (question or "")
+
+
 def answer_type_asked(question: str, *, instructions: bool = True):
     """The pattern a unit answering ``question`` looks like (a time, an amount, a contact, an
     instruction, a list), or None. ``instructions=False``: not the how-to type (what the verifier reads: it
     was fitted on the other types, and an instruction is a way to answer, not a fact to check). A
     how-to question naming money ("How do I file a complaint about a fee?") asks for the steps, not
     the amount: any figure is its type, as for a count."""
-    question = asked_part(question or "")
+    question = asked_sentences(question)
     for asks, looks in ANSWER_TYPES:
         if looks is _INSTRUCTION and not instructions:
             continue

@@ -5,7 +5,7 @@
   return-shipping costs table (figures of three digits and more) beat "We don't run prize draws that ask
   you to pay shipping" (TecnoMundo t063). "I opened a pair of earbuds, wore them for a day... Can I send them
   back?" is no question about a time ("a day", t145). ``compose.answer_type_asked`` reads the message's
-  questions (``asked_part``), else the whole message.
+  sentences that ask (``asked_sentences``: not cut after "Av." or inside "2.5"), else the whole message.
 - An instruction may follow the condition it applies to: "Si también te robaron el celular, llama a nuestra
   línea de bloqueo" tells the customer what to do (``compose._INSTRUCTION``), as "Call our line" does.
 """
@@ -32,6 +32,10 @@ def test_the_answer_type_is_read_off_the_question_not_off_the_story_before_it():
     assert answer_type_asked("¿Cuántas cuotas puedo pagar? Compré una tele") is _FIGURE
     # a message without a question mark is read whole
     assert answer_type_asked("if i order a kettle today when will it arrive") is _TIME_VALUE
+    # a question is not cut after an abbreviation or inside a figure, and a chat's lower case ends a sentence
+    assert answer_type_asked("How much does the Av. Colón store charge to deliver a 2.5 kg box?") is _MONEY_VALUE
+    assert answer_type_asked("What time does Dr. Pérez see patients on Saturdays?") is _TIME_VALUE
+    assert answer_type_asked("hola, gané un premio por whatsapp. es una estafa?") is None
 
 
 def test_a_question_is_answered_by_what_it_asks_not_by_the_figures_of_its_story():

@@ -60,6 +60,7 @@ s.a s.a.s s.r.l s.l s.a.c s.a.b c.v u.s u.k
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+(?=[\"'“(¿¡]?[A-ZÁÉÍÓÚÑ0-9])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+")
+_NUMBERED_ITEM = re.compile(r"^\s*\d{1,2}[.)]\s+")
 _MD = re.compile(r"(\*\*|__|`)")
 _LINK = re.compile(r"\[([^\]]+)\]\((?:[^)]+)\)")
 _WORD = re.compile(r"[a-z0-9]+(?:[-/.][a-z0-9]+)*")
@@ -129,6 +130,7 @@ class Unit:
     kind: str           # sentence | item | row | lead
     intro: str = ""     # an item's list lead-in ("We will never ask you for:"), shown with it
     asks: str = ""      # the question of the page's FAQ entry it answers (``faq_entries``), read, not shown
+    ordered: bool = False  # an item of a numbered list ("1. Unplug the router"): steps in their order
 
 
 INTRO_MAX_CHARS = 240  # a list's lead-in longer than this is a paragraph of its own, not a lead-in
@@ -262,7 +264,8 @@ def split_units(text: str, *, faq: bool = False) -> list[Unit]:
                     current = []
                 if line:
                     units.append(Unit(_LIST_ITEM.sub("", line).strip(), block, "item",
-                                      intro if len(intro) <= INTRO_MAX_CHARS else ""))
+                                      intro if len(intro) <= INTRO_MAX_CHARS else "",
+                                      ordered=bool(_NUMBERED_ITEM.match(line))))
             else:
                 current.append(line.strip())
     return faq_entries([u for u in units if len(u.text) > 1], asked)
@@ -360,6 +363,19 @@ def whole_procedure(units: list[Unit], chosen: list[int], *, max_chars: int) -> 
         while end + 1 < len(steps) and sum(len(units[j].text) for j in steps[:end + 2]) <= budget:
             end += 1
     return sorted(set(out) | set(steps[start:end + 1]) | set(items))
+
+
+def steps_from_the_middle(units: list[Unit], chosen: list[int]) -> bool:
+    """The passage shows steps of a procedure (a numbered list, or one whose items mostly tell the customer
+    what to do, ``_INSTRUCTION``) without its first step: "Plug the router in and wait 2 more minutes..." answered "No
+    tengo internet desde esta mañana" with the restart's last steps, not the unplugging that opens it."""
+    items = [j for j in chosen if units[j].kind == "item"]
+    if not items:
+        return False
+    steps = same_block(units, units[items[0]])
+    if len(steps) < 2 or min(items) == steps[0]:
+        return False
+    return units[steps[0]].ordered or sum(bool(_INSTRUCTION.search(units[j].text)) for j in steps) * 2 > len(steps)
 
 
 def with_intro(units: list[Unit]) -> list[Unit]:
@@ -978,7 +994,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         if listed is not None and listed[0] == k:
             chosen = list(listed[1])
             siblings = sibling_lists(chunks, c_index, chosen, sections, budget=max(max_chars, p["extra_chars"]))
-        elif how_to:
+        elif how_to or steps_from_the_middle(units, chosen):
             chosen = whole_procedure(units, chosen, max_chars=max_chars)
         chosen = with_its_rule(units, chosen, max_chars=max_chars)
         picked = with_intro([units[j] for j in chosen])

@@ -53,3 +53,27 @@ def test_an_instruction_may_follow_the_condition_it_applies_to():
     for remark in ("If a check fails, the app shows the result.", "If it is broken, we send a technician.",
                    "Si el pedido se demora, te avisamos por mail."):
         assert not _INSTRUCTION.search(remark), remark
+
+
+RESTART_NUMBERED = ("Restarting fixes most problems.\n\n"
+                    "1. Unplug the router and the ONT from the power socket.\n2. Wait 30 seconds.\n"
+                    "3. Plug in the ONT first and wait 2 minutes.\n"
+                    "4. Plug in the router and wait until the internet light is on.\n\n"
+                    "A remote restart takes about 3 minutes.")
+
+
+def test_steps_of_a_procedure_are_shown_from_its_first_step_whatever_the_question():
+    """"No tengo internet desde esta mañana" asks no how-to, and its words match the restart's last step (the
+    internet light): the answer was "Plug in the router and wait until the internet light is on..." without
+    the unplugging that opens the procedure (FibraSur es-075). A numbered list is a procedure."""
+    from apps.agent.compose import split_units, steps_from_the_middle
+
+    answer = _select_flat("My internet light is off since this morning", RESTART_NUMBERED, "Router", {"span": 1})
+    steps = [answer.find(s) for s in ("Unplug the router", "Wait 30 seconds", "Plug in the ONT", "Plug in the router")]
+    assert -1 not in steps and steps == sorted(steps), answer
+    units = split_units(RESTART_NUMBERED)
+    last = next(i for i, u in enumerate(units) if u.text.startswith("Plug in the router"))
+    assert units[last].ordered and steps_from_the_middle(units, [last])
+    # a list that is no procedure (no numbers, no instructions) keeps the item asked about alone
+    places = split_units("We cover:\n\n- Centro\n- Barrio Norte\n- Palihue\n- Villa Mitre")
+    assert not steps_from_the_middle(places, [len(places) - 1])

@@ -1764,6 +1764,31 @@ def substituted_names(text: str) -> list[str]:
     return [fold(w) for w in re.findall(r"\b[A-ZÁÉÍÓÚÑ][\wáéíóúñü]+", rest) if fold(w) not in STOPWORDS]
 
 
+# a name the pages use in at most this share of their rarest word's rarity (inverse document frequency) is
+# specific enough to stand for what a pronoun refers to: "Córdoba" (a store's row), not "TecnoMundo" (every page)
+CARRIED_NAME_MIN_RARITY = 0.5
+
+
+def carried_names(previous: str, vocabulary) -> list[str]:
+    """The names of the customer's previous message a pronoun may stand for ("What are its opening hours on
+    Saturday?" after "I want to buy a laptop at your Córdoba store." -> ["cordoba"]): its capitalised words,
+    not opening a sentence, that the pages use, and not on most of them. Folded."""
+    idf = word_idf(vocabulary)
+    if not idf or not previous:
+        return []
+    floor = CARRIED_NAME_MIN_RARITY * idf["__max__"]
+    out = []
+    for match in _CAPITALISED.finditer(previous):
+        if _SENTENCE_START.search(previous[:match.start()]):
+            continue
+        word = fold(match.group(1))
+        if word in _CAPITALISED_WORDS or word in STOPWORDS or word in out:
+            continue
+        if idf.get(word, 0.0) >= floor:
+            out.append(word)
+    return out
+
+
 def names_in(names: list[str], text: str) -> bool:
     """Every name of ``names`` is a word of ``text`` (folded)."""
     words = set(_WORD.findall(fold(text)))
@@ -1929,6 +1954,13 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
 
         # "How about Villa Mitre?" after the answer on Punta Alta: only a passage that names Villa Mitre
         named = substituted_names(asked)
+        # "What are its opening hours on Saturday?" after "I want to buy a laptop at your Córdoba store.": the
+        # pronoun stands for what the previous message named, and a passage that does not name it (the
+        # customer service's hours) answers another question
+        carried = False
+        if not named and refers_back(asked):
+            named = carried_names(context, vocabulary)
+            carried = bool(named) and not names_in(named, selection.text)
 
         def reading(found_hits):
             if named:
@@ -1955,10 +1987,14 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         if page and (unanswered or elsewhere or subjectless):
             page_hits = [h for h in search(combined, combined_vector, sorted(page)) if h.document_id in page]
             found = reading(page_hits) if page_hits else None
-        if found is None and (unanswered or subjectless):
+        if found is None and (unanswered or subjectless or carried):
             # a name asked about again is also looked for where the turn's own words found it
             found = reading(hits + [h for h in own if all(h.chunk_id != k.chunk_id for k in hits)] if named else hits)
-        if found is not None and (elsewhere or subjectless or found[1] > confidence):
+        if found is None and carried and document_ids is not None:
+            # what the previous message named may be on a page of another topic (the stores' opening hours,
+            # asked under the contact topic): looked for on every page the customer may be answered from
+            found = reading(search(combined, combined_vector, None))
+        if found is not None and (elsewhere or subjectless or carried or found[1] > confidence):
             (selection, confidence), read_with_context = found, True
         elif subjectless:
             confidence = min(confidence, unsure)

@@ -198,3 +198,50 @@ def test_a_follow_up_with_a_spanish_object_pronoun_is_read_with_theconversation(
     conv, replies = conversation(fibrasur, "¿Cómo cambio el titular del servicio?", "¿Cuánto tardan en hacerlo?")
     assert conv.status == "bot"
     assert "tarda hasta 5 días hábiles" in replies[-1].body
+
+
+STORES = (b"# Stores and opening hours\n\nPick up your order at any of our stores.\n\n"
+          b"| Store | Address | Opening hours |\n|---|---|---|\n"
+          b"| TecnoMundo Palermo | Av. Santa Fe 3253, CABA | Mon-Sat 10:00-20:00 |\n"
+          b"| TecnoMundo Cordoba Centro | Av. Colon 1180, Cordoba | Mon-Fri 9:30-20:30; Sat 9:30-14:00 |\n"
+          b"| TecnoMundo Rosario | Cordoba 1452, Rosario | Mon-Sat 9:00-20:00 |\n"
+          b"| TecnoMundo Mendoza | Av. San Martin 1020, Mendoza | Mon-Sat 10:00-21:00 |\n")
+CONTACT = (b"# Contact and hours\n\nOur customer service team answers by phone, chat and email.\n\n"
+           b"Phone and chat: Monday to Friday 8:00-20:00 and Saturday 9:00-13:00.\n\n"
+           b"We answer emails within 1 business day.\n")
+
+
+@pytest.mark.django_db
+def test_a_pronoun_stands_for_what_the_previous_message_named(cast, kb_store):
+    """"What are its opening hours on Saturday?" after "I want to buy a laptop at your Cordoba store.": its own
+    words (and its topic, contact) find the customer service's hours; "its" is the store, and the answer is the
+    passage that names Cordoba, looked for on every page (``compose.carried_names``; TecnoMundo t147)."""
+    from apps.agent.compose import carried_names
+    from apps.agent.engine import embed
+    from apps.knowledge.services import document_create, document_ingest
+
+    ids = {}
+    for name, data in (("stores", STORES), ("contact", CONTACT)):
+        doc = document_create(title=name.title(), filename=f"en-{name}.md", data=data, language="en",
+                              source=f"kb/en-{name}.md")
+        document_ingest(document_id=doc.pk)
+        ids[name] = doc.pk
+    question = "What are its opening hours on Saturday?"
+    vector = np.asarray(embed([question])[0], dtype=np.float32)
+
+    def answer(context):
+        return local_answer(question=question, vector=vector, language="en", document_ids=[ids["contact"]],
+                            departments=[], intent_probability=0.5, embed=embed, context=context, wider=False)
+
+    found = answer("I want to buy a laptop at your Cordoba store.")
+    assert "9:30-14:00" in found["answer"], found["answer"]
+    assert found["read_with_context"] is True
+    # with nothing named before it, the question is the contact page's
+    plain = answer("I have a question.")
+    assert "9:00-13:00" in plain["answer"] and "9:30-14:00" not in plain["answer"], plain["answer"]
+    # a name on most pages stands for nothing in particular; a place the pages rarely name does
+    from apps.agent.compose import _kb_lexical
+
+    vocabulary = _kb_lexical().idf
+    assert carried_names("I want to buy a laptop at your Cordoba store.", vocabulary) == ["cordoba"]
+    assert carried_names("I bought it at TecnoMundo last week.", vocabulary) == []

@@ -102,6 +102,21 @@ def predict(classifier, texts: list[str], vectors: np.ndarray, reader=None) -> l
     return read(classifier, texts, vectors) if read is not None else classifier.predict(texts, vectors)
 
 
+# A question about *when* the service's people attend ("And on Saturdays, until what time can I chat with a
+# person?", "¿Hasta qué hora atienden por teléfono?") asks for the hours, which the pages state: not for a person
+# now. A request beside it in a clause of its own still counts ("I want a person. Until what time are you open?").
+_ASKS_HOURS = re.compile(
+    r"\b(?:until|till) what time\b|\bwhat time (?:do|does|can|could|is|are|will)\b|"
+    r"\bwhat (?:are )?(?:the |your )?(?:opening |business |office |support |service |chat |phone )?hours\b|"
+    r"\bhasta qu[eé] hora\b|\b(?:a|desde) qu[eé] hora\b|\bqu[eé] horarios?\b|\ben qu[eé] horarios?\b|"
+    r"\bcu[aá]l es el horario\b", re.IGNORECASE)
+
+
+def asks_hours(text: str) -> bool:
+    """The text asks for the hours the service attends (``_ASKS_HOURS``)."""
+    return bool(_ASKS_HOURS.search(text or ""))
+
+
 def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_prefix: str = "topic:") -> Explicit:
     """P(the customer asks for a person), learned (the classifier's ``human_request`` class over the
     built-in examples, any wording), read on the normalised message and on each of its clauses, so
@@ -116,8 +131,9 @@ def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_pre
     if todo:
         vectors = list(vectors) + list(embed(todo))
     preds = predict(classifier, texts, np.asarray(vectors), embed)
-    best = max(range(len(texts)), key=lambda i: preds[i].prob(builtin.HUMAN))
-    result = Explicit(probability=preds[best].prob(builtin.HUMAN), clause=texts[best])
+    asking = [0.0 if asks_hours(t) else preds[i].prob(builtin.HUMAN) for i, t in enumerate(texts)]
+    best = max(range(len(texts)), key=lambda i: asking[i])
+    result = Explicit(probability=asking[best], clause=texts[best])
     for i, pred in enumerate(preds):
         if i == 0 or pred.prob(builtin.HUMAN) >= 0.5:
             continue

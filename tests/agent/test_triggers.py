@@ -1165,3 +1165,18 @@ def test_a_request_for_a_person_of_a_topic_named_goes_to_that_topic_s_department
     other, _ = say(fibrasur, other, "Quiero hablar con alguien, me ofrecieron muy poco por mi teléfono.")
     assert other.handoff["trigger"] == "explicit_request"
     assert other.department.slug != "technical-support"
+
+
+@pytest.mark.parametrize("text", ["And on Saturdays, until what time can I chat with a person?",
+                                  "¿Hasta qué hora atienden las personas del chat?",
+                                  "What are the support hours to talk with an agent?"])
+def test_asking_when_people_attend_asks_for_the_hours_not_for_a_person(fibrasur, text):
+    """The hours the service's people attend are on the pages; the question is answered with them (Pampa Pay
+    p052 was handed off as a request for a person, 0.88)."""
+    from apps.agent.engine import embed, engine_get
+    from apps.agent.triggers import explicit_request
+
+    assert explicit_request(engine_get().classifier, text, embed([text])[0], embed).probability < 0.5
+    # a request of its own beside the question still counts
+    both = f"I want to talk to a person now. {text}"
+    assert explicit_request(engine_get().classifier, both, embed([both])[0], embed).probability >= 0.5

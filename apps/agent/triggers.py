@@ -112,11 +112,6 @@ _ASKS_HOURS = re.compile(
     r"\bcu[aá]l es el horario\b", re.IGNORECASE)
 
 
-def asks_hours(text: str) -> bool:
-    """The text asks for the hours the service attends (``_ASKS_HOURS``)."""
-    return bool(_ASKS_HOURS.search(text or ""))
-
-
 def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_prefix: str = "topic:") -> Explicit:
     """P(the customer asks for a person), learned (the classifier's ``human_request`` class over the
     built-in examples, any wording), read on the normalised message and on each of its clauses, so
@@ -131,7 +126,7 @@ def explicit_request(classifier, text: str, vector: np.ndarray, embed, topic_pre
     if todo:
         vectors = list(vectors) + list(embed(todo))
     preds = predict(classifier, texts, np.asarray(vectors), embed)
-    asking = [0.0 if asks_hours(t) else preds[i].prob(builtin.HUMAN) for i, t in enumerate(texts)]
+    asking = [0.0 if _ASKS_HOURS.search(t) else preds[i].prob(builtin.HUMAN) for i, t in enumerate(texts)]
     best = max(range(len(texts)), key=lambda i: asking[i])
     result = Explicit(probability=asking[best], clause=texts[best])
     for i, pred in enumerate(preds):

@@ -1368,16 +1368,19 @@ def unknown_names(question: str, vocabulary) -> int:
         return 0
     prefixes = _vocabulary_prefixes(vocabulary)
     in_places = places.place_words(question, vocabulary)  # a place of a country the pages write for
-    count = 0
-    for match in _CAPITALISED.finditer(question):
-        if _SENTENCE_START.search(question[:match.start()]):
+    return sum(1 for word in names_of(question) if word not in in_places
+               and word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes))
+
+
+def names_of(text: str):
+    """The names a message writes, folded, each time it writes them: its capitalised words that do not open
+    a sentence, weekdays and months aside."""
+    for match in _CAPITALISED.finditer(text or ""):
+        if _SENTENCE_START.search(text[:match.start()]):
             continue
         word = fold(match.group(1))
-        if word in _CAPITALISED_WORDS or word in in_places:
-            continue
-        if word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes):
-            count += 1
-    return count
+        if word not in _CAPITALISED_WORDS:
+            yield word
 
 
 # The part of a message that asks: its questions ("Tengo una verdulería en Lanús. ¿Cuánto me cobran
@@ -1777,16 +1780,7 @@ def carried_names(previous: str, vocabulary) -> list[str]:
     if not idf or not previous:
         return []
     floor = CARRIED_NAME_MIN_RARITY * idf["__max__"]
-    out = []
-    for match in _CAPITALISED.finditer(previous):
-        if _SENTENCE_START.search(previous[:match.start()]):
-            continue
-        word = fold(match.group(1))
-        if word in _CAPITALISED_WORDS or word in STOPWORDS or word in out:
-            continue
-        if idf.get(word, 0.0) >= floor:
-            out.append(word)
-    return out
+    return list(dict.fromkeys(w for w in names_of(previous) if w not in STOPWORDS and idf.get(w, 0.0) >= floor))
 
 
 def names_in(names: list[str], text: str) -> bool:

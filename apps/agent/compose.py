@@ -714,7 +714,8 @@ RANKER_FEATURES = ["sim", "sim_gap", "idf_overlap", "overlap_gap", "own_overlap"
 
 
 def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: str, embed, params: dict | None = None,
-                    idf=None, sections: tuple = (), prefer_documents=frozenset()) -> tuple[list[dict], list[tuple]]:
+                    idf=None, sections: tuple = (), prefer_documents=frozenset(),
+                    keep=frozenset()) -> tuple[list[dict], list[tuple]]:
     """Every unit of the top ``hits`` as a candidate answer, with what the ranker reads. ``sections``:
     chunks kept whatever their score (the sections a list question names, ``listed_sections``).
 
@@ -729,7 +730,8 @@ def unit_candidates(question: str, query_vector: np.ndarray, hits, *, language: 
     chunks: list[tuple] = []
     rows: list[tuple] = []
     for rank, hit in enumerate(hits[:p["max_hits"]]):
-        if float(hit.score) < top - p["window"] and getattr(hit, "chunk_id", None) not in sections:
+        if float(hit.score) < top - p["window"] and getattr(hit, "chunk_id", None) not in sections \
+                and getattr(hit, "chunk_id", None) not in keep:
             continue
         key = _unit_key(hit.chunk_id, hit.heading, hit.text)
         units, vectors = _units_with_vectors(key, hit.heading, hit.text, embed)
@@ -923,7 +925,7 @@ def in_customer_language(k: int, candidates: list[dict], chunks: list[tuple], la
 def select_answer(question: str, query_vector: np.ndarray, hits, *, language: str, embed,
                   max_chars: int = MAX_ANSWER_CHARS, params: dict | None = None, idf=None,
                   ranker: dict | None = None, sections: tuple = (), copies=None,
-                  prefer_documents=frozenset()) -> Selection | None:
+                  prefer_documents=frozenset(), keep=frozenset()) -> Selection | None:
     """The best-answering unit among the top ``hits`` (with a few neighbours), or None. The unit is
     the learned ranker's pick (``ranker``, else the shipped ``answer_ranker.json``), or the hand-set
     score's when no ranker ships. ``sections``: the chunks a list question names (``listed_sections``):
@@ -938,7 +940,7 @@ def select_answer(question: str, query_vector: np.ndarray, hits, *, language: st
         return None
     p = {**PARAMS, **(params or {})}
     candidates, chunks = unit_candidates(question, query_vector, hits, language=language, embed=embed, params=p,
-                                         idf=idf, sections=sections, prefer_documents=prefer_documents)
+                                         idf=idf, sections=sections, prefer_documents=prefer_documents, keep=keep)
     if not candidates:
         return None
     model = ranker if ranker is not None else ranker_load()
@@ -1671,6 +1673,49 @@ def listed_sections(hits: list, vector: np.ndarray, *, question: str, document_i
     return out, (main.chunk_id, *(h.chunk_id for h in siblings))
 
 
+# A word of the question the knowledge base writes in this few chunks at most (a place, a product, a
+# plan: each page in two languages) names the passage that answers: "if i order a kettle today to neuquen
+# when will it arrive" is answered by the shipping table's row for Neuquén, a long chunk whose other
+# rows dilute its similarity to the question below the order-status passages.
+NAMED_PASSAGE_MAX_CHUNKS = 4
+
+
+def named_words(question: str, lexical) -> set[str]:
+    """The words of what the message asks (``asked_part``) that the knowledge base writes in at most
+    ``NAMED_PASSAGE_MAX_CHUNKS`` chunks (read off the lexical index's word rarity)."""
+    if lexical is None or not getattr(lexical, "size", 0):
+        return set()
+    most = math.log((1 + lexical.size) / (1 + NAMED_PASSAGE_MAX_CHUNKS)) + 1.0
+    return {w for w in content_words(asked_part(question)) if len(w) >= 4 and not w.isdigit()
+            and lexical.idf.get(w, 0.0) >= most}
+
+
+def named_passages(hits: list, vector: np.ndarray, *, question: str, document_ids, departments: list[int],
+                   lexical, language: str = "") -> list:
+    """``hits`` joined by the chunk naming each rare word of the question (``named_words``) that no hit
+    names, among the documents the answer may quote: one in the customer's ``language`` first, then the
+    most similar to the question."""
+    from apps.knowledge.search import knowledge_chunks_naming
+
+    words = named_words(question, lexical)
+    missing = {w for w in words if not any(w in set(content_words(f"{h.heading} {h.text}")) for h in hits)}
+    if not missing:
+        return hits
+    known = {h.chunk_id for h in hits}
+    extra = []
+    for word in sorted(missing):
+        for hit in knowledge_chunks_naming(vector, word, document_ids=document_ids, departments=list(departments),
+                                           language=language):
+            if hit.chunk_id not in known:
+                known.add(hit.chunk_id)
+                extra.append(hit)
+    if not extra:
+        return hits
+    # within the hits the answer reads (``PARAMS["max_hits"]``), after the better-ranked ones
+    at = max(0, min(len(hits), PARAMS["max_hits"] - len(extra)))
+    return list(hits[:at]) + extra + list(hits[at:])
+
+
 # A follow-up this short ("¿Y cuánto tardan en contestar?", "ok and how long until I get the money?")
 # leans on the conversation for its subject: it is read together with the customer's previous question.
 FOLLOW_UP_MAX_WORDS = 14
@@ -1880,7 +1925,10 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
         focus = question_focus(question, known)
         if focus != question:
             question, vector = focus, np.asarray(embed([focus])[0], dtype=np.float32)
-    hits = own = search(question, vector)
+    found = search(question, vector)
+    hits = own = named_passages(found, vector, question=question, document_ids=document_ids,
+                                departments=departments, lexical=before, language=language)
+    named_chunks = frozenset(h.chunk_id for h in own) - frozenset(h.chunk_id for h in found)
     # the section a list question names, read on the turn's own words (``listed_section``)
     hits, sections = listed_sections(hits, vector, question=question, document_ids=document_ids,
                                      departments=departments)
@@ -1902,7 +1950,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                                        k=COPY_SEARCH_K) if language else []
 
     selection = select_answer(question, vector, hits, language=language, embed=embed, idf=word_idf(vocabulary),
-                              sections=sections, copies=copies,
+                              sections=sections, copies=copies, keep=named_chunks,
                               prefer_documents=frozenset(previous_documents or ()) if context else frozenset())
     if selection is None:
         return None

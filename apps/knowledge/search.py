@@ -165,6 +165,29 @@ def knowledge_search_vector(vector: np.ndarray, *, query: str = "", departments:
     return _hits(ranked)
 
 
+def knowledge_chunks_naming(vector: np.ndarray, word: str, *, departments: list[int] | None = None,
+                            document_ids: list[int] | None = None, language: str = "", k: int = 1) -> list[SearchHit]:
+    """The ``k`` chunks in scope that write ``word`` (a word of the lexical index: lower case, accents
+    folded), those in ``language`` first, then the most similar to ``vector``: read off the index's
+    postings, no scoring of the rest of the knowledge base. The agent looks up this way the passage naming a rare word of the question that the
+    search's hits do not name (``apps.agent.compose.named_passages``)."""
+    allowed = allowed_document_ids(departments=departments, document_ids=document_ids)
+    if not allowed:
+        return []
+    cache = _matrix()
+    posting = cache.lexical.postings.get(word) if cache.lexical is not None else None
+    if posting is None:
+        return []
+    rows = posting[0]
+    rows = rows[np.isin(cache.document_ids[rows], np.asarray(allowed, dtype=np.int64))]
+    if rows.size == 0:
+        return []
+    semantic = np.clip(cache.vectors[rows] @ np.asarray(vector, dtype=np.float32), 0.0, 1.0)
+    other = (cache.languages[rows] != language).astype(np.float32) if language else np.zeros_like(semantic)
+    best = np.lexsort((-semantic, other))[:k]
+    return _hits([(int(cache.chunk_ids[rows[i]]), float(semantic[i]), 0.0, float(semantic[i])) for i in best])
+
+
 def _search_chroma(vector, *, allowed, language, k, cache: _Matrix) -> list[SearchHit]:
     """Very large bases: let chromadb's index do the nearest-neighbour work."""
     from . import vectorstore

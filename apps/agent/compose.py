@@ -1452,6 +1452,45 @@ def unknown_subjects(question: str, vocabulary, embed=None, *, rarity: bool = Tr
     return list(found.values())
 
 
+# A yes/no question whether the business sells, installs, accepts or supports a thing ("Can I pay my bill
+# with bitcoin?", "Do you also install range hoods?", "¿El router soporta IPv6 y modo bridge?"): the thing
+# is what it asks about, and when the pages never name it they cannot say yes, whatever passage the
+# question's other words find (the payment methods, the installation prices). Unlike ``unknown_subjects``,
+# an everyday word counts here ("bitcoin", "bridge", "hoods"); only a very common one does not ("my own",
+# "a second card", "my daughter": Zipf ``OBJECT_MAX_ZIPF`` or more), nor a verb form.
+_SUPPORT_ASKED = re.compile(
+    r"\b(?:(?:do|can|will) you (?:also |still |even )?(?:sell|install|accept|take|rent|repair|fix|support|stock)"
+    r"|(?:do|does|can|will) (?:the|my|your|this|that|these|those) [\w-]+(?: [\w-]+)? (?:support|accept|work with)"
+    r"|can i pay (?:[\w-]+ ){0,3}?(?:with|by|using)"
+    r"|(?:venden|instalan|aceptan|reparan|arreglan|alquilan|soporta|soportan|acepta|admite|admiten)"
+    r"|(?:puedo|se puede) pagar (?:[\w-]+ ){0,3}?(?:con|usando))\b(?P<object>[^?.!¿]*)", re.IGNORECASE)
+OBJECT_MAX_ZIPF = 5.0
+
+
+def unknown_objects(question: str, vocabulary, embed=None) -> list[str]:
+    """The words of the thing a support question asks about (``_SUPPORT_ASKED``) that the knowledge base
+    never uses (``unknown_subjects`` without its rarity filter: nor a form, a typo or a translation of one),
+    under ``OBJECT_MAX_ZIPF`` in English and Spanish, not verb forms and not places (``places.named_places``:
+    "Do you ship to Salta?" asks about the shipping, not about Salta)."""
+    if vocabulary is None or not question:
+        return []
+    from .language import detect_language
+    from .rare_words import looks_like_verb_form, zipf
+
+    spanish = detect_language(question)[0] == "es"
+    found: list[str] = []
+    for match in _SUPPORT_ASKED.finditer(asked_part(question)):
+        thing = match.group("object").strip()
+        if not thing:
+            continue
+        named = {fold(w) for place, _country in places.named_places(thing) for w in place.lower().split()}
+        for word in unknown_subjects(thing, vocabulary, embed, rarity=False):
+            if (zipf(word.lower()) < OBJECT_MAX_ZIPF and not looks_like_verb_form(word, spanish=spanish)
+                    and fold(word) not in named and word not in found):
+                found.append(word)
+    return found
+
+
 def unknown_quantities(question: str, stated) -> list[str]:
     """The figures with a unit in what the message asks (its questions, ``_ASKED``) that no page
     states with a unit of that kind (``apps.knowledge.lexical.quantities``): "Can I get a 10 Gbps plan
@@ -1969,6 +2008,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     names = unknown_names(asked, vocabulary)
     subjects = (unknown_subjects(asked, vocabulary, embed) + unknown_quantities(asked, getattr(lexical, "quantities", None))
                 + live_values(asked))
+    subjects += [w for w in unknown_objects(asked, vocabulary, embed) if w not in subjects]
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
     read_with_context = False

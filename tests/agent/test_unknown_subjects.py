@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.agent.compose import unknown_quantities, unknown_subjects
+from apps.agent.compose import unknown_objects, unknown_quantities, unknown_subjects
 from apps.agent.rare_words import forms, is_rare, looks_like_verb_form
 from apps.conversations.models import Status
 from apps.knowledge.lexical import LexicalIndex, quantities
@@ -99,25 +99,53 @@ def test_the_subject_the_pages_never_mention():
     assert unknown_subjects("Can I pay my bill with dogecoin?", None) == []  # no knowledge base yet
 
 
-@pytest.mark.parametrize("text,handed_off", [
-    ("Can I pay my bill with dogecoin?", True),
-    ("¿Puedo pagar la factura con dogecoin?", True),
-    ("I have a verdulería. Can I pay my bill with a credit card?", False),
+@pytest.mark.parametrize("text,thing", [
+    ("Can I pay my bill with dogecoin?", "dogecoin"),
+    ("¿Puedo pagar la factura con dogecoin?", "dogecoin"),
+    ("Can I pay my bill with bitcoin?", "bitcoin"),  # an everyday word, in a support question (stop 53)
+    ("¿Puedo pagar la factura con bitcoin?", "bitcoin"),
+    ("I have a verdulería. Can I pay my bill with a credit card?", None),
+    ("Can I pay my bill with Mercado Pago?", None),
 ])
-def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, text, handed_off):
+def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, text, thing):
     """The fixture's answer threshold (0.05) answers every draft: a question about a rare thing no page
     mentions is handed off on low confidence all the same, and its draft is not given."""
     conv, decision = _ask(fibrasur, text)
-    if handed_off:
+    if thing:
         assert conv.status == Status.UNASSIGNED and conv.handoff["trigger"] == "low_confidence"
-        assert decision["scores"]["unknown_subjects"] == 1 and decision["unknown_subjects"] == ["dogecoin"]
+        assert decision["scores"]["unknown_subjects"] == 1 and decision["unknown_subjects"] == [thing]
         assert decision["scores"]["draft_confidence"] > 0.05  # the draft the threshold would have given
         # whoever takes over reads why: the thing the help pages never mention
-        assert conv.handoff["not_in_pages"] == ["dogecoin"]
-        assert conv.handoff_summary.endswith("No está en las páginas de ayuda: dogecoin.")
+        assert conv.handoff["not_in_pages"] == [thing]
+        assert conv.handoff_summary.endswith(f"No está en las páginas de ayuda: {thing}.")
     else:
         assert "unknown_subjects" not in decision["scores"]
         _assert_answered(conv, decision)
+
+
+@pytest.mark.parametrize("text,things", [
+    ("Can I pay my bill with bitcoin?", ["bitcoin"]),
+    ("¿Puedo pagar la factura con bitcoin?", ["bitcoin"]),
+    ("Do you also install range hoods? I'm buying one.", ["hoods"]),
+    ("¿El router soporta modo bridge?", ["bridge"]),
+    ("Can I pay my bill with a credit card?", []),          # a thing the pages name, in either language
+    ("¿Puedo pagar con tarjeta de crédito?", []),
+    ("Can I pay my bill with a card from Salta?", []),      # a place
+    ("Can I get a second card for my daughter?", []),       # very common words, and no support verb
+    ("I paid my bill with bitcoin.", []),                   # a statement
+    ("How long does standard delivery take to Salta?", []),
+])
+def test_the_thing_a_support_question_asks_about_the_pages_never_name(text, things):
+    """Stop 53: "Can I pay my bill with bitcoin?", "Do you also install range hoods?", "Does the router support
+    bridge mode?" ask whether the business sells, installs, accepts or supports a thing; "bitcoin", "hoods" and
+    "bridge" are everyday words (no rare subject: ``unknown_subjects`` reads none), but the pages never name
+    them, so they cannot say yes (``compose.unknown_objects``: FibraSur en-147, es-152, es-154, TecnoMundo t101
+    were answered with the payment methods or the installation prices)."""
+    vocabulary = LexicalIndex(PAGES).idf
+    assert unknown_objects(text, vocabulary) == things
+    assert unknown_objects(text, None) == []  # no knowledge base yet
+    if "bitcoin" in things:
+        assert unknown_subjects(text, vocabulary) == []
 
 
 def test_figures_with_a_unit_compare_by_kind_of_unit():

@@ -1737,7 +1737,10 @@ def named_passages(hits: list, vector: np.ndarray, *, question: str, document_id
     from apps.knowledge.search import knowledge_chunks_naming
 
     words = named_words(question, lexical)
-    missing = {w for w in words if not any(w in set(content_words(f"{h.heading} {h.text}")) for h in hits)}
+    if not words:
+        return hits
+    named = set().union(*(content_words(f"{h.heading} {h.text}") for h in hits))
+    missing = words - named
     if not missing:
         return hits
     known = {h.chunk_id for h in hits}

@@ -1465,24 +1465,31 @@ _SUPPORT_ASKED = re.compile(
     r"|(?:venden|instalan|aceptan|reparan|arreglan|alquilan|soporta|soportan|acepta|admite|admiten)"
     r"|(?:puedo|se puede) pagar (?:[\w-]+ ){0,3}?(?:con|usando))\b(?P<object>[^?.!¿]*)", re.IGNORECASE)
 OBJECT_MAX_ZIPF = 5.0
+# A question word before the verb makes it another question ("When do you install on weekends?", "¿Dónde
+# aceptan efectivo?"): only a yes/no question asks whether the thing is sold, installed or accepted.
+_WH_WORD = re.compile(r"\b(?:when|where|what|which|how|why|who|whom|whose|cu[aá]ndo|d[oó]nde|qu[eé]|c[oó]mo|"
+                      r"cu[aá]l(?:es)?|qui[eé]n(?:es)?|cu[aá]nt[oa]s?|por qu[eé])\b", re.IGNORECASE)
 
 
 def unknown_objects(question: str, vocabulary, embed=None) -> list[str]:
     """The words of the thing a support question asks about (``_SUPPORT_ASKED``) that the knowledge base
     never uses (``unknown_subjects`` without its rarity filter: nor a form, a typo or a translation of one),
     under ``OBJECT_MAX_ZIPF`` in English and Spanish, not verb forms and not places (``places.named_places``:
-    "Do you ship to Salta?" asks about the shipping, not about Salta)."""
+    "Do you ship to Salta?" asks about the shipping, not about Salta); in a yes/no question only (no question
+    word before the verb in its sentence, ``_WH_WORD``)."""
     if vocabulary is None or not question:
         return []
     from .language import detect_language
     from .rare_words import looks_like_verb_form, zipf
 
     spanish = detect_language(question)[0] == "es"
+    asked = asked_part(question)
     found: list[str] = []
-    for match in _SUPPORT_ASKED.finditer(asked_part(question)):
+    for match in _SUPPORT_ASKED.finditer(asked):
         thing = match.group("object").strip()
-        if not thing:
-            continue
+        opening = re.split(r"[.!?¿¡\n]", asked[:match.start()])[-1]
+        if not thing or _WH_WORD.search(opening):
+            continue  # "When do you install on weekends?" asks when, not whether
         named = {fold(w) for place, _country in places.named_places(thing) for w in place.lower().split()}
         for word in unknown_subjects(thing, vocabulary, embed, rarity=False):
             if (zipf(word.lower()) < OBJECT_MAX_ZIPF and not looks_like_verb_form(word, spanish=spanish)

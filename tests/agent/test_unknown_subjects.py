@@ -134,6 +134,9 @@ def test_a_question_about_what_the_pages_never_mention_gets_a_person(fibrasur, t
     ("Can I get a second card for my daughter?", []),       # very common words, and no support verb
     ("I paid my bill with bitcoin.", []),                   # a statement
     ("How long does standard delivery take to Salta?", []),
+    ("This is ridiculous!! When do you install on weekends?", []),  # asks when, not whether
+    ("¿Dónde aceptan bitcoin?", []),
+    ("Got it. Do you also install range hoods?", ["hoods"]),
 ])
 def test_the_thing_a_support_question_asks_about_the_pages_never_name(text, things):
     """Stop 53: "Can I pay my bill with bitcoin?", "Do you also install range hoods?", "Does the router support

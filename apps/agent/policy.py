@@ -135,7 +135,8 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     smalltalk = analysis.intent in builtin.SMALLTALK
     below_scope = analysis.intent == "out_of_scope" or analysis.scope < cfg.out_of_scope_threshold
     low_scope = (below_scope and not uncovered_question(analysis) and not answered_confidently(analysis, cfg)
-                 and not answered_follow_up(analysis, cfg, text, previous_topic))
+                 and not answered_follow_up(analysis, cfg, text, previous_topic)
+                 and not (asks_about_offering(text) and not certainly_off_topic(analysis)))
     if smalltalk and not low_scope:
         return Decision("", topic=None, note="smalltalk", negatives=negatives)
     off_topic = looks_off_topic(analysis)
@@ -164,6 +165,23 @@ def decide(*, analysis, cfg, state, topic, previous_topic, topics: dict, first_t
     if low_scope:
         return Decision("out_of_scope", topic=None, negatives=negatives)
     return Decision("", topic=topic or None, negatives=negatives)
+
+
+# A question about what the business itself offers, sells, accepts or gives, asked of it in the second
+# person ("Do you offer TV as well?", "¿Qué medios de pago aceptan?", "Do you have corporate plans?", "Will
+# you give double points?"): it is about the business whatever its words resemble among the out-of-scope
+# examples (0.51-0.59 for the first two), so it is answered from the pages or handed off on low confidence
+# to the department its words point to, never out of scope, unless the out-of-scope class is near-certain.
+_ASKS_OFFERING = re.compile(
+    r"\b(?:do|will|can|could) you (?:also |still |even )?(?:offer|sell|accept|take|have|rent|install|provide|"
+    r"give|issue|stock|ship|deliver)\b|\bdo you guys\b|"
+    r"\b(?:ofrecen|venden|aceptan|tienen|alquilan|instalan|dan|emiten|entregan|env[ií]an|hacen|manejan)\b",
+    re.IGNORECASE)
+
+
+def asks_about_offering(text: str) -> bool:
+    """The message asks the business what it offers, sells, accepts or gives (``_ASKS_OFFERING``)."""
+    return asks_question(text) and bool(_ASKS_OFFERING.search(text or ""))
 
 
 def looks_off_topic(analysis) -> bool:

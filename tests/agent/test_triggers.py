@@ -618,7 +618,7 @@ def test_a_weak_restricted_reading_does_not_narrow_the_answer_s_retrieval(fibras
 
 # --- out of scope needs evidence of being off-topic ---------------------------------------------------
 
-def _scope_turn(*, scope, oos, intent="billing", first_turn=True, sentiment=0.8, with_oos=True):
+def _scope_turn(*, scope, oos, intent="billing", first_turn=True, sentiment=0.8, with_oos=True, text=""):
     """One calm turn through ``policy.decide`` (a pure function): a topic reading of ``intent`` at
     probability 0.2, scope score ``scope``, the out-of-scope class at ``oos``."""
     from types import SimpleNamespace
@@ -634,7 +634,37 @@ def _scope_turn(*, scope, oos, intent="billing", first_turn=True, sentiment=0.8,
                           explicit_request_threshold=0.5, out_of_scope_threshold=0.5)
     state = SimpleNamespace(sentiments=[sentiment], turns=1 if first_turn else 2)
     return policy.decide(analysis=analysis, cfg=cfg, state=state, topic=topics.get(analysis.topic_slug),
-                         previous_topic=None, topics=topics, first_turn=first_turn)
+                         previous_topic=None, topics=topics, first_turn=first_turn, text=text)
+
+
+@pytest.mark.parametrize("text", [
+    "¿Qué medios de pago aceptan?", "Do you offer TV as well?", "Do you have corporate plans? We are 40.",
+    "When is your Black Friday sale? Will you give double points?", "¿Venden routers?",
+])
+def test_a_question_about_what_the_business_offers_is_never_out_of_scope_by_resemblance(text):
+    """Stop 53: "¿Qué medios de pago aceptan?" (FibraSur es-068) read like the out-of-scope examples at 0.51
+    and was handed off out of scope with the payment methods in its draft; "Do you have corporate plans?"
+    (Vitalia v141) went to the default department instead of Sales. A question asking the business what it
+    offers, sells, accepts or gives is about the business (``policy.asks_about_offering``): answered or
+    handed off on low confidence to its topic's department, unless the out-of-scope class is near-certain."""
+    from apps.agent.policy import CERTAINLY_OFF_TOPIC_OOS_PROBABILITY, asks_about_offering
+
+    assert asks_about_offering(text)
+    assert _scope_turn(scope=0.3, oos=0.55, intent=builtin.OOS).trigger == "out_of_scope"  # without its words
+    decision = _scope_turn(scope=0.3, oos=0.55, intent=builtin.OOS, text=text)
+    assert decision.trigger == "" and decision.note == ""
+    assert _scope_turn(scope=0.3, oos=CERTAINLY_OFF_TOPIC_OOS_PROBABILITY, intent=builtin.OOS,
+                       text=text).trigger == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", [
+    "Do you like music?", "¿Tenés sentimientos?", "What's the capital of France?", "Me tienen harto.",
+    "Dale, tienen razón", "I have a question about my plan.",
+])
+def test_what_is_not_a_question_about_the_business_offering(text):
+    from apps.agent.policy import asks_about_offering
+
+    assert not asks_about_offering(text)
 
 
 def test_a_low_scope_question_unlike_the_out_of_scope_examples_is_not_out_of_scope():

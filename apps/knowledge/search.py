@@ -169,8 +169,9 @@ def knowledge_chunks_naming(vector: np.ndarray, word: str, *, departments: list[
                             document_ids: list[int] | None = None, language: str = "", k: int = 1) -> list[SearchHit]:
     """The ``k`` chunks in scope that write ``word`` (a word of the lexical index: lower case, accents
     folded), those in ``language`` first, then the most similar to ``vector``: read off the index's
-    postings, no scoring of the rest of the knowledge base. The agent looks up this way the passage naming a rare word of the question that the
-    search's hits do not name (``apps.agent.compose.named_passages``)."""
+    postings, no scoring of the rest of the knowledge base. The agent looks up this way the passage
+    naming a rare word of the question that the search's hits do not name
+    (``apps.agent.compose.named_passages``)."""
     allowed = allowed_document_ids(departments=departments, document_ids=document_ids)
     if not allowed:
         return []

@@ -1465,10 +1465,12 @@ _SUPPORT_ASKED = re.compile(
     r"|(?:venden|instalan|aceptan|reparan|arreglan|alquilan|soporta|soportan|acepta|admite|admiten)"
     r"|(?:puedo|se puede) pagar (?:[\w-]+ ){0,3}?(?:con|usando))\b(?P<object>[^?.!¿]*)", re.IGNORECASE)
 OBJECT_MAX_ZIPF = 5.0
+# The question words (EN/ES) of a question that asks what, how much, when, where, who or why: not a yes/no one.
+_WH_WORDS = (r"what|how|when|where|which|who|whom|whose|why|qu[eé]|c[oó]mo|cu[aá]ndo|cu[aá]nt[oa]s?|d[oó]nde|"
+             r"ad[oó]nde|cu[aá]l(?:es)?|qui[eé]n(?:es)?|por ?qu[eé]|para qu[eé]")
 # A question word before the verb makes it another question ("When do you install on weekends?", "¿Dónde
 # aceptan efectivo?"): only a yes/no question asks whether the thing is sold, installed or accepted.
-_WH_WORD = re.compile(r"\b(?:when|where|what|which|how|why|who|whom|whose|cu[aá]ndo|d[oó]nde|qu[eé]|c[oó]mo|"
-                      r"cu[aá]l(?:es)?|qui[eé]n(?:es)?|cu[aá]nt[oa]s?|por qu[eé])\b", re.IGNORECASE)
+_WH_WORD = re.compile(rf"\b(?:{_WH_WORDS})\b", re.IGNORECASE)
 
 
 def unknown_objects(question: str, vocabulary, embed=None) -> list[str]:
@@ -1562,10 +1564,7 @@ def source_line(title: str, link: str, language: str) -> str:
 # "Yes, ..." / "No. ..." open an FAQ's answer to *its* question; under a question that asks what, how
 # much or when ("How much is a static IP?" -> "Yes, a static IP costs ..."), the word answers nothing
 # the customer asked. It is dropped only when the customer asked such a question and no yes/no one.
-_WH_QUESTION = re.compile(
-    r"^(?:and|so|but|y|pero|entonces)?\s*(?:what|how|when|where|which|who|whom|whose|why|qu[eé]|c[oó]mo|"
-    r"cu[aá]ndo|cu[aá]nt[oa]s?|d[oó]nde|ad[oó]nde|cu[aá]l(?:es)?|qui[eé]n(?:es)?|por ?qu[eé]|para qu[eé])\b",
-    re.IGNORECASE)
+_WH_QUESTION = re.compile(rf"^(?:and|so|but|y|pero|entonces)?\s*(?:{_WH_WORDS})\b", re.IGNORECASE)
 _POLAR_QUESTION = re.compile(
     r"^(?:and|so|but|y|pero|entonces)?\s*(?:do|does|did|is|are|was|were|can|could|will|would|should|shall|"
     r"have|has|may|might|puedo|puede|pueden|pod[eé]s|podemos|se puede|tienen|tiene|tengo|ten[eé]s|hay|es|son|"

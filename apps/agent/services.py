@@ -304,6 +304,8 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
         base["unknown_subjects"] = analysis.signals["unknown_subjects"]
     if analysis.extra.get("read_with_context"):  # the draft was found with the previous message's words
         base["read_with_context"] = True
+    if decision.note == "override":  # the message tried to change the assistant's instructions
+        base["instructions_override"] = True
 
     if ((trigger == "low_confidence" and not declined) or (not trigger and analysis.intent == "vent")) \
             and policy.reports_problem(analysis, cfg, msg.body, previous_topic):
@@ -319,7 +321,7 @@ def _decide(conv: Conversation, msg: Message, cfg: AgentSettings, state: AgentSt
     # your Córdoba store."), unless it resembles the out-of-scope examples (``gives_context``).
     unanswered = trigger == "low_confidence" and not declined
     opening = (trigger == "out_of_scope" and state.turns == 1 and handoff_topic is None
-               and policy.speaks_of_self(msg.body))
+               and decision.note != "override" and policy.speaks_of_self(msg.body))
     if ((unanswered or opening) and policy.gives_context(analysis, cfg, msg.body)
             and _last_agent_intent(conv, msg.pk) != "context_ask"):
         base["note"] = ("context without a question: asked what the customer wants to know" if unanswered else
@@ -564,6 +566,8 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
                "scores": scores, "collected": dict(state.collected or {}), "language": language}
     if base.get("unknown_subjects"):  # what the customer asks about that no help page mentions
         context["not_in_pages"] = list(base["unknown_subjects"])
+    if base.get("instructions_override"):
+        context["instructions_override"] = True
     with transaction.atomic():
         conv_services.conversation_record_decision(
             conversation=conv, reason=trigger,
@@ -573,7 +577,8 @@ def _handoff(conv, cfg, state, *, trigger, department, topic, intent, scores, la
         conv_services.conversation_escalate(conversation=conv, department=department, trigger=trigger,
                                             summary=handoff_summary(conv, topic_name=context["topic_name"],
                                                                     collected=context["collected"],
-                                                                    not_in_pages=context.get("not_in_pages")),
+                                                                    not_in_pages=context.get("not_in_pages"),
+                                                                    override=bool(context.get("instructions_override"))),
                                             context=context)
         state.pending = {}
         state.save()

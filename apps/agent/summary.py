@@ -51,9 +51,11 @@ def _question(texts: list[str]) -> str:
 
 
 def handoff_summary(conversation: Conversation, *, topic_name: str = "", collected: dict | None = None,
-                    not_in_pages: list[str] | None = None) -> str:
+                    not_in_pages: list[str] | None = None, override: bool = False) -> str:
     """``not_in_pages``: what the customer asks about that no help page mentions (``compose.unknown_subjects``):
-    the reason the bot did not answer, so whoever takes over does not look for it in the help pages."""
+    the reason the bot did not answer, so whoever takes over does not look for it in the help pages.
+    ``override``: the message tried to change the assistant's instructions (``policy.overrides_instructions``);
+    said first, so whoever takes over reads what it asks for (a refund, another customer's data) as such."""
     texts = [t for t in conversation.messages.filter(author_kind=AuthorKind.CUSTOMER, is_internal=False)
              .exclude(meta__has_key="attachments_only").order_by("created_at", "id").values_list("body", flat=True)
              if t and t.strip()]
@@ -62,6 +64,8 @@ def handoff_summary(conversation: Conversation, *, topic_name: str = "", collect
         head = topic_name or _("Customer request")
         first = f"{head}: {facts}." if facts else f"{head}."
         parts = [first]
+        if override:
+            parts.insert(0, _("Tried to override the assistant's instructions; nothing was done."))
         tried = already_tried(texts)
         if tried:
             parts.append(_("Already tried: %(things)s.") % {"things": "; ".join(tried)})

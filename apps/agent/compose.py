@@ -1374,6 +1374,41 @@ def unknown_names(question: str, vocabulary) -> int:
                and word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes))
 
 
+
+# The thing the customer has with another organisation: "My Banco Santander credit card", "Mi pedido de
+# Mercado Libre", "I ordered a phone on Amazon Mexico", "renovar el DNI en el RENAPER". The name: one to
+# three capitalised words (an acronym of three letters or more after "en el / ante la").
+_ORG_NAME = r"([A-ZÁÉÍÓÚÑ][\wáéíóúñü&'-]+(?:\s+(?:de\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü&'-]+){0,2})"
+_OTHER_ORGANISATION = re.compile(
+    r"\b(?i:my|our)\s+" + _ORG_NAME + r"\s+(?i:(?:credit\s+|debit\s+)?cards?|orders?|account|package|parcel|"
+    r"purchase|loan|subscription|delivery|shipment)\b"
+    r"|\b(?i:mis?|nuestr[oa]s?)\s+(?i:pedidos?|compras?|cuentas?|tarjetas?|paquetes?|env[ií]os?|pr[eé]stamos?|"
+    r"suscripci[oó]n|[oó]rden(?:es)?)\s+(?i:de|del|en)\s+" + _ORG_NAME +
+    r"|\b(?i:ordered|bought|purchased)\b[^.?!]{0,30}?\b(?i:on|from|through|via)\s+" + _ORG_NAME +
+    r"|\b(?i:compr[eé]|ped[ií])\b[^.?!]{0,30}?\b(?i:en|por)\s+" + _ORG_NAME +
+    r"|\b(?i:en|ante)\s+(?i:el|la)\s+([A-ZÁÉÍÓÚÑ]{3,})\b")
+
+
+def other_organisations(question: str, vocabulary) -> list[str]:
+    """The organisations whose order, card, account or procedure the message asks about and the knowledge
+    base never names (``_OTHER_ORGANISATION``: a word of the name the pages never write, nor a place): the
+    customer's business with another company or an agency ("My Banco Santander credit card has an interest
+    charge", "Mi pedido de Mercado Libre no llegó", "¿Cómo saco un turno para renovar el DNI en el
+    RENAPER?"), which the business's people cannot handle either. Not a name the pages write ("my
+    Personal line": a top-up company of the pages)."""
+    if vocabulary is None or not question:
+        return []
+    prefixes = _vocabulary_prefixes(vocabulary)
+    in_places = places.place_words(question, vocabulary)
+    found: list[str] = []
+    for match in _OTHER_ORGANISATION.finditer(question):
+        name = next(g for g in match.groups() if g)
+        words = [fold(w) for w in re.findall(r"[^\W\d_]+", name) if fold(w) not in ("de", "del")]
+        if any(w not in in_places and w not in vocabulary and not (len(w) >= 5 and w[:5] in prefixes)
+               for w in words) and name not in found:
+            found.append(name)
+    return found
+
 def names_of(text: str):
     """The names a message writes, folded, each time it writes them: its capitalised words that do not open
     a sentence, weekdays and months aside."""
@@ -2018,6 +2053,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
     subjects = (unknown_subjects(asked, vocabulary, embed) + unknown_quantities(asked, getattr(lexical, "quantities", None))
                 + live_values(asked))
     subjects += [w for w in unknown_objects(asked, vocabulary, embed) if w not in subjects]
+    others = other_organisations(asked, vocabulary)
     confidence = answer_confidence(selection, intent_probability=intent_probability, unknown_terms=unknown,
                                    unknown_names=names)
     read_with_context = False
@@ -2101,7 +2137,7 @@ def local_answer(*, question: str, vector: np.ndarray, language: str, document_i
                            title=selection.hit.document_title, link=link)
     return {"answer": answer, "confidence": confidence, "hit": selection.hit, "selection": selection,
             "unknown_terms": unknown, "unknown_amounts": unknown_amounts(asked, getattr(lexical, "figures", None)),
-            "unknown_subjects": subjects, "read_with_context": read_with_context,
+            "unknown_subjects": subjects, "read_with_context": read_with_context, "other_organisations": others,
             "top": float(own[0].score) if own else 0.0,
             "features": verifier_features(selection, unknown_terms=unknown, unknown_names=names)}
 

@@ -503,6 +503,8 @@ class LocalProvider:
                                   verifier_features=found["features"])
             if found.get("read_with_context"):  # the passage was found with the previous question's words
                 analysis.extra["read_with_context"] = True
+            if found.get("other_organisations"):  # another company's order or card, an agency's procedure
+                analysis.signals["other_organisations"] = list(found["other_organisations"])
             analysis.scope = max(analysis.scope, kb_scope(top))
             analysis.answer = found["answer"]
             analysis.sources = [source_of(found["hit"])]

@@ -218,8 +218,23 @@ _OVERRIDE = re.compile(
     r"(?:me\s+)?(?:your|tus|tu)\s+(?:\w+\s+){0,2}(?:instructions|instrucciones|prompt|rules|reglas)\b"
     # "an unrestricted AI", "un asistente sin limites"
     r"|\b(?:unrestricted|uncensored)\s+(?:ai|assistant|bot|model|mode)\b"
-    r"|\b(?:asistente|ia|bot|modelo)\s+sin\s+(?:restricciones|limites|reglas|filtros|censura)\b",
+    r"|\b(?:asistente|ia|bot|modelo)\s+sin\s+(?:restricciones|limites|reglas|filtros|censura)\b"
+    # "disregard the above", "ignore everything above", "new instructions:"
+    r"|\b(?:ignore|disregard|forget)\s+(?:(?:all|everything)\s+(?:of\s+)?(?:the\s+)?(?:above|before|previous|prior)|the above)\b"
+    r"|\b(?:new|updated) instructions\s*:|\bnuevas instrucciones\s*:"
+    # "you are no longer a support bot", "ya no sos un asistente"
+    r"|\byou(?:\s+are|'re|’re)\s+no\s+longer\b[^.!?]{0,30}?\b(?:assistant|bot|agent|ai|chatbot)\b"
+    r"|\bya no (?:sos|eres)\b[^.!?]{0,30}?\b(?:asistente|bot|agente|ia)\b"
+    # "I am your developer", "soy tu administrador"
+    r"|\bi(?:'m|’m| am)\s+your\s+(?:developer|creator|admin|administrator|programmer|owner|operator)\b"
+    r"|\bsoy (?:tu|su) (?:desarrollador|creador|administrador|programador|dueno)\b"
+    # role-play: "I want you to act as", "act as if you were", "let's play a game: you are", "juguemos a que sos"
+    r"|\bi want you to act as\b|\bact as (?:if|though) you\b|\byou (?:will|must|shall) (?:now )?act as\b"
+    r"|\bquiero que (?:actues|actuas|hagas de)\b|\bjuguemos a que (?:sos|eres)\b"
+    r"|\blet'?s (?:play|pretend|role-?play)\b[^.!?]{0,30}?\byou(?:'re|’re| are)\b"
+    r"|\bjailbreak\b|\bdo anything now\b",
     re.IGNORECASE)
+
 
 def overrides_instructions(text: str) -> bool:
     """The message tries to change what the assistant is or may do: ignore or forget its instructions,

@@ -1324,12 +1324,15 @@ def unknown_amounts(question: str, figures) -> int:
     """Amounts of money in the question that no document states ("My November invoice is ARS 97,340",
     "the settlement came in CLP 18,400 lower"): the customer's own invoice, balance or settlement,
     which only a person can look up. ``figures``: the knowledge base's figures
-    (``apps.knowledge.lexical.LexicalIndex.figures``)."""
+    (``apps.knowledge.lexical.LexicalIndex.figures``). None when the message also quotes an amount the
+    pages state: "I spent ARS 180,000 and you still charged me ARS 16,900 for shipping to Río Grande?!"
+    asks about the pages' own fee (free shipping except to Tierra del Fuego), which they explain."""
     from apps.knowledge.lexical import figure_digits
 
     if figures is None or not question:
         return 0
-    return sum(1 for m in _AMOUNT.finditer(question) if figure_digits(m.group(1) or m.group(2)) not in figures)
+    stated = [figure_digits(m.group(1) or m.group(2)) in figures for m in _AMOUNT.finditer(question)]
+    return 0 if any(stated) else len(stated)
 
 
 def unknown_specific_terms(question: str, vocabulary) -> int:

@@ -66,6 +66,17 @@ def test_an_amount_in_any_currency_of_the_americas_is_the_customers_own():
     assert unknown_amounts("I took the bus 300 times", index.figures) == 0
 
 
+def test_an_amount_beside_one_the_pages_state_asks_about_the_pages():
+    """"I spent ARS 180,000 and you still charged me ARS 9.900 for shipping": the fee is the page's, so the
+    question is about the page's rule, not only about the customer's own invoice."""
+    from apps.knowledge.lexical import LexicalIndex
+
+    index = LexicalIndex(["Free shipping on orders of MXN 1,499 or more.", "Envío: ARS 9.900."])
+    assert unknown_amounts("I spent ARS 180,000 and you still charged me ARS 9.900 for shipping?!", index.figures) == 0
+    assert unknown_amounts("I spent ARS 180,000 and you still charged me ARS 12.400 for shipping?!",
+                           index.figures) == 2
+
+
 PAGE = """# Changing or cancelling an order
 
 ## When we cancel an order

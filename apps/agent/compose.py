@@ -1324,7 +1324,7 @@ def unknown_amounts(question: str, figures) -> int:
     """Amounts of money in the question that no document states ("My November invoice is ARS 97,340",
     "the settlement came in CLP 18,400 lower"): the customer's own invoice, balance or settlement,
     which only a person can look up. ``figures``: the knowledge base's figures
-    (``apps.knowledge.lexical.LexicalIndex.figures``). None when the message also quotes an amount the
+    (``apps.knowledge.lexical.LexicalIndex.figures``). Zero when the message also quotes an amount the
     pages state: "I spent ARS 180,000 and you still charged me ARS 16,900 for shipping to Río Grande?!"
     asks about the pages' own fee (free shipping except to Tierra del Fuego), which they explain."""
     from apps.knowledge.lexical import figure_digits
@@ -1377,10 +1377,9 @@ def unknown_names(question: str, vocabulary) -> int:
                and word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes))
 
 
-
 # The thing the customer has with another organisation: "My Banco Santander credit card", "Mi pedido de
 # Mercado Libre", "I ordered a phone on Amazon Mexico", "renovar el DNI en el RENAPER". The name: one to
-# three capitalised words (an acronym of three letters or more after "en el / ante la").
+# three capitalised words (an acronym of four letters or more after "en el / ante la": not "en el PDF").
 _ORG_NAME = r"([A-ZÁÉÍÓÚÑ][\wáéíóúñü&'-]+(?:\s+(?:de\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü&'-]+){0,2})"
 _OTHER_ORGANISATION = re.compile(
     r"\b(?i:my|our)\s+" + _ORG_NAME + r"\s+(?i:(?:credit\s+|debit\s+)?cards?|orders?|account|package|parcel|"
@@ -1389,7 +1388,13 @@ _OTHER_ORGANISATION = re.compile(
     r"suscripci[oó]n|[oó]rden(?:es)?)\s+(?i:de|del|en)\s+" + _ORG_NAME +
     r"|\b(?i:ordered|bought|purchased)\b[^.?!]{0,30}?\b(?i:on|from|through|via)\s+" + _ORG_NAME +
     r"|\b(?i:compr[eé]|ped[ií])\b[^.?!]{0,30}?\b(?i:en|por)\s+" + _ORG_NAME +
-    r"|\b(?i:en|ante)\s+(?i:el|la)\s+([A-ZÁÉÍÓÚÑ]{3,})\b")
+    r"|\b(?i:en|ante)\s+(?i:el|la)\s+([A-ZÁÉÍÓÚÑ]{4,})\b")
+# Names that are no organisation of the customer's: days, months, sales events and holidays ("I ordered it on
+# Black Friday", "compré en Navidad"), and the card networks a payment runs on ("my Visa card").
+_NOT_ORGANISATIONS = _CAPITALISED_WORDS | frozenset("""lunes martes miercoles jueves viernes sabado domingo enero febrero
+marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre black cyber hot sale day week
+weekend christmas navidad easter pascua new year ano nuevo reyes visa mastercard master amex american express maestro
+diners cabal naranja discover""".split())
 
 
 def other_organisations(question: str, vocabulary) -> list[str]:
@@ -1407,10 +1412,13 @@ def other_organisations(question: str, vocabulary) -> list[str]:
     for match in _OTHER_ORGANISATION.finditer(question):
         name = next(g for g in match.groups() if g)
         words = [fold(w) for w in re.findall(r"[^\W\d_]+", name) if fold(w) not in ("de", "del")]
+        if all(w in _NOT_ORGANISATIONS for w in words):
+            continue
         if any(w not in in_places and w not in vocabulary and not (len(w) >= 5 and w[:5] in prefixes)
                for w in words) and name not in found:
             found.append(name)
     return found
+
 
 def names_of(text: str):
     """The names a message writes, folded, each time it writes them: its capitalised words that do not open

@@ -36,6 +36,10 @@ def test_the_thing_the_customer_has_with_another_organisation_is_read(text, name
     "¿Puedo agregar la tarjeta a Google Pay?",            # a thing asked about, not one the customer has elsewhere
     "Is the Samsung QN90 in stock at the Palermo store?",
     "My card was declined at the Shell station on Av. Libertador.",
+    "I ordered a phone on Monday and it hasn't arrived.",          # a day
+    "Compré en Black Friday y todavía no llegó.",                  # a sales event
+    "Can I pay the fee with my Visa card?",                        # a card network
+    "Me llegó la factura en el PDF equivocado.",                   # a three-letter acronym
 ])
 def test_names_the_pages_write_places_and_other_mentions_are_not_another_organisations_thing(text):
     assert other_organisations(text, LexicalIndex(PAGES).idf) == []

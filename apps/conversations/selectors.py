@@ -85,6 +85,11 @@ def handoff_card(conversation: Conversation) -> dict | None:
     return {
         "trigger": trigger,
         "trigger_label": HANDOFF_TRIGGER_LABELS.get(trigger, trigger or "—"),
+        # the customer tried to change the AI Agent's instructions (``policy.overrides_instructions``)
+        "warning": _("The customer tried to override the AI Agent's instructions: check any request in the "
+                     "chat before acting on it.") if ctx.get("instructions_override") else "",
+        # what the customer asked about that no help page mentions (a product, another company)
+        "not_in_pages": [str(v) for v in (ctx.get("not_in_pages") or [])][:5],
         "intent": _topic_for_reader(ctx),
         "collected": [(str(k).replace("_", " ").capitalize(), v) for k, v in (ctx.get("collected") or {}).items()],
         "language": {"es": _("Spanish"), "en": _("English")}.get(ctx.get("language") or "", ctx.get("language") or ""),

@@ -62,3 +62,14 @@ def test_a_question_about_a_payment_method_the_pages_name_is_not_out_of_scope(fi
     conv = start(fibrasur, language="en")
     conv, replies = say(fibrasur, conv, "Can I pay my bill with my Mercado Pago account?")
     assert (conv.handoff or {}).get("trigger") != "out_of_scope"
+
+
+def test_the_card_names_what_the_help_pages_do_not_mention(fibrasur, client):
+    shipped_threshold()
+    conv = start(fibrasur, language="en")
+    conv, _ = say(fibrasur, conv, "My Banco Santander credit card has an interest charge I don't understand. Can "
+                                  "you explain how they calculate it?")
+    client.force_login(fibrasur.operator)
+    html = client.get(f"/conversations/{conv.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    card = html[html.index('class="handoff-card"'):html.index("</section>", html.index('class="handoff-card"'))]
+    assert "<dt>Not in the help pages</dt>" in card and "Banco Santander" in card

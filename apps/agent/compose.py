@@ -1371,10 +1371,18 @@ def unknown_names(question: str, vocabulary) -> int:
     company, whatever passage the words around the name find. A verifier feature (``unknown_names``)."""
     if vocabulary is None or not question:
         return 0
+    unknown = _unknown_to_pages(question, vocabulary)
+    return sum(1 for word in names_of(question) if unknown(word))
+
+
+def _unknown_to_pages(question: str, vocabulary):
+    """Whether a folded word of a name in ``question`` is one the knowledge base never writes: not its word,
+    not sharing the first five letters of one ("Europe" / "Europa"), not a word of a place of a country the
+    pages write for (``places.place_words``). Shared by ``unknown_names`` and ``other_organisations``."""
     prefixes = _vocabulary_prefixes(vocabulary)
-    in_places = places.place_words(question, vocabulary)  # a place of a country the pages write for
-    return sum(1 for word in names_of(question) if word not in in_places
-               and word not in vocabulary and not (len(word) >= 5 and word[:5] in prefixes))
+    in_places = places.place_words(question, vocabulary)
+    return lambda word: (word not in in_places and word not in vocabulary
+                         and not (len(word) >= 5 and word[:5] in prefixes))
 
 
 # The thing the customer has with another organisation: "My Banco Santander credit card", "Mi pedido de
@@ -1403,19 +1411,19 @@ def other_organisations(question: str, vocabulary) -> list[str]:
     customer's business with another company or an agency ("My Banco Santander credit card has an interest
     charge", "Mi pedido de Mercado Libre no llegó", "¿Cómo saco un turno para renovar el DNI en el
     RENAPER?"), which the business's people cannot handle either. Not a name the pages write ("my
-    Personal line": a top-up company of the pages)."""
+    Pampa card" on the Pampa Pay pages). The places and word prefixes are read only for a message that
+    names such a thing (most turns name none)."""
     if vocabulary is None or not question:
         return []
-    prefixes = _vocabulary_prefixes(vocabulary)
-    in_places = places.place_words(question, vocabulary)
+    matches = list(_OTHER_ORGANISATION.finditer(question))
+    if not matches:
+        return []
+    unknown = _unknown_to_pages(question, vocabulary)
     found: list[str] = []
-    for match in _OTHER_ORGANISATION.finditer(question):
+    for match in matches:
         name = next(g for g in match.groups() if g)
-        words = [fold(w) for w in re.findall(r"[^\W\d_]+", name) if fold(w) not in ("de", "del")]
-        if all(w in _NOT_ORGANISATIONS for w in words):
-            continue
-        if any(w not in in_places and w not in vocabulary and not (len(w) >= 5 and w[:5] in prefixes)
-               for w in words) and name not in found:
+        words = [w for w in (fold(part) for part in re.findall(r"[^\W\d_]+", name)) if w not in ("de", "del")]
+        if not all(w in _NOT_ORGANISATIONS for w in words) and any(unknown(w) for w in words) and name not in found:
             found.append(name)
     return found
 
